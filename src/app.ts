@@ -1,0 +1,137 @@
+import path from 'node:path';
+import express from 'express';
+import hbs from 'express-hbs';
+import helmet from 'helmet';
+import ace, { AddOn } from 'atlassian-connect-express';
+import type { Knex } from 'knex';
+import type { Config } from './config';
+import { AceStore } from './db/ace-store';
+import { createApprovalsRouter } from './approvals/approvals-router';
+import { createLifecycleRouter } from './lifecycle/lifecycle-router';
+import { createMyApprovalsRouter } from './my-approvals/my-approvals-router';
+import { createOpsRouter } from './ops/ops-router';
+import { createSpacesRouter } from './spaces/spaces-router';
+import { registerWebhooks } from './webhooks/webhooks';
+import { Clock, systemClock } from './lib/clock';
+import { errorHandler, notFound, requestLogger } from './lib/http';
+import { aceLogger, Logger } from './lib/logger';
+import { SecretBox } from './lib/secret-box';
+import type { Devhost } from './devhost/devhost';
+import { HOST_SCRIPT_RESOLVER } from './confluence/connect-auth';
+
+export const ROOT = path.resolve(__dirname, '..');
+export const DESCRIPTOR_FILE = path.join(ROOT, 'atlassian-connect.json');
+/** Atlassian's host script; the devhost serves its own stand-in to the tenants it hosts. */
+export const ATLASSIAN_ALL_JS = 'https://connect-cdn.atl-paas.net/all.js';
+const STORE_ADAPTER = 'attest-knex';
+
+export interface AppDeps {
+  config: Config;
+  db: Knex;
+  logger: Logger;
+  clock?: Clock;
+}
+
+export interface AttestApp {
+  app: express.Express;
+  addon: AddOn;
+  store: AceStore;
+  devhost?: Devhost;
+}
+
+/** The composition root: every service is built once here and handed to the routers that use it. */
+export async function createApp(deps: AppDeps): Promise<AttestApp> {
+  const { config, db, logger } = deps;
+  const clock = deps.clock ?? systemClock;
+  const app = express();
+  // ACE picks its configuration block and defaults (host allow list, descriptor checks) by mode.
+  app.set('env', config.isProduction ? 'production' : 'development');
+  if (config.isProduction) app.set('trust proxy', true);
+  app.disable('x-powered-by');
+
+  const store = new AceStore(db, new SecretBox(config.secretKey));
+  ace.store.register(STORE_ADAPTER, () => store as never);
+
+  const devOrigin = new URL(config.localBaseUrl).origin;
+  app.use(
+    helmet({
+      // Confluence shows our pages in iframes: frame-ancestors says who may, not X-Frame-Options.
+      xFrameOptions: false,
+      crossOriginEmbedderPolicy: false,
+      contentSecurityPolicy: {
+        directives: {
+          defaultSrc: ["'self'"],
+          scriptSrc: ["'self'", 'https://connect-cdn.atl-paas.net'],
+          styleSrc: ["'self'", "'unsafe-inline'"],
+          imgSrc: ["'self'", 'data:', 'https:'],
+          connectSrc: ["'self'"],
+          frameSrc: ["'self'"],
+          frameAncestors: ["'self'", 'https://*.atlassian.net', ...(config.isProduction ? [] : [devOrigin])],
+          formAction: ["'self'"],
+          upgradeInsecureRequests: config.isProduction ? [] : null,
+        },
+      },
+    }),
+  );
+  app.use(requestLogger(logger));
+  app.use(express.json({ limit: '256kb' }));
+  app.use(express.urlencoded({ extended: false, limit: '64kb' }));
+
+  app.engine('hbs', hbs.express4({ defaultLayout: path.join(ROOT, 'views/layout.hbs'), partialsDir: path.join(ROOT, 'views/partials') }));
+  app.set('view engine', 'hbs');
+  app.set('views', path.join(ROOT, 'views'));
+  app.use('/public', express.static(path.join(ROOT, 'public'), { maxAge: config.isProduction ? '1h' : 0 }));
+
+  let devhost: Devhost | undefined;
+  const addon = await new Promise<AddOn>((resolve) => {
+    const instance: AddOn = ace(
+      app,
+      {
+        config: {
+          [app.get('env')]: {
+            product: 'confluence',
+            localBaseUrl: config.localBaseUrl,
+            port: config.port,
+            store: { adapter: STORE_ADAPTER },
+            watch: false,
+            setupInstallRoute: false,
+            expressErrorHandling: true,
+            validateDescriptor: false,
+            ...(config.hostAllowList ? { whitelist: config.hostAllowList } : {}),
+          },
+        },
+      } as never,
+      aceLogger(logger) as unknown as Console,
+      { descriptorFilename: DESCRIPTOR_FILE, configFileName: path.join(ROOT, 'config.json') },
+      () => resolve(instance),
+    );
+  });
+
+  // Views find the host script through this: the devhost's tenants get its stand-in (see connect-auth).
+  app.locals.localBaseUrl = config.localBaseUrl;
+  app.set(HOST_SCRIPT_RESOLVER, (hostBaseUrl: string) =>
+    devhost && devhost.hosts(hostBaseUrl) ? devhost.hostScriptUrl : ATLASSIAN_ALL_JS,
+  );
+
+  app.get('/atlassian-connect.json', (_req, res) => {
+    res.json(addon.descriptor);
+  });
+  app.get('/', (_req, res) => res.redirect(config.devhost ? '/devhost' : '/atlassian-connect.json'));
+  app.use(createOpsRouter({ db }));
+  app.use(createLifecycleRouter({ addon, store, logger }));
+  app.use(createApprovalsRouter({ addon }));
+  app.use(createSpacesRouter({ addon }));
+  app.use(createMyApprovalsRouter({ addon }));
+  registerWebhooks({ addon, logger });
+
+  if (config.devhost) {
+    // Required here, not imported above, so that production never loads the stand-in.
+    const { createDevhost } = require('./devhost/devhost') as typeof import('./devhost/devhost');
+    devhost = createDevhost({ config, logger: logger.child({ component: 'devhost' }), descriptor: addon.descriptor, clock });
+    app.use('/devhost', devhost.router);
+  }
+
+  app.use(notFound);
+  app.use(errorHandler(logger));
+  return { app, addon, store, devhost };
+}

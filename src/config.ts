@@ -1,0 +1,170 @@
+import { createPrivateKey, generateKeyPairSync, KeyObject, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+
+export interface Config {
+  port: number;
+  nodeEnv: string;
+  isProduction: boolean;
+  /** Unset: an embedded PostgreSQL is started in `dataDir`. */
+  databaseUrl?: string;
+  dataDir: string;
+  /** The public base URL of this service (ACE's AC_LOCAL_BASE_URL). */
+  localBaseUrl: string;
+  /** 32 bytes; encrypts tenants' shared secrets at rest (AES-256-GCM). */
+  secretKey: Buffer;
+  /** Ed25519 private key that signs audit checkpoints. */
+  signingKey: KeyObject;
+  /** The local Confluence stand-in is mounted at /devhost. */
+  devhost: boolean;
+  logLevel: string;
+  /** Hosts allowed to install (ACE's AC_HOST_WHITELIST); empty means ACE's default. */
+  hostAllowList?: string;
+}
+
+/** A configuration problem: the process prints this one line and stops. */
+export class ConfigError extends Error {
+  constructor(variable: string, problem: string) {
+    super(`${variable}: ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const envSchema = z.object({
+  PORT: z.string().optional(),
+  NODE_ENV: z.string().optional(),
+  DATABASE_URL: z.string().optional(),
+  DATA_DIR: z.string().optional(),
+  AC_LOCAL_BASE_URL: z.string().optional(),
+  ATTEST_SECRET_KEY: z.string().optional(),
+  ATTEST_SIGNING_KEY: z.string().optional(),
+  DEVHOST: z.string().optional(),
+  LOG_LEVEL: z.string().optional(),
+  AC_HOST_WHITELIST: z.string().optional(),
+});
+
+type Env = Record<string, string | undefined>;
+
+function parsePort(raw: string | undefined): number {
+  if (raw === undefined || raw === '') return 3000;
+  if (!/^\d+$/.test(raw) || Number(raw) < 0 || Number(raw) > 65535) {
+    throw new ConfigError('PORT', `must be a whole number from 0 to 65535, got "${raw}"`);
+  }
+  return Number(raw);
+}
+
+function parseUrl(variable: string, raw: string, protocols: string[]): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(variable, 'is not a valid URL');
+  }
+  if (!protocols.includes(url.protocol)) {
+    throw new ConfigError(variable, `must use ${protocols.join(' or ')}, got ${url.protocol}`);
+  }
+  return raw;
+}
+
+/** Accepts 64 hex characters or base64 of exactly 32 bytes. */
+export function parseSecretKey(raw: string): Buffer {
+  const text = raw.trim();
+  if (/^[0-9a-fA-F]{64}$/.test(text)) return Buffer.from(text, 'hex');
+  if (/^[A-Za-z0-9+/_-]+={0,2}$/.test(text)) {
+    const buf = Buffer.from(text, 'base64');
+    if (buf.length === 32) return buf;
+  }
+  throw new ConfigError('ATTEST_SECRET_KEY', 'must be 32 bytes, written as 64 hex characters or base64');
+}
+
+export function parseSigningKey(pem: string): KeyObject {
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(pem.replace(/\\n/g, '\n'));
+  } catch {
+    throw new ConfigError('ATTEST_SIGNING_KEY', 'is not a PEM private key');
+  }
+  if (key.asymmetricKeyType !== 'ed25519') {
+    throw new ConfigError('ATTEST_SIGNING_KEY', `must be an Ed25519 key, got ${key.asymmetricKeyType}`);
+  }
+  return key;
+}
+
+/** Reads a key file from the data directory, creating it (mode 0600) the first time. */
+function keyFile(dataDir: string, name: string, create: () => string): string {
+  const file = path.join(dataDir, name);
+  if (!fs.existsSync(file)) {
+    fs.mkdirSync(dataDir, { recursive: true });
+    fs.writeFileSync(file, create(), { mode: 0o600, flag: 'wx' });
+  }
+  return fs.readFileSync(file, 'utf8');
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const parsed = envSchema.parse(env);
+  const nodeEnv = parsed.NODE_ENV || 'development';
+  const isProduction = nodeEnv === 'production';
+  const port = parsePort(parsed.PORT);
+  const dataDir = path.resolve(parsed.DATA_DIR || './.data');
+
+  const databaseUrl = parsed.DATABASE_URL
+    ? parseUrl('DATABASE_URL', parsed.DATABASE_URL, ['postgres:', 'postgresql:'])
+    : undefined;
+  if (isProduction && !databaseUrl) {
+    throw new ConfigError('DATABASE_URL', 'is required in production (the embedded PostgreSQL is for development)');
+  }
+
+  const localBaseUrl = (
+    parsed.AC_LOCAL_BASE_URL
+      ? parseUrl('AC_LOCAL_BASE_URL', parsed.AC_LOCAL_BASE_URL, isProduction ? ['https:'] : ['http:', 'https:'])
+      : `http://localhost:${port}`
+  ).replace(/\/$/, '');
+  if (isProduction && !parsed.AC_LOCAL_BASE_URL) {
+    throw new ConfigError('AC_LOCAL_BASE_URL', 'is required in production (the public https URL of this service)');
+  }
+
+  let secretKey: Buffer;
+  let signingKey: KeyObject;
+  if (isProduction) {
+    if (!parsed.ATTEST_SECRET_KEY) throw new ConfigError('ATTEST_SECRET_KEY', 'is required in production');
+    if (!parsed.ATTEST_SIGNING_KEY) throw new ConfigError('ATTEST_SIGNING_KEY', 'is required in production');
+    secretKey = parseSecretKey(parsed.ATTEST_SECRET_KEY);
+    signingKey = parseSigningKey(parsed.ATTEST_SIGNING_KEY);
+  } else {
+    secretKey = parseSecretKey(
+      parsed.ATTEST_SECRET_KEY ?? keyFile(dataDir, 'secret.key', () => randomBytes(32).toString('hex') + '\n'),
+    );
+    signingKey = parseSigningKey(
+      parsed.ATTEST_SIGNING_KEY ??
+        keyFile(dataDir, 'signing-key.pem', () =>
+          generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+        ),
+    );
+  }
+
+  const devhostRaw = (parsed.DEVHOST ?? 'on').toLowerCase();
+  if (!['on', 'off', 'true', 'false', '1', '0'].includes(devhostRaw)) {
+    throw new ConfigError('DEVHOST', `must be "on" or "off", got "${parsed.DEVHOST}"`);
+  }
+  const devhost = !isProduction && !['off', 'false', '0'].includes(devhostRaw);
+
+  const logLevel = parsed.LOG_LEVEL || 'info';
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
+    throw new ConfigError('LOG_LEVEL', `must be one of fatal, error, warn, info, debug, trace, silent`);
+  }
+
+  return {
+    port,
+    nodeEnv,
+    isProduction,
+    databaseUrl,
+    dataDir,
+    localBaseUrl,
+    secretKey,
+    signingKey,
+    devhost,
+    logLevel,
+    hostAllowList: parsed.AC_HOST_WHITELIST,
+  };
+}

@@ -1,0 +1,32 @@
+import path from 'node:path';
+import knexFactory, { Knex } from 'knex';
+
+export type { Knex };
+
+export const MIGRATIONS_DIR = path.resolve(__dirname, '../../migrations');
+
+export const migrationConfig: Knex.MigratorConfig = {
+  directory: MIGRATIONS_DIR,
+  loadExtensions: ['.ts'],
+  tableName: 'knex_migrations',
+};
+
+export function createKnex(databaseUrl: string, opts: { poolMax?: number } = {}): Knex {
+  return knexFactory({
+    client: 'pg',
+    connection: databaseUrl,
+    pool: { min: 0, max: opts.poolMax ?? 10 },
+    migrations: migrationConfig,
+  });
+}
+
+export async function migrateLatest(db: Knex): Promise<string[]> {
+  const [, applied] = await db.migrate.latest(migrationConfig);
+  return applied as string[];
+}
+
+/** Pending migrations (empty when the schema is current). */
+export async function pendingMigrations(db: Knex): Promise<string[]> {
+  const [, pending] = await db.migrate.list(migrationConfig);
+  return (pending as Array<{ file: string } | string>).map((p) => (typeof p === 'string' ? p : p.file));
+}

@@ -1,0 +1,100 @@
+import { randomUUID } from 'node:crypto';
+import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
+import pinoHttp from 'pino-http';
+import { ZodError } from 'zod';
+import { AppError, AuthenticationError, InputError } from './errors';
+import { Logger, scrubText } from './logger';
+
+/** Wraps an async handler so a rejected promise reaches the error middleware. */
+export function asyncHandler<Req extends Request = Request>(
+  fn: (req: Req, res: Response, next: NextFunction) => Promise<unknown>,
+): RequestHandler {
+  return (req, res, next) => {
+    fn(req as Req, res, next).catch(next);
+  };
+}
+
+/** pino-http with a request id (X-Request-Id in, X-Request-Id out) and no query strings or headers. */
+export function requestLogger(logger: Logger): RequestHandler {
+  return pinoHttp({
+    logger,
+    genReqId: (req, res) => {
+      const given = req.headers['x-request-id'];
+      const id = typeof given === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : randomUUID();
+      res.setHeader('X-Request-Id', id);
+      return id;
+    },
+    customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
+    autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
+    serializers: {
+      req: (req: { id: unknown; method: string; url: string }) => ({
+        id: req.id,
+        method: req.method,
+        path: scrubText(String(req.url).split('?')[0]),
+      }),
+      res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+    },
+  }) as unknown as RequestHandler;
+}
+
+/** Error view for iframes, JSON under /api; only 5xx are logged as errors and their detail is hidden. */
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (err, req, res, _next) => {
+    const e = normalise(err);
+    const log = (req as { log?: Logger }).log ?? logger;
+    if (e.status >= 500) log.error({ err: scrubError(err) }, 'request failed');
+    else log.info({ status: e.status, reason: e.message }, 'request refused');
+    if (res.headersSent) return;
+    const message = e.status >= 500 ? 'Something went wrong on our side. Try again, or ask your admin to check the logs.' : e.message;
+    res.status(e.status);
+    const wantsJson =
+      req.originalUrl.startsWith('/api/') ||
+      req.method !== 'GET' ||
+      (!req.accepts('html') && !!req.accepts('json'));
+    if (wantsJson) {
+      res.json({ error: { status: e.status, message } });
+    } else {
+      res.render('error', { status: e.status, message, layout: 'layout' }, (renderErr: Error | null, html?: string) => {
+        if (renderErr) res.type('text/plain').send(message);
+        else res.send(html);
+      });
+    }
+  };
+}
+
+function normalise(err: unknown): { status: number; message: string } {
+  if (err instanceof AppError) return { status: err.status, message: err.message };
+  if (err instanceof ZodError) return { status: 400, message: new InputError(zodMessage(err)).message };
+  if (err && typeof err === 'object') {
+    const e = err as { code?: unknown; status?: unknown; type?: unknown; message?: unknown };
+    // ACE (expressErrorHandling) hands authentication failures over as {code, message}.
+    if (typeof e.code === 'number' && (e.code === 400 || e.code === 401 || e.code === 403)) {
+      return { status: 401, message: new AuthenticationError(String(e.message ?? 'authentication failed')).message };
+    }
+    // body-parser: malformed JSON, body too large.
+    if (e.type === 'entity.parse.failed') return { status: 400, message: 'the request body is not valid JSON' };
+    if (e.type === 'entity.too.large') return { status: 413, message: 'the request body is too large' };
+    if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
+      return { status: e.status, message: String(e.message ?? 'bad request') };
+    }
+  }
+  return { status: 500, message: 'internal error' };
+}
+
+export function zodMessage(err: ZodError): string {
+  return err.issues
+    .map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message))
+    .join('; ');
+}
+
+function scrubError(err: unknown): unknown {
+  if (err instanceof Error) return { name: err.name, message: scrubText(err.message), stack: err.stack && scrubText(err.stack) };
+  return { message: scrubText(String(err)) };
+}
+
+/** 404 for anything no router claimed. */
+export const notFound: RequestHandler = (req, res) => {
+  const message = `nothing at ${req.method} ${req.path}`;
+  if (req.originalUrl.startsWith('/api/') || !req.accepts('html')) res.status(404).json({ error: { status: 404, message } });
+  else res.status(404).type('text/plain').send(message);
+};

@@ -1,0 +1,63 @@
+import pino, { Logger } from 'pino';
+
+export type { Logger };
+
+/** Anything that looks like a JWT (three base64url segments starting with a JSON header). */
+const JWT_PATTERN = /eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*/g;
+const SECRET_KEYS = /secret|password|authorization|jwt|token|privateKey|signingKey/i;
+
+/** Removes JWTs from a string (used for URLs and third-party log messages). */
+export function scrubText(text: string): string {
+  return text.replace(JWT_PATTERN, '[jwt]').replace(/([?&](?:jwt|acpt)=)[^&\s]*/g, '$1[jwt]');
+}
+
+/** Deep copy of a value for logging with secret-looking keys and JWTs removed. */
+export function scrub(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return scrubText(value);
+  if (value === null || typeof value !== 'object' || depth > 6) return value;
+  if (value instanceof Error) return { name: value.name, message: scrubText(value.message), stack: value.stack && scrubText(value.stack) };
+  if (Array.isArray(value)) return value.map((v) => scrub(v, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    out[k] = SECRET_KEYS.test(k) ? '[redacted]' : scrub(v, depth + 1);
+  }
+  return out;
+}
+
+export function createLogger(opts: { level?: string; pretty?: boolean } = {}): Logger {
+  return pino({
+    level: opts.level ?? process.env.LOG_LEVEL ?? 'info',
+    base: { service: 'attest' },
+    redact: {
+      paths: ['sharedSecret', '*.sharedSecret', 'req.headers.authorization', 'headers.authorization', 'jwt', '*.jwt'],
+      censor: '[redacted]',
+    },
+    formatters: { level: (label) => ({ level: label }) },
+    timestamp: pino.stdTimeFunctions.isoTime,
+  });
+}
+
+/** A logger that writes nothing (tests that do not look at logs). */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}
+
+/**
+ * ACE logs through a console-like object and sometimes prints whole objects (install payloads,
+ * request bodies). Everything it hands us is scrubbed before it reaches pino.
+ */
+export function aceLogger(logger: Logger) {
+  const fmt = (args: unknown[]) => {
+    const objs = args.filter((a) => a !== null && typeof a === 'object');
+    const text = args
+      .filter((a) => a === null || typeof a !== 'object')
+      .map((a) => scrubText(String(a)))
+      .join(' ');
+    return { ctx: objs.length ? { ace: scrub(objs) } : {}, text };
+  };
+  const at = (level: 'debug' | 'info' | 'warn' | 'error') => (...args: unknown[]) => {
+    const { ctx, text } = fmt(args);
+    logger[level]({ component: 'ace', ...ctx }, text);
+  };
+  return { debug: at('debug'), info: at('debug'), log: at('debug'), warn: at('warn'), error: at('warn') };
+}

@@ -1,0 +1,80 @@
+import http from 'node:http';
+import { createApp } from './app';
+import { ConfigError, loadConfig } from './config';
+import { openDatabase } from './db/database';
+import { migrateLatest } from './db/knex';
+import { createLogger } from './lib/logger';
+
+const SHUTDOWN_GRACE_MS = 10_000;
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`attest: configuration error: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const logger = createLogger({ level: config.logLevel });
+  if (config.devhost && !process.env.CONNECT_KEYS_CDN_URL) {
+    // ACE fetches install-signing keys from here; the devhost serves its own.
+    process.env.CONNECT_KEYS_CDN_URL = `${config.localBaseUrl}/devhost/connect-keys`;
+  }
+
+  const database = await openDatabase(config, logger);
+  let server: http.Server | undefined;
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    const force = setTimeout(() => {
+      logger.error('shutdown took longer than 10 s; exiting');
+      process.exit(1);
+    }, SHUTDOWN_GRACE_MS);
+    force.unref();
+    try {
+      if (server) {
+        const closed = new Promise<void>((resolve) => server!.close(() => resolve()));
+        server.closeIdleConnections();
+        await closed;
+      }
+      await database.close();
+      logger.info('stopped');
+      clearTimeout(force);
+      process.exit(0);
+    } catch (err) {
+      logger.error({ err }, 'shutdown failed');
+      process.exit(1);
+    }
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+
+  try {
+    const applied = await migrateLatest(database.db);
+    if (applied.length) logger.info({ applied }, 'migrations applied');
+    const { app, devhost } = await createApp({ config, db: database.db, logger });
+    server = http.createServer(app);
+    // Keep-alive sockets would otherwise hold shutdown open until they time out.
+    server.keepAliveTimeout = 5_000;
+    await new Promise<void>((resolve, reject) => {
+      server!.once('error', reject);
+      server!.listen(config.port, () => resolve());
+    });
+    logger.info({ port: config.port, baseUrl: config.localBaseUrl }, 'Attest is listening');
+    if (devhost) {
+      await devhost.install();
+      logger.info(`devhost: open ${config.localBaseUrl}/devhost`);
+    }
+  } catch (err) {
+    logger.error({ err }, 'start failed');
+    await database.close().catch(() => undefined);
+    process.exit(1);
+  }
+}
+
+void main();

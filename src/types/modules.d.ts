@@ -1,0 +1,9 @@
+declare module 'express-hbs' {
+  import type { Handlebars } from 'handlebars';
+  const hbs: {
+    express4(opts: Record<string, unknown>): (path: string, options: object, cb: (err: Error | null, html?: string) => void) => void;
+    registerHelper: typeof Handlebars.registerHelper;
+    handlebars: typeof Handlebars;
+  };
+  export default hbs;
+}
