@@ -1,0 +1,69 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { loadConfig } from './config';
+
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'attest-config-'));
+const ed25519Pem = () => generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+
+describe('loadConfig', () => {
+  it('has working defaults outside production and generates both keys once, mode 0600', () => {
+    const dir = tmp();
+    const a = loadConfig({ DATA_DIR: dir });
+    expect(a.port).toBe(3000);
+    expect(a.localBaseUrl).toBe('http://localhost:3000');
+    expect(a.devhost).toBe(true);
+    expect(a.databaseUrl).toBeUndefined();
+    for (const f of ['secret.key', 'signing-key.pem']) {
+      expect(fs.statSync(path.join(dir, f)).mode & 0o777).toBe(0o600);
+    }
+    const b = loadConfig({ DATA_DIR: dir });
+    expect(b.secretKey.equals(a.secretKey)).toBe(true);
+    expect(b.signingKey.export({ format: 'pem', type: 'pkcs8' })).toEqual(a.signingKey.export({ format: 'pem', type: 'pkcs8' }));
+  });
+
+  it.each([
+    [{ PORT: 'abc' }, /^PORT: must be a whole number/],
+    [{ PORT: '70000' }, /^PORT: /],
+    [{ DATABASE_URL: 'mysql://x' }, /^DATABASE_URL: must use postgres: or postgresql:/],
+    [{ DATABASE_URL: 'not a url' }, /^DATABASE_URL: is not a valid URL/],
+    [{ AC_LOCAL_BASE_URL: 'ftp://x' }, /^AC_LOCAL_BASE_URL: /],
+    [{ ATTEST_SECRET_KEY: 'short' }, /^ATTEST_SECRET_KEY: must be 32 bytes/],
+    [{ ATTEST_SIGNING_KEY: 'nope' }, /^ATTEST_SIGNING_KEY: is not a PEM private key/],
+    [{ DEVHOST: 'maybe' }, /^DEVHOST: must be "on" or "off"/],
+    [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL: /],
+  ])('names the variable and the problem: %j', (env, message) => {
+    expect(() => loadConfig({ DATA_DIR: tmp(), ...env })).toThrow(message);
+  });
+
+  it('refuses an RSA key as the signing key', () => {
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    expect(() => loadConfig({ DATA_DIR: tmp(), ATTEST_SIGNING_KEY: rsa })).toThrow(/^ATTEST_SIGNING_KEY: must be an Ed25519 key/);
+  });
+
+  it('requires keys, database and public URL in production and turns the devhost off', () => {
+    const dir = tmp();
+    const prod = {
+      NODE_ENV: 'production',
+      DATA_DIR: dir,
+      DATABASE_URL: 'postgres://u:p@db/attest',
+      AC_LOCAL_BASE_URL: 'https://attest.example.com',
+      ATTEST_SECRET_KEY: randomBytes(32).toString('base64'),
+      ATTEST_SIGNING_KEY: ed25519Pem(),
+    };
+    const c = loadConfig(prod);
+    expect(c.isProduction).toBe(true);
+    expect(c.devhost).toBe(false);
+    expect(fs.readdirSync(dir)).toEqual([]);
+    expect(() => loadConfig({ ...prod, ATTEST_SECRET_KEY: undefined })).toThrow(/^ATTEST_SECRET_KEY: is required in production/);
+    expect(() => loadConfig({ ...prod, ATTEST_SIGNING_KEY: undefined })).toThrow(/^ATTEST_SIGNING_KEY: is required in production/);
+    expect(() => loadConfig({ ...prod, DATABASE_URL: undefined })).toThrow(/^DATABASE_URL: is required in production/);
+    expect(() => loadConfig({ ...prod, AC_LOCAL_BASE_URL: 'http://attest.example.com' })).toThrow(/^AC_LOCAL_BASE_URL: must use https:/);
+  });
+
+  it('accepts a PEM given with literal \\n (as env files often carry it)', () => {
+    const pem = ed25519Pem().replace(/\n/g, '\\n');
+    expect(loadConfig({ DATA_DIR: tmp(), ATTEST_SIGNING_KEY: pem }).signingKey.asymmetricKeyType).toBe('ed25519');
+  });
+});

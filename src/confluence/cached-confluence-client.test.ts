@@ -1,0 +1,61 @@
+import { ManualClock } from '../lib/clock';
+import { CachedConfluenceClient } from './cached-confluence-client';
+import type { ConfluenceClient } from './confluence-client';
+
+function fakeClient(calls: string[]): ConfluenceClient {
+  return {
+    getPage: async () => {
+      throw new Error('unused');
+    },
+    canRead: async (ck, page, user) => {
+      calls.push(`read:${ck}:${page}:${user}`);
+      return user !== 'nora';
+    },
+    groupsOf: async (ck, user) => {
+      calls.push(`groups:${ck}:${user}`);
+      return ['security'];
+    },
+    isSiteAdmin: async () => false,
+    spaceAdmins: async () => ({ spaceId: '1', users: [], groups: [] }),
+    getUser: async () => null,
+    searchUsers: async () => [],
+    searchGroups: async () => [],
+    createComment: async () => ({ id: '1' }),
+  };
+}
+
+describe('CachedConfluenceClient', () => {
+  it('keeps a permission answer per tenant, user and page for at most 60 s', async () => {
+    const calls: string[] = [];
+    const clock = new ManualClock();
+    const client = new CachedConfluenceClient(fakeClient(calls), clock, 120_000);
+    expect(await client.canRead('t1', 'p1', 'alice')).toBe(true);
+    expect(await client.canRead('t1', 'p1', 'alice')).toBe(true);
+    expect(calls).toHaveLength(1);
+    // another tenant, user or page is never served from the same entry
+    await client.canRead('t2', 'p1', 'alice');
+    await client.canRead('t1', 'p1', 'nora');
+    await client.canRead('t1', 'p2', 'alice');
+    expect(calls).toHaveLength(4);
+    clock.advance(59_999);
+    await client.canRead('t1', 'p1', 'alice');
+    expect(calls).toHaveLength(4);
+    clock.advance(1);
+    await client.canRead('t1', 'p1', 'alice');
+    expect(calls).toHaveLength(5);
+  });
+
+  it('does not remember failures', async () => {
+    let fail = true;
+    const clock = new ManualClock();
+    const inner = fakeClient([]);
+    inner.groupsOf = async () => {
+      if (fail) throw new Error('upstream down');
+      return ['g'];
+    };
+    const client = new CachedConfluenceClient(inner, clock);
+    await expect(client.groupsOf('t', 'u')).rejects.toThrow('upstream down');
+    fail = false;
+    await expect(client.groupsOf('t', 'u')).resolves.toEqual(['g']);
+  });
+});

@@ -1,0 +1,87 @@
+import type { Clock } from '../lib/clock';
+import type { ConfluenceClient, ConfluenceGroup, ConfluencePage, ConfluenceUser, SpaceAdmins } from './confluence-client';
+
+/** A small time-bounded map; oldest entries go first when it is full. */
+export class TtlCache<V> {
+  private readonly entries = new Map<string, { at: number; value: Promise<V> }>();
+  constructor(
+    private readonly clock: Clock,
+    private readonly ttlMs: number,
+    private readonly maxEntries = 10_000,
+  ) {}
+
+  get(key: string, load: () => Promise<V>): Promise<V> {
+    const now = this.clock.now().getTime();
+    const hit = this.entries.get(key);
+    if (hit && now - hit.at < this.ttlMs) return hit.value;
+    const value = load();
+    this.entries.delete(key);
+    this.entries.set(key, { at: now, value });
+    // A failed answer is not remembered.
+    value.catch(() => {
+      if (this.entries.get(key)?.value === value) this.entries.delete(key);
+    });
+    while (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
+    return value;
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
+}
+
+/** Permission-like answers are kept for at most `ttlMs` (≤ 60 s), per tenant and user (and page/space). */
+export const MAX_PERMISSION_CACHE_MS = 60_000;
+
+export class CachedConfluenceClient implements ConfluenceClient {
+  private readonly reads: TtlCache<boolean>;
+  private readonly groups: TtlCache<string[]>;
+  private readonly siteAdmins: TtlCache<boolean>;
+  private readonly spaceAdminSets: TtlCache<SpaceAdmins>;
+  private readonly users: TtlCache<ConfluenceUser | null>;
+
+  constructor(
+    private readonly inner: ConfluenceClient,
+    clock: Clock,
+    ttlMs = MAX_PERMISSION_CACHE_MS,
+  ) {
+    const ttl = Math.min(ttlMs, MAX_PERMISSION_CACHE_MS);
+    this.reads = new TtlCache(clock, ttl);
+    this.groups = new TtlCache(clock, ttl);
+    this.siteAdmins = new TtlCache(clock, ttl);
+    this.spaceAdminSets = new TtlCache(clock, ttl);
+    this.users = new TtlCache(clock, 5 * ttl);
+  }
+
+  getPage(clientKey: string, pageId: string, version?: number): Promise<ConfluencePage> {
+    return this.inner.getPage(clientKey, pageId, version);
+  }
+  canRead(clientKey: string, pageId: string, accountId: string): Promise<boolean> {
+    return this.reads.get(key(clientKey, accountId, pageId), () => this.inner.canRead(clientKey, pageId, accountId));
+  }
+  groupsOf(clientKey: string, accountId: string): Promise<string[]> {
+    return this.groups.get(key(clientKey, accountId), () => this.inner.groupsOf(clientKey, accountId));
+  }
+  isSiteAdmin(clientKey: string, accountId: string): Promise<boolean> {
+    return this.siteAdmins.get(key(clientKey, accountId), () => this.inner.isSiteAdmin(clientKey, accountId));
+  }
+  spaceAdmins(clientKey: string, spaceKey: string): Promise<SpaceAdmins> {
+    return this.spaceAdminSets.get(key(clientKey, spaceKey), () => this.inner.spaceAdmins(clientKey, spaceKey));
+  }
+  getUser(clientKey: string, accountId: string): Promise<ConfluenceUser | null> {
+    return this.users.get(key(clientKey, accountId), () => this.inner.getUser(clientKey, accountId));
+  }
+  searchUsers(clientKey: string, query: string): Promise<ConfluenceUser[]> {
+    return this.inner.searchUsers(clientKey, query);
+  }
+  searchGroups(clientKey: string, query: string): Promise<ConfluenceGroup[]> {
+    return this.inner.searchGroups(clientKey, query);
+  }
+  createComment(clientKey: string, pageId: string, storageBody: string): Promise<{ id: string }> {
+    return this.inner.createComment(clientKey, pageId, storageBody);
+  }
+}
+
+function key(...parts: string[]): string {
+  return JSON.stringify(parts);
+}
