@@ -1,0 +1,261 @@
+import { randomBytes } from 'node:crypto';
+import type { Knex } from 'knex';
+import { InputError } from '../lib/errors';
+import {
+  ACTOR_TYPES,
+  ActorType,
+  CanonicalEvent,
+  CanonicalPage,
+  FORMAT_VERSION,
+  VerifyResult,
+  canonicalText,
+  chainHash,
+  genesisHash,
+  isHashHex,
+  leafHash,
+  nonJsonPath,
+  subjectRef,
+  verifyRows,
+} from './audit-format';
+import { AuditStore } from './audit-store';
+
+export type { ActorType, VerifyResult } from './audit-format';
+
+/** What a service records; the audit log adds tenant, seq, time and hashes. */
+export interface AuditEventInput {
+  /** e.g. "workflow.created", "decision.approved". */
+  action: string;
+  /**
+   * `user`: a person (accountId required); `system`: Attest itself, e.g. the scheduler (no accountId);
+   * `confluence`: a webhook, with the accountId of the Confluence user who caused it when known.
+   */
+  actor: { type: ActorType; accountId?: string | null };
+  spaceKey?: string | null;
+  page?: CanonicalPage | null;
+  workflowId?: string | null;
+  /**
+   * Event details. Plain JSON only, and never an accountId: turn people into refs with `refs()`.
+   * Keys named like `accountId` are refused.
+   */
+  data?: Record<string, unknown>;
+}
+
+export interface AuditEvent {
+  clientKey: string;
+  seq: number;
+  at: string;
+  action: string;
+  actor: { type: ActorType; ref: string | null };
+  spaceKey: string | null;
+  page: CanonicalPage | null;
+  workflowId: string | null;
+  data: Record<string, unknown>;
+  /** The stored RFC 8785 text; hashes are lower-case hex. */
+  canonical: string;
+  leafHash: string;
+  prevChainHash: string;
+  chainHash: string;
+}
+
+export interface VerifyOptions {
+  fromSeq?: number;
+  toSeq?: number;
+}
+
+const ACCOUNT_ID_KEY = /^account[_-]?ids?$/i;
+
+function accountIdKeyPath(value: unknown, path: string): string | null {
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const bad = accountIdKeyPath(value[i], `${path}[${i}]`);
+      if (bad) return bad;
+    }
+  } else if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      if (ACCOUNT_ID_KEY.test(k)) return `${path}.${k}`;
+      const bad = accountIdKeyPath(v, `${path}.${k}`);
+      if (bad) return bad;
+    }
+  }
+  return null;
+}
+
+function optionalText(name: string, value: string | null | undefined): string | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'string' || value === '') throw new InputError(`audit event: ${name} must be a non-empty string or null`);
+  return value;
+}
+
+function checkedPage(page: CanonicalPage | null | undefined): CanonicalPage | null {
+  if (page === undefined || page === null) return null;
+  if (typeof page.id !== 'string' || page.id === '') throw new InputError('audit event: page.id must be a non-empty string');
+  if (!Number.isSafeInteger(page.version) || page.version < 1) throw new InputError('audit event: page.version must be a positive integer');
+  if (typeof page.title !== 'string') throw new InputError('audit event: page.title must be a string');
+  if (page.bodyHash !== null && !isHashHex(page.bodyHash)) {
+    throw new InputError('audit event: page.bodyHash must be lower-case hex SHA-256 or null');
+  }
+  if (nonJsonPath(page.title)) throw new InputError('audit event: page.title is not valid Unicode');
+  return { id: page.id, version: page.version, title: page.title, bodyHash: page.bodyHash };
+}
+
+function checkedData(data: Record<string, unknown> | undefined): Record<string, unknown> {
+  if (data === undefined) return {};
+  const notJson = nonJsonPath(data, 'data');
+  if (notJson) throw new InputError(`audit event: ${notJson} is not plain JSON`);
+  if (Array.isArray(data)) throw new InputError('audit event: data must be an object');
+  const accountKey = accountIdKeyPath(data, 'data');
+  if (accountKey) throw new InputError(`audit event: ${accountKey} looks like an accountId; record refs instead`);
+  return data;
+}
+
+/**
+ * The tenant's hash-chained audit trail (format v1). Appends run inside the caller's transaction so an
+ * event commits with the change it records, or neither does; every failure throws.
+ */
+export class AuditLog {
+  private readonly store: AuditStore;
+
+  constructor(deps: { store: AuditStore }) {
+    this.store = deps.store;
+  }
+
+  /**
+   * Appends one event to the tenant's chain inside `trx`. Appends for a tenant queue on its head row
+   * until `trx` ends, so keep the transaction short after the first append. Call `refs`/`refFor` for
+   * the people in `data` before the first append of a transaction (subjects are created without the
+   * head lock, which keeps lock order the same in every transaction).
+   */
+  async append(trx: Knex.Transaction, clientKey: string, event: AuditEventInput): Promise<AuditEvent> {
+    if (typeof clientKey !== 'string' || clientKey === '') throw new InputError('audit event: clientKey is required');
+    if (typeof event.action !== 'string' || event.action === '') throw new InputError('audit event: action is required');
+    const actorType = event.actor?.type;
+    if (!ACTOR_TYPES.includes(actorType)) throw new InputError(`audit event: unknown actor type ${JSON.stringify(actorType)}`);
+    const accountId = event.actor.accountId ?? null;
+    if (actorType === 'user' && !accountId) throw new InputError('audit event: a user actor needs an accountId');
+    if (actorType === 'system' && accountId) throw new InputError('audit event: a system actor has no accountId');
+    const spaceKey = optionalText('spaceKey', event.spaceKey);
+    const workflowId = optionalText('workflowId', event.workflowId);
+    const page = checkedPage(event.page);
+    const data = checkedData(event.data);
+
+    const ref = accountId ? await this.refFor(trx, clientKey, accountId) : null;
+
+    const store = this.store.on(trx);
+    await store.ensureHead(clientKey);
+    const head = await store.lockHead(clientKey);
+    const at = await store.nextAt(clientKey);
+    const seq = head.seq + 1;
+    const prev = head.chainHash ?? genesisHash(clientKey);
+    const doc: CanonicalEvent = {
+      v: FORMAT_VERSION,
+      tenant: clientKey,
+      seq,
+      at,
+      action: event.action,
+      actor: { type: actorType, ref },
+      space: spaceKey,
+      page,
+      workflow: workflowId,
+      data,
+    };
+    const canonical = canonicalText(doc);
+    const leaf = leafHash(canonical);
+    const chain = chainHash(prev, leaf);
+    await store.insertEvent(clientKey, {
+      seq,
+      at,
+      action: event.action,
+      spaceKey,
+      pageId: page?.id ?? null,
+      workflowId,
+      actorRef: ref,
+      canonical,
+      leafHash: leaf,
+      chainHash: chain,
+    });
+    await store.advanceHead(clientKey, seq, chain, at);
+    return {
+      clientKey,
+      seq,
+      at,
+      action: event.action,
+      actor: { type: actorType, ref },
+      spaceKey,
+      page,
+      workflowId,
+      data,
+      canonical,
+      leafHash: leaf.toString('hex'),
+      prevChainHash: prev.toString('hex'),
+      chainHash: chain.toString('hex'),
+    };
+  }
+
+  /** The ref that stands for `accountId` in this tenant's chain, created on first use inside `trx`. */
+  async refFor(trx: Knex.Transaction, clientKey: string, accountId: string): Promise<string> {
+    const [ref] = await this.refs(trx, clientKey, [accountId]);
+    return ref;
+  }
+
+  /** Refs for several accountIds, in the order given (e.g. a workflow's approvers for `data`). */
+  async refs(trx: Knex.Transaction, clientKey: string, accountIds: string[]): Promise<string[]> {
+    for (const id of accountIds) {
+      if (typeof id !== 'string' || id === '') throw new InputError('audit: accountIds must be non-empty strings');
+    }
+    const store = this.store.on(trx);
+    const unique = [...new Set(accountIds)];
+    let found = await store.findSubjectRefs(clientKey, unique);
+    // Sorted so that two transactions creating the same subjects lock them in the same order.
+    const missing = unique.filter((id) => !found.has(id)).sort();
+    if (missing.length) {
+      await store.insertSubjects(
+        clientKey,
+        missing.map((accountId) => {
+          const salt = randomBytes(16);
+          return { accountId, salt, ref: subjectRef(salt, accountId) };
+        }),
+      );
+      found = new Map([...found, ...(await store.findSubjectRefs(clientKey, missing))]);
+    }
+    return accountIds.map((id) => {
+      const ref = found.get(id);
+      if (!ref) throw new Error('audit subject could not be created');
+      return ref;
+    });
+  }
+
+  /**
+   * Recomputes the tenant's chain from the stored canonical texts in one consistent snapshot, streaming
+   * rows in batches. Names the first bad seq. The head row is checked when the range reaches it.
+   */
+  async verify(db: Knex, clientKey: string, opts: VerifyOptions = {}): Promise<VerifyResult> {
+    const fromSeq = opts.fromSeq ?? 1;
+    if (!Number.isSafeInteger(fromSeq) || fromSeq < 1) throw new InputError('verify: fromSeq must be a positive integer');
+    if (opts.toSeq !== undefined && (!Number.isSafeInteger(opts.toSeq) || opts.toSeq < fromSeq)) {
+      throw new InputError('verify: toSeq must be an integer not below fromSeq');
+    }
+    return db.transaction(
+      async (trx) => {
+        const store = this.store.on(trx);
+        const head = await store.head(clientKey);
+        let prevChainHash: Buffer | undefined;
+        if (fromSeq > 1) {
+          const prev = await store.chainHashAt(clientKey, fromSeq - 1);
+          if (!prev) return { ok: false, seq: fromSeq - 1, reason: `seq ${fromSeq - 1} missing (needed to start at seq ${fromSeq})` };
+          prevChainHash = prev;
+        }
+        return verifyRows(clientKey, store.events(clientKey, { fromSeq, toSeq: opts.toSeq }), {
+          fromSeq,
+          toSeq: opts.toSeq,
+          prevChainHash,
+          head,
+        });
+      },
+      { isolationLevel: 'repeatable read', readOnly: true },
+    );
+  }
+}
+
+export function createAuditLog(db: Knex): AuditLog {
+  return new AuditLog({ store: new AuditStore(db) });
+}
