@@ -1,0 +1,429 @@
+import { createHash } from 'node:crypto';
+import type { Knex } from 'knex';
+import { createTestDatabase, TestDatabase } from '../../test/helpers/database';
+import { InputError } from '../lib/errors';
+import { AuditEventInput, AuditLog, createAuditLog } from './audit-log';
+import { AuditStore } from './audit-store';
+
+let tdb: TestDatabase;
+let db: Knex;
+let audit: AuditLog;
+
+beforeAll(async () => {
+  tdb = await createTestDatabase();
+  db = tdb.db;
+  audit = createAuditLog(db);
+  await db.raw('create table business_change (client_key text not null, note text not null)');
+});
+
+afterAll(async () => {
+  await tdb.drop();
+});
+
+let tenantCounter = 0;
+const newTenant = () => `tenant-${++tenantCounter}-${Date.now().toString(36)}`;
+
+const PAGE = { id: '98305', version: 3, title: 'Release plan «Q4» \u{1F680}', bodyHash: 'ab'.repeat(32) };
+
+function sample(i: number): AuditEventInput {
+  const kinds: AuditEventInput[] = [
+    { action: 'workflow.created', actor: { type: 'user', accountId: 'acc-alice' }, spaceKey: 'DOC', page: PAGE, workflowId: 'wf-1', data: { rule: 'all', n: i } },
+    { action: 'decision.approved', actor: { type: 'user', accountId: 'acc-bob' }, spaceKey: 'DOC', page: PAGE, workflowId: 'wf-1', data: { comment: 'LGTM "ok"\n\\', n: i } },
+    { action: 'workflow.expired', actor: { type: 'system' }, spaceKey: 'DOC', workflowId: 'wf-1', data: { n: i } },
+    { action: 'page.updated', actor: { type: 'confluence', accountId: 'acc-carol' }, spaceKey: 'OPS', page: { ...PAGE, id: '7', version: 4, bodyHash: null } },
+    { action: 'webhook.page_trashed', actor: { type: 'confluence', accountId: null }, page: { ...PAGE, id: '8' } },
+  ];
+  return kinds[i % kinds.length];
+}
+
+async function appendMany(clientKey: string, n: number, log = audit, pool = db): Promise<void> {
+  for (let i = 0; i < n; i++) await pool.transaction((trx) => log.append(trx, clientKey, sample(i)));
+}
+
+/** Runs tampering statements as the superuser with the append-only trigger switched off. */
+async function tamper(...statements: Array<[string, unknown[]?]>): Promise<void> {
+  await db.transaction(async (trx) => {
+    await trx.raw('set local session_replication_role = replica');
+    for (const [sql, bindings] of statements) await trx.raw(sql, (bindings ?? []) as Knex.RawBinding[]);
+  });
+}
+
+// An independent implementation of the formula (node:crypto only, nothing from src/audit).
+const sha = (...parts: Buffer[]) => parts.reduce((h, p) => h.update(p), createHash('sha256')).digest();
+const genesis = (ck: string) => sha(Buffer.from(`attest-audit-v1\n${ck}`, 'utf8'));
+const leafOf = (canonical: string) => sha(Buffer.from([0]), Buffer.from(canonical, 'utf8'));
+const chainOf = (prev: Buffer, leaf: Buffer) => sha(Buffer.from([1]), prev, leaf);
+/** JCS for the plain values these tests use: sorted keys, JSON.stringify for scalars. */
+const jcs = (v: unknown): string =>
+  v === null || typeof v !== 'object'
+    ? JSON.stringify(v)
+    : Array.isArray(v)
+      ? `[${v.map(jcs).join(',')}]`
+      : `{${Object.keys(v)
+          .sort()
+          .map((k) => `${JSON.stringify(k)}:${jcs((v as Record<string, unknown>)[k])}`)
+          .join(',')}}`;
+
+describe('append', () => {
+  it('records events that verify, with refs instead of accountIds and times from the database', async () => {
+    const ck = newTenant();
+    const before = new Date();
+    const first = await db.transaction((trx) => audit.append(trx, ck, sample(0)));
+    expect(first).toMatchObject({ clientKey: ck, seq: 1, action: 'workflow.created', spaceKey: 'DOC', page: PAGE, workflowId: 'wf-1' });
+    expect(first.prevChainHash).toBe(genesis(ck).toString('hex'));
+    expect(first.at).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/);
+    expect(Math.abs(new Date(first.at).getTime() - before.getTime())).toBeLessThan(60_000);
+    expect(first.actor.type).toBe('user');
+    expect(first.actor.ref).toMatch(/^[0-9a-f]{64}$/);
+
+    await appendMany(ck, 9);
+    const res = await audit.verify(db, ck);
+    expect(res).toMatchObject({ ok: true, rows: 10, firstSeq: 1, lastSeq: 10 });
+
+    const rows = await db('audit_events').where({ client_key: ck }).orderBy('seq');
+    const head = await db('audit_heads').where({ client_key: ck }).first();
+    expect(Number(head.seq)).toBe(10);
+    expect(res.ok && res.head).toBe(head.chain_hash.toString('hex'));
+    for (const r of rows) {
+      expect(r.canonical).not.toMatch(/acc-(alice|bob|carol)/);
+      // pg's Date keeps milliseconds; the verifier compares the microseconds.
+      expect(JSON.parse(r.canonical).at.slice(0, 23)).toBe(r.recorded_at.toISOString().slice(0, 23));
+    }
+    // Times follow seq order.
+    const ats = rows.map((r) => JSON.parse(r.canonical).at as string);
+    expect([...ats].sort()).toEqual(ats);
+  });
+
+  it('links a ref to its accountId only through audit_subjects', async () => {
+    const ck = newTenant();
+    const ev = await db.transaction((trx) => audit.append(trx, ck, sample(1)));
+    const subject = await db('audit_subjects').where({ client_key: ck, account_id: 'acc-bob' }).first();
+    expect(subject.salt).toHaveLength(16);
+    expect(subject.ref).toBe(sha(subject.salt, Buffer.from('acc-bob', 'utf8')).toString('hex'));
+    expect(ev.actor.ref).toBe(subject.ref);
+
+    // The same person keeps the same ref; another tenant gets another salt and ref.
+    const again = await db.transaction((trx) => audit.append(trx, ck, sample(1)));
+    expect(again.actor.ref).toBe(subject.ref);
+    const other = await db.transaction((trx) => audit.append(trx, newTenant(), sample(1)));
+    expect(other.actor.ref).not.toBe(subject.ref);
+
+    const refs = await db.transaction((trx) => audit.refs(trx, ck, ['acc-new', 'acc-bob', 'acc-new']));
+    expect(refs[1]).toBe(subject.ref);
+    expect(refs[0]).toBe(refs[2]);
+    expect(refs[0]).not.toBe(subject.ref);
+  });
+
+  it('gives one ref to an account first seen by two service instances at once', async () => {
+    const ck = newTenant();
+    const other = createAuditLog(tdb.pool(4));
+    const refs = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        (i % 2 ? db : tdb.pool(2)).transaction((trx) => (i % 2 ? audit : other).refFor(trx, ck, 'acc-race')),
+      ),
+    );
+    expect(new Set(refs).size).toBe(1);
+  });
+
+  it('records people in data through refs, and refuses accountId-like keys and non-JSON values', async () => {
+    const ck = newTenant();
+    const ev = await db.transaction(async (trx) => {
+      const approvers = await audit.refs(trx, ck, ['acc-alice', 'acc-bob']);
+      return audit.append(trx, ck, { action: 'workflow.created', actor: { type: 'user', accountId: 'acc-alice' }, data: { approvers } });
+    });
+    expect(ev.data.approvers).toEqual([ev.actor.ref, expect.stringMatching(/^[0-9a-f]{64}$/)]);
+
+    const bad: AuditEventInput[] = [
+      { action: 'x', actor: { type: 'system' }, data: { approvers: [{ accountId: 'acc-alice' }] } },
+      { action: 'x', actor: { type: 'system' }, data: { at: new Date() } },
+      { action: 'x', actor: { type: 'user' } },
+      { action: 'x', actor: { type: 'system', accountId: 'acc-alice' } },
+      { action: '', actor: { type: 'system' } },
+      { action: 'x', actor: { type: 'robot' as 'user' } },
+      { action: 'x', actor: { type: 'system' }, page: { ...PAGE, bodyHash: 'AB'.repeat(32) } },
+      { action: 'x', actor: { type: 'system' }, page: { ...PAGE, version: 0 } },
+    ];
+    for (const input of bad) {
+      await expect(db.transaction((trx) => audit.append(trx, ck, input))).rejects.toBeInstanceOf(InputError);
+    }
+    expect(await audit.verify(db, ck)).toMatchObject({ ok: true, rows: 1 });
+  });
+
+  it('keeps seq 1..200 without a gap under 200 concurrent appends from two pools', async () => {
+    const ck = newTenant();
+    const second = tdb.pool(10);
+    const secondLog = createAuditLog(second);
+    await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        i % 2
+          ? db.transaction((trx) => audit.append(trx, ck, sample(i)))
+          : second.transaction((trx) => secondLog.append(trx, ck, sample(i))),
+      ),
+    );
+    const rows = await db('audit_events').where({ client_key: ck }).orderBy('seq').select('seq', 'canonical');
+    expect(rows.map((r) => Number(r.seq))).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+    const ats = rows.map((r) => JSON.parse(r.canonical).at as string);
+    expect([...ats].sort()).toEqual(ats);
+    expect(await audit.verify(db, ck)).toMatchObject({ ok: true, rows: 200, firstSeq: 1, lastSeq: 200 });
+    expect(await secondLog.verify(second, ck)).toMatchObject({ ok: true, rows: 200 });
+  });
+
+  it('keeps tenants in independent chains', async () => {
+    const a = newTenant();
+    const b = newTenant();
+    await Promise.all([appendMany(a, 6), appendMany(b, 4)]);
+    expect(await audit.verify(db, a)).toMatchObject({ ok: true, rows: 6, lastSeq: 6 });
+    expect(await audit.verify(db, b)).toMatchObject({ ok: true, rows: 4, lastSeq: 4 });
+    const firstB = await db('audit_events').where({ client_key: b, seq: 1 }).first();
+    expect(JSON.parse(firstB.canonical).tenant).toBe(b);
+
+    await tamper([`delete from audit_events where client_key = ? and seq = 3`, [a]]);
+    expect(await audit.verify(db, a)).toMatchObject({ ok: false, seq: 3 });
+    expect(await audit.verify(db, b)).toMatchObject({ ok: true, rows: 4 });
+  });
+
+  it('rolls back the caller’s change when the append fails', async () => {
+    const ck = newTenant();
+    await appendMany(ck, 2);
+    // A row squatting on the next seq makes the insert fail inside the append.
+    await tamper([
+      `insert into audit_events (client_key, seq, recorded_at, action, canonical, leaf_hash, chain_hash)
+       values (?, 3, now(), 'squat', '{}', ?, ?)`,
+      [ck, Buffer.alloc(32), Buffer.alloc(32)],
+    ]);
+    await expect(
+      db.transaction(async (trx) => {
+        await trx('business_change').insert({ client_key: ck, note: 'approved' });
+        await audit.append(trx, ck, sample(1));
+      }),
+    ).rejects.toThrow(/audit_events_pkey/);
+    await expect(
+      db.transaction(async (trx) => {
+        await trx('business_change').insert({ client_key: ck, note: 'approved' });
+        await audit.append(trx, ck, { action: 'x', actor: { type: 'user' } });
+      }),
+    ).rejects.toBeInstanceOf(InputError);
+    expect(await db('business_change').where({ client_key: ck })).toEqual([]);
+    const head = await db('audit_heads').where({ client_key: ck }).first();
+    expect(Number(head.seq)).toBe(2);
+  });
+
+  it('creates no head and no subject when the first append of a tenant rolls back', async () => {
+    const ck = newTenant();
+    await expect(
+      db.transaction(async (trx) => {
+        await audit.append(trx, ck, sample(0));
+        throw new Error('business rule failed after the audit event');
+      }),
+    ).rejects.toThrow('business rule failed');
+    expect(await db('audit_heads').where({ client_key: ck })).toEqual([]);
+    expect(await db('audit_events').where({ client_key: ck })).toEqual([]);
+    expect(await db('audit_subjects').where({ client_key: ck })).toEqual([]);
+  });
+});
+
+describe('the append-only trigger', () => {
+  it('rejects UPDATE, DELETE and TRUNCATE of audit_events', async () => {
+    const ck = newTenant();
+    await appendMany(ck, 2);
+    await expect(db('audit_events').where({ client_key: ck, seq: 1 }).update({ action: 'x' })).rejects.toThrow(
+      /append-only: UPDATE/,
+    );
+    await expect(db('audit_events').where({ client_key: ck, seq: 2 }).delete()).rejects.toThrow(/append-only: DELETE/);
+    await expect(db.raw('truncate audit_events')).rejects.toThrow(/append-only: TRUNCATE/);
+    expect(await audit.verify(db, ck)).toMatchObject({ ok: true, rows: 2 });
+  });
+});
+
+describe('verify', () => {
+  const CHAIN = 10;
+  async function chain(): Promise<string> {
+    const ck = newTenant();
+    await appendMany(ck, CHAIN);
+    return ck;
+  }
+  const row = (ck: string, seq: number) => db('audit_events').where({ client_key: ck, seq }).first();
+
+  it('agrees with an independent implementation of the formula', async () => {
+    const ck = await chain();
+    const rows = await db('audit_events').where({ client_key: ck }).orderBy('seq');
+    const subjects = await db('audit_subjects').where({ client_key: ck });
+    let prev = genesis(ck);
+    for (const r of rows) {
+      const leaf = leafOf(r.canonical);
+      expect(r.leaf_hash.toString('hex')).toBe(leaf.toString('hex'));
+      const ch = chainOf(prev, leaf);
+      expect(r.chain_hash.toString('hex')).toBe(ch.toString('hex'));
+      prev = ch;
+      const doc = JSON.parse(r.canonical);
+      expect(jcs(doc)).toBe(r.canonical);
+      expect(Object.keys(doc).sort()).toEqual(['action', 'actor', 'at', 'data', 'page', 'seq', 'space', 'tenant', 'v', 'workflow']);
+      expect(doc).toMatchObject({ v: 1, tenant: ck, seq: Number(r.seq), action: r.action });
+      if (doc.actor.ref) {
+        const s = subjects.find((x) => x.ref === doc.actor.ref);
+        expect(sha(s.salt, Buffer.from(s.account_id, 'utf8')).toString('hex')).toBe(doc.actor.ref);
+      }
+    }
+    const head = await db('audit_heads').where({ client_key: ck }).first();
+    expect(head.chain_hash.toString('hex')).toBe(prev.toString('hex'));
+  });
+
+  it('accepts a chain written by an independent implementation, across batch boundaries', async () => {
+    const ck = newTenant();
+    const n = 2500;
+    let prev = genesis(ck);
+    const start = Date.parse('2026-01-01T00:00:00Z');
+    const rows = [];
+    for (let seq = 1; seq <= n; seq++) {
+      const at = new Date(start + seq * 1000).toISOString().replace('Z', '456Z');
+      const canonical = jcs({ v: 1, tenant: ck, seq, at, action: 'bulk.event', actor: { type: 'system', ref: null }, space: null, page: null, workflow: null, data: { seq } });
+      const leaf = leafOf(canonical);
+      prev = chainOf(prev, leaf);
+      rows.push({ client_key: ck, seq, recorded_at: at, action: 'bulk.event', canonical, leaf_hash: leaf, chain_hash: prev });
+    }
+    await db.batchInsert('audit_events', rows, 500);
+    await db('audit_heads').insert({ client_key: ck, seq: n, chain_hash: prev, updated_at: rows[n - 1].recorded_at });
+    expect(await audit.verify(db, ck)).toEqual({ ok: true, rows: n, firstSeq: 1, lastSeq: n, head: prev.toString('hex') });
+    expect(await audit.verify(db, ck, { fromSeq: 999, toSeq: 2001 })).toMatchObject({ ok: true, rows: 1003, firstSeq: 999, lastSeq: 2001 });
+    // The next append continues that chain.
+    const next = await db.transaction((trx) => audit.append(trx, ck, sample(2)));
+    expect(next).toMatchObject({ seq: n + 1, prevChainHash: prev.toString('hex') });
+    expect(next.at > rows[n - 1].recorded_at).toBe(true);
+    expect(await audit.verify(db, ck)).toMatchObject({ ok: true, rows: n + 1 });
+
+    const store = new AuditStore(db);
+    const seqs: number[] = [];
+    for await (const r of store.events(ck, { fromSeq: 5, toSeq: 12, batchSize: 3 })) seqs.push(r.seq);
+    expect(seqs).toEqual([5, 6, 7, 8, 9, 10, 11, 12]);
+  });
+
+  it('verifies a range from the chain hash before it', async () => {
+    const ck = await chain();
+    expect(await audit.verify(db, ck, { fromSeq: 4, toSeq: 7 })).toMatchObject({ ok: true, rows: 4, firstSeq: 4, lastSeq: 7 });
+    expect(await audit.verify(db, ck, { fromSeq: 4 })).toMatchObject({ ok: true, rows: 7, lastSeq: 10 });
+    await expect(audit.verify(db, ck, { fromSeq: 0 })).rejects.toBeInstanceOf(InputError);
+  });
+
+  it('names an edited canonical', async () => {
+    const ck = await chain();
+    const before = (await row(ck, 4)).canonical;
+    await tamper([`update audit_events set canonical = replace(canonical, 'Release plan', 'Release plan B') where client_key = ? and seq = 4`, [ck]]);
+    expect((await row(ck, 4)).canonical).not.toBe(before);
+    expect(await audit.verify(db, ck)).toEqual({ ok: false, seq: 4, reason: 'seq 4: leaf hash does not match canonical' });
+  });
+
+  it('names the next event when an edited canonical got a recomputed leaf and chain hash', async () => {
+    const ck = await chain();
+    const r = await row(ck, 4);
+    const canonical = r.canonical.replace('Release plan', 'Release plan B');
+    expect(canonical).not.toBe(r.canonical);
+    const prev = (await row(ck, 3)).chain_hash;
+    const leaf = leafOf(canonical);
+    await tamper([
+      `update audit_events set canonical = ?, leaf_hash = ?, chain_hash = ? where client_key = ? and seq = 4`,
+      [canonical, leaf, chainOf(prev, leaf), ck],
+    ]);
+    expect(await audit.verify(db, ck)).toEqual({ ok: false, seq: 5, reason: 'seq 5: chain hash does not follow from seq 4' });
+  });
+
+  it('names a deleted event', async () => {
+    const ck = await chain();
+    await tamper([`delete from audit_events where client_key = ? and seq = 6`, [ck]]);
+    expect(await audit.verify(db, ck)).toEqual({ ok: false, seq: 6, reason: 'seq 6 missing (found 7)' });
+  });
+
+  it('names a deleted last event from the head', async () => {
+    const ck = await chain();
+    await tamper([`delete from audit_events where client_key = ? and seq = ?`, [ck, CHAIN]]);
+    expect(await audit.verify(db, ck)).toEqual({
+      ok: false,
+      seq: CHAIN,
+      reason: `seq ${CHAIN} missing (the events end at seq ${CHAIN - 1}, the head is at seq ${CHAIN})`,
+    });
+  });
+
+  it('names two events whose payloads were swapped', async () => {
+    const ck = await chain();
+    await tamper([
+      `update audit_events e set canonical = o.canonical, leaf_hash = o.leaf_hash, chain_hash = o.chain_hash,
+              action = o.action, recorded_at = o.recorded_at, space_key = o.space_key, page_id = o.page_id,
+              workflow_id = o.workflow_id, actor_ref = o.actor_ref
+         from audit_events o
+        where e.client_key = ? and o.client_key = e.client_key and e.seq in (3, 4) and o.seq = 7 - e.seq`,
+      [ck],
+    ]);
+    expect(await audit.verify(db, ck)).toEqual({ ok: false, seq: 3, reason: 'seq 3: chain hash does not follow from seq 2' });
+  });
+
+  it('names two events whose payloads were swapped and rehashed', async () => {
+    const ck = await chain();
+    const [r3, r4, r2] = [await row(ck, 3), await row(ck, 4), await row(ck, 2)];
+    const leaf3 = leafOf(r4.canonical);
+    const chain3 = chainOf(r2.chain_hash, leaf3);
+    await tamper([
+      `update audit_events set canonical = ?, leaf_hash = ?, chain_hash = ?, action = ? where client_key = ? and seq = 3`,
+      [r4.canonical, leaf3, chain3, r4.action, ck],
+    ], [
+      `update audit_events set canonical = ?, leaf_hash = ?, chain_hash = ?, action = ? where client_key = ? and seq = 4`,
+      [r3.canonical, r3.leaf_hash, chainOf(chain3, r3.leaf_hash), r3.action, ck],
+    ]);
+    expect(await audit.verify(db, ck)).toEqual({ ok: false, seq: 3, reason: 'seq 3: canonical says seq 4' });
+  });
+
+  it('names a forged event appended after the head', async () => {
+    const ck = await chain();
+    const last = await row(ck, CHAIN);
+    const doc = { ...JSON.parse(last.canonical), seq: CHAIN + 1, action: 'decision.approved' };
+    const canonical = jcs(doc);
+    const leaf = leafOf(canonical);
+    await tamper([
+      `insert into audit_events (client_key, seq, recorded_at, action, space_key, page_id, workflow_id, actor_ref, canonical, leaf_hash, chain_hash)
+       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [ck, CHAIN + 1, doc.at, doc.action, doc.space, doc.page?.id ?? null, doc.workflow, doc.actor.ref, canonical, leaf, chainOf(last.chain_hash, leaf)],
+    ]);
+    expect(await audit.verify(db, ck)).toEqual({
+      ok: false,
+      seq: CHAIN + 1,
+      reason: `seq ${CHAIN + 1}: beyond the head (head is at seq ${CHAIN})`,
+    });
+  });
+
+  it('names the event after one forged in between by renumbering', async () => {
+    const ck = await chain();
+    const r4 = await row(ck, 4);
+    const r5 = await row(ck, 5);
+    const doc = { ...JSON.parse(r5.canonical), action: 'decision.approved' };
+    const canonical = jcs(doc);
+    const leaf = leafOf(canonical);
+    await tamper(
+      [`update audit_events set seq = seq + 1000 where client_key = ? and seq >= 5`, [ck]],
+      [`update audit_events set seq = seq - 999 where client_key = ? and seq > 1000`, [ck]],
+      [
+        `insert into audit_events (client_key, seq, recorded_at, action, space_key, page_id, workflow_id, actor_ref, canonical, leaf_hash, chain_hash)
+         values (?, 5, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        [ck, doc.at, doc.action, doc.space, doc.page?.id ?? null, doc.workflow, doc.actor.ref, canonical, leaf, chainOf(r4.chain_hash, leaf)],
+      ],
+      [`update audit_heads set seq = seq + 1 where client_key = ?`, [ck]],
+    );
+    expect(await audit.verify(db, ck)).toEqual({ ok: false, seq: 6, reason: 'seq 6: chain hash does not follow from seq 5' });
+  });
+
+  it('names a display column that disagrees with the canonical', async () => {
+    const ck = await chain();
+    await tamper(
+      [`update audit_events set recorded_at = recorded_at + interval '1 microsecond' where client_key = ? and seq = 2`, [ck]],
+      [`update audit_events set space_key = 'EVIL' where client_key = ? and seq = 5`, [ck]],
+    );
+    expect(await audit.verify(db, ck)).toMatchObject({ ok: false, seq: 2, reason: expect.stringMatching(/^seq 2: recorded_at .* does not match canonical at /) });
+  });
+
+  it('names a head whose chain hash was rewritten', async () => {
+    const ck = await chain();
+    await db('audit_heads').where({ client_key: ck }).update({ chain_hash: Buffer.alloc(32, 7) });
+    expect(await audit.verify(db, ck)).toEqual({ ok: false, seq: CHAIN, reason: `seq ${CHAIN}: the head's chain hash does not match this event` });
+  });
+
+  it('reports an empty chain for a tenant without events', async () => {
+    expect(await audit.verify(db, newTenant())).toMatchObject({ ok: true, rows: 0, lastSeq: null });
+  });
+});
