@@ -1,0 +1,421 @@
+import { createQueryStringHash, decodeSymmetric, encodeSymmetric, fromMethodAndUrl, SymmetricAlgorithm } from 'atlassian-jwt';
+import { startTestApp, TestApp } from '../helpers/test-app';
+import type { Devhost } from '../../src/devhost/devhost';
+
+let t: TestApp;
+let dh: Devhost;
+
+beforeAll(async () => {
+  t = await startTestApp();
+  dh = t.devhost!;
+});
+afterAll(async () => {
+  await t?.close();
+});
+
+const unescapeHtml = (s: string) => s.replace(/&amp;/g, '&').replace(/&#x3D;/g, '=').replace(/&quot;/g, '"').replace(/&#x27;/g, "'");
+const iframeSrcs = (html: string) => [...html.matchAll(/<iframe[^>]*\ssrc="([^"]+)"/g)].map((m) => unescapeHtml(m[1]));
+
+/** A call to the devhost's REST API signed the way ACE signs outbound requests. */
+function aceJwt(method: string, relPath: string, secret: string, clientKey = dh.clientKey): string {
+  const now = Math.floor(Date.now() / 1000);
+  return encodeSymmetric(
+    { iss: t.addon.key, aud: [clientKey], iat: now, exp: now + 180, qsh: createQueryStringHash(fromMethodAndUrl(method, relPath)) },
+    secret,
+    SymmetricAlgorithm.HS256,
+  );
+}
+
+async function rest(method: string, relPath: string, opts: { jwt?: string; body?: unknown; base?: string } = {}) {
+  const res = await fetch(`${opts.base ?? dh.baseUrl}${relPath}`, {
+    method,
+    headers: {
+      ...(opts.jwt ? { Authorization: `JWT ${opts.jwt}` } : {}),
+      ...(opts.body ? { 'Content-Type': 'application/json' } : {}),
+    },
+    body: opts.body ? JSON.stringify(opts.body) : undefined,
+  });
+  return { status: res.status, json: (await res.json()) as any };
+}
+
+/** addon.httpClient uses the `request` callback style; this wraps it. */
+function viaAce(method: 'get' | 'post', opts: Record<string, unknown>, clientKey = dh.clientKey): Promise<{ status: number; body: any }> {
+  return new Promise((resolve, reject) => {
+    const client = t.addon.httpClient({ clientKey } as never) as any;
+    client[method]({ ...opts, json: opts.json ?? true }, (err: unknown, res: { statusCode: number }, body: unknown) =>
+      err ? reject(err) : resolve({ status: res.statusCode, body }),
+    );
+  });
+}
+
+describe('install and keys', () => {
+  it('installs with a signed RS256 install that the add-on accepts', async () => {
+    const row = await t.db('tenants').where({ client_key: dh.clientKey }).first();
+    expect(row).toBeDefined();
+    expect(row.state).toBe('installed');
+    expect(row.base_url).toBe(`${t.baseUrl}/devhost/wiki`);
+    expect(dh.hosts(dh.baseUrl)).toBe(true);
+    expect(dh.hosts('https://example.atlassian.net/wiki')).toBe(false);
+  });
+
+  it('serves its public key by kid and an empty 404 for any other kid', async () => {
+    const good = await fetch(`${t.baseUrl}/devhost/connect-keys/${dh.store.keys.kid}`);
+    expect(good.status).toBe(200);
+    expect(await good.text()).toContain('BEGIN PUBLIC KEY');
+    const bad = await fetch(`${t.baseUrl}/devhost/connect-keys/nope`);
+    expect(bad.status).toBe(404);
+    expect(await bad.text()).toBe('');
+  });
+
+  it('a reinstall replaces the shared secret and keeps the clientKey', async () => {
+    const before = dh.tenant();
+    await dh.install();
+    const after = dh.tenant();
+    expect(after.clientKey).toBe(before.clientKey);
+    expect(after.sharedSecret).not.toBe(before.sharedSecret);
+    const res = await fetch(dh.macroUrl(dh.users.alice.accountId, dh.pages.releaseChecklist.id));
+    expect(res.status).toBe(200);
+  });
+
+  it('refuses an install signed by a key the add-on cannot fetch', async () => {
+    const res = await fetch(`${t.baseUrl}/installed`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Authorization: `JWT ${aceJwt('POST', '/installed', 'x')}` },
+      body: JSON.stringify({ key: t.addon.key, clientKey: 'evil', sharedSecret: 's', baseUrl: dh.baseUrl }),
+    });
+    expect(res.status).toBeGreaterThanOrEqual(400);
+    expect(await t.db('tenants').where({ client_key: 'evil' }).first()).toBeUndefined();
+  });
+});
+
+describe('pages in a browser', () => {
+  it('lists spaces and pages', async () => {
+    const res = await fetch(`${t.baseUrl}/devhost`);
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    expect(html).toContain('Engineering');
+    expect(html).toContain('Security');
+    expect(html).toContain(`/devhost/wiki/spaces/ENG/pages/${dh.pages.releaseChecklist.id}`);
+    expect(html).toContain('Release checklist');
+    expect(html).not.toMatch(/<script(?![^>]*\ssrc=)[^>]*>/);
+  });
+
+  it('renders a page whose macro iframe is signed as the viewer and loads the add-on /macro', async () => {
+    const alice = dh.users.alice.accountId;
+    const res = await fetch(`${t.baseUrl}/devhost/wiki/spaces/ENG/pages/${dh.pages.releaseChecklist.id}?as=${encodeURIComponent(alice)}`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-security-policy')).toContain("script-src 'self'");
+    const html = await res.text();
+    expect(html).toContain('Release checklist');
+    const srcs = iframeSrcs(html);
+    expect(srcs).toHaveLength(1);
+    const src = new URL(srcs[0]);
+    expect(src.pathname).toBe('/macro');
+    expect(src.searchParams.get('pageId')).toBe(dh.pages.releaseChecklist.id);
+    expect(src.searchParams.get('pageVersion')).toBe('3');
+    expect(src.searchParams.get('macroId')).toBe(dh.pages.releaseChecklist.macroIds[0]);
+    expect(src.searchParams.get('approvers')).toBe(`${dh.users.alice.accountId},${dh.users.bob.accountId}`);
+    expect(src.searchParams.get('rule')).toBe('all');
+    expect(src.searchParams.get('groups')).toBe('');
+    const claims = decodeSymmetric(src.searchParams.get('jwt')!, dh.tenant().sharedSecret, SymmetricAlgorithm.HS256);
+    expect(claims).toMatchObject({ iss: dh.clientKey, sub: alice, context: { user: { accountId: alice } } });
+    expect(claims.exp - claims.iat).toBe(180);
+
+    const frame = await fetch(src);
+    expect(frame.status).toBe(200);
+    expect(await frame.text()).toContain(`${t.baseUrl}/devhost/all.js`);
+  });
+
+  it('an iframe URL with a changed parameter is refused by the add-on (qsh)', async () => {
+    const src = new URL(dh.macroUrl(dh.users.nora.accountId, dh.pages.releaseChecklist.id));
+    src.searchParams.set('approvers', dh.users.nora.accountId);
+    expect((await fetch(src)).status).toBe(401);
+  });
+
+  it('a user who cannot read the page sees no iframe', async () => {
+    const res = await fetch(`${t.baseUrl}/devhost/wiki/spaces/ENG/pages/${dh.pages.postmortem.id}?as=${encodeURIComponent(dh.users.nora.accountId)}`);
+    expect(res.status).toBe(403);
+    const html = await res.text();
+    expect(html).toContain('You do not have permission');
+    expect(iframeSrcs(html)).toHaveLength(0);
+    const ok = await fetch(`${t.baseUrl}/devhost/wiki/spaces/ENG/pages/${dh.pages.postmortem.id}?as=${encodeURIComponent(dh.users.alice.accountId)}`);
+    expect(iframeSrcs(await ok.text())).toHaveLength(1);
+  });
+
+  it('embeds space tools, my approvals and the macro editor with signed module URLs', async () => {
+    const ada = encodeURIComponent(dh.users.spaceAdmin.accountId);
+    for (const [page, path] of [
+      [`/devhost/wiki/spaces/ENG/settings/attest?as=${ada}`, '/space-settings'],
+      [`/devhost/wiki/plugins/my-approvals?as=${ada}`, '/my-approvals'],
+      [`/devhost/wiki/spaces/SEC/pages/${dh.pages.vendorRisk.id}/edit-macro/${dh.pages.vendorRisk.macroIds[1]}?as=${ada}`, '/macro-editor'],
+    ]) {
+      const res = await fetch(`${t.baseUrl}${page}`);
+      expect(res.status).toBe(200);
+      const [src] = iframeSrcs(await res.text());
+      expect(new URL(src).pathname).toBe(path);
+      const claims = decodeSymmetric(new URL(src).searchParams.get('jwt')!, dh.tenant().sharedSecret, SymmetricAlgorithm.HS256);
+      expect(claims.sub).toBe(dh.users.spaceAdmin.accountId);
+    }
+  });
+
+  it('serves all.js and the host script as external files', async () => {
+    const all = await fetch(dh.hostScriptUrl);
+    expect(all.status).toBe(200);
+    expect(all.headers.get('content-type')).toContain('javascript');
+    expect(await all.text()).toContain('getMacroData');
+    expect((await fetch(`${t.baseUrl}/devhost/static/host.js`)).status).toBe(200);
+  });
+
+  it('signs a context token server side for the iframe (qsh "context-qsh")', async () => {
+    const alice = dh.users.alice.accountId;
+    const res = await fetch(`${t.baseUrl}/devhost/api/context-token`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ as: alice, pageId: dh.pages.onCall.id, pageVersion: '2', spaceKey: 'ENG' }),
+    });
+    expect(res.status).toBe(200);
+    const { token } = (await res.json()) as { token: string };
+    const claims = decodeSymmetric(token, dh.tenant().sharedSecret, SymmetricAlgorithm.HS256);
+    expect(claims).toMatchObject({
+      iss: dh.clientKey,
+      sub: alice,
+      qsh: 'context-qsh',
+      context: { user: { accountId: alice }, confluence: { content: { id: dh.pages.onCall.id, version: '2' }, space: { key: 'ENG' } } },
+    });
+    const nora = await fetch(`${t.baseUrl}/devhost/api/context-token`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ as: dh.users.nora.accountId, pageId: dh.pages.postmortem.id }),
+    });
+    expect(nora.status).toBe(403);
+  });
+});
+
+describe('REST API verifies the add-on JWT', () => {
+  const path = () => `/rest/api/content/${dh.pages.releaseChecklist.id}?expand=version,body.storage,space,history`;
+
+  it('refuses a call with no JWT, a wrong secret, a tampered qsh or an expired token', async () => {
+    expect((await rest('GET', path())).status).toBe(401);
+    const wrong = await rest('GET', path(), { jwt: aceJwt('GET', path(), 'not-the-secret') });
+    expect(wrong.status).toBe(401);
+    expect(wrong.json).toMatchObject({ statusCode: 401 });
+    const otherPath = `/rest/api/content/${dh.pages.postmortem.id}?expand=version,body.storage,space,history`;
+    expect((await rest('GET', path(), { jwt: aceJwt('GET', otherPath, dh.tenant().sharedSecret) })).status).toBe(401);
+    const expired = encodeSymmetric(
+      { iss: t.addon.key, aud: [dh.clientKey], iat: 1, exp: 2, qsh: createQueryStringHash(fromMethodAndUrl('GET', path())) },
+      dh.tenant().sharedSecret,
+      SymmetricAlgorithm.HS256,
+    );
+    expect((await rest('GET', path(), { jwt: expired })).status).toBe(401);
+    expect(dh.restCalls.slice(-4).every((c) => c.clientKey === null && c.status === 401)).toBe(true);
+  });
+
+  it('answers a correctly signed call in Confluence shape', async () => {
+    const res = await rest('GET', path(), { jwt: aceJwt('GET', path(), dh.tenant().sharedSecret) });
+    expect(res.status).toBe(200);
+    expect(res.json).toMatchObject({
+      id: dh.pages.releaseChecklist.id,
+      type: 'page',
+      status: 'current',
+      title: 'Release checklist',
+      space: { key: 'ENG', name: 'Engineering' },
+      version: { number: 3, by: { accountId: dh.users.author.accountId } },
+      history: { latest: true, createdBy: { accountId: dh.users.author.accountId } },
+      body: { storage: { representation: 'storage' } },
+    });
+    expect(res.json.body.storage.value).toContain('<ac:structured-macro ac:name="approvals"');
+  });
+
+  it('works through ACE httpClient, for older versions and v2 too', async () => {
+    const id = dh.pages.releaseChecklist.id;
+    const v1 = await viaAce('get', { url: `/rest/api/content/${id}?status=historical&version=1&expand=version,body.storage` });
+    expect(v1.status).toBe(200);
+    expect(v1.body).toMatchObject({ status: 'historical', version: { number: 1 } });
+    expect(v1.body.body.storage.value).not.toContain('ac:structured-macro');
+    expect(dh.restCalls[dh.restCalls.length - 1]).toMatchObject({ clientKey: dh.clientKey, status: 200 });
+
+    const ver = await viaAce('get', { url: `/rest/api/content/${id}/version/2?expand=content.body.storage` });
+    expect(ver.body).toMatchObject({ number: 2, content: { id, body: { storage: { representation: 'storage' } } } });
+
+    const v2 = await viaAce('get', { url: `/api/v2/pages/${id}?body-format=storage&version=2` });
+    expect(v2.body).toMatchObject({ id, spaceId: dh.spaces.ENG.id, authorId: dh.users.author.accountId, version: { number: 2, authorId: dh.users.author.accountId } });
+    expect(v2.body.body.storage.value).toContain('ac:structured-macro');
+
+    const missing = await viaAce('get', { url: '/rest/api/content/999999?expand=version' });
+    expect(missing.status).toBe(404);
+    expect(missing.body).toMatchObject({ statusCode: 404 });
+  });
+
+  it('checks page permissions per user, honouring restrictions', async () => {
+    const check = (accountId: string, operation = 'read') =>
+      viaAce('post', { url: `/rest/api/content/${dh.pages.postmortem.id}/permission/check`, json: { subject: { type: 'user', identifier: accountId }, operation } });
+    const nora = await check(dh.users.nora.accountId);
+    expect(nora.status).toBe(200);
+    expect(nora.body.hasPermission).toBe(false);
+    expect(nora.body.errors.length).toBeGreaterThan(0);
+    expect((await check(dh.users.alice.accountId)).body).toMatchObject({ hasPermission: true, errors: [] });
+    expect((await check(dh.users.alice.accountId, 'update')).body.hasPermission).toBe(true);
+    // The add-on calls as itself: the restricted page's content is still readable to it.
+    expect((await viaAce('get', { url: `/rest/api/content/${dh.pages.postmortem.id}?expand=version` })).status).toBe(200);
+  });
+
+  it('answers users, groups, spaces and pickers', async () => {
+    const groups = await viaAce('get', { url: `/rest/api/user/memberof?accountId=${encodeURIComponent(dh.users.secMember.accountId)}&start=0&limit=200` });
+    expect(groups.body.results.map((g: { name: string }) => g.name).sort()).toEqual(['confluence-users', 'security']);
+    expect(groups.body.results[0]).toMatchObject({ type: 'group' });
+
+    const admin = await viaAce('get', { url: `/rest/api/user?accountId=${encodeURIComponent(dh.users.siteAdmin.accountId)}&expand=operations` });
+    expect(admin.body.operations).toContainEqual({ operation: 'administer', targetType: 'application' });
+    const plain = await viaAce('get', { url: `/rest/api/user?accountId=${encodeURIComponent(dh.users.alice.accountId)}&expand=operations` });
+    expect(plain.body.operations).not.toContainEqual({ operation: 'administer', targetType: 'application' });
+
+    const spaces = await viaAce('get', { url: '/api/v2/spaces?keys=SEC' });
+    expect(spaces.body.results).toEqual([expect.objectContaining({ id: dh.spaces.SEC.id, key: 'SEC' })]);
+
+    // Space permissions come two at a time; follow _links.next like a client must.
+    const seen: Array<{ principal: { type: string; id: string }; operation: { key: string } }> = [];
+    let next: string | undefined = `/api/v2/spaces/${dh.spaces.ENG.id}/permissions?limit=250`;
+    let pages = 0;
+    while (next) {
+      const res = await viaAce('get', { url: next });
+      expect(res.status).toBe(200);
+      seen.push(...res.body.results);
+      pages++;
+      const link: string | undefined = res.body._links.next;
+      // _links.next is site-relative and includes the context path, as in Confluence.
+      next = link ? link.slice(new URL(dh.baseUrl).pathname.length) : undefined;
+    }
+    expect(pages).toBeGreaterThan(1);
+    expect(seen.filter((p) => p.operation.key === 'administer').map((p) => p.principal)).toEqual([
+      { type: 'user', id: dh.users.spaceAdmin.accountId },
+      { type: 'user', id: dh.users.siteAdmin.accountId },
+    ]);
+
+    const people = await viaAce('get', { url: `/rest/api/search/user?cql=${encodeURIComponent('user.fullname~"ali"')}` });
+    expect(people.body.results.map((r: { user: { displayName: string } }) => r.user.displayName)).toEqual(['Alice Approver']);
+    expect(people.body.results[0].user.accountId).toBe(dh.users.alice.accountId);
+
+    const picker = await viaAce('get', { url: '/rest/api/group/picker?query=sec' });
+    expect(picker.body.results).toEqual([expect.objectContaining({ type: 'group', name: 'security' })]);
+  });
+
+  it('creates comments that show on the page', async () => {
+    const res = await viaAce('post', {
+      url: '/rest/api/content',
+      json: { type: 'comment', container: { id: dh.pages.onCall.id, type: 'page' }, body: { storage: { value: '<p>Approved by Alice</p>', representation: 'storage' } } },
+    });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ type: 'comment', container: { id: dh.pages.onCall.id } });
+    expect(dh.comments(dh.pages.onCall.id).map((c) => c.body)).toEqual(['<p>Approved by Alice</p>']);
+    const html = await (await fetch(`${t.baseUrl}/devhost/wiki/spaces/ENG/pages/${dh.pages.onCall.id}`)).text();
+    expect(html).toContain('Approved by Alice');
+  });
+});
+
+describe('webhooks', () => {
+  it('an edit creates a version and sends page_updated, which the add-on accepts', async () => {
+    const received: any[] = [];
+    const listener = (_event: string, body: unknown) => received.push(body);
+    t.addon.on('page_updated', listener);
+    try {
+      const { version, webhook } = await dh.editPage(dh.pages.adrQueue.id, { body: '<p>Rewritten</p>', as: dh.users.bob.accountId });
+      expect(version).toBe(3);
+      expect(webhook?.status).toBe(204);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(received).toHaveLength(1);
+      expect(received[0]).toMatchObject({
+        page: { idAsString: dh.pages.adrQueue.id, spaceKey: 'ENG', version: 3, lastModifierAccountId: dh.users.bob.accountId, contentType: 'page' },
+        userAccountId: dh.users.bob.accountId,
+        updateTrigger: 'edit_page',
+        suppressNotifications: false,
+      });
+      // Confluence may deliver twice: a replay is accepted again.
+      expect((await dh.sendWebhook(webhook!.delivery)).status).toBe(204);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(received).toHaveLength(2);
+    } finally {
+      t.addon.removeListener('page_updated', listener);
+    }
+  });
+
+  it('the edit form and saveMacro create versions by the viewer', async () => {
+    const id = dh.pages.accessReview.id;
+    const before = dh.page(id).version;
+    const form = new URLSearchParams({ as: dh.users.secMember.accountId, title: 'Quarterly access review (Q1)', body: dh.page(id).body });
+    const res = await fetch(`${t.baseUrl}/devhost/wiki/spaces/SEC/pages/${id}/edit`, { method: 'POST', body: form, redirect: 'manual' });
+    expect(res.status).toBe(303);
+    expect(dh.page(id)).toMatchObject({ version: before + 1, title: 'Quarterly access review (Q1)', authorId: dh.users.secMember.accountId });
+
+    const macroId = dh.pages.accessReview.macroIds[0];
+    const save = await fetch(`${t.baseUrl}/devhost/api/pages/${id}/macros/${macroId}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ as: dh.users.spaceAdmin.accountId, params: { groups: 'security', rule: 'quorum', quorum: '1' } }),
+    });
+    expect(save.status).toBe(200);
+    expect(await save.json()).toMatchObject({ version: before + 2, webhookStatus: 204 });
+    expect(dh.page(id).macros[0]).toEqual({ name: 'approvals', macroId, params: { groups: 'security', rule: 'quorum', quorum: '1' } });
+    expect(new URL(dh.macroUrl(dh.users.secMember.accountId, id)).searchParams.get('rule')).toBe('quorum');
+  });
+
+  it('trash, restore and remove send their webhooks', async () => {
+    const id = dh.pages.vendorRisk.id;
+    expect((await dh.trashPage(id))?.status).toBe(204);
+    expect(dh.page(id).status).toBe('trashed');
+    expect((await viaAce('get', { url: `/rest/api/content/${id}` })).status).toBe(404);
+    expect((await viaAce('get', { url: `/rest/api/content/${id}?status=trashed` })).body.status).toBe('trashed');
+    expect((await dh.restorePage(id))?.status).toBe(204);
+    expect(dh.page(id).status).toBe('current');
+    const removed = await dh.removePage(id);
+    expect(removed?.status).toBe(204);
+    expect(removed?.delivery).toMatchObject({ event: 'page_removed', body: { page: { idAsString: id } } });
+    expect((await viaAce('get', { url: `/rest/api/content/${id}?status=any` })).status).toBe(404);
+  });
+});
+
+describe('tenants', () => {
+  it('a second tenant has its own secret and base URL and cannot use the first one', async () => {
+    const second = await dh.installTenant({ clientKey: 'devhost-second-tenant' });
+    expect(second.clientKey).not.toBe(dh.clientKey);
+    expect(second.sharedSecret).not.toBe(dh.tenant().sharedSecret);
+    expect(await t.db('tenants').where({ client_key: second.clientKey }).first()).toBeDefined();
+
+    const rel = `/rest/api/content/${dh.pages.onCall.id}`;
+    const own = await rest('GET', rel, { base: second.baseUrl, jwt: aceJwt('GET', rel, second.sharedSecret, second.clientKey) });
+    expect(own.status).toBe(200);
+    const viaAceClient = await viaAce('get', { url: rel }, second.clientKey);
+    expect(viaAceClient.status).toBe(200);
+    const crossSite = await rest('GET', rel, { jwt: aceJwt('GET', rel, second.sharedSecret, second.clientKey) });
+    expect(crossSite.status).toBe(401);
+
+    const url = dh.macroUrl(dh.users.alice.accountId, dh.pages.onCall.id, undefined, { clientKey: second.clientKey });
+    expect((await fetch(url)).status).toBe(200);
+    // A token signed with the second tenant's secret but naming the first tenant is refused.
+    const forged = new URL(dh.macroUrl(dh.users.alice.accountId, dh.pages.onCall.id));
+    const claims = decodeSymmetric(forged.searchParams.get('jwt')!, '', SymmetricAlgorithm.HS256, true);
+    forged.searchParams.set('jwt', encodeSymmetric(claims, second.sharedSecret, SymmetricAlgorithm.HS256));
+    expect((await fetch(forged)).status).toBe(401);
+  });
+});
+
+describe('personal data reporting emulation', () => {
+  it('answers closed accounts, 204 when none, and 429 when rate limited', async () => {
+    const post = (ids: string[]) =>
+      fetch(`${t.baseUrl}/devhost/app/report-accounts`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ accounts: ids.map((accountId) => ({ accountId, updatedAt: '2026-01-01T00:00:00Z' })) }),
+      });
+    const none = await post([dh.users.alice.accountId]);
+    expect(none.status).toBe(204);
+    expect(none.headers.get('cycle-period')).toBe('168');
+    dh.reportAccounts.close(dh.users.nora.accountId);
+    const closed = await post([dh.users.alice.accountId, dh.users.nora.accountId]);
+    expect(await closed.json()).toEqual({ accounts: [{ accountId: dh.users.nora.accountId, status: 'closed' }] });
+    dh.reportAccounts.rateLimit(30);
+    const limited = await post([dh.users.alice.accountId]);
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get('retry-after')).toBe('30');
+    dh.reportAccounts.rateLimit(null);
+  });
+});
