@@ -7,6 +7,13 @@ import type { Knex } from 'knex';
 import type { Config } from './config';
 import { AceStore } from './db/ace-store';
 import { createApprovalsRouter } from './approvals/approvals-router';
+import { ApprovalsService } from './approvals/approvals-service';
+import { ApprovalsStore } from './approvals/approvals-store';
+import { defaultPolicies, SpacePolicyProvider } from './approvals/space-policy';
+import { AuditLog, createAuditLog } from './audit/audit-log';
+import { AceConfluenceClient } from './confluence/ace-confluence-client';
+import { CachedConfluenceClient } from './confluence/cached-confluence-client';
+import type { ConfluenceClient } from './confluence/confluence-client';
 import { createLifecycleRouter } from './lifecycle/lifecycle-router';
 import { createMyApprovalsRouter } from './my-approvals/my-approvals-router';
 import { createOpsRouter } from './ops/ops-router';
@@ -36,6 +43,9 @@ export interface AttestApp {
   app: express.Express;
   addon: AddOn;
   store: AceStore;
+  audit: AuditLog;
+  confluence: ConfluenceClient;
+  approvals: ApprovalsService;
   devhost?: Devhost;
 }
 
@@ -77,6 +87,7 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
   app.use(express.json({ limit: '256kb' }));
   app.use(express.urlencoded({ extended: false, limit: '64kb' }));
 
+  hbs.registerHelper('eq', (a: unknown, b: unknown) => a === b);
   app.engine('hbs', hbs.express4({ defaultLayout: path.join(ROOT, 'views/layout.hbs'), partialsDir: path.join(ROOT, 'views/partials') }));
   app.set('view engine', 'hbs');
   app.set('views', path.join(ROOT, 'views'));
@@ -113,13 +124,26 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
     devhost && devhost.hosts(hostBaseUrl) ? devhost.hostScriptUrl : ATLASSIAN_ALL_JS,
   );
 
+  const confluence = new CachedConfluenceClient(new AceConfluenceClient(addon, logger.child({ component: 'confluence' })), clock);
+  const audit = createAuditLog(db);
+  const policies: SpacePolicyProvider = defaultPolicies;
+  const approvals = new ApprovalsService({
+    db,
+    store: new ApprovalsStore(db),
+    audit,
+    confluence,
+    policies,
+    clock,
+    logger: logger.child({ component: 'approvals' }),
+  });
+
   app.get('/atlassian-connect.json', (_req, res) => {
     res.json(addon.descriptor);
   });
   app.get('/', (_req, res) => res.redirect(config.devhost ? '/devhost' : '/atlassian-connect.json'));
   app.use(createOpsRouter({ db }));
   app.use(createLifecycleRouter({ addon, store, logger }));
-  app.use(createApprovalsRouter({ addon }));
+  app.use(createApprovalsRouter({ addon, service: approvals, confluence }));
   app.use(createSpacesRouter({ addon }));
   app.use(createMyApprovalsRouter({ addon }));
   registerWebhooks({ addon, logger });
@@ -133,5 +157,5 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
 
   app.use(notFound);
   app.use(errorHandler(logger));
-  return { app, addon, store, devhost };
+  return { app, addon, store, audit, confluence, approvals, devhost };
 }

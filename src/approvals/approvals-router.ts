@@ -1,15 +1,131 @@
-import { Router } from 'express';
+import { Router, Request, Response } from 'express';
 import type { AddOn } from 'atlassian-connect-express';
-import { pageJwt } from '../confluence/connect-auth';
+import type { ConfluenceClient } from '../confluence/confluence-client';
+import { contextJwt, pageJwt, principalOf, requireUser } from '../confluence/connect-auth';
+import { InputError } from '../lib/errors';
+import { asyncHandler, zodMessage } from '../lib/http';
+import type { ApprovalsService, WorkflowView } from './approvals-service';
+import { displayNames, macroModel, mentionedIds, workflowJson } from './approvals-presenter';
+import { decisionBody, macroQuery, pickerQuery, workflowPathParams } from './approvals-schemas';
 
-/** The Approvals macro and its editor (placeholder views until the approvals issue lands). */
-export function createApprovalsRouter(opts: { addon: AddOn }): Router {
+function parse<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: import('zod').ZodError } }, value: unknown): T {
+  const r = schema.safeParse(value);
+  if (!r.success) throw new InputError(zodMessage(r.error));
+  return r.data;
+}
+
+/**
+ * The Approvals macro (page JWT: its parameters are covered by the qsh), its editor, and the public
+ * workflow API (context JWT from AP.context.getToken(); the page is authorised here, per request).
+ */
+export function createApprovalsRouter(opts: { addon: AddOn; service: ApprovalsService; confluence: ConfluenceClient }): Router {
+  const { addon, service, confluence } = opts;
   const router = Router();
-  router.get('/macro', ...pageJwt(opts.addon), (_req, res) => {
-    res.render('placeholder', { heading: 'Approvals', text: 'Approvals will appear here.' });
-  });
-  router.get('/macro-editor', ...pageJwt(opts.addon), (_req, res) => {
-    res.render('placeholder', { heading: 'Approvals', text: 'The macro editor will appear here.' });
-  });
+
+  const renderMacro = async (res: Response, clientKey: string, view: WorkflowView, partial = false) => {
+    const names = await displayNames(confluence, clientKey, mentionedIds(view));
+    const model = macroModel(view, names);
+    if (partial) res.render('partials/workflow', { ...model, layout: false });
+    else res.render('macro', { ...model, pageTitle: 'Approvals', scripts: ['attest-ap.js', 'macro.js'] });
+  };
+
+  router.get(
+    '/macro',
+    ...pageJwt(addon),
+    asyncHandler(async (req, res) => {
+      const p = requireUser(req);
+      const q = parse(macroQuery, req.query);
+      const view = await service.render(p, {
+        pageId: q.pageId,
+        pageVersion: q.pageVersion,
+        spaceKey: q.spaceKey,
+        macroId: q.macroId,
+        approvers: q.approvers,
+        groups: q.groups,
+        rule: q.rule,
+        quorum: q.quorum,
+        rejections: q.rejections,
+        due: q.due,
+        review: q.review,
+      });
+      await renderMacro(res, p.clientKey, view);
+    }),
+  );
+
+  router.get(
+    '/macro-editor',
+    ...pageJwt(addon),
+    (req: Request, res: Response) => {
+      requireUser(req);
+      res.render('macro-editor', { pageTitle: 'Approvals', scripts: ['attest-ap.js', 'macro-editor.js'] });
+    },
+  );
+
+  router.get(
+    '/api/pages/:pageId/workflows/:macroId',
+    ...contextJwt(addon),
+    asyncHandler(async (req, res) => {
+      const p = requireUser(req);
+      const { pageId, macroId } = parse(workflowPathParams, req.params);
+      const view = await service.getWorkflow(p, pageId, macroId);
+      res.json(workflowJson(view, await displayNames(confluence, p.clientKey, mentionedIds(view))));
+    }),
+  );
+
+  /** The workflow block as HTML, for the macro to refresh itself after a decision. */
+  router.get(
+    '/api/pages/:pageId/workflows/:macroId/view',
+    ...contextJwt(addon),
+    asyncHandler(async (req, res) => {
+      const p = requireUser(req);
+      const { pageId, macroId } = parse(workflowPathParams, req.params);
+      await renderMacro(res, p.clientKey, await service.getWorkflow(p, pageId, macroId), true);
+    }),
+  );
+
+  router.post(
+    '/api/pages/:pageId/workflows/:macroId/decisions',
+    ...contextJwt(addon),
+    asyncHandler(async (req, res) => {
+      const p = requireUser(req);
+      const { pageId, macroId } = parse(workflowPathParams, req.params);
+      const body = parse(decisionBody, req.body);
+      const view = await service.decide(p, pageId, macroId, body);
+      res.status(201).json(workflowJson(view, await displayNames(confluence, p.clientKey, mentionedIds(view))));
+    }),
+  );
+
+  router.get(
+    '/api/pickers/users',
+    ...contextJwt(addon),
+    asyncHandler(async (req, res) => {
+      const p = principalOf(req);
+      const { q } = parse(pickerQuery, req.query);
+      res.json({ results: await confluence.searchUsers(p.clientKey, q) });
+    }),
+  );
+
+  router.get(
+    '/api/pickers/groups',
+    ...contextJwt(addon),
+    asyncHandler(async (req, res) => {
+      const p = principalOf(req);
+      const { q } = parse(pickerQuery, req.query);
+      res.json({ results: await confluence.searchGroups(p.clientKey, q) });
+    }),
+  );
+
+  /** Display names for ids already saved in a macro (the editor shows names, not ids). */
+  router.get(
+    '/api/pickers/users/names',
+    ...contextJwt(addon),
+    asyncHandler(async (req, res) => {
+      const p = principalOf(req);
+      const ids = String(req.query.ids ?? '').split(',').map((s) => s.trim()).filter(Boolean).slice(0, 100);
+      const names = await displayNames(confluence, p.clientKey, ids);
+      res.json({ results: ids.map((id) => ({ accountId: id, displayName: names.get(id) ?? id })) });
+    }),
+  );
+
   return router;
 }

@@ -1,5 +1,11 @@
 import path from 'node:path';
 import knexFactory, { Knex } from 'knex';
+import { types } from 'pg';
+
+// A SQL date is a calendar day, not an instant: keep it as 'YYYY-MM-DD' instead of a local-midnight Date.
+types.setTypeParser(1082, (v: string) => v);
+// bigint counts and sequences fit in a JS number for any realistic size.
+types.setTypeParser(20, (v: string) => Number(v));
 
 export type { Knex };
 

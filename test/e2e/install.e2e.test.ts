@@ -127,7 +127,7 @@ describe('signed install and JWT verification', () => {
       const url = macroUrl('100');
       expect((await fetchWith(url, sign(url))).status).toBe(401);
       expect((await fetchWith(url, sign(url, { secret: again.sharedSecret }))).status).toBe(200);
-      expect(await app.db('tenants').whereIn('client_key', [tenant.clientKey, other.clientKey]).count('* as n').first()).toEqual({ n: '2' });
+      expect(await app.db('tenants').whereIn('client_key', [tenant.clientKey, other.clientKey]).count('* as n').first()).toEqual({ n: 2 });
       tenant.sharedSecret = again.sharedSecret;
     });
 

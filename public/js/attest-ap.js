@@ -1,0 +1,37 @@
+/* Small helpers around the host's AP object, shared by the iframes. */
+(function () {
+  'use strict';
+  function token() {
+    return new Promise(function (resolve, reject) {
+      if (!window.AP || !AP.context) return reject(new Error('The Confluence host script did not load.'));
+      var done = false;
+      var p = AP.context.getToken(function (t) { done = true; resolve(t); });
+      if (p && typeof p.then === 'function') p.then(function (t) { if (!done) resolve(t); }, reject);
+    });
+  }
+  function api(method, url, body) {
+    return token().then(function (t) {
+      return fetch(url, {
+        method: method,
+        headers: Object.assign({ Authorization: 'JWT ' + t, Accept: 'application/json' }, body ? { 'Content-Type': 'application/json' } : {}),
+        body: body ? JSON.stringify(body) : undefined,
+      });
+    }).then(function (res) {
+      var type = res.headers.get('content-type') || '';
+      var read = type.indexOf('json') >= 0 ? res.json() : res.text();
+      return read.then(function (data) {
+        if (!res.ok) {
+          var msg = data && data.error ? data.error.message : 'Request failed (' + res.status + ')';
+          var err = new Error(msg);
+          err.status = res.status;
+          throw err;
+        }
+        return data;
+      });
+    });
+  }
+  function resize() {
+    if (window.AP && AP.resize) AP.resize('100%', document.documentElement.scrollHeight + 'px');
+  }
+  window.Attest = { token: token, api: api, resize: resize };
+})();

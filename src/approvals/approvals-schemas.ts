@@ -1,0 +1,61 @@
+import { z } from 'zod';
+
+const emptyToNull = (v: unknown) => (v === '' || v === undefined ? null : v);
+const list = z
+  .string()
+  .max(4000)
+  .optional()
+  .transform((v) =>
+    [...new Set((v ?? '').split(',').map((s) => s.trim()).filter(Boolean))],
+  );
+const positiveInt = (name: string, max: number) =>
+  z.preprocess(
+    emptyToNull,
+    z.coerce.number({ message: `${name} must be a number` }).int(`${name} must be a whole number`).min(1, `${name} must be at least 1`).max(max, `${name} must be at most ${max}`).nullable(),
+  );
+
+/** The macro iframe's query: parameters exactly as the descriptor's URL template names them. */
+export const macroQuery = z
+  .object({
+    pageId: z.string().regex(/^\d{1,30}$/, 'pageId must be a Confluence page id'),
+    pageVersion: z.coerce.number().int().min(1, 'pageVersion must be at least 1'),
+    spaceKey: z.string().min(1).max(255),
+    macroId: z.string().min(1).max(255),
+    approvers: list,
+    groups: list,
+    rule: z.preprocess(emptyToNull, z.enum(['all', 'any', 'quorum'], { message: 'rule must be all, any or quorum' }).nullable()),
+    quorum: positiveInt('quorum', 1000),
+    rejections: positiveInt('rejections', 1000),
+    due: z.preprocess(
+      emptyToNull,
+      z
+        .string()
+        .regex(/^\d{4}-\d{2}-\d{2}$/, 'due must be an ISO date, YYYY-MM-DD')
+        .refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d), 'due is not a real date')
+        .nullable(),
+    ),
+    review: positiveInt('review', 3650),
+    jwt: z.string().optional(),
+    xdm_e: z.string().optional(),
+    xdm_c: z.string().optional(),
+    cp: z.string().optional(),
+    lic: z.string().optional(),
+    cv: z.string().optional(),
+    'output.type': z.string().optional(),
+  })
+  .passthrough();
+
+export const workflowPathParams = z.object({
+  pageId: z.string().regex(/^\d{1,30}$/, 'pageId must be a Confluence page id'),
+  macroId: z.string().min(1).max(255),
+});
+
+export const decisionBody = z
+  .object({
+    decision: z.enum(['approve', 'reject'], { message: 'decision must be "approve" or "reject"' }),
+    comment: z.string().max(4000, 'comment must be at most 4000 characters').default(''),
+    pageVersion: z.number({ message: 'pageVersion must be a number' }).int().min(1),
+  })
+  .strict();
+
+export const pickerQuery = z.object({ q: z.string().trim().min(1, 'type at least one character').max(100) }).strict();

@@ -1,0 +1,419 @@
+import { createHash } from 'node:crypto';
+import type { Knex } from 'knex';
+import type { AuditLog } from '../audit/audit-log';
+import type { ConfluenceClient, ConfluencePage } from '../confluence/confluence-client';
+import type { Principal } from '../confluence/connect-auth';
+import type { Clock } from '../lib/clock';
+import { ConflictError, InputError, NotAllowedError, NotFoundError } from '../lib/errors';
+import type { Logger } from '../lib/logger';
+import { DecisionKind, describeRule, evaluate, OPEN_STATES, Outcome, WorkflowState } from './approval-rules';
+import type { ApprovalsStore } from './approvals-store';
+import type { Decision, Workflow, WorkflowConfig } from './approvals-types';
+import { SpacePolicy, SpacePolicyProvider } from './space-policy';
+
+/** The signed macro parameters (every one of them is covered by the iframe JWT's qsh). */
+export interface MacroParams {
+  pageId: string;
+  pageVersion: number;
+  spaceKey: string;
+  macroId: string;
+  approvers: string[];
+  groups: string[];
+  rule: WorkflowConfig['rule'] | null;
+  quorum: number | null;
+  rejections: number | null;
+  due: string | null;
+  review: number | null;
+}
+
+export interface DecisionInput {
+  decision: DecisionKind;
+  comment: string;
+  pageVersion: number;
+}
+
+/** What the macro and the API show: the workflow, its decisions and what the viewer may do. */
+export interface WorkflowView {
+  workflow: Workflow;
+  decisions: Decision[];
+  /** Decisions that count now (current round). */
+  current: Decision[];
+  outcome: Outcome;
+  ruleText: string;
+  overdue: boolean;
+  viewer: { accountId: string; canDecide: boolean; reason: string | null; myDecision: Decision | null };
+}
+
+export function sha256Hex(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
+
+const DAY_MS = 86_400_000;
+
+export class ApprovalsService {
+  constructor(
+    private readonly deps: {
+      db: Knex;
+      store: ApprovalsStore;
+      audit: AuditLog;
+      confluence: ConfluenceClient;
+      policies: SpacePolicyProvider;
+      clock: Clock;
+      logger: Logger;
+    },
+  ) {}
+
+  /** Viewing anything about a page needs read permission on it, checked with Confluence. */
+  async assertCanRead(p: Principal, pageId: string): Promise<void> {
+    if (!p.accountId || !(await this.deps.confluence.canRead(p.clientKey, pageId, p.accountId))) {
+      throw new NotAllowedError('You do not have permission to view this page.');
+    }
+  }
+
+  /**
+   * The macro on a page: creates the workflow the first time, applies changed parameters, and
+   * catches up with a page version newer than the bound one (a webhook may have been lost).
+   */
+  async render(p: Principal, params: MacroParams): Promise<WorkflowView> {
+    await this.assertCanRead(p, params.pageId);
+    const policy = await this.deps.policies.policyFor(p.clientKey, params.spaceKey);
+    const config = this.configFrom(params, policy);
+    const found = await this.deps.store.findWorkflow(p.clientKey, params.pageId, params.macroId);
+    let wf: Workflow;
+    if (!found) {
+      const page = await this.deps.confluence.getPage(p.clientKey, params.pageId, params.pageVersion);
+      wf = await this.create(p, params, config, page);
+    } else {
+      wf = found;
+      if (params.pageVersion > wf.boundVersion) {
+        const page = await this.deps.confluence.getPage(p.clientKey, params.pageId, params.pageVersion);
+        const list = await this.applyPageVersion(p.clientKey, params.pageId, page, { type: 'user', accountId: p.accountId }, 'render');
+        wf = list.find((w) => w.macroId === params.macroId) ?? wf;
+      }
+      if (configChanged(wf, config)) wf = await this.reconfigure(p, wf, config);
+    }
+    return this.view(p, wf, policy);
+  }
+
+  async getWorkflow(p: Principal, pageId: string, macroId: string): Promise<WorkflowView> {
+    await this.assertCanRead(p, pageId);
+    const wf = await this.deps.store.findWorkflow(p.clientKey, pageId, macroId);
+    if (!wf) throw new NotFoundError('There is no approval workflow for this macro yet: open the page once to create it.');
+    return this.view(p, wf, await this.deps.policies.policyFor(p.clientKey, wf.spaceKey));
+  }
+
+  async decide(p: Principal, pageId: string, macroId: string, input: DecisionInput): Promise<WorkflowView> {
+    await this.assertCanRead(p, pageId);
+    if (input.decision === 'reject' && !input.comment.trim()) {
+      throw new InputError('A rejection needs a comment that says why.');
+    }
+    const current = await this.deps.store.findWorkflow(p.clientKey, pageId, macroId);
+    if (!current) throw new NotFoundError('There is no approval workflow for this macro yet: open the page once to create it.');
+    const viaGroups = await this.listedGroupsOf(p, current.groups);
+    const policy = await this.deps.policies.policyFor(p.clientKey, current.spaceKey);
+
+    const wf = await this.deps.db.transaction(async (trx) => {
+      const locked = await this.deps.store.lockWorkflow(p.clientKey, pageId, macroId, trx);
+      if (!locked) throw new NotFoundError('This approval workflow no longer exists.');
+      const refusal = this.refusal(p, locked, viaGroups, policy);
+      if (refusal) throw refusal;
+      if (input.pageVersion !== locked.boundVersion) {
+        throw new ConflictError(`The page changed — reload. This workflow is now bound to version ${locked.boundVersion}, not ${input.pageVersion}.`);
+      }
+      const now = this.deps.clock.now();
+      const decision = await this.deps.store.insertDecision(
+        p.clientKey,
+        {
+          workflowId: locked.id,
+          approverId: p.accountId,
+          decision: input.decision,
+          comment: input.comment,
+          pageVersion: locked.boundVersion,
+          round: locked.round,
+          viaGroups,
+          decidedAt: now,
+        },
+        trx,
+      );
+      await this.deps.audit.append(trx, p.clientKey, {
+        action: input.decision === 'approve' ? 'decision.approved' : 'decision.rejected',
+        actor: { type: 'user', accountId: p.accountId },
+        spaceKey: locked.spaceKey,
+        page: pageRef(locked),
+        workflowId: locked.id,
+        data: { decision: input.decision, comment: input.comment, round: locked.round, viaGroups },
+      });
+      const decisions = await this.deps.store.decisionsOf(p.clientKey, locked.id, trx);
+      const outcome = evaluate(locked, decisions.filter((d) => d.round === locked.round));
+      let patch: Partial<Workflow> = { lastDecisionAt: decision.decidedAt };
+      if (outcome.result !== 'open') {
+        const state: WorkflowState = outcome.result;
+        patch = {
+          ...patch,
+          state,
+          approvedAt: state === 'approved' ? now : null,
+          expiresAt: state === 'approved' && locked.reviewDays ? new Date(now.getTime() + locked.reviewDays * DAY_MS) : null,
+        };
+      }
+      const updated = await this.deps.store.updateWorkflow(p.clientKey, locked.id, patch, trx);
+      if (outcome.result !== 'open') {
+        await this.deps.audit.append(trx, p.clientKey, {
+          action: `workflow.${outcome.result}`,
+          actor: { type: 'user', accountId: p.accountId },
+          spaceKey: updated.spaceKey,
+          page: pageRef(updated),
+          workflowId: updated.id,
+          data: {
+            round: updated.round,
+            approvals: outcome.approvals,
+            rejections: outcome.rejections,
+            expiresAt: updated.expiresAt ? updated.expiresAt.toISOString() : null,
+          },
+        });
+      }
+      return updated;
+    });
+    this.deps.logger.info({ clientKey: p.clientKey, pageId, workflowId: wf.id, decision: input.decision, state: wf.state }, 'decision recorded');
+    return this.view(p, wf, policy);
+  }
+
+  /**
+   * A page now has `page.version`: every workflow on it bound to an older version follows the space's
+   * `resetOnEdit` policy. Content changed (or any edit, or never, by policy) → outdated with a new round;
+   * otherwise rebound with its state kept. Idempotent: an older or equal version changes nothing.
+   */
+  async applyPageVersion(
+    clientKey: string,
+    pageId: string,
+    page: ConfluencePage,
+    actor: { type: 'user' | 'confluence' | 'system'; accountId?: string | null },
+    cause: 'render' | 'webhook',
+  ): Promise<Workflow[]> {
+    const bodyHash = sha256Hex(page.body);
+    return this.deps.db.transaction(async (trx) => {
+      const workflows = await this.deps.store.lockWorkflowsOfPage(clientKey, pageId, trx);
+      const out: Workflow[] = [];
+      for (const wf of workflows) {
+        if (page.version <= wf.boundVersion || wf.state === 'archived') {
+          out.push(wf);
+          continue;
+        }
+        const policy = await this.deps.policies.policyFor(clientKey, wf.spaceKey, trx);
+        const contentChanged = bodyHash !== wf.bodyHash;
+        const reset = policy.resetOnEdit === 'any' || (policy.resetOnEdit === 'content' && contentChanged);
+        const from = wf.boundVersion;
+        const base = { boundVersion: page.version, bodyHash, boundAuthorId: page.versionAuthorId, pageTitle: page.title || wf.pageTitle };
+        const updated = await this.deps.store.updateWorkflow(
+          clientKey,
+          wf.id,
+          reset
+            ? { ...base, state: 'outdated', round: wf.round + 1, approvedAt: null, expiresAt: null }
+            : base,
+          trx,
+        );
+        await this.deps.audit.append(trx, clientKey, {
+          action: reset ? 'workflow.outdated' : 'workflow.rebound',
+          actor: actor.type === 'system' ? { type: 'system' } : actor,
+          spaceKey: updated.spaceKey,
+          page: pageRef(updated),
+          workflowId: updated.id,
+          data: {
+            fromVersion: from,
+            toVersion: page.version,
+            contentChanged,
+            resetOnEdit: policy.resetOnEdit,
+            previousState: wf.state,
+            cause,
+            reason: reset
+              ? contentChanged
+                ? 'the page content changed: decisions for the old version no longer count'
+                : 'the space resets approvals on any edit'
+              : contentChanged
+                ? 'the space keeps approvals on edits'
+                : 'only the title or metadata changed: the approved content is the same',
+          },
+        });
+        out.push(updated);
+      }
+      return out;
+    });
+  }
+
+  private configFrom(params: MacroParams, policy: SpacePolicy): WorkflowConfig {
+    const d = policy.defaults;
+    const rule = params.rule ?? d.rule;
+    const dueDate =
+      params.due ??
+      (d.dueOffsetDays !== null ? new Date(this.deps.clock.now().getTime() + d.dueOffsetDays * DAY_MS).toISOString().slice(0, 10) : null);
+    return {
+      rule,
+      quorum: rule === 'quorum' ? params.quorum ?? d.quorum ?? 1 : null,
+      rejections: params.rejections ?? d.rejections,
+      approvers: params.approvers.length ? params.approvers : d.approvers,
+      groups: params.groups.length ? params.groups : d.groups,
+      dueDate,
+      reviewDays: params.review ?? d.reviewDays,
+    };
+  }
+
+  private async create(p: Principal, params: MacroParams, config: WorkflowConfig, page: ConfluencePage): Promise<Workflow> {
+    return this.deps.db.transaction(async (trx) => {
+      const inserted = await this.deps.store.insertWorkflow(
+        p.clientKey,
+        {
+          pageId: params.pageId,
+          macroId: params.macroId,
+          spaceKey: params.spaceKey,
+          pageTitle: page.title,
+          state: 'pending',
+          ...config,
+          boundVersion: page.version,
+          bodyHash: sha256Hex(page.body),
+          boundAuthorId: page.versionAuthorId,
+        },
+        trx,
+      );
+      if (!inserted) {
+        // Another request created it a moment ago.
+        const existing = await this.deps.store.findWorkflow(p.clientKey, params.pageId, params.macroId, trx);
+        if (!existing) throw new ConflictError('The workflow is being created: reload.');
+        return existing;
+      }
+      const approverRefs = await this.deps.audit.refs(trx, p.clientKey, inserted.approvers);
+      await this.deps.audit.append(trx, p.clientKey, {
+        action: 'workflow.created',
+        actor: { type: 'user', accountId: p.accountId },
+        spaceKey: inserted.spaceKey,
+        page: pageRef(inserted),
+        workflowId: inserted.id,
+        data: { macroId: inserted.macroId, config: auditConfig(inserted, approverRefs) },
+      });
+      return inserted;
+    });
+  }
+
+  private async reconfigure(p: Principal, wf: Workflow, config: WorkflowConfig): Promise<Workflow> {
+    return this.deps.db.transaction(async (trx) => {
+      const locked = await this.deps.store.lockWorkflow(p.clientKey, wf.pageId, wf.macroId, trx);
+      if (!locked || !configChanged(locked, config)) return locked ?? wf;
+      const [beforeRefs, afterRefs] = [
+        await this.deps.audit.refs(trx, p.clientKey, locked.approvers),
+        await this.deps.audit.refs(trx, p.clientKey, config.approvers),
+      ];
+      // A stricter or looser rule can settle an open workflow at once.
+      let patch: Partial<Workflow> = { ...config };
+      if (OPEN_STATES.includes(locked.state)) {
+        const decisions = await this.deps.store.decisionsOf(p.clientKey, locked.id, trx);
+        const outcome = evaluate(config, decisions.filter((d) => d.round === locked.round));
+        if (outcome.result !== 'open') {
+          const now = this.deps.clock.now();
+          patch = {
+            ...patch,
+            state: outcome.result,
+            approvedAt: outcome.result === 'approved' ? now : null,
+            expiresAt: outcome.result === 'approved' && config.reviewDays ? new Date(now.getTime() + config.reviewDays * DAY_MS) : null,
+          };
+        }
+      }
+      const updated = await this.deps.store.updateWorkflow(p.clientKey, locked.id, patch, trx);
+      await this.deps.audit.append(trx, p.clientKey, {
+        action: 'workflow.configured',
+        actor: { type: 'user', accountId: p.accountId },
+        spaceKey: updated.spaceKey,
+        page: pageRef(updated),
+        workflowId: updated.id,
+        data: { before: auditConfig(locked, beforeRefs), after: auditConfig(updated, afterRefs), state: updated.state },
+      });
+      if (updated.state !== locked.state && (updated.state === 'approved' || updated.state === 'rejected')) {
+        await this.deps.audit.append(trx, p.clientKey, {
+          action: `workflow.${updated.state}`,
+          actor: { type: 'user', accountId: p.accountId },
+          spaceKey: updated.spaceKey,
+          page: pageRef(updated),
+          workflowId: updated.id,
+          data: { round: updated.round, cause: 'configuration changed' },
+        });
+      }
+      return updated;
+    });
+  }
+
+  /** The listed groups this user belongs to (only those matter for deciding). */
+  private async listedGroupsOf(p: Principal, groups: string[]): Promise<string[]> {
+    if (!groups.length || !p.accountId) return [];
+    const mine = await this.deps.confluence.groupsOf(p.clientKey, p.accountId);
+    return groups.filter((g) => mine.includes(g));
+  }
+
+  /** Why this user may not decide now, or null when they may. */
+  private refusal(p: Principal, wf: Workflow, viaGroups: string[], policy: SpacePolicy): Error | null {
+    if (!wf.approvers.includes(p.accountId) && viaGroups.length === 0) {
+      return new NotAllowedError('You are not an approver of this workflow: only the listed people and members of the listed groups can decide.');
+    }
+    if (!policy.allowSelfApproval && wf.boundAuthorId && wf.boundAuthorId === p.accountId) {
+      return new NotAllowedError(
+        `You wrote version ${wf.boundVersion} of this page, so someone else must approve it (separation of duties; this space does not allow self-approval).`,
+      );
+    }
+    if (!OPEN_STATES.includes(wf.state)) {
+      return new ConflictError(`This workflow is ${wf.state}: it takes no more decisions.`);
+    }
+    return null;
+  }
+
+  private async view(p: Principal, wf: Workflow, policy: SpacePolicy): Promise<WorkflowView> {
+    const decisions = await this.deps.store.decisionsOf(p.clientKey, wf.id);
+    const current = decisions.filter((d) => d.round === wf.round);
+    const outcome = evaluate(wf, current);
+    const viaGroups = OPEN_STATES.includes(wf.state) ? await this.listedGroupsOf(p, wf.groups) : [];
+    const refusal = this.refusal(p, wf, viaGroups, policy);
+    const mine = current.filter((d) => d.approverId === p.accountId);
+    const today = this.deps.clock.now().toISOString().slice(0, 10);
+    return {
+      workflow: wf,
+      decisions,
+      current,
+      outcome,
+      ruleText: describeRule(wf),
+      overdue: !!wf.dueDate && wf.dueDate < today && OPEN_STATES.includes(wf.state),
+      viewer: {
+        accountId: p.accountId,
+        canDecide: refusal === null,
+        reason: refusal?.message ?? null,
+        myDecision: mine.length ? mine[mine.length - 1] : null,
+      },
+    };
+  }
+}
+
+export function pageRef(wf: Workflow) {
+  return { id: wf.pageId, version: wf.boundVersion, title: wf.pageTitle, bodyHash: wf.bodyHash };
+}
+
+function auditConfig(wf: WorkflowConfig, approverRefs: string[]) {
+  return {
+    rule: wf.rule,
+    quorum: wf.quorum,
+    rejections: wf.rejections,
+    approvers: approverRefs,
+    groups: wf.groups,
+    due: wf.dueDate,
+    reviewDays: wf.reviewDays,
+  };
+}
+
+function sameList(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+function configChanged(wf: Workflow, c: WorkflowConfig): boolean {
+  return (
+    wf.rule !== c.rule ||
+    wf.quorum !== c.quorum ||
+    wf.rejections !== c.rejections ||
+    !sameList(wf.approvers, c.approvers) ||
+    !sameList(wf.groups, c.groups) ||
+    wf.dueDate !== c.dueDate ||
+    wf.reviewDays !== c.reviewDays
+  );
+}

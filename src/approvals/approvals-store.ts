@@ -1,0 +1,198 @@
+import type { Knex } from 'knex';
+import type { Decision, Workflow } from './approvals-types';
+
+const WORKFLOWS = 'workflows';
+const DECISIONS = 'decisions';
+
+interface WorkflowRow {
+  client_key: string;
+  id: string;
+  page_id: string;
+  macro_id: string;
+  space_key: string;
+  page_title: string;
+  state: Workflow['state'];
+  state_before_archive: Workflow['state'] | null;
+  rule: Workflow['rule'];
+  quorum: number | null;
+  rejections: number;
+  approvers: string[];
+  groups: string[];
+  due_date: string | null;
+  review_days: number | null;
+  bound_version: number;
+  body_hash: string | null;
+  bound_author_id: string | null;
+  round: number;
+  approved_at: Date | null;
+  expires_at: Date | null;
+  last_decision_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+interface DecisionRow {
+  client_key: string;
+  id: number;
+  workflow_id: string;
+  approver_id: string;
+  decision: Decision['decision'];
+  comment: string;
+  page_version: number;
+  round: number;
+  via_groups: string[];
+  decided_at: Date;
+}
+
+export function toWorkflow(r: WorkflowRow): Workflow {
+  return {
+    id: r.id,
+    clientKey: r.client_key,
+    pageId: r.page_id,
+    macroId: r.macro_id,
+    spaceKey: r.space_key,
+    pageTitle: r.page_title,
+    state: r.state,
+    stateBeforeArchive: r.state_before_archive,
+    rule: r.rule,
+    quorum: r.quorum,
+    rejections: r.rejections,
+    approvers: r.approvers,
+    groups: r.groups,
+    dueDate: r.due_date,
+    reviewDays: r.review_days,
+    boundVersion: r.bound_version,
+    bodyHash: r.body_hash,
+    boundAuthorId: r.bound_author_id,
+    round: r.round,
+    approvedAt: r.approved_at,
+    expiresAt: r.expires_at,
+    lastDecisionAt: r.last_decision_at,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+function toDecision(r: DecisionRow): Decision {
+  return {
+    id: Number(r.id),
+    workflowId: r.workflow_id,
+    approverId: r.approver_id,
+    decision: r.decision,
+    comment: r.comment,
+    pageVersion: r.page_version,
+    round: r.round,
+    viaGroups: r.via_groups,
+    decidedAt: r.decided_at,
+  };
+}
+
+type WorkflowPatch = Partial<Omit<Workflow, 'id' | 'clientKey' | 'pageId' | 'macroId' | 'createdAt' | 'updatedAt'>>;
+
+const COLUMN: Record<keyof WorkflowPatch, keyof WorkflowRow> = {
+  spaceKey: 'space_key',
+  pageTitle: 'page_title',
+  state: 'state',
+  stateBeforeArchive: 'state_before_archive',
+  rule: 'rule',
+  quorum: 'quorum',
+  rejections: 'rejections',
+  approvers: 'approvers',
+  groups: 'groups',
+  dueDate: 'due_date',
+  reviewDays: 'review_days',
+  boundVersion: 'bound_version',
+  bodyHash: 'body_hash',
+  boundAuthorId: 'bound_author_id',
+  round: 'round',
+  approvedAt: 'approved_at',
+  expiresAt: 'expires_at',
+  lastDecisionAt: 'last_decision_at',
+};
+
+export type NewWorkflow = Omit<Workflow, 'id' | 'clientKey' | 'createdAt' | 'updatedAt' | 'stateBeforeArchive' | 'round' | 'approvedAt' | 'expiresAt' | 'lastDecisionAt'>;
+
+export class ApprovalsStore {
+  constructor(private readonly db: Knex) {}
+
+  async findWorkflow(clientKey: string, pageId: string, macroId: string, trx?: Knex.Transaction): Promise<Workflow | null> {
+    const row = await (trx ?? this.db)<WorkflowRow>(WORKFLOWS).where({ client_key: clientKey, page_id: pageId, macro_id: macroId }).first();
+    return row ? toWorkflow(row) : null;
+  }
+
+  /** Locks the workflow row until the transaction ends (one decision at a time per workflow). */
+  async lockWorkflow(clientKey: string, pageId: string, macroId: string, trx: Knex.Transaction): Promise<Workflow | null> {
+    const row = await trx<WorkflowRow>(WORKFLOWS).where({ client_key: clientKey, page_id: pageId, macro_id: macroId }).forUpdate().first();
+    return row ? toWorkflow(row) : null;
+  }
+
+  async lockWorkflowsOfPage(clientKey: string, pageId: string, trx: Knex.Transaction): Promise<Workflow[]> {
+    const rows = await trx<WorkflowRow>(WORKFLOWS).where({ client_key: clientKey, page_id: pageId }).orderBy('macro_id').forUpdate();
+    return rows.map(toWorkflow);
+  }
+
+  /** Inserts unless another request created it first; returns null then. */
+  async insertWorkflow(clientKey: string, wf: NewWorkflow, trx: Knex.Transaction): Promise<Workflow | null> {
+    const rows = await trx<WorkflowRow>(WORKFLOWS)
+      .insert({
+        client_key: clientKey,
+        page_id: wf.pageId,
+        macro_id: wf.macroId,
+        space_key: wf.spaceKey,
+        page_title: wf.pageTitle,
+        state: wf.state,
+        rule: wf.rule,
+        quorum: wf.quorum,
+        rejections: wf.rejections,
+        approvers: wf.approvers,
+        groups: wf.groups,
+        due_date: wf.dueDate,
+        review_days: wf.reviewDays,
+        bound_version: wf.boundVersion,
+        body_hash: wf.bodyHash,
+        bound_author_id: wf.boundAuthorId,
+      })
+      .onConflict(['client_key', 'page_id', 'macro_id'])
+      .ignore()
+      .returning('*');
+    return rows.length ? toWorkflow(rows[0] as WorkflowRow) : null;
+  }
+
+  async updateWorkflow(clientKey: string, id: string, patch: WorkflowPatch, trx: Knex.Transaction): Promise<Workflow> {
+    const row: Record<string, unknown> = { updated_at: trx.fn.now() };
+    for (const [k, v] of Object.entries(patch)) {
+      if (v !== undefined) row[COLUMN[k as keyof WorkflowPatch]] = v;
+    }
+    const [updated] = await trx<WorkflowRow>(WORKFLOWS).where({ client_key: clientKey, id }).update(row).returning('*');
+    return toWorkflow(updated as WorkflowRow);
+  }
+
+  async insertDecision(
+    clientKey: string,
+    d: Omit<Decision, 'id' | 'decidedAt'> & { decidedAt: Date },
+    trx: Knex.Transaction,
+  ): Promise<Decision> {
+    const [row] = await trx<DecisionRow>(DECISIONS)
+      .insert({
+        client_key: clientKey,
+        workflow_id: d.workflowId,
+        approver_id: d.approverId,
+        decision: d.decision,
+        comment: d.comment,
+        page_version: d.pageVersion,
+        round: d.round,
+        via_groups: d.viaGroups,
+        decided_at: d.decidedAt,
+      })
+      .returning('*');
+    return toDecision(row as DecisionRow);
+  }
+
+  /** Every decision on a workflow, oldest first. */
+  async decisionsOf(clientKey: string, workflowId: string, trx?: Knex.Transaction): Promise<Decision[]> {
+    const rows = await (trx ?? this.db)<DecisionRow>(DECISIONS)
+      .where({ client_key: clientKey, workflow_id: workflowId })
+      .orderBy([{ column: 'decided_at' }, { column: 'id' }]);
+    return rows.map(toDecision);
+  }
+}

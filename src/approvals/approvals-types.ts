@@ -1,0 +1,52 @@
+import type { DecisionKind, Rule, WorkflowState } from './approval-rules';
+
+export interface Workflow {
+  id: string;
+  clientKey: string;
+  pageId: string;
+  macroId: string;
+  spaceKey: string;
+  pageTitle: string;
+  state: WorkflowState;
+  stateBeforeArchive: WorkflowState | null;
+  rule: Rule;
+  quorum: number | null;
+  rejections: number;
+  approvers: string[];
+  groups: string[];
+  /** YYYY-MM-DD */
+  dueDate: string | null;
+  reviewDays: number | null;
+  boundVersion: number;
+  bodyHash: string | null;
+  boundAuthorId: string | null;
+  round: number;
+  approvedAt: Date | null;
+  expiresAt: Date | null;
+  lastDecisionAt: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface Decision {
+  id: number;
+  workflowId: string;
+  approverId: string;
+  decision: DecisionKind;
+  comment: string;
+  pageVersion: number;
+  round: number;
+  viaGroups: string[];
+  decidedAt: Date;
+}
+
+/** The part of a workflow a macro's parameters set. */
+export interface WorkflowConfig {
+  rule: Rule;
+  quorum: number | null;
+  rejections: number;
+  approvers: string[];
+  groups: string[];
+  dueDate: string | null;
+  reviewDays: number | null;
+}

@@ -1,0 +1,178 @@
+import { createHash } from 'node:crypto';
+import request from 'supertest';
+import { startTestApp, TestApp } from '../helpers/test-app';
+
+/** The macro and the decision API through the whole stack: devhost JWTs, REST permission checks, Postgres. */
+describe('approvals end to end', () => {
+  let t: TestApp;
+  let d: NonNullable<TestApp['devhost']>;
+  beforeAll(async () => {
+    t = await startTestApp();
+    d = t.devhost!;
+  });
+  afterAll(() => t?.close());
+
+  const path = (url: string) => url.slice(t.baseUrl.length);
+  const render = (as: string, pageKey: keyof typeof d.pages, macroIndex = 0) => {
+    const page = d.pages[pageKey];
+    return request(t.baseUrl).get(path(d.macroUrl(as, page.id, page.macroIds[macroIndex])));
+  };
+  const api = (as: string, pageKey: keyof typeof d.pages, macroIndex = 0, clientKey?: string) => {
+    const page = d.pages[pageKey];
+    const base = `/api/pages/${page.id}/workflows/${page.macroIds[macroIndex]}`;
+    const token = d.contextJwt(as, { pageId: page.id }, clientKey ? { clientKey } : undefined);
+    return {
+      get: () => request(t.baseUrl).get(base).set('Authorization', `JWT ${token}`),
+      decide: (body: object) => request(t.baseUrl).post(`${base}/decisions`).set('Authorization', `JWT ${token}`).send(body),
+    };
+  };
+  const events = (action?: string) =>
+    t.db('audit_events').where({ client_key: d.clientKey }).modify((q) => (action ? q.where({ action }) : q)).orderBy('seq');
+
+  it('renders the macro, creating the workflow bound to the signed version with its body hash', async () => {
+    const res = await render(d.users.alice.accountId, 'releaseChecklist');
+    expect(res.status).toBe(200);
+    expect(res.text).toContain('Pending');
+    expect(res.text).toContain('Alice Approver');
+    const wf = await t.db('workflows').where({ client_key: d.clientKey, page_id: d.pages.releaseChecklist.id }).first();
+    const page = d.page(d.pages.releaseChecklist.id);
+    expect(wf).toMatchObject({ state: 'pending', rule: 'all', bound_version: page.version });
+    expect(wf.body_hash).toBe(createHash('sha256').update(page.body, 'utf8').digest('hex'));
+    expect((await events('workflow.created')).length).toBe(1);
+    // rendering again changes nothing
+    await render(d.users.bob.accountId, 'releaseChecklist');
+    expect((await events('workflow.created')).length).toBe(1);
+  });
+
+  it('moves the state by the rule as approvers approve, and records each step in the chain', async () => {
+    const alice = api(d.users.alice.accountId, 'releaseChecklist');
+    const before = (await alice.get()).body;
+    expect(before).toMatchObject({ state: 'pending', rule: 'all', viewer: { canDecide: true } });
+    const r1 = await alice.decide({ decision: 'approve', comment: 'ok', pageVersion: before.boundVersion });
+    expect(r1.status).toBe(201);
+    expect(r1.body.state).toBe('pending');
+    expect(r1.body.waitingOn.users).toEqual([d.users.bob.accountId]);
+    const r2 = await api(d.users.bob.accountId, 'releaseChecklist').decide({ decision: 'approve', comment: '', pageVersion: before.boundVersion });
+    expect(r2.status).toBe(201);
+    expect(r2.body.state).toBe('approved');
+    expect(r2.body.decisions.map((x: { decision: string }) => x.decision)).toEqual(['approve', 'approve']);
+    expect((await events('workflow.approved')).length).toBe(1);
+    expect((await t.audit.verify(t.db, d.clientKey)).ok).toBe(true);
+    // closed: no more decisions
+    const r3 = await alice.decide({ decision: 'reject', comment: 'changed my mind', pageVersion: before.boundVersion });
+    expect(r3.status).toBe(409);
+    expect(r3.body.error.message).toMatch(/approved/);
+  });
+
+  it('lets an approver change their mind while open; every change is an audit event', async () => {
+    await render(d.users.bob.accountId, 'vendorRisk', 0);
+    const bob = api(d.users.bob.accountId, 'vendorRisk', 0);
+    const v = (await bob.get()).body.boundVersion;
+    expect((await bob.decide({ decision: 'approve', comment: '', pageVersion: v })).body.state).toBe('pending');
+    const n = (await events()).length;
+    expect((await bob.decide({ decision: 'approve', comment: 'still fine', pageVersion: v })).status).toBe(201);
+    expect((await events()).length).toBe(n + 1);
+    // group member completes "all": bob + one member of security
+    const sec = await api(d.users.secMember.accountId, 'vendorRisk', 0).decide({ decision: 'approve', comment: 'security ok', pageVersion: v });
+    expect(sec.status).toBe(201);
+    expect(sec.body.state).toBe('approved');
+    expect(sec.body.groups).toEqual([{ name: 'security', approvedBy: [d.users.secMember.accountId] }]);
+  });
+
+  it('refuses the author of the bound version with the reason (separation of duties)', async () => {
+    await render(d.users.bob.accountId, 'adrQueue');
+    const alice = api(d.users.alice.accountId, 'adrQueue');
+    const wf = (await alice.get()).body;
+    expect(wf.viewer).toMatchObject({ canDecide: false });
+    const res = await alice.decide({ decision: 'approve', comment: '', pageVersion: wf.boundVersion });
+    expect(res.status).toBe(403);
+    expect(res.body.error.message).toMatch(/separation of duties/);
+    expect((await render(d.users.alice.accountId, 'adrQueue')).text).not.toContain('<form class="attest-decide"');
+  });
+
+  it('refuses someone who is not an approver (403) and shows them nothing to click', async () => {
+    const res = await api(d.users.nora.accountId, 'releaseChecklist').decide({ decision: 'approve', comment: '', pageVersion: 3 });
+    expect(res.status).toBe(403);
+    expect(res.body.error.message).toMatch(/not an approver/);
+    const html = (await render(d.users.nora.accountId, 'onCall')).text;
+    expect(html).toContain('Pending');
+    expect(html).not.toContain('<button');
+  });
+
+  it('shows a user who cannot read the page nothing about the workflow', async () => {
+    await render(d.users.alice.accountId, 'postmortem');
+    const page = await render(d.users.nora.accountId, 'postmortem');
+    expect(page.status).toBe(403);
+    expect(page.text).toContain('You do not have permission to view this page.');
+    expect(page.text).not.toMatch(/Alice|Pending|approv/i);
+    const res = await api(d.users.nora.accountId, 'postmortem').get();
+    expect(res.status).toBe(403);
+    expect(JSON.stringify(res.body)).not.toMatch(/Alice|pending|boundVersion/i);
+    const dec = await api(d.users.nora.accountId, 'postmortem').decide({ decision: 'approve', comment: '', pageVersion: 2 });
+    expect(dec.status).toBe(403);
+  });
+
+  it("refuses a context JWT of one tenant against another tenant's page", async () => {
+    const other = await d.installTenant({ clientKey: 'second-site' });
+    await render(d.users.alice.accountId, 'onCall');
+    const res = await api(d.users.alice.accountId, 'onCall', 0, other.clientKey).get();
+    expect([403, 404]).toContain(res.status);
+    expect(res.body.id).toBeUndefined();
+    const dec = await api(d.users.alice.accountId, 'onCall', 0, other.clientKey).decide({ decision: 'approve', comment: '', pageVersion: 2 });
+    expect([403, 404]).toContain(dec.status);
+    expect(await t.db('decisions').where({ client_key: other.clientKey })).toHaveLength(0);
+  });
+
+  it('answers 409 "the page changed — reload" for a stale pageVersion', async () => {
+    await render(d.users.alice.accountId, 'accessReview');
+    const sec = api(d.users.secMember.accountId, 'accessReview');
+    const wf = (await sec.get()).body;
+    const res = await sec.decide({ decision: 'approve', comment: '', pageVersion: wf.boundVersion - 1 });
+    expect(res.status).toBe(409);
+    expect(res.body.error.message).toMatch(/^The page changed — reload/);
+  });
+
+  it('validates decisions: rejection needs a comment, comment ≤ 4000, known fields only', async () => {
+    const bob = api(d.users.bob.accountId, 'onCall');
+    const v = (await bob.get()).body.boundVersion;
+    const cases: Array<[object, RegExp]> = [
+      [{ decision: 'reject', comment: '  ', pageVersion: v }, /rejection needs a comment/],
+      [{ decision: 'approve', comment: 'x'.repeat(4001), pageVersion: v }, /at most 4000/],
+      [{ decision: 'maybe', comment: '', pageVersion: v }, /decision must be/],
+      [{ decision: 'approve', pageVersion: 'two' }, /pageVersion/],
+      [{ decision: 'approve', comment: '', pageVersion: v, extra: 1 }, /extra/],
+    ];
+    for (const [body, message] of cases) {
+      const res = await bob.decide(body);
+      expect(res.status).toBe(400);
+      expect(res.body.error.message).toMatch(message);
+    }
+    const bad = await request(t.baseUrl)
+      .post(`/api/pages/${d.pages.onCall.id}/workflows/${d.pages.onCall.macroIds[0]}/decisions`)
+      .set('Authorization', `JWT ${d.contextJwt(d.users.bob.accountId)}`)
+      .set('Content-Type', 'application/json')
+      .send('{not json');
+    expect(bad.status).toBe(400);
+  });
+
+  it('shows <script> in a comment as text', async () => {
+    const bob = api(d.users.bob.accountId, 'onCall');
+    const v = (await bob.get()).body.boundVersion;
+    const res = await bob.decide({ decision: 'reject', comment: '<script>alert(1)</script>', pageVersion: v });
+    expect(res.status).toBe(201);
+    const html = (await render(d.users.alice.accountId, 'onCall')).text;
+    expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
+    expect(html).not.toContain('<script>alert(1)</script>');
+  });
+
+  it('requires a JWT on the API (401) and a real page id (400)', async () => {
+    expect((await request(t.baseUrl).get(`/api/pages/${d.pages.onCall.id}/workflows/x`)).status).toBe(401);
+    const res = await request(t.baseUrl).get('/api/pages/abc/workflows/x').set('Authorization', `JWT ${d.contextJwt(d.users.bob.accountId)}`);
+    expect(res.status).toBe(400);
+  });
+
+  it('keeps the whole chain verifiable', async () => {
+    const result = await t.audit.verify(t.db, d.clientKey);
+    expect(result.ok).toBe(true);
+  });
+});
