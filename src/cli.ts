@@ -1,0 +1,76 @@
+/**
+ * The `attest` command. Each command lives in its own file under src/cli/ and is listed in `commands`;
+ * this file only dispatches, prints usage and maps failures to exit codes (see EXIT).
+ */
+import { ConfigError } from './config';
+import { CliCommand, CliContext, EXIT, UsageError } from './cli/command';
+import { migrateCommand } from './cli/migrate';
+import { verifyCommand } from './cli/verify';
+
+export const commands: Record<string, CliCommand> = {
+  migrate: migrateCommand,
+  verify: verifyCommand,
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(commands).map((n) => n.length));
+  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return [
+    'usage: attest COMMAND [options]',
+    '',
+    'commands:',
+    ...lines,
+    '',
+    'attest COMMAND --help shows a command\'s options.',
+    'exit codes: 0 ok, 1 checked and failed, 2 usage error, 3 could not run (configuration, database)',
+  ].join('\n');
+}
+
+const processContext = (): CliContext => ({
+  env: process.env,
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+});
+
+/** Runs one command line (without "node attest") and returns the exit code. */
+export async function main(argv: string[], ctx: CliContext = processContext()): Promise<number> {
+  const [name, ...args] = argv;
+  if (name === undefined) {
+    ctx.err(usage());
+    return EXIT.usage;
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
+    ctx.out(usage());
+    return EXIT.ok;
+  }
+  const command = Object.hasOwn(commands, name) ? commands[name] : undefined;
+  if (!command) {
+    ctx.err(`attest: unknown command "${name}" (attest --help lists them)`);
+    return EXIT.usage;
+  }
+  if (args.includes('--help') || args.includes('-h')) {
+    ctx.out(command.usage);
+    return EXIT.ok;
+  }
+  try {
+    return await command.run(args, ctx);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      ctx.err(`attest ${err.message}`);
+      return EXIT.usage;
+    }
+    if (err instanceof ConfigError) {
+      ctx.err(`attest: configuration error: ${err.message}`);
+      return EXIT.error;
+    }
+    ctx.err(`attest ${name}: ${(err as Error).message ?? String(err)}`);
+    return EXIT.error;
+  }
+}
+
+/** Process entry (bin/attest.js and `tsx src/cli.ts`). */
+export async function run(argv: string[]): Promise<void> {
+  process.exitCode = await main(argv);
+}
+
+if (require.main === module) void run(process.argv.slice(2));
