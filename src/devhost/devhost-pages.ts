@@ -235,6 +235,28 @@ export function createPagesRouter(opts: { devhost: Devhost; store: DevhostStore;
     render(res, 'module', v, { title: 'My approvals', heading: 'My approvals', kind: 'generalPage', src: devhost.myApprovalsUrl(v.accountId), as: v.accountId });
   });
 
+  /** Exercises the all.js stand-in end to end in a browser: an iframe that calls every AP function. */
+  router.get('/selftest', (req, res) => {
+    const v = viewer(req, res);
+    const page = store.pageOrThrow(devhost.pages.onCall.id);
+    const [macro] = segmentsOf(store.current(page).body, MACRO_KEY).flatMap((s) => (s.kind === 'macro' ? [s.macro] : []));
+    render(res, 'module', v, {
+      title: 'all.js self-test',
+      heading: 'all.js self-test',
+      note: `An iframe that calls AP.context.getToken, getMacroData, flag, resize and saveMacro against “${store.current(page).title}”.`,
+      kind: 'selftest',
+      src: `${root}/static/selftest.html`,
+      as: v.accountId,
+      pageId: page.id,
+      pageVersion: store.current(page).number,
+      spaceKey: page.spaceKey,
+      macroId: macro.macroId,
+      params: JSON.stringify(macro.params),
+      backHref: pageHref(page),
+      backLabel: store.current(page).title,
+    });
+  });
+
   // ---- endpoints for host.js (same origin, JSON only so that a cross-site form cannot reach them) ----
 
   const requireJson = (req: Request) => {
