@@ -373,7 +373,7 @@ export function createRestRouter(opts: {
     res.json(v2Page(req, page, v, str(req.query['body-format'])));
   });
 
-  const v2Space = (req: Request, s: DevSpace) => ({
+  const v2Space = (s: DevSpace) => ({
     id: s.id,
     key: s.key,
     name: s.name,
@@ -390,13 +390,13 @@ export function createRestRouter(opts: {
   router.get('/api/v2/spaces', (req, res) => {
     const keys = str(req.query.keys).split(',').filter(Boolean);
     const spaces = store.state.spaces.filter((s) => !keys.length || keys.includes(s.key));
-    res.json({ results: spaces.map((s) => v2Space(req, s)), _links: { base: base(req) } });
+    res.json({ results: spaces.map(v2Space), _links: { base: base(req) } });
   });
 
   router.get('/api/v2/spaces/:id', (req, res) => {
     const s = store.spaceById(req.params.id);
     if (!s) throw new DevhostError(404, `Space ${req.params.id} not found`);
-    res.json(v2Space(req, s));
+    res.json(v2Space(s));
   });
 
   router.get('/api/v2/spaces/:id/permissions', (req, res) => {

@@ -43,7 +43,7 @@ afterAll(async () => {
     }
     expect(results.macroParams).toEqual(dh.page(dh.pages.onCall.id).macros[0].params);
     await page.locator('.dh-flag', { hasText: 'all.js answered' }).waitFor({ timeout: 5_000 });
-    await page.waitForFunction(() => (document.querySelector('iframe.devhost-frame') as HTMLIFrameElement).style.height === '321px');
+    await page.waitForFunction(`document.querySelector('iframe.devhost-frame').style.height === '321px'`);
 
     const before = dh.page(dh.pages.onCall.id).version;
     await frame.locator('#save').click();
