@@ -1,19 +1,22 @@
 import type { AddOn } from 'atlassian-connect-express';
 import type { Logger } from '../lib/logger';
+import type { PageEventsService } from './page-events-service';
 
 export const PAGE_EVENTS = ['page_updated', 'page_trashed', 'page_restored', 'page_removed'] as const;
 
 /**
  * ACE mounts one JWT-verified POST route per descriptor webhook and emits the event here after
- * answering 204. Until the page-events issue lands, events are only logged.
+ * answering 204, so Confluence never sees our errors: the inbox stores each delivery before acting.
  */
-export function registerWebhooks(opts: { addon: AddOn; logger: Logger }): void {
+export function registerWebhooks(opts: { addon: AddOn; logger: Logger; pageEvents: PageEventsService }): void {
   for (const event of PAGE_EVENTS) {
-    opts.addon.on(event, (_name: string, body: { page?: { idAsString?: string; id?: unknown; version?: unknown } }, req: { context?: { clientKey?: string } }) => {
-      opts.logger.info(
-        { event, clientKey: req.context?.clientKey, pageId: body?.page?.idAsString ?? String(body?.page?.id ?? ''), version: body?.page?.version },
-        'webhook received',
-      );
+    opts.addon.on(event, (_name: string, body: unknown, req: { context?: { clientKey?: string } }) => {
+      const clientKey = req.context?.clientKey;
+      if (!clientKey) {
+        opts.logger.error({ event }, 'webhook without an authenticated clientKey ignored');
+        return;
+      }
+      void opts.pageEvents.receive(clientKey, event, body);
     });
   }
 }

@@ -1,0 +1,137 @@
+import type { Knex } from 'knex';
+import type { ApprovalsService } from '../approvals/approvals-service';
+import type { ConfluenceClient } from '../confluence/confluence-client';
+import type { Clock } from '../lib/clock';
+import { NotFoundError } from '../lib/errors';
+import type { Logger } from '../lib/logger';
+import { parsePageWebhook } from './page-events-schemas';
+import type { PageEvent, PageEventName, PageEventsStore } from './page-events-store';
+
+/** How long a stored delivery may stay unprocessed before the retry job takes it, and how often. */
+export const RETRY_AFTER_MS = 60_000;
+export const MAX_ATTEMPTS = 10;
+
+/**
+ * Page webhooks → approvals. Every delivery is stored in the inbox (deduplicated) before it is acted
+ * on; handling is idempotent and safe out of order, so the retry job can run any stored event again:
+ * - page_updated applies the version through ApprovalsService.applyPageVersion (an older or equal
+ *   version changes nothing);
+ * - page_trashed / page_removed archive, page_restored restores — unless a trash/restore/remove of
+ *   the same page with a later webhook timestamp was already handled (then this one is stale).
+ */
+export class PageEventsService {
+  private readonly inFlight = new Set<Promise<unknown>>();
+
+  constructor(
+    private readonly deps: {
+      db: Knex;
+      store: PageEventsStore;
+      approvals: ApprovalsService;
+      confluence: ConfluenceClient;
+      clock: Clock;
+      logger: Logger;
+    },
+  ) {}
+
+  /**
+   * A webhook delivery as ACE emits it (after answering 204). Validates, persists, then processes;
+   * a failure stays in the inbox for the retry job. Never throws (nobody would see it).
+   */
+  receive(clientKey: string, event: PageEventName, body: unknown): Promise<void> {
+    const work = this.receiveNow(clientKey, event, body).catch((err) => {
+      this.deps.logger.error({ err, clientKey, event }, 'page event could not be stored');
+    });
+    this.inFlight.add(work);
+    void work.finally(() => this.inFlight.delete(work));
+    return work;
+  }
+
+  /** Resolves when every delivery received so far has been handled (tests, graceful shutdown). */
+  async settled(): Promise<void> {
+    while (this.inFlight.size) await Promise.all([...this.inFlight]);
+  }
+
+  private async receiveNow(clientKey: string, event: PageEventName, body: unknown): Promise<void> {
+    let parsed;
+    try {
+      parsed = parsePageWebhook(event, body);
+    } catch (err) {
+      this.deps.logger.warn({ clientKey, event, problem: (err as Error).message }, 'page webhook refused: malformed payload');
+      return;
+    }
+    const stored = await this.deps.store.insert(clientKey, parsed, this.deps.clock.now());
+    if (!stored) {
+      this.deps.logger.info({ clientKey, event, pageId: parsed.pageId, version: parsed.pageVersion }, 'page webhook: duplicate delivery ignored');
+      return;
+    }
+    await this.process(stored);
+  }
+
+  /** Handles one stored event; returns false when it failed (it stays unprocessed for a retry). */
+  async process(ev: PageEvent): Promise<boolean> {
+    const log = { clientKey: ev.clientKey, event: ev.event, pageId: ev.pageId, version: ev.pageVersion, eventId: ev.id };
+    try {
+      const outcome = ev.event === 'page_updated' ? await this.pageUpdated(ev) : await this.statusChanged(ev);
+      this.deps.logger.info({ ...log, outcome }, 'page event handled');
+      return true;
+    } catch (err) {
+      await this.deps.store.markFailed(ev.clientKey, ev.id, (err as Error).message ?? String(err));
+      this.deps.logger.warn({ ...log, err }, 'page event failed; the retry job will try again');
+      return false;
+    }
+  }
+
+  /** The retry job: handles the tenant's events that are still unprocessed after RETRY_AFTER_MS. */
+  async retryUnprocessed(clientKey: string, now: Date): Promise<{ retried: number; failed: number }> {
+    const events = await this.deps.store.unprocessed(clientKey, new Date(now.getTime() - RETRY_AFTER_MS), MAX_ATTEMPTS, 500);
+    let failed = 0;
+    for (const ev of events) if (!(await this.process(ev))) failed++;
+    return { retried: events.length, failed };
+  }
+
+  private actorOf(ev: PageEvent) {
+    const accountId = typeof ev.payload.userAccountId === 'string' && ev.payload.userAccountId ? ev.payload.userAccountId : null;
+    return { type: 'confluence' as const, accountId };
+  }
+
+  private async pageUpdated(ev: PageEvent): Promise<string> {
+    const version = ev.pageVersion!;
+    const workflows = await this.deps.approvals.workflowsOfPage(ev.clientKey, ev.pageId);
+    let outcome: string;
+    if (!workflows.some((w) => w.state !== 'archived' && w.boundVersion < version)) {
+      outcome = workflows.length ? 'no change: every workflow is at this version or later' : 'no workflow on this page';
+    } else {
+      try {
+        const page = await this.deps.confluence.getPage(ev.clientKey, ev.pageId, version);
+        const after = await this.deps.approvals.applyPageVersion(ev.clientKey, ev.pageId, page, this.actorOf(ev), 'webhook');
+        outcome = `applied version ${version}: ${after.map((w) => `${w.macroId}=${w.state}@v${w.boundVersion}`).join(', ')}`;
+      } catch (err) {
+        if (!(err instanceof NotFoundError)) throw err;
+        // Removed since; its page_removed event archives it.
+        outcome = `version ${version} is no longer in Confluence`;
+      }
+    }
+    await this.deps.store.markProcessed(ev.clientKey, ev.id, outcome, this.deps.clock.now());
+    return outcome;
+  }
+
+  private async statusChanged(ev: PageEvent): Promise<string> {
+    return this.deps.db.transaction(async (trx) => {
+      await this.deps.store.lockPage(ev.clientKey, ev.pageId, trx);
+      const newer = await this.deps.store.newerStatusEvent(ev.clientKey, ev.pageId, ev.eventAt, trx);
+      let outcome: string;
+      if (newer) {
+        outcome = `stale: ${newer.event} at ${newer.eventAt.toISOString()} was later`;
+      } else {
+        const cause = ev.event;
+        const changed =
+          ev.event === 'page_restored'
+            ? await this.deps.approvals.restorePage(trx, ev.clientKey, ev.pageId, this.actorOf(ev), cause)
+            : await this.deps.approvals.archivePage(trx, ev.clientKey, ev.pageId, this.actorOf(ev), cause);
+        outcome = changed.length ? `${ev.event === 'page_restored' ? 'restored' : 'archived'} ${changed.length} workflow(s)` : 'no change';
+      }
+      await this.deps.store.markProcessed(ev.clientKey, ev.id, outcome, this.deps.clock.now(), trx);
+      return outcome;
+    });
+  }
+}

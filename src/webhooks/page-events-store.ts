@@ -1,0 +1,128 @@
+import type { Knex } from 'knex';
+
+const PAGE_EVENTS = 'page_events';
+
+export type PageEventName = 'page_updated' | 'page_trashed' | 'page_restored' | 'page_removed';
+
+export interface PageEvent {
+  id: number;
+  clientKey: string;
+  dedupeKey: string;
+  event: PageEventName;
+  pageId: string;
+  pageVersion: number | null;
+  eventAt: Date;
+  payload: Record<string, unknown>;
+  receivedAt: Date;
+  processedAt: Date | null;
+  attempts: number;
+  outcome: string | null;
+  lastError: string | null;
+}
+
+export type NewPageEvent = Pick<PageEvent, 'dedupeKey' | 'event' | 'pageId' | 'pageVersion' | 'eventAt' | 'payload'>;
+
+interface PageEventRow {
+  client_key: string;
+  id: number;
+  dedupe_key: string;
+  event: PageEventName;
+  page_id: string;
+  page_version: number | null;
+  event_at: Date;
+  payload: Record<string, unknown>;
+  received_at: Date;
+  processed_at: Date | null;
+  attempts: number;
+  outcome: string | null;
+  last_error: string | null;
+}
+
+function toPageEvent(r: PageEventRow): PageEvent {
+  return {
+    id: Number(r.id),
+    clientKey: r.client_key,
+    dedupeKey: r.dedupe_key,
+    event: r.event,
+    pageId: r.page_id,
+    pageVersion: r.page_version,
+    eventAt: r.event_at,
+    payload: r.payload,
+    receivedAt: r.received_at,
+    processedAt: r.processed_at,
+    attempts: r.attempts,
+    outcome: r.outcome,
+    lastError: r.last_error,
+  };
+}
+
+/** The webhook inbox: every delivery is stored here before anything acts on it. */
+export class PageEventsStore {
+  constructor(private readonly db: Knex) {}
+
+  /** Stores a delivery; null when the same delivery (dedupe key) was stored before. */
+  async insert(clientKey: string, e: NewPageEvent, receivedAt: Date): Promise<PageEvent | null> {
+    const rows = await this.db<PageEventRow>(PAGE_EVENTS)
+      .insert({
+        client_key: clientKey,
+        dedupe_key: e.dedupeKey,
+        event: e.event,
+        page_id: e.pageId,
+        page_version: e.pageVersion,
+        event_at: e.eventAt,
+        payload: e.payload,
+        received_at: receivedAt,
+      } as never)
+      .onConflict(['client_key', 'dedupe_key'])
+      .ignore()
+      .returning('*');
+    return rows.length ? toPageEvent(rows[0] as PageEventRow) : null;
+  }
+
+  /** Serialises the handling of one page's events until the transaction ends. */
+  async lockPage(clientKey: string, pageId: string, trx: Knex.Transaction): Promise<void> {
+    await trx.raw('select pg_advisory_xact_lock(hashtextextended(?, 0))', [`attest:page:${clientKey}:${pageId}`]);
+  }
+
+  /** A processed trash/restore/remove of the page that Confluence sent after `eventAt`. */
+  async newerStatusEvent(clientKey: string, pageId: string, eventAt: Date, trx: Knex.Transaction): Promise<PageEvent | null> {
+    const row = await trx<PageEventRow>(PAGE_EVENTS)
+      .where({ client_key: clientKey, page_id: pageId })
+      .whereIn('event', ['page_trashed', 'page_restored', 'page_removed'])
+      .whereNotNull('processed_at')
+      .andWhere('event_at', '>', eventAt)
+      .orderBy('event_at', 'desc')
+      .first();
+    return row ? toPageEvent(row) : null;
+  }
+
+  async markProcessed(clientKey: string, id: number, outcome: string, at: Date, trx?: Knex.Transaction): Promise<void> {
+    await (trx ?? this.db)(PAGE_EVENTS)
+      .where({ client_key: clientKey, id })
+      .update({ processed_at: at, outcome, last_error: null, attempts: this.db.raw('attempts + 1') });
+  }
+
+  async markFailed(clientKey: string, id: number, error: string): Promise<void> {
+    await this.db(PAGE_EVENTS)
+      .where({ client_key: clientKey, id })
+      .whereNull('processed_at')
+      .update({ last_error: error.slice(0, 1000), attempts: this.db.raw('attempts + 1') });
+  }
+
+  async find(clientKey: string, id: number): Promise<PageEvent | null> {
+    const row = await this.db<PageEventRow>(PAGE_EVENTS).where({ client_key: clientKey, id }).first();
+    return row ? toPageEvent(row) : null;
+  }
+
+  /** The tenant's unprocessed deliveries received before `before`, in Confluence's order (the retry job). */
+  async unprocessed(clientKey: string, before: Date, maxAttempts: number, limit: number): Promise<PageEvent[]> {
+    const rows = await this.db<PageEventRow>(PAGE_EVENTS)
+      .where({ client_key: clientKey })
+      .whereNull('processed_at')
+      .andWhere('received_at', '<', before)
+      .andWhere('attempts', '<', maxAttempts)
+      .orderBy([{ column: 'event_at' }, { column: 'id' }])
+      .limit(limit);
+    return rows.map(toPageEvent);
+  }
+}
