@@ -135,14 +135,6 @@ export class ApprovalsService {
         },
         trx,
       );
-      await this.deps.audit.append(trx, p.clientKey, {
-        action: input.decision === 'approve' ? 'decision.approved' : 'decision.rejected',
-        actor: { type: 'user', accountId: p.accountId },
-        spaceKey: locked.spaceKey,
-        page: pageRef(locked),
-        workflowId: locked.id,
-        data: { decision: input.decision, comment: input.comment, round: locked.round, viaGroups },
-      });
       const decisions = await this.deps.store.decisionsOf(p.clientKey, locked.id, trx);
       const outcome = evaluate(locked, decisions.filter((d) => d.round === locked.round));
       let patch: Partial<Workflow> = { lastDecisionAt: decision.decidedAt };
@@ -156,6 +148,15 @@ export class ApprovalsService {
         };
       }
       const updated = await this.deps.store.updateWorkflow(p.clientKey, locked.id, patch, trx);
+      // Appends come last: the tenant's head lock is then held only until the commit.
+      await this.deps.audit.append(trx, p.clientKey, {
+        action: input.decision === 'approve' ? 'decision.approved' : 'decision.rejected',
+        actor: { type: 'user', accountId: p.accountId },
+        spaceKey: locked.spaceKey,
+        page: pageRef(locked),
+        workflowId: locked.id,
+        data: { decision: input.decision, comment: input.comment, round: locked.round, viaGroups },
+      });
       if (outcome.result !== 'open') {
         await this.deps.audit.append(trx, p.clientKey, {
           action: `workflow.${outcome.result}`,
@@ -237,6 +238,120 @@ export class ApprovalsService {
       }
       return out;
     });
+  }
+
+  /** The workflows on a page, unlocked (e.g. to skip page events that concern no workflow). */
+  async workflowsOfPage(clientKey: string, pageId: string): Promise<Workflow[]> {
+    return this.deps.store.workflowsOfPage(clientKey, pageId);
+  }
+
+  /**
+   * The page was trashed or removed: every workflow on it becomes `archived`, remembering its state.
+   * Runs in the caller's transaction (the page-event inbox marks the event handled in the same one).
+   * Already archived workflows are left alone, so a repeat changes nothing.
+   */
+  async archivePage(
+    trx: Knex.Transaction,
+    clientKey: string,
+    pageId: string,
+    actor: { type: 'confluence'; accountId?: string | null },
+    cause: string,
+  ): Promise<Workflow[]> {
+    const changed: Workflow[] = [];
+    for (const wf of await this.deps.store.lockWorkflowsOfPage(clientKey, pageId, trx)) {
+      if (wf.state === 'archived') continue;
+      const updated = await this.deps.store.updateWorkflow(clientKey, wf.id, { state: 'archived', stateBeforeArchive: wf.state }, trx);
+      await this.deps.audit.append(trx, clientKey, {
+        action: 'workflow.archived',
+        actor,
+        spaceKey: updated.spaceKey,
+        page: pageRef(updated),
+        workflowId: updated.id,
+        data: { previousState: wf.state, cause },
+      });
+      changed.push(updated);
+    }
+    return changed;
+  }
+
+  /** The page was restored: archived workflows on it go back to the state they had. Caller's transaction. */
+  async restorePage(
+    trx: Knex.Transaction,
+    clientKey: string,
+    pageId: string,
+    actor: { type: 'confluence'; accountId?: string | null },
+    cause: string,
+  ): Promise<Workflow[]> {
+    const changed: Workflow[] = [];
+    for (const wf of await this.deps.store.lockWorkflowsOfPage(clientKey, pageId, trx)) {
+      if (wf.state !== 'archived') continue;
+      const state = wf.stateBeforeArchive ?? 'pending';
+      const updated = await this.deps.store.updateWorkflow(clientKey, wf.id, { state, stateBeforeArchive: null }, trx);
+      await this.deps.audit.append(trx, clientKey, {
+        action: 'workflow.restored',
+        actor,
+        spaceKey: updated.spaceKey,
+        page: pageRef(updated),
+        workflowId: updated.id,
+        data: { state, cause },
+      });
+      changed.push(updated);
+    }
+    return changed;
+  }
+
+  /**
+   * Recertification: approved workflows whose review interval (days since approval) has passed at
+   * `now` become `expired` and need new decisions (a new round). One transaction and audit event each.
+   */
+  async expireDue(clientKey: string, now: Date): Promise<Workflow[]> {
+    const expired: Workflow[] = [];
+    for (const candidate of await this.deps.store.dueForExpiry(clientKey, now)) {
+      const wf = await this.deps.db.transaction(async (trx) => {
+        const locked = await this.deps.store.lockWorkflowById(clientKey, candidate.id, trx);
+        if (!locked || locked.state !== 'approved' || !locked.approvedAt || !locked.reviewDays) return null;
+        if (locked.approvedAt.getTime() + locked.reviewDays * DAY_MS > now.getTime()) return null;
+        const updated = await this.deps.store.updateWorkflow(
+          clientKey,
+          locked.id,
+          { state: 'expired', round: locked.round + 1, expiresAt: null },
+          trx,
+        );
+        await this.deps.audit.append(trx, clientKey, {
+          action: 'workflow.expired',
+          actor: { type: 'system' },
+          spaceKey: updated.spaceKey,
+          page: pageRef(updated),
+          workflowId: updated.id,
+          data: {
+            approvedAt: locked.approvedAt.toISOString(),
+            reviewDays: locked.reviewDays,
+            previousRound: locked.round,
+            round: updated.round,
+            reason: `the review interval of ${locked.reviewDays} days since approval has passed`,
+          },
+        });
+        return updated;
+      });
+      if (wf) expired.push(wf);
+    }
+    if (expired.length) this.deps.logger.info({ clientKey, expired: expired.length }, 'workflows expired for recertification');
+    return expired;
+  }
+
+  /** Open workflows with who is still awaited in the current round (reminders). */
+  async awaitingDecisions(
+    clientKey: string,
+    now: Date,
+  ): Promise<Array<{ workflow: Workflow; waitingOnUsers: string[]; waitingOnGroups: string[]; overdue: boolean }>> {
+    const today = now.toISOString().slice(0, 10);
+    const out = [];
+    for (const wf of await this.deps.store.openWorkflows(clientKey)) {
+      const decisions = await this.deps.store.decisionsOf(clientKey, wf.id);
+      const outcome = evaluate(wf, decisions.filter((d) => d.round === wf.round));
+      out.push({ workflow: wf, waitingOnUsers: outcome.waitingOnUsers, waitingOnGroups: outcome.waitingOnGroups, overdue: !!wf.dueDate && wf.dueDate < today });
+    }
+    return out;
   }
 
   private configFrom(params: MacroParams, policy: SpacePolicy): WorkflowConfig {

@@ -188,6 +188,38 @@ export class ApprovalsStore {
     return toDecision(row as DecisionRow);
   }
 
+  /** The workflows on a page (no lock: to decide whether a page event concerns us at all). */
+  async workflowsOfPage(clientKey: string, pageId: string): Promise<Workflow[]> {
+    const rows = await this.db<WorkflowRow>(WORKFLOWS).where({ client_key: clientKey, page_id: pageId }).orderBy('macro_id');
+    return rows.map(toWorkflow);
+  }
+
+  /** Locks one workflow by id until the transaction ends. */
+  async lockWorkflowById(clientKey: string, id: string, trx: Knex.Transaction): Promise<Workflow | null> {
+    const row = await trx<WorkflowRow>(WORKFLOWS).where({ client_key: clientKey, id }).forUpdate().first();
+    return row ? toWorkflow(row) : null;
+  }
+
+  /** Approved workflows whose review interval has passed at `now` (recertification). */
+  async dueForExpiry(clientKey: string, now: Date): Promise<Workflow[]> {
+    const rows = await this.db<WorkflowRow>(WORKFLOWS)
+      .where({ client_key: clientKey, state: 'approved' })
+      .whereNotNull('review_days')
+      .whereNotNull('approved_at')
+      .andWhereRaw(`approved_at + make_interval(days => review_days) <= ?`, [now])
+      .orderBy('approved_at');
+    return rows.map(toWorkflow);
+  }
+
+  /** Workflows that still take decisions (pending, outdated, expired), for reminders. */
+  async openWorkflows(clientKey: string): Promise<Workflow[]> {
+    const rows = await this.db<WorkflowRow>(WORKFLOWS)
+      .where({ client_key: clientKey })
+      .whereIn('state', ['pending', 'outdated', 'expired'])
+      .orderBy('created_at');
+    return rows.map(toWorkflow);
+  }
+
   /** Every decision on a workflow, oldest first. */
   async decisionsOf(clientKey: string, workflowId: string, trx?: Knex.Transaction): Promise<Decision[]> {
     const rows = await (trx ?? this.db)<DecisionRow>(DECISIONS)
