@@ -19,6 +19,8 @@ import { createMyApprovalsRouter } from './my-approvals/my-approvals-router';
 import { createOpsRouter } from './ops/ops-router';
 import { createSpacesRouter } from './spaces/spaces-router';
 import { registerWebhooks } from './webhooks/webhooks';
+import { PageEventsService } from './webhooks/page-events-service';
+import { PageEventsStore } from './webhooks/page-events-store';
 import { Clock, systemClock } from './lib/clock';
 import { errorHandler, notFound, requestLogger } from './lib/http';
 import { aceLogger, Logger } from './lib/logger';
@@ -46,6 +48,7 @@ export interface AttestApp {
   audit: AuditLog;
   confluence: ConfluenceClient;
   approvals: ApprovalsService;
+  pageEvents: PageEventsService;
   devhost?: Devhost;
 }
 
@@ -146,7 +149,15 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
   app.use(createApprovalsRouter({ addon, service: approvals, confluence }));
   app.use(createSpacesRouter({ addon }));
   app.use(createMyApprovalsRouter({ addon }));
-  registerWebhooks({ addon, logger });
+  const pageEvents = new PageEventsService({
+    db,
+    store: new PageEventsStore(db),
+    approvals,
+    confluence,
+    clock,
+    logger: logger.child({ component: 'page-events' }),
+  });
+  registerWebhooks({ addon, logger, pageEvents });
 
   if (config.devhost) {
     // Required here, not imported above, so that production never loads the stand-in.
@@ -157,5 +168,5 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
 
   app.use(notFound);
   app.use(errorHandler(logger));
-  return { app, addon, store, audit, confluence, approvals, devhost };
+  return { app, addon, store, audit, confluence, approvals, pageEvents, devhost };
 }
