@@ -93,6 +93,8 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
   hbs.registerHelper('eq', (a: unknown, b: unknown) => a === b);
   app.engine('hbs', hbs.express4({ defaultLayout: path.join(ROOT, 'views/layout.hbs'), partialsDir: path.join(ROOT, 'views/partials') }));
   app.set('view engine', 'hbs');
+  // Compile each template once (Express only turns this on by itself in production).
+  app.enable('view cache');
   app.set('views', path.join(ROOT, 'views'));
   app.use('/public', express.static(path.join(ROOT, 'public'), { maxAge: config.isProduction ? '1h' : 0 }));
 

@@ -1,0 +1,79 @@
+/**
+ * Decisions per second through the HTTP API (context JWT, permission check through the devhost's
+ * REST API, decision, audit append under the tenant's head lock), 32 concurrent clients on one tenant,
+ * against a plain `INSERT …; COMMIT` of a row of the same size on the same PostgreSQL, same run.
+ *
+ *   npx tsx bench/decisions.ts [total=3000] [clients=32]
+ */
+import http from 'node:http';
+import { ApprovalsStore } from '../src/approvals/approvals-store';
+import { load, row, startBenchEnv } from './harness';
+
+async function main() {
+  const total = Number(process.argv[2] ?? 3000);
+  const clients = Number(process.argv[3] ?? 32);
+  const env = await startBenchEnv();
+  const d = env.attest.devhost!;
+  const page = d.page(d.pages.onCall.id);
+  const alice = d.users.alice.accountId;
+  const store = new ApprovalsStore(env.db);
+
+  // One open workflow per (client, slot): a quorum that is never reached keeps them open.
+  const slots = Math.ceil(total / clients / 4);
+  const workflows: string[][] = [];
+  await env.db.transaction(async (trx) => {
+    for (let c = 0; c < clients; c++) {
+      workflows[c] = [];
+      for (let s = 0; s < slots; s++) {
+        const macroId = `bench-${c}-${s}`;
+        await store.insertWorkflow(d.clientKey, {
+          pageId: page.id, macroId, spaceKey: 'ENG', pageTitle: page.title, state: 'pending',
+          rule: 'quorum', quorum: 1000, rejections: 1000, approvers: [alice], groups: [], dueDate: null, reviewDays: null,
+          boundVersion: page.version, bodyHash: null, boundAuthorId: d.users.author.accountId,
+        }, trx);
+        workflows[c].push(macroId);
+      }
+    }
+  });
+  const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
+  const token = d.contextJwt(alice, { pageId: page.id });
+  const comment = 'Reviewed the change and the rollback plan; fine to ship.';
+  const body = JSON.stringify({ decision: 'approve', comment, pageVersion: page.version });
+  const post = (macroId: string) =>
+    new Promise<void>((resolve, reject) => {
+      const req = http.request(`${env.baseUrl}/api/pages/${page.id}/workflows/${macroId}/decisions`, {
+        method: 'POST', agent, headers: { Authorization: `JWT ${token}`, 'Content-Type': 'application/json' },
+      }, (res) => {
+        res.resume();
+        res.on('end', () => (res.statusCode === 201 ? resolve() : reject(new Error(`status ${res.statusCode}`))));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+
+  await load(clients, clients * 2, 30_000, (c, n) => post(workflows[c][n % slots])); // warm-up
+  const api = await load(clients, total, 120_000, (c, n) => post(workflows[c][n % slots]));
+
+  // Baseline: the same number of rows of the same size (a decision row plus its audit event) inserted and committed.
+  const sample = await env.db('audit_events').orderBy('seq', 'desc').first();
+  const payload = 'x'.repeat(sample.canonical.length + comment.length + 200);
+  await env.db.raw('create table bench_plain (id bigserial primary key, client_key text, payload text, at timestamptz default now())');
+  const base = await load(clients, total, 120_000, async () => {
+    await env.db.transaction(async (trx) => {
+      await trx('bench_plain').insert({ client_key: d.clientKey, payload });
+    });
+  });
+
+  const verify = await env.attest.audit.verify(env.db, d.clientKey);
+  console.log(`decisions through the API vs plain INSERT+COMMIT, ${clients} concurrent clients, one tenant`);
+  console.log(row('API decision (JWT, permission, decision, audit)', api));
+  console.log(row('plain INSERT; COMMIT (same row size)', base));
+  console.log(`ratio API / plain: ${(api.perSecond / base.perSecond).toFixed(3)}  (chain verifies: ${verify.ok})`);
+  agent.destroy();
+  await env.close();
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,103 @@
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { Client } from 'pg';
+import { createApp, AttestApp } from '../src/app';
+import { loadConfig } from '../src/config';
+import { startEmbeddedPostgres, EmbeddedServer } from '../src/db/embedded-postgres';
+import { createKnex, Knex, migrateLatest } from '../src/db/knex';
+import { createLogger, silentLogger } from '../src/lib/logger';
+
+export interface BenchEnv {
+  attest: AttestApp;
+  baseUrl: string;
+  db: Knex;
+  dbUrl: string;
+  server: http.Server;
+  close(): Promise<void>;
+}
+
+/**
+ * The whole add-on as `npm start` runs it (real PostgreSQL, devhost installed over HTTP) on a
+ * loopback port, for benchmarks. DATABASE_URL is used when set (it must allow CREATE DATABASE).
+ */
+export async function startBenchEnv(): Promise<BenchEnv> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'attest-bench-'));
+  fs.chmodSync(dir, 0o755);
+  let pg: EmbeddedServer | undefined;
+  let adminUrl = process.env.DATABASE_URL;
+  if (!adminUrl) {
+    pg = await startEmbeddedPostgres(path.join(dir, 'pg'), silentLogger());
+    adminUrl = pg.url('postgres');
+  }
+  const name = `attest_bench_${process.pid}`;
+  const admin = new Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`drop database if exists ${name}`);
+  await admin.query(`create database ${name}`);
+  await admin.end();
+  const u = new URL(adminUrl);
+  u.pathname = `/${name}`;
+  const dbUrl = u.toString();
+  const db = createKnex(dbUrl, { poolMax: 40 });
+  await migrateLatest(db);
+
+  const server = http.createServer();
+  server.keepAliveTimeout = 30_000;
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const config = loadConfig({ NODE_ENV: 'development', DATA_DIR: path.join(dir, 'data'), DATABASE_URL: dbUrl, AC_LOCAL_BASE_URL: baseUrl, LOG_LEVEL: 'silent' });
+  process.env.CONNECT_KEYS_CDN_URL = `${baseUrl}/devhost/connect-keys`;
+  const attest = await createApp({ config, db, logger: process.env.BENCH_LOG ? createLogger({ level: 'warn' }) : silentLogger() });
+  server.on('request', attest.app);
+  await attest.devhost!.install();
+  return {
+    attest,
+    baseUrl,
+    db,
+    dbUrl,
+    server,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      await db.destroy();
+      await pg?.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Runs `worker(i)` from `clients` concurrent loops until `total` calls are done or `maxMs` passes
+ * (bounded in count and time). Returns calls per second and latency percentiles.
+ */
+export async function load(
+  clients: number,
+  total: number,
+  maxMs: number,
+  worker: (client: number, n: number) => Promise<void>,
+): Promise<{ done: number; seconds: number; perSecond: number; p50: number; p99: number }> {
+  let next = 0;
+  const latencies: number[] = [];
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: clients }, async (_, client) => {
+      while (next < total && performance.now() - started < maxMs) {
+        const n = next++;
+        const t0 = performance.now();
+        await worker(client, n);
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0;
+  return { done: latencies.length, seconds, perSecond: latencies.length / seconds, p50: pct(0.5), p99: pct(0.99) };
+}
+
+export function row(name: string, r: { done: number; seconds: number; perSecond: number; p50: number; p99: number }): string {
+  return `${name.padEnd(44)} ${String(r.done).padStart(7)} ops ${r.seconds.toFixed(2).padStart(7)} s ${r.perSecond.toFixed(0).padStart(8)}/s  p50 ${r.p50.toFixed(1)} ms  p99 ${r.p99.toFixed(1)} ms`;
+}
