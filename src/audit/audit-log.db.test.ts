@@ -297,6 +297,19 @@ describe('verify', () => {
     expect(seqs).toEqual([5, 6, 7, 8, 9, 10, 11, 12]);
   });
 
+  it('streams past a gap wider than a batch and names the first missing seq', async () => {
+    const ck = await chain();
+    await tamper([`delete from audit_events where client_key = ? and seq between 3 and 8`, [ck]]);
+    const store = new AuditStore(db);
+    const seqs: number[] = [];
+    for await (const r of store.events(ck, { batchSize: 2 })) seqs.push(r.seq);
+    expect(seqs).toEqual([1, 2, 9, 10]);
+    seqs.length = 0;
+    for await (const r of store.events(ck, { fromSeq: 2, toSeq: 9, batchSize: 2 })) seqs.push(r.seq);
+    expect(seqs).toEqual([2, 9]);
+    expect(await audit.verify(db, ck)).toEqual({ ok: false, seq: 3, reason: 'seq 3 missing (found 9)' });
+  });
+
   it('verifies a range from the chain hash before it', async () => {
     const ck = await chain();
     expect(await audit.verify(db, ck, { fromSeq: 4, toSeq: 7 })).toMatchObject({ ok: true, rows: 4, firstSeq: 4, lastSeq: 7 });

@@ -149,21 +149,25 @@ export class AuditStore {
   }
 
   /**
-   * Events in seq order from `fromSeq` to `toSeq` (inclusive), fetched `batchSize` at a time by
-   * keyset so that memory stays flat however long the chain is.
+   * Events in seq order from `fromSeq` to `toSeq` (inclusive), `batchSize` at a time, so that memory
+   * stays flat however long the chain is. Each query asks for a bounded seq range, which the primary
+   * key answers directly whatever the planner's statistics say; a short range (a gap, or the end)
+   * is followed by one probe for the next seq.
    */
   async *events(
     clientKey: string,
     opts: { fromSeq?: number; toSeq?: number; batchSize?: number } = {},
   ): AsyncGenerator<ChainRow> {
     const batchSize = opts.batchSize ?? 1000;
+    const last = opts.toSeq ?? Number.MAX_SAFE_INTEGER;
     let after = (opts.fromSeq ?? 1) - 1;
-    for (;;) {
-      const q = this.db(EVENTS)
+    while (after < last) {
+      const upper = Math.min(after + batchSize, last);
+      const batch = await this.db(EVENTS)
         .where({ client_key: clientKey })
         .andWhere('seq', '>', after)
+        .andWhere('seq', '<=', upper)
         .orderBy('seq')
-        .limit(batchSize)
         .select<EventDbRow[]>(
           'seq',
           this.db.raw(`to_char(recorded_at at time zone 'UTC', ?) as recorded_at`, [PG_AT_FORMAT]),
@@ -176,11 +180,19 @@ export class AuditStore {
           'leaf_hash',
           'chain_hash',
         );
-      if (opts.toSeq !== undefined) q.andWhere('seq', '<=', opts.toSeq);
-      const batch = await q;
       for (const r of batch) yield toChainRow(r);
-      if (batch.length < batchSize) return;
-      after = Number(batch[batch.length - 1].seq);
+      if (batch.length === upper - after) {
+        after = upper;
+        continue;
+      }
+      const next = await this.db(EVENTS)
+        .where({ client_key: clientKey })
+        .andWhere('seq', '>', upper)
+        .andWhere('seq', '<=', last)
+        .min<{ next: number | string | null }>('seq as next')
+        .first();
+      if (next?.next === null || next?.next === undefined) return;
+      after = Number(next.next) - 1;
     }
   }
 }
