@@ -100,9 +100,9 @@ function checkedPage(page: CanonicalPage | null | undefined): CanonicalPage | nu
 
 function checkedData(data: Record<string, unknown> | undefined): Record<string, unknown> {
   if (data === undefined) return {};
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) throw new InputError('audit event: data must be an object');
   const notJson = nonJsonPath(data, 'data');
   if (notJson) throw new InputError(`audit event: ${notJson} is not plain JSON`);
-  if (Array.isArray(data)) throw new InputError('audit event: data must be an object');
   const accountKey = accountIdKeyPath(data, 'data');
   if (accountKey) throw new InputError(`audit event: ${accountKey} looks like an accountId; record refs instead`);
   return data;
@@ -163,7 +163,7 @@ export class AuditLog {
     const chain = chainHash(prev, leaf);
     await store.insertEvent(clientKey, {
       seq,
-      at,
+      recordedAt: at,
       action: event.action,
       spaceKey,
       pageId: page?.id ?? null,

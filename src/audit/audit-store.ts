@@ -11,19 +11,6 @@ export interface AuditHead {
   chainHash: Buffer | null;
 }
 
-export interface AuditEventRow {
-  seq: number;
-  at: string;
-  action: string;
-  spaceKey: string | null;
-  pageId: string | null;
-  workflowId: string | null;
-  actorRef: string | null;
-  canonical: string;
-  leafHash: Buffer;
-  chainHash: Buffer;
-}
-
 export interface NewSubject {
   accountId: string;
   salt: Buffer;
@@ -95,11 +82,11 @@ export class AuditStore {
     return rows[0].at;
   }
 
-  async insertEvent(clientKey: string, e: AuditEventRow): Promise<void> {
+  async insertEvent(clientKey: string, e: ChainRow): Promise<void> {
     await this.db(EVENTS).insert({
       client_key: clientKey,
       seq: e.seq,
-      recorded_at: e.at,
+      recorded_at: e.recordedAt,
       action: e.action,
       space_key: e.spaceKey,
       page_id: e.pageId,
