@@ -9,7 +9,7 @@ import { AceStore } from './db/ace-store';
 import { createApprovalsRouter } from './approvals/approvals-router';
 import { ApprovalsService } from './approvals/approvals-service';
 import { ApprovalsStore } from './approvals/approvals-store';
-import { defaultPolicies, SpacePolicyProvider } from './approvals/space-policy';
+import type { SpacePolicyProvider } from './approvals/space-policy';
 import { AuditLog, createAuditLog } from './audit/audit-log';
 import { AceConfluenceClient } from './confluence/ace-confluence-client';
 import { CachedConfluenceClient } from './confluence/cached-confluence-client';
@@ -18,6 +18,14 @@ import { createLifecycleRouter } from './lifecycle/lifecycle-router';
 import { createMyApprovalsRouter } from './my-approvals/my-approvals-router';
 import { createOpsRouter } from './ops/ops-router';
 import { createSpacesRouter } from './spaces/spaces-router';
+import { SpaceAdminCheck } from './spaces/space-admin';
+import { SpaceDashboardService } from './spaces/space-dashboard-service';
+import { SpaceDashboardStore } from './spaces/space-dashboard-store';
+import { SpaceSettingsService } from './spaces/space-settings-service';
+import { SpaceSettingsStore } from './spaces/space-settings-store';
+import { noVerificationStatus, VerificationStatusSource } from './spaces/verification-status';
+import { MyApprovalsService } from './my-approvals/my-approvals-service';
+import { MyApprovalsStore } from './my-approvals/my-approvals-store';
 import { registerWebhooks } from './webhooks/webhooks';
 import { PageEventsService } from './webhooks/page-events-service';
 import { PageEventsStore } from './webhooks/page-events-store';
@@ -131,7 +139,17 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
 
   const confluence = new CachedConfluenceClient(new AceConfluenceClient(addon, logger.child({ component: 'confluence' })), clock);
   const audit = createAuditLog(db);
-  const policies: SpacePolicyProvider = defaultPolicies;
+  const spaceSettings = new SpaceSettingsService({
+    db,
+    store: new SpaceSettingsStore(db),
+    audit,
+    admins: new SpaceAdminCheck(confluence, clock),
+    logger: logger.child({ component: 'spaces' }),
+  });
+  // Macros inherit the space's defaults; its policies (self-approval, reset on edit) are the ceiling.
+  const policies: SpacePolicyProvider = spaceSettings;
+  // The chain's verification status and latest checkpoint on the space dashboard: replace with the real source.
+  const verification: VerificationStatusSource = noVerificationStatus;
   const approvals = new ApprovalsService({
     db,
     store: new ApprovalsStore(db),
@@ -149,8 +167,15 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
   app.use(createOpsRouter({ db }));
   app.use(createLifecycleRouter({ addon, store, logger }));
   app.use(createApprovalsRouter({ addon, service: approvals, confluence }));
-  app.use(createSpacesRouter({ addon }));
-  app.use(createMyApprovalsRouter({ addon }));
+  app.use(
+    createSpacesRouter({
+      addon,
+      settings: spaceSettings,
+      dashboard: new SpaceDashboardService({ store: new SpaceDashboardStore(db), settings: spaceSettings, confluence, verification, clock, logger: logger.child({ component: 'spaces' }) }),
+      confluence,
+    }),
+  );
+  app.use(createMyApprovalsRouter({ addon, service: new MyApprovalsService({ store: new MyApprovalsStore(db), confluence, policies, clock }) }));
   const pageEvents = new PageEventsService({
     db,
     store: new PageEventsStore(db),

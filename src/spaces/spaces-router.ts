@@ -1,12 +1,118 @@
 import { Router } from 'express';
 import type { AddOn } from 'atlassian-connect-express';
-import { pageJwt } from '../confluence/connect-auth';
+import { z } from 'zod';
+import type { ConfluenceClient } from '../confluence/confluence-client';
+import { contextJwt, pageJwt, requireUser } from '../confluence/connect-auth';
+import { InputError } from '../lib/errors';
+import { asyncHandler, zodMessage } from '../lib/http';
+import { displayNames } from '../approvals/approvals-presenter';
+import type { SpaceDashboardService } from './space-dashboard-service';
+import type { SpaceSettingsService, SpaceSettingsView } from './space-settings-service';
+import { DASHBOARD_STATES, settingsBody, spaceKeyParams, workflowsQuery } from './spaces-schemas';
 
-/** Space tools tab (placeholder until the space settings issue lands). */
-export function createSpacesRouter(opts: { addon: AddOn }): Router {
+function parse<T>(schema: z.ZodType<T>, value: unknown): T {
+  const r = schema.safeParse(value);
+  if (!r.success) throw new InputError(zodMessage(r.error));
+  return r.data;
+}
+
+/** The module iframe's query: Connect adds its own parameters (xdm_e, cp, lic, …) beside ours. */
+const screenQuery = z.object({ spaceKey: spaceKeyParams.shape.spaceKey }).passthrough();
+
+const STATE_LABELS: Record<string, string> = {
+  overdue: 'Overdue',
+  pending: 'Pending',
+  outdated: 'Outdated',
+  expired: 'Expired',
+  approved: 'Approved',
+  rejected: 'Rejected',
+  archived: 'Archived',
+};
+
+/**
+ * Space tools tab "Attest" (page JWT, space admins only) and its API (context JWT; every call checks
+ * that the user administers the space in the URL — the token itself says nothing about that).
+ */
+export function createSpacesRouter(opts: {
+  addon: AddOn;
+  settings: SpaceSettingsService;
+  dashboard: SpaceDashboardService;
+  confluence: ConfluenceClient;
+}): Router {
+  const { addon, settings, dashboard, confluence } = opts;
   const router = Router();
-  router.get('/space-settings', ...pageJwt(opts.addon), (_req, res) => {
-    res.render('placeholder', { heading: 'Attest', text: 'Space settings will appear here.' });
-  });
+
+  const settingsJson = async (clientKey: string, v: SpaceSettingsView) => {
+    const names = await displayNames(confluence, clientKey, [...v.settings.defaults.approvers, ...(v.updatedBy ? [v.updatedBy] : [])]);
+    return {
+      spaceKey: v.spaceKey,
+      settings: v.settings,
+      saved: v.saved,
+      updatedAt: v.updatedAt?.toISOString() ?? null,
+      updatedBy: v.updatedBy ? { accountId: v.updatedBy, displayName: names.get(v.updatedBy) ?? v.updatedBy } : null,
+      people: v.settings.defaults.approvers.map((accountId) => ({ accountId, displayName: names.get(accountId) ?? accountId })),
+    };
+  };
+
+  router.get(
+    '/space-settings',
+    ...pageJwt(addon),
+    asyncHandler(async (req, res) => {
+      const p = requireUser(req);
+      const { spaceKey } = parse(screenQuery, req.query);
+      const json = await settingsJson(p.clientKey, await settings.get(p, spaceKey));
+      const s = json.settings;
+      res.render('space-settings', {
+        pageTitle: `Attest · ${spaceKey}`,
+        scripts: ['attest-ap.js', 'space-settings.js'],
+        spaceKey,
+        s,
+        people: json.people,
+        quorum: s.defaults.quorum ?? '',
+        dueOffsetDays: s.defaults.dueOffsetDays ?? '',
+        reviewDays: s.defaults.reviewDays ?? '',
+        updatedBy: json.updatedBy?.displayName ?? null,
+        updatedAt: json.updatedAt ? `${json.updatedAt.slice(0, 16).replace('T', ' ')} UTC` : null,
+        filters: [{ value: '', label: 'All' }, ...DASHBOARD_STATES.map((v) => ({ value: v, label: STATE_LABELS[v] }))],
+      });
+    }),
+  );
+
+  router.get(
+    '/api/spaces/:spaceKey/settings',
+    ...contextJwt(addon),
+    asyncHandler(async (req, res) => {
+      const p = requireUser(req);
+      const { spaceKey } = parse(spaceKeyParams, req.params);
+      res.json(await settingsJson(p.clientKey, await settings.get(p, spaceKey)));
+    }),
+  );
+
+  router.put(
+    '/api/spaces/:spaceKey/settings',
+    ...contextJwt(addon),
+    asyncHandler(async (req, res) => {
+      const p = requireUser(req);
+      const { spaceKey } = parse(spaceKeyParams, req.params);
+      // Authorise before validating: a non-admin learns nothing about the expected shape.
+      await settings.assertSpaceAdmin(p, spaceKey);
+      const body = parse(settingsBody, req.body);
+      const v = await settings.update(p, spaceKey, body);
+      res.json({ ...(await settingsJson(p.clientKey, v)), changed: v.changed });
+    }),
+  );
+
+  router.get(
+    '/api/spaces/:spaceKey/workflows',
+    ...contextJwt(addon),
+    asyncHandler(async (req, res) => {
+      const p = requireUser(req);
+      const { spaceKey } = parse(spaceKeyParams, req.params);
+      await settings.assertSpaceAdmin(p, spaceKey);
+      const q = parse(workflowsQuery, req.query);
+      res.json(await dashboard.list(p, spaceKey, q));
+    }),
+  );
+
   return router;
 }

@@ -1,0 +1,234 @@
+/* Space tools → Attest: settings (saved through the API) and the space's workflows (cursor-paginated). */
+(function () {
+  'use strict';
+  var form = document.getElementById('space-settings-form');
+  if (!form) return;
+  var prefix = document.querySelector('link[rel=stylesheet]').href.replace(/public\/css\/attest\.css.*$/, '');
+  var spaceKey = form.dataset.spaceKey;
+  var api = prefix + 'api/spaces/' + encodeURIComponent(spaceKey);
+  var msg = document.getElementById('settings-message');
+
+  // ---- tabs (ADS keyboard pattern: arrows move, Enter/Space or focus selects) ----
+  var tabs = Array.prototype.slice.call(document.querySelectorAll('[role=tab]'));
+  var loaded = false;
+  function select(tab) {
+    tabs.forEach(function (t) {
+      var on = t === tab;
+      t.setAttribute('aria-selected', on ? 'true' : 'false');
+      t.tabIndex = on ? 0 : -1;
+      document.getElementById(t.getAttribute('aria-controls')).hidden = !on;
+    });
+    if (tab.id === 'tab-workflows' && !loaded) { loaded = true; loadWorkflows(false); }
+    Attest.resize();
+  }
+  tabs.forEach(function (t, i) {
+    t.addEventListener('click', function () { select(t); });
+    t.addEventListener('keydown', function (ev) {
+      var next = ev.key === 'ArrowRight' ? tabs[(i + 1) % tabs.length] : ev.key === 'ArrowLeft' ? tabs[(i + tabs.length - 1) % tabs.length] : null;
+      if (next) { ev.preventDefault(); next.focus(); select(next); }
+    });
+  });
+
+  // ---- default approvers and groups ----
+  var people = Array.prototype.map.call(document.querySelectorAll('#people-chosen li'), function (li) {
+    return { accountId: li.dataset.accountId, displayName: li.firstChild.textContent.trim() };
+  });
+  var groups = Array.prototype.map.call(document.querySelectorAll('#group-chosen li'), function (li) { return li.dataset.group; });
+
+  function chip(list, label, onRemove) {
+    var li = document.createElement('li');
+    li.textContent = label + ' ';
+    var b = document.createElement('button');
+    b.type = 'button';
+    b.className = 'chip-remove';
+    b.setAttribute('aria-label', 'Remove ' + label);
+    b.textContent = '×';
+    b.addEventListener('click', onRemove);
+    li.appendChild(b);
+    list.appendChild(li);
+  }
+  function renderChosen() {
+    var pl = document.getElementById('people-chosen');
+    var gl = document.getElementById('group-chosen');
+    pl.textContent = '';
+    gl.textContent = '';
+    people.forEach(function (p, i) { chip(pl, p.displayName, function () { people.splice(i, 1); renderChosen(); }); });
+    groups.forEach(function (g, i) { chip(gl, g, function () { groups.splice(i, 1); renderChosen(); }); });
+    Attest.resize();
+  }
+  function picker(inputId, resultsId, url, label, add) {
+    var input = document.getElementById(inputId);
+    var results = document.getElementById(resultsId);
+    var timer = null;
+    input.addEventListener('input', function () {
+      clearTimeout(timer);
+      var q = input.value.trim();
+      if (!q) { results.textContent = ''; return; }
+      timer = setTimeout(function () {
+        Attest.api('GET', prefix + url + '?q=' + encodeURIComponent(q)).then(function (data) {
+          results.textContent = '';
+          data.results.forEach(function (r) {
+            var li = document.createElement('li');
+            var b = document.createElement('button');
+            b.type = 'button';
+            b.textContent = label(r);
+            b.addEventListener('click', function () { add(r); input.value = ''; results.textContent = ''; renderChosen(); input.focus(); });
+            li.appendChild(b);
+            results.appendChild(li);
+          });
+          if (!data.results.length) { var li = document.createElement('li'); li.textContent = 'No match.'; results.appendChild(li); }
+          Attest.resize();
+        }).catch(function (err) { msg.textContent = err.message; });
+      }, 200);
+    });
+  }
+  picker('people-search', 'people-results', 'api/pickers/users', function (u) { return u.displayName; }, function (u) {
+    if (!people.some(function (p) { return p.accountId === u.accountId; })) people.push({ accountId: u.accountId, displayName: u.displayName });
+  });
+  picker('group-search', 'group-results', 'api/pickers/groups', function (g) { return g.name; }, function (g) {
+    if (groups.indexOf(g.name) < 0) groups.push(g.name);
+  });
+  renderChosen();
+
+  // ---- save ----
+  function num(name) {
+    var v = form.elements[name].value.trim();
+    return v === '' ? null : Number(v);
+  }
+  form.addEventListener('submit', function (ev) {
+    ev.preventDefault();
+    msg.className = 'attest-message';
+    var rule = form.elements.rule.value;
+    if (rule === 'quorum' && !(num('quorum') >= 1)) { msg.textContent = 'A quorum rule needs a quorum of 1 or more.'; form.elements.quorum.focus(); return; }
+    var body = {
+      allowSelfApproval: form.elements.allowSelfApproval.checked,
+      resetOnEdit: form.elements.resetOnEdit.value,
+      reminderCadenceDays: num('reminderCadenceDays'),
+      exportRole: form.elements.exportRole.value,
+      defaults: {
+        approvers: people.map(function (p) { return p.accountId; }),
+        groups: groups.slice(),
+        rule: rule,
+        quorum: rule === 'quorum' ? num('quorum') : null,
+        rejections: num('rejections'),
+        dueOffsetDays: num('dueOffsetDays'),
+        reviewDays: num('reviewDays'),
+      },
+    };
+    var button = form.querySelector('button[type=submit]');
+    button.disabled = true;
+    msg.textContent = 'Saving…';
+    Attest.api('PUT', api + '/settings', body).then(function (res) {
+      msg.className = 'attest-message is-success';
+      msg.textContent = res.changed ? 'Saved. New and reopened macros in ' + spaceKey + ' follow these settings.' : 'Nothing changed.';
+      if (res.updatedBy) document.getElementById('saved-by').textContent = 'Last changed by ' + res.updatedBy.displayName + ' on ' + res.updatedAt.slice(0, 16).replace('T', ' ') + ' UTC.';
+      if (res.changed && window.AP && AP.flag) AP.flag.create({ title: 'Settings saved', body: 'Attest settings of ' + spaceKey + ' changed.', type: 'success' });
+    }).catch(function (err) {
+      msg.textContent = err.message;
+    }).then(function () { button.disabled = false; Attest.resize(); });
+  });
+
+  // ---- workflows ----
+  var STATE = {
+    pending: ['Pending', 'inprogress'], outdated: ['Outdated', 'moved'], expired: ['Expired', 'moved'],
+    approved: ['Approved', 'success'], rejected: ['Rejected', 'removed'], archived: ['Archived', 'default'],
+  };
+  var tbody = document.getElementById('workflows-body');
+  var table = document.getElementById('workflows-table');
+  var empty = document.getElementById('workflows-empty');
+  var more = document.getElementById('load-more');
+  var filter = document.getElementById('state-filter');
+  var wmsg = document.getElementById('workflows-message');
+  var summary = document.getElementById('workflows-summary');
+  var cursor = null;
+
+  function el(tag, text, cls) {
+    var e = document.createElement(tag);
+    if (text !== undefined && text !== null) e.textContent = text;
+    if (cls) e.className = cls;
+    return e;
+  }
+  function cell(tr, label, child) {
+    var td = el('td');
+    td.setAttribute('data-label', label);
+    if (child) td.appendChild(child);
+    tr.appendChild(td);
+    return td;
+  }
+  function lozenge(text, tone) { return el('span', text, 'lozenge lozenge-' + tone); }
+  function when(iso) { return iso ? iso.slice(0, 16).replace('T', ' ') + ' UTC' : ''; }
+
+  function row(w) {
+    var tr = el('tr');
+    tr.dataset.workflowId = w.id;
+    tr.dataset.state = w.state;
+    var th = el('th');
+    th.scope = 'row';
+    var a = el('a', w.pageTitle || ('Page ' + w.pageId));
+    a.href = w.pageUrl;
+    a.target = '_top';
+    th.appendChild(a);
+    tr.appendChild(th);
+    var st = STATE[w.state] || [w.state, 'default'];
+    var sc = cell(tr, 'State', lozenge(st[0], st[1]));
+    if (w.overdue) { sc.appendChild(document.createTextNode(' ')); sc.appendChild(lozenge('Overdue', 'bold-removed')); }
+    cell(tr, 'Version', el('span', 'v' + w.boundVersion));
+    var waiting = w.waitingOn.users.map(function (u) { return u.displayName; }).concat(w.waitingOn.groups.map(function (g) { return 'a member of ' + g; }));
+    cell(tr, 'Waiting for', el('span', waiting.length ? waiting.join(', ') : '—'));
+    cell(tr, 'Due', el('span', w.dueDate || '—', w.overdue ? 'attest-overdue' : ''));
+    var last = w.lastDecision;
+    cell(tr, 'Last decision', el('span', last ? (last.displayName + (last.decision === 'approve' ? ' approved' : ' rejected') + ', ' + when(last.at)) : '—'));
+    return tr;
+  }
+
+  function showChain(chain) {
+    var box = document.getElementById('chain-status');
+    box.textContent = '';
+    if (!chain || (!chain.verification && !chain.checkpoint)) { box.hidden = true; return; }
+    var v = chain.verification;
+    var c = chain.checkpoint;
+    box.className = 'attest-section-message ' + (v ? (v.ok ? 'is-success' : 'is-danger') : '');
+    var inner = el('div');
+    inner.appendChild(el('h3', v ? (v.ok ? 'Audit trail verified' : 'Audit trail verification failed') : 'Audit trail'));
+    var parts = [];
+    if (v && v.checkedAt) parts.push('Checked ' + when(v.checkedAt) + (v.seq ? ' up to event ' + v.seq : '') + '.');
+    if (v && !v.ok && v.reason) parts.push((v.firstBadSeq ? 'First bad event ' + v.firstBadSeq + ': ' : '') + v.reason + '.');
+    if (c) parts.push('Latest signed checkpoint: event ' + c.seq + ', ' + when(c.signedAt) + '.');
+    inner.appendChild(el('p', parts.join(' ')));
+    box.appendChild(inner);
+    box.hidden = false;
+  }
+
+  function loadWorkflows(append) {
+    var q = [];
+    if (filter.value) q.push('state=' + encodeURIComponent(filter.value));
+    if (append && cursor) q.push('cursor=' + encodeURIComponent(cursor));
+    wmsg.textContent = 'Loading…';
+    more.disabled = true;
+    return Attest.api('GET', api + '/workflows' + (q.length ? '?' + q.join('&') : '')).then(function (page) {
+      if (!append) tbody.textContent = '';
+      page.items.forEach(function (w) { tbody.appendChild(row(w)); });
+      cursor = page.nextCursor;
+      more.hidden = !cursor;
+      var none = !tbody.children.length;
+      table.hidden = none;
+      empty.hidden = !none;
+      if (none && filter.value) empty.querySelector('h2').textContent = 'No ' + filter.options[filter.selectedIndex].text.toLowerCase() + ' workflows';
+      else if (none) empty.querySelector('h2').textContent = 'No workflows here yet';
+      if (page.counts) {
+        var total = Object.keys(page.counts).filter(function (k) { return k !== 'overdue'; }).reduce(function (n, k) { return n + page.counts[k]; }, 0);
+        summary.textContent = total + ' workflows · ' + (page.counts.overdue || 0) + ' overdue · ' + ((page.counts.pending || 0) + (page.counts.outdated || 0) + (page.counts.expired || 0)) + ' waiting';
+      }
+      if (!append) showChain(page.chain);
+      wmsg.textContent = '';
+      table.setAttribute('data-loaded', 'true');
+    }).catch(function (err) {
+      wmsg.textContent = err.message;
+    }).then(function () { more.disabled = false; Attest.resize(); });
+  }
+  filter.addEventListener('change', function () { cursor = null; loadWorkflows(false); });
+  more.addEventListener('click', function () { loadWorkflows(true); });
+
+  Attest.resize();
+  window.addEventListener('load', Attest.resize);
+})();

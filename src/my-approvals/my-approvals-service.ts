@@ -1,0 +1,105 @@
+import { describeRule, evaluate } from '../approvals/approval-rules';
+import type { SpacePolicyProvider } from '../approvals/space-policy';
+import type { Workflow } from '../approvals/approvals-types';
+import type { ConfluenceClient } from '../confluence/confluence-client';
+import type { Principal } from '../confluence/connect-auth';
+import type { Clock } from '../lib/clock';
+import type { MyApprovalsStore } from './my-approvals-store';
+
+export interface MyApproval {
+  id: string;
+  pageId: string;
+  macroId: string;
+  spaceKey: string;
+  pageTitle: string;
+  pageUrl: string;
+  state: Workflow['state'];
+  boundVersion: number;
+  dueDate: string | null;
+  overdue: boolean;
+  ruleText: string;
+  /** Why it waits on you: "you" when you are listed by name, else the listed groups you belong to. */
+  via: { you: boolean; groups: string[] };
+  waitingSince: string;
+}
+
+/** Candidates looked at per request; the list shows at most MAX_ITEMS of them. */
+const CANDIDATES = 500;
+const MAX_ITEMS = 100;
+const READ_CHECKS_AT_ONCE = 8;
+
+/** Everything that waits on the current user, across every space they can read. */
+export class MyApprovalsService {
+  constructor(
+    private readonly deps: { store: MyApprovalsStore; confluence: ConfluenceClient; policies: SpacePolicyProvider; clock: Clock },
+  ) {}
+
+  async list(p: Principal): Promise<{ items: MyApproval[]; truncated: boolean }> {
+    const groups = await this.deps.confluence.groupsOf(p.clientKey, p.accountId);
+    const candidates = await this.deps.store.openFor(p.clientKey, p.accountId, groups, CANDIDATES);
+    const decisions = await this.deps.store.currentDecisions(p.clientKey, candidates);
+    const today = this.deps.clock.now().toISOString().slice(0, 10);
+    const policies = new Map<string, Promise<boolean>>();
+    const selfApprovalAllowed = (spaceKey: string) => {
+      if (!policies.has(spaceKey)) policies.set(spaceKey, this.deps.policies.policyFor(p.clientKey, spaceKey).then((x) => x.allowSelfApproval));
+      return policies.get(spaceKey)!;
+    };
+
+    const waiting: MyApproval[] = [];
+    for (const wf of candidates) {
+      const mine = groups.filter((g) => wf.groups.includes(g));
+      const listed = wf.approvers.includes(p.accountId);
+      const outcome = evaluate(wf, decisions.filter((d) => d.workflowId === wf.id));
+      // Under "all", a group is done once one member approved: it no longer waits on the others.
+      const viaGroups = wf.rule === 'all' ? mine.filter((g) => outcome.waitingOnGroups.includes(g)) : mine;
+      if (!listed && !viaGroups.length) continue;
+      // Separation of duties: the author of the bound version cannot act on it, so it waits on others.
+      if (wf.boundAuthorId === p.accountId && !(await selfApprovalAllowed(wf.spaceKey))) continue;
+      waiting.push({
+        id: wf.id,
+        pageId: wf.pageId,
+        macroId: wf.macroId,
+        spaceKey: wf.spaceKey,
+        pageTitle: wf.pageTitle,
+        pageUrl: `${p.hostBaseUrl.replace(/\/$/, '')}/spaces/${encodeURIComponent(wf.spaceKey)}/pages/${encodeURIComponent(wf.pageId)}`,
+        state: wf.state,
+        boundVersion: wf.boundVersion,
+        dueDate: wf.dueDate,
+        overdue: !!wf.dueDate && wf.dueDate < today,
+        ruleText: describeRule(wf),
+        via: { you: listed, groups: viaGroups },
+        waitingSince: wf.updatedAt.toISOString(),
+      });
+    }
+
+    const readable = await this.readableOnly(p, waiting);
+    readable.sort(urgency);
+    return { items: readable.slice(0, MAX_ITEMS), truncated: readable.length > MAX_ITEMS || candidates.length === CANDIDATES };
+  }
+
+  /** Keeps what the user may read now (Confluence's answer, cached ≤ 60 s), a few checks at a time. */
+  private async readableOnly(p: Principal, items: MyApproval[]): Promise<MyApproval[]> {
+    const pageIds = [...new Set(items.map((i) => i.pageId))];
+    const allowed = new Set<string>();
+    let next = 0;
+    const worker = async () => {
+      while (next < pageIds.length) {
+        const id = pageIds[next++];
+        if (await this.deps.confluence.canRead(p.clientKey, id, p.accountId).catch(() => false)) allowed.add(id);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(READ_CHECKS_AT_ONCE, pageIds.length) }, worker));
+    return items.filter((i) => allowed.has(i.pageId));
+  }
+}
+
+/** Overdue first (earliest due), then expired, then by due date, then longest waiting. */
+function urgency(a: MyApproval, b: MyApproval): number {
+  const rank = (x: MyApproval) => (x.overdue ? 0 : x.state === 'expired' ? 1 : 2);
+  return (
+    rank(a) - rank(b) ||
+    (a.dueDate ?? '9999-12-31').localeCompare(b.dueDate ?? '9999-12-31') ||
+    a.waitingSince.localeCompare(b.waitingSince) ||
+    a.id.localeCompare(b.id)
+  );
+}

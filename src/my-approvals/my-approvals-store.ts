@@ -1,0 +1,57 @@
+import type { Knex } from 'knex';
+import { toWorkflow } from '../approvals/approvals-store';
+import type { Decision, Workflow } from '../approvals/approvals-types';
+
+const WORKFLOWS = 'workflows';
+const DECISIONS = 'decisions';
+const OPEN = ['pending', 'outdated', 'expired'];
+
+export class MyApprovalsStore {
+  constructor(private readonly db: Knex) {}
+
+  /**
+   * Open workflows of the tenant that list this person or one of these groups and on which the person
+   * has not decided in the current round (served by the partial GIN indexes on approvers and groups).
+   */
+  async openFor(clientKey: string, accountId: string, groups: string[], limit: number): Promise<Workflow[]> {
+    const rows = await this.db(`${WORKFLOWS} as w`)
+      .select('w.*')
+      .where('w.client_key', clientKey)
+      .whereIn('w.state', OPEN)
+      .where((q) => {
+        q.whereRaw('w.approvers @> ARRAY[?]::text[]', [accountId]);
+        if (groups.length) q.orWhereRaw('w.groups && ARRAY[?]::text[]', [groups]);
+      })
+      .whereNotExists(
+        this.db(`${DECISIONS} as d`)
+          .select(this.db.raw('1'))
+          .whereRaw('d.client_key = w.client_key AND d.workflow_id = w.id AND d.round = w.round')
+          .where('d.approver_id', accountId),
+      )
+      .orderByRaw('w.due_date ASC NULLS LAST, w.created_at ASC, w.id ASC')
+      .limit(limit);
+    return rows.map((r) => toWorkflow(r as never));
+  }
+
+  /** Decisions of the current round of each workflow. */
+  async currentDecisions(clientKey: string, workflows: Workflow[]): Promise<Decision[]> {
+    if (!workflows.length) return [];
+    const rows = await this.db(`${DECISIONS} as d`)
+      .join(`${WORKFLOWS} as w`, (j) => j.on('w.client_key', 'd.client_key').andOn('w.id', 'd.workflow_id').andOn('w.round', 'd.round'))
+      .select('d.*')
+      .where('d.client_key', clientKey)
+      .whereIn('d.workflow_id', workflows.map((w) => w.id))
+      .orderBy([{ column: 'd.decided_at' }, { column: 'd.id' }]);
+    return (rows as Array<Record<string, unknown>>).map((r) => ({
+      id: Number(r.id),
+      workflowId: r.workflow_id as string,
+      approverId: r.approver_id as string,
+      decision: r.decision as Decision['decision'],
+      comment: r.comment as string,
+      pageVersion: r.page_version as number,
+      round: r.round as number,
+      viaGroups: r.via_groups as string[],
+      decidedAt: r.decided_at as Date,
+    }));
+  }
+}

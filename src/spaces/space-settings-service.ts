@@ -1,0 +1,115 @@
+import type { Knex } from 'knex';
+import type { AuditLog } from '../audit/audit-log';
+import type { Principal } from '../confluence/connect-auth';
+import { DEFAULT_POLICY, SpacePolicy, SpacePolicyProvider } from '../approvals/space-policy';
+import { NotAllowedError } from '../lib/errors';
+import type { Logger } from '../lib/logger';
+import type { SpaceAdminCheck } from './space-admin';
+import type { SpaceSettingsStore } from './space-settings-store';
+import { normaliseSettings } from './spaces-schemas';
+
+export interface SpaceSettingsView {
+  spaceKey: string;
+  settings: SpacePolicy;
+  /** False while the space runs on the built-in defaults. */
+  saved: boolean;
+  updatedAt: Date | null;
+  updatedBy: string | null;
+}
+
+/**
+ * A space's defaults and policies. Also the SpacePolicyProvider of the approvals service: macros
+ * inherit the defaults for parameters they leave empty, and the policies are a ceiling no macro
+ * parameter can lift (there is no macro parameter for self-approval or reset-on-edit at all).
+ */
+export class SpaceSettingsService implements SpacePolicyProvider {
+  constructor(
+    private readonly deps: { db: Knex; store: SpaceSettingsStore; audit: AuditLog; admins: SpaceAdminCheck; logger: Logger },
+  ) {}
+
+  async policyFor(clientKey: string, spaceKey: string, trx?: Knex.Transaction): Promise<SpacePolicy> {
+    const found = await this.deps.store.find(clientKey, spaceKey, trx);
+    return found ? normaliseSettings(found.settings) : DEFAULT_POLICY;
+  }
+
+  /** Only space admins (from Confluence's space permissions, at most 60 s old) see or change settings. */
+  async assertSpaceAdmin(p: Principal, spaceKey: string): Promise<void> {
+    if (!(await this.deps.admins.isSpaceAdmin(p.clientKey, spaceKey, p.accountId))) {
+      throw new NotAllowedError(`Only admins of space ${spaceKey} can see and change its Attest settings.`);
+    }
+  }
+
+  async get(p: Principal, spaceKey: string): Promise<SpaceSettingsView> {
+    await this.assertSpaceAdmin(p, spaceKey);
+    const found = await this.deps.store.find(p.clientKey, spaceKey);
+    return {
+      spaceKey,
+      settings: found ? normaliseSettings(found.settings) : DEFAULT_POLICY,
+      saved: !!found?.updatedBy,
+      updatedAt: found?.updatedBy ? found.updatedAt : null,
+      updatedBy: found?.updatedBy ?? null,
+    };
+  }
+
+  /** Replaces the settings; a real change is one `settings.changed` audit event in the same transaction. */
+  async update(p: Principal, spaceKey: string, next: SpacePolicy): Promise<SpaceSettingsView & { changed: boolean }> {
+    await this.assertSpaceAdmin(p, spaceKey);
+    const result = await this.deps.db.transaction(async (trx) => {
+      const locked = await this.deps.store.lock(p.clientKey, spaceKey, DEFAULT_POLICY, trx);
+      const before = normaliseSettings(locked.settings);
+      if (sameSettings(before, next)) return { stored: locked, changed: false };
+      // People become refs before the first append of the transaction (audit lock order).
+      const [beforeRefs, afterRefs] = [
+        await this.deps.audit.refs(trx, p.clientKey, before.defaults.approvers),
+        await this.deps.audit.refs(trx, p.clientKey, next.defaults.approvers),
+      ];
+      const stored = await this.deps.store.update(p.clientKey, spaceKey, next, p.accountId, trx);
+      await this.deps.audit.append(trx, p.clientKey, {
+        action: 'settings.changed',
+        actor: { type: 'user', accountId: p.accountId },
+        spaceKey,
+        data: { before: auditSettings(before, beforeRefs), after: auditSettings(next, afterRefs), changed: changedFields(before, next) },
+      });
+      return { stored, changed: true };
+    });
+    if (result.changed) this.deps.logger.info({ clientKey: p.clientKey, spaceKey }, 'space settings changed');
+    const settings = normaliseSettings(result.stored.settings);
+    return {
+      spaceKey,
+      settings,
+      saved: !!result.stored.updatedBy,
+      updatedAt: result.stored.updatedBy ? result.stored.updatedAt : null,
+      updatedBy: result.stored.updatedBy,
+      changed: result.changed,
+    };
+  }
+}
+
+/** The settings as the audit chain records them: approvers as refs, never accountIds. */
+function auditSettings(s: SpacePolicy, approverRefs: string[]) {
+  return {
+    allowSelfApproval: s.allowSelfApproval,
+    resetOnEdit: s.resetOnEdit,
+    reminderCadenceDays: s.reminderCadenceDays,
+    exportRole: s.exportRole,
+    defaults: { ...s.defaults, approvers: approverRefs },
+  };
+}
+
+function flat(s: SpacePolicy): Record<string, string> {
+  const { defaults, ...top } = s;
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(top)) out[k] = JSON.stringify(v);
+  for (const [k, v] of Object.entries(defaults)) out[`defaults.${k}`] = JSON.stringify(v);
+  return out;
+}
+
+function changedFields(a: SpacePolicy, b: SpacePolicy): string[] {
+  const fa = flat(a);
+  const fb = flat(b);
+  return Object.keys(fb).filter((k) => fa[k] !== fb[k]);
+}
+
+function sameSettings(a: SpacePolicy, b: SpacePolicy): boolean {
+  return changedFields(a, b).length === 0;
+}

@@ -1,0 +1,80 @@
+import { z } from 'zod';
+import { DEFAULT_POLICY, SpacePolicy } from '../approvals/space-policy';
+
+/** Confluence space keys: letters and digits; personal spaces start with "~". */
+export const spaceKeyParams = z
+  .object({ spaceKey: z.string().regex(/^~?[A-Za-z0-9_-]{1,255}$/, 'spaceKey must be a Confluence space key') })
+  .strict();
+
+const accountId = z.string().trim().min(1).max(128).regex(/^[A-Za-z0-9:_-]+$/, 'approvers must be Atlassian account IDs');
+const groupName = z.string().trim().min(1).max(255);
+const days = (name: string, max: number) =>
+  z.number({ message: `${name} must be a number of days` }).int(`${name} must be a whole number`).min(1, `${name} must be at least 1`).max(max, `${name} must be at most ${max}`);
+
+/** PUT /api/spaces/:spaceKey/settings — the whole settings document (what GET returns under `settings`). */
+export const settingsBody = z
+  .object({
+    allowSelfApproval: z.boolean({ message: 'allowSelfApproval must be true or false' }),
+    resetOnEdit: z.enum(['content', 'any', 'never'], { message: 'resetOnEdit must be content, any or never' }),
+    reminderCadenceDays: days('reminderCadenceDays', 365),
+    exportRole: z.enum(['space-admins', 'site-admins'], { message: 'exportRole must be space-admins or site-admins' }),
+    defaults: z
+      .object({
+        approvers: z.array(accountId).max(100, 'at most 100 default approvers').transform((a) => [...new Set(a)]),
+        groups: z.array(groupName).max(50, 'at most 50 default groups').transform((a) => [...new Set(a)]),
+        rule: z.enum(['all', 'any', 'quorum'], { message: 'rule must be all, any or quorum' }),
+        quorum: days('quorum', 1000).nullable(),
+        rejections: z.number().int().min(1, 'rejections must be at least 1').max(1000),
+        dueOffsetDays: days('dueOffsetDays', 3650).nullable(),
+        reviewDays: days('reviewDays', 3650).nullable(),
+      })
+      .strict(),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    if (s.defaults.rule === 'quorum' && s.defaults.quorum === null) {
+      ctx.addIssue({ code: 'custom', path: ['defaults', 'quorum'], message: 'a quorum rule needs a quorum (1 or more)' });
+    }
+  })
+  .transform((s): SpacePolicy => ({ ...s, defaults: { ...s.defaults, quorum: s.defaults.rule === 'quorum' ? s.defaults.quorum : null } }));
+
+export const DASHBOARD_STATES = ['overdue', 'pending', 'outdated', 'expired', 'approved', 'rejected', 'archived'] as const;
+export type DashboardFilter = (typeof DASHBOARD_STATES)[number];
+
+export const workflowsQuery = z
+  .object({
+    state: z.preprocess((v) => (v === '' ? undefined : v), z.enum(DASHBOARD_STATES, { message: `state must be one of ${DASHBOARD_STATES.join(', ')}` }).optional()),
+    cursor: z.string().max(500).regex(/^[A-Za-z0-9_-]*$/, 'cursor is not one this API gave out').optional(),
+    limit: z.coerce.number().int().min(1).max(100).default(25),
+    jwt: z.string().optional(),
+  })
+  .strict();
+
+/**
+ * Settings as stored may predate a field: every missing or malformed field falls back to the default,
+ * so an old row never breaks the policy of a space.
+ */
+export function normaliseSettings(stored: unknown): SpacePolicy {
+  const s = (stored && typeof stored === 'object' ? stored : {}) as Record<string, unknown>;
+  const d = (s.defaults && typeof s.defaults === 'object' ? s.defaults : {}) as Record<string, unknown>;
+  const D = DEFAULT_POLICY;
+  const pick = <T>(v: unknown, ok: (x: unknown) => boolean, dflt: T): T => (ok(v) ? (v as T) : dflt);
+  const isInt = (x: unknown) => Number.isInteger(x) && (x as number) >= 1;
+  const intOrNull = (x: unknown) => x === null || isInt(x);
+  const strings = (x: unknown) => Array.isArray(x) && x.every((y) => typeof y === 'string');
+  return {
+    allowSelfApproval: pick(s.allowSelfApproval, (x) => typeof x === 'boolean', D.allowSelfApproval),
+    resetOnEdit: pick(s.resetOnEdit, (x) => x === 'content' || x === 'any' || x === 'never', D.resetOnEdit),
+    reminderCadenceDays: pick(s.reminderCadenceDays, isInt, D.reminderCadenceDays),
+    exportRole: pick(s.exportRole, (x) => x === 'space-admins' || x === 'site-admins', D.exportRole),
+    defaults: {
+      approvers: pick(d.approvers, strings, [...D.defaults.approvers]),
+      groups: pick(d.groups, strings, [...D.defaults.groups]),
+      rule: pick(d.rule, (x) => x === 'all' || x === 'any' || x === 'quorum', D.defaults.rule),
+      quorum: pick(d.quorum, intOrNull, D.defaults.quorum),
+      rejections: pick(d.rejections, isInt, D.defaults.rejections),
+      dueOffsetDays: pick(d.dueOffsetDays, intOrNull, D.defaults.dueOffsetDays),
+      reviewDays: pick(d.reviewDays, intOrNull, D.defaults.reviewDays),
+    },
+  };
+}
