@@ -55,7 +55,12 @@ export class DevhostStore {
   ) {
     this.dir = path.join(dataDir, 'devhost');
     fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    this.keys = readJson<DevKeys>(path.join(this.dir, KEYS_FILE)) ?? this.createKeys(primaryBaseUrl);
+    const stored = readJson<DevKeys>(path.join(this.dir, KEYS_FILE));
+    // Shared secrets are never written to disk: after a restart each tenant gets a new one and is
+    // installed again (the server does that at start), as a Confluence reinstall would.
+    this.keys = stored
+      ? { ...stored, tenants: stored.tenants.map((t) => (t.sharedSecret ? t : { ...t, sharedSecret: newSharedSecret(), installed: false })) }
+      : this.createKeys(primaryBaseUrl);
     // The add-on may move port between runs: the primary tenant follows the current base URL.
     if (this.keys.tenants[0].baseUrl !== primaryBaseUrl) {
       this.keys.tenants[0].baseUrl = primaryBaseUrl;
@@ -80,7 +85,10 @@ export class DevhostStore {
   }
 
   saveKeys(): void {
-    writeJson(path.join(this.dir, KEYS_FILE), this.keys);
+    writeJson(path.join(this.dir, KEYS_FILE), {
+      ...this.keys,
+      tenants: this.keys.tenants.map(({ sharedSecret: _secret, ...rest }) => rest),
+    });
   }
 
   save(): void {

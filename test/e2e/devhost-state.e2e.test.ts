@@ -23,17 +23,30 @@ describe('devhost persistence', () => {
 
     const again = restart();
     expect(again.clientKey).toBe(dh.clientKey);
-    expect(again.tenant().sharedSecret).toBe(dh.tenant().sharedSecret);
     expect(again.store.keys.kid).toBe(dh.store.keys.kid);
     expect(again.page(dh.pages.onCall.id)).toMatchObject({ version, title: 'On-call handbook (2026)', authorId: dh.users.bob.accountId });
-    // The restarted instance signs iframes the running add-on accepts: same tenant, same secret.
-    expect((await fetch(again.macroUrl(dh.users.alice.accountId, dh.pages.onCall.id))).status).toBe(200);
+    // The shared secret is not kept on disk: the restarted instance installs again (as the server
+    // does at start) and then signs iframes the running add-on accepts.
+    expect(again.tenant().sharedSecret).not.toBe(dh.tenant().sharedSecret);
+    expect((await fetch(again.macroUrl(dh.users.alice.accountId, dh.pages.onCall.id))).status).toBe(401);
+    await again.install();
+    expect(await t.store.get('clientInfo', dh.clientKey)).toMatchObject({ sharedSecret: again.tenant().sharedSecret });
+    // (the REST side is still served by the mounted instance: reinstall it to carry on)
+    await dh.install();
+    expect((await fetch(dh.macroUrl(dh.users.alice.accountId, dh.pages.onCall.id))).status).toBe(200);
+    expect(await t.db('tenants').count('* as n').first()).toEqual({ n: 1 });
   });
 
-  it('stores its secrets with mode 0600', () => {
+  it('stores its files with mode 0600 and never writes a shared secret under DATA_DIR', () => {
     const dir = path.join(t.config.dataDir, 'devhost');
     for (const file of ['keys.json', 'state.json']) {
       expect(fs.statSync(path.join(dir, file)).mode & 0o777).toBe(0o600);
+    }
+    const secret = t.devhost!.tenant().sharedSecret;
+    const files = fs.readdirSync(t.config.dataDir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile());
+    expect(files.length).toBeGreaterThan(0);
+    for (const f of files) {
+      expect(fs.readFileSync(path.join(f.parentPath ?? f.path, f.name)).includes(Buffer.from(secret))).toBe(false);
     }
   });
 
