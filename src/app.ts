@@ -29,6 +29,17 @@ import { MyApprovalsStore } from './my-approvals/my-approvals-store';
 import { registerWebhooks } from './webhooks/webhooks';
 import { PageEventsService } from './webhooks/page-events-service';
 import { PageEventsStore } from './webhooks/page-events-store';
+import { AuditStore } from './audit/audit-store';
+import { CheckpointService } from './audit/checkpoint-service';
+import { CheckpointStore } from './audit/checkpoint-store';
+import { HttpPrivacyReportClient } from './privacy/privacy-client';
+import { PrivacyService } from './privacy/privacy-service';
+import { PrivacyStore } from './privacy/privacy-store';
+import { createJobs } from './scheduler/jobs';
+import { ReminderService } from './scheduler/reminders';
+import { RemindersStore } from './scheduler/reminders-store';
+import { Scheduler } from './scheduler/scheduler';
+import { SchedulerStore } from './scheduler/scheduler-store';
 import { Clock, systemClock } from './lib/clock';
 import { errorHandler, notFound, requestLogger } from './lib/http';
 import { aceLogger, Logger } from './lib/logger';
@@ -57,6 +68,11 @@ export interface AttestApp {
   confluence: ConfluenceClient;
   approvals: ApprovalsService;
   pageEvents: PageEventsService;
+  /** Signed checkpoints and the chain's verification state (verificationStatus for admin screens). */
+  checkpoints: CheckpointService;
+  privacy: PrivacyService;
+  /** Scheduled duties; server.ts starts it, tests call runDue. */
+  scheduler: Scheduler;
   devhost?: Devhost;
 }
 
@@ -186,6 +202,39 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
   });
   registerWebhooks({ addon, logger, pageEvents });
 
+  // Scheduled duties (#4): recertification, reminders, checkpoints, verification, privacy, inbox retry.
+  const checkpoints = new CheckpointService({
+    db,
+    audit,
+    auditStore: new AuditStore(db),
+    store: new CheckpointStore(db),
+    signingKey: config.signingKey,
+    logger: logger.child({ component: 'checkpoints' }),
+  });
+  const privacy = new PrivacyService({
+    db,
+    store: new PrivacyStore(db),
+    client: new HttpPrivacyReportClient(config.privacyUrl),
+    audit,
+    logger: logger.child({ component: 'privacy' }),
+  });
+  const schedulerStore = new SchedulerStore(db);
+  const scheduler = new Scheduler({
+    db,
+    store: schedulerStore,
+    clock,
+    logger: logger.child({ component: 'scheduler' }),
+    jobs: createJobs({
+      store: schedulerStore,
+      approvals,
+      pageEvents,
+      reminders: new ReminderService({ approvals, policies, confluence, store: new RemindersStore(db), logger: logger.child({ component: 'reminders' }) }),
+      checkpoints,
+      privacy,
+      logger: logger.child({ component: 'scheduler' }),
+    }),
+  });
+
   if (config.devhost) {
     // Required here, not imported above, so that production never loads the stand-in.
     const { createDevhost } = require('./devhost/devhost') as typeof import('./devhost/devhost');
@@ -195,5 +244,5 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
 
   app.use(notFound);
   app.use(errorHandler(logger));
-  return { app, addon, store, audit, confluence, approvals, pageEvents, devhost };
+  return { app, addon, store, audit, confluence, approvals, pageEvents, checkpoints, privacy, scheduler, devhost };
 }
