@@ -1,0 +1,151 @@
+import type { KeyObject } from 'node:crypto';
+import type { Knex } from 'knex';
+import type { Logger } from '../lib/logger';
+import type { AuditLog } from './audit-log';
+import type { AuditStore } from './audit-store';
+import { keyIdOf, publicKeyOf, signCheckpoint, verifyCheckpoint } from './checkpoint-format';
+import type { Checkpoint, CheckpointStore, VerificationMode, VerificationRecord } from './checkpoint-store';
+
+/** What the space and site admin screens show about a tenant's chain. */
+export interface VerificationStatus {
+  /** `never`: no verification has run yet. */
+  status: 'ok' | 'failed' | 'never';
+  mode: VerificationMode | null;
+  firstBadSeq: number | null;
+  reason: string | null;
+  verifiedToSeq: number | null;
+  checkedAt: Date | null;
+  lastCheckpoint: Pick<Checkpoint, 'seq' | 'chainHash' | 'signedAt' | 'keyId'> | null;
+}
+
+type Check = { ok: true; toSeq: number; chainHash: string | null } | { ok: false; seq: number; reason: string };
+
+/**
+ * Signs the tenant's chain head (Ed25519, key outside the database) when it moved, but only when the
+ * head extends the previous checkpoint; verifies the chain incrementally (since the last checkpoint)
+ * and fully; records the latest outcome per tenant so admin screens can show it. Failures are logged
+ * as errors with the first bad seq.
+ */
+export class CheckpointService {
+  private readonly keyId: string;
+
+  constructor(
+    private readonly deps: {
+      db: Knex;
+      audit: AuditLog;
+      auditStore: AuditStore;
+      store: CheckpointStore;
+      signingKey: KeyObject;
+      logger: Logger;
+    },
+  ) {
+    this.keyId = keyIdOf(deps.signingKey);
+  }
+
+  async latestCheckpoint(clientKey: string): Promise<Checkpoint | null> {
+    return this.deps.store.latest(clientKey);
+  }
+
+  async verificationStatus(clientKey: string): Promise<VerificationStatus> {
+    const [v, cp] = await Promise.all([this.deps.store.verification(clientKey), this.deps.store.latest(clientKey)]);
+    return {
+      status: v?.status ?? 'never',
+      mode: v?.mode ?? null,
+      firstBadSeq: v?.firstBadSeq ?? null,
+      reason: v?.reason ?? null,
+      verifiedToSeq: v?.verifiedToSeq ?? null,
+      checkedAt: v?.checkedAt ?? null,
+      lastCheckpoint: cp ? { seq: cp.seq, chainHash: cp.chainHash, signedAt: cp.signedAt, keyId: cp.keyId } : null,
+    };
+  }
+
+  /**
+   * Verifies since the last checkpoint and, when the head moved and extends it, signs a new checkpoint.
+   * Refuses (error log + failed verification state) when the head does not extend the previous one.
+   */
+  async checkpoint(clientKey: string, now: Date): Promise<'signed' | 'unchanged' | 'empty' | 'refused'> {
+    const head = await this.deps.auditStore.head(clientKey);
+    if (!head || head.seq === 0 || !head.chainHash) return 'empty';
+    const prev = await this.deps.store.latest(clientKey);
+    if (prev && prev.seq === head.seq && prev.chainHash === head.chainHash.toString('hex')) {
+      await this.record(clientKey, 'checkpoint', { ok: true, toSeq: head.seq, chainHash: prev.chainHash }, now);
+      return 'unchanged';
+    }
+    const check = await this.sinceCheckpoint(clientKey, prev, head.seq);
+    await this.record(clientKey, 'checkpoint', check, now);
+    if (!check.ok) return 'refused';
+    if (!check.chainHash || check.toSeq <= (prev?.seq ?? 0)) return 'unchanged';
+    const fields = { clientKey, seq: check.toSeq, chainHash: check.chainHash, signedAt: now.toISOString() };
+    const signature = signCheckpoint(this.deps.signingKey, fields);
+    await this.deps.store.insert(clientKey, { seq: fields.seq, chainHash: fields.chainHash, signedAt: now, signature, keyId: this.keyId });
+    this.deps.logger.info({ clientKey, seq: fields.seq, keyId: this.keyId }, 'audit checkpoint signed');
+    return 'signed';
+  }
+
+  /** Incremental: the chain since the last checkpoint, and that the checkpointed row is unchanged. */
+  async verifyIncremental(clientKey: string, now: Date): Promise<boolean> {
+    const prev = await this.deps.store.latest(clientKey);
+    const check = await this.sinceCheckpoint(clientKey, prev, undefined);
+    await this.record(clientKey, 'incremental', check, now);
+    return check.ok;
+  }
+
+  /** Full: the whole chain from genesis, and every checkpoint against it (hash and signature). */
+  async verifyFull(clientKey: string, now: Date): Promise<boolean> {
+    const result = await this.deps.audit.verify(this.deps.db, clientKey);
+    let check: Check = result.ok ? { ok: true, toSeq: result.lastSeq ?? 0, chainHash: result.head } : { ok: false, seq: result.seq, reason: result.reason };
+    if (check.ok) {
+      const publicKey = publicKeyOf(this.deps.signingKey);
+      for (const cp of await this.deps.store.all(clientKey)) {
+        const problem = await this.checkpointProblem(clientKey, cp);
+        if (problem) {
+          check = { ok: false, seq: cp.seq, reason: problem };
+          break;
+        }
+        // Checkpoints signed with an earlier key are checked against the chain above, not re-verified here.
+        if (cp.keyId === this.keyId && !verifyCheckpoint(publicKey, { clientKey, seq: cp.seq, chainHash: cp.chainHash, signedAt: cp.signedAt.toISOString() }, cp.signature)) {
+          check = { ok: false, seq: cp.seq, reason: `checkpoint at seq ${cp.seq}: the signature does not verify` };
+          break;
+        }
+      }
+    }
+    await this.record(clientKey, 'full', check, now);
+    return check.ok;
+  }
+
+  private async checkpointProblem(clientKey: string, cp: Checkpoint): Promise<string | null> {
+    const at = await this.deps.auditStore.chainHashAt(clientKey, cp.seq);
+    if (!at) return `seq ${cp.seq} (checkpointed) is missing`;
+    if (at.toString('hex') !== cp.chainHash) return `seq ${cp.seq}: the chain hash no longer matches the signed checkpoint`;
+    return null;
+  }
+
+  private async sinceCheckpoint(clientKey: string, prev: Checkpoint | null, toSeq: number | undefined): Promise<Check> {
+    if (prev) {
+      const problem = await this.checkpointProblem(clientKey, prev);
+      if (problem) return { ok: false, seq: prev.seq, reason: problem };
+      if (toSeq !== undefined && toSeq <= prev.seq) {
+        return { ok: false, seq: toSeq, reason: `the head (seq ${toSeq}) does not extend the checkpoint at seq ${prev.seq}` };
+      }
+    }
+    const result = await this.deps.audit.verify(this.deps.db, clientKey, { fromSeq: (prev?.seq ?? 0) + 1, toSeq });
+    if (!result.ok) return { ok: false, seq: result.seq, reason: result.reason };
+    return { ok: true, toSeq: result.lastSeq ?? prev?.seq ?? 0, chainHash: result.lastSeq ? result.head : prev?.chainHash ?? null };
+  }
+
+  private async record(clientKey: string, mode: VerificationMode, check: Check, now: Date): Promise<void> {
+    const current = await this.deps.store.verification(clientKey);
+    if (!check.ok) {
+      this.deps.logger.error(
+        { clientKey, mode, firstBadSeq: check.seq, reason: check.reason },
+        mode === 'checkpoint' ? 'audit checkpoint REFUSED: the chain does not extend the last checkpoint' : 'audit chain verification FAILED',
+      );
+    }
+    // A failure found by a full run covers rows an incremental run does not read: only a full run clears it.
+    if (check.ok && current?.status === 'failed' && current.mode === 'full' && mode !== 'full') return;
+    const record: VerificationRecord = check.ok
+      ? { status: 'ok', mode, firstBadSeq: null, reason: null, verifiedToSeq: check.toSeq, checkedAt: now }
+      : { status: 'failed', mode, firstBadSeq: check.seq, reason: check.reason, verifiedToSeq: null, checkedAt: now };
+    await this.deps.store.saveVerification(clientKey, record);
+  }
+}

@@ -1,0 +1,106 @@
+import type { Knex } from 'knex';
+
+const CHECKPOINTS = 'audit_checkpoints';
+const VERIFICATION = 'audit_verification';
+
+export interface Checkpoint {
+  clientKey: string;
+  seq: number;
+  /** Lower-case hex. */
+  chainHash: string;
+  signedAt: Date;
+  signature: string;
+  keyId: string;
+}
+
+export type VerificationMode = 'incremental' | 'full' | 'checkpoint';
+
+export interface VerificationRecord {
+  status: 'ok' | 'failed';
+  mode: VerificationMode;
+  firstBadSeq: number | null;
+  reason: string | null;
+  /** The last seq the run covered (its end when ok). */
+  verifiedToSeq: number | null;
+  checkedAt: Date;
+}
+
+interface CheckpointRow {
+  client_key: string;
+  seq: number;
+  chain_hash: Buffer;
+  signed_at: Date;
+  signature: string;
+  key_id: string;
+}
+
+function toCheckpoint(r: CheckpointRow): Checkpoint {
+  return {
+    clientKey: r.client_key,
+    seq: Number(r.seq),
+    chainHash: r.chain_hash.toString('hex'),
+    signedAt: r.signed_at,
+    signature: r.signature,
+    keyId: r.key_id,
+  };
+}
+
+/** Signed checkpoints of each tenant's chain and the outcome of the latest verification. */
+export class CheckpointStore {
+  constructor(private readonly db: Knex) {}
+
+  async latest(clientKey: string): Promise<Checkpoint | null> {
+    const row = await this.db<CheckpointRow>(CHECKPOINTS).where({ client_key: clientKey }).orderBy('seq', 'desc').first();
+    return row ? toCheckpoint(row) : null;
+  }
+
+  async all(clientKey: string): Promise<Checkpoint[]> {
+    const rows = await this.db<CheckpointRow>(CHECKPOINTS).where({ client_key: clientKey }).orderBy('seq');
+    return rows.map(toCheckpoint);
+  }
+
+  /** False when a checkpoint at that seq exists already. */
+  async insert(clientKey: string, c: Omit<Checkpoint, 'clientKey'>): Promise<boolean> {
+    const rows = await this.db(CHECKPOINTS)
+      .insert({
+        client_key: clientKey,
+        seq: c.seq,
+        chain_hash: Buffer.from(c.chainHash, 'hex'),
+        signed_at: c.signedAt,
+        signature: c.signature,
+        key_id: c.keyId,
+      })
+      .onConflict(['client_key', 'seq'])
+      .ignore()
+      .returning('seq');
+    return rows.length === 1;
+  }
+
+  async verification(clientKey: string): Promise<VerificationRecord | null> {
+    const r = await this.db(VERIFICATION).where({ client_key: clientKey }).first();
+    if (!r) return null;
+    return {
+      status: r.status,
+      mode: r.mode,
+      firstBadSeq: r.first_bad_seq === null ? null : Number(r.first_bad_seq),
+      reason: r.reason,
+      verifiedToSeq: r.verified_to_seq === null ? null : Number(r.verified_to_seq),
+      checkedAt: r.checked_at,
+    };
+  }
+
+  async saveVerification(clientKey: string, v: VerificationRecord): Promise<void> {
+    await this.db(VERIFICATION)
+      .insert({
+        client_key: clientKey,
+        status: v.status,
+        mode: v.mode,
+        first_bad_seq: v.firstBadSeq,
+        reason: v.reason,
+        verified_to_seq: v.verifiedToSeq,
+        checked_at: v.checkedAt,
+      })
+      .onConflict('client_key')
+      .merge();
+  }
+}

@@ -1,0 +1,88 @@
+import type { Knex } from 'knex';
+import type { ReportedAccount } from './privacy-client';
+
+const CYCLES = 'privacy_cycles';
+
+export interface PrivacyCycle {
+  nextDueAt: Date;
+  retryAfter: Date | null;
+  lastReportedAt: Date | null;
+  lastReported: number;
+  erasedTotal: number;
+}
+
+/**
+ * Every place Attest stores an accountId, in one store on purpose: listing them for the reporting
+ * cycle and erasing a closed account must not miss a table. Comments stay (they are evidence);
+ * a person's accountId is replaced by `erased:<ref>` (or `erased`) and their audit subject is deleted,
+ * so the chain keeps verifying but nothing links the ref to the person any more.
+ */
+export class PrivacyStore {
+  constructor(private readonly db: Knex) {}
+
+  /** Distinct stored accountIds with the last time we stored something about each. */
+  async storedAccounts(clientKey: string): Promise<ReportedAccount[]> {
+    const { rows } = await this.db.raw(
+      `select account_id, max(at) as updated_at from (
+         select account_id, created_at as at from audit_subjects where client_key = :ck
+         union all select approver_id, decided_at from decisions where client_key = :ck
+         union all select unnest(approvers), updated_at from workflows where client_key = :ck
+         union all select bound_author_id, updated_at from workflows where client_key = :ck and bound_author_id is not null
+         union all select unnest(account_ids), sent_at from reminders where client_key = :ck
+       ) a
+       where account_id not like 'erased%'
+       group by account_id
+       order by account_id`,
+      { ck: clientKey },
+    );
+    return rows.map((r: { account_id: string; updated_at: Date }) => ({ accountId: r.account_id, updatedAt: new Date(r.updated_at).toISOString() }));
+  }
+
+  async refOf(clientKey: string, accountId: string, trx: Knex.Transaction): Promise<string | null> {
+    const row = await trx('audit_subjects').where({ client_key: clientKey, account_id: accountId }).first('ref');
+    return row ? row.ref : null;
+  }
+
+  /** Replaces the accountId by `marker` everywhere and deletes the audit subject; returns rows touched. */
+  async erase(clientKey: string, accountId: string, marker: string, trx: Knex.Transaction): Promise<number> {
+    let n = 0;
+    n += await trx('decisions').where({ client_key: clientKey, approver_id: accountId }).update({ approver_id: marker });
+    n += await trx('workflows')
+      .where({ client_key: clientKey })
+      .whereRaw('? = any(approvers)', [accountId])
+      .update({ approvers: trx.raw('array_replace(approvers, ?, ?)', [accountId, marker]) });
+    n += await trx('workflows').where({ client_key: clientKey, bound_author_id: accountId }).update({ bound_author_id: marker });
+    n += await trx('reminders')
+      .where({ client_key: clientKey })
+      .whereRaw('? = any(account_ids)', [accountId])
+      .update({ account_ids: trx.raw('array_replace(account_ids, ?, ?)', [accountId, marker]) });
+    // Webhook payloads name the users who edited pages.
+    n += await trx('page_events')
+      .where({ client_key: clientKey })
+      .whereRaw('strpos(payload::text, ?) > 0', [accountId])
+      .update({ payload: trx.raw('replace(payload::text, ?, ?)::jsonb', [accountId, marker]) });
+    n += await trx('audit_subjects').where({ client_key: clientKey, account_id: accountId }).delete();
+    return n;
+  }
+
+  async cycle(clientKey: string): Promise<PrivacyCycle | null> {
+    const r = await this.db(CYCLES).where({ client_key: clientKey }).first();
+    return r
+      ? { nextDueAt: r.next_due_at, retryAfter: r.retry_after, lastReportedAt: r.last_reported_at, lastReported: r.last_reported, erasedTotal: r.erased_total }
+      : null;
+  }
+
+  async saveCycle(clientKey: string, c: PrivacyCycle): Promise<void> {
+    await this.db(CYCLES)
+      .insert({
+        client_key: clientKey,
+        next_due_at: c.nextDueAt,
+        retry_after: c.retryAfter,
+        last_reported_at: c.lastReportedAt,
+        last_reported: c.lastReported,
+        erased_total: c.erasedTotal,
+      })
+      .onConflict('client_key')
+      .merge();
+  }
+}

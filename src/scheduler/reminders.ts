@@ -1,0 +1,73 @@
+import type { ApprovalsService } from '../approvals/approvals-service';
+import type { Workflow } from '../approvals/approvals-types';
+import type { SpacePolicyProvider } from '../approvals/space-policy';
+import type { ConfluenceClient } from '../confluence/confluence-client';
+import type { Logger } from '../lib/logger';
+import type { RemindersStore } from './reminders-store';
+
+const DAY_MS = 86_400_000;
+/** Approvers replaced after a closed account was erased: nobody to mention. */
+const ERASED = /^erased:/;
+
+function xml(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
+}
+
+/** The reminder comment (storage format); each mention makes Confluence notify that person. */
+export function reminderBody(wf: Workflow, users: string[], groups: string[], overdue: boolean): string {
+  const why =
+    wf.state === 'outdated'
+      ? 'needs approval again: the page changed after it was approved'
+      : wf.state === 'expired'
+        ? 'needs recertification: its review interval has passed'
+        : overdue
+          ? `is overdue (due ${wf.dueDate})`
+          : 'is waiting for approval';
+  const who = [
+    ...users.map((id) => `<ac:link><ri:user ri:account-id="${xml(id)}" /></ac:link>`),
+    ...groups.map((g) => `a member of the group <strong>${xml(g)}</strong>`),
+  ];
+  return `<p><strong>Approval reminder:</strong> “${xml(wf.pageTitle)}” (version ${wf.boundVersion}) ${why}. Waiting for: ${who.join(', ')}.</p>`;
+}
+
+/**
+ * Reminds the approvers who have not acted on an open workflow (pending, overdue, outdated, expired)
+ * with a page comment that mentions them, at most once per the space's cadence.
+ */
+export class ReminderService {
+  constructor(
+    private readonly deps: {
+      approvals: ApprovalsService;
+      policies: SpacePolicyProvider;
+      confluence: ConfluenceClient;
+      store: RemindersStore;
+      logger: Logger;
+    },
+  ) {}
+
+  async sendDue(clientKey: string, now: Date): Promise<{ sent: number; notDue: number; failed: number }> {
+    const counts = { sent: 0, notDue: 0, failed: 0 };
+    for (const { workflow: wf, waitingOnUsers, waitingOnGroups, overdue } of await this.deps.approvals.awaitingDecisions(clientKey, now)) {
+      const users = waitingOnUsers.filter((id) => !ERASED.test(id));
+      if (!users.length && !waitingOnGroups.length) continue;
+      const policy = await this.deps.policies.policyFor(clientKey, wf.spaceKey);
+      const last = await this.deps.store.last(clientKey, wf.id);
+      if (last && last.sentAt.getTime() + policy.reminderCadenceDays * DAY_MS > now.getTime()) {
+        counts.notDue++;
+        continue;
+      }
+      const id = await this.deps.store.claim(clientKey, { workflowId: wf.id, round: wf.round, accountIds: users, groups: waitingOnGroups, sentAt: now });
+      try {
+        const comment = await this.deps.confluence.createComment(clientKey, wf.pageId, reminderBody(wf, users, waitingOnGroups, overdue));
+        await this.deps.store.markSent(clientKey, id, comment.id);
+        counts.sent++;
+        this.deps.logger.info({ clientKey, pageId: wf.pageId, workflowId: wf.id, mentioned: users.length, groups: waitingOnGroups.length }, 'reminder sent');
+      } catch (err) {
+        await this.deps.store.release(clientKey, id);
+        counts.failed++;
+        this.deps.logger.warn({ clientKey, pageId: wf.pageId, workflowId: wf.id, err }, 'reminder could not be posted; next run tries again');
+      }
+    }
+    return counts;
+  }
+}
