@@ -4,10 +4,14 @@
  */
 import { ConfigError } from './config';
 import { CliCommand, CliContext, EXIT, UsageError } from './cli/command';
+import { keysCommand } from './cli/keys';
+import { exportCommand } from './cli/export';
 import { migrateCommand } from './cli/migrate';
 import { verifyCommand } from './cli/verify';
 
 export const commands: Record<string, CliCommand> = {
+  keys: keysCommand,
+  export: exportCommand,
   migrate: migrateCommand,
   verify: verifyCommand,
 };
