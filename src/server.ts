@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { createApp } from './app';
+import { AttestApp, createApp } from './app';
 import { ConfigError, loadConfig } from './config';
 import { openDatabase } from './db/database';
 import { migrateLatest } from './db/knex';
@@ -26,6 +26,7 @@ async function main(): Promise<void> {
 
   const database = await openDatabase(config, logger);
   let server: http.Server | undefined;
+  let attest: AttestApp | undefined;
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
@@ -42,6 +43,10 @@ async function main(): Promise<void> {
         server.closeIdleConnections();
         await closed;
       }
+      if (attest) {
+        await attest.scheduler.stop();
+        await attest.pageEvents.settled();
+      }
       await database.close();
       logger.info('stopped');
       clearTimeout(force);
@@ -57,7 +62,8 @@ async function main(): Promise<void> {
   try {
     const applied = await migrateLatest(database.db);
     if (applied.length) logger.info({ applied }, 'migrations applied');
-    const { app, devhost } = await createApp({ config, db: database.db, logger });
+    attest = await createApp({ config, db: database.db, logger });
+    const { app, devhost } = attest;
     server = http.createServer(app);
     // Keep-alive sockets would otherwise hold shutdown open until they time out.
     server.keepAliveTimeout = 5_000;
@@ -66,6 +72,7 @@ async function main(): Promise<void> {
       server!.listen(config.port, () => resolve());
     });
     logger.info({ port: config.port, baseUrl: config.localBaseUrl }, 'Attest is listening');
+    if (config.scheduler) attest.scheduler.start();
     if (devhost) {
       await devhost.install();
       logger.info(`devhost: open ${config.localBaseUrl}/devhost`);
