@@ -21,6 +21,10 @@ export interface Config {
   logLevel: string;
   /** Hosts allowed to install (ACE's AC_HOST_WHITELIST); empty means ACE's default. */
   hostAllowList?: string;
+  /** Base URL of Atlassian's personal data reporting API (`<url>/app/report-accounts`), ATTEST_PRIVACY_URL. */
+  privacyUrl: string;
+  /** Run the scheduled duties in this process (ATTEST_SCHEDULER, default on). */
+  scheduler: boolean;
 }
 
 /** A configuration problem: the process prints this one line and stops. */
@@ -42,6 +46,8 @@ const envSchema = z.object({
   DEVHOST: z.string().optional(),
   LOG_LEVEL: z.string().optional(),
   AC_HOST_WHITELIST: z.string().optional(),
+  ATTEST_PRIVACY_URL: z.string().optional(),
+  ATTEST_SCHEDULER: z.string().optional(),
 });
 
 type Env = Record<string, string | undefined>;
@@ -154,6 +160,19 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('LOG_LEVEL', `must be one of fatal, error, warn, info, debug, trace, silent`);
   }
 
+  // The devhost emulates the reporting API; elsewhere Atlassian's host (the exact one is unconfirmed).
+  const privacyUrl = (
+    parsed.ATTEST_PRIVACY_URL
+      ? parseUrl('ATTEST_PRIVACY_URL', parsed.ATTEST_PRIVACY_URL, isProduction ? ['https:'] : ['http:', 'https:'])
+      : devhost
+        ? `${localBaseUrl}/devhost`
+        : 'https://api.atlassian.com'
+  ).replace(/\/$/, '');
+  const schedulerRaw = (parsed.ATTEST_SCHEDULER ?? 'on').toLowerCase();
+  if (!['on', 'off', 'true', 'false', '1', '0'].includes(schedulerRaw)) {
+    throw new ConfigError('ATTEST_SCHEDULER', `must be "on" or "off", got "${parsed.ATTEST_SCHEDULER}"`);
+  }
+
   return {
     port,
     nodeEnv,
@@ -166,5 +185,7 @@ export function loadConfig(env: Env = process.env): Config {
     devhost,
     logLevel,
     hostAllowList: parsed.AC_HOST_WHITELIST,
+    privacyUrl,
+    scheduler: !['off', 'false', '0'].includes(schedulerRaw),
   };
 }
