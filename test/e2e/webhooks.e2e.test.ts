@@ -82,7 +82,7 @@ describe('page webhooks end to end', () => {
     await settled();
     const after = await workflow('onCall');
     expect(after).toMatchObject({ state: 'approved', bound_version: edit.version, round: before.round, body_hash: before.body_hash, page_title: 'On-call handbook (2026)' });
-    const rebound = (await events('workflow.rebound')).map((e) => JSON.parse(e.canonical));
+    const rebound = (await events('workflow.rebound')).map((e: { canonical: string }) => JSON.parse(e.canonical));
     expect(rebound).toHaveLength(1);
     expect(rebound[0].data).toMatchObject({ contentChanged: false, reason: expect.stringMatching(/only the title or metadata changed/) });
   });
@@ -125,7 +125,7 @@ describe('page webhooks end to end', () => {
     const html = await render(d.users.bob.accountId, 'accessReview');
     expect(html.status).toBe(200);
     expect(await workflow('accessReview')).toMatchObject({ state: 'outdated', bound_version: v.number });
-    const [ev] = (await events('workflow.outdated')).filter((e) => e.page_id === d.pages.accessReview.id);
+    const [ev] = (await events('workflow.outdated')).filter((e: { page_id: string }) => e.page_id === d.pages.accessReview.id);
     expect(JSON.parse(ev.canonical).data.cause).toBe('render');
   });
 
