@@ -23,7 +23,7 @@ import { SpaceDashboardService } from './spaces/space-dashboard-service';
 import { SpaceDashboardStore } from './spaces/space-dashboard-store';
 import { SpaceSettingsService } from './spaces/space-settings-service';
 import { SpaceSettingsStore } from './spaces/space-settings-store';
-import { noVerificationStatus, VerificationStatusSource } from './spaces/verification-status';
+import type { VerificationStatusSource } from './spaces/verification-status';
 import { MyApprovalsService } from './my-approvals/my-approvals-service';
 import { MyApprovalsStore } from './my-approvals/my-approvals-store';
 import { registerWebhooks } from './webhooks/webhooks';
@@ -155,6 +155,15 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
 
   const confluence = new CachedConfluenceClient(new AceConfluenceClient(addon, logger.child({ component: 'confluence' })), clock);
   const audit = createAuditLog(db);
+  // Signed checkpoints and the chain's verification state (#4); the space dashboard shows them.
+  const checkpoints = new CheckpointService({
+    db,
+    audit,
+    auditStore: new AuditStore(db),
+    store: new CheckpointStore(db),
+    signingKey: config.signingKey,
+    logger: logger.child({ component: 'checkpoints' }),
+  });
   const spaceSettings = new SpaceSettingsService({
     db,
     store: new SpaceSettingsStore(db),
@@ -164,8 +173,7 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
   });
   // Macros inherit the space's defaults; its policies (self-approval, reset on edit) are the ceiling.
   const policies: SpacePolicyProvider = spaceSettings;
-  // The chain's verification status and latest checkpoint on the space dashboard: replace with the real source.
-  const verification: VerificationStatusSource = noVerificationStatus;
+  const verification: VerificationStatusSource = { status: (clientKey) => checkpoints.dashboardStatus(clientKey) };
   const approvals = new ApprovalsService({
     db,
     store: new ApprovalsStore(db),
@@ -203,14 +211,6 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
   registerWebhooks({ addon, logger, pageEvents });
 
   // Scheduled duties (#4): recertification, reminders, checkpoints, verification, privacy, inbox retry.
-  const checkpoints = new CheckpointService({
-    db,
-    audit,
-    auditStore: new AuditStore(db),
-    store: new CheckpointStore(db),
-    signingKey: config.signingKey,
-    logger: logger.child({ component: 'checkpoints' }),
-  });
   const privacy = new PrivacyService({
     db,
     store: new PrivacyStore(db),
