@@ -59,6 +59,28 @@ export class CheckpointService {
     };
   }
 
+  /** The same, shaped for the space dashboard (spaces/verification-status.ts); null before any run. */
+  async dashboardStatus(clientKey: string): Promise<{
+    verification?: { ok: boolean; checkedAt?: string; seq?: number; reason?: string; firstBadSeq?: number };
+    checkpoint?: { seq: number; chainHash: string; signedAt: string; keyId?: string };
+  } | null> {
+    const s = await this.verificationStatus(clientKey);
+    if (s.status === 'never' && !s.lastCheckpoint) return null;
+    return {
+      verification:
+        s.status === 'never'
+          ? undefined
+          : {
+              ok: s.status === 'ok',
+              checkedAt: s.checkedAt?.toISOString(),
+              seq: s.verifiedToSeq ?? undefined,
+              reason: s.reason ?? undefined,
+              firstBadSeq: s.firstBadSeq ?? undefined,
+            },
+      checkpoint: s.lastCheckpoint ? { ...s.lastCheckpoint, signedAt: s.lastCheckpoint.signedAt.toISOString() } : undefined,
+    };
+  }
+
   /**
    * Verifies since the last checkpoint and, when the head moved and extends it, signs a new checkpoint.
    * Refuses (error log + failed verification state) when the head does not extend the previous one.
