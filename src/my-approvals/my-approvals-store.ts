@@ -20,7 +20,7 @@ export class MyApprovalsStore {
       .whereIn('w.state', OPEN)
       .where((q) => {
         q.whereRaw('w.approvers @> ARRAY[?]::text[]', [accountId]);
-        if (groups.length) q.orWhereRaw('w.groups && ARRAY[?]::text[]', [groups]);
+        if (groups.length) q.orWhereRaw('w.groups && ?::text[]', [groups]);
       })
       .whereNotExists(
         this.db(`${DECISIONS} as d`)
