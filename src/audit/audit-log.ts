@@ -141,9 +141,13 @@ export class AuditLog {
     const ref = accountId ? await this.refFor(trx, clientKey, accountId) : null;
 
     const store = this.store.on(trx);
-    await store.ensureHead(clientKey);
-    const head = await store.lockHead(clientKey);
-    const at = await store.nextAt(clientKey);
+    let head = await store.lockHeadAt(clientKey);
+    if (!head) {
+      await store.ensureHead(clientKey);
+      head = await store.lockHeadAt(clientKey);
+      if (!head) throw new Error(`audit head for ${clientKey} vanished while appending`);
+    }
+    const at = head.at;
     const seq = head.seq + 1;
     const prev = head.chainHash ?? genesisHash(clientKey);
     const doc: CanonicalEvent = {
@@ -161,7 +165,7 @@ export class AuditLog {
     const canonical = canonicalText(doc);
     const leaf = leafHash(canonical);
     const chain = chainHash(prev, leaf);
-    await store.insertEvent(clientKey, {
+    await store.insertEventAndAdvance(clientKey, {
       seq,
       recordedAt: at,
       action: event.action,
@@ -173,7 +177,6 @@ export class AuditLog {
       leafHash: leaf,
       chainHash: chain,
     });
-    await store.advanceHead(clientKey, seq, chain, at);
     return {
       clientKey,
       seq,

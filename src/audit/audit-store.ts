@@ -62,48 +62,35 @@ export class AuditStore {
     await this.db(HEADS).insert({ client_key: clientKey, seq: 0 }).onConflict('client_key').ignore();
   }
 
-  /** Locks the head row until the transaction ends: the one place appends for a tenant queue. */
-  async lockHead(clientKey: string): Promise<AuditHead> {
-    const row = await this.db(HEADS).where({ client_key: clientKey }).forUpdate().first('seq', 'chain_hash');
-    if (!row) throw new Error(`audit head for ${clientKey} vanished while appending`);
-    return { seq: Number(row.seq), chainHash: row.chain_hash };
-  }
-
   /**
-   * The database clock formatted as an event time, never before the tenant's last event. Call it
-   * with the head locked: then times follow seq order whichever service instance appends.
+   * Locks the head row and reads the event time in one round trip (the head lock is the queue of
+   * a tenant's appends, so every query while holding it counts). Null when the tenant has no head yet.
    */
-  async nextAt(clientKey: string): Promise<string> {
+  async lockHeadAt(clientKey: string): Promise<(AuditHead & { at: string }) | null> {
     const { rows } = await this.db.raw(
-      `select to_char(greatest(clock_timestamp(), h.updated_at) at time zone 'UTC', ?) as at
-         from (select (select updated_at from ${HEADS} where client_key = ? and seq > 0) as updated_at) h`,
+      `select seq, chain_hash,
+              to_char(greatest(clock_timestamp(), case when seq > 0 then updated_at end) at time zone 'UTC', ?) as at
+         from ${HEADS} where client_key = ? for update`,
       [PG_AT_FORMAT, clientKey],
     );
-    return rows[0].at;
+    if (!rows.length) return null;
+    return { seq: Number(rows[0].seq), chainHash: rows[0].chain_hash, at: rows[0].at };
   }
 
-  async insertEvent(clientKey: string, e: ChainRow): Promise<void> {
-    await this.db(EVENTS).insert({
-      client_key: clientKey,
-      seq: e.seq,
-      recorded_at: e.recordedAt,
-      action: e.action,
-      space_key: e.spaceKey,
-      page_id: e.pageId,
-      workflow_id: e.workflowId,
-      actor_ref: e.actorRef,
-      canonical: e.canonical,
-      leaf_hash: e.leafHash,
-      chain_hash: e.chainHash,
-    });
-  }
-
-  /** Moves the head to the event just inserted; `at` becomes the floor for the next event's time. */
-  async advanceHead(clientKey: string, seq: number, chainHash: Buffer, at: string): Promise<void> {
-    const n = await this.db(HEADS)
-      .where({ client_key: clientKey, seq: seq - 1 })
-      .update({ seq, chain_hash: chainHash, updated_at: at });
-    if (n !== 1) throw new Error(`audit head for ${clientKey} is not at seq ${seq - 1}`);
+  /** Inserts the event and moves the head to it in one statement; fails unless the head was at seq - 1. */
+  async insertEventAndAdvance(clientKey: string, e: ChainRow): Promise<void> {
+    const { rows } = await this.db.raw(
+      `with ins as (
+         insert into ${EVENTS} (client_key, seq, recorded_at, action, space_key, page_id, workflow_id, actor_ref, canonical, leaf_hash, chain_hash)
+         values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) returning seq)
+       update ${HEADS} set seq = (select seq from ins), chain_hash = ?, updated_at = ?
+        where client_key = ? and seq = ? returning seq`,
+      [
+        clientKey, e.seq, e.recordedAt, e.action, e.spaceKey, e.pageId, e.workflowId, e.actorRef, e.canonical, e.leafHash, e.chainHash,
+        e.chainHash, e.recordedAt, clientKey, e.seq - 1,
+      ],
+    );
+    if (rows.length !== 1) throw new Error(`audit head for ${clientKey} is not at seq ${e.seq - 1}`);
   }
 
   async head(clientKey: string): Promise<AuditHead | null> {
