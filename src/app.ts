@@ -17,6 +17,7 @@ import type { ConfluenceClient } from './confluence/confluence-client';
 import { createLifecycleRouter } from './lifecycle/lifecycle-router';
 import { createMyApprovalsRouter } from './my-approvals/my-approvals-router';
 import { createOpsRouter } from './ops/ops-router';
+import { createEvidence } from './evidence/evidence-feature';
 import { createSpacesRouter } from './spaces/spaces-router';
 import { SpaceAdminCheck } from './spaces/space-admin';
 import { SpaceDashboardService } from './spaces/space-dashboard-service';
@@ -191,6 +192,8 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
   app.use(createOpsRouter({ db }));
   app.use(createLifecycleRouter({ addon, store, logger }));
   app.use(createApprovalsRouter({ addon, service: approvals, confluence }));
+  // Evidence exports (#6): CSV and zip packs of the chain, and the signed links iframes download through.
+  app.use(createEvidence({ addon, db, config, clock, confluence, policies, logger: logger.child({ component: 'evidence' }) }).router);
   app.use(
     createSpacesRouter({
       addon,

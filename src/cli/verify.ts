@@ -1,5 +1,6 @@
 import { createAuditLog } from '../audit/audit-log';
 import { CliCommand, CliContext, EXIT, parseCommandArgs, positiveInt, UsageError, withDatabase } from './command';
+import { VERIFY_FILE_USAGE, verifyFile } from './verify-file';
 
 const USAGE = `attest verify --db --client-key KEY [--from-seq N] [--to-seq N]
 
@@ -29,9 +30,10 @@ async function verifyDatabase(
 }
 
 export const verifyCommand: CliCommand = {
-  summary: 'verify a tenant\'s audit chain in the database (--db --client-key KEY)',
-  usage: USAGE,
+  summary: 'verify an evidence export FILE offline, or a tenant\'s audit chain in the database (--db)',
+  usage: `${USAGE}\n\n${VERIFY_FILE_USAGE}`,
   async run(args, ctx) {
+    if (!args.includes('--db')) return verifyFile(args, ctx);
     const { values, positionals } = parseCommandArgs(
       'verify',
       args,

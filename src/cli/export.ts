@@ -1,0 +1,74 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Writable } from 'node:stream';
+import { loadConfig } from '../config';
+import { systemClock } from '../lib/clock';
+import { parseEvidenceTime } from '../evidence/evidence-schemas';
+import { EvidenceFormat, EvidenceService } from '../evidence/evidence-service';
+import { EvidenceStore } from '../evidence/evidence-store';
+import { CliCommand, EXIT, parseCommandArgs, UsageError, withDatabase } from './command';
+
+const USAGE = `attest export --client-key KEY [--space SPACE] [--from TIME] [--to TIME] [--format csv|zip] [-o FILE]
+
+Writes the tenant's evidence export from the database (DATABASE_URL, or the embedded database in DATA_DIR):
+a CSV of the audit chain, or (zip) an evidence pack with manifest, signed checkpoint, public key and VERIFY.md.
+  --space SPACE   only this space's events in full; other rows keep their seq and hashes only
+  --from, --to    events recorded at or after --from and before --to (ISO date or date-time with zone)
+  --format        csv (default, or from -o's extension) or zip
+  -o FILE         write to FILE instead of standard output
+Progress goes to standard error. Check the result with: attest verify FILE`;
+
+function time(name: string, raw: string | undefined): Date | null {
+  if (raw === undefined) return null;
+  const d = parseEvidenceTime(raw);
+  if (!d) throw new UsageError(`export: --${name} must be an ISO date (YYYY-MM-DD) or date-time with a time zone, got "${raw}"`);
+  return d;
+}
+
+export const exportCommand: CliCommand = {
+  summary: 'write an evidence export (CSV or zip pack) of a tenant\'s audit chain',
+  usage: USAGE,
+  async run(args, ctx) {
+    const { values } = parseCommandArgs('export', args, {
+      'client-key': { type: 'string' },
+      space: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      format: { type: 'string' },
+      output: { type: 'string', short: 'o' },
+    });
+    const clientKey = values['client-key'];
+    if (!clientKey) throw new UsageError('export: --client-key KEY is required');
+    const out = values.output;
+    const format = (values.format ?? (out && path.extname(out).toLowerCase() === '.zip' ? 'zip' : 'csv')) as EvidenceFormat;
+    if (format !== 'csv' && format !== 'zip') throw new UsageError(`export: --format must be csv or zip, got "${values.format}"`);
+    const from = time('from', values.from);
+    const to = time('to', values.to);
+    if (from && to && from >= to) throw new UsageError('export: --from must be before --to');
+    if (!out && format === 'zip' && process.stdout.isTTY) throw new UsageError('export: a zip pack is binary: give -o FILE');
+    const config = loadConfig(ctx.env);
+
+    const tmp = out ? path.join(path.dirname(out), `.${path.basename(out)}.${process.pid}.part`) : null;
+    const sink: Writable = tmp ? fs.createWriteStream(tmp, { mode: 0o600 }) : process.stdout;
+    const started = Date.now();
+    try {
+      const summary = await withDatabase(ctx, (db) =>
+        new EvidenceService({ store: new EvidenceStore(db), signingKey: config.signingKey, clock: systemClock }).write(
+          clientKey,
+          { spaceKey: values.space ?? null, from, to },
+          format,
+          sink,
+          { onProgress: (rows) => ctx.err(`export: ${rows} rows (${((Date.now() - started) / 1000).toFixed(1)} s)`), progressEvery: 100_000 },
+        ),
+      );
+      if (tmp && out) fs.renameSync(tmp, out);
+      const range = summary.rows ? `seq ${summary.firstSeq}..${summary.lastSeq}` : 'no events in range';
+      const cp = format === 'zip' ? `, checkpoint ${summary.checkpoint ? `at seq ${summary.checkpoint.seq}` : 'none'}` : '';
+      const redacted = summary.redactedRows ? ` (${summary.redactedRows} outside the filter)` : '';
+      ctx.err(`export: done, ${summary.rows} rows${redacted}, ${range}${cp}${out ? ` -> ${out}` : ''}`);
+      return EXIT.ok;
+    } finally {
+      if (tmp && fs.existsSync(tmp)) fs.rmSync(tmp, { force: true });
+    }
+  },
+};

@@ -1,0 +1,75 @@
+import { createPublicKey, KeyObject } from 'node:crypto';
+import fs from 'node:fs';
+import { isHashHex } from '../audit/audit-format';
+import { FileVerifyResult, verifyEvidenceFile } from '../evidence/evidence-verifier';
+import { CliContext, EXIT, parseCommandArgs, UsageError } from './command';
+
+export const VERIFY_FILE_USAGE = `attest verify FILE.csv|FILE.zip [--public-key PEM] [--genesis CLIENT_KEY | --prev HASH]
+
+Verifies an evidence export offline, streaming it (any size): seq continuity, every leaf and chain hash,
+every display column against the canonical text, actor_ref = SHA-256(salt ‖ accountId) where both are
+shown, the first prev_chain_hash (the tenant's genesis hash for a chain that starts at seq 1, or HASH),
+and for a pack (zip) the file digests in manifest.json and the signed checkpoint.
+  --public-key PEM   the checkpoint key you obtained from the operator (default: the pack's own key)
+  --genesis KEY      the file must start at seq 1 of tenant KEY
+  --prev HASH        the first row's prev_chain_hash must be HASH (hex)
+Prints "ok: ..." and exits 0, or "FAIL: row N (seq S): reason" for the first bad row and exits 1.`;
+
+function readPublicKey(file: string): KeyObject {
+  let pem: string;
+  try {
+    pem = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`verify: cannot read --public-key ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  try {
+    return createPublicKey(pem);
+  } catch {
+    throw new UsageError(`verify: --public-key ${file} is not a PEM public key`);
+  }
+}
+
+export function describe(file: string, r: Extract<FileVerifyResult, { ok: true }>): string {
+  if (r.rows === 0) return `ok: ${file}, no rows (nothing to check)`;
+  const redacted = r.redactedRows ? ` (${r.redactedRows} outside the export's filter, hashes only)` : '';
+  const start = {
+    genesis: `starts at the genesis hash of tenant ${r.tenant}`,
+    given: 'starts at the given --prev hash',
+    unanchored: 'start not anchored (pass --prev HASH, or rely on the checkpoint)',
+    none: '',
+  }[r.start];
+  const cp =
+    r.checkpoint.status === 'absent'
+      ? 'no signed checkpoint'
+      : `checkpoint at seq ${r.checkpoint.seq} verified with ${r.checkpoint.keySource === 'given' ? 'the given public key' : "the pack's own public key (compare its id with the operator's, or pass --public-key)"} ${r.checkpoint.keyId}`;
+  return `ok: ${file}, ${r.rows} rows${redacted}, seq ${r.firstSeq}..${r.lastSeq}, head ${r.head}; ${start}; ${cp}`;
+}
+
+/** `attest verify FILE …`: the auditor's offline check of an export. */
+export async function verifyFile(args: string[], ctx: CliContext): Promise<number> {
+  const { values, positionals } = parseCommandArgs(
+    'verify',
+    args,
+    { 'public-key': { type: 'string' }, genesis: { type: 'string' }, prev: { type: 'string' } },
+    true,
+  );
+  if (positionals.length !== 1) throw new UsageError('verify: give one FILE (or --db --client-key KEY)');
+  if (values.genesis !== undefined && values.prev !== undefined) throw new UsageError('verify: give --genesis or --prev, not both');
+  if (values.prev !== undefined && !isHashHex(values.prev)) throw new UsageError('verify: --prev must be 64 lower-case hex characters');
+  const [file] = positionals;
+  if (!fs.existsSync(file)) {
+    ctx.err(`attest verify: no such file: ${file}`);
+    return EXIT.error;
+  }
+  const result = await verifyEvidenceFile(file, {
+    genesisTenant: values.genesis,
+    prevChainHash: values.prev,
+    publicKey: values['public-key'] ? readPublicKey(values['public-key']) : undefined,
+  });
+  if (!result.ok) {
+    ctx.out(`FAIL: ${result.reason}`);
+    return EXIT.failed;
+  }
+  ctx.out(describe(file, result));
+  return EXIT.ok;
+}

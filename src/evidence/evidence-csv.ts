@@ -1,0 +1,133 @@
+/**
+ * The CSV evidence export (docs/audit-format.md, "CSV evidence export"): its columns, how each display
+ * cell follows from an event's canonical text, and the spreadsheet-safety rule. Pure: the exporter and
+ * the offline verifier both use these functions, so they cannot drift apart.
+ */
+
+export const EVIDENCE_COLUMNS = [
+  'seq',
+  'recorded_at',
+  'action',
+  'space_key',
+  'page_id',
+  'page_title',
+  'page_version',
+  'workflow_id',
+  'actor_ref',
+  'actor_account_id',
+  'actor_salt',
+  'decision',
+  'comment',
+  'canonical',
+  'leaf_hash',
+  'prev_chain_hash',
+  'chain_hash',
+] as const;
+
+export type EvidenceColumn = (typeof EVIDENCE_COLUMNS)[number];
+
+export const COL = Object.fromEntries(EVIDENCE_COLUMNS.map((c, i) => [c, i])) as Record<EvidenceColumn, number>;
+
+/** Columns kept in a row outside the export's filter: enough to prove the chain is complete. */
+export const REDACTED_KEEP: readonly EvidenceColumn[] = ['seq', 'leaf_hash', 'prev_chain_hash', 'chain_hash'];
+
+/** Display columns derived from the canonical text (everything but seq, the subject link, canonical and hashes). */
+export const DERIVED_COLUMNS = [
+  'recorded_at',
+  'action',
+  'space_key',
+  'page_id',
+  'page_title',
+  'page_version',
+  'workflow_id',
+  'actor_ref',
+  'decision',
+  'comment',
+] as const satisfies readonly EvidenceColumn[];
+
+const DANGEROUS_FIRST = new Set(['=', '+', '-', '@', '\t', '\r']);
+
+/**
+ * OWASP CSV injection guidance: a display cell that a spreadsheet could read as a formula gets a leading
+ * single quote. Applied to display cells only; `canonical` and the hashes are never altered.
+ */
+export function neutralise(cell: string): string {
+  return cell.length > 0 && DANGEROUS_FIRST.has(cell[0]) ? `'${cell}` : cell;
+}
+
+/** The parsed canonical object, as far as the display columns need it. */
+interface CanonicalDoc {
+  at?: unknown;
+  action?: unknown;
+  actor?: { ref?: unknown } | null;
+  space?: unknown;
+  page?: { id?: unknown; title?: unknown; version?: unknown } | null;
+  workflow?: unknown;
+  data?: Record<string, unknown> | null;
+}
+
+const text = (v: unknown): string => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : '');
+
+/** The derived display cells of one event (neutralised), keyed by column. */
+export function derivedCells(doc: CanonicalDoc): Record<(typeof DERIVED_COLUMNS)[number], string> {
+  const page = doc.page && typeof doc.page === 'object' ? doc.page : null;
+  const data = doc.data && typeof doc.data === 'object' ? doc.data : {};
+  const actor = doc.actor && typeof doc.actor === 'object' ? doc.actor : null;
+  return {
+    recorded_at: neutralise(text(doc.at)),
+    action: neutralise(text(doc.action)),
+    space_key: neutralise(text(doc.space)),
+    page_id: neutralise(text(page?.id)),
+    page_title: neutralise(text(page?.title)),
+    page_version: neutralise(text(page?.version)),
+    workflow_id: neutralise(text(doc.workflow)),
+    actor_ref: neutralise(text(actor?.ref)),
+    decision: neutralise(typeof data.decision === 'string' ? data.decision : ''),
+    comment: neutralise(typeof data.comment === 'string' ? data.comment : ''),
+  };
+}
+
+/** One event as the exporter reads it from the chain. */
+export interface EvidenceEvent {
+  seq: number;
+  /** Null: the row is outside the export's filter and is written with hashes only. */
+  canonical: string | null;
+  leafHash: string;
+  chainHash: string;
+  /** The subject link while it exists (null once the account was erased). */
+  accountId: string | null;
+  saltHex: string | null;
+}
+
+/** The CSV record of one event; `prevChainHash` is the chain hash of the row before. */
+export function evidenceRecord(e: EvidenceEvent, prevChainHash: string): string[] {
+  const row: string[] = new Array(EVIDENCE_COLUMNS.length).fill('');
+  row[COL.seq] = String(e.seq);
+  row[COL.leaf_hash] = e.leafHash;
+  row[COL.prev_chain_hash] = prevChainHash;
+  row[COL.chain_hash] = e.chainHash;
+  if (e.canonical === null) return row;
+  let doc: CanonicalDoc = {};
+  try {
+    doc = JSON.parse(e.canonical) as CanonicalDoc;
+  } catch {
+    // A damaged canonical is exported as it is stored, for the verifier to name: never hidden.
+  }
+  const cells = derivedCells(doc ?? {});
+  for (const c of DERIVED_COLUMNS) row[COL[c]] = cells[c];
+  if (cells.actor_ref && e.accountId && e.saltHex) {
+    row[COL.actor_account_id] = neutralise(e.accountId);
+    row[COL.actor_salt] = e.saltHex;
+  }
+  row[COL.canonical] = e.canonical;
+  return row;
+}
+
+/** csv-stringify options shared by every writer: RFC 4180 quoting, CRLF line ends, the header row. */
+export const CSV_STRINGIFY_OPTIONS = {
+  header: true,
+  columns: EVIDENCE_COLUMNS as unknown as string[],
+  record_delimiter: 'windows' as const,
+  // csv-stringify only quotes its own record delimiter (CRLF); a lone LF or CR in a comment must be quoted too.
+  quoted_match: /[\r\n]/,
+};

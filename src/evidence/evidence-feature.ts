@@ -1,0 +1,33 @@
+import type { Router } from 'express';
+import type { AddOn } from 'atlassian-connect-express';
+import type { Knex } from 'knex';
+import type { SpacePolicyProvider } from '../approvals/space-policy';
+import type { Config } from '../config';
+import type { ConfluenceClient } from '../confluence/confluence-client';
+import type { Clock } from '../lib/clock';
+import type { Logger } from '../lib/logger';
+import { EvidenceLinks } from './evidence-links';
+import { createEvidenceRouter } from './evidence-router';
+import { EvidenceService } from './evidence-service';
+import { EvidenceStore } from './evidence-store';
+
+/** Builds the evidence feature for the composition root: its service and its routes. */
+export function createEvidence(deps: {
+  addon: AddOn;
+  db: Knex;
+  config: Pick<Config, 'secretKey' | 'signingKey'>;
+  clock: Clock;
+  confluence: ConfluenceClient;
+  policies: SpacePolicyProvider;
+  logger: Logger;
+}): { service: EvidenceService; router: Router } {
+  const service = new EvidenceService({
+    store: new EvidenceStore(deps.db),
+    signingKey: deps.config.signingKey,
+    clock: deps.clock,
+    confluence: deps.confluence,
+    policies: deps.policies,
+  });
+  const links = new EvidenceLinks(deps.config.secretKey, deps.clock);
+  return { service, router: createEvidenceRouter({ addon: deps.addon, service, links, logger: deps.logger }) };
+}

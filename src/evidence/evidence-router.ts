@@ -1,0 +1,111 @@
+import { Router, Request, Response } from 'express';
+import type { AddOn } from 'atlassian-connect-express';
+import { contextJwt, requireUser } from '../confluence/connect-auth';
+import { InputError } from '../lib/errors';
+import { asyncHandler, zodMessage } from '../lib/http';
+import type { Logger } from '../lib/logger';
+import type { EvidenceLinks } from './evidence-links';
+import { downloadQuery, exportQuery, linkBody, spaceParams } from './evidence-schemas';
+import type { EvidenceFilter, EvidenceFormat, EvidenceService } from './evidence-service';
+
+function parse<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: import('zod').ZodError } }, value: unknown): T {
+  const r = schema.safeParse(value);
+  if (!r.success) throw new InputError(zodMessage(r.error));
+  return r.data;
+}
+
+const CONTENT_TYPE: Record<EvidenceFormat, string> = { csv: 'text/csv; charset=utf-8', zip: 'application/zip' };
+
+/**
+ * Evidence exports: the CSV and the zip pack of a space (space admins, or as the space policy says) or of
+ * the whole site (site admins), with a context JWT; and short-lived signed links for iframe downloads.
+ */
+export function createEvidenceRouter(opts: { addon: AddOn; service: EvidenceService; links: EvidenceLinks; logger: Logger }): Router {
+  const { addon, service, links, logger } = opts;
+  const router = Router();
+
+  /** Streams the export; a client that goes away aborts the query. Errors before the first byte are JSON. */
+  const send = async (req: Request, res: Response, clientKey: string, filter: EvidenceFilter, format: EvidenceFormat) => {
+    const abort = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) abort.abort();
+    });
+    res.status(200);
+    res.setHeader('Content-Type', CONTENT_TYPE[format]);
+    res.setHeader('Content-Disposition', `attachment; filename="${service.fileName(filter, format)}"`);
+    res.setHeader('Cache-Control', 'no-store');
+    res.setHeader('Referrer-Policy', 'no-referrer');
+    try {
+      const summary = await service.write(clientKey, filter, format, res, { signal: abort.signal });
+      logger.info({ clientKey, spaceKey: filter.spaceKey, format, rows: summary.rows, lastSeq: summary.lastSeq }, 'evidence exported');
+    } catch (err) {
+      if (abort.signal.aborted) {
+        logger.info({ clientKey, spaceKey: filter.spaceKey, format }, 'evidence export stopped: the client went away');
+        return;
+      }
+      if (!res.headersSent) {
+        for (const h of ['Content-Type', 'Content-Disposition', 'Cache-Control']) res.removeHeader(h);
+        throw err;
+      }
+      logger.error({ clientKey, err: { name: (err as Error).name, message: (err as Error).message } }, 'evidence export failed mid-stream');
+      res.destroy();
+    }
+  };
+
+  for (const format of ['csv', 'zip'] as const) {
+    router.get(
+      `/api/spaces/:spaceKey/evidence.${format}`,
+      ...contextJwt(addon),
+      asyncHandler(async (req, res) => {
+        const p = requireUser(req);
+        const { spaceKey } = parse(spaceParams, req.params);
+        const q = parse(exportQuery, req.query);
+        await service.authorise(p, spaceKey);
+        await send(req, res, p.clientKey, { spaceKey, from: q.from ?? null, to: q.to ?? null }, format);
+      }),
+    );
+    router.get(
+      `/api/evidence.${format}`,
+      ...contextJwt(addon),
+      asyncHandler(async (req, res) => {
+        const p = requireUser(req);
+        const q = parse(exportQuery, req.query);
+        await service.authorise(p, null);
+        await send(req, res, p.clientKey, { spaceKey: null, from: q.from ?? null, to: q.to ?? null }, format);
+      }),
+    );
+  }
+
+  const mintLink = (spaceOf: (req: Request) => string | null) =>
+    asyncHandler(async (req, res) => {
+      const p = requireUser(req);
+      const spaceKey = spaceOf(req);
+      const body = parse(linkBody, req.body ?? {});
+      await service.authorise(p, spaceKey);
+      const { token, expiresAt } = links.create({
+        clientKey: p.clientKey,
+        accountId: p.accountId,
+        filter: { spaceKey, from: body.from ?? null, to: body.to ?? null },
+        format: body.format,
+      });
+      const url = `${req.app.locals.localBaseUrl ?? ''}/evidence/download?token=${encodeURIComponent(token)}`;
+      res.status(201).json({ url, expiresAt: expiresAt.toISOString() });
+    });
+
+  router.post('/api/spaces/:spaceKey/evidence-links', ...contextJwt(addon), mintLink((req) => parse(spaceParams, req.params).spaceKey));
+  router.post('/api/evidence-links', ...contextJwt(addon), mintLink(() => null));
+
+  /** The signed link itself: no JWT (a browser download carries none); the token is the credential. */
+  router.get(
+    '/evidence/download',
+    asyncHandler(async (req, res) => {
+      const { token } = parse(downloadQuery, req.query);
+      const link = links.read(token);
+      // Permissions may have changed since the link was made: ask again (answers are cached briefly).
+      await service.authorise({ clientKey: link.clientKey, accountId: link.accountId }, link.filter.spaceKey);
+      await send(req, res, link.clientKey, link.filter, link.format);
+    }),
+  );
+
+  return router;
+}

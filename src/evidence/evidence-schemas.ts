@@ -1,0 +1,52 @@
+import { z } from 'zod';
+
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$/;
+
+/**
+ * A filter bound: an ISO date (midnight UTC) or an ISO date-time with Z or an offset. Null when it is
+ * not one (JavaScript's Date parses far more than ISO-8601; we accept only what we document).
+ */
+export function parseEvidenceTime(raw: string): Date | null {
+  if (!DATE.test(raw) && !DATE_TIME.test(raw)) return null;
+  const d = new Date(DATE.test(raw) ? `${raw}T00:00:00Z` : raw);
+  if (Number.isNaN(d.getTime())) return null;
+  if (DATE.test(raw) && d.toISOString().slice(0, 10) !== raw) return null;
+  return d;
+}
+
+const time = (name: string) =>
+  z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z
+      .string()
+      .max(40)
+      .transform((v, ctx) => {
+        const d = parseEvidenceTime(v);
+        if (!d) {
+          ctx.addIssue({ code: 'custom', message: `${name} must be an ISO date (YYYY-MM-DD) or date-time with a time zone` });
+          return z.NEVER;
+        }
+        return d;
+      })
+      .optional(),
+  );
+
+/** `?from=&to=` of the export routes: events recorded at or after `from` and before `to`. */
+export const exportQuery = z
+  .object({ from: time('from'), to: time('to'), jwt: z.string().optional() })
+  .strict()
+  .refine((q) => !q.from || !q.to || q.from < q.to, { message: 'from must be before to' });
+
+export const spaceParams = z.object({ spaceKey: z.string().regex(/^[A-Za-z0-9_~-]{1,255}$/, 'spaceKey is not a space key') }).strict();
+
+export const linkBody = z
+  .object({
+    format: z.enum(['csv', 'zip'], { message: 'format must be csv or zip' }).default('zip'),
+    from: time('from'),
+    to: time('to'),
+  })
+  .strict()
+  .refine((q) => !q.from || !q.to || q.from < q.to, { message: 'from must be before to' });
+
+export const downloadQuery = z.object({ token: z.string().min(10).max(4000) }).strict();

@@ -1,0 +1,248 @@
+import { createHash, KeyObject } from 'node:crypto';
+import { Readable, Transform, TransformCallback, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { stringify } from 'csv-stringify';
+import yazl from 'yazl';
+import { genesisHash } from '../audit/audit-format';
+import type { SpacePolicyProvider } from '../approvals/space-policy';
+import { ConfluenceClient, isSpaceAdmin } from '../confluence/confluence-client';
+import type { Clock } from '../lib/clock';
+import { NotAllowedError } from '../lib/errors';
+import { Checkpoint, checkpointMessage, keyId, publicKeyPem } from './evidence-checkpoint';
+import { COL, CSV_STRINGIFY_OPTIONS, EvidenceEvent, evidenceRecord, neutralise } from './evidence-csv';
+import type { EvidenceStore } from './evidence-store';
+import { PACK, PACK_FORMAT, verifyGuide } from './evidence-pack';
+
+export type EvidenceFormat = 'csv' | 'zip';
+
+export interface EvidenceFilter {
+  /** Null: the whole site. */
+  spaceKey: string | null;
+  /** Events recorded at or after `from` and before `to` (either may be null). */
+  from: Date | null;
+  to: Date | null;
+}
+
+export interface ExportSummary {
+  tenant: string;
+  rows: number;
+  /** Rows outside the filter, written with hashes only. */
+  redactedRows: number;
+  firstSeq: number | null;
+  lastSeq: number | null;
+  checkpoint: Checkpoint | null;
+}
+
+export interface ExportOptions {
+  /** Aborting stops the query and the output (a client that went away). */
+  signal?: AbortSignal;
+  /** Called every `progressEvery` rows and at the end. */
+  onProgress?: (rows: number) => void;
+  progressEvery?: number;
+}
+
+
+interface Plan {
+  fromSeq: number;
+  toSeq: number;
+  /** Rows after this seq (up to a later checkpoint) are outside the time filter. */
+  contentToSeq: number;
+  prevChainHash: string;
+  checkpoint: Checkpoint | null;
+}
+
+/** SHA-256 and byte count of what passes through. */
+class Digest extends Transform {
+  private readonly hash = createHash('sha256');
+  bytes = 0;
+  hex = '';
+  _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.hash.update(chunk);
+    this.bytes += chunk.length;
+    cb(null, chunk);
+  }
+  _flush(cb: TransformCallback): void {
+    this.hex = this.hash.digest('hex');
+    cb();
+  }
+}
+
+const sha256Hex = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+/**
+ * Evidence exports: who may export what, and the CSV / zip pack streamed from one read-only snapshot
+ * of the tenant's chain (memory stays flat whatever the size).
+ */
+export class EvidenceService {
+  constructor(
+    private readonly deps: {
+      store: EvidenceStore;
+      /** Checkpoint public key: the signing key's public half (or the public key itself). */
+      signingKey: KeyObject;
+      clock: Clock;
+      /** Absent for the operator's CLI, which needs no Confluence permission. */
+      confluence?: ConfluenceClient;
+      policies?: SpacePolicyProvider;
+    },
+  ) {}
+
+  /**
+   * Site admins export the site and any space; space admins export their space unless the space's
+   * policy keeps exports to site admins.
+   */
+  async authorise(user: { clientKey: string; accountId: string }, spaceKey: string | null): Promise<void> {
+    const { confluence, policies } = this.deps;
+    if (!confluence || !policies) throw new NotAllowedError('exports need a Confluence permission check');
+    if (!user.accountId) throw new NotAllowedError('exports need a signed-in Atlassian account');
+    if (spaceKey === null) {
+      if (await confluence.isSiteAdmin(user.clientKey, user.accountId)) return;
+      throw new NotAllowedError('Only Confluence site administrators can export the evidence of the whole site.');
+    }
+    const policy = await policies.policyFor(user.clientKey, spaceKey);
+    if (policy.exportRole === 'space-admins' && (await isSpaceAdmin(confluence, user.clientKey, spaceKey, user.accountId))) return;
+    if (await confluence.isSiteAdmin(user.clientKey, user.accountId)) return;
+    throw new NotAllowedError(
+      policy.exportRole === 'site-admins'
+        ? `Only site administrators can export the evidence of space ${spaceKey} (space policy).`
+        : `Only administrators of space ${spaceKey} can export its evidence.`,
+    );
+  }
+
+  fileName(filter: EvidenceFilter, format: EvidenceFormat): string {
+    const day = this.deps.clock.now().toISOString().slice(0, 10);
+    const scope = filter.spaceKey ? filter.spaceKey.replace(/[^A-Za-z0-9_-]/g, '_') : 'site';
+    return `attest-evidence-${scope}-${day}.${format}`;
+  }
+
+  /** Streams the export to `out` (ended when done) and returns what it wrote. */
+  async write(clientKey: string, filter: EvidenceFilter, format: EvidenceFormat, out: Writable, opts: ExportOptions = {}): Promise<ExportSummary> {
+    const snapshot = await this.deps.store.beginSnapshot();
+    try {
+      const store = this.deps.store.on(snapshot);
+      const plan = await this.plan(store, clientKey, filter, format);
+      const summary: ExportSummary = { tenant: clientKey, rows: 0, redactedRows: 0, firstSeq: null, lastSeq: null, checkpoint: plan?.checkpoint ?? null };
+      const records = plan ? this.records(store, clientKey, filter, plan, summary, opts) : Readable.from([]);
+      if (format === 'csv') {
+        await pipeline(records, stringify(CSV_STRINGIFY_OPTIONS), out, { signal: opts.signal });
+      } else {
+        await this.writePack(clientKey, filter, plan, summary, records, out, opts.signal);
+      }
+      await snapshot.commit();
+      return summary;
+    } finally {
+      if (!snapshot.isCompleted()) await snapshot.rollback().catch(() => undefined);
+    }
+  }
+
+  /** The contiguous seq range of the filter, extended to the checkpoint that covers it. Null: no rows. */
+  private async plan(store: EvidenceStore, clientKey: string, filter: EvidenceFilter, format: EvidenceFormat): Promise<Plan | null> {
+    const head = await store.lastSeq(clientKey);
+    if (head === 0) return null;
+    const fromSeq = filter.from ? await store.firstSeqFrom(clientKey, filter.from) : 1;
+    const lastInFilter = filter.to ? await store.lastSeqBefore(clientKey, filter.to) : head;
+    if (fromSeq === null || lastInFilter === null || lastInFilter < fromSeq) return null;
+    let checkpoint = format === 'zip' ? await store.checkpointFor(clientKey, lastInFilter, fromSeq) : null;
+    if (checkpoint && checkpoint.seq > head) checkpoint = null;
+    const prev = fromSeq === 1 ? genesisHash(clientKey).toString('hex') : await store.chainHashAt(clientKey, fromSeq - 1);
+    if (prev === null) throw new Error(`audit chain of ${clientKey} has no seq ${fromSeq - 1}`);
+    return {
+      fromSeq,
+      toSeq: Math.max(lastInFilter, checkpoint?.seq ?? 0),
+      contentToSeq: lastInFilter,
+      prevChainHash: prev,
+      checkpoint,
+    };
+  }
+
+  private records(
+    store: EvidenceStore,
+    clientKey: string,
+    filter: EvidenceFilter,
+    plan: Plan,
+    summary: ExportSummary,
+    opts: ExportOptions,
+  ): Readable {
+    const every = opts.progressEvery ?? 50_000;
+    const space = filter.spaceKey === null ? null : neutralise(filter.spaceKey);
+    async function* generate(): AsyncGenerator<string[]> {
+      let prev = plan.prevChainHash;
+      for await (const e of store.events(clientKey, { ...plan, space: filter.spaceKey })) {
+        let record = evidenceRecord(e, prev);
+        // The canonical text decides, not the lookup column the query filtered on.
+        if (space !== null && e.canonical !== null && record[COL.space_key] !== space) {
+          record = evidenceRecord({ ...e, canonical: null } as EvidenceEvent, prev);
+        }
+        if (record[COL.canonical] === '') summary.redactedRows++;
+        if (summary.firstSeq === null) summary.firstSeq = e.seq;
+        summary.lastSeq = e.seq;
+        summary.rows++;
+        if (opts.onProgress && summary.rows % every === 0) opts.onProgress(summary.rows);
+        prev = e.chainHash;
+        yield record;
+      }
+      opts.onProgress?.(summary.rows);
+    }
+    return Readable.from(generate(), { objectMode: true, highWaterMark: 256 });
+  }
+
+  private async writePack(
+    clientKey: string,
+    filter: EvidenceFilter,
+    plan: Plan | null,
+    summary: ExportSummary,
+    records: Readable,
+    out: Writable,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    const zip = new yazl.ZipFile();
+    const zipped = pipeline(zip.outputStream, out, { signal });
+    const files: Record<string, { sha256: string; bytes: number }> = {};
+    const add = (name: string, content: string | Buffer) => {
+      const buf = Buffer.isBuffer(content) ? content : Buffer.from(content, 'utf8');
+      files[name] = { sha256: sha256Hex(buf), bytes: buf.length };
+      zip.addBuffer(buf, name, { mtime: this.deps.clock.now() });
+    };
+    try {
+      const digest = new Digest();
+      zip.addReadStream(digest, PACK.events, { mtime: this.deps.clock.now() });
+      await pipeline(records, stringify(CSV_STRINGIFY_OPTIONS), digest, { signal });
+      files[PACK.events] = { sha256: digest.hex, bytes: digest.bytes };
+
+      const cp = plan?.checkpoint ?? null;
+      add(PACK.publicKey, publicKeyPem(this.deps.signingKey));
+      if (cp) {
+        add(PACK.checkpoint, `${JSON.stringify(cp, null, 2)}\n`);
+        add(PACK.checkpointMessage, checkpointMessage(cp));
+        add(PACK.checkpointSignature, Buffer.from(cp.signature, 'base64'));
+      }
+      add(PACK.guide, verifyGuide({ tenant: clientKey, checkpoint: cp, firstSeq: summary.firstSeq, lastSeq: summary.lastSeq }));
+      add(PACK.sums, Object.entries(files).map(([name, f]) => `${f.sha256}  ${name}\n`).join(''));
+      const manifest = {
+        format: PACK_FORMAT,
+        auditFormat: 1,
+        tenant: clientKey,
+        filters: {
+          space: filter.spaceKey,
+          from: filter.from ? filter.from.toISOString() : null,
+          to: filter.to ? filter.to.toISOString() : null,
+        },
+        generatedAt: this.deps.clock.now().toISOString(),
+        rows: summary.rows,
+        redactedRows: summary.redactedRows,
+        firstSeq: summary.firstSeq,
+        lastSeq: summary.lastSeq,
+        startPrevChainHash: plan?.prevChainHash ?? null,
+        checkpoint: cp ? { seq: cp.seq, chainHash: cp.chainHash, signedAt: cp.signedAt, keyId: cp.keyId } : null,
+        publicKeyId: keyId(this.deps.signingKey),
+        files,
+      };
+      zip.addBuffer(Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`, 'utf8'), PACK.manifest, { mtime: this.deps.clock.now() });
+      zip.end();
+      await zipped;
+    } catch (err) {
+      (zip.outputStream as unknown as Readable).destroy(err as Error);
+      await zipped.catch(() => undefined);
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,156 @@
+import type { Knex } from 'knex';
+import type { Checkpoint, CheckpointSource } from './evidence-checkpoint';
+import type { EvidenceEvent } from './evidence-csv';
+
+const EVENTS = 'audit_events';
+const SUBJECTS = 'audit_subjects';
+const CHECKPOINTS = 'audit_checkpoints';
+const CURSOR = 'attest_evidence_cursor';
+
+interface EventDbRow {
+  seq: number;
+  canonical: string | null;
+  leaf_hash: string;
+  chain_hash: string;
+  account_id: string | null;
+  salt: string | null;
+}
+
+interface CheckpointDbRow {
+  seq: number;
+  chain_hash: Buffer;
+  signed_at: Date;
+  signature: string;
+  key_id: string;
+}
+
+/**
+ * All SQL of the evidence export. Reads only; a store is bound to one connection, normally the
+ * export's read-only snapshot transaction (`on`).
+ */
+export class EvidenceStore implements CheckpointSource {
+  constructor(private readonly db: Knex) {}
+
+  on(conn: Knex): EvidenceStore {
+    return conn === this.db ? this : new EvidenceStore(conn);
+  }
+
+  /** Starts a read-only snapshot transaction: the range, the checkpoint and the rows agree with each other. */
+  async beginSnapshot(): Promise<Knex.Transaction> {
+    const trx = await this.db.transaction();
+    try {
+      await trx.raw('set transaction isolation level repeatable read, read only');
+    } catch (err) {
+      await trx.rollback().catch(() => undefined);
+      throw err;
+    }
+    return trx;
+  }
+
+  /** The highest seq of the tenant (0 when it has no events). */
+  async lastSeq(clientKey: string): Promise<number> {
+    const row = await this.db(EVENTS).where({ client_key: clientKey }).max<{ max: number | null }>('seq as max').first();
+    return Number(row?.max ?? 0);
+  }
+
+  /** The first seq recorded at or after `from` (null: none). */
+  async firstSeqFrom(clientKey: string, from: Date): Promise<number | null> {
+    const row = await this.db(EVENTS).where({ client_key: clientKey }).andWhere('recorded_at', '>=', from).min<{ min: number | null }>('seq as min').first();
+    return row?.min == null ? null : Number(row.min);
+  }
+
+  /** The last seq recorded before `to` (null: none). */
+  async lastSeqBefore(clientKey: string, to: Date): Promise<number | null> {
+    const row = await this.db(EVENTS).where({ client_key: clientKey }).andWhere('recorded_at', '<', to).max<{ max: number | null }>('seq as max').first();
+    return row?.max == null ? null : Number(row.max);
+  }
+
+  async chainHashAt(clientKey: string, seq: number): Promise<string | null> {
+    const row = await this.db(EVENTS).where({ client_key: clientKey, seq }).first(this.db.raw(`encode(chain_hash, 'hex') as h`));
+    return row ? (row.h as string) : null;
+  }
+
+  /**
+   * Rows fromSeq..toSeq through a server-side cursor, `batch` rows per FETCH. Must run inside a
+   * transaction. Events outside `space` (when given) or after `contentToSeq` come without their
+   * canonical text and subject: the database never sends their content. Stopping the iteration closes
+   * the cursor at the next batch boundary.
+   */
+  async *events(
+    clientKey: string,
+    opts: { fromSeq: number; toSeq: number; contentToSeq: number; space: string | null; batch?: number },
+  ): AsyncGenerator<EvidenceEvent> {
+    const batch = opts.batch ?? 2000;
+    const inFilter = `(e.seq <= ? and (?::text is null or e.space_key = ?))`;
+    await this.db.raw(
+      `declare ${CURSOR} no scroll cursor for
+         select e.seq,
+                case when ${inFilter} then e.canonical end as canonical,
+                encode(e.leaf_hash, 'hex') as leaf_hash,
+                encode(e.chain_hash, 'hex') as chain_hash,
+                case when ${inFilter} then s.account_id end as account_id,
+                case when ${inFilter} then encode(s.salt, 'hex') end as salt
+           from ${EVENTS} e
+           left join ${SUBJECTS} s on s.client_key = e.client_key and s.ref = e.actor_ref
+          where e.client_key = ? and e.seq between ? and ?
+          order by e.seq`,
+      [
+        opts.contentToSeq, opts.space, opts.space,
+        opts.contentToSeq, opts.space, opts.space,
+        opts.contentToSeq, opts.space, opts.space,
+        clientKey, opts.fromSeq, opts.toSeq,
+      ],
+    );
+    try {
+      for (;;) {
+        const { rows } = (await this.db.raw(`fetch forward ${batch} from ${CURSOR}`)) as { rows: EventDbRow[] };
+        for (const r of rows) {
+          yield {
+            seq: Number(r.seq),
+            canonical: r.canonical,
+            leafHash: r.leaf_hash,
+            chainHash: r.chain_hash,
+            accountId: r.account_id,
+            saltHex: r.salt,
+          };
+        }
+        if (rows.length < batch) return;
+      }
+    } finally {
+      await this.db.raw(`close ${CURSOR}`).catch(() => undefined);
+    }
+  }
+
+  /** Whether the checkpoints table exists yet (it belongs to the scheduler's migration). */
+  private async hasCheckpoints(): Promise<boolean> {
+    const { rows } = await this.db.raw(`select to_regclass(?) as t`, [CHECKPOINTS]);
+    return rows[0].t !== null;
+  }
+
+  async checkpointFor(clientKey: string, seq: number, minSeq: number): Promise<Checkpoint | null> {
+    if (!(await this.hasCheckpoints())) return null;
+    const cols = ['seq', 'chain_hash', 'signed_at', 'signature', 'key_id'];
+    const after: CheckpointDbRow | undefined = await this.db(CHECKPOINTS)
+      .where({ client_key: clientKey })
+      .andWhere('seq', '>=', seq)
+      .orderBy([{ column: 'seq', order: 'asc' }, { column: 'signed_at', order: 'desc' }])
+      .first(cols);
+    const row: CheckpointDbRow | undefined =
+      after ??
+      (await this.db(CHECKPOINTS)
+        .where({ client_key: clientKey })
+        .andWhere('seq', '>=', minSeq)
+        .andWhere('seq', '<', seq)
+        .orderBy([{ column: 'seq', order: 'desc' }, { column: 'signed_at', order: 'desc' }])
+        .first(cols));
+    if (!row) return null;
+    return {
+      tenant: clientKey,
+      seq: Number(row.seq),
+      chainHash: Buffer.from(row.chain_hash).toString('hex'),
+      signedAt: new Date(row.signed_at).toISOString(),
+      signature: row.signature,
+      keyId: row.key_id,
+    };
+  }
+}

@@ -1,0 +1,434 @@
+/**
+ * The offline verifier of CSV evidence exports and evidence packs (docs/audit-format.md, "Verifying an
+ * export"). Streams: one row is held at a time, so a file of any size verifies in flat memory.
+ */
+import { createHash, KeyObject, createPublicKey } from 'node:crypto';
+import fs from 'node:fs';
+import { Readable, Transform, TransformCallback } from 'node:stream';
+import canonicalize from 'canonicalize';
+import { parse } from 'csv-parse';
+import yauzl from 'yauzl';
+import { chainHash, genesisHash, isHashHex, leafHash, subjectRef } from '../audit/audit-format';
+import { Checkpoint, checkpointSignatureValid, keyId } from './evidence-checkpoint';
+import { COL, DERIVED_COLUMNS, derivedCells, EVIDENCE_COLUMNS, REDACTED_KEEP } from './evidence-csv';
+import { PACK, PACK_FORMAT } from './evidence-pack';
+
+export interface FileVerifyOptions {
+  /** The chain must start at seq 1 from this tenant's genesis hash (`--genesis`). */
+  genesisTenant?: string;
+  /** The first row's prev_chain_hash must be this (`--prev`). */
+  prevChainHash?: string;
+  /** Verify the pack's checkpoint with this key instead of the pack's own (`--public-key`). */
+  publicKey?: KeyObject;
+}
+
+export interface CheckpointOutcome {
+  status: 'verified' | 'absent';
+  seq?: number;
+  keyId?: string;
+  /** Whose key verified it: the one given on the command line, or the one inside the pack. */
+  keySource?: 'given' | 'pack';
+}
+
+export type FileVerifyResult =
+  | {
+      ok: true;
+      kind: 'csv' | 'zip';
+      tenant: string | null;
+      rows: number;
+      redactedRows: number;
+      firstSeq: number | null;
+      lastSeq: number | null;
+      /** Chain hash of the last row. */
+      head: string | null;
+      /** What anchors the first row: the tenant's genesis hash, a hash given, or nothing but the file itself. */
+      start: 'genesis' | 'given' | 'unanchored' | 'none';
+      checkpoint: CheckpointOutcome;
+    }
+  | {
+      ok: false;
+      /** 1-based data row (header excluded); null for a problem with the file as a whole. */
+      row: number | null;
+      seq: number | null;
+      reason: string;
+    };
+
+type Failure = Extract<FileVerifyResult, { ok: false }>;
+
+class VerifyFailure extends Error {
+  constructor(readonly failure: Failure) {
+    super(failure.reason);
+  }
+}
+
+const fileProblem = (reason: string): never => {
+  throw new VerifyFailure({ ok: false, row: null, seq: null, reason });
+};
+
+const DANGEROUS = new Set(['=', '+', '-', '@', '\t', '\r']);
+/** The account id as it was before the spreadsheet-safety quote. */
+const unquote = (cell: string) => (cell.length > 1 && cell[0] === "'" && DANGEROUS.has(cell[1]) ? cell.slice(1) : cell);
+const SALT_HEX = /^[0-9a-f]{32}$/;
+
+/**
+ * Checks rows one at a time: seq continuity, hash formats, leaf and chain hashes, prev links,
+ * the canonical text's own form, every display column against it, and the subject link.
+ */
+export class EvidenceChecker {
+  tenant: string | null;
+  rows = 0;
+  redactedRows = 0;
+  firstSeq: number | null = null;
+  lastSeq: number | null = null;
+  head: string | null = null;
+  /** Chain hashes to remember (a checkpoint's seq) → the value seen. */
+  private readonly watch = new Map<number, string | null>();
+  private prevAt: string | null = null;
+  /** Row 1 has seq 1 but the tenant is not known yet: its genesis link is checked once it is. */
+  private pendingGenesis: string | null = null;
+
+  constructor(private readonly opts: { tenant?: string | null; prevChainHash?: string; genesisRequired?: boolean } = {}) {
+    this.tenant = opts.tenant ?? null;
+  }
+
+  watchSeq(seq: number): void {
+    this.watch.set(seq, null);
+  }
+
+  chainHashSeen(seq: number): string | null {
+    return this.watch.get(seq) ?? null;
+  }
+
+  header(record: string[]): void {
+    if (record.length !== EVIDENCE_COLUMNS.length || record.some((c, i) => c !== EVIDENCE_COLUMNS[i])) {
+      fileProblem(`the header row is not the evidence CSV header (expected: ${EVIDENCE_COLUMNS.join(',')})`);
+    }
+  }
+
+  row(record: string[]): void {
+    const rowNo = this.rows + 1;
+    const seqCell = record[COL.seq] ?? '';
+    const seq = /^[1-9]\d{0,15}$/.test(seqCell) ? Number(seqCell) : null;
+    const bad = (reason: string): never => {
+      throw new VerifyFailure({ ok: false, row: rowNo, seq, reason: `row ${rowNo}${seq !== null ? ` (seq ${seq})` : ''}: ${reason}` });
+    };
+    if (record.length !== EVIDENCE_COLUMNS.length) bad(`has ${record.length} columns, expected ${EVIDENCE_COLUMNS.length}`);
+    if (seq === null) bad(`seq ${JSON.stringify(seqCell)} is not a positive whole number`);
+    if (this.lastSeq !== null && seq !== this.lastSeq + 1) {
+      bad(`expected seq ${this.lastSeq + 1}, found seq ${seq}: a row is ${seq! > this.lastSeq + 1 ? 'missing' : 'repeated or out of order'}`);
+    }
+    for (const c of ['leaf_hash', 'prev_chain_hash', 'chain_hash'] as const) {
+      if (!isHashHex(record[COL[c]])) bad(`${c} is not 64 lower-case hex characters`);
+    }
+    const leaf = record[COL.leaf_hash];
+    const prev = record[COL.prev_chain_hash];
+    const chain = record[COL.chain_hash];
+
+    if (this.head !== null) {
+      if (prev !== this.head) bad(`prev_chain_hash is not the chain hash of seq ${seq! - 1}`);
+    } else if (this.opts.prevChainHash !== undefined) {
+      if (prev !== this.opts.prevChainHash) bad('prev_chain_hash is not the hash given with --prev');
+    } else if (this.opts.genesisRequired && seq !== 1) {
+      bad('the chain must start at seq 1 (--genesis)');
+    }
+    if (this.head === null && this.opts.prevChainHash === undefined && seq === 1) {
+      if (this.tenant !== null) {
+        if (prev !== genesisHash(this.tenant).toString('hex')) bad(`prev_chain_hash is not the genesis hash of tenant ${this.tenant}`);
+      } else {
+        this.pendingGenesis = prev;
+      }
+    }
+    if (chainHash(Buffer.from(prev, 'hex'), Buffer.from(leaf, 'hex')).toString('hex') !== chain) {
+      bad('chain_hash is not SHA-256(0x01 ‖ prev_chain_hash ‖ leaf_hash)');
+    }
+
+    const canonical = record[COL.canonical];
+    if (canonical === '') {
+      const extra = EVIDENCE_COLUMNS.find((c, i) => record[i] !== '' && !REDACTED_KEEP.includes(c));
+      if (extra) bad(`a row without canonical text has a ${extra} value`);
+      this.redactedRows++;
+    } else {
+      if (leafHash(canonical).toString('hex') !== leaf) bad('leaf hash does not match canonical');
+      let doc: Record<string, unknown>;
+      try {
+        doc = JSON.parse(canonical);
+      } catch {
+        return bad('canonical is not valid JSON');
+      }
+      if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) bad('canonical is not a JSON object');
+      if (canonicalize(doc) !== canonical) bad('canonical is not in RFC 8785 form');
+      if (doc.v !== 1) bad(`canonical has format version ${JSON.stringify(doc.v)}, expected 1`);
+      if (doc.seq !== seq) bad(`canonical says seq ${JSON.stringify(doc.seq)}`);
+      if (typeof doc.tenant !== 'string') bad('canonical has no tenant');
+      if (this.tenant === null) {
+        this.tenant = doc.tenant as string;
+        if (this.pendingGenesis !== null && this.pendingGenesis !== genesisHash(this.tenant).toString('hex')) {
+          throw new VerifyFailure({ ok: false, row: 1, seq: 1, reason: `row 1 (seq 1): prev_chain_hash is not the genesis hash of tenant ${this.tenant}` });
+        }
+        this.pendingGenesis = null;
+      } else if (doc.tenant !== this.tenant) {
+        bad(`canonical belongs to tenant ${JSON.stringify(doc.tenant)}, not ${JSON.stringify(this.tenant)}`);
+      }
+      const cells = derivedCells(doc);
+      for (const c of DERIVED_COLUMNS) {
+        if (record[COL[c]] !== cells[c]) bad(`${c} column does not match canonical`);
+      }
+      if (typeof doc.at === 'string' && this.prevAt !== null && doc.at < this.prevAt) bad(`at ${doc.at} is before an earlier event's ${this.prevAt}`);
+      this.prevAt = typeof doc.at === 'string' ? doc.at : this.prevAt;
+      const account = record[COL.actor_account_id];
+      const salt = record[COL.actor_salt];
+      if ((account === '') !== (salt === '')) bad('actor_account_id and actor_salt must both be present or both empty');
+      if (account !== '') {
+        if (record[COL.actor_ref] === '') bad('actor_account_id given for an event without an actor_ref');
+        if (!SALT_HEX.test(salt)) bad('actor_salt is not 32 lower-case hex characters');
+        if (subjectRef(Buffer.from(salt, 'hex'), unquote(account)) !== record[COL.actor_ref]) {
+          bad('actor_ref is not SHA-256(actor_salt ‖ actor_account_id)');
+        }
+      }
+    }
+    if (this.watch.has(seq!)) this.watch.set(seq!, chain);
+    if (this.firstSeq === null) this.firstSeq = seq;
+    this.lastSeq = seq;
+    this.head = chain;
+    this.rows++;
+  }
+
+  /** How the first row is anchored, once every row is in. */
+  start(): 'genesis' | 'given' | 'unanchored' | 'none' {
+    if (this.rows === 0) return 'none';
+    if (this.opts.prevChainHash !== undefined) return 'given';
+    if (this.firstSeq === 1 && this.tenant !== null && this.pendingGenesis === null) return 'genesis';
+    return 'unanchored';
+  }
+}
+
+/** Digest of what flows through (the pack's events.csv against its manifest). */
+class Sha256Tap extends Transform {
+  private readonly h = createHash('sha256');
+  hex = '';
+  _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
+    this.h.update(chunk);
+    cb(null, chunk);
+  }
+  _flush(cb: TransformCallback): void {
+    this.hex = this.h.digest('hex');
+    cb();
+  }
+}
+
+/** Feeds a CSV byte stream through the checker. */
+async function checkCsv(input: Readable, checker: EvidenceChecker): Promise<void> {
+  const parser = parse({ bom: true, relax_column_count: true, skip_empty_lines: false });
+  input.on('error', (err) => parser.destroy(err));
+  input.pipe(parser);
+  let header = true;
+  try {
+    for await (const record of parser as AsyncIterable<string[]>) {
+      if (header) {
+        checker.header(record);
+        header = false;
+      } else {
+        checker.row(record);
+      }
+    }
+  } catch (err) {
+    if (err instanceof VerifyFailure) {
+      input.unpipe(parser);
+      input.destroy();
+      throw err;
+    }
+    const e = err as Error & { code?: string };
+    if (e.code && e.code.startsWith('CSV_')) {
+      fileProblem(`the CSV cannot be parsed after row ${checker.rows}: ${e.message}`);
+    }
+    throw err;
+  }
+  if (header) fileProblem('the file is empty (no header row)');
+}
+
+function success(kind: 'csv' | 'zip', c: EvidenceChecker, checkpoint: CheckpointOutcome): FileVerifyResult {
+  return {
+    ok: true,
+    kind,
+    tenant: c.tenant,
+    rows: c.rows,
+    redactedRows: c.redactedRows,
+    firstSeq: c.firstSeq,
+    lastSeq: c.lastSeq,
+    head: c.head,
+    start: c.start(),
+    checkpoint,
+  };
+}
+
+function checkerFor(opts: FileVerifyOptions, tenant: string | null): EvidenceChecker {
+  if (opts.genesisTenant !== undefined && opts.prevChainHash !== undefined) throw new TypeError('give either a genesis tenant or a prev hash, not both');
+  if (opts.prevChainHash !== undefined && !isHashHex(opts.prevChainHash)) throw new TypeError('the prev hash must be 64 lower-case hex characters');
+  return new EvidenceChecker({
+    tenant: opts.genesisTenant ?? tenant,
+    prevChainHash: opts.prevChainHash,
+    genesisRequired: opts.genesisTenant !== undefined,
+  });
+}
+
+/** Verifies a bare CSV export read from `input`. */
+export async function verifyEvidenceCsv(input: Readable, opts: FileVerifyOptions = {}): Promise<FileVerifyResult> {
+  const checker = checkerFor(opts, null);
+  try {
+    await checkCsv(input, checker);
+  } catch (err) {
+    if (err instanceof VerifyFailure) return err.failure;
+    throw err;
+  }
+  return success('csv', checker, { status: 'absent' });
+}
+
+interface Manifest {
+  format: string;
+  tenant: string;
+  rows: number;
+  firstSeq: number | null;
+  lastSeq: number | null;
+  checkpoint: { seq: number } | null;
+  files: Record<string, { sha256: string; bytes: number }>;
+}
+
+const MAX_SMALL_ENTRY = 1 << 20;
+
+function openZip(file: string): Promise<yauzl.ZipFile> {
+  return new Promise((resolve, reject) =>
+    yauzl.open(file, { lazyEntries: true, autoClose: false }, (err, zf) => (err ? reject(err) : resolve(zf!))),
+  );
+}
+
+async function zipEntries(zf: yauzl.ZipFile): Promise<Map<string, yauzl.Entry>> {
+  const entries = new Map<string, yauzl.Entry>();
+  await new Promise<void>((resolve, reject) => {
+    zf.on('entry', (e: yauzl.Entry) => {
+      if (entries.has(e.fileName)) reject(new VerifyFailure({ ok: false, row: null, seq: null, reason: `the pack holds ${e.fileName} twice` }));
+      entries.set(e.fileName, e);
+      zf.readEntry();
+    });
+    zf.on('end', () => resolve());
+    zf.on('error', reject);
+    zf.readEntry();
+  });
+  return entries;
+}
+
+async function readSmall(zf: yauzl.ZipFile, entry: yauzl.Entry): Promise<Buffer> {
+  if (entry.uncompressedSize > MAX_SMALL_ENTRY) fileProblem(`${entry.fileName} is too large`);
+  const stream = await zf.openReadStreamPromise(entry);
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+function parseJson<T>(name: string, buf: Buffer): T {
+  try {
+    return JSON.parse(buf.toString('utf8')) as T;
+  } catch {
+    return fileProblem(`${name} is not valid JSON`);
+  }
+}
+
+/** Verifies an evidence pack (zip): file digests, manifest, every row, and the signed checkpoint. */
+export async function verifyEvidencePack(file: string, opts: FileVerifyOptions = {}): Promise<FileVerifyResult> {
+  let zf: yauzl.ZipFile;
+  try {
+    zf = await openZip(file);
+  } catch (err) {
+    return { ok: false, row: null, seq: null, reason: `the file is not a readable zip: ${(err as Error).message}` };
+  }
+  try {
+    const entries = await zipEntries(zf);
+    const need = (name: string) => entries.get(name) ?? fileProblem(`the pack has no ${name}`);
+    const manifest = parseJson<Manifest>(PACK.manifest, await readSmall(zf, need(PACK.manifest)));
+    if (manifest.format !== PACK_FORMAT) fileProblem(`manifest.json format is ${JSON.stringify(manifest.format)}, expected ${PACK_FORMAT}`);
+    if (typeof manifest.tenant !== 'string' || !manifest.files || typeof manifest.files !== 'object') fileProblem('manifest.json is incomplete');
+    if (opts.genesisTenant !== undefined && opts.genesisTenant !== manifest.tenant) {
+      fileProblem(`the pack is for tenant ${JSON.stringify(manifest.tenant)}, not ${JSON.stringify(opts.genesisTenant)}`);
+    }
+    if (!manifest.files[PACK.events]) fileProblem(`manifest.json lists no ${PACK.events}`);
+    // Every small file listed must match its digest; events.csv is hashed while it streams.
+    const small = new Map<string, Buffer>();
+    for (const [name, f] of Object.entries(manifest.files)) {
+      if (name === PACK.events) continue;
+      const buf = await readSmall(zf, need(name));
+      if (createHash('sha256').update(buf).digest('hex') !== f.sha256) fileProblem(`${name} does not match its SHA-256 in manifest.json`);
+      small.set(name, buf);
+    }
+
+    let checkpoint: Checkpoint | null = null;
+    const cpBuf = small.get(PACK.checkpoint);
+    if (cpBuf) {
+      checkpoint = parseJson<Checkpoint>(PACK.checkpoint, cpBuf);
+      if (checkpoint.tenant !== manifest.tenant) fileProblem(`the checkpoint is for tenant ${JSON.stringify(checkpoint.tenant)}`);
+      if (!Number.isSafeInteger(checkpoint.seq) || checkpoint.seq < 1 || !isHashHex(checkpoint.chainHash)) fileProblem('checkpoint.json is malformed');
+    } else if (entries.has(PACK.checkpoint)) {
+      fileProblem('the pack holds a checkpoint.json that manifest.json does not list');
+    }
+
+    const checker = checkerFor(opts, manifest.tenant);
+    if (checkpoint) checker.watchSeq(checkpoint.seq);
+    const tap = new Sha256Tap();
+    const events = await zf.openReadStreamPromise(need(PACK.events));
+    events.on('error', (err) => tap.destroy(err));
+    await checkCsv(events.pipe(tap), checker);
+    if (tap.hex !== manifest.files[PACK.events].sha256) fileProblem(`${PACK.events} does not match its SHA-256 in manifest.json`);
+    if (manifest.rows !== checker.rows || manifest.firstSeq !== checker.firstSeq || manifest.lastSeq !== checker.lastSeq) {
+      fileProblem(
+        `manifest.json says ${manifest.rows} rows, seq ${manifest.firstSeq}..${manifest.lastSeq}; ${PACK.events} has ${checker.rows} rows, seq ${checker.firstSeq}..${checker.lastSeq}`,
+      );
+    }
+
+    if (!checkpoint) return success('zip', checker, { status: 'absent' });
+    if (checker.lastSeq === null || checker.lastSeq < checkpoint.seq) {
+      throw new VerifyFailure({
+        ok: false,
+        row: checker.rows,
+        seq: checker.lastSeq,
+        reason: `the rows end at seq ${checker.lastSeq ?? 'none'} but the signed checkpoint is at seq ${checkpoint.seq}: rows are missing from the end`,
+      });
+    }
+    if (checkpoint.seq < (checker.firstSeq ?? 0)) fileProblem(`the checkpoint (seq ${checkpoint.seq}) is before the first row (seq ${checker.firstSeq})`);
+    if (checker.chainHashSeen(checkpoint.seq) !== checkpoint.chainHash) {
+      const seq = checkpoint.seq;
+      throw new VerifyFailure({ ok: false, row: seq - checker.firstSeq! + 1, seq, reason: `row ${seq - checker.firstSeq! + 1} (seq ${seq}): chain_hash is not the one the signed checkpoint records` });
+    }
+    let key = opts.publicKey;
+    const keySource: 'given' | 'pack' = key ? 'given' : 'pack';
+    if (!key) {
+      const pem = small.get(PACK.publicKey) ?? fileProblem(`the pack has a checkpoint but no ${PACK.publicKey}; pass --public-key`);
+      try {
+        key = createPublicKey(pem);
+      } catch {
+        return fileProblem(`${PACK.publicKey} is not a public key`);
+      }
+    }
+    if (!checkpointSignatureValid(checkpoint, key)) {
+      fileProblem(`the checkpoint signature (seq ${checkpoint.seq}) does not verify with the ${keySource === 'given' ? 'public key given' : "pack's public key"} (key id ${keyId(key)})`);
+    }
+    return success('zip', checker, { status: 'verified', seq: checkpoint.seq, keyId: keyId(key), keySource });
+  } catch (err) {
+    if (err instanceof VerifyFailure) return err.failure;
+    throw err;
+  } finally {
+    zf.close();
+  }
+}
+
+/** A zip starts with a local file header ("PK\x03\x04"); anything else is read as CSV. */
+export async function verifyEvidenceFile(file: string, opts: FileVerifyOptions = {}): Promise<FileVerifyResult> {
+  const fd = await fs.promises.open(file, 'r');
+  const magic = Buffer.alloc(4);
+  try {
+    await fd.read(magic, 0, 4, 0);
+  } finally {
+    await fd.close();
+  }
+  if (magic.equals(Buffer.from([0x50, 0x4b, 0x03, 0x04])) || magic.equals(Buffer.from([0x50, 0x4b, 0x05, 0x06]))) {
+    return verifyEvidencePack(file, opts);
+  }
+  return verifyEvidenceCsv(fs.createReadStream(file, { highWaterMark: 1 << 16 }), opts);
+}

@@ -1,0 +1,391 @@
+import { createHash, createPublicKey, generateKeyPairSync, sign } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import canonicalize from 'canonicalize';
+import { parse } from 'csv-parse/sync';
+import { stringify } from 'csv-stringify/sync';
+import request from 'supertest';
+import yauzl from 'yauzl';
+import yazl from 'yazl';
+import { chainHash, leafHash } from '../../src/audit/audit-format';
+import { checkpointMessage } from '../../src/evidence/evidence-checkpoint';
+import { COL, CSV_STRINGIFY_OPTIONS, EVIDENCE_COLUMNS, derivedCells } from '../../src/evidence/evidence-csv';
+import { EvidenceLinks } from '../../src/evidence/evidence-links';
+import { EvidenceService } from '../../src/evidence/evidence-service';
+import { EvidenceStore } from '../../src/evidence/evidence-store';
+import { verifyEvidenceCsv, verifyEvidenceFile, FileVerifyResult } from '../../src/evidence/evidence-verifier';
+import { startTestApp, TestApp } from '../helpers/test-app';
+
+/** Evidence exports through the whole stack: devhost JWTs and permissions, Postgres, the offline verifier. */
+describe('evidence export end to end', () => {
+  let t: TestApp;
+  let d: NonNullable<TestApp['devhost']>;
+  let tmp: string;
+  const TRICKY = 'Approved, with "quotes",\nline two\r\nand ünïcödé — 日本語 ✓';
+  const FORMULA = '=HYPERLINK("http://x","y")';
+  const SEC_SECRET = 'SEC-ONLY confidential remark';
+
+  const ck = () => d.clientKey;
+  const as = (accountId: string) => `JWT ${d.contextJwt(accountId)}`;
+  const get = (url: string, accountId: string) =>
+    request(t.baseUrl).get(url).set('Authorization', as(accountId)).buffer(true).parse((res, cb) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => cb(null, Buffer.concat(chunks)));
+    });
+  const records = (buf: Buffer): string[][] => parse(buf, { bom: true, relax_column_count: true });
+  const toCsv = (rows: string[][]): Buffer => Buffer.from(stringify(rows.slice(1), CSV_STRINGIFY_OPTIONS), 'utf8');
+  const verifyBuf = (buf: Buffer, opts = {}) => verifyEvidenceCsv(Readable.from([buf]), opts);
+  const failure = (r: FileVerifyResult) => (r.ok ? null : { seq: r.seq, reason: r.reason });
+
+  async function append(spaceKey: string, accountId: string | null, data: Record<string, unknown>, action = 'decision.approved') {
+    return t.db.transaction((trx) =>
+      t.audit.append(trx, ck(), {
+        action,
+        actor: accountId ? { type: 'user', accountId } : { type: 'system' },
+        spaceKey,
+        page: { id: spaceKey === 'ENG' ? '1001' : '2001', version: 3, title: spaceKey === 'ENG' ? '-Release plan' : 'SEC access review', bodyHash: null },
+        workflowId: `wf-${spaceKey}`,
+        data,
+      }),
+    );
+  }
+
+  /** Signs the head at `seq` exactly as the scheduler does, into its table. */
+  async function checkpointAt(seq: number) {
+    const ev = await t.db('audit_events').where({ client_key: ck(), seq }).first('chain_hash');
+    const c = { tenant: ck(), seq, chainHash: ev.chain_hash.toString('hex'), signedAt: new Date().toISOString() };
+    const signature = sign(null, Buffer.from(checkpointMessage(c)), t.config.signingKey).toString('base64');
+    await t.db('audit_checkpoints').insert({ client_key: ck(), seq, chain_hash: ev.chain_hash, signed_at: c.signedAt, signature, key_id: 'test' });
+  }
+
+  async function readZip(buf: Buffer): Promise<Map<string, Buffer>> {
+    const zf = await new Promise<yauzl.ZipFile>((res, rej) => yauzl.fromBuffer(buf, { lazyEntries: true }, (e, z) => (e ? rej(e) : res(z!))));
+    const out = new Map<string, Buffer>();
+    await new Promise<void>((resolve, reject) => {
+      zf.on('entry', async (entry: yauzl.Entry) => {
+        const s = await zf.openReadStreamPromise(entry);
+        const chunks: Buffer[] = [];
+        for await (const c of s) chunks.push(c as Buffer);
+        out.set(entry.fileName, Buffer.concat(chunks));
+        zf.readEntry();
+      });
+      zf.on('end', resolve);
+      zf.on('error', reject);
+      zf.readEntry();
+    });
+    return out;
+  }
+
+  async function writeZip(files: Map<string, Buffer>, name: string): Promise<string> {
+    const zip = new yazl.ZipFile();
+    for (const [n, b] of files) zip.addBuffer(b, n);
+    zip.end();
+    const file = path.join(tmp, name);
+    await new Promise<void>((resolve, reject) => zip.outputStream.pipe(fs.createWriteStream(file)).on('finish', resolve).on('error', reject));
+    return file;
+  }
+
+  const saveBuf = (buf: Buffer, name: string) => {
+    const file = path.join(tmp, name);
+    fs.writeFileSync(file, buf);
+    return file;
+  };
+
+  beforeAll(async () => {
+    t = await startTestApp();
+    d = t.devhost!;
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'attest-evidence-'));
+    // A real workflow and decision through the API, then events of both spaces with awkward text.
+    const page = d.pages.releaseChecklist;
+    expect((await request(t.baseUrl).get(d.macroUrl(d.users.alice.accountId, page.id, page.macroIds[0]).slice(t.baseUrl.length))).status).toBe(200);
+    const wf = await request(t.baseUrl).get(`/api/pages/${page.id}/workflows/${page.macroIds[0]}`).set('Authorization', `JWT ${d.contextJwt(d.users.alice.accountId, { pageId: page.id })}`);
+    const decided = await request(t.baseUrl)
+      .post(`/api/pages/${page.id}/workflows/${page.macroIds[0]}/decisions`)
+      .set('Authorization', `JWT ${d.contextJwt(d.users.alice.accountId, { pageId: page.id })}`)
+      .send({ decision: 'approve', comment: TRICKY, pageVersion: wf.body.boundVersion });
+    expect(decided.status).toBe(201);
+    await append('SEC', d.users.secMember.accountId, { decision: 'approve', comment: SEC_SECRET, round: 1, viaGroups: ['security'] });
+    await append('ENG', d.users.bob.accountId, { decision: 'reject', comment: FORMULA, round: 1, viaGroups: [] }, 'decision.rejected');
+    await append('ENG', 'erased-account-1', { decision: 'approve', comment: '+1 looks good', round: 1, viaGroups: [] });
+    await append('SEC', null, { reason: 'review lapsed' }, 'workflow.expired');
+    for (let i = 0; i < 6; i++) await append(i % 2 ? 'SEC' : 'ENG', d.users.bob.accountId, { decision: 'approve', comment: `ok ${i}`, round: 1, viaGroups: [] });
+    // The erased person: their subject row is deleted, the chain keeps their ref.
+    await t.db('audit_subjects').where({ client_key: ck(), account_id: 'erased-account-1' }).delete();
+  });
+  afterAll(async () => {
+    await t?.close();
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('exports the site as CSV that a standard parser reads and the verifier accepts from genesis', async () => {
+    const res = await get('/api/evidence.csv', d.users.siteAdmin.accountId);
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^text\/csv/);
+    expect(res.headers['content-disposition']).toMatch(/attachment; filename="attest-evidence-site-\d{4}-\d{2}-\d{2}\.csv"/);
+    const rows = records(res.body);
+    expect(rows[0]).toEqual([...EVIDENCE_COLUMNS]);
+    const count = await t.db('audit_events').where({ client_key: ck() }).count<{ count: number }[]>('* as count');
+    expect(rows.length - 1).toBe(Number(count[0].count));
+    expect(rows.slice(1).map((r) => Number(r[COL.seq]))).toEqual(rows.slice(1).map((_, i) => i + 1));
+    const r = await verifyBuf(res.body);
+    expect(r).toMatchObject({ ok: true, start: 'genesis', tenant: ck(), redactedRows: 0, checkpoint: { status: 'absent' } });
+  });
+
+  it('round-trips commas, quotes, newlines and non-ASCII in comments, and neutralises a formula', async () => {
+    const rows = records((await get('/api/evidence.csv', d.users.siteAdmin.accountId)).body).slice(1);
+    const tricky = rows.find((r) => r[COL.action] === 'decision.approved' && r[COL.comment].startsWith('Approved'))!;
+    expect(tricky[COL.comment]).toBe(TRICKY);
+    expect(tricky[COL.decision]).toBe('approve');
+    expect(JSON.parse(tricky[COL.canonical]).data.comment).toBe(TRICKY);
+    const formula = rows.find((r) => r[COL.action] === 'decision.rejected')!;
+    expect(formula[COL.comment]).toBe(`'${FORMULA}`);
+    expect(JSON.parse(formula[COL.canonical]).data.comment).toBe(FORMULA);
+    expect(formula[COL.page_title]).toBe("'-Release plan");
+    expect(rows.find((r) => r[COL.comment] === "'+1 looks good")).toBeDefined();
+    // Hash columns and canonical are never quoted away.
+    expect(rows.every((r) => /^[0-9a-f]{64}$/.test(r[COL.chain_hash]) && r[COL.canonical].startsWith('{'))).toBe(true);
+  });
+
+  it('shows accountId and salt beside a ref while the link exists, and only the ref once erased', async () => {
+    const rows = records((await get('/api/evidence.csv', d.users.siteAdmin.accountId)).body).slice(1);
+    const bob = rows.find((r) => r[COL.action] === 'decision.rejected')!;
+    expect(bob[COL.actor_account_id]).toBe(d.users.bob.accountId);
+    expect(bob[COL.actor_salt]).toMatch(/^[0-9a-f]{32}$/);
+    const erased = rows.find((r) => r[COL.comment] === "'+1 looks good")!;
+    expect(erased[COL.actor_ref]).toMatch(/^[0-9a-f]{64}$/);
+    expect(erased[COL.actor_account_id]).toBe('');
+    expect(erased[COL.actor_salt]).toBe('');
+    const system = rows.find((r) => r[COL.action] === 'workflow.expired')!;
+    expect([system[COL.actor_ref], system[COL.actor_account_id]]).toEqual(['', '']);
+  });
+
+  it("exports one space for its admin: verifiable, and nothing of the other space's content", async () => {
+    const res = await get('/api/spaces/ENG/evidence.csv', d.users.spaceAdmin.accountId);
+    expect(res.status).toBe(200);
+    const text = res.body.toString('utf8');
+    expect(text).not.toContain(SEC_SECRET);
+    expect(text).not.toContain('SEC access review');
+    expect(text).not.toContain(d.users.secMember.accountId);
+    expect(text).not.toContain('"space":"SEC"');
+    const rows = records(res.body).slice(1);
+    const redacted = rows.filter((r) => r[COL.canonical] === '');
+    expect(redacted.length).toBeGreaterThan(0);
+    for (const r of redacted) {
+      expect(r.filter((c, i) => c !== '' && ![COL.seq, COL.leaf_hash, COL.prev_chain_hash, COL.chain_hash].includes(i))).toEqual([]);
+    }
+    expect(rows.filter((r) => r[COL.canonical] !== '').every((r) => r[COL.space_key] === 'ENG')).toBe(true);
+    const v = await verifyBuf(res.body);
+    expect(v).toMatchObject({ ok: true, start: 'genesis', redactedRows: redacted.length });
+  });
+
+  it('refuses a non-admin (403) for the space, the site and a download link; a space admin cannot export the site', async () => {
+    const alice = d.users.alice.accountId;
+    for (const url of ['/api/spaces/ENG/evidence.csv', '/api/spaces/ENG/evidence.zip', '/api/evidence.csv', '/api/evidence.zip']) {
+      const res = await get(url, alice);
+      expect(res.status).toBe(403);
+      expect(res.headers['content-disposition']).toBeUndefined();
+    }
+    const link = await request(t.baseUrl).post('/api/spaces/ENG/evidence-links').set('Authorization', as(alice)).send({ format: 'csv' });
+    expect(link.status).toBe(403);
+    expect((await get('/api/evidence.csv', d.users.spaceAdmin.accountId)).status).toBe(403);
+    expect((await request(t.baseUrl).get('/api/evidence.csv')).status).toBe(401);
+  });
+
+  it('rejects bad filters with 400', async () => {
+    const res = await get('/api/spaces/ENG/evidence.csv?from=yesterday', d.users.spaceAdmin.accountId);
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.body.toString()).error.message).toMatch(/from must be an ISO date/);
+    expect((await get('/api/spaces/ENG/evidence.csv?from=2026-02-01&to=2026-01-01', d.users.spaceAdmin.accountId)).status).toBe(400);
+  });
+
+  it('serves a short-lived signed download link without a JWT, bound to what it was made for', async () => {
+    const made = await request(t.baseUrl).post('/api/spaces/ENG/evidence-links').set('Authorization', as(d.users.spaceAdmin.accountId)).send({ format: 'csv' });
+    expect(made.status).toBe(201);
+    expect(made.body.url).toMatch(new RegExp(`^${t.baseUrl}/evidence/download\\?token=`));
+    expect(new Date(made.body.expiresAt).getTime() - Date.now()).toBeLessThanOrEqual(60_000);
+    const url = made.body.url.slice(t.baseUrl.length);
+    const res = await request(t.baseUrl).get(url).buffer(true);
+    expect(res.status).toBe(200);
+    expect(res.text).not.toContain(SEC_SECRET);
+    expect((await verifyBuf(Buffer.from(res.text))).ok).toBe(true);
+    // Altered (another space) or expired: refused.
+    const token = new URL(made.body.url).searchParams.get('token')!;
+    const [body, mac] = token.split('.');
+    const claims = JSON.parse(Buffer.from(body, 'base64url').toString());
+    const forged = `${Buffer.from(JSON.stringify({ ...claims, sp: 'SEC' })).toString('base64url')}.${mac}`;
+    expect((await request(t.baseUrl).get(`/evidence/download?token=${forged}`)).status).toBe(401);
+    const old = new EvidenceLinks(t.config.secretKey, { now: () => new Date(Date.now() - 61_000) }).create({
+      clientKey: ck(), accountId: d.users.spaceAdmin.accountId, filter: { spaceKey: 'ENG', from: null, to: null }, format: 'csv',
+    });
+    const expired = await request(t.baseUrl).get(`/evidence/download?token=${old.token}`);
+    expect(expired.status).toBe(401);
+    expect(expired.text).toMatch(/expired/);
+  });
+
+  describe('tampering with a CSV is caught at the right row', () => {
+    let good: string[][];
+    beforeAll(async () => {
+      good = records((await get('/api/evidence.csv', d.users.siteAdmin.accountId)).body);
+    });
+    const copy = () => good.map((r) => [...r]);
+
+    it('a display cell edited', async () => {
+      const rows = copy();
+      rows[4][COL.comment] = 'looks fine';
+      expect(failure(await verifyBuf(toCsv(rows)))).toEqual({ seq: 4, reason: 'row 4 (seq 4): comment column does not match canonical' });
+    });
+
+    it('a canonical edited', async () => {
+      const rows = copy();
+      rows[5][COL.canonical] = rows[5][COL.canonical].replace('"round":1', '"round":2');
+      expect(failure(await verifyBuf(toCsv(rows)))).toEqual({ seq: 5, reason: 'row 5 (seq 5): leaf hash does not match canonical' });
+    });
+
+    it('a row deleted', async () => {
+      const rows = copy();
+      rows.splice(6, 1);
+      expect(failure(await verifyBuf(toCsv(rows)))).toEqual({ seq: 7, reason: 'row 6 (seq 7): expected seq 6, found seq 7: a row is missing' });
+    });
+
+    it('two rows swapped', async () => {
+      const rows = copy();
+      [rows[6], rows[7]] = [rows[7], rows[6]];
+      expect(failure(await verifyBuf(toCsv(rows)))).toEqual({ seq: 7, reason: 'row 6 (seq 7): expected seq 6, found seq 7: a row is missing' });
+    });
+
+    it('a forged row inserted with correct hashes of its own', async () => {
+      const rows = copy();
+      const k = 5;
+      const doc = JSON.parse(rows[k][COL.canonical]);
+      const forgedDoc = { ...doc, seq: k + 1, data: { ...doc.data, comment: 'approved (forged)' } };
+      const canonical = canonicalize(forgedDoc)!;
+      const leaf = leafHash(canonical);
+      const prev = rows[k][COL.chain_hash];
+      const forged = [...rows[k]];
+      const cells = derivedCells(forgedDoc);
+      for (const [c, v] of Object.entries(cells)) forged[COL[c as keyof typeof COL]] = v;
+      forged[COL.seq] = String(k + 1);
+      forged[COL.canonical] = canonical;
+      forged[COL.leaf_hash] = leaf.toString('hex');
+      forged[COL.prev_chain_hash] = prev;
+      forged[COL.chain_hash] = chainHash(Buffer.from(prev, 'hex'), leaf).toString('hex');
+      rows.splice(k + 1, 0, forged);
+      expect(failure(await verifyBuf(toCsv(rows)))).toEqual({
+        seq: k + 1,
+        reason: `row ${k + 2} (seq ${k + 1}): expected seq ${k + 2}, found seq ${k + 1}: a row is repeated or out of order`,
+      });
+    });
+
+    it('the accountId beside a ref changed', async () => {
+      const rows = copy();
+      const i = rows.findIndex((r) => r[COL.actor_account_id] === d.users.bob.accountId);
+      rows[i][COL.actor_account_id] = d.users.alice.accountId;
+      expect(failure(await verifyBuf(toCsv(rows)))?.reason).toBe(`row ${i} (seq ${i}): actor_ref is not SHA-256(actor_salt ‖ actor_account_id)`);
+    });
+
+    it('a file that starts elsewhere than genesis needs --prev to anchor it', async () => {
+      const rows = [good[0], ...good.slice(4)];
+      const r = await verifyBuf(toCsv(rows));
+      expect(r).toMatchObject({ ok: true, start: 'unanchored', firstSeq: 4 });
+      expect((await verifyBuf(toCsv(rows), { prevChainHash: good[3][COL.chain_hash] })).ok).toBe(true);
+      expect(failure(await verifyBuf(toCsv(rows), { prevChainHash: good[2][COL.chain_hash] }))?.reason).toBe('row 1 (seq 4): prev_chain_hash is not the hash given with --prev');
+      expect(failure(await verifyBuf(toCsv(rows), { genesisTenant: ck() }))?.reason).toBe('row 1 (seq 4): the chain must start at seq 1 (--genesis)');
+    });
+  });
+
+  describe('evidence pack (zip)', () => {
+    let zipFile: string;
+    let files: Map<string, Buffer>;
+    let lastSeq: number;
+    beforeAll(async () => {
+      lastSeq = (await t.db('audit_heads').where({ client_key: ck() }).first('seq')).seq;
+      await checkpointAt(lastSeq);
+      const res = await get('/api/evidence.zip', d.users.siteAdmin.accountId);
+      expect(res.status).toBe(200);
+      expect(res.headers['content-type']).toBe('application/zip');
+      zipFile = saveBuf(res.body, 'pack.zip');
+      files = await readZip(res.body);
+    });
+
+    it('holds events, manifest, checkpoint, public key and VERIFY.md, and verifies against the checkpoint', async () => {
+      expect([...files.keys()].sort()).toEqual(
+        ['SHA256SUMS', 'VERIFY.md', 'checkpoint.json', 'checkpoint.msg', 'checkpoint.sig', 'events.csv', 'manifest.json', 'public-key.pem'].sort(),
+      );
+      const manifest = JSON.parse(files.get('manifest.json')!.toString());
+      expect(manifest).toMatchObject({ tenant: ck(), rows: lastSeq, firstSeq: 1, lastSeq, checkpoint: { seq: lastSeq }, filters: { space: null, from: null, to: null } });
+      expect(manifest.files['events.csv'].sha256).toMatch(/^[0-9a-f]{64}$/);
+      expect(files.get('VERIFY.md')!.toString()).toContain('openssl pkeyutl -verify');
+      const r = await verifyEvidenceFile(zipFile);
+      expect(r).toMatchObject({ ok: true, kind: 'zip', rows: lastSeq, start: 'genesis', checkpoint: { status: 'verified', seq: lastSeq, keySource: 'pack' } });
+      const pub = saveBuf(files.get('public-key.pem')!, 'pub.pem');
+      const pinned = await verifyEvidenceFile(zipFile, { publicKey: createPublicKey(fs.readFileSync(pub)) });
+      expect(pinned).toMatchObject({ ok: true, checkpoint: { keySource: 'given' } });
+    });
+
+    it('catches rows cut from the end against the checkpoint, even with a rewritten manifest', async () => {
+      const rows = records(files.get('events.csv')!);
+      const cut = toCsv(rows.slice(0, -2));
+      const manifest = JSON.parse(files.get('manifest.json')!.toString());
+      const sha = createHash('sha256').update(cut).digest('hex');
+      manifest.rows -= 2;
+      manifest.lastSeq -= 2;
+      manifest.files['events.csv'] = { sha256: sha, bytes: cut.length };
+      const forged = new Map(files);
+      forged.set('events.csv', cut);
+      forged.set('manifest.json', Buffer.from(JSON.stringify(manifest)));
+      const r = await verifyEvidenceFile(await writeZip(forged, 'cut.zip'));
+      expect(failure(r)).toEqual({ seq: lastSeq - 2, reason: `the rows end at seq ${lastSeq - 2} but the signed checkpoint is at seq ${lastSeq}: rows are missing from the end` });
+      // Without the manifest rewrite the digest already gives it away.
+      const lazy = new Map(files);
+      lazy.set('events.csv', cut);
+      expect(failure(await verifyEvidenceFile(await writeZip(lazy, 'cut2.zip')))?.reason).toBe('events.csv does not match its SHA-256 in manifest.json');
+    });
+
+    it('refuses the checkpoint under a wrong public key', async () => {
+      const other = generateKeyPairSync('ed25519').publicKey;
+      const r = await verifyEvidenceFile(zipFile, { publicKey: other });
+      expect(failure(r)?.reason).toMatch(/^the checkpoint signature \(seq \d+\) does not verify with the public key given \(key id [0-9a-f]{64}\)$/);
+    });
+
+    it('exports a time range up to a later checkpoint: rows after the range are hashes only', async () => {
+      const at = (await t.db.raw(`select to_char(recorded_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as at from audit_events where client_key = ? and seq = 4`, [ck()])).rows[0].at;
+      const to = (await t.db.raw(`select to_char(recorded_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as at from audit_events where client_key = ? and seq = 8`, [ck()])).rows[0].at;
+      const res = await get(`/api/spaces/ENG/evidence.zip?from=${encodeURIComponent(at)}&to=${encodeURIComponent(to)}`, d.users.spaceAdmin.accountId);
+      expect(res.status).toBe(200);
+      const pack = await readZip(res.body);
+      const rows = records(pack.get('events.csv')!).slice(1);
+      expect(rows[0][COL.seq]).toBe('4');
+      expect(rows[rows.length - 1][COL.seq]).toBe(String(lastSeq));
+      expect(rows.filter((r) => Number(r[COL.seq]) >= 8).every((r) => r[COL.canonical] === '')).toBe(true);
+      expect(pack.get('events.csv')!.toString()).not.toContain(SEC_SECRET);
+      const r = await verifyEvidenceFile(saveBuf(res.body, 'range.zip'));
+      expect(r).toMatchObject({ ok: true, firstSeq: 4, lastSeq, start: 'unanchored', checkpoint: { status: 'verified', seq: lastSeq } });
+    });
+  });
+
+  it('stops the query when the client disconnects', async () => {
+    // Enough rows that the export cannot finish before the client goes away.
+    await t.db.raw(
+      `insert into audit_events (client_key, seq, recorded_at, action, canonical, leaf_hash, chain_hash)
+       select 'bulk-tenant', g, now(), 'x', repeat('x', 2000), decode(repeat('00', 32), 'hex'), decode(repeat('00', 32), 'hex')
+         from generate_series(1, 40000) g`,
+    );
+    const service = new EvidenceService({ store: new EvidenceStore(t.db), signingKey: t.config.signingKey, clock: { now: () => new Date() } });
+    const abort = new AbortController();
+    let bytes = 0;
+    const sink = new Writable({
+      write(chunk, _e, cb) {
+        bytes += chunk.length;
+        if (bytes > 100_000) abort.abort();
+        setTimeout(cb, 5);
+      },
+    });
+    await expect(service.write('bulk-tenant', { spaceKey: null, from: null, to: null }, 'csv', sink, { signal: abort.signal })).rejects.toThrow(/abort/i);
+    const busy = await t.db.raw(`select count(*)::int as n from pg_stat_activity where datname = current_database() and (query ilike 'fetch%' or query ilike 'declare%') and state <> 'idle'`);
+    expect(busy.rows[0].n).toBe(0);
+    expect(bytes).toBeLessThan(10_000_000);
+  });
+});
