@@ -188,6 +188,7 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
   app.get('/atlassian-connect.json', (_req, res) => {
     res.json(addon.descriptor);
   });
+  app.get('/favicon.ico', (_req, res) => res.status(204).end());
   app.get('/', (_req, res) => res.redirect(config.devhost ? '/devhost' : '/atlassian-connect.json'));
   app.use(createOpsRouter({ db }));
   app.use(createLifecycleRouter({ addon, store, logger }));
