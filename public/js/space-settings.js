@@ -175,7 +175,7 @@
     cell(tr, 'Version', el('span', 'v' + w.boundVersion));
     var waiting = w.waitingOn.users.map(function (u) { return u.displayName; }).concat(w.waitingOn.groups.map(function (g) { return 'a member of ' + g; }));
     cell(tr, 'Waiting for', el('span', waiting.length ? waiting.join(', ') : '—'));
-    cell(tr, 'Due', el('span', w.dueDate || '—', w.overdue ? 'attest-overdue' : ''));
+    cell(tr, 'Due', el('span', w.dueDate || '—', 'attest-nowrap' + (w.overdue ? ' attest-overdue' : '')));
     var last = w.lastDecision;
     cell(tr, 'Last decision', el('span', last ? (last.displayName + (last.decision === 'approve' ? ' approved' : ' rejected') + ', ' + when(last.at)) : '—'));
     return tr;

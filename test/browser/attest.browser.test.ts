@@ -1,0 +1,147 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium, BrowserContext, Page } from 'playwright-core';
+import { startTestApp, TestApp } from '../helpers/test-app';
+
+/**
+ * The iframes in a real browser (Debian's Chromium through playwright-core) on the devhost: an approver
+ * decides through the macro, a space admin changes a setting through the screen, and screenshots of the
+ * macro, the settings screen (both tabs) and My approvals go to test/artifacts/ on every run.
+ */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARTIFACTS = path.resolve(__dirname, '../artifacts');
+const WAIT = { timeout: 30_000 };
+
+(fs.existsSync(CHROMIUM) ? describe : describe.skip)('Attest in a browser', () => {
+  let t: TestApp;
+  let d: NonNullable<TestApp['devhost']>;
+  let context: BrowserContext;
+  let profile: string;
+
+  beforeAll(async () => {
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    t = await startTestApp();
+    d = t.devhost!;
+    profile = fs.mkdtempSync(path.join(os.tmpdir(), 'attest-chromium-'));
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      timeout: 60_000,
+      viewport: { width: 1100, height: 900 },
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    context.setDefaultTimeout(30_000);
+  }, 60_000);
+
+  afterAll(async () => {
+    await context?.close();
+    await t?.close();
+    if (profile) fs.rmSync(profile, { recursive: true, force: true });
+  }, 60_000);
+
+  const open = async (url: string, width = 1100): Promise<Page> => {
+    const page = await context.newPage();
+    await page.setViewportSize({ width, height: 900 });
+    const problems: string[] = [];
+    page.on('console', (m) => {
+      // failed loads are reported below with their URL
+      if ((m.type() === 'error' && !/^Failed to load resource/.test(m.text())) || /Content Security Policy/i.test(m.text())) problems.push(m.text());
+    });
+    page.on('response', (r) => {
+      if (r.status() >= 400 && !r.url().endsWith('/favicon.ico')) problems.push(`${r.status()} ${r.url()}`);
+    });
+    page.on('pageerror', (e) => problems.push(String(e)));
+    (page as Page & { problems?: string[] }).problems = problems;
+    await page.goto(`${t.baseUrl}${url}`, { waitUntil: 'load', timeout: 30_000 });
+    return page;
+  };
+  const problemsOf = (page: Page) => (page as Page & { problems?: string[] }).problems ?? [];
+  const shot = (page: Page, name: string) => page.screenshot({ path: path.join(ARTIFACTS, name), fullPage: true });
+  const as = (role: keyof typeof d.users) => encodeURIComponent(d.users[role].accountId);
+
+  it('an approver approves with a comment through the macro and sees the state change', async () => {
+    const page = await open(`/devhost/wiki/spaces/ENG/pages/${d.pages.onCall.id}?as=${as('bob')}`);
+    const frame = page.frameLocator('iframe');
+    await frame.locator('[data-testid=state]').filter({ hasText: 'Pending' }).waitFor(WAIT);
+    await shot(page, 'macro-pending.png');
+    await frame.getByLabel(/Comment/).fill('Escalation path reviewed with the on-call team.');
+    await frame.getByRole('button', { name: 'Approve' }).click();
+    await frame.locator('[data-testid=state]').filter({ hasText: 'Approved' }).waitFor(WAIT);
+    await frame.getByText('Escalation path reviewed with the on-call team.').first().waitFor(WAIT);
+    await page.locator('.dh-flag', { hasText: 'Approved' }).waitFor(WAIT);
+    await shot(page, 'macro-approved.png');
+    const wf = await t.db('workflows').where({ client_key: d.clientKey, page_id: d.pages.onCall.id }).first();
+    expect(wf.state).toBe('approved');
+    const [decision] = await t.db('decisions').where({ client_key: d.clientKey, workflow_id: wf.id });
+    expect(decision).toMatchObject({ approver_id: d.users.bob.accountId, decision: 'approve', comment: 'Escalation path reviewed with the on-call team.' });
+    expect(problemsOf(page)).toEqual([]);
+    await page.close();
+  }, 60_000);
+
+  it('a space admin changes settings through the screen and sees the space dashboard', async () => {
+    // a few workflows for the dashboard: the macros render once
+    for (const key of ['releaseChecklist', 'adrQueue', 'postmortem'] as const) {
+      const res = await fetch(d.macroUrl(d.users.author.accountId, d.pages[key].id, d.pages[key].macroIds[0]));
+      expect(res.status).toBe(200);
+    }
+    const page = await open(`/devhost/wiki/spaces/ENG/settings/attest?as=${as('spaceAdmin')}`);
+    const frame = page.frameLocator('iframe');
+    await frame.locator('#space-settings-form').waitFor(WAIT);
+    await frame.getByLabel('Allow the author of a page version to approve it').check();
+    await frame.getByLabel('When the page is edited').selectOption('any');
+    await frame.getByLabel('Remind approvers every (days)').fill('3');
+    await frame.getByRole('button', { name: 'Save settings' }).click();
+    await frame.locator('#settings-message', { hasText: 'Saved.' }).waitFor(WAIT);
+    await frame.locator('#saved-by', { hasText: 'Ada Spaceadmin' }).waitFor(WAIT);
+    await shot(page, 'space-settings.png');
+    const row = await t.db('space_settings').where({ client_key: d.clientKey, space_key: 'ENG' }).first();
+    expect(row.settings).toMatchObject({ allowSelfApproval: true, resetOnEdit: 'any', reminderCadenceDays: 3 });
+    expect(row.updated_by).toBe(d.users.spaceAdmin.accountId);
+    expect(await t.db('audit_events').where({ client_key: d.clientKey, action: 'settings.changed' })).toHaveLength(1);
+
+    // the Workflows tab, by keyboard
+    await frame.getByRole('tab', { name: 'Settings' }).focus();
+    await page.keyboard.press('ArrowRight');
+    await frame.locator('#workflows-table[data-loaded]').waitFor(WAIT);
+    await frame.locator('#workflows-body tr').first().waitFor(WAIT);
+    expect(await frame.locator('#workflows-body tr').count()).toBeGreaterThanOrEqual(3);
+    await frame.getByRole('link', { name: 'Release checklist' }).waitFor(WAIT);
+    await shot(page, 'space-dashboard.png');
+    await frame.getByLabel('Show').selectOption('archived');
+    await frame.locator('#workflows-empty', { hasText: 'No archived workflows' }).waitFor(WAIT);
+    expect(problemsOf(page)).toEqual([]);
+    await page.close();
+  }, 60_000);
+
+  it('My approvals lists what waits on the user', async () => {
+    const page = await open(`/devhost/wiki/plugins/my-approvals?as=${as('alice')}`);
+    const frame = page.frameLocator('iframe');
+    await frame.locator('#my-approvals-list li').first().waitFor(WAIT);
+    await frame.getByRole('link', { name: 'Release checklist' }).waitFor(WAIT);
+    await shot(page, 'my-approvals.png');
+    const empty = await open(`/devhost/wiki/plugins/my-approvals?as=${as('author')}`);
+    await empty.frameLocator('iframe').locator('#my-approvals-empty').waitFor(WAIT);
+    await shot(empty, 'my-approvals-empty.png');
+    expect(problemsOf(page)).toEqual([]);
+    await page.close();
+    await empty.close();
+  }, 60_000);
+
+  it('stays readable at 320 px', async () => {
+    for (const [url, name, ready] of [
+      [`/devhost/wiki/spaces/ENG/pages/${d.pages.releaseChecklist.id}?as=${as('alice')}`, 'macro-320.png', '[data-testid=state]'],
+      [`/devhost/wiki/spaces/ENG/settings/attest?as=${as('spaceAdmin')}`, 'space-settings-320.png', '#space-settings-form'],
+      [`/devhost/wiki/plugins/my-approvals?as=${as('bob')}`, 'my-approvals-320.png', '#my-approvals'],
+    ] as const) {
+      const page = await open(url, 320);
+      const frame = page.frameLocator('iframe');
+      await frame.locator(ready).first().waitFor(WAIT);
+      // nothing inside the iframe is wider than the iframe
+      const overflow = await frame.locator('body').evaluate((b) => b.scrollWidth - b.clientWidth);
+      expect(overflow).toBeLessThanOrEqual(0);
+      await shot(page, name);
+      await page.close();
+    }
+  }, 60_000);
+});
