@@ -22,11 +22,6 @@ export class RemindersStore {
     return r ? toReminder(r) : null;
   }
 
-  async list(clientKey: string, workflowId: string): Promise<Reminder[]> {
-    const rows = await this.db(REMINDERS).where({ client_key: clientKey, workflow_id: workflowId }).orderBy('sent_at');
-    return rows.map(toReminder);
-  }
-
   /** Records the reminder before the comment is posted (at most once, even if the process dies). */
   async claim(clientKey: string, r: Omit<Reminder, 'id' | 'status' | 'commentId'>): Promise<number> {
     const [row] = await this.db(REMINDERS)

@@ -3,17 +3,6 @@ import type { Knex } from 'knex';
 const JOB_RUNS = 'job_runs';
 const TENANTS = 'tenants';
 
-export interface JobRun {
-  job: string;
-  tick: Date;
-  instance: string;
-  startedAt: Date;
-  finishedAt: Date | null;
-  outcome: 'running' | 'ok' | 'failed';
-  counts: Record<string, number>;
-  error: string | null;
-}
-
 /** Job leadership and run records. Not per tenant: a tick of a job runs once for every tenant. */
 export class SchedulerStore {
   constructor(private readonly db: Knex) {}
@@ -41,20 +30,6 @@ export class SchedulerStore {
     await this.db(JOB_RUNS)
       .where({ job, tick })
       .update({ outcome: run.outcome, counts: JSON.stringify(run.counts), error: run.error, finished_at: run.finishedAt });
-  }
-
-  async runsOf(job: string): Promise<JobRun[]> {
-    const rows = await this.db(JOB_RUNS).where({ job }).orderBy('tick');
-    return rows.map((r) => ({
-      job: r.job,
-      tick: r.tick,
-      instance: r.instance,
-      startedAt: r.started_at,
-      finishedAt: r.finished_at,
-      outcome: r.outcome,
-      counts: r.counts,
-      error: r.error,
-    }));
   }
 
   /** Tenants the scheduled duties serve. */

@@ -109,11 +109,6 @@ export class PageEventsStore {
       .update({ last_error: error.slice(0, 1000), attempts: this.db.raw('attempts + 1') });
   }
 
-  async find(clientKey: string, id: number): Promise<PageEvent | null> {
-    const row = await this.db<PageEventRow>(PAGE_EVENTS).where({ client_key: clientKey, id }).first();
-    return row ? toPageEvent(row) : null;
-  }
-
   /** The tenant's unprocessed deliveries received before `before`, in Confluence's order (the retry job). */
   async unprocessed(clientKey: string, before: Date, maxAttempts: number, limit: number): Promise<PageEvent[]> {
     const rows = await this.db<PageEventRow>(PAGE_EVENTS)
