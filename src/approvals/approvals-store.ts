@@ -73,7 +73,8 @@ export function toWorkflow(r: WorkflowRow): Workflow {
   };
 }
 
-function toDecision(r: DecisionRow): Decision {
+/** Row → domain; also used by the stores that read decisions for the space dashboard and My approvals. */
+export function toDecision(r: DecisionRow): Decision {
   return {
     id: Number(r.id),
     workflowId: r.workflow_id,

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { toWorkflow } from '../approvals/approvals-store';
+import { toDecision, toWorkflow } from '../approvals/approvals-store';
 import type { Decision, Workflow } from '../approvals/approvals-types';
 
 const WORKFLOWS = 'workflows';
@@ -42,16 +42,6 @@ export class MyApprovalsStore {
       .where('d.client_key', clientKey)
       .whereIn('d.workflow_id', workflows.map((w) => w.id))
       .orderBy([{ column: 'd.decided_at' }, { column: 'd.id' }]);
-    return (rows as Array<Record<string, unknown>>).map((r) => ({
-      id: Number(r.id),
-      workflowId: r.workflow_id as string,
-      approverId: r.approver_id as string,
-      decision: r.decision as Decision['decision'],
-      comment: r.comment as string,
-      pageVersion: r.page_version as number,
-      round: r.round as number,
-      viaGroups: r.via_groups as string[],
-      decidedAt: r.decided_at as Date,
-    }));
+    return rows.map((r) => toDecision(r as never));
   }
 }

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { WorkflowState } from '../approvals/approval-rules';
-import { toWorkflow } from '../approvals/approvals-store';
+import { toDecision, toWorkflow } from '../approvals/approvals-store';
 import type { Decision, Workflow } from '../approvals/approvals-types';
 
 const WORKFLOWS = 'workflows';
@@ -146,16 +146,6 @@ export class SpaceDashboardStore {
       .where({ client_key: clientKey })
       .whereIn('workflow_id', workflowIds)
       .orderBy([{ column: 'decided_at' }, { column: 'id' }]);
-    return (rows as Array<Record<string, unknown>>).map((r) => ({
-      id: Number(r.id),
-      workflowId: r.workflow_id as string,
-      approverId: r.approver_id as string,
-      decision: r.decision as Decision['decision'],
-      comment: r.comment as string,
-      pageVersion: r.page_version as number,
-      round: r.round as number,
-      viaGroups: r.via_groups as string[],
-      decidedAt: r.decided_at as Date,
-    }));
+    return rows.map((r) => toDecision(r as never));
   }
 }
