@@ -31,7 +31,9 @@ describe('signed install and JWT verification', () => {
     const res = await install(payload, signer.installToken({ path: '/installed', addonBaseUrl: app.baseUrl, clientKey: payload.clientKey }));
     expect(res.status).toBe(204);
   };
-  const macroUrl = (pageId: string) => `${app.baseUrl}/macro?pageId=${pageId}&pageVersion=1&spaceKey=ENG&macroId=m1&approvers=&groups=&rule=all&quorum=&rejections=&due=&review=`;
+  // The macro editor is a module URL that needs nothing from Confluence beyond the JWT (the
+  // macro itself asks the site for permissions, and this signer is not a Confluence).
+  const macroUrl = (pageId: string) => `${app.baseUrl}/macro-editor?spaceKey=ENG&pageId=${pageId}`;
 
   it('accepts a signed install and stores the tenant with its secret sealed', async () => {
     const payload = installPayload(`ck-${randomUUID()}`, site);
