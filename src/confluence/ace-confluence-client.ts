@@ -108,19 +108,23 @@ export class AceConfluenceClient implements ConfluenceClient {
     }
   }
 
-  async groupsOf(clientKey: string, accountId: string): Promise<string[]> {
-    const names: string[] = [];
+  async groupMemberships(clientKey: string, accountId: string): Promise<ConfluenceGroup[]> {
+    const groups: ConfluenceGroup[] = [];
     for (let start = 0; start < 10_000; start += 200) {
-      const res = await this.request<{ results?: Array<{ name: string }>; size?: number }>(
+      const res = await this.request<{ results?: Array<{ name: string; id?: string }> }>(
         clientKey,
         'get',
         `/rest/api/user/memberof?${new URLSearchParams({ accountId, start: String(start), limit: '200' })}`,
       );
       const page = res?.results ?? [];
-      names.push(...page.map((g) => g.name));
+      groups.push(...page.map((g) => ({ name: g.name, ...(g.id ? { id: String(g.id) } : {}) })));
       if (page.length < 200) break;
     }
-    return names;
+    return groups;
+  }
+
+  async groupsOf(clientKey: string, accountId: string): Promise<string[]> {
+    return (await this.groupMemberships(clientKey, accountId)).map((g) => g.name);
   }
 
   async isSiteAdmin(clientKey: string, accountId: string): Promise<boolean> {

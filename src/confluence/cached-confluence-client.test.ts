@@ -11,9 +11,12 @@ function fakeClient(calls: string[]): ConfluenceClient {
       calls.push(`read:${ck}:${page}:${user}`);
       return user !== 'nora';
     },
-    groupsOf: async (ck, user) => {
+    groupMemberships: async (ck, user) => {
       calls.push(`groups:${ck}:${user}`);
-      return ['security'];
+      return [{ name: 'security', id: 'g-1' }];
+    },
+    groupsOf: async () => {
+      throw new Error('the cache derives names from memberships');
     },
     isSiteAdmin: async () => false,
     spaceAdmins: async () => ({ spaceId: '1', users: [], groups: [] }),
@@ -49,9 +52,9 @@ describe('CachedConfluenceClient', () => {
     let fail = true;
     const clock = new ManualClock();
     const inner = fakeClient([]);
-    inner.groupsOf = async () => {
+    inner.groupMemberships = async () => {
       if (fail) throw new Error('upstream down');
-      return ['g'];
+      return [{ name: 'g' }];
     };
     const client = new CachedConfluenceClient(inner, clock);
     await expect(client.groupsOf('t', 'u')).rejects.toThrow('upstream down');

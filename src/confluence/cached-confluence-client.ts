@@ -35,7 +35,7 @@ export const MAX_PERMISSION_CACHE_MS = 60_000;
 
 export class CachedConfluenceClient implements ConfluenceClient {
   private readonly reads: TtlCache<boolean>;
-  private readonly groups: TtlCache<string[]>;
+  private readonly groups: TtlCache<ConfluenceGroup[]>;
   private readonly siteAdmins: TtlCache<boolean>;
   private readonly spaceAdminSets: TtlCache<SpaceAdmins>;
   private readonly users: TtlCache<ConfluenceUser | null>;
@@ -59,8 +59,11 @@ export class CachedConfluenceClient implements ConfluenceClient {
   canRead(clientKey: string, pageId: string, accountId: string): Promise<boolean> {
     return this.reads.get(key(clientKey, accountId, pageId), () => this.inner.canRead(clientKey, pageId, accountId));
   }
-  groupsOf(clientKey: string, accountId: string): Promise<string[]> {
-    return this.groups.get(key(clientKey, accountId), () => this.inner.groupsOf(clientKey, accountId));
+  groupMemberships(clientKey: string, accountId: string): Promise<ConfluenceGroup[]> {
+    return this.groups.get(key(clientKey, accountId), () => this.inner.groupMemberships(clientKey, accountId));
+  }
+  async groupsOf(clientKey: string, accountId: string): Promise<string[]> {
+    return (await this.groupMemberships(clientKey, accountId)).map((g) => g.name);
   }
   isSiteAdmin(clientKey: string, accountId: string): Promise<boolean> {
     return this.siteAdmins.get(key(clientKey, accountId), () => this.inner.isSiteAdmin(clientKey, accountId));

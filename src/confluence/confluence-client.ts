@@ -32,6 +32,9 @@ export interface ConfluenceClient {
   /** The page at its current version, or at `version` when given. NotFoundError when absent. */
   getPage(clientKey: string, pageId: string, version?: number): Promise<ConfluencePage>;
   canRead(clientKey: string, pageId: string, accountId: string): Promise<boolean>;
+  /** The user's groups with name and id (space permissions name groups by id, macros by name). */
+  groupMemberships(clientKey: string, accountId: string): Promise<ConfluenceGroup[]>;
+  /** The names of the user's groups. */
   groupsOf(clientKey: string, accountId: string): Promise<string[]>;
   isSiteAdmin(clientKey: string, accountId: string): Promise<boolean>;
   spaceAdmins(clientKey: string, spaceKey: string): Promise<SpaceAdmins>;
@@ -42,16 +45,20 @@ export interface ConfluenceClient {
   createComment(clientKey: string, pageId: string, storageBody: string): Promise<{ id: string }>;
 }
 
-/** A space admin: listed directly, or through one of their groups. */
+/**
+ * A space admin: listed directly, or through one of their groups. Confluence's space permissions name
+ * a group principal by its id; a group without an id in the membership answer is matched by name.
+ */
 export async function isSpaceAdmin(
   client: ConfluenceClient,
   clientKey: string,
   spaceKey: string,
   accountId: string,
 ): Promise<boolean> {
+  if (!accountId) return false;
   const admins = await client.spaceAdmins(clientKey, spaceKey);
   if (admins.users.includes(accountId)) return true;
   if (!admins.groups.length) return false;
-  const groups = await client.groupsOf(clientKey, accountId);
-  return groups.some((g) => admins.groups.includes(g));
+  const groups = await client.groupMemberships(clientKey, accountId);
+  return groups.some((g) => (g.id !== undefined && admins.groups.includes(g.id)) || admins.groups.includes(g.name));
 }
