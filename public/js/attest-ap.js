@@ -30,8 +30,12 @@
       });
     });
   }
+  /* The body's height, not the document's: the document never gets shorter than the iframe, so
+     measuring it would let the frame grow but never shrink back. */
   function resize() {
-    if (window.AP && AP.resize) AP.resize('100%', document.documentElement.scrollHeight + 'px');
+    if (!window.AP || !AP.resize) return;
+    var h = Math.ceil(document.body.getBoundingClientRect().height);
+    AP.resize('100%', h + 'px');
   }
   window.Attest = { token: token, api: api, resize: resize };
 })();

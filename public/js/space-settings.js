@@ -30,65 +30,13 @@
   });
 
   // ---- default approvers and groups ----
-  var people = Array.prototype.map.call(document.querySelectorAll('#people-chosen li'), function (li) {
-    return { accountId: li.dataset.accountId, displayName: li.firstChild.textContent.trim() };
-  });
-  var groups = Array.prototype.map.call(document.querySelectorAll('#group-chosen li'), function (li) { return li.dataset.group; });
-
-  function chip(list, label, onRemove) {
-    var li = document.createElement('li');
-    li.textContent = label + ' ';
-    var b = document.createElement('button');
-    b.type = 'button';
-    b.className = 'chip-remove';
-    b.setAttribute('aria-label', 'Remove ' + label);
-    b.textContent = '×';
-    b.addEventListener('click', onRemove);
-    li.appendChild(b);
-    list.appendChild(li);
-  }
-  function renderChosen() {
-    var pl = document.getElementById('people-chosen');
-    var gl = document.getElementById('group-chosen');
-    pl.textContent = '';
-    gl.textContent = '';
-    people.forEach(function (p, i) { chip(pl, p.displayName, function () { people.splice(i, 1); renderChosen(); }); });
-    groups.forEach(function (g, i) { chip(gl, g, function () { groups.splice(i, 1); renderChosen(); }); });
-    Attest.resize();
-  }
-  function picker(inputId, resultsId, url, label, add) {
-    var input = document.getElementById(inputId);
-    var results = document.getElementById(resultsId);
-    var timer = null;
-    input.addEventListener('input', function () {
-      clearTimeout(timer);
-      var q = input.value.trim();
-      if (!q) { results.textContent = ''; return; }
-      timer = setTimeout(function () {
-        Attest.api('GET', prefix + url + '?q=' + encodeURIComponent(q)).then(function (data) {
-          results.textContent = '';
-          data.results.forEach(function (r) {
-            var li = document.createElement('li');
-            var b = document.createElement('button');
-            b.type = 'button';
-            b.textContent = label(r);
-            b.addEventListener('click', function () { add(r); input.value = ''; results.textContent = ''; renderChosen(); input.focus(); });
-            li.appendChild(b);
-            results.appendChild(li);
-          });
-          if (!data.results.length) { var li = document.createElement('li'); li.textContent = 'No match.'; results.appendChild(li); }
-          Attest.resize();
-        }).catch(function (err) { msg.textContent = err.message; });
-      }, 200);
-    });
-  }
-  picker('people-search', 'people-results', 'api/pickers/users', function (u) { return u.displayName; }, function (u) {
-    if (!people.some(function (p) { return p.accountId === u.accountId; })) people.push({ accountId: u.accountId, displayName: u.displayName });
-  });
-  picker('group-search', 'group-results', 'api/pickers/groups', function (g) { return g.name; }, function (g) {
-    if (groups.indexOf(g.name) < 0) groups.push(g.name);
-  });
-  renderChosen();
+  var picker = Attest.approverPicker({ prefix: prefix, onError: function (err) { msg.textContent = err.message; } });
+  picker.set(
+    Array.prototype.map.call(document.querySelectorAll('#people-chosen li'), function (li) {
+      return { accountId: li.dataset.accountId, displayName: li.firstChild.textContent.trim() };
+    }),
+    Array.prototype.map.call(document.querySelectorAll('#group-chosen li'), function (li) { return li.dataset.group; })
+  );
 
   // ---- save ----
   function num(name) {
@@ -106,8 +54,8 @@
       reminderCadenceDays: num('reminderCadenceDays'),
       exportRole: form.elements.exportRole.value,
       defaults: {
-        approvers: people.map(function (p) { return p.accountId; }),
-        groups: groups.slice(),
+        approvers: picker.people().map(function (p) { return p.accountId; }),
+        groups: picker.groups(),
         rule: rule,
         quorum: rule === 'quorum' ? num('quorum') : null,
         rejections: num('rejections'),

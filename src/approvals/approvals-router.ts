@@ -57,7 +57,7 @@ export function createApprovalsRouter(opts: { addon: AddOn; service: ApprovalsSe
     ...pageJwt(addon),
     (req: Request, res: Response) => {
       requireUser(req);
-      res.render('macro-editor', { pageTitle: 'Approvals', scripts: ['attest-ap.js', 'macro-editor.js'] });
+      res.render('macro-editor', { pageTitle: 'Approvals', scripts: ['attest-ap.js', 'attest-picker.js', 'macro-editor.js'] });
     },
   );
 
