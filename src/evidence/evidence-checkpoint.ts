@@ -1,10 +1,20 @@
 /**
- * Signed checkpoints as an evidence pack carries them. The signing side (scheduler) owns the table;
- * this file only knows the v1 message, how to check a signature and how to name a public key.
+ * Signed checkpoints as an evidence pack carries them. The message, key id and signature check are the
+ * scheduler's (src/audit/checkpoint-format.ts); this file only adds the pack's shape and how it is read.
  */
-import { createHash, createPublicKey, KeyObject, verify } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { checkpointMessage as message, keyIdOf, publicKeyPem as pemOf, verifyCheckpoint } from '../audit/checkpoint-format';
 
-/** A signed head of a tenant's chain. */
+/** checkpoint-format takes a private KeyObject or a PEM; a public KeyObject goes in as its PEM. */
+const keyInput = (key: KeyObject): KeyObject | string => (key.type === 'public' ? key.export({ type: 'spki', format: 'pem' }).toString() : key);
+
+/** The public half of a key as SPKI PEM. */
+export const publicKeyPem = (key: KeyObject): string => pemOf(keyInput(key));
+
+/** hex SHA-256 of the public key's SPKI DER: the checkpoints' `key_id`. */
+export const keyId = (key: KeyObject): string => keyIdOf(keyInput(key));
+
+/** A signed head of a tenant's chain, as checkpoint.json in a pack. */
 export interface Checkpoint {
   tenant: string;
   seq: number;
@@ -12,35 +22,21 @@ export interface Checkpoint {
   chainHash: string;
   /** ISO-8601 UTC, exactly as signed. */
   signedAt: string;
-  /** base64 Ed25519 signature over `checkpointMessage`. */
+  /** base64 Ed25519 signature over the v1 message. */
   signature: string;
   /** hex SHA-256 of the signing public key's DER (SPKI). */
   keyId: string;
 }
 
+const fields = (c: Pick<Checkpoint, 'tenant' | 'seq' | 'chainHash' | 'signedAt'>) => ({ clientKey: c.tenant, seq: c.seq, chainHash: c.chainHash, signedAt: c.signedAt });
+
 /** `attest-checkpoint-v1\n<clientKey>\n<seq>\n<chain_hash hex>\n<signed_at>\n` */
 export function checkpointMessage(c: Pick<Checkpoint, 'tenant' | 'seq' | 'chainHash' | 'signedAt'>): string {
-  return `attest-checkpoint-v1\n${c.tenant}\n${c.seq}\n${c.chainHash}\n${c.signedAt}\n`;
+  return message(fields(c)).toString('utf8');
 }
 
 export function checkpointSignatureValid(c: Checkpoint, publicKey: KeyObject): boolean {
-  try {
-    return verify(null, Buffer.from(checkpointMessage(c), 'utf8'), publicKey, Buffer.from(c.signature, 'base64'));
-  } catch {
-    return false;
-  }
-}
-
-/** The public half of a signing key as SPKI PEM (a public key passes through unchanged). */
-export function publicKeyPem(key: KeyObject): string {
-  const pub = key.type === 'private' ? createPublicKey(key) : key;
-  return pub.export({ type: 'spki', format: 'pem' }).toString();
-}
-
-/** hex SHA-256 of the key's SPKI DER: the checkpoints' `key_id`. */
-export function keyId(key: KeyObject): string {
-  const pub = key.type === 'private' ? createPublicKey(key) : key;
-  return createHash('sha256').update(pub.export({ type: 'spki', format: 'der' })).digest('hex');
+  return typeof c.signature === 'string' && verifyCheckpoint(keyInput(publicKey), fields(c), c.signature);
 }
 
 /** Reads the checkpoint the exporter needs; null when none exists (or the table does not yet). */

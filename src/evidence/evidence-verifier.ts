@@ -364,7 +364,9 @@ export async function verifyEvidencePack(file: string, opts: FileVerifyOptions =
     if (cpBuf) {
       checkpoint = parseJson<Checkpoint>(PACK.checkpoint, cpBuf);
       if (checkpoint.tenant !== manifest.tenant) fileProblem(`the checkpoint is for tenant ${JSON.stringify(checkpoint.tenant)}`);
-      if (!Number.isSafeInteger(checkpoint.seq) || checkpoint.seq < 1 || !isHashHex(checkpoint.chainHash)) fileProblem('checkpoint.json is malformed');
+      if (!Number.isSafeInteger(checkpoint.seq) || checkpoint.seq < 1 || !isHashHex(checkpoint.chainHash) || typeof checkpoint.signedAt !== 'string') {
+        fileProblem('checkpoint.json is malformed');
+      }
     } else if (entries.has(PACK.checkpoint)) {
       fileProblem('the pack holds a checkpoint.json that manifest.json does not list');
     }
