@@ -25,7 +25,7 @@ export function createEvidenceRouter(opts: { addon: AddOn; service: EvidenceServ
   const router = Router();
 
   /** Streams the export; a client that goes away aborts the query. Errors before the first byte are JSON. */
-  const send = async (req: Request, res: Response, clientKey: string, filter: EvidenceFilter, format: EvidenceFormat) => {
+  const send = async (res: Response, clientKey: string, filter: EvidenceFilter, format: EvidenceFormat) => {
     const abort = new AbortController();
     res.on('close', () => {
       if (!res.writableFinished) abort.abort();
@@ -61,7 +61,7 @@ export function createEvidenceRouter(opts: { addon: AddOn; service: EvidenceServ
         const { spaceKey } = parse(spaceParams, req.params);
         const q = parse(exportQuery, req.query);
         await service.authorise(p, spaceKey);
-        await send(req, res, p.clientKey, { spaceKey, from: q.from ?? null, to: q.to ?? null }, format);
+        await send(res, p.clientKey, { spaceKey, from: q.from ?? null, to: q.to ?? null }, format);
       }),
     );
     router.get(
@@ -71,7 +71,7 @@ export function createEvidenceRouter(opts: { addon: AddOn; service: EvidenceServ
         const p = requireUser(req);
         const q = parse(exportQuery, req.query);
         await service.authorise(p, null);
-        await send(req, res, p.clientKey, { spaceKey: null, from: q.from ?? null, to: q.to ?? null }, format);
+        await send(res, p.clientKey, { spaceKey: null, from: q.from ?? null, to: q.to ?? null }, format);
       }),
     );
   }
@@ -103,7 +103,7 @@ export function createEvidenceRouter(opts: { addon: AddOn; service: EvidenceServ
       const link = links.read(token);
       // Permissions may have changed since the link was made: ask again (answers are cached briefly).
       await service.authorise({ clientKey: link.clientKey, accountId: link.accountId }, link.filter.spaceKey);
-      await send(req, res, link.clientKey, link.filter, link.format);
+      await send(res, link.clientKey, link.filter, link.format);
     }),
   );
 
