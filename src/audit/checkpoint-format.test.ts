@@ -24,3 +24,13 @@ describe('checkpoint format v1', () => {
     expect(keyIdOf(publicKeyPem(privateKey))).toBe(keyIdOf(privateKey));
   });
 });
+
+describe('publicKeyOf', () => {
+  it('accepts a public KeyObject as well as a private key or a PEM of either half', () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const pem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    expect(publicKeyPem(publicKey)).toBe(pem);
+    expect(publicKeyPem(privateKey)).toBe(pem);
+    expect(publicKeyPem(pem)).toBe(pem);
+  });
+});

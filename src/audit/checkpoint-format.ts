@@ -18,9 +18,9 @@ export function checkpointMessage(c: CheckpointFields): Buffer {
   return Buffer.from(`attest-checkpoint-v1\n${c.clientKey}\n${c.seq}\n${c.chainHash}\n${c.signedAt}\n`, 'utf8');
 }
 
-/** The public half of a signing key (a private KeyObject or a PEM of either half). */
+/** The public half of a signing key: a private or public KeyObject, or a PEM of either half. */
 export function publicKeyOf(key: KeyObject | string): KeyObject {
-  return createPublicKey(key);
+  return typeof key !== 'string' && key.type === 'public' ? key : createPublicKey(key);
 }
 
 export function publicKeyPem(key: KeyObject | string): string {

@@ -3,16 +3,11 @@
  * scheduler's (src/audit/checkpoint-format.ts); this file only adds the pack's shape and how it is read.
  */
 import type { KeyObject } from 'node:crypto';
-import { checkpointMessage as message, keyIdOf, publicKeyPem as pemOf, verifyCheckpoint } from '../audit/checkpoint-format';
+import { checkpointMessage as message, keyIdOf, publicKeyPem, verifyCheckpoint } from '../audit/checkpoint-format';
 
-/** checkpoint-format takes a private KeyObject or a PEM; a public KeyObject goes in as its PEM. */
-const keyInput = (key: KeyObject): KeyObject | string => (key.type === 'public' ? key.export({ type: 'spki', format: 'pem' }).toString() : key);
-
-/** The public half of a key as SPKI PEM. */
-export const publicKeyPem = (key: KeyObject): string => pemOf(keyInput(key));
-
+export { publicKeyPem };
 /** hex SHA-256 of the public key's SPKI DER: the checkpoints' `key_id`. */
-export const keyId = (key: KeyObject): string => keyIdOf(keyInput(key));
+export const keyId = keyIdOf;
 
 /** A signed head of a tenant's chain, as checkpoint.json in a pack. */
 export interface Checkpoint {
@@ -36,7 +31,7 @@ export function checkpointMessage(c: Pick<Checkpoint, 'tenant' | 'seq' | 'chainH
 }
 
 export function checkpointSignatureValid(c: Checkpoint, publicKey: KeyObject): boolean {
-  return typeof c.signature === 'string' && verifyCheckpoint(keyInput(publicKey), fields(c), c.signature);
+  return typeof c.signature === 'string' && verifyCheckpoint(publicKey, fields(c), c.signature);
 }
 
 /** Reads the checkpoint the exporter needs; null when none exists (or the table does not yet). */
