@@ -70,9 +70,10 @@
   window.AP = AP;
 
   // Like all.js, keep the iframe as tall as its content unless told to fill the parent.
+  // The body's height: the document is never shorter than the frame, so measuring it would only grow.
   function autoResize() {
-    var h = Math.max(document.documentElement.scrollHeight, document.body ? document.body.scrollHeight : 0);
-    AP.resize('100%', h + 'px');
+    if (!document.body) return;
+    AP.resize('100%', Math.ceil(document.body.getBoundingClientRect().height) + 'px');
   }
   window.addEventListener('load', function () {
     if (options.sizeToParent === 'true') return AP.sizeToParent();

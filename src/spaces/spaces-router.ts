@@ -64,7 +64,7 @@ export function createSpacesRouter(opts: {
       const s = json.settings;
       res.render('space-settings', {
         pageTitle: `Attest · ${spaceKey}`,
-        scripts: ['attest-ap.js', 'attest-picker.js', 'space-settings.js'],
+        scripts: ['attest-ap.js', 'attest-picker.js', 'space-settings.js', 'evidence-export.js'],
         spaceKey,
         s,
         people: json.people,

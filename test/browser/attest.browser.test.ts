@@ -2,6 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, BrowserContext, Page } from 'playwright-core';
+import { createPublicKey } from 'node:crypto';
+import { verifyEvidenceFile } from '../../src/evidence/evidence-verifier';
 import { startTestApp, TestApp } from '../helpers/test-app';
 
 /**
@@ -110,6 +112,23 @@ const WAIT = { timeout: 30_000 };
     await shot(page, 'space-dashboard.png');
     await frame.getByLabel('Show').selectOption('archived');
     await frame.locator('#workflows-empty', { hasText: 'No archived workflows' }).waitFor(WAIT);
+    expect(problemsOf(page)).toEqual([]);
+    await page.close();
+  }, 60_000);
+
+  it('a space admin downloads an evidence pack from the screen, and it verifies offline', async () => {
+    const page = await open(`/devhost/wiki/spaces/ENG/settings/attest?as=${as('spaceAdmin')}`);
+    const frame = page.frameLocator('iframe');
+    await frame.getByRole('tab', { name: 'Evidence' }).click();
+    const downloading = page.waitForEvent('download', { timeout: 30_000 });
+    await frame.getByRole('button', { name: 'Download evidence pack (zip)' }).click();
+    const download = await downloading;
+    const file = path.join(profile, 'evidence.zip');
+    await download.saveAs(file);
+    await frame.locator('#evidence-message', { hasText: 'The download has started' }).waitFor(WAIT);
+    await shot(page, 'space-evidence.png');
+    const result = await verifyEvidenceFile(file, { publicKey: createPublicKey(t.config.signingKey) });
+    expect(result.ok).toBe(true);
     expect(problemsOf(page)).toEqual([]);
     await page.close();
   }, 60_000);
