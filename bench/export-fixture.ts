@@ -7,11 +7,10 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client } from 'pg';
 import { canonicalText, chainHash, genesisHash, leafHash, subjectRef } from '../src/audit/audit-format';
-import { startEmbeddedPostgres, EmbeddedServer } from '../src/db/embedded-postgres';
-import { createKnex, Knex, migrateLatest } from '../src/db/knex';
-import { silentLogger } from '../src/lib/logger';
+import type { Knex } from '../src/db/knex';
+
+export { benchDatabase } from './bench-database';
 
 const BATCH = 5000;
 const COMMENTS = ['ok', 'Approved, with "quotes", commas\nand a second line', 'ünïcödé ✓ 日本語', '=HYPERLINK("http://x","y")', ''];
@@ -71,50 +70,6 @@ export async function generateChain(db: Knex, clientKey: string, n: number, onBa
     .onConflict('client_key')
     .merge();
   return { headHash: prev.toString('hex') };
-}
-
-export interface BenchDatabase {
-  url: string;
-  db: Knex;
-  dir: string;
-  close(): Promise<void>;
-}
-
-/** A migrated database of its own: on DATABASE_URL's server when set, else on an embedded PostgreSQL. */
-export async function benchDatabase(label: string): Promise<BenchDatabase> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `attest-${label}-`));
-  fs.chmodSync(dir, 0o755);
-  let pg: EmbeddedServer | undefined;
-  let adminUrl = process.env.DATABASE_URL;
-  if (!adminUrl) {
-    pg = await startEmbeddedPostgres(path.join(dir, 'pg'), silentLogger());
-    adminUrl = pg.url('postgres');
-  }
-  const name = `attest_${label.replace(/\W/g, '_')}_${process.pid}`;
-  const admin = new Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`drop database if exists ${name}`);
-  await admin.query(`create database ${name}`);
-  await admin.end();
-  const u = new URL(adminUrl);
-  u.pathname = `/${name}`;
-  const url = u.toString();
-  const db = createKnex(url, { poolMax: 4 });
-  await migrateLatest(db);
-  return {
-    url,
-    db,
-    dir,
-    async close() {
-      await db.destroy();
-      const a = new Client({ connectionString: adminUrl });
-      await a.connect();
-      await a.query(`drop database if exists ${name} with (force)`);
-      await a.end();
-      await pg?.stop();
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
-  };
 }
 
 export interface Measured {

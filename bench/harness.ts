@@ -1,13 +1,10 @@
-import fs from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { Client } from 'pg';
 import { createApp, AttestApp } from '../src/app';
 import { loadConfig } from '../src/config';
-import { startEmbeddedPostgres, EmbeddedServer } from '../src/db/embedded-postgres';
-import { createKnex, Knex, migrateLatest } from '../src/db/knex';
+import type { Knex } from '../src/db/knex';
+import { benchDatabase } from './bench-database';
 import { createLogger, silentLogger } from '../src/lib/logger';
 
 export interface BenchEnv {
@@ -24,25 +21,8 @@ export interface BenchEnv {
  * loopback port, for benchmarks. DATABASE_URL is used when set (it must allow CREATE DATABASE).
  */
 export async function startBenchEnv(): Promise<BenchEnv> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'attest-bench-'));
-  fs.chmodSync(dir, 0o755);
-  let pg: EmbeddedServer | undefined;
-  let adminUrl = process.env.DATABASE_URL;
-  if (!adminUrl) {
-    pg = await startEmbeddedPostgres(path.join(dir, 'pg'), silentLogger());
-    adminUrl = pg.url('postgres');
-  }
-  const name = `attest_bench_${process.pid}`;
-  const admin = new Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`drop database if exists ${name}`);
-  await admin.query(`create database ${name}`);
-  await admin.end();
-  const u = new URL(adminUrl);
-  u.pathname = `/${name}`;
-  const dbUrl = u.toString();
-  const db = createKnex(dbUrl, { poolMax: 40 });
-  await migrateLatest(db);
+  const bench = await benchDatabase('bench-app', { poolMax: 40 });
+  const { db, url: dbUrl, dir } = bench;
 
   const server = http.createServer();
   server.keepAliveTimeout = 30_000;
@@ -62,9 +42,7 @@ export async function startBenchEnv(): Promise<BenchEnv> {
     async close() {
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
-      await db.destroy();
-      await pg?.stop();
-      fs.rmSync(dir, { recursive: true, force: true });
+      await bench.close();
     },
   };
 }
