@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { verify } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, verify } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,10 +21,15 @@ describe('scheduled duties end to end', () => {
   let b: TestApp;
   let d: NonNullable<TestApp['devhost']>;
   const clock = new ManualClock('2026-03-02T09:00:00.000Z');
+  // Instances of one deployment share their keys, as production's environment gives them.
+  const keys = {
+    ATTEST_SECRET_KEY: randomBytes(32).toString('hex'),
+    ATTEST_SIGNING_KEY: generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+  };
   beforeAll(async () => {
-    a = await startTestApp({ clock });
+    a = await startTestApp({ clock, env: keys });
     // A second instance on the same database (no devhost of its own: it reaches a's through ACE).
-    b = await startTestApp({ clock, database: a.tdb, devhost: false, env: { ATTEST_PRIVACY_URL: `${a.baseUrl}/devhost` } });
+    b = await startTestApp({ clock, database: a.tdb, devhost: false, env: { ...keys, ATTEST_PRIVACY_URL: `${a.baseUrl}/devhost` } });
     d = a.devhost!;
   });
   afterAll(async () => {
@@ -127,7 +132,7 @@ describe('scheduled duties end to end', () => {
 
     const out: string[] = [];
     const err: string[] = [];
-    const code = await main(['keys'], { env: { NODE_ENV: 'test', DATA_DIR: a.config.dataDir, LOG_LEVEL: 'silent' }, out: (l) => out.push(l), err: (l) => err.push(l) });
+    const code = await main(['keys'], { env: { NODE_ENV: 'test', DATA_DIR: a.config.dataDir, LOG_LEVEL: 'silent', ATTEST_SIGNING_KEY: keys.ATTEST_SIGNING_KEY }, out: (l) => out.push(l), err: (l) => err.push(l) });
     expect(code).toBe(0);
     const pem = out.join('\n');
     expect(pem).toMatch(/^-----BEGIN PUBLIC KEY-----/);
