@@ -1,0 +1,83 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort } from '../../src/db/embedded-postgres';
+
+/**
+ * The server as `npm start` runs it, as a separate process with its own embedded PostgreSQL in a fresh
+ * DATA_DIR: it becomes ready, the devhost installs itself, and SIGTERM stops it cleanly within 10 s,
+ * leaving no PostgreSQL behind. A bad setting stops it at once with one line naming the variable.
+ */
+const ROOT = path.resolve(__dirname, '../..');
+
+function start(env: Record<string, string>): { child: ChildProcess; output: () => string } {
+  let out = '';
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+  return { child, output: () => out };
+}
+
+const exited = (child: ChildProcess) =>
+  new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    if (child.exitCode !== null) resolve({ code: child.exitCode, signal: null });
+    else child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+
+function postgresRunningIn(dir: string): boolean {
+  for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      if (fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dir)) return true;
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return false;
+}
+
+describe('the server process', () => {
+  it('starts on embedded PostgreSQL, installs the devhost, and stops cleanly on SIGTERM', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'attest-proc-'));
+    fs.chmodSync(dataDir, 0o755);
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const { child, output } = start({ PORT: String(port), DATA_DIR: dataDir, AC_LOCAL_BASE_URL: base, NODE_ENV: 'development' });
+    try {
+      let ready = false;
+      for (let i = 0; i < 120 && !ready && child.exitCode === null; i++) {
+        await new Promise((r) => setTimeout(r, 500));
+        ready = await fetch(`${base}/readyz`).then((r) => r.ok, () => false);
+      }
+      expect(ready).toBe(true);
+      for (let i = 0; i < 40 && !output().includes('devhost: open'); i++) await new Promise((r) => setTimeout(r, 250));
+      expect(output()).toContain('"msg":"installed"');
+      const page = await fetch(`${base}/devhost`).then((r) => r.text());
+      expect(page).toContain('/devhost/wiki/spaces/');
+      expect(postgresRunningIn(dataDir)).toBe(true);
+
+      const t0 = Date.now();
+      child.kill('SIGTERM');
+      const { code } = await exited(child);
+      expect(code).toBe(0);
+      expect(Date.now() - t0).toBeLessThan(10_000);
+      expect(postgresRunningIn(dataDir)).toBe(false);
+      // Nothing under DATA_DIR holds a JWT or a shared secret in the logs we printed.
+      expect(output()).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}\./);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 90_000);
+
+  it('stops at once with one line naming a bad variable', async () => {
+    const { child, output } = start({ PORT: 'nope', DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'attest-proc-')) });
+    const { code } = await exited(child);
+    expect(code).toBe(1);
+    expect(output().trim()).toBe('attest: configuration error: PORT: must be a whole number from 0 to 65535, got "nope"');
+  }, 30_000);
+});
