@@ -133,6 +133,33 @@ const WAIT = { timeout: 30_000 };
     await page.close();
   }, 60_000);
 
+  it('the macro editor shows the saved values, searches people and groups, and saves through AP.confluence.saveMacro', async () => {
+    const pg = d.pages.releaseChecklist;
+    const before = d.page(pg.id).version;
+    const page = await open(`/devhost/wiki/spaces/ENG/pages/${pg.id}/edit-macro/${pg.macroIds[0]}?as=${as('author')}`);
+    const frame = page.frameLocator('iframe');
+    // reopening shows what is saved (getMacroData): the two approvers by name
+    await frame.locator('#people-chosen li', { hasText: 'Alice Approver' }).waitFor(WAIT);
+    await frame.locator('#people-chosen li', { hasText: 'Bob Approver' }).waitFor(WAIT);
+    await frame.getByLabel('Add groups').fill('secu');
+    await frame.locator('#group-results button', { hasText: 'security' }).click();
+    await frame.getByLabel('A quorum of').check();
+    await frame.getByRole('spinbutton', { name: 'Quorum' }).fill('2');
+    await frame.getByLabel('Review interval (days, empty for never)').fill('30');
+    await shot(page, 'macro-editor.png');
+    await frame.getByRole('button', { name: 'Save' }).click();
+    await page.waitForURL(new RegExp(`/pages/${pg.id}$`), WAIT);
+    const after = d.page(pg.id);
+    expect(after.version).toBe(before + 1);
+    expect(after.body).toContain('<ac:parameter ac:name="groups">security</ac:parameter>');
+    expect(after.body).toContain('<ac:parameter ac:name="rule">quorum</ac:parameter>');
+    expect(after.body).toContain('<ac:parameter ac:name="quorum">2</ac:parameter>');
+    const html = await (await fetch(d.macroUrl(d.users.alice.accountId, pg.id, pg.macroIds[0]))).text();
+    expect(html).toContain('Needs 2 approvals from different people listed');
+    expect(problemsOf(page)).toEqual([]);
+    await page.close();
+  }, 60_000);
+
   it('My approvals lists what waits on the user', async () => {
     const page = await open(`/devhost/wiki/plugins/my-approvals?as=${as('alice')}`);
     const frame = page.frameLocator('iframe');
