@@ -218,7 +218,12 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
   const privacy = new PrivacyService({
     db,
     store: new PrivacyStore(db),
-    client: new HttpPrivacyReportClient(config.privacyUrl),
+    client: new HttpPrivacyReportClient(config.privacyUrl, {
+      credentials: async (clientKey) => {
+        const info = (await store.get('clientInfo', clientKey)) as { key: string; sharedSecret: string } | null;
+        return info ? { addonKey: info.key, sharedSecret: info.sharedSecret } : null;
+      },
+    }),
     audit,
     logger: logger.child({ component: 'privacy' }),
   });

@@ -98,6 +98,8 @@ export function verifyAddonJwt(
   req: { method: string; path: string; query: Record<string, unknown>; authorization?: string },
   findTenant: (clientKey: string) => DevTenant | undefined,
   addonKey: string,
+  /** The base the qsh path is relative to: the tenant's base URL, unless the API lives elsewhere. */
+  qshBase?: string,
 ): DevTenant {
   const header = req.authorization ?? '';
   if (!header.startsWith('JWT ')) throw new DevhostError(401, 'This request needs a JWT (Authorization: JWT …)');
@@ -114,7 +116,7 @@ export function verifyAddonJwt(
     throw new DevhostError(401, 'The JWT signature is not valid');
   }
   if (typeof claims.exp !== 'number' || claims.exp <= nowS()) throw new DevhostError(401, 'The JWT has expired or has no exp');
-  const expected = createQueryStringHash({ method: req.method, pathname: req.path, query: req.query }, false, tenant.baseUrl);
+  const expected = createQueryStringHash({ method: req.method, pathname: req.path, query: req.query }, false, qshBase ?? tenant.baseUrl);
   if (claims.qsh !== expected) throw new DevhostError(401, 'The JWT query string hash (qsh) does not match this request');
   return tenant;
 }

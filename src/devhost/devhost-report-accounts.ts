@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import type { DevhostStore } from './devhost-state';
+import { verifyAddonJwt } from './devhost-jwt';
+import { DevhostError, DevhostStore } from './devhost-state';
 
 /**
  * Emulates Atlassian's personal data reporting API (`POST .../app/report-accounts`), answered at
@@ -24,7 +25,7 @@ const body = z.object({
   accounts: z.array(z.object({ accountId: z.string().min(1), updatedAt: z.string().min(1) }).passthrough()).min(1).max(90),
 });
 
-export function createReportAccounts(store: DevhostStore): ReportAccounts {
+export function createReportAccounts(store: DevhostStore, addonKey: string): ReportAccounts {
   let retryAfter: number | null = null;
   const api: ReportAccounts = {
     calls: [],
@@ -48,6 +49,18 @@ export function createReportAccounts(store: DevhostStore): ReportAccounts {
       api.calls.push({ accountIds: ids, status });
       return res.status(status);
     };
+    // As the add-on's REST calls: a JWT of an installed app, qsh over this request (relative to /devhost).
+    try {
+      verifyAddonJwt(
+        { method: req.method, path: req.originalUrl.split('?')[0], query: req.query as Record<string, unknown>, authorization: req.headers.authorization },
+        (clientKey) => store.tenant(clientKey),
+        addonKey,
+        `${req.protocol}://${req.get('host')}${req.baseUrl}`,
+      );
+    } catch (err) {
+      const status = err instanceof DevhostError ? err.statusCode : 401;
+      return answer(status).json({ statusCode: status, message: (err as Error).message });
+    }
     if (!parsed.success) return answer(400).json({ statusCode: 400, message: 'accounts must be 1 to 90 items of {accountId, updatedAt}' });
     if (retryAfter !== null) return answer(429).set('Retry-After', String(retryAfter)).json({ statusCode: 429, message: 'Rate limit exceeded' });
     res.set('Cycle-Period', String(api.cyclePeriodHours));

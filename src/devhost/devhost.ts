@@ -422,7 +422,7 @@ export function createDevhost(opts: { config: Config; logger: Logger; descriptor
       store.addToGroup(accountId, group);
     },
     removeFromGroup: (accountId, group) => store.removeFromGroup(accountId, group),
-    reportAccounts: createReportAccounts(store),
+    reportAccounts: createReportAccounts(store, descriptor.key),
     store,
   };
 

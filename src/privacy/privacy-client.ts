@@ -1,3 +1,4 @@
+import { createQueryStringHash, encodeSymmetric, fromMethodAndUrl, SymmetricAlgorithm } from 'atlassian-jwt';
 import { z } from 'zod';
 import { UpstreamError } from '../lib/errors';
 
@@ -31,20 +32,49 @@ export const MAX_ACCOUNTS_PER_REPORT = 90;
 
 const answerSchema = z.object({ accounts: z.array(z.object({ accountId: z.string().min(1), status: z.string() })) });
 
+/** What signs a report as the app, in the context of one installation. */
+export interface ReportSigner {
+  /** The app's key and the installation's shared secret; null when the tenant is not installed. */
+  credentials(clientKey: string): Promise<{ addonKey: string; sharedSecret: string } | null>;
+}
+
+const JWT_TTL_S = 180;
+
 /**
- * POSTs `{accounts:[{accountId, updatedAt}]}` to `<baseUrl>/app/report-accounts` (the exact Connect
- * host and path are unconfirmed, hence the configurable base URL; the devhost emulates it).
+ * POSTs `{accounts:[{accountId, updatedAt}]}` to `<baseUrl>/app/report-accounts` in the context of one
+ * installation, authenticated as Connect calls are: a JWT (HS256 with that installation's shared secret,
+ * `iss` = app key, `aud` = [clientKey], `qsh` over the request). The exact Connect host and path are
+ * unconfirmed, hence the configurable base URL; the devhost emulates it and checks the JWT.
  */
 export class HttpPrivacyReportClient implements PrivacyReportClient {
-  constructor(private readonly baseUrl: string) {}
+  constructor(
+    private readonly baseUrl: string,
+    private readonly signer: ReportSigner,
+  ) {}
 
-  async report(_clientKey: string, accounts: ReportedAccount[]): Promise<ReportResult> {
+  async report(clientKey: string, accounts: ReportedAccount[]): Promise<ReportResult> {
     if (accounts.length < 1 || accounts.length > MAX_ACCOUNTS_PER_REPORT) throw new RangeError('report 1 to 90 accounts at a time');
+    const base = this.baseUrl.replace(/\/$/, '');
+    const url = `${base}/app/report-accounts`;
+    const creds = await this.signer.credentials(clientKey);
+    if (!creds) throw new UpstreamError(`personal data reporting: ${clientKey} is not installed`);
+    const now = Math.floor(Date.now() / 1000);
+    const token = encodeSymmetric(
+      {
+        iss: creds.addonKey,
+        aud: [clientKey],
+        iat: now,
+        exp: now + JWT_TTL_S,
+        qsh: createQueryStringHash(fromMethodAndUrl('POST', url), false, base),
+      },
+      creds.sharedSecret,
+      SymmetricAlgorithm.HS256,
+    );
     let res: Response;
     try {
-      res = await fetch(`${this.baseUrl.replace(/\/$/, '')}/app/report-accounts`, {
+      res = await fetch(url, {
         method: 'POST',
-        headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+        headers: { 'Content-Type': 'application/json', Accept: 'application/json', Authorization: `JWT ${token}` },
         body: JSON.stringify({ accounts }),
         signal: AbortSignal.timeout(30_000),
       });

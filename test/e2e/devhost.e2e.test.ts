@@ -399,13 +399,29 @@ describe('tenants', () => {
 });
 
 describe('personal data reporting emulation', () => {
+  const url = () => `${t.baseUrl}/devhost/app/report-accounts`;
+  const signed = (secret?: string) => {
+    const now = Math.floor(Date.now() / 1000);
+    return encodeSymmetric(
+      {
+        iss: t.addon.descriptor.key,
+        aud: [dh.clientKey],
+        iat: now,
+        exp: now + 60,
+        qsh: createQueryStringHash(fromMethodAndUrl('POST', url()), false, `${t.baseUrl}/devhost`),
+      },
+      secret ?? dh.tenant().sharedSecret,
+      SymmetricAlgorithm.HS256,
+    );
+  };
+  const post = (ids: string[], token: string | null = signed()) =>
+    fetch(url(), {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: `JWT ${token}` } : {}) },
+      body: JSON.stringify({ accounts: ids.map((accountId) => ({ accountId, updatedAt: '2026-01-01T00:00:00Z' })) }),
+    });
+
   it('answers closed accounts, 204 when none, and 429 when rate limited', async () => {
-    const post = (ids: string[]) =>
-      fetch(`${t.baseUrl}/devhost/app/report-accounts`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ accounts: ids.map((accountId) => ({ accountId, updatedAt: '2026-01-01T00:00:00Z' })) }),
-      });
     const none = await post([dh.users.alice.accountId]);
     expect(none.status).toBe(204);
     expect(none.headers.get('cycle-period')).toBe('168');
@@ -417,5 +433,10 @@ describe('personal data reporting emulation', () => {
     expect(limited.status).toBe(429);
     expect(limited.headers.get('retry-after')).toBe('30');
     dh.reportAccounts.rateLimit(null);
+  });
+
+  it('takes reports only from the app, signed for the installation (JWT with qsh)', async () => {
+    expect((await post([dh.users.alice.accountId], null)).status).toBe(401);
+    expect((await post([dh.users.alice.accountId], signed('not-the-secret-0123456789abcdef'))).status).toBe(401);
   });
 });
