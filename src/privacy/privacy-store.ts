@@ -29,6 +29,9 @@ export class PrivacyStore {
          union all select unnest(approvers), updated_at from workflows where client_key = :ck
          union all select bound_author_id, updated_at from workflows where client_key = :ck and bound_author_id is not null
          union all select unnest(account_ids), sent_at from reminders where client_key = :ck
+         union all select updated_by, updated_at from space_settings where client_key = :ck and updated_by is not null
+         union all select jsonb_array_elements_text(coalesce(settings->'defaults'->'approvers', '[]'::jsonb)), updated_at
+                     from space_settings where client_key = :ck
        ) a
        where account_id not like 'erased%'
        group by account_id
@@ -56,6 +59,18 @@ export class PrivacyStore {
       .where({ client_key: clientKey })
       .whereRaw('? = any(account_ids)', [accountId])
       .update({ account_ids: trx.raw('array_replace(account_ids, ?, ?)', [accountId, marker]) });
+    n += await trx('space_settings').where({ client_key: clientKey, updated_by: accountId }).update({ updated_by: marker });
+    // A closed account cannot approve: it leaves the space's default approvers.
+    n += await trx('space_settings')
+      .where({ client_key: clientKey })
+      .whereRaw(`settings->'defaults'->'approvers' \\? ?`, [accountId])
+      .update({
+        settings: trx.raw(
+          `jsonb_set(settings, '{defaults,approvers}',
+             (select coalesce(jsonb_agg(a), '[]'::jsonb) from jsonb_array_elements_text(settings->'defaults'->'approvers') a where a <> ?))`,
+          [accountId],
+        ),
+      });
     // Webhook payloads name the users who edited pages.
     n += await trx('page_events')
       .where({ client_key: clientKey })
