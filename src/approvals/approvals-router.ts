@@ -2,17 +2,10 @@ import { Router, Request, Response } from 'express';
 import type { AddOn } from 'atlassian-connect-express';
 import type { ConfluenceClient } from '../confluence/confluence-client';
 import { contextJwt, pageJwt, principalOf, requireUser } from '../confluence/connect-auth';
-import { InputError } from '../lib/errors';
-import { asyncHandler, zodMessage } from '../lib/http';
+import { asyncHandler, parseInput } from '../lib/http';
 import type { ApprovalsService, WorkflowView } from './approvals-service';
 import { displayNames, macroModel, mentionedIds, workflowJson } from './approvals-presenter';
 import { decisionBody, macroQuery, pickerQuery, workflowPathParams } from './approvals-schemas';
-
-function parse<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: import('zod').ZodError } }, value: unknown): T {
-  const r = schema.safeParse(value);
-  if (!r.success) throw new InputError(zodMessage(r.error));
-  return r.data;
-}
 
 /**
  * The Approvals macro (page JWT: its parameters are covered by the qsh), its editor, and the public
@@ -34,7 +27,7 @@ export function createApprovalsRouter(opts: { addon: AddOn; service: ApprovalsSe
     ...pageJwt(addon),
     asyncHandler(async (req, res) => {
       const p = requireUser(req);
-      const q = parse(macroQuery, req.query);
+      const q = parseInput(macroQuery, req.query);
       const view = await service.render(p, {
         pageId: q.pageId,
         pageVersion: q.pageVersion,
@@ -66,7 +59,7 @@ export function createApprovalsRouter(opts: { addon: AddOn; service: ApprovalsSe
     ...contextJwt(addon),
     asyncHandler(async (req, res) => {
       const p = requireUser(req);
-      const { pageId, macroId } = parse(workflowPathParams, req.params);
+      const { pageId, macroId } = parseInput(workflowPathParams, req.params);
       const view = await service.getWorkflow(p, pageId, macroId);
       res.json(workflowJson(view, await displayNames(confluence, p.clientKey, mentionedIds(view))));
     }),
@@ -78,7 +71,7 @@ export function createApprovalsRouter(opts: { addon: AddOn; service: ApprovalsSe
     ...contextJwt(addon),
     asyncHandler(async (req, res) => {
       const p = requireUser(req);
-      const { pageId, macroId } = parse(workflowPathParams, req.params);
+      const { pageId, macroId } = parseInput(workflowPathParams, req.params);
       await renderMacro(res, p.clientKey, await service.getWorkflow(p, pageId, macroId), true);
     }),
   );
@@ -88,8 +81,8 @@ export function createApprovalsRouter(opts: { addon: AddOn; service: ApprovalsSe
     ...contextJwt(addon),
     asyncHandler(async (req, res) => {
       const p = requireUser(req);
-      const { pageId, macroId } = parse(workflowPathParams, req.params);
-      const body = parse(decisionBody, req.body);
+      const { pageId, macroId } = parseInput(workflowPathParams, req.params);
+      const body = parseInput(decisionBody, req.body);
       const view = await service.decide(p, pageId, macroId, body);
       res.status(201).json(workflowJson(view, await displayNames(confluence, p.clientKey, mentionedIds(view))));
     }),
@@ -100,7 +93,7 @@ export function createApprovalsRouter(opts: { addon: AddOn; service: ApprovalsSe
     ...contextJwt(addon),
     asyncHandler(async (req, res) => {
       const p = principalOf(req);
-      const { q } = parse(pickerQuery, req.query);
+      const { q } = parseInput(pickerQuery, req.query);
       res.json({ results: await confluence.searchUsers(p.clientKey, q) });
     }),
   );
@@ -110,7 +103,7 @@ export function createApprovalsRouter(opts: { addon: AddOn; service: ApprovalsSe
     ...contextJwt(addon),
     asyncHandler(async (req, res) => {
       const p = principalOf(req);
-      const { q } = parse(pickerQuery, req.query);
+      const { q } = parseInput(pickerQuery, req.query);
       res.json({ results: await confluence.searchGroups(p.clientKey, q) });
     }),
   );

@@ -1,18 +1,11 @@
 import { Router, Request, Response } from 'express';
 import type { AddOn } from 'atlassian-connect-express';
 import { contextJwt, requireUser } from '../confluence/connect-auth';
-import { InputError } from '../lib/errors';
-import { asyncHandler, zodMessage } from '../lib/http';
+import { asyncHandler, parseInput } from '../lib/http';
 import type { Logger } from '../lib/logger';
 import type { EvidenceLinks } from './evidence-links';
 import { downloadQuery, exportQuery, linkBody, spaceParams } from './evidence-schemas';
 import type { EvidenceFilter, EvidenceFormat, EvidenceService } from './evidence-service';
-
-function parse<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: import('zod').ZodError } }, value: unknown): T {
-  const r = schema.safeParse(value);
-  if (!r.success) throw new InputError(zodMessage(r.error));
-  return r.data;
-}
 
 const CONTENT_TYPE: Record<EvidenceFormat, string> = { csv: 'text/csv; charset=utf-8', zip: 'application/zip' };
 
@@ -58,8 +51,8 @@ export function createEvidenceRouter(opts: { addon: AddOn; service: EvidenceServ
       ...contextJwt(addon),
       asyncHandler(async (req, res) => {
         const p = requireUser(req);
-        const { spaceKey } = parse(spaceParams, req.params);
-        const q = parse(exportQuery, req.query);
+        const { spaceKey } = parseInput(spaceParams, req.params);
+        const q = parseInput(exportQuery, req.query);
         await service.authorise(p, spaceKey);
         await send(res, p.clientKey, { spaceKey, from: q.from ?? null, to: q.to ?? null }, format);
       }),
@@ -69,7 +62,7 @@ export function createEvidenceRouter(opts: { addon: AddOn; service: EvidenceServ
       ...contextJwt(addon),
       asyncHandler(async (req, res) => {
         const p = requireUser(req);
-        const q = parse(exportQuery, req.query);
+        const q = parseInput(exportQuery, req.query);
         await service.authorise(p, null);
         await send(res, p.clientKey, { spaceKey: null, from: q.from ?? null, to: q.to ?? null }, format);
       }),
@@ -80,7 +73,7 @@ export function createEvidenceRouter(opts: { addon: AddOn; service: EvidenceServ
     asyncHandler(async (req, res) => {
       const p = requireUser(req);
       const spaceKey = spaceOf(req);
-      const body = parse(linkBody, req.body ?? {});
+      const body = parseInput(linkBody, req.body ?? {});
       await service.authorise(p, spaceKey);
       const { token, expiresAt } = links.create({
         clientKey: p.clientKey,
@@ -92,14 +85,14 @@ export function createEvidenceRouter(opts: { addon: AddOn; service: EvidenceServ
       res.status(201).json({ url, expiresAt: expiresAt.toISOString() });
     });
 
-  router.post('/api/spaces/:spaceKey/evidence-links', ...contextJwt(addon), mintLink((req) => parse(spaceParams, req.params).spaceKey));
+  router.post('/api/spaces/:spaceKey/evidence-links', ...contextJwt(addon), mintLink((req) => parseInput(spaceParams, req.params).spaceKey));
   router.post('/api/evidence-links', ...contextJwt(addon), mintLink(() => null));
 
   /** The signed link itself: no JWT (a browser download carries none); the token is the credential. */
   router.get(
     '/evidence/download',
     asyncHandler(async (req, res) => {
-      const { token } = parse(downloadQuery, req.query);
+      const { token } = parseInput(downloadQuery, req.query);
       const link = links.read(token);
       // Permissions may have changed since the link was made: ask again (answers are cached briefly).
       await service.authorise({ clientKey: link.clientKey, accountId: link.accountId }, link.filter.spaceKey);

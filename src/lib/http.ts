@@ -81,6 +81,13 @@ function normalise(err: unknown): { status: number; message: string } {
   return { status: 500, message: 'internal error' };
 }
 
+/** Validates a body, query or params with a zod schema; failure is an InputError (400) naming the fields. */
+export function parseInput<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: ZodError } }, value: unknown): T {
+  const r = schema.safeParse(value);
+  if (!r.success) throw new InputError(zodMessage(r.error));
+  return r.data;
+}
+
 export function zodMessage(err: ZodError): string {
   return err.issues
     .map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message))

@@ -3,18 +3,11 @@ import type { AddOn } from 'atlassian-connect-express';
 import { z } from 'zod';
 import type { ConfluenceClient } from '../confluence/confluence-client';
 import { contextJwt, pageJwt, requireUser } from '../confluence/connect-auth';
-import { InputError } from '../lib/errors';
-import { asyncHandler, zodMessage } from '../lib/http';
+import { asyncHandler, parseInput } from '../lib/http';
 import { displayNames } from '../approvals/approvals-presenter';
 import type { SpaceDashboardService } from './space-dashboard-service';
 import type { SpaceSettingsService, SpaceSettingsView } from './space-settings-service';
 import { DASHBOARD_STATES, settingsBody, spaceKeyParams, workflowsQuery } from './spaces-schemas';
-
-function parse<T>(schema: z.ZodType<T>, value: unknown): T {
-  const r = schema.safeParse(value);
-  if (!r.success) throw new InputError(zodMessage(r.error));
-  return r.data;
-}
 
 /** The module iframe's query: Connect adds its own parameters (xdm_e, cp, lic, …) beside ours. */
 const screenQuery = z.object({ spaceKey: spaceKeyParams.shape.spaceKey }).passthrough();
@@ -59,7 +52,7 @@ export function createSpacesRouter(opts: {
     ...pageJwt(addon),
     asyncHandler(async (req, res) => {
       const p = requireUser(req);
-      const { spaceKey } = parse(screenQuery, req.query);
+      const { spaceKey } = parseInput(screenQuery, req.query);
       const json = await settingsJson(p.clientKey, await settings.get(p, spaceKey));
       const s = json.settings;
       res.render('space-settings', {
@@ -83,7 +76,7 @@ export function createSpacesRouter(opts: {
     ...contextJwt(addon),
     asyncHandler(async (req, res) => {
       const p = requireUser(req);
-      const { spaceKey } = parse(spaceKeyParams, req.params);
+      const { spaceKey } = parseInput(spaceKeyParams, req.params);
       res.json(await settingsJson(p.clientKey, await settings.get(p, spaceKey)));
     }),
   );
@@ -93,10 +86,10 @@ export function createSpacesRouter(opts: {
     ...contextJwt(addon),
     asyncHandler(async (req, res) => {
       const p = requireUser(req);
-      const { spaceKey } = parse(spaceKeyParams, req.params);
+      const { spaceKey } = parseInput(spaceKeyParams, req.params);
       // Authorise before validating: a non-admin learns nothing about the expected shape.
       await settings.assertSpaceAdmin(p, spaceKey);
-      const body = parse(settingsBody, req.body);
+      const body = parseInput(settingsBody, req.body);
       const v = await settings.update(p, spaceKey, body);
       res.json({ ...(await settingsJson(p.clientKey, v)), changed: v.changed });
     }),
@@ -107,9 +100,9 @@ export function createSpacesRouter(opts: {
     ...contextJwt(addon),
     asyncHandler(async (req, res) => {
       const p = requireUser(req);
-      const { spaceKey } = parse(spaceKeyParams, req.params);
+      const { spaceKey } = parseInput(spaceKeyParams, req.params);
       await settings.assertSpaceAdmin(p, spaceKey);
-      const q = parse(workflowsQuery, req.query);
+      const q = parseInput(workflowsQuery, req.query);
       res.json(await dashboard.list(p, spaceKey, q));
     }),
   );
