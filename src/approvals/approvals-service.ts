@@ -90,7 +90,8 @@ export class ApprovalsService {
         const list = await this.applyPageVersion(p.clientKey, params.pageId, page, { type: 'user', accountId: p.accountId }, 'render');
         wf = list.find((w) => w.macroId === params.macroId) ?? wf;
       }
-      if (configChanged(wf, config)) wf = await this.reconfigure(p, wf, config);
+      // Parameters signed for an older version (page history) do not configure the workflow.
+      if (params.pageVersion >= wf.boundVersion && configChanged(wf, config)) wf = await this.reconfigure(p, wf, config);
     }
     return this.view(p, wf, policy);
   }

@@ -171,6 +171,22 @@ describe('approvals end to end', () => {
     expect(res.status).toBe(400);
   });
 
+  it('does not let an older version in page history reconfigure the workflow', async () => {
+    const page = d.pages.onCall;
+    const now = await request(t.baseUrl).get(path(d.macroUrl(d.users.alice.accountId, page.id, page.macroIds[0])));
+    expect(now.status).toBe(200);
+    const before = await t.db('workflows').where({ client_key: d.clientKey, page_id: page.id }).first();
+    expect(before.due_date).toBe('2026-12-31');
+    const configured = (await events('workflow.configured')).length;
+    // version 1 of the page had the macro without a due date
+    const old = await request(t.baseUrl).get(path(d.macroUrl(d.users.alice.accountId, page.id, page.macroIds[0], { version: 1 })));
+    expect(old.status).toBe(200);
+    const after = await t.db('workflows').where({ client_key: d.clientKey, page_id: page.id }).first();
+    expect(after.due_date).toBe('2026-12-31');
+    expect(after.bound_version).toBe(before.bound_version);
+    expect((await events('workflow.configured')).length).toBe(configured);
+  });
+
   it('keeps the whole chain verifiable', async () => {
     const result = await t.audit.verify(t.db, d.clientKey);
     expect(result.ok).toBe(true);
