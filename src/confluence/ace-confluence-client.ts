@@ -68,7 +68,20 @@ export class AceConfluenceClient implements ConfluenceClient {
     }
   }
 
+  /**
+   * The v1 content API (it names the space key and the version's author); a site that answers it with
+   * 404 is asked through v2 (`/api/v2/pages/{id}?body-format=storage`) before the page counts as gone.
+   */
   async getPage(clientKey: string, pageId: string, version?: number): Promise<ConfluencePage> {
+    try {
+      return await this.getPageV1(clientKey, pageId, version);
+    } catch (err) {
+      if (!(err instanceof NotFoundError)) throw err;
+      return this.getPageV2(clientKey, pageId, version);
+    }
+  }
+
+  private async getPageV1(clientKey: string, pageId: string, version?: number): Promise<ConfluencePage> {
     const q = new URLSearchParams({ expand: 'version,body.storage,space,history' });
     if (version !== undefined) {
       q.set('status', 'historical');
@@ -89,6 +102,28 @@ export class AceConfluenceClient implements ConfluenceClient {
       version: raw.version.number,
       versionAuthorId: raw.version.by?.accountId ?? raw.version.authorId ?? null,
       versionCreatedAt: raw.version.when ?? raw.version.createdAt ?? null,
+      body: raw.body?.storage?.value ?? '',
+    };
+  }
+
+  private async getPageV2(clientKey: string, pageId: string, version?: number): Promise<ConfluencePage> {
+    const q = new URLSearchParams({ 'body-format': 'storage' });
+    if (version !== undefined) q.set('version', String(version));
+    const raw = await this.request<{
+      id: string | number;
+      title?: string;
+      version?: { number?: number; authorId?: string; createdAt?: string };
+      body?: { storage?: { value?: string } };
+    }>(clientKey, 'get', `/api/v2/pages/${encodeURIComponent(pageId)}?${q}`);
+    if (!raw?.version?.number) throw new UpstreamError('Confluence returned a page without a version');
+    return {
+      id: String(raw.id),
+      title: String(raw.title ?? ''),
+      // v2 names the space by id only; callers take the key from the signed macro parameters.
+      spaceKey: '',
+      version: raw.version.number,
+      versionAuthorId: raw.version.authorId ?? null,
+      versionCreatedAt: raw.version.createdAt ?? null,
       body: raw.body?.storage?.value ?? '',
     };
   }
