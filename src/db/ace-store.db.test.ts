@@ -56,6 +56,11 @@ describe('AceStore (ACE settings on PostgreSQL)', () => {
     await expect(store.set('clientInfo', info('c'), 'd')).rejects.toThrow(/does not match/);
   });
 
+  it('says which key is wrong when another ATTEST_SECRET_KEY reads the tenants', async () => {
+    const other = new AceStore(tdb.db, new SecretBox(randomBytes(32)));
+    await expect(other.get('clientInfo', 'a')).rejects.toThrow(/ATTEST_SECRET_KEY is not the key it was stored with/);
+  });
+
   it('answers Forge calls with a clear "not supported"', async () => {
     await expect(store.getClientSettingsForForgeInstallation()).rejects.toThrow(/not supported/);
     expect(() => store.forForgeInstallation()).toThrow(/not supported/);

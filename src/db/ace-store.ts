@@ -160,7 +160,16 @@ export class AceStore {
       ...(row.product_type ? { productType: row.product_type } : {}),
       ...(row.oauth_client_id ? { oauthClientId: row.oauth_client_id } : {}),
       ...(row.cloud_id ? { cloudId: row.cloud_id } : {}),
-      sharedSecret: this.box.open(row.shared_secret_enc, row.client_key),
+      sharedSecret: this.openSecret(row),
     };
+  }
+
+  private openSecret(row: TenantRow): string {
+    try {
+      return this.box.open(row.shared_secret_enc, row.client_key);
+    } catch {
+      // Every instance of a deployment must run with the same ATTEST_SECRET_KEY.
+      throw new Error(`the shared secret of ${row.client_key} cannot be decrypted: ATTEST_SECRET_KEY is not the key it was stored with`);
+    }
   }
 }
