@@ -73,7 +73,8 @@ export async function withDatabase<T>(ctx: CliContext, fn: (db: Knex) => Promise
     { level: ctx.env.LOG_LEVEL || 'warn', base: { service: 'attest-cli' } },
     pino.destination({ dest: 2, sync: true }),
   );
-  const database = await openDatabase(config, logger, { poolMax: 2 });
+  // Beside a running `npm start`, use its embedded PostgreSQL rather than fight it for the data directory.
+  const database = await openDatabase(config, logger, { poolMax: 2, share: true });
   try {
     return await fn(database.db);
   } finally {

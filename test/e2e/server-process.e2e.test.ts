@@ -60,6 +60,32 @@ describe('the server process', () => {
       expect(page).toContain('/devhost/wiki/spaces/');
       expect(postgresRunningIn(dataDir)).toBe(true);
 
+      // A macro rendered once (its iframe, as the devhost signed it) starts the tenant's audit chain.
+      const pageLink = /href="(\/devhost\/wiki\/spaces\/[^"]+\/pages\/\d+)"/.exec(page)![1];
+      const pageHtml = await fetch(`${base}${pageLink}`).then((r) => r.text());
+      const iframe = /<iframe[^>]*src="([^"]+)"/.exec(pageHtml)![1].replace(/&amp;/g, '&').replace(/&#x3D;/g, '=');
+      expect((await fetch(iframe)).status).toBe(200);
+
+      // The attest CLI beside the running server uses its embedded PostgreSQL and leaves it running.
+      const clientKey = /"clientKey":"([^"]+)","baseUrl":"[^"]*","reinstall":\w+,"msg":"installed"/.exec(output())![1];
+      const cli = spawn(process.execPath, ['bin/attest.js', 'verify', '--db', '--client-key', clientKey], {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH ?? '', DATA_DIR: dataDir, NODE_ENV: 'development' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let cliOut = '';
+      cli.stdout!.on('data', (c: Buffer) => (cliOut += c.toString()));
+      cli.stderr!.on('data', (c: Buffer) => (cliOut += c.toString()));
+      expect([(await exited(cli)).code, cliOut]).toEqual([0, expect.stringContaining('ok:')]);
+      expect(cliOut).toContain('ok:');
+      expect((await fetch(`${base}/readyz`)).status).toBe(200);
+
+      // A second server on the same DATA_DIR refuses instead of taking the database away.
+      const second = start({ PORT: String(await freePort()), DATA_DIR: dataDir, NODE_ENV: 'development' });
+      expect((await exited(second.child)).code).toBe(1);
+      expect(second.output()).toContain('in use by another process');
+      expect((await fetch(`${base}/readyz`)).status).toBe(200);
+
       const t0 = Date.now();
       child.kill('SIGTERM');
       const { code } = await exited(child);
