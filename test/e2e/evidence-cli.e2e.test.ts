@@ -13,7 +13,8 @@ import { createTestDatabase, TestDatabase } from '../helpers/database';
  * and the scale check: the same code path with N rows, memory flat between an export of half the chain and of all of it.
  * bench/export.ts and bench/verify.ts run the same fixture with 1,000,000 rows.
  */
-const SCALE_ROWS = Number(process.env.EVIDENCE_SCALE_ROWS || 100_000);
+// The issue asks for a million rows; EVIDENCE_SCALE_ROWS makes a quicker local run.
+const SCALE_ROWS = Number(process.env.EVIDENCE_SCALE_ROWS || 1_000_000);
 
 let tdb: TestDatabase;
 let dir: string;
@@ -161,5 +162,5 @@ describe(`scale: ${SCALE_ROWS} rows export and verify in flat memory`, () => {
     // same ~160 MB peak at 1,000,000 rows as at 100,000).
     expect(growth.export).toBeLessThan(bigCsvMb / 2);
     expect(growth.verify).toBeLessThan(bigCsvMb / 2);
-  }, 170_000);
+  }, Math.max(170_000, SCALE_ROWS));
 });
