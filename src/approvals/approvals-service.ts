@@ -247,54 +247,30 @@ export class ApprovalsService {
   }
 
   /**
-   * The page was trashed or removed: every workflow on it becomes `archived`, remembering its state.
-   * Runs in the caller's transaction (the page-event inbox marks the event handled in the same one).
-   * Already archived workflows are left alone, so a repeat changes nothing.
+   * The page was trashed or removed (`archive`: every workflow on it becomes `archived`, remembering its
+   * state) or restored (archived workflows go back to the state they had). Runs in the caller's
+   * transaction (the page-event inbox marks the event handled in the same one); a repeat changes nothing.
    */
-  async archivePage(
+  async setPageArchived(
     trx: Knex.Transaction,
     clientKey: string,
     pageId: string,
+    archive: boolean,
     actor: { type: 'confluence'; accountId?: string | null },
     cause: string,
   ): Promise<Workflow[]> {
     const changed: Workflow[] = [];
     for (const wf of await this.deps.store.lockWorkflowsOfPage(clientKey, pageId, trx)) {
-      if (wf.state === 'archived') continue;
-      const updated = await this.deps.store.updateWorkflow(clientKey, wf.id, { state: 'archived', stateBeforeArchive: wf.state }, trx);
+      if ((wf.state === 'archived') === archive) continue;
+      const state: WorkflowState = archive ? 'archived' : wf.stateBeforeArchive ?? 'pending';
+      const updated = await this.deps.store.updateWorkflow(clientKey, wf.id, { state, stateBeforeArchive: archive ? wf.state : null }, trx);
       await this.deps.audit.append(trx, clientKey, {
-        action: 'workflow.archived',
+        action: archive ? 'workflow.archived' : 'workflow.restored',
         actor,
         spaceKey: updated.spaceKey,
         page: pageRef(updated),
         workflowId: updated.id,
-        data: { previousState: wf.state, cause },
-      });
-      changed.push(updated);
-    }
-    return changed;
-  }
-
-  /** The page was restored: archived workflows on it go back to the state they had. Caller's transaction. */
-  async restorePage(
-    trx: Knex.Transaction,
-    clientKey: string,
-    pageId: string,
-    actor: { type: 'confluence'; accountId?: string | null },
-    cause: string,
-  ): Promise<Workflow[]> {
-    const changed: Workflow[] = [];
-    for (const wf of await this.deps.store.lockWorkflowsOfPage(clientKey, pageId, trx)) {
-      if (wf.state !== 'archived') continue;
-      const state = wf.stateBeforeArchive ?? 'pending';
-      const updated = await this.deps.store.updateWorkflow(clientKey, wf.id, { state, stateBeforeArchive: null }, trx);
-      await this.deps.audit.append(trx, clientKey, {
-        action: 'workflow.restored',
-        actor,
-        spaceKey: updated.spaceKey,
-        page: pageRef(updated),
-        workflowId: updated.id,
-        data: { state, cause },
+        data: archive ? { previousState: wf.state, cause } : { state, cause },
       });
       changed.push(updated);
     }

@@ -124,10 +124,7 @@ export class PageEventsService {
         outcome = `stale: ${newer.event} at ${newer.eventAt.toISOString()} was later`;
       } else {
         const cause = ev.event;
-        const changed =
-          ev.event === 'page_restored'
-            ? await this.deps.approvals.restorePage(trx, ev.clientKey, ev.pageId, this.actorOf(ev), cause)
-            : await this.deps.approvals.archivePage(trx, ev.clientKey, ev.pageId, this.actorOf(ev), cause);
+        const changed = await this.deps.approvals.setPageArchived(trx, ev.clientKey, ev.pageId, ev.event !== 'page_restored', this.actorOf(ev), cause);
         outcome = changed.length ? `${ev.event === 'page_restored' ? 'restored' : 'archived'} ${changed.length} workflow(s)` : 'no change';
       }
       await this.deps.store.markProcessed(ev.clientKey, ev.id, outcome, this.deps.clock.now(), trx);
