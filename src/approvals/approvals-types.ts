@@ -41,12 +41,4 @@ export interface Decision {
 }
 
 /** The part of a workflow a macro's parameters set. */
-export interface WorkflowConfig {
-  rule: Rule;
-  quorum: number | null;
-  rejections: number;
-  approvers: string[];
-  groups: string[];
-  dueDate: string | null;
-  reviewDays: number | null;
-}
+export type WorkflowConfig = Pick<Workflow, 'rule' | 'quorum' | 'rejections' | 'approvers' | 'groups' | 'dueDate' | 'reviewDays'>;
