@@ -138,16 +138,7 @@ export class ApprovalsService {
       );
       const decisions = await this.deps.store.decisionsOf(p.clientKey, locked.id, trx);
       const outcome = evaluate(locked, decisions.filter((d) => d.round === locked.round));
-      let patch: Partial<Workflow> = { lastDecisionAt: decision.decidedAt };
-      if (outcome.result !== 'open') {
-        const state: WorkflowState = outcome.result;
-        patch = {
-          ...patch,
-          state,
-          approvedAt: state === 'approved' ? now : null,
-          expiresAt: state === 'approved' && locked.reviewDays ? new Date(now.getTime() + locked.reviewDays * DAY_MS) : null,
-        };
-      }
+      const patch: Partial<Workflow> = { lastDecisionAt: decision.decidedAt, ...settled(outcome, locked.reviewDays, now) };
       const updated = await this.deps.store.updateWorkflow(p.clientKey, locked.id, patch, trx);
       // Appends come last: the tenant's head lock is then held only until the commit.
       await this.deps.audit.append(trx, p.clientKey, {
@@ -397,15 +388,7 @@ export class ApprovalsService {
       if (OPEN_STATES.includes(locked.state)) {
         const decisions = await this.deps.store.decisionsOf(p.clientKey, locked.id, trx);
         const outcome = evaluate(config, decisions.filter((d) => d.round === locked.round));
-        if (outcome.result !== 'open') {
-          const now = this.deps.clock.now();
-          patch = {
-            ...patch,
-            state: outcome.result,
-            approvedAt: outcome.result === 'approved' ? now : null,
-            expiresAt: outcome.result === 'approved' && config.reviewDays ? new Date(now.getTime() + config.reviewDays * DAY_MS) : null,
-          };
-        }
+        patch = { ...patch, ...settled(outcome, config.reviewDays, this.deps.clock.now()) };
       }
       const updated = await this.deps.store.updateWorkflow(p.clientKey, locked.id, patch, trx);
       await this.deps.audit.append(trx, p.clientKey, {
@@ -476,6 +459,17 @@ export class ApprovalsService {
       },
     };
   }
+}
+
+/** What a settled outcome changes on a workflow: its state, and when an approval was given and lapses. */
+function settled(outcome: Outcome, reviewDays: number | null, now: Date): Partial<Workflow> {
+  if (outcome.result === 'open') return {};
+  const approved = outcome.result === 'approved';
+  return {
+    state: outcome.result,
+    approvedAt: approved ? now : null,
+    expiresAt: approved && reviewDays ? new Date(now.getTime() + reviewDays * DAY_MS) : null,
+  };
 }
 
 export function pageRef(wf: Workflow) {
