@@ -144,18 +144,14 @@ export class ApprovalsService {
       await this.deps.audit.append(trx, p.clientKey, {
         action: input.decision === 'approve' ? 'decision.approved' : 'decision.rejected',
         actor: { type: 'user', accountId: p.accountId },
-        spaceKey: locked.spaceKey,
-        page: pageRef(locked),
-        workflowId: locked.id,
+        ...workflowRef(locked),
         data: { decision: input.decision, comment: input.comment, round: locked.round, viaGroups },
       });
       if (outcome.result !== 'open') {
         await this.deps.audit.append(trx, p.clientKey, {
           action: `workflow.${outcome.result}`,
           actor: { type: 'user', accountId: p.accountId },
-          spaceKey: updated.spaceKey,
-          page: pageRef(updated),
-          workflowId: updated.id,
+          ...workflowRef(updated),
           data: {
             round: updated.round,
             approvals: outcome.approvals,
@@ -207,9 +203,7 @@ export class ApprovalsService {
         await this.deps.audit.append(trx, clientKey, {
           action: reset ? 'workflow.outdated' : 'workflow.rebound',
           actor: actor.type === 'system' ? { type: 'system' } : actor,
-          spaceKey: updated.spaceKey,
-          page: pageRef(updated),
-          workflowId: updated.id,
+          ...workflowRef(updated),
           data: {
             fromVersion: from,
             toVersion: page.version,
@@ -258,9 +252,7 @@ export class ApprovalsService {
       await this.deps.audit.append(trx, clientKey, {
         action: archive ? 'workflow.archived' : 'workflow.restored',
         actor,
-        spaceKey: updated.spaceKey,
-        page: pageRef(updated),
-        workflowId: updated.id,
+        ...workflowRef(updated),
         data: archive ? { previousState: wf.state, cause } : { state, cause },
       });
       changed.push(updated);
@@ -288,9 +280,7 @@ export class ApprovalsService {
         await this.deps.audit.append(trx, clientKey, {
           action: 'workflow.expired',
           actor: { type: 'system' },
-          spaceKey: updated.spaceKey,
-          page: pageRef(updated),
-          workflowId: updated.id,
+          ...workflowRef(updated),
           data: {
             approvedAt: locked.approvedAt.toISOString(),
             reviewDays: locked.reviewDays,
@@ -366,9 +356,7 @@ export class ApprovalsService {
       await this.deps.audit.append(trx, p.clientKey, {
         action: 'workflow.created',
         actor: { type: 'user', accountId: p.accountId },
-        spaceKey: inserted.spaceKey,
-        page: pageRef(inserted),
-        workflowId: inserted.id,
+        ...workflowRef(inserted),
         data: { macroId: inserted.macroId, config: auditConfig(inserted, approverRefs) },
       });
       return inserted;
@@ -394,18 +382,14 @@ export class ApprovalsService {
       await this.deps.audit.append(trx, p.clientKey, {
         action: 'workflow.configured',
         actor: { type: 'user', accountId: p.accountId },
-        spaceKey: updated.spaceKey,
-        page: pageRef(updated),
-        workflowId: updated.id,
+        ...workflowRef(updated),
         data: { before: auditConfig(locked, beforeRefs), after: auditConfig(updated, afterRefs), state: updated.state },
       });
       if (updated.state !== locked.state && (updated.state === 'approved' || updated.state === 'rejected')) {
         await this.deps.audit.append(trx, p.clientKey, {
           action: `workflow.${updated.state}`,
           actor: { type: 'user', accountId: p.accountId },
-          spaceKey: updated.spaceKey,
-          page: pageRef(updated),
-          workflowId: updated.id,
+          ...workflowRef(updated),
           data: { round: updated.round, cause: 'configuration changed' },
         });
       }
@@ -472,7 +456,12 @@ function settled(outcome: Outcome, reviewDays: number | null, now: Date): Partia
   };
 }
 
-export function pageRef(wf: Workflow) {
+/** The space, page and workflow an audit event about this workflow names. */
+function workflowRef(wf: Workflow) {
+  return { spaceKey: wf.spaceKey, page: pageRef(wf), workflowId: wf.id };
+}
+
+function pageRef(wf: Workflow) {
   return { id: wf.pageId, version: wf.boundVersion, title: wf.pageTitle, bodyHash: wf.bodyHash };
 }
 
