@@ -1,0 +1,56 @@
+import express from 'express';
+import request from 'supertest';
+import { createKnex } from '../db/knex';
+import { adminClient, createTestDatabase, TestDatabase, urlFor } from '../../test/helpers/database';
+import { createOpsRouter } from './ops-router';
+
+describe('/healthz and /readyz', () => {
+  let tdb: TestDatabase;
+  beforeAll(async () => {
+    tdb = await createTestDatabase();
+  });
+  afterAll(() => tdb.drop());
+
+  const appOn = (db: Parameters<typeof createOpsRouter>[0]['db']) => express().use(createOpsRouter({ db }));
+
+  it('answers ready on a migrated database', async () => {
+    const app = appOn(tdb.db);
+    expect((await request(app).get('/healthz')).body).toEqual({ status: 'ok' });
+    const res = await request(app).get('/readyz');
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ status: 'ready' });
+  });
+
+  it('answers 503 naming the pending migrations on a database that is behind', async () => {
+    const name = `attest_t_empty_${process.pid}`;
+    const admin = await adminClient();
+    await admin.query(`drop database if exists ${name}`);
+    await admin.query(`create database ${name}`);
+    await admin.end();
+    const empty = createKnex(urlFor(name), { poolMax: 1 });
+    try {
+      const res = await request(appOn(empty)).get('/readyz');
+      expect(res.status).toBe(503);
+      expect(res.body.reason).toBe('migrations pending');
+      expect(res.body.pending).toContain('20261126000100_tenants.ts');
+    } finally {
+      await empty.destroy();
+      const a = await adminClient();
+      await a.query(`drop database if exists ${name} with (force)`);
+      await a.end();
+    }
+  });
+
+  it('answers 503 when the database cannot be reached, while /healthz still answers', async () => {
+    const gone = createKnex('postgres://attest:wrong@127.0.0.1:1/nothing', { poolMax: 1 });
+    try {
+      const app = appOn(gone);
+      const res = await request(app).get('/readyz');
+      expect(res.status).toBe(503);
+      expect(res.body).toEqual({ status: 'unavailable', reason: 'database unreachable' });
+      expect((await request(app).get('/healthz')).status).toBe(200);
+    } finally {
+      await gone.destroy();
+    }
+  });
+});
