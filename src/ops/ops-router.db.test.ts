@@ -2,7 +2,10 @@ import express from 'express';
 import request from 'supertest';
 import { createKnex } from '../db/knex';
 import { adminClient, createTestDatabase, TestDatabase, urlFor } from '../../test/helpers/database';
+import { requestLogger } from '../lib/http';
 import { createOpsRouter } from './ops-router';
+import { Writable } from 'node:stream';
+import pino from 'pino';
 
 describe('/healthz and /readyz', () => {
   let tdb: TestDatabase;
@@ -52,5 +55,20 @@ describe('/healthz and /readyz', () => {
     } finally {
       await gone.destroy();
     }
+  });
+
+  it('logs each request with its id, echoes a given X-Request-Id, and keeps JWTs out of the log', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({ write(chunk, _enc, done) { lines.push(chunk.toString()); done(); } });
+    const app = express().use(requestLogger(pino({ level: 'info' }, sink))).use(createOpsRouter({ db: tdb.db }));
+    const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJ4In0.c2lnbmF0dXJl';
+    const given = await request(app).get(`/nothing?jwt=${jwt}`).set('X-Request-Id', 'req-123');
+    expect(given.headers['x-request-id']).toBe('req-123');
+    const made = await request(app).get('/healthz?x=1');
+    expect(made.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    const log = lines.join('');
+    expect(log).toContain('"id":"req-123"');
+    expect(log).not.toContain(jwt);
+    expect(log).not.toContain('eyJ');
   });
 });
