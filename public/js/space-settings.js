@@ -116,6 +116,11 @@
     a.href = w.pageUrl;
     a.target = '_top';
     th.appendChild(a);
+    if (w.appCannotReadSince) {
+      var warn = el('p', 'Attest cannot read this page since ' + when(w.appCannotReadSince) + ': its restrictions leave out the Attest app. Add "Attest" to the people who can view it.', 'attest-app-unreadable');
+      warn.setAttribute('role', 'note');
+      th.appendChild(warn);
+    }
     tr.appendChild(th);
     var st = STATE[w.state] || [w.state, 'default'];
     var sc = cell(tr, 'State', lozenge(st[0], st[1]));

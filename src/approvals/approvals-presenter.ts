@@ -107,3 +107,39 @@ export function macroModel(v: WorkflowView, names: Map<string, string>) {
 export function mentionedIds(v: WorkflowView): string[] {
   return [...v.workflow.approvers, ...v.decisions.map((d) => d.approverId)];
 }
+
+const DECISION_WORD: Record<string, string> = { approve: 'Approved', reject: 'Rejected' };
+
+/** A UTC time an exported document can carry without a browser to localise it. */
+function utc(iso: string | null): string {
+  return iso ? `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC` : '';
+}
+
+/**
+ * The view model of views/macro-static.hbs (exports): the state and its date, the bound version (and a
+ * note when the exported version is another), every approver with decision, date and comment, groups.
+ */
+export function staticModel(v: WorkflowView, names: Map<string, string>, renderedVersion: number | null) {
+  const json = workflowJson(v, names);
+  const closed = !['pending', 'outdated', 'expired'].includes(json.state);
+  return {
+    title: json.pageTitle,
+    stateLabel: (STATE_LABEL[json.state] ?? STATE_LABEL.pending).label,
+    approvedAt: json.state === 'approved' ? utc(json.approvedAt) : '',
+    boundVersion: json.boundVersion,
+    otherVersion: renderedVersion !== null && renderedVersion !== json.boundVersion ? renderedVersion : null,
+    ruleText: json.ruleText,
+    dueDate: json.dueDate,
+    expiresAt: utc(json.expiresAt),
+    people: json.approvers.map((a) => ({
+      name: a.displayName,
+      decision: a.decision ? DECISION_WORD[a.decision] : closed ? 'No decision' : 'Waiting',
+      at: utc(a.at),
+      comment: a.comment ?? '',
+    })),
+    others: json.decisions
+      .filter((d) => d.counts && !v.workflow.approvers.includes(d.approver))
+      .map((d) => ({ name: d.approverName, decision: DECISION_WORD[d.decision], at: utc(d.at), comment: d.comment })),
+    groups: json.groups.map((g) => ({ name: g.name, approvedBy: g.approvedBy.map((id) => names.get(id) ?? id).join(', ') })),
+  };
+}

@@ -2,10 +2,11 @@ import { Router, Request, Response } from 'express';
 import type { AddOn } from 'atlassian-connect-express';
 import type { ConfluenceClient } from '../confluence/confluence-client';
 import { contextJwt, pageJwt, principalOf, requireUser } from '../confluence/connect-auth';
+import { AppError } from '../lib/errors';
 import { asyncHandler, parseInput } from '../lib/http';
 import type { ApprovalsService, WorkflowView } from './approvals-service';
-import { displayNames, macroModel, mentionedIds, workflowJson } from './approvals-presenter';
-import { decisionBody, macroQuery, pickerQuery, workflowPathParams } from './approvals-schemas';
+import { displayNames, macroModel, mentionedIds, staticModel, workflowJson } from './approvals-presenter';
+import { decisionBody, macroQuery, pickerQuery, staticMacroQuery, workflowPathParams } from './approvals-schemas';
 
 /**
  * The Approvals macro (page JWT: its parameters are covered by the qsh), its editor, and the public
@@ -30,6 +31,7 @@ export function createApprovalsRouter(opts: { addon: AddOn; service: ApprovalsSe
       const q = parseInput(macroQuery, req.query);
       const view = await service.render(p, {
         pageId: q.pageId,
+        contentType: q.pageType,
         pageVersion: q.pageVersion,
         spaceKey: q.spaceKey,
         macroId: q.macroId,
@@ -42,6 +44,30 @@ export function createApprovalsRouter(opts: { addon: AddOn; service: ApprovalsSe
         review: q.review,
       });
       await renderMacro(res, p.clientKey, view);
+    }),
+  );
+
+  /**
+   * Static content for exports (PDF, Word), email and other non-browser renders: Confluence fetches it
+   * server to server and puts the XHTML into the page, so it is a fragment of storage-format markup, never
+   * an error page. It says the state, the bound version, the approvers with their decisions and dates.
+   */
+  router.get(
+    '/macro-static',
+    ...pageJwt(addon),
+    asyncHandler(async (req, res) => {
+      const p = principalOf(req);
+      const q = parseInput(staticMacroQuery, req.query);
+      res.type('text/html').set('Cache-Control', 'no-store');
+      try {
+        const view = await service.staticView(p, q.pageId, q.macroId);
+        if (!view) return void res.render('macro-static', { layout: false, message: 'Approvals: no approval workflow yet. It starts when someone opens the page in Confluence.' });
+        const names = await displayNames(confluence, p.clientKey, mentionedIds(view));
+        res.render('macro-static', { layout: false, ...staticModel(view, names, q.pageVersion ?? null) });
+      } catch (err) {
+        if (!(err instanceof AppError) || err.status >= 500) throw err;
+        res.status(200).render('macro-static', { layout: false, message: `Approvals: ${err.message}` });
+      }
     }),
   );
 

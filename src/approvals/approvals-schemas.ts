@@ -19,6 +19,8 @@ export const macroQuery = z
   .object({
     pageId: z.string().regex(/^\d{1,30}$/, 'pageId must be a Confluence page id'),
     pageVersion: z.coerce.number().int().min(1, 'pageVersion must be at least 1'),
+    // Confluence's `page.type`: "page" or "blogpost" (empty where it cannot bind one: a page then).
+    pageType: z.preprocess((v) => (v === '' || v === undefined ? 'page' : v), z.enum(['page', 'blogpost'], { message: 'pageType must be page or blogpost' })),
     spaceKey: z.string().min(1).max(255),
     macroId: z.string().min(1).max(255),
     approvers: list,
@@ -42,6 +44,24 @@ export const macroQuery = z
     lic: z.string().optional(),
     cv: z.string().optional(),
     'output.type': z.string().optional(),
+  })
+  .passthrough();
+
+/** The static render's query (the descriptor's `renderModes.default.url`). */
+export const staticMacroQuery = z
+  .object({
+    pageId: z.string().regex(/^\d{1,30}$/, 'pageId must be a Confluence page id'),
+    pageVersion: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(1).optional()),
+    pageType: z.string().max(20).optional(),
+    spaceKey: z.string().max(255).optional(),
+    macroId: z.string().min(1).max(255),
+    outputType: z.string().max(40).optional(),
+    jwt: z.string().optional(),
+    xdm_e: z.string().optional(),
+    xdm_c: z.string().optional(),
+    cp: z.string().optional(),
+    lic: z.string().optional(),
+    cv: z.string().optional(),
   })
   .passthrough();
 

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { AuditLog } from '../audit/audit-log';
-import type { ConfluenceClient, ConfluencePage } from '../confluence/confluence-client';
+import type { ConfluenceClient, ConfluencePage, ContentType } from '../confluence/confluence-client';
 import type { Principal } from '../confluence/connect-auth';
 import type { Clock } from '../lib/clock';
-import { ConflictError, InputError, NotAllowedError, NotFoundError } from '../lib/errors';
+import { AppCannotReadError, ConflictError, InputError, NotAllowedError, NotFoundError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import { DecisionKind, describeRule, evaluate, OPEN_STATES, Outcome, WorkflowState } from './approval-rules';
 import type { ApprovalsStore } from './approvals-store';
@@ -14,6 +14,8 @@ import { SpacePolicy, SpacePolicyProvider } from './space-policy';
 /** The signed macro parameters (every one of them is covered by the iframe JWT's qsh). */
 export interface MacroParams {
   pageId: string;
+  /** Confluence's `page.type`: the macro sits on a page or a blog post. */
+  contentType: ContentType;
   pageVersion: number;
   spaceKey: string;
   macroId: string;
@@ -63,10 +65,34 @@ export class ApprovalsService {
     },
   ) {}
 
-  /** Viewing anything about a page needs read permission on it, checked with Confluence. */
+  /**
+   * Viewing anything about a page needs read permission on it, checked with Confluence for this user.
+   * When Confluence hides the page from the app itself, the app can say neither yes nor no: the caller
+   * gets AppCannotReadError (nothing of the workflow), and the page's workflows are marked for the dashboard.
+   */
   async assertCanRead(p: Principal, pageId: string): Promise<void> {
-    if (!p.accountId || !(await this.deps.confluence.canRead(p.clientKey, pageId, p.accountId))) {
-      throw new NotAllowedError('You do not have permission to view this page.');
+    const access = p.accountId ? await this.deps.confluence.readAccess(p.clientKey, pageId, p.accountId) : 'denied';
+    if (access === 'denied') throw new NotAllowedError('You do not have permission to view this page.');
+    if (access === 'unknown') {
+      await this.markAppAccess(p.clientKey, pageId, false);
+      throw new AppCannotReadError();
+    }
+  }
+
+  /** Records that the app can (again) or cannot read a page; only writes when that changes. */
+  async markAppAccess(clientKey: string, pageId: string, readable: boolean): Promise<void> {
+    const changed = await this.deps.store.setAppUnreadable(clientKey, pageId, readable ? null : this.deps.clock.now());
+    if (changed) this.deps.logger.info({ clientKey, pageId, readable }, readable ? 'the app can read the page again' : 'the app cannot read the page (restricted)');
+  }
+
+  /** The page, read as the app; a 404 for content a signed request proved to exist means the app is shut out. */
+  private async readPage(clientKey: string, pageId: string, version: number, type: ContentType): Promise<ConfluencePage> {
+    try {
+      return await this.deps.confluence.getPage(clientKey, pageId, { version, type });
+    } catch (err) {
+      if (!(err instanceof NotFoundError)) throw err;
+      await this.markAppAccess(clientKey, pageId, false);
+      throw new AppCannotReadError();
     }
   }
 
@@ -81,12 +107,13 @@ export class ApprovalsService {
     const found = await this.deps.store.findWorkflow(p.clientKey, params.pageId, params.macroId);
     let wf: Workflow;
     if (!found) {
-      const page = await this.deps.confluence.getPage(p.clientKey, params.pageId, params.pageVersion);
+      const page = await this.readPage(p.clientKey, params.pageId, params.pageVersion, params.contentType);
       wf = await this.create(p, params, config, page);
     } else {
       wf = found;
+      if (wf.appUnreadableSince) await this.markAppAccess(p.clientKey, wf.pageId, true);
       if (params.pageVersion > wf.boundVersion) {
-        const page = await this.deps.confluence.getPage(p.clientKey, params.pageId, params.pageVersion);
+        const page = await this.readPage(p.clientKey, params.pageId, params.pageVersion, params.contentType);
         const list = await this.applyPageVersion(p.clientKey, params.pageId, page, { type: 'user', accountId: p.accountId }, 'render');
         wf = list.find((w) => w.macroId === params.macroId) ?? wf;
       }
@@ -94,6 +121,18 @@ export class ApprovalsService {
       if (params.pageVersion >= wf.boundVersion && configChanged(wf, config)) wf = await this.reconfigure(p, wf, config);
     }
     return this.view(p, wf, policy);
+  }
+
+  /**
+   * The workflow for a static render (PDF/Word export, email, feeds: the macro's `renderModes`), read
+   * only: nothing is created or changed. Confluence signs the request for the exact URL; when it names a
+   * user, that user's read permission is checked as for the iframe. Null when no workflow exists yet.
+   */
+  async staticView(p: Principal, pageId: string, macroId: string): Promise<WorkflowView | null> {
+    if (p.accountId) await this.assertCanRead(p, pageId);
+    const wf = await this.deps.store.findWorkflow(p.clientKey, pageId, macroId);
+    if (!wf) return null;
+    return this.view(p, wf, await this.deps.policies.policyFor(p.clientKey, wf.spaceKey));
   }
 
   async getWorkflow(p: Principal, pageId: string, macroId: string): Promise<WorkflowView> {
@@ -335,6 +374,7 @@ export class ApprovalsService {
         p.clientKey,
         {
           pageId: params.pageId,
+          contentType: params.contentType,
           macroId: params.macroId,
           spaceKey: params.spaceKey,
           pageTitle: page.title,

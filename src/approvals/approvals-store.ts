@@ -8,6 +8,7 @@ interface WorkflowRow {
   client_key: string;
   id: string;
   page_id: string;
+  content_type: Workflow['contentType'];
   macro_id: string;
   space_key: string;
   page_title: string;
@@ -27,6 +28,7 @@ interface WorkflowRow {
   approved_at: Date | null;
   expires_at: Date | null;
   last_decision_at: Date | null;
+  app_unreadable_since: Date | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -49,6 +51,7 @@ export function toWorkflow(r: WorkflowRow): Workflow {
     id: r.id,
     clientKey: r.client_key,
     pageId: r.page_id,
+    contentType: r.content_type,
     macroId: r.macro_id,
     spaceKey: r.space_key,
     pageTitle: r.page_title,
@@ -68,6 +71,7 @@ export function toWorkflow(r: WorkflowRow): Workflow {
     approvedAt: r.approved_at,
     expiresAt: r.expires_at,
     lastDecisionAt: r.last_decision_at,
+    appUnreadableSince: r.app_unreadable_since,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
@@ -109,9 +113,14 @@ const COLUMN: Record<keyof WorkflowPatch, keyof WorkflowRow> = {
   approvedAt: 'approved_at',
   expiresAt: 'expires_at',
   lastDecisionAt: 'last_decision_at',
+  contentType: 'content_type',
+  appUnreadableSince: 'app_unreadable_since',
 };
 
-export type NewWorkflow = Omit<Workflow, 'id' | 'clientKey' | 'createdAt' | 'updatedAt' | 'stateBeforeArchive' | 'round' | 'approvedAt' | 'expiresAt' | 'lastDecisionAt'>;
+export type NewWorkflow = Omit<
+  Workflow,
+  'id' | 'clientKey' | 'createdAt' | 'updatedAt' | 'stateBeforeArchive' | 'round' | 'approvedAt' | 'expiresAt' | 'lastDecisionAt' | 'appUnreadableSince'
+>;
 
 export class ApprovalsStore {
   constructor(private readonly db: Knex) {}
@@ -138,6 +147,7 @@ export class ApprovalsStore {
       .insert({
         client_key: clientKey,
         page_id: wf.pageId,
+        content_type: wf.contentType,
         macro_id: wf.macroId,
         space_key: wf.spaceKey,
         page_title: wf.pageTitle,
@@ -193,6 +203,17 @@ export class ApprovalsStore {
   async workflowsOfPage(clientKey: string, pageId: string): Promise<Workflow[]> {
     const rows = await this.db<WorkflowRow>(WORKFLOWS).where({ client_key: clientKey, page_id: pageId }).orderBy('macro_id');
     return rows.map(toWorkflow);
+  }
+
+  /**
+   * Marks the page's workflows as unreadable by the app since `since` (kept if already marked), or
+   * readable again (`null`). Not audited: it is the app's view of Confluence, not a change of approval.
+   * Returns how many rows changed (0 when nothing did, so a render writes nothing in the usual case).
+   */
+  async setAppUnreadable(clientKey: string, pageId: string, since: Date | null): Promise<number> {
+    const q = this.db<WorkflowRow>(WORKFLOWS).where({ client_key: clientKey, page_id: pageId });
+    if (since) return q.whereNull('app_unreadable_since').update({ app_unreadable_since: since });
+    return q.whereNotNull('app_unreadable_since').update({ app_unreadable_since: null });
   }
 
   /** Locks one workflow by id until the transaction ends. */

@@ -1,9 +1,12 @@
+import type { ContentType } from '../confluence/confluence-client';
 import type { DecisionKind, Rule, WorkflowState } from './approval-rules';
 
 export interface Workflow {
   id: string;
   clientKey: string;
   pageId: string;
+  /** A page or a blog post: the macro works on both. */
+  contentType: ContentType;
   macroId: string;
   spaceKey: string;
   pageTitle: string;
@@ -24,6 +27,8 @@ export interface Workflow {
   approvedAt: Date | null;
   expiresAt: Date | null;
   lastDecisionAt: Date | null;
+  /** Since when Confluence hides the page from the app (restrictions the app is not in); null when it can read it. */
+  appUnreadableSince: Date | null;
   createdAt: Date;
   updatedAt: Date;
 }

@@ -1,4 +1,5 @@
 import type { AddOn } from 'atlassian-connect-express';
+import type { z } from 'zod';
 import { NotFoundError, UpstreamError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import type {
@@ -6,8 +7,24 @@ import type {
   ConfluenceGroup,
   ConfluencePage,
   ConfluenceUser,
+  ContentRef,
+  ContentType,
+  ReadAccess,
   SpaceAdmins,
 } from './confluence-client';
+import {
+  contentV2,
+  footerCommentV2,
+  groupPickerV1,
+  memberOfV1,
+  permissionCheckV1,
+  roleAssignmentsV2,
+  spacePermissionsV2,
+  spacesV2,
+  spaceV2,
+  userSearchV1,
+  userV1,
+} from './confluence-schemas';
 
 interface HttpResult {
   status: number;
@@ -24,9 +41,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /**
  * ConfluenceClient over ACE's httpClient: every call is signed with the tenant's shared secret
  * (JWT, qsh over the path relative to the tenant base URL, which already ends in /wiki).
- * Retries politely on 429 (Retry-After) and 5xx; 404 → NotFoundError; anything else → UpstreamError.
+ * v2 wherever Cloud has one; the v1 calls left are listed, with why, in docs/confluence-api.md.
  */
 export class AceConfluenceClient implements ConfluenceClient {
+  private readonly spaceKeys = new Map<string, Promise<string>>();
+
   constructor(
     private readonly addon: AddOn,
     private readonly logger: Logger,
@@ -42,25 +61,46 @@ export class AceConfluenceClient implements ConfluenceClient {
       if (body !== undefined) opts.body = body;
       // ACE wraps the request library: the callback carries the response, its promise does not.
       const ret = http[method](opts, (err, res, resBody) => {
-        if (err) reject(new UpstreamError(`Confluence could not be reached: ${String((err as Error)?.message ?? err)}`));
+        if (err) {
+          this.logger.warn({ clientKey, err: String((err as Error)?.message ?? err) }, 'Confluence could not be reached');
+          reject(new UpstreamError('Confluence could not be reached. Try again in a moment.'));
+        }
         else resolve({ status: res.statusCode, body: resBody, headers: res.headers });
       }) as unknown;
       if (ret && typeof (ret as Promise<unknown>).catch === 'function') {
-        (ret as Promise<unknown>).catch((err) => reject(new UpstreamError(`Confluence call failed: ${String(err)}`)));
+        (ret as Promise<unknown>).catch((err) => {
+          this.logger.warn({ clientKey, err: String(err) }, 'Confluence call failed');
+          reject(new UpstreamError('Confluence could not be reached. Try again in a moment.'));
+        });
       }
     });
   }
 
-  private async request<T>(clientKey: string, method: Method, url: string, body?: unknown): Promise<T> {
-    const path = url.split('?')[0];
+  /**
+   * One call, retried politely on 429 and 5xx. 404 → NotFoundError; 410 (a v1 endpoint Atlassian has
+   * removed) and anything else → UpstreamError naming the endpoint. The body is parsed with `schema`:
+   * an unexpected shape is an UpstreamError naming the endpoint and the field, never an undefined later.
+   */
+  private async request<S extends z.ZodType>(clientKey: string, method: Method, url: string, schema: S, body?: unknown): Promise<z.infer<S>> {
+    const endpoint = `${method.toUpperCase()} ${endpointOf(url)}`;
     for (let attempt = 1; ; attempt++) {
       const res = await this.call(clientKey, method, url, body);
-      if (res.status >= 200 && res.status < 300) return res.body as T;
-      if (res.status === 404) throw new NotFoundError(`Confluence has nothing at ${path}`);
+      if (res.status >= 200 && res.status < 300) {
+        const parsed = schema.safeParse(res.body);
+        if (parsed.success) return parsed.data;
+        const issue = parsed.error.issues[0];
+        this.logger.warn({ clientKey, endpoint, field: issue.path.join('.'), problem: issue.message }, 'Confluence answered an unexpected shape');
+        throw new UpstreamError(`Confluence answered ${endpoint} with an unexpected shape (${issue.path.join('.') || 'body'}: ${issue.message})`);
+      }
+      if (res.status === 404) throw new NotFoundError(`Confluence has nothing at ${endpoint}`);
+      if (res.status === 410) {
+        this.logger.error({ clientKey, endpoint }, 'Confluence removed an endpoint Attest calls (410 Gone): see docs/confluence-api.md');
+        throw new UpstreamError(`Confluence no longer offers ${endpoint} (410 Gone). Attest needs an update: tell your Attest operator.`);
+      }
       const retriable = res.status === 429 || res.status >= 500;
       if (!retriable || attempt >= MAX_ATTEMPTS) {
-        this.logger.warn({ clientKey, path, status: res.status }, 'Confluence call failed');
-        throw new UpstreamError(`Confluence answered ${res.status} for ${path}`);
+        this.logger.warn({ clientKey, endpoint, status: res.status }, 'Confluence call failed');
+        throw new UpstreamError(`Confluence answered ${res.status} for ${endpoint}`);
       }
       const retryAfter = Number(res.headers['retry-after']);
       const wait = Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : 200 * 2 ** attempt;
@@ -69,58 +109,30 @@ export class AceConfluenceClient implements ConfluenceClient {
   }
 
   /**
-   * The v1 content API (it names the space key and the version's author); a site that answers it with
-   * 404 is asked through v2 (`/api/v2/pages/{id}?body-format=storage`) before the page counts as gone.
+   * v2 only (`/api/v2/pages/{id}` or `/api/v2/blogposts/{id}`, storage body): Atlassian has removed the
+   * v1 content endpoints. With no type given, a page is tried first and then a blog post. The space key
+   * comes from `/api/v2/spaces/{spaceId}` (v2 names spaces by id), cached per tenant.
    */
-  async getPage(clientKey: string, pageId: string, version?: number): Promise<ConfluencePage> {
+  async getPage(clientKey: string, pageId: string, opts: { version?: number; type?: ContentType } = {}): Promise<ConfluencePage> {
+    if (opts.type) return this.getContent(clientKey, pageId, opts.type, opts.version);
     try {
-      return await this.getPageV1(clientKey, pageId, version);
+      return await this.getContent(clientKey, pageId, 'page', opts.version);
     } catch (err) {
       if (!(err instanceof NotFoundError)) throw err;
-      return this.getPageV2(clientKey, pageId, version);
+      return this.getContent(clientKey, pageId, 'blogpost', opts.version);
     }
   }
 
-  private async getPageV1(clientKey: string, pageId: string, version?: number): Promise<ConfluencePage> {
-    const q = new URLSearchParams({ expand: 'version,body.storage,space,history' });
-    if (version !== undefined) {
-      q.set('status', 'historical');
-      q.set('version', String(version));
-    }
-    const raw = await this.request<{
-      id: string | number;
-      title: string;
-      space?: { key?: string };
-      version?: { number?: number; by?: { accountId?: string }; authorId?: string; when?: string; createdAt?: string };
-      body?: { storage?: { value?: string } };
-    }>(clientKey, 'get', `/rest/api/content/${encodeURIComponent(pageId)}?${q}`);
-    if (!raw?.version?.number) throw new UpstreamError('Confluence returned a page without a version');
-    return {
-      id: String(raw.id),
-      title: String(raw.title ?? ''),
-      spaceKey: raw.space?.key ?? '',
-      version: raw.version.number,
-      versionAuthorId: raw.version.by?.accountId ?? raw.version.authorId ?? null,
-      versionCreatedAt: raw.version.when ?? raw.version.createdAt ?? null,
-      body: raw.body?.storage?.value ?? '',
-    };
-  }
-
-  private async getPageV2(clientKey: string, pageId: string, version?: number): Promise<ConfluencePage> {
+  private async getContent(clientKey: string, id: string, type: ContentType, version?: number): Promise<ConfluencePage> {
     const q = new URLSearchParams({ 'body-format': 'storage' });
     if (version !== undefined) q.set('version', String(version));
-    const raw = await this.request<{
-      id: string | number;
-      title?: string;
-      version?: { number?: number; authorId?: string; createdAt?: string };
-      body?: { storage?: { value?: string } };
-    }>(clientKey, 'get', `/api/v2/pages/${encodeURIComponent(pageId)}?${q}`);
-    if (!raw?.version?.number) throw new UpstreamError('Confluence returned a page without a version');
+    const raw = await this.request(clientKey, 'get', `/api/v2/${V2_COLLECTION[type]}/${encodeURIComponent(id)}?${q}`, contentV2);
     return {
-      id: String(raw.id),
-      title: String(raw.title ?? ''),
-      // v2 names the space by id only; callers take the key from the signed macro parameters.
-      spaceKey: '',
+      id: raw.id,
+      type,
+      title: raw.title ?? '',
+      spaceId: raw.spaceId,
+      spaceKey: await this.spaceKeyOf(clientKey, raw.spaceId),
       version: raw.version.number,
       versionAuthorId: raw.version.authorId ?? null,
       versionCreatedAt: raw.version.createdAt ?? null,
@@ -128,32 +140,58 @@ export class AceConfluenceClient implements ConfluenceClient {
     };
   }
 
-  async canRead(clientKey: string, pageId: string, accountId: string): Promise<boolean> {
+  /** Space keys never change for an id, so they are remembered for the life of the process. */
+  private spaceKeyOf(clientKey: string, spaceId: string): Promise<string> {
+    const k = JSON.stringify([clientKey, spaceId]);
+    let hit = this.spaceKeys.get(k);
+    if (!hit) {
+      hit = this.request(clientKey, 'get', `/api/v2/spaces/${encodeURIComponent(spaceId)}`, spaceV2).then((s) => s.key);
+      hit.catch(() => this.spaceKeys.delete(k));
+      this.spaceKeys.set(k, hit);
+      if (this.spaceKeys.size > 10_000) this.spaceKeys.delete(this.spaceKeys.keys().next().value as string);
+    }
+    return hit;
+  }
+
+  /**
+   * v1 permission check (Cloud has no v2 one). Its spec allows only read/update/delete and answers
+   * 404 when the app cannot see the content: then the app can say neither yes nor no (`unknown`).
+   * A 403 means the app may not ask at all: an admin-facing UpstreamError, never "the user cannot read".
+   */
+  async readAccess(clientKey: string, pageId: string, accountId: string): Promise<ReadAccess> {
     try {
-      const res = await this.request<{ hasPermission?: boolean }>(
-        clientKey,
-        'post',
-        `/rest/api/content/${encodeURIComponent(pageId)}/permission/check`,
-        { subject: { type: 'user', identifier: accountId }, operation: 'read' },
-      );
-      return res?.hasPermission === true;
+      const res = await this.request(clientKey, 'post', `/rest/api/content/${encodeURIComponent(pageId)}/permission/check`, permissionCheckV1, {
+        subject: { type: 'user', identifier: accountId },
+        operation: 'read',
+      });
+      return res.hasPermission ? 'granted' : 'denied';
     } catch (err) {
-      if (err instanceof NotFoundError) return false;
+      if (err instanceof NotFoundError) return 'unknown';
+      if (err instanceof UpstreamError && /answered 403/.test(err.message)) {
+        throw new UpstreamError('Confluence refused to tell Attest who may read this page (403 on the permission check): a Confluence administrator should check that the Attest app is installed with its READ scope.');
+      }
       throw err;
     }
   }
 
+  /**
+   * v1 `user/memberof`, paged by what the server says (`_links.next`, else `start + size`): Confluence may
+   * cap `limit` below what was asked, so a short page does not mean the last one.
+   */
   async groupMemberships(clientKey: string, accountId: string): Promise<ConfluenceGroup[]> {
     const groups: ConfluenceGroup[] = [];
-    for (let start = 0; start < 10_000; start += 200) {
-      const res = await this.request<{ results?: Array<{ name: string; id?: string }> }>(
+    let start = 0;
+    for (let pages = 0; pages < MAX_PAGES; pages++) {
+      const res = await this.request(
         clientKey,
         'get',
         `/rest/api/user/memberof?${new URLSearchParams({ accountId, start: String(start), limit: '200' })}`,
+        memberOfV1,
       );
-      const page = res?.results ?? [];
-      groups.push(...page.map((g) => ({ name: g.name, ...(g.id ? { id: String(g.id) } : {}) })));
-      if (page.length < 200) break;
+      groups.push(...res.results.map((g) => ({ name: g.name, ...(g.id ? { id: String(g.id) } : {}) })));
+      const size = res.size ?? res.results.length;
+      if (!res._links?.next || size === 0) break;
+      start = (res.start ?? start) + size;
     }
     return groups;
   }
@@ -164,53 +202,66 @@ export class AceConfluenceClient implements ConfluenceClient {
 
   async isSiteAdmin(clientKey: string, accountId: string): Promise<boolean> {
     try {
-      const res = await this.request<{ operations?: Array<{ operation: string; targetType: string }> }>(
-        clientKey,
-        'get',
-        `/rest/api/user?${new URLSearchParams({ accountId, expand: 'operations' })}`,
-      );
-      return (res?.operations ?? []).some((o) => o.operation === 'administer' && o.targetType === 'application');
+      const res = await this.request(clientKey, 'get', `/rest/api/user?${new URLSearchParams({ accountId, expand: 'operations' })}`, userV1);
+      return (res.operations ?? []).some((o) => o.operation === 'administer' && o.targetType === 'application');
     } catch (err) {
       if (err instanceof NotFoundError) return false;
       throw err;
     }
   }
 
+  /**
+   * v2 space permissions, every page (`_links.next`, 250 a page): `administer` held by users, groups
+   * (by id) and roles; a role's holders come from the space's role assignments.
+   */
   async spaceAdmins(clientKey: string, spaceKey: string): Promise<SpaceAdmins> {
-    const spaces = await this.request<{ results?: Array<{ id: string | number; key: string }> }>(
-      clientKey,
-      'get',
-      `/api/v2/spaces?${new URLSearchParams({ keys: spaceKey })}`,
-    );
-    const space = (spaces?.results ?? []).find((s) => s.key === spaceKey);
+    const spaces = await this.request(clientKey, 'get', `/api/v2/spaces?${new URLSearchParams({ keys: spaceKey })}`, spacesV2);
+    const space = spaces.results.find((s) => s.key === spaceKey);
     if (!space) throw new NotFoundError(`no space with key ${spaceKey}`);
-    const spaceId = String(space.id);
+    const spaceId = space.id;
     const users = new Set<string>();
     const groups = new Set<string>();
-    let next: string | undefined = `/api/v2/spaces/${encodeURIComponent(spaceId)}/permissions`;
-    for (let pages = 0; next && pages < 100; pages++) {
-      const res: {
-        results?: Array<{ principal?: { type: string; id: string }; operation?: { key: string; targetType: string } }>;
-        _links?: { next?: string };
-      } = await this.request(clientKey, 'get', next);
-      for (const p of res?.results ?? []) {
-        if (p.operation?.key !== 'administer' || p.operation?.targetType !== 'space' || !p.principal) continue;
-        if (p.principal.type === 'user') users.add(p.principal.id);
-        if (p.principal.type === 'group') groups.add(p.principal.id);
+    const roles = new Set<string>();
+    await this.eachPage(clientKey, `/api/v2/spaces/${encodeURIComponent(spaceId)}/permissions?limit=250`, spacePermissionsV2, (res) => {
+      for (const p of res.results) {
+        if (p.operation?.key !== 'administer' || p.operation?.targetType !== 'space' || !p.principal?.id) continue;
+        ({ user: users, group: groups, role: roles })[p.principal.type].add(p.principal.id);
       }
-      next = res?._links?.next ? relativeToWiki(res._links.next) : undefined;
+    });
+    for (const roleId of roles) {
+      const q = new URLSearchParams({ 'role-id': roleId, limit: '250' });
+      await this.eachPage(clientKey, `/api/v2/spaces/${encodeURIComponent(spaceId)}/role-assignments?${q}`, roleAssignmentsV2, (res) => {
+        for (const a of res.results) {
+          if (!a.principal.principalId) continue;
+          const type = a.principal.principalType.toLowerCase();
+          // ACCESS_CLASS principals (e.g. "all licensed users") are not people Attest can name as admins.
+          if (type === 'user') users.add(a.principal.principalId);
+          if (type === 'group') groups.add(a.principal.principalId);
+        }
+      });
     }
     return { spaceId, users: [...users], groups: [...groups] };
   }
 
+  /** Follows `_links.next` (site-relative or absolute) for at most MAX_PAGES pages. */
+  private async eachPage<S extends z.ZodType<{ _links?: { next?: string | null } | null }>>(
+    clientKey: string,
+    first: string,
+    schema: S,
+    each: (page: z.infer<S>) => void,
+  ): Promise<void> {
+    let next: string | undefined = first;
+    for (let pages = 0; next && pages < MAX_PAGES; pages++) {
+      const res: z.infer<S> = await this.request(clientKey, 'get', next, schema);
+      each(res);
+      next = res._links?.next ? relativeToWiki(res._links.next) : undefined;
+    }
+  }
+
   async getUser(clientKey: string, accountId: string): Promise<ConfluenceUser | null> {
     try {
-      const res = await this.request<{ accountId: string; displayName?: string; publicName?: string; profilePicture?: { path?: string } }>(
-        clientKey,
-        'get',
-        `/rest/api/user?${new URLSearchParams({ accountId })}`,
-      );
-      return { accountId: res.accountId, displayName: res.displayName ?? res.publicName ?? res.accountId, avatarUrl: res.profilePicture?.path };
+      const res = await this.request(clientKey, 'get', `/rest/api/user?${new URLSearchParams({ accountId })}`, userV1);
+      return { accountId: res.accountId, displayName: res.displayName ?? res.publicName ?? res.accountId, avatarUrl: res.profilePicture?.path ?? undefined };
     } catch (err) {
       if (err instanceof NotFoundError) return null;
       throw err;
@@ -219,37 +270,33 @@ export class AceConfluenceClient implements ConfluenceClient {
 
   async searchUsers(clientKey: string, query: string): Promise<ConfluenceUser[]> {
     const cql = `user.fullname~"${query.replace(/["\\]/g, '')}"`;
-    const res = await this.request<{ results?: Array<{ user?: { accountId: string; displayName?: string; publicName?: string; profilePicture?: { path?: string } } }> }>(
-      clientKey,
-      'get',
-      `/rest/api/search/user?${new URLSearchParams({ cql, limit: '20' })}`,
+    const res = await this.request(clientKey, 'get', `/rest/api/search/user?${new URLSearchParams({ cql, limit: '20' })}`, userSearchV1);
+    return res.results.flatMap((r) =>
+      r.user ? [{ accountId: r.user.accountId, displayName: r.user.displayName ?? r.user.publicName ?? r.user.accountId, avatarUrl: r.user.profilePicture?.path ?? undefined }] : [],
     );
-    return (res?.results ?? [])
-      .filter((r) => r.user?.accountId)
-      .map((r) => ({
-        accountId: r.user!.accountId,
-        displayName: r.user!.displayName ?? r.user!.publicName ?? r.user!.accountId,
-        avatarUrl: r.user!.profilePicture?.path,
-      }));
   }
 
   async searchGroups(clientKey: string, query: string): Promise<ConfluenceGroup[]> {
-    const res = await this.request<{ results?: Array<{ name: string; id?: string }> }>(
-      clientKey,
-      'get',
-      `/rest/api/group/picker?${new URLSearchParams({ query, limit: '20' })}`,
-    );
-    return (res?.results ?? []).map((g) => ({ name: g.name, id: g.id }));
+    const res = await this.request(clientKey, 'get', `/rest/api/group/picker?${new URLSearchParams({ query, limit: '20' })}`, groupPickerV1);
+    return res.results.map((g) => ({ name: g.name, ...(g.id ? { id: g.id } : {}) }));
   }
 
-  async createComment(clientKey: string, pageId: string, storageBody: string): Promise<{ id: string }> {
-    const res = await this.request<{ id: string | number }>(clientKey, 'post', '/rest/api/content', {
-      type: 'comment',
-      container: { id: pageId, type: 'page' },
-      body: { storage: { value: storageBody, representation: 'storage' } },
+  /** v2 footer comment on a page (`pageId`) or a blog post (`blogPostId`). */
+  async createComment(clientKey: string, content: ContentRef, storageBody: string): Promise<{ id: string }> {
+    const res = await this.request(clientKey, 'post', '/api/v2/footer-comments', footerCommentV2, {
+      [content.type === 'blogpost' ? 'blogPostId' : 'pageId']: content.id,
+      body: { representation: 'storage', value: storageBody },
     });
-    return { id: String(res.id) };
+    return { id: res.id };
   }
+}
+
+const V2_COLLECTION: Record<ContentType, string> = { page: 'pages', blogpost: 'blogposts' };
+const MAX_PAGES = 100;
+
+/** The endpoint of a URL for messages and logs: the path without its query, ids kept (they are not secret). */
+function endpointOf(url: string): string {
+  return url.split('?')[0];
 }
 
 /** `_links.next` comes back as "/wiki/api/v2/..." or absolute; ACE wants the path below the tenant base. */

@@ -7,9 +7,9 @@ function fakeClient(calls: string[]): ConfluenceClient {
     getPage: async () => {
       throw new Error('unused');
     },
-    canRead: async (ck, page, user) => {
+    readAccess: async (ck, page, user) => {
       calls.push(`read:${ck}:${page}:${user}`);
-      return user !== 'nora';
+      return user !== 'nora' ? 'granted' : 'denied';
     },
     groupMemberships: async (ck, user) => {
       calls.push(`groups:${ck}:${user}`);
@@ -32,19 +32,19 @@ describe('CachedConfluenceClient', () => {
     const calls: string[] = [];
     const clock = new ManualClock();
     const client = new CachedConfluenceClient(fakeClient(calls), clock, 120_000);
-    expect(await client.canRead('t1', 'p1', 'alice')).toBe(true);
-    expect(await client.canRead('t1', 'p1', 'alice')).toBe(true);
+    expect(await client.readAccess('t1', 'p1', 'alice')).toBe('granted');
+    expect(await client.readAccess('t1', 'p1', 'alice')).toBe('granted');
     expect(calls).toHaveLength(1);
     // another tenant, user or page is never served from the same entry
-    await client.canRead('t2', 'p1', 'alice');
-    await client.canRead('t1', 'p1', 'nora');
-    await client.canRead('t1', 'p2', 'alice');
+    await client.readAccess('t2', 'p1', 'alice');
+    await client.readAccess('t1', 'p1', 'nora');
+    await client.readAccess('t1', 'p2', 'alice');
     expect(calls).toHaveLength(4);
     clock.advance(59_999);
-    await client.canRead('t1', 'p1', 'alice');
+    await client.readAccess('t1', 'p1', 'alice');
     expect(calls).toHaveLength(4);
     clock.advance(1);
-    await client.canRead('t1', 'p1', 'alice');
+    await client.readAccess('t1', 'p1', 'alice');
     expect(calls).toHaveLength(5);
   });
 

@@ -1,5 +1,5 @@
 import type { Clock } from '../lib/clock';
-import type { ConfluenceClient, ConfluenceGroup, ConfluencePage, ConfluenceUser, SpaceAdmins } from './confluence-client';
+import type { ConfluenceClient, ConfluenceGroup, ConfluencePage, ConfluenceUser, ContentRef, ContentType, ReadAccess, SpaceAdmins } from './confluence-client';
 
 /** A small time-bounded map; oldest entries go first when it is full. */
 export class TtlCache<V> {
@@ -34,7 +34,7 @@ export class TtlCache<V> {
 export const MAX_PERMISSION_CACHE_MS = 60_000;
 
 export class CachedConfluenceClient implements ConfluenceClient {
-  private readonly reads: TtlCache<boolean>;
+  private readonly reads: TtlCache<ReadAccess>;
   private readonly groups: TtlCache<ConfluenceGroup[]>;
   private readonly siteAdmins: TtlCache<boolean>;
   private readonly spaceAdminSets: TtlCache<SpaceAdmins>;
@@ -53,11 +53,11 @@ export class CachedConfluenceClient implements ConfluenceClient {
     this.users = new TtlCache(clock, 5 * ttl);
   }
 
-  getPage(clientKey: string, pageId: string, version?: number): Promise<ConfluencePage> {
-    return this.inner.getPage(clientKey, pageId, version);
+  getPage(clientKey: string, pageId: string, opts?: { version?: number; type?: ContentType }): Promise<ConfluencePage> {
+    return this.inner.getPage(clientKey, pageId, opts);
   }
-  canRead(clientKey: string, pageId: string, accountId: string): Promise<boolean> {
-    return this.reads.get(key(clientKey, accountId, pageId), () => this.inner.canRead(clientKey, pageId, accountId));
+  readAccess(clientKey: string, pageId: string, accountId: string): Promise<ReadAccess> {
+    return this.reads.get(key(clientKey, accountId, pageId), () => this.inner.readAccess(clientKey, pageId, accountId));
   }
   groupMemberships(clientKey: string, accountId: string): Promise<ConfluenceGroup[]> {
     return this.groups.get(key(clientKey, accountId), () => this.inner.groupMemberships(clientKey, accountId));
@@ -80,8 +80,8 @@ export class CachedConfluenceClient implements ConfluenceClient {
   searchGroups(clientKey: string, query: string): Promise<ConfluenceGroup[]> {
     return this.inner.searchGroups(clientKey, query);
   }
-  createComment(clientKey: string, pageId: string, storageBody: string): Promise<{ id: string }> {
-    return this.inner.createComment(clientKey, pageId, storageBody);
+  createComment(clientKey: string, content: ContentRef, storageBody: string): Promise<{ id: string }> {
+    return this.inner.createComment(clientKey, content, storageBody);
   }
 }
 

@@ -1,7 +1,14 @@
 /** Everything Attest asks of Confluence. Reached only through this interface (STYLE.md #7). */
+
+/** The two kinds of content the Approvals macro can sit on (Confluence's `page.type` context value). */
+export type ContentType = 'page' | 'blogpost';
+export const CONTENT_TYPES: readonly ContentType[] = ['page', 'blogpost'];
+
 export interface ConfluencePage {
   id: string;
+  type: ContentType;
   title: string;
+  spaceId: string;
   spaceKey: string;
   version: number;
   /** accountId of whoever made this version. */
@@ -28,10 +35,25 @@ export interface SpaceAdmins {
   groups: string[];
 }
 
+/**
+ * Whether a user may read a page, as Confluence's permission check answers it for the app:
+ * `unknown` when the app itself cannot see the page (Confluence answers 404, e.g. a page restricted to
+ * people the app is not among): the app can then say neither yes nor no.
+ */
+export type ReadAccess = 'granted' | 'denied' | 'unknown';
+
+export interface ContentRef {
+  id: string;
+  type: ContentType;
+}
+
 export interface ConfluenceClient {
-  /** The page at its current version, or at `version` when given. NotFoundError when absent. */
-  getPage(clientKey: string, pageId: string, version?: number): Promise<ConfluencePage>;
-  canRead(clientKey: string, pageId: string, accountId: string): Promise<boolean>;
+  /**
+   * The page or blog post at its current version, or at `version` when given (v2 REST). NotFoundError
+   * when Confluence has nothing the app can see at that id (absent, or restricted from the app).
+   */
+  getPage(clientKey: string, pageId: string, opts?: { version?: number; type?: ContentType }): Promise<ConfluencePage>;
+  readAccess(clientKey: string, pageId: string, accountId: string): Promise<ReadAccess>;
   /** The user's groups with name and id (space permissions name groups by id, macros by name). */
   groupMemberships(clientKey: string, accountId: string): Promise<ConfluenceGroup[]>;
   /** The names of the user's groups. */
@@ -41,13 +63,14 @@ export interface ConfluenceClient {
   getUser(clientKey: string, accountId: string): Promise<ConfluenceUser | null>;
   searchUsers(clientKey: string, query: string): Promise<ConfluenceUser[]>;
   searchGroups(clientKey: string, query: string): Promise<ConfluenceGroup[]>;
-  /** Posts a page comment (storage format); mentions in it notify people. */
-  createComment(clientKey: string, pageId: string, storageBody: string): Promise<{ id: string }>;
+  /** Posts a footer comment (storage format) on a page or blog post; mentions in it notify people. */
+  createComment(clientKey: string, content: ContentRef, storageBody: string): Promise<{ id: string }>;
 }
 
 /**
  * A space admin: listed directly, or through one of their groups. Confluence's space permissions name
- * a group principal by its id; a group without an id in the membership answer is matched by name.
+ * a group principal by its id, so groups are matched by id only: a group whose name equals an admin
+ * group's id grants nothing. (`memberof` on Cloud always carries ids; a group without one never matches.)
  */
 export async function isSpaceAdmin(
   client: ConfluenceClient,
@@ -60,5 +83,11 @@ export async function isSpaceAdmin(
   if (admins.users.includes(accountId)) return true;
   if (!admins.groups.length) return false;
   const groups = await client.groupMemberships(clientKey, accountId);
-  return groups.some((g) => (g.id !== undefined && admins.groups.includes(g.id)) || admins.groups.includes(g.name));
+  return groups.some((g) => g.id !== undefined && admins.groups.includes(g.id));
+}
+
+/** Where a person opens the page or blog post a workflow is on (relative to the tenant's base URL). */
+export function contentUrl(hostBaseUrl: string, c: { spaceKey: string; pageId: string; contentType: ContentType }): string {
+  const kind = c.contentType === 'blogpost' ? 'blog' : 'pages';
+  return `${hostBaseUrl.replace(/\/$/, '')}/spaces/${encodeURIComponent(c.spaceKey)}/${kind}/${encodeURIComponent(c.pageId)}`;
 }

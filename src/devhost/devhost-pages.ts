@@ -55,7 +55,7 @@ export function createPagesRouter(opts: { devhost: Devhost; store: DevhostStore;
   const root = '/devhost';
   const router = Router();
   const nameOf = (id: string) => store.user(id)?.displayName ?? 'Unknown user';
-  const pageHref = (p: DevPage) => `${root}/wiki/spaces/${p.spaceKey}/pages/${p.id}`;
+  const pageHref = (p: DevPage) => `${root}/wiki/spaces/${p.spaceKey}/${p.type === 'blogpost' ? 'blog' : 'pages'}/${p.id}`;
 
   /** "View as": ?as= wins and is remembered in a cookie; the space admin is the default viewer. */
   function viewer(req: Request, res: Response): DevUser {
@@ -74,6 +74,7 @@ export function createPagesRouter(opts: { devhost: Devhost; store: DevhostStore;
   function pageInSpace(req: Request): DevPage {
     const page = store.pageOrThrow(req.params.id);
     if (page.spaceKey !== req.params.key) throw new DevhostError(404, `page ${page.id} is not in space ${req.params.key}`);
+    if ((page.type === 'blogpost') !== (req.params.kind === 'blog')) throw new DevhostError(404, `${page.id} is a ${page.type}, not at /${req.params.kind}/`);
     return page;
   }
 
@@ -101,7 +102,7 @@ export function createPagesRouter(opts: { devhost: Devhost; store: DevhostStore;
     render(res, 'index', v, { title: 'Devhost', spaces, people, clientKey: devhost.clientKey, tenantBase: devhost.baseUrl });
   });
 
-  router.get('/wiki/spaces/:key/pages/:id', (req, res) => {
+  router.get('/wiki/spaces/:key/:kind(pages|blog)/:id', (req, res) => {
     const v = viewer(req, res);
     const page = pageInSpace(req);
     const space = store.space(page.spaceKey)!;
@@ -157,7 +158,7 @@ export function createPagesRouter(opts: { devhost: Devhost; store: DevhostStore;
   });
 
   router.post(
-    '/wiki/spaces/:key/pages/:id/edit',
+    '/wiki/spaces/:key/:kind(pages|blog)/:id/edit',
     wrap(async (req, res) => {
       const page = pageInSpace(req);
       const as = String(req.body?.as ?? '');
@@ -175,7 +176,7 @@ export function createPagesRouter(opts: { devhost: Devhost; store: DevhostStore;
   );
 
   router.post(
-    '/wiki/spaces/:key/pages/:id/status',
+    '/wiki/spaces/:key/:kind(pages|blog)/:id/status',
     wrap(async (req, res) => {
       const page = pageInSpace(req);
       const as = String(req.body?.as ?? '');
@@ -188,7 +189,7 @@ export function createPagesRouter(opts: { devhost: Devhost; store: DevhostStore;
     }),
   );
 
-  router.get('/wiki/spaces/:key/pages/:id/edit-macro/:macroId', (req, res) => {
+  router.get('/wiki/spaces/:key/:kind(pages|blog)/:id/edit-macro/:macroId', (req, res) => {
     const v = viewer(req, res);
     const page = pageInSpace(req);
     const macro = segmentsOf(store.current(page).body, MACRO_KEY).find((s) => s.kind === 'macro' && s.macro.macroId === req.params.macroId);

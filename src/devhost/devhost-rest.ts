@@ -4,7 +4,7 @@ import type { Logger } from '../lib/logger';
 import { ACCOUNT } from './devhost-seed';
 import { DevhostError, DevhostStore } from './devhost-state';
 import { verifyAddonJwt } from './devhost-jwt';
-import type { DevComment, DevPage, DevSpace, DevTenant, DevUser, PageVersion } from './devhost-types';
+import type { DevContentType, DevPage, DevSpace, DevTenant, DevUser, PageVersion } from './devhost-types';
 
 /** One REST call the add-on made, for tests that assert it called with a verified JWT. */
 export interface RestCallRecord {
@@ -23,17 +23,26 @@ type TenantRequest = Request & { devhostTenant: DevTenant };
 
 const APP_USER: DevUser = { accountId: ACCOUNT.app, displayName: 'Attest', email: '', siteAdmin: false, role: 'app' };
 
+/** The v1 spec's ContentPermissionRequest: only these three operations. */
 const permissionCheckBody = z.object({
   subject: z.object({ type: z.enum(['user', 'group']), identifier: z.string().min(1) }),
-  operation: z.enum(['read', 'update', 'delete', 'create', 'administer', 'export', 'restrict_content', 'archive', 'use']),
+  operation: z.enum(['read', 'update', 'delete']),
 });
 
-const commentBody = z.object({
-  type: z.literal('comment'),
-  container: z.object({ id: z.union([z.string(), z.number()]).transform(String), type: z.literal('page') }).passthrough(),
-  body: z.object({ storage: z.object({ value: z.string().min(1), representation: z.literal('storage') }) }),
-  status: z.string().optional(),
-}).passthrough();
+/** v2 CreateFooterCommentModel: exactly one container id, a storage (or other) body. */
+const footerCommentBody = z
+  .object({
+    pageId: z.string().regex(/^\d+$/).optional(),
+    blogPostId: z.string().regex(/^\d+$/).optional(),
+    attachmentId: z.string().optional(),
+    customContentId: z.string().optional(),
+    body: z.object({ representation: z.enum(['storage', 'atlas_doc_format', 'wiki']), value: z.string().min(1) }),
+  })
+  .passthrough()
+  .refine((b) => [b.pageId, b.blogPostId, b.attachmentId, b.customContentId].filter(Boolean).length === 1, 'exactly one container id is required');
+
+/** Confluence may answer memberof with fewer rows than asked: the client must page by what it is told. */
+export const MEMBEROF_MAX_LIMIT = 2;
 
 function str(q: unknown): string {
   return typeof q === 'string' ? q : Array.isArray(q) && typeof q[0] === 'string' ? q[0] : '';
@@ -48,12 +57,27 @@ function intParam(raw: unknown, dflt: number, max: number): number {
   return Number.isFinite(n) && n >= 0 ? Math.min(n, max) : dflt;
 }
 
+/** What Confluence answers on an endpoint Atlassian has removed. */
+function gone(_req: Request, res: Response): void {
+  res
+    .status(410)
+    .set({ Deprecation: 'Wed, 1 Mar 2023 00:00:00 GMT', Link: '<https://developer.atlassian.com/cloud/confluence/changelog/#CHANGE-864>; rel="deprecation"' })
+    .json({
+      statusCode: 410,
+      data: { authorized: true, valid: true, errors: [], successful: false },
+      message: 'com.atlassian.confluence.api.service.exceptions.GoneException: This deprecated endpoint has been removed.',
+      reason: 'Gone',
+    });
+}
+
 /** Confluence's REST API as the add-on uses it, under a tenant base URL (`/devhost/wiki`). */
 export function createRestRouter(opts: {
   store: DevhostStore;
   addonKey: string;
   logger: Logger;
   restCalls: RestCallRecord[];
+  /** Paths (relative to the tenant base) that answer 410 Gone, as endpoints Atlassian removes do. */
+  goneEndpoints?: Set<string>;
 }): Router {
   const { store, restCalls } = opts;
   const router = Router();
@@ -78,6 +102,7 @@ export function createRestRouter(opts: {
       if (new URL(tenant.baseUrl).pathname !== req.baseUrl) throw new DevhostError(401, 'The JWT belongs to another site');
       record.clientKey = tenant.clientKey;
       (req as TenantRequest).devhostTenant = tenant;
+      if ([...(opts.goneEndpoints ?? [])].some((prefix) => rel.startsWith(prefix))) return gone(req, res);
       next();
     } catch (err) {
       next(err);
@@ -111,101 +136,20 @@ export function createRestRouter(opts: {
   }
 
   const userById = (id: string) => (id === ACCOUNT.app ? APP_USER : store.user(id));
-  const byJson = (req: Request, id: string) => {
-    const u = userById(id);
-    return u ? userJson(req, u) : { type: 'known', accountId: id, displayName: 'Former user', _links: {} };
-  };
 
-  function spaceJson(req: Request, s: DevSpace): Record<string, unknown> {
-    return {
-      id: Number(s.id),
-      key: s.key,
-      name: s.name,
-      type: 'global',
-      status: 'current',
-      _expandable: { settings: '', metadata: '', operations: '', lookAndFeel: '', permissions: '', icon: '', description: '', theme: '', history: '', homepage: '' },
-      _links: { webui: `/spaces/${s.key}`, self: `${base(req)}/rest/api/space/${s.key}` },
-    };
-  }
-
-  function versionJson(req: Request, page: DevPage, v: PageVersion): Record<string, unknown> {
-    return {
-      by: byJson(req, v.authorId),
-      when: v.createdAt,
-      friendlyWhen: v.createdAt.slice(0, 10),
-      message: v.message,
-      number: v.number,
-      minorEdit: false,
-      contentTypeModified: false,
-      _expandable: { collaborators: '', content: `/rest/api/content/${page.id}` },
-      _links: { self: `${base(req)}/rest/api/content/${page.id}/version/${v.number}` },
-    };
-  }
 
   function webui(page: DevPage, v: PageVersion): string {
-    return `/spaces/${page.spaceKey}/pages/${page.id}/${encodeURIComponent(v.title.replace(/\s+/g, '+'))}`;
-  }
-
-  function contentJson(req: Request, page: DevPage, v: PageVersion, ex: Set<string>): Record<string, unknown> {
-    const latest = v.number === store.current(page).number;
-    const space = store.space(page.spaceKey)!;
-    const out: Record<string, unknown> = {
-      id: page.id,
-      type: 'page',
-      status: latest ? page.status : 'historical',
-      title: v.title,
-    };
-    const expandable: Record<string, string> = {};
-    if (ex.has('space')) out.space = spaceJson(req, space);
-    else expandable.space = `/rest/api/space/${space.key}`;
-    if (ex.has('history') || [...ex].some((e) => e.startsWith('history.'))) {
-      out.history = {
-        latest,
-        createdBy: byJson(req, page.versions[0].authorId),
-        createdDate: page.versions[0].createdAt,
-        ...(ex.has('history.lastUpdated') ? { lastUpdated: versionJson(req, page, store.current(page)) } : {}),
-        _links: { self: `${base(req)}/rest/api/content/${page.id}/history` },
-      };
-    } else expandable.history = `/rest/api/content/${page.id}/history`;
-    if (ex.has('version')) out.version = versionJson(req, page, v);
-    else expandable.version = '';
-    if (ex.has('body.storage')) {
-      out.body = {
-        storage: { value: v.body, representation: 'storage', embeddedContent: [], _expandable: { content: `/rest/api/content/${page.id}` } },
-        _expandable: { editor: '', atlas_doc_format: '', view: '', export_view: '', styled_view: '', dynamic: '', editor2: '', anonymous_export_view: '' },
-      };
-    } else expandable.body = '';
-    Object.assign(expandable, { childTypes: '', container: `/rest/api/space/${space.key}`, metadata: '', operations: '', children: `/rest/api/content/${page.id}/child`, restrictions: `/rest/api/content/${page.id}/restriction/byOperation`, ancestors: '', descendants: `/rest/api/content/${page.id}/descendant` });
-    out.extensions = { position: Number(page.id) % 1000 };
-    out._expandable = expandable;
-    out._links = {
-      webui: webui(page, v),
-      editui: `/pages/resumedraft.action?draftId=${page.id}`,
-      tinyui: `/x/${Buffer.from(page.id).toString('base64url')}`,
-      self: `${base(req)}/rest/api/content/${page.id}`,
-      base: base(req),
-      context: contextPath(req),
-    };
-    return out;
-  }
-
-  function commentJson(req: Request, page: DevPage, c: DevComment): Record<string, unknown> {
-    return {
-      id: c.id,
-      type: 'comment',
-      status: 'current',
-      title: `Re: ${store.current(page).title}`,
-      container: { id: page.id, type: 'page', status: page.status, title: store.current(page).title },
-      version: { by: byJson(req, c.authorId), when: c.createdAt, number: 1, minorEdit: false, message: '' },
-      body: { storage: { value: c.body, representation: 'storage' } },
-      extensions: { location: 'footer' },
-      _links: { webui: `${webui(page, store.current(page))}?focusedCommentId=${c.id}#comment-${c.id}`, self: `${base(req)}/rest/api/content/${c.id}`, base: base(req), context: contextPath(req) },
-    };
+    return `/spaces/${page.spaceKey}/${page.type === 'blogpost' ? 'blog' : 'pages'}/${page.id}/${encodeURIComponent(v.title.replace(/\s+/g, '+'))}`;
   }
 
   /** A page the add-on may see: current by default, trashed with status=trashed|any, historical with version=N. */
-  function pageFor(id: string, statuses: string[], historical: boolean): DevPage {
-    const page = store.pageOrThrow(id);
+  /**
+   * Content of one type the app may see: current by default, trashed with status=trashed|any, historical
+   * with version=N. Another type at that id, or a page restricted without the app, is a 404 as on Confluence.
+   */
+  function pageFor(id: string, type: DevContentType, statuses: string[], historical: boolean): DevPage {
+    const page = store.pageForApp(id);
+    if (page.type !== type) throw new DevhostError(404, `No content found with id: ContentId{id=${id}}`);
     const any = statuses.includes('any');
     if (page.status === 'trashed' && !any && !historical && !statuses.includes('trashed')) {
       throw new DevhostError(404, `No content found with id: ContentId{id=${id}}`);
@@ -220,62 +164,41 @@ export function createRestRouter(opts: {
     return v;
   }
 
-  // ---- v1 content ----
+  // ---- v1 content: removed by Atlassian (CHANGE-864); Confluence answers 410 Gone ----
 
-  router.get('/rest/api/content/:id', (req, res) => {
-    const statuses = str(req.query.status || 'current').split(',');
-    const wanted = str(req.query.version);
-    const page = pageFor(req.params.id, statuses, statuses.includes('historical') || !!wanted);
-    const v = wanted ? versionOf(page, wanted) : store.current(page);
-    res.json(contentJson(req, page, v, expands(req)));
-  });
+  router.get('/rest/api/content', gone);
+  router.post('/rest/api/content', gone);
+  router.get('/rest/api/content/:id', gone);
+  router.put('/rest/api/content/:id', gone);
+  router.get('/rest/api/content/:id/version/:n', gone);
+  router.get('/rest/api/content/:id/child/comment', gone);
+  router.get('/rest/api/space/:key', gone);
 
-  router.get('/rest/api/content/:id/version/:n', (req, res) => {
-    const page = pageFor(req.params.id, ['any'], true);
-    const v = versionOf(page, req.params.n);
-    const ex = expands(req);
-    const out = versionJson(req, page, v);
-    const contentEx = new Set([...ex].filter((e) => e.startsWith('content.')).map((e) => e.slice('content.'.length)));
-    if (ex.has('content') || contentEx.size) {
-      out.content = contentJson(req, page, v, contentEx);
-      delete (out._expandable as Record<string, string>).content;
-    }
-    res.json(out);
-  });
-
+  // v1, kept by Atlassian (no v2 equivalent): read/update/delete only, groups by id, 404 for content
+  // the app cannot see (a page restricted without the app).
   router.post('/rest/api/content/:id/permission/check', (req, res) => {
     const parsed = permissionCheckBody.safeParse(req.body);
     if (!parsed.success) throw new DevhostError(400, `Invalid permission check request: ${parsed.error.issues.map((i) => i.path.join('.') + ' ' + i.message).join('; ')}`);
-    const page = store.pageOrThrow(req.params.id);
+    const page = store.pageForApp(req.params.id);
     const { subject, operation } = parsed.data;
     let denial: string | null;
     if (subject.type === 'user') {
       denial = store.user(subject.identifier) ? store.readDenial(subject.identifier, page) : 'User is not allowed to use Confluence';
-      if (!denial && operation === 'administer' && !store.isSpaceAdmin(subject.identifier, page.spaceKey)) denial = 'User does not have permission to the space';
-      if (!denial && ['delete', 'restrict_content', 'archive'].includes(operation) && !store.isSpaceAdmin(subject.identifier, page.spaceKey) && store.current(page).authorId !== subject.identifier) {
+      if (!denial && operation === 'delete' && !store.isSpaceAdmin(subject.identifier, page.spaceKey) && store.current(page).authorId !== subject.identifier) {
         denial = 'User does not have permission to the content';
       }
     } else {
-      const group = store.group(subject.identifier);
+      const group = store.state.groups.find((g) => g.id === subject.identifier);
+      if (!group) throw new DevhostError(400, `Group with id ${subject.identifier} not found (groups are identified by id)`);
       const space = store.space(page.spaceKey)!;
-      const spaceOk = !!group && space.permissions.some((p) => p.principal.type === 'group' && p.principal.id === group.id && (p.operation.key === 'read' || p.operation.key === 'administer'));
+      const spaceOk = space.permissions.some((p) => p.principal.type === 'group' && p.principal.id === group.id && (p.operation.key === 'read' || p.operation.key === 'administer'));
       denial = !spaceOk
         ? 'Group does not have permission to the space'
-        : page.status !== 'current' || (page.restriction && !page.restriction.groups.includes(group!.name))
+        : page.status !== 'current' || (page.restriction && !page.restriction.groups.includes(group.name))
           ? 'Group does not have permission to the content'
           : null;
     }
     res.json({ hasPermission: denial === null, errors: denial ? [{ translation: denial, args: [] }] : [], _links: { base: base(req), context: contextPath(req) } });
-  });
-
-  router.post('/rest/api/content', (req, res) => {
-    const parsed = commentBody.safeParse(req.body);
-    if (!parsed.success) throw new DevhostError(400, `The devhost only creates footer comments on pages: ${parsed.error.issues.map((i) => i.path.join('.') + ' ' + i.message).join('; ')}`);
-    const page = store.pageOrThrow(parsed.data.container.id);
-    if (page.status !== 'current') throw new DevhostError(400, `Cannot comment on ${page.status} content`);
-    const comment = store.addComment(page.id, ACCOUNT.app, parsed.data.body.storage.value);
-    opts.logger.info({ pageId: page.id, commentId: comment.id }, 'devhost: comment created');
-    res.json(commentJson(req, page, comment));
   });
 
   // ---- users and groups ----
@@ -303,7 +226,13 @@ export function createRestRouter(opts: {
   router.get('/rest/api/user/memberof', (req, res) => {
     const accountId = str(req.query.accountId);
     if (!store.user(accountId)) throw new DevhostError(404, `No user found with accountId: ${accountId}`);
-    res.json(paged(req, store.groupsOf(accountId).map((g) => groupJson(req, g))));
+    const all = store.groupsOf(accountId).map((g) => groupJson(req, g));
+    const start = intParam(req.query.start, 0, Number.MAX_SAFE_INTEGER);
+    const limit = Math.min(intParam(req.query.limit, 200, 1000) || 200, MEMBEROF_MAX_LIMIT);
+    const results = all.slice(start, start + limit);
+    const links: Record<string, string> = { base: base(req), context: contextPath(req), self: `${base(req)}/rest/api/user/memberof?accountId=${encodeURIComponent(accountId)}` };
+    if (start + limit < all.length) links.next = `/rest/api/user/memberof?accountId=${encodeURIComponent(accountId)}&start=${start + limit}&limit=${limit}`;
+    res.json({ results, start, limit, size: results.length, _links: links });
   });
 
   router.get('/rest/api/search/user', (req, res) => {
@@ -312,7 +241,9 @@ export function createRestRouter(opts: {
     if (!m) throw new DevhostError(400, `The devhost understands only user.fullname~"…" and user.accountid="…" in cql, got: ${cql}`);
     const needle = m[1].toLowerCase();
     const byId = /accountid/i.test(m[0]);
-    const found = store.state.users.filter((u) => !u.closed && (byId ? u.accountId === m[1] : u.displayName.toLowerCase().includes(needle)));
+    // Confluence matches the start of a name or of any word in it ("ali" finds Alice Approver, "lice" does not).
+    const prefixOfName = (name: string) => name.toLowerCase().split(/\s+/).some((w) => w.startsWith(needle)) || name.toLowerCase().startsWith(needle);
+    const found = store.state.users.filter((u) => !u.closed && (byId ? u.accountId === m[1] : prefixOfName(u.displayName)));
     const page = paged(req, found.map((u) => ({
       user: userJson(req, u),
       title: u.displayName,
@@ -339,12 +270,6 @@ export function createRestRouter(opts: {
   router.get('/rest/api/group/member', (req, res) => res.json(groupMembers(req, str(req.query.name))));
   router.get('/rest/api/group/:name/member', (req, res) => res.json(groupMembers(req, req.params.name)));
 
-  router.get('/rest/api/space/:key', (req, res) => {
-    const s = store.space(req.params.key);
-    if (!s) throw new DevhostError(404, `No space with key : ${req.params.key}`);
-    res.json(spaceJson(req, s));
-  });
-
   // ---- v2 ----
 
   function v2Page(req: Request, page: DevPage, v: PageVersion, format: string): Record<string, unknown> {
@@ -366,11 +291,38 @@ export function createRestRouter(opts: {
     };
   }
 
-  router.get('/api/v2/pages/:id', (req, res) => {
+  const v2Content = (type: DevContentType) => (req: Request, res: Response) => {
     const wanted = str(req.query.version);
-    const page = pageFor(req.params.id, str(req.query.status || 'current,archived').split(','), !!wanted);
+    const page = pageFor(req.params.id, type, str(req.query.status || 'current,archived').split(','), !!wanted);
     const v = wanted ? versionOf(page, wanted) : store.current(page);
-    res.json(v2Page(req, page, v, str(req.query['body-format'])));
+    const out = v2Page(req, page, v, str(req.query['body-format']));
+    if (type === 'blogpost') {
+      // BlogPost has no tree position or parent.
+      for (const k of ['parentId', 'parentType', 'position', 'ownerId', 'lastOwnerId']) delete out[k];
+    }
+    res.json(out);
+  };
+  router.get('/api/v2/pages/:id', v2Content('page'));
+  router.get('/api/v2/blogposts/:id', v2Content('blogpost'));
+
+  router.post('/api/v2/footer-comments', (req, res) => {
+    const parsed = footerCommentBody.safeParse(req.body);
+    if (!parsed.success) throw new DevhostError(400, `Invalid footer comment: ${parsed.error.issues.map((i) => i.path.join('.') + ' ' + i.message).join('; ')}`);
+    const { pageId, blogPostId, body } = parsed.data;
+    if (!pageId && !blogPostId) throw new DevhostError(400, 'The devhost only comments on pages and blog posts');
+    const page = pageFor((pageId ?? blogPostId)!, pageId ? 'page' : 'blogpost', ['current'], false);
+    if (page.status !== 'current') throw new DevhostError(400, `Cannot comment on ${page.status} content`);
+    const comment = store.addComment(page.id, ACCOUNT.app, body.value);
+    opts.logger.info({ pageId: page.id, commentId: comment.id }, 'devhost: comment created');
+    res.status(201).json({
+      id: comment.id,
+      status: 'current',
+      title: `Re: ${store.current(page).title}`,
+      ...(pageId ? { pageId } : { blogPostId }),
+      version: { createdAt: comment.createdAt, message: '', number: 1, minorEdit: false, authorId: ACCOUNT.app },
+      body: { storage: { representation: 'storage', value: comment.body } },
+      _links: { webui: `${webui(page, store.current(page))}?focusedCommentId=${comment.id}#comment-${comment.id}`, base: base(req) },
+    });
   });
 
   const v2Space = (s: DevSpace) => ({
@@ -414,6 +366,21 @@ export function createRestRouter(opts: {
     res.json({ results, _links: links });
   });
 
+  router.get('/api/v2/spaces/:id/role-assignments', (req, res) => {
+    const s = store.spaceById(req.params.id);
+    if (!s) throw new DevhostError(404, `Space ${req.params.id} not found`);
+    const roleId = str(req.query['role-id']);
+    const all = s.roleAssignments.filter((a) => !roleId || a.roleId === roleId);
+    const offset = Number.parseInt(Buffer.from(str(req.query.cursor), 'base64url').toString() || '0', 10) || 0;
+    const limit = Math.min(intParam(req.query.limit, V2_PAGE_SIZE, V2_PAGE_SIZE) || V2_PAGE_SIZE, V2_PAGE_SIZE);
+    const links: Record<string, string> = { base: base(req) };
+    if (offset + limit < all.length) {
+      const cursor = Buffer.from(String(offset + limit)).toString('base64url');
+      links.next = `${contextPath(req)}/api/v2/spaces/${s.id}/role-assignments?cursor=${cursor}&limit=${limit}${roleId ? `&role-id=${encodeURIComponent(roleId)}` : ''}`;
+    }
+    res.json({ results: all.slice(offset, offset + limit), _links: links });
+  });
+
   router.use((req: Request, _res: Response, next: NextFunction) => next(new DevhostError(404, `null for uri: ${base(req)}${req.path}`)));
 
   // Confluence-like error JSON (v2 routes answer in v2's error shape).
@@ -421,7 +388,7 @@ export function createRestRouter(opts: {
     const status = err instanceof DevhostError ? err.statusCode : (err as { type?: string }).type === 'entity.parse.failed' ? 400 : 500;
     const message = err instanceof DevhostError ? err.message : status === 400 ? 'Could not parse the request body' : 'Internal server error';
     if (status >= 500) opts.logger.error({ err }, 'devhost REST failed');
-    const reason = ({ 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict' } as Record<number, string>)[status] ?? 'Internal Server Error';
+    const reason = ({ 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 410: 'Gone' } as Record<number, string>)[status] ?? 'Internal Server Error';
     if (req.path.startsWith('/api/v2/')) {
       res.status(status).json({ errors: [{ status, code: reason.toUpperCase().replace(/ /g, '_'), title: reason, detail: message }] });
     } else {

@@ -1,7 +1,7 @@
-import type { DevPage, DevState, DevUser, PageVersion, SpacePermission } from './devhost-types';
+import type { DevContentType, DevPage, DevState, DevUser, PageVersion, SpacePermission } from './devhost-types';
 
 /** Bump when the seed changes shape: an older state.json is then replaced by a fresh seed. */
-export const STATE_FORMAT = 1;
+export const STATE_FORMAT = 2;
 
 const acct = (n: number) => `712020:5a3e0000-0000-4000-8000-${String(n).padStart(12, '0')}`;
 
@@ -18,7 +18,8 @@ export const ACCOUNT = {
   app: acct(99),
 } as const;
 
-export const MACRO_KEY = 'approvals';
+/** Prefixed: the key lands in every page's storage format (`ac:name`) beside other apps' macros. */
+export const MACRO_KEY = 'attest-approvals';
 
 /** The Approvals macro as Confluence stores it in the storage format. */
 export function approvalsMacro(macroId: string, params: Record<string, string>): string {
@@ -34,8 +35,8 @@ function version(number: number, title: string, authorId: string, createdAt: str
   return { number, title, body, authorId, createdAt, message: '' };
 }
 
-function page(id: string, spaceKey: string, versions: PageVersion[]): DevPage {
-  return { id, spaceKey, status: 'current', versions, restriction: null };
+function page(id: string, spaceKey: string, versions: PageVersion[], type: DevContentType = 'page'): DevPage {
+  return { id, type, spaceKey, status: 'current', versions, restriction: null };
 }
 
 export const PAGE = {
@@ -45,6 +46,10 @@ export const PAGE = {
   postmortem: '65604',
   accessReview: '65605',
   vendorRisk: '65606',
+  /** Restricted to people the app is not among: Confluence hides it from the app. */
+  boardMinutes: '65607',
+  /** A blog post with the macro. */
+  securityUpdate: '65608',
 } as const;
 
 export const MACRO = {
@@ -55,7 +60,12 @@ export const MACRO = {
   accessReview: macroId(5),
   vendorRiskSecurity: macroId(6),
   vendorRiskLegal: macroId(7),
+  boardMinutes: macroId(8),
+  securityUpdate: macroId(9),
 } as const;
+
+/** The RBAC role that administers ENG (Confluence's v2 space permissions name it as a `role` principal). */
+export const ENG_ADMIN_ROLE = 'c0de0000-0000-4000-8000-00000000a001';
 
 export function seedState(): DevState {
   const users: DevUser[] = [
@@ -73,8 +83,10 @@ export function seedState(): DevState {
     { id: 'b0a10000-0000-4000-8000-000000000002', name: 'site-admins', members: [ACCOUNT.siteAdmin] },
     { id: 'b0a10000-0000-4000-8000-000000000003', name: 'security', members: [ACCOUNT.secMember] },
     { id: 'b0a10000-0000-4000-8000-000000000004', name: 'engineering', members: [ACCOUNT.alice, ACCOUNT.bob, ACCOUNT.author] },
+    // Bob is in three groups: more than memberof answers in one page here, so paging is exercised.
+    { id: 'b0a10000-0000-4000-8000-000000000005', name: 'release-managers', members: [ACCOUNT.bob] },
   ];
-  const perm = (id: number, type: 'user' | 'group', principal: string, key: string): SpacePermission => ({
+  const perm = (id: number, type: 'user' | 'group' | 'role', principal: string, key: string): SpacePermission => ({
     id: String(id),
     principal: { type, id: principal },
     operation: { key, targetType: 'space' },
@@ -88,9 +100,11 @@ export function seedState(): DevState {
         perm(1001, 'group', groups[0].id, 'read'),
         perm(1002, 'group', groups[0].id, 'create'),
         perm(1003, 'user', ACCOUNT.spaceAdmin, 'administer'),
-        perm(1004, 'user', ACCOUNT.siteAdmin, 'administer'),
+        // Sam administers ENG through a space role, as on sites that use Confluence's RBAC roles.
+        perm(1004, 'role', ENG_ADMIN_ROLE, 'administer'),
         perm(1005, 'group', groups[3].id, 'create'),
       ],
+      roleAssignments: [{ roleId: ENG_ADMIN_ROLE, principal: { principalType: 'USER' as const, principalId: ACCOUNT.siteAdmin } }],
     },
     {
       id: '98306',
@@ -102,6 +116,7 @@ export function seedState(): DevState {
         perm(2003, 'user', ACCOUNT.spaceAdmin, 'administer'),
         perm(2004, 'group', groups[1].id, 'administer'),
       ],
+      roleAssignments: [],
     },
   ];
 
@@ -134,8 +149,21 @@ export function seedState(): DevState {
         version(2, 'Incident 42 postmortem', ACCOUNT.author, '2025-11-10T16:00:00.000Z',
           `<p>Root cause: an expired certificate.</p>${approvalsMacro(MACRO.postmortem, { approvers: ACCOUNT.alice, rule: 'all' })}`),
       ]),
-      restriction: { users: [ACCOUNT.author, ACCOUNT.alice, ACCOUNT.bob, ACCOUNT.spaceAdmin, ACCOUNT.siteAdmin], groups: [] },
+      // The app is among the people allowed: Attest works here as on any page.
+      restriction: { users: [ACCOUNT.author, ACCOUNT.alice, ACCOUNT.bob, ACCOUNT.spaceAdmin, ACCOUNT.siteAdmin, ACCOUNT.app], groups: [] },
     },
+    // Restricted without the app: Alice can read it, Attest cannot (Confluence answers the app 404).
+    {
+      ...page(PAGE.boardMinutes, 'ENG', [
+        version(1, 'Board minutes (confidential)', ACCOUNT.author, '2025-11-16T08:00:00.000Z',
+          `<p>Decisions of the board.</p>${approvalsMacro(MACRO.boardMinutes, { approvers: ACCOUNT.alice, rule: 'all' })}`),
+      ]),
+      restriction: { users: [ACCOUNT.author, ACCOUNT.alice, ACCOUNT.spaceAdmin], groups: [] },
+    },
+    page(PAGE.securityUpdate, 'SEC', [
+      version(1, 'Security update: new laptop policy', ACCOUNT.author, '2025-11-17T08:00:00.000Z',
+        `<p>From December every laptop needs disk encryption.</p>${approvalsMacro(MACRO.securityUpdate, { approvers: ACCOUNT.bob, rule: 'all' })}`),
+    ], 'blogpost'),
     page(PAGE.accessReview, 'SEC', [
       version(1, 'Quarterly access review', ACCOUNT.author, '2025-11-11T08:00:00.000Z', '<p>Review who can reach production.</p>'),
       version(2, 'Quarterly access review', ACCOUNT.author, '2025-11-12T08:00:00.000Z',

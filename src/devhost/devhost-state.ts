@@ -2,7 +2,7 @@ import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Clock } from '../lib/clock';
-import { seedState, STATE_FORMAT } from './devhost-seed';
+import { ACCOUNT, seedState, STATE_FORMAT } from './devhost-seed';
 import type { DevComment, DevGroup, DevKeys, DevPage, DevSpace, DevState, DevTenant, DevUser, PageStatus, PageVersion } from './devhost-types';
 
 const KEYS_FILE = 'keys.json';
@@ -167,11 +167,33 @@ export class DevhostStore {
 
   private holds(space: DevSpace, accountId: string, key: string): boolean {
     const groupIds = new Set(this.groupsOf(accountId).map((g) => g.id));
+    const roleIds = new Set(
+      (space.roleAssignments ?? [])
+        .filter((a) => (a.principal.principalType === 'USER' ? a.principal.principalId === accountId : groupIds.has(a.principal.principalId)))
+        .map((a) => a.roleId),
+    );
     return space.permissions.some(
       (p) =>
         p.operation.key === key &&
-        ((p.principal.type === 'user' && p.principal.id === accountId) || (p.principal.type === 'group' && groupIds.has(p.principal.id))),
+        ((p.principal.type === 'user' && p.principal.id === accountId) ||
+          (p.principal.type === 'group' && groupIds.has(p.principal.id)) ||
+          (p.principal.type === 'role' && roleIds.has(p.principal.id))),
     );
+  }
+
+  /**
+   * Whether the app's own account may see the page: Confluence applies page restrictions to apps as to
+   * people, so a restricted page is hidden from the app unless the app is among its allowed users.
+   */
+  appCanSee(page: DevPage): boolean {
+    return !page.restriction || page.restriction.users.includes(ACCOUNT.app);
+  }
+
+  /** The page as the app sees it, or the 404 Confluence answers for content the app cannot see. */
+  pageForApp(id: string): DevPage {
+    const page = this.pageOrThrow(id);
+    if (!this.appCanSee(page)) throw new DevhostError(404, `No content found with id: ContentId{id=${id}}`);
+    return page;
   }
 
   isSpaceAdmin(accountId: string, spaceKey: string): boolean {

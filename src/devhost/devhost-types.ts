@@ -20,8 +20,15 @@ export interface DevGroup {
 
 export interface SpacePermission {
   id: string;
-  principal: { type: 'user' | 'group'; id: string };
+  /** Confluence's v2 principals: a user, a group (by id) or an RBAC space role (by role id). */
+  principal: { type: 'user' | 'group' | 'role'; id: string };
   operation: { key: string; targetType: 'space' };
+}
+
+/** Who holds a space role (v2 role assignments; principal types as Confluence spells them). */
+export interface RoleAssignment {
+  roleId: string;
+  principal: { principalType: 'USER' | 'GROUP'; principalId: string };
 }
 
 export interface DevSpace {
@@ -29,6 +36,7 @@ export interface DevSpace {
   key: string;
   name: string;
   permissions: SpacePermission[];
+  roleAssignments: RoleAssignment[];
 }
 
 export interface PageVersion {
@@ -40,7 +48,10 @@ export interface PageVersion {
   message: string;
 }
 
-/** Who may read a restricted page: only these users and members of these groups. */
+/**
+ * Who may read a restricted page: only these users and members of these groups. As on Confluence, the
+ * app's own account is bound by it too: it sees the page only when its account id is among `users`.
+ */
 export interface ReadRestriction {
   users: string[];
   groups: string[];
@@ -48,8 +59,12 @@ export interface ReadRestriction {
 
 export type PageStatus = 'current' | 'trashed' | 'removed';
 
+export type DevContentType = 'page' | 'blogpost';
+
 export interface DevPage {
   id: string;
+  /** A page or a blog post: both carry macros, versions, restrictions and comments the same way. */
+  type: DevContentType;
   spaceKey: string;
   status: PageStatus;
   /** Oldest first; the last one is the current version. */

@@ -2,7 +2,17 @@ import type { DevhostStore } from './devhost-state';
 import { signRequestJwt } from './devhost-jwt';
 import type { DevPage, DevTenant } from './devhost-types';
 
-export const PAGE_WEBHOOK_EVENTS = ['page_updated', 'page_trashed', 'page_restored', 'page_removed'] as const;
+/** The content events Confluence sends (blog posts have their own); only those the descriptor names are sent. */
+export const PAGE_WEBHOOK_EVENTS = [
+  'page_updated',
+  'page_trashed',
+  'page_restored',
+  'page_removed',
+  'blog_updated',
+  'blog_trashed',
+  'blog_restored',
+  'blog_removed',
+] as const;
 export type PageWebhookEvent = (typeof PAGE_WEBHOOK_EVENTS)[number];
 
 /** A webhook ready to send (or to send again: Confluence may deliver twice). */
@@ -19,22 +29,32 @@ export interface WebhookResult {
   status: number;
 }
 
-/** The `page` object of Confluence's page webhooks (ids: a number in `id`, the string in `idAsString`). */
+/** The event for a page or a blog post: `page_updated` on a blog post is sent as `blog_updated`. */
+export function eventFor(page: DevPage, event: PageWebhookEvent): PageWebhookEvent {
+  const action = event.slice(event.indexOf('_') + 1);
+  return `${page.type === 'blogpost' ? 'blog' : 'page'}_${action}` as PageWebhookEvent;
+}
+
+/**
+ * The content object of Confluence's current webhooks: ids as strings (`id` and `idAsString`), the space
+ * by key and id; optional fields may be null, and the add-on must accept that.
+ */
 function pageObject(store: DevhostStore, page: DevPage, tenant: DevTenant): Record<string, unknown> {
   const first = page.versions[0];
   const cur = store.current(page);
   return {
-    id: Number(page.id),
+    id: page.id,
     idAsString: page.id,
     spaceKey: page.spaceKey,
+    spaceId: Number(store.space(page.spaceKey)?.id ?? 0),
     title: cur.title,
     version: cur.number,
     creatorAccountId: first.authorId,
-    lastModifierAccountId: cur.authorId,
     creationDate: Date.parse(first.createdAt),
     modificationDate: Date.parse(cur.createdAt),
-    contentType: 'page',
-    self: `${tenant.baseUrl}/spaces/${page.spaceKey}/pages/${page.id}`,
+    lastModifierAccountId: cur.authorId,
+    contentType: page.type,
+    self: `${tenant.baseUrl}/spaces/${page.spaceKey}/${page.type === 'blogpost' ? 'blog' : 'pages'}/${page.id}`,
   };
 }
 
@@ -48,18 +68,18 @@ export function buildPageWebhook(opts: {
   userAccountId: string;
   now: Date;
 }): WebhookDelivery | null {
-  const hook = (opts.descriptor.modules?.webhooks ?? []).find((w) => w.event === opts.event);
+  const event = eventFor(opts.page, opts.event);
+  const hook = (opts.descriptor.modules?.webhooks ?? []).find((w) => w.event === event);
   if (!hook) return null;
   const body: Record<string, unknown> = {
-    page: pageObject(opts.store, opts.page, opts.tenant),
+    [opts.page.type === 'blogpost' ? 'blog' : 'page']: pageObject(opts.store, opts.page, opts.tenant),
     userAccountId: opts.userAccountId,
+    accountType: 'customer',
+    suppressNotifications: false,
     timestamp: opts.now.getTime(),
   };
-  if (opts.event === 'page_updated') {
-    body.updateTrigger = 'edit_page';
-    body.suppressNotifications = false;
-  }
-  return { event: opts.event, clientKey: opts.tenant.clientKey, url: `${opts.addonBaseUrl}${hook.url}`, body };
+  if (event.endsWith('_updated')) body.updateTrigger = 'edit_page';
+  return { event, clientKey: opts.tenant.clientKey, url: `${opts.addonBaseUrl}${hook.url}`, body };
 }
 
 /** POSTs a webhook signed as Confluence signs them: HS256, iss = clientKey, qsh over `POST <path>`. */

@@ -45,7 +45,7 @@ import { createRestRouter, RestCallRecord } from './devhost-rest';
 import { ACCOUNT, MACRO_KEY, PAGE } from './devhost-seed';
 import { DevhostError, DevhostStore, newSharedSecret } from './devhost-state';
 import { JwtContext, signContextJwt, signInstall, signRequestJwt, TOKEN_TTL_S } from './devhost-jwt';
-import { fillTemplate, macrosIn, replaceMacroParams, StoredMacro } from './devhost-macros';
+import { fillTemplate, macrosIn, replaceMacroParams, segmentsOf, StoredMacro } from './devhost-macros';
 import { buildPageWebhook, PageWebhookEvent, sendWebhook, WebhookDelivery, WebhookResult } from './devhost-webhooks';
 import { createReportAccounts, ReportAccounts } from './devhost-report-accounts';
 import { createQueryStringHash, encodeSymmetric, fromMethodAndUrl, SymmetricAlgorithm } from 'atlassian-jwt';
@@ -129,6 +129,13 @@ export interface Devhost {
   webhooksSent: WebhookResult[];
   restCalls: RestCallRecord[];
 
+  /**
+   * The page as an export (PDF, Word) shows it: its text, and for each Approvals macro the static
+   * content Confluence fetches from the macro's `renderModes` URL (signed for the exporting user).
+   */
+  exportPage(pageId: string, as: string, opts?: SignOptions): Promise<{ text: string[]; macros: Array<{ macroId: string; status: number; html: string }> }>;
+  /** Makes Confluence answer 410 Gone on every REST path starting with one of these (as Atlassian removes endpoints). */
+  removeEndpoints(prefixes: string[]): void;
   comments(pageId: string): DevComment[];
   setRestriction(pageId: string, accountIds: string[] | null, groups?: string[]): void;
   addToGroup(accountId: string, group: string): void;
@@ -140,7 +147,7 @@ export interface Devhost {
 interface Descriptor {
   key: string;
   modules?: {
-    dynamicContentMacros?: Array<{ key: string; url: string; editor?: { url: string } }>;
+    dynamicContentMacros?: Array<{ key: string; url: string; editor?: { url: string }; renderModes?: Record<string, { url: string }> }>;
     spaceToolsTabs?: Array<{ url: string }>;
     generalPages?: Array<{ url: string }>;
     webhooks?: Array<{ event: string; url: string }>;
@@ -157,6 +164,7 @@ export function createDevhost(opts: { config: Config; logger: Logger; descriptor
   const store = new DevhostStore(config.dataDir, clock, tenantBase);
   const restCalls: RestCallRecord[] = [];
   const webhooksSent: WebhookResult[] = [];
+  const goneEndpoints = new Set<string>();
   const macroModule = (descriptor.modules?.dynamicContentMacros ?? []).find((m) => m.key === MACRO_KEY) ?? descriptor.modules?.dynamicContentMacros?.[0];
 
   const tenantOf = (clientKey?: string): DevTenant => {
@@ -229,9 +237,9 @@ export function createDevhost(opts: { config: Config; logger: Logger; descriptor
   const withJwt = (url: string, jwt: string) => `${url}${url.includes('?') ? '&' : '?'}jwt=${encodeURIComponent(jwt)}`;
   const absolute = (url: string) => (/^https?:/.test(url) ? url : `${addonBaseUrl}${url.startsWith('/') ? '' : '/'}${url}`);
 
-  /** The unsigned macro iframe URL, as Confluence fills the descriptor's template. */
-  function macroTarget(pageId: string, macroId: string | undefined, version: number | undefined): string {
-    if (!macroModule) throw new Error('the descriptor has no dynamicContentMacros');
+  /** The unsigned macro iframe URL, as Confluence fills the descriptor's template (or a render mode's). */
+  function macroTarget(pageId: string, macroId: string | undefined, version: number | undefined, template = macroModule?.url): string {
+    if (!macroModule || !template) throw new Error('the descriptor has no dynamicContentMacros');
     const p = store.pageOrThrow(pageId);
     const v = version ? store.version(p, version) : store.current(p);
     if (!v) throw new DevhostError(404, `page ${pageId} has no version ${version}`);
@@ -240,16 +248,16 @@ export function createDevhost(opts: { config: Config; logger: Logger; descriptor
     if (!macro) throw new DevhostError(404, `page ${pageId} v${v.number} has no ${MACRO_KEY} macro ${macroId ?? ''}`);
     const space = store.space(p.spaceKey)!;
     return absolute(
-      fillTemplate(macroModule.url, {
+      fillTemplate(template, {
         ...macro.params,
         'page.id': p.id,
         'page.version': v.number,
         'page.title': v.title,
-        'page.type': 'page',
+        'page.type': p.type,
         'space.key': space.key,
         'space.id': space.id,
         'macro.id': macro.macroId,
-        'output.type': 'display',
+        'output.type': template === macroModule.url ? 'display' : 'pdf',
       }),
     );
   }
@@ -267,7 +275,7 @@ export function createDevhost(opts: { config: Config; logger: Logger; descriptor
     const confluence: NonNullable<JwtContext['confluence']> = {};
     if (spec.pageId) {
       const p = store.pageOrThrow(spec.pageId);
-      confluence.content = { id: p.id, version: String(spec.version ?? store.current(p).number), type: 'page' };
+      confluence.content = { id: p.id, version: String(spec.version ?? store.current(p).number), type: p.type };
       const s = store.space(p.spaceKey)!;
       confluence.space = { key: s.key, id: s.id };
     }
@@ -416,6 +424,31 @@ export function createDevhost(opts: { config: Config; logger: Logger; descriptor
     sendWebhook: send,
     webhooksSent,
     restCalls,
+    exportPage: async (pageId, as, o = {}) => {
+      const page = store.pageOrThrow(pageId);
+      const template = macroModule?.renderModes?.pdf?.url ?? macroModule?.renderModes?.default?.url;
+      const text: string[] = [];
+      const macros: Array<{ macroId: string; status: number; html: string }> = [];
+      for (const s of segmentsOf(store.current(page).body, MACRO_KEY)) {
+        if (s.kind === 'text') {
+          text.push(s.text);
+          continue;
+        }
+        // Without a render mode an export shows nothing of a dynamic macro.
+        if (!template) {
+          macros.push({ macroId: s.macro.macroId, status: 0, html: '' });
+          continue;
+        }
+        const url = macroTarget(page.id, s.macro.macroId, undefined, template);
+        const res = await fetch(withJwt(url, signRequest('GET', url, { ...o, accountId: as })), { signal: AbortSignal.timeout(10_000) });
+        macros.push({ macroId: s.macro.macroId, status: res.status, html: await res.text() });
+      }
+      return { text, macros };
+    },
+    removeEndpoints: (prefixes) => {
+      goneEndpoints.clear();
+      for (const p of prefixes) goneEndpoints.add(p);
+    },
     comments: (pageId) => store.comments(pageId),
     setRestriction: (pageId, accountIds, groups) => store.setRestriction(pageId, accountIds, groups),
     addToGroup: (accountId, group) => {
@@ -426,7 +459,7 @@ export function createDevhost(opts: { config: Config; logger: Logger; descriptor
     store,
   };
 
-  const rest = createRestRouter({ store, addonKey: descriptor.key, logger, restCalls });
+  const rest = createRestRouter({ store, addonKey: descriptor.key, logger, restCalls, goneEndpoints });
   // The primary tenant's base is /devhost/wiki; extra tenants get /devhost/t/<clientKey>/wiki.
   devhost.router.use('/wiki', rest);
   devhost.router.use('/t/:tenant/wiki', rest);

@@ -31,3 +31,16 @@ export class UnavailableError extends AppError {
 export function statusOf(err: unknown): number {
   return err instanceof AppError ? err.status : 500;
 }
+
+/**
+ * Confluence hides the page from the Attest app itself (page restrictions that do not include the app):
+ * Attest can neither check the version nor record decisions. Said plainly, with what an admin can do.
+ */
+export class AppCannotReadError extends ConflictError {
+  constructor() {
+    super(
+      'Attest cannot read this page: its restrictions do not include the Attest app. A space admin or the page owner can add ' +
+        '"Attest" to the people who can view it (••• → Restrictions); until then approvals here cannot be shown or given.',
+    );
+  }
+}

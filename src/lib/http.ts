@@ -37,15 +37,19 @@ export function requestLogger(logger: Logger): RequestHandler {
   }) as unknown as RequestHandler;
 }
 
-/** Error view for iframes, JSON under /api; only 5xx are logged as errors and their detail is hidden. */
+/**
+ * Error view for iframes, JSON under /api; only 5xx are logged as errors. The detail of a 500 is hidden;
+ * a 502/503 (Confluence or the database unavailable) keeps its message, which is written for people.
+ */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
     const e = normalise(err);
     const log = (req as { log?: Logger }).log ?? logger;
+    const told = err instanceof AppError && e.status !== 500;
     if (e.status >= 500) log.error({ err: scrubError(err) }, 'request failed');
     else log.info({ status: e.status, reason: e.message }, 'request refused');
     if (res.headersSent) return;
-    const message = e.status >= 500 ? 'Something went wrong on our side. Try again, or ask your admin to check the logs.' : e.message;
+    const message = e.status >= 500 && !told ? 'Something went wrong on our side. Try again, or ask your admin to check the logs.' : e.message;
     res.status(e.status);
     const wantsJson =
       req.originalUrl.startsWith('/api/') ||

@@ -1,7 +1,7 @@
 import { describeRule, evaluate } from '../approvals/approval-rules';
 import type { SpacePolicyProvider } from '../approvals/space-policy';
 import type { Workflow } from '../approvals/approvals-types';
-import type { ConfluenceClient } from '../confluence/confluence-client';
+import { ConfluenceClient, contentUrl } from '../confluence/confluence-client';
 import type { Principal } from '../confluence/connect-auth';
 import type { Clock } from '../lib/clock';
 import type { MyApprovalsStore } from './my-approvals-store';
@@ -61,7 +61,7 @@ export class MyApprovalsService {
         macroId: wf.macroId,
         spaceKey: wf.spaceKey,
         pageTitle: wf.pageTitle,
-        pageUrl: `${p.hostBaseUrl.replace(/\/$/, '')}/spaces/${encodeURIComponent(wf.spaceKey)}/pages/${encodeURIComponent(wf.pageId)}`,
+        pageUrl: contentUrl(p.hostBaseUrl, wf),
         state: wf.state,
         boundVersion: wf.boundVersion,
         dueDate: wf.dueDate,
@@ -85,7 +85,7 @@ export class MyApprovalsService {
     const worker = async () => {
       while (next < pageIds.length) {
         const id = pageIds[next++];
-        if (await this.deps.confluence.canRead(p.clientKey, id, p.accountId).catch(() => false)) allowed.add(id);
+        if ((await this.deps.confluence.readAccess(p.clientKey, id, p.accountId).catch(() => 'denied')) === 'granted') allowed.add(id);
       }
     };
     await Promise.all(Array.from({ length: Math.min(READ_CHECKS_AT_ONCE, pageIds.length) }, worker));

@@ -58,7 +58,7 @@ export class ReminderService {
       }
       const id = await this.deps.store.claim(clientKey, { workflowId: wf.id, round: wf.round, accountIds: users, groups: waitingOnGroups, sentAt: now });
       try {
-        const comment = await this.deps.confluence.createComment(clientKey, wf.pageId, reminderBody(wf, users, waitingOnGroups, overdue));
+        const comment = await this.deps.confluence.createComment(clientKey, { id: wf.pageId, type: wf.contentType }, reminderBody(wf, users, waitingOnGroups, overdue));
         await this.deps.store.markSent(clientKey, id, comment.id);
         counts.sent++;
         this.deps.logger.info({ clientKey, pageId: wf.pageId, workflowId: wf.id, mentioned: users.length, groups: waitingOnGroups.length }, 'reminder sent');

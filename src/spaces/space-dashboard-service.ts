@@ -1,6 +1,6 @@
 import { evaluate, OPEN_STATES, WorkflowState } from '../approvals/approval-rules';
 import type { Decision, Workflow } from '../approvals/approvals-types';
-import type { ConfluenceClient } from '../confluence/confluence-client';
+import { ConfluenceClient, contentUrl } from '../confluence/confluence-client';
 import type { Principal } from '../confluence/connect-auth';
 import type { Clock } from '../lib/clock';
 import type { Logger } from '../lib/logger';
@@ -25,6 +25,8 @@ export interface DashboardItem {
   createdAt: string;
   approvedAt: string | null;
   expiresAt: string | null;
+  /** Since when Confluence hides the page from the Attest app (restrictions without the app); null when it can read it. */
+  appCannotReadSince: string | null;
 }
 
 export interface DashboardPage {
@@ -91,7 +93,7 @@ export class SpaceDashboardService {
       pageId: wf.pageId,
       macroId: wf.macroId,
       pageTitle: wf.pageTitle,
-      pageUrl: `${p.hostBaseUrl.replace(/\/$/, '')}/spaces/${encodeURIComponent(wf.spaceKey)}/pages/${encodeURIComponent(wf.pageId)}`,
+      pageUrl: contentUrl(p.hostBaseUrl, wf),
       state: wf.state,
       overdue: open && !!wf.dueDate && wf.dueDate < today,
       boundVersion: wf.boundVersion,
@@ -103,6 +105,7 @@ export class SpaceDashboardService {
       createdAt: wf.createdAt.toISOString(),
       approvedAt: wf.approvedAt?.toISOString() ?? null,
       expiresAt: wf.expiresAt?.toISOString() ?? null,
+      appCannotReadSince: wf.appUnreadableSince?.toISOString() ?? null,
     };
   }
 

@@ -1,22 +1,38 @@
 import { z } from 'zod';
 import { InputError } from '../lib/errors';
-import type { NewPageEvent, PageEventName } from './page-events-store';
+import { isUpdateEvent, NewPageEvent, PageEventName } from './page-events-store';
 
 /**
  * Confluence's page webhook body (CONNECT.md). Only the fields we use are checked; Confluence adds
  * fields over time, so unknown ones are kept in the stored payload rather than refused.
  */
-const pageWebhookSchema = z.object({
-  page: z.object({
-    id: z.union([z.number().int().nonnegative(), z.string().regex(/^\d+$/)]).optional(),
-    idAsString: z.string().regex(/^\d+$/, 'page.idAsString must be a numeric id').optional(),
-    spaceKey: z.string().optional(),
-    title: z.string().optional(),
-    version: z.number().int().positive().optional(),
-  }),
-  userAccountId: z.string().min(1).optional(),
-  timestamp: z.number().int().nonnegative(),
-});
+const numericId = z.string().regex(/^\d{1,30}$/, 'must be a numeric id');
+
+const contentSchema = z
+  .object({
+    // A number in older payloads, a string in current ones; `idAsString` is the one to trust.
+    id: z.union([z.number().int().nonnegative(), numericId]).nullish(),
+    idAsString: numericId.nullish(),
+    spaceKey: z.string().nullish(),
+    spaceId: z.union([z.number(), z.string()]).nullish(),
+    title: z.string().nullish(),
+    version: z.number().int().positive().nullish(),
+    contentType: z.string().nullish(),
+  })
+  .passthrough();
+
+/** Page events carry the content under `page`, blog post events under `blog`; any optional field may be null. */
+const pageWebhookSchema = z
+  .object({
+    page: contentSchema.nullish(),
+    blog: contentSchema.nullish(),
+    userAccountId: z.string().nullish(),
+    accountType: z.string().nullish(),
+    suppressNotifications: z.boolean().nullish(),
+    updateTrigger: z.string().nullish(),
+    timestamp: z.number().int().nonnegative(),
+  })
+  .passthrough();
 
 /** Validates a webhook body and derives what the inbox stores. Throws InputError when it is unusable. */
 export function parsePageWebhook(event: PageEventName, body: unknown): NewPageEvent & { userAccountId: string | null } {
@@ -24,12 +40,17 @@ export function parsePageWebhook(event: PageEventName, body: unknown): NewPageEv
   if (!parsed.success) {
     throw new InputError(`${event} webhook: ${parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`);
   }
-  const { page, timestamp, userAccountId } = parsed.data;
+  const { timestamp } = parsed.data;
+  const field = event.startsWith('blog_') ? 'blog' : 'page';
+  // Tolerate a payload that names blog content `page` (and the reverse): the event says what it is.
+  const page = parsed.data[field] ?? parsed.data.page ?? parsed.data.blog;
+  if (!page) throw new InputError(`${event} webhook: ${field} is missing`);
   // Newer payloads carry the id as a string; older ones only as a number (which may lose precision).
-  const pageId = page.idAsString ?? (page.id !== undefined ? String(page.id) : undefined);
-  if (!pageId) throw new InputError(`${event} webhook: page.idAsString is missing`);
+  const pageId = page.idAsString ?? (page.id !== undefined && page.id !== null ? String(page.id) : undefined);
+  if (!pageId) throw new InputError(`${event} webhook: ${field}.idAsString is missing`);
   const version = page.version ?? null;
-  if (event === 'page_updated' && version === null) throw new InputError('page_updated webhook: page.version is missing');
+  if (isUpdateEvent(event) && version === null) throw new InputError(`${event} webhook: ${field}.version is missing`);
+  const userAccountId = parsed.data.userAccountId || null;
   return {
     event,
     pageId,
@@ -37,6 +58,6 @@ export function parsePageWebhook(event: PageEventName, body: unknown): NewPageEv
     eventAt: new Date(timestamp),
     dedupeKey: `${event}:${pageId}:${version ?? '-'}:${timestamp}`,
     payload: body as Record<string, unknown>,
-    userAccountId: userAccountId ?? null,
+    userAccountId,
   };
 }

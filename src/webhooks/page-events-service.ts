@@ -5,7 +5,7 @@ import type { Clock } from '../lib/clock';
 import { NotFoundError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import { parsePageWebhook } from './page-events-schemas';
-import type { PageEvent, PageEventName, PageEventsStore } from './page-events-store';
+import { contentTypeOfEvent, isUpdateEvent, PageEvent, PageEventName, PageEventsStore } from './page-events-store';
 
 /** How long a stored delivery may stay unprocessed before the retry job takes it, and how often. */
 export const RETRY_AFTER_MS = 60_000;
@@ -14,9 +14,9 @@ export const MAX_ATTEMPTS = 10;
 /**
  * Page webhooks → approvals. Every delivery is stored in the inbox (deduplicated) before it is acted
  * on; handling is idempotent and safe out of order, so the retry job can run any stored event again:
- * - page_updated applies the version through ApprovalsService.applyPageVersion (an older or equal
+ * - page_updated / blog_updated apply the version through ApprovalsService.applyPageVersion (an older or equal
  *   version changes nothing);
- * - page_trashed / page_removed archive, page_restored restores — unless a trash/restore/remove of
+ * - *_trashed / *_removed archive, *_restored restores — unless a trash/restore/remove of
  *   the same page with a later webhook timestamp was already handled (then this one is stale).
  */
 export class PageEventsService {
@@ -71,7 +71,7 @@ export class PageEventsService {
   async process(ev: PageEvent): Promise<boolean> {
     const log = { clientKey: ev.clientKey, event: ev.event, pageId: ev.pageId, version: ev.pageVersion, eventId: ev.id };
     try {
-      const outcome = ev.event === 'page_updated' ? await this.pageUpdated(ev) : await this.statusChanged(ev);
+      const outcome = isUpdateEvent(ev.event) ? await this.pageUpdated(ev) : await this.statusChanged(ev);
       this.deps.logger.info({ ...log, outcome }, 'page event handled');
       return true;
     } catch (err) {
@@ -102,13 +102,17 @@ export class PageEventsService {
       outcome = workflows.length ? 'no change: every workflow is at this version or later' : 'no workflow on this page';
     } else {
       try {
-        const page = await this.deps.confluence.getPage(ev.clientKey, ev.pageId, version);
+        const page = await this.deps.confluence.getPage(ev.clientKey, ev.pageId, { version, type: contentTypeOfEvent(ev.event) });
         const after = await this.deps.approvals.applyPageVersion(ev.clientKey, ev.pageId, page, this.actorOf(ev), 'webhook');
+        if (workflows.some((w) => w.appUnreadableSince)) await this.deps.approvals.markAppAccess(ev.clientKey, ev.pageId, true);
         outcome = `applied version ${version}: ${after.map((w) => `${w.macroId}=${w.state}@v${w.boundVersion}`).join(', ')}`;
       } catch (err) {
         if (!(err instanceof NotFoundError)) throw err;
-        // Removed since; its page_removed event archives it.
-        outcome = `version ${version} is no longer in Confluence`;
+        // Confluence signed this event, so the content exists (or did a moment ago): either it was removed
+        // since (its *_removed event archives it) or it is restricted from the app. The dashboard shows
+        // the latter; a later event or render that can read it clears the mark.
+        await this.deps.approvals.markAppAccess(ev.clientKey, ev.pageId, false);
+        outcome = `version ${version} cannot be read by the app (removed, or restricted from the app)`;
       }
     }
     await this.deps.store.markProcessed(ev.clientKey, ev.id, outcome, this.deps.clock.now());
@@ -124,8 +128,8 @@ export class PageEventsService {
         outcome = `stale: ${newer.event} at ${newer.eventAt.toISOString()} was later`;
       } else {
         const cause = ev.event;
-        const changed = await this.deps.approvals.setPageArchived(trx, ev.clientKey, ev.pageId, ev.event !== 'page_restored', this.actorOf(ev), cause);
-        outcome = changed.length ? `${ev.event === 'page_restored' ? 'restored' : 'archived'} ${changed.length} workflow(s)` : 'no change';
+        const changed = await this.deps.approvals.setPageArchived(trx, ev.clientKey, ev.pageId, !ev.event.endsWith('_restored'), this.actorOf(ev), cause);
+        outcome = changed.length ? `${ev.event.endsWith('_restored') ? 'restored' : 'archived'} ${changed.length} workflow(s)` : 'no change';
       }
       await this.deps.store.markProcessed(ev.clientKey, ev.id, outcome, this.deps.clock.now(), trx);
       return outcome;

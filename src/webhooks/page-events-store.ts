@@ -1,8 +1,29 @@
 import type { Knex } from 'knex';
+import type { ContentType } from '../confluence/confluence-client';
 
-const PAGE_EVENTS = 'page_events';
+const TABLE = 'page_events';
 
-export type PageEventName = 'page_updated' | 'page_trashed' | 'page_restored' | 'page_removed';
+/**
+ * The content webhooks Attest subscribes to (the descriptor, the webhook router and the devhost derive
+ * from this list): pages and blog posts have their own events with the same meaning.
+ */
+export const PAGE_EVENTS = [
+  'page_updated',
+  'page_trashed',
+  'page_restored',
+  'page_removed',
+  'blog_updated',
+  'blog_trashed',
+  'blog_restored',
+  'blog_removed',
+] as const;
+export type PageEventName = (typeof PAGE_EVENTS)[number];
+
+/** A new version of the content. */
+export const isUpdateEvent = (e: PageEventName): boolean => e.endsWith('_updated');
+/** Trash, restore or remove: the events whose order decides whether workflows are archived. */
+export const STATUS_EVENTS = PAGE_EVENTS.filter((e) => !isUpdateEvent(e));
+export const contentTypeOfEvent = (e: PageEventName): ContentType => (e.startsWith('blog_') ? 'blogpost' : 'page');
 
 export interface PageEvent {
   id: number;
@@ -62,7 +83,7 @@ export class PageEventsStore {
 
   /** Stores a delivery; null when the same delivery (dedupe key) was stored before. */
   async insert(clientKey: string, e: NewPageEvent, receivedAt: Date): Promise<PageEvent | null> {
-    const rows = await this.db<PageEventRow>(PAGE_EVENTS)
+    const rows = await this.db<PageEventRow>(TABLE)
       .insert({
         client_key: clientKey,
         dedupe_key: e.dedupeKey,
@@ -86,9 +107,9 @@ export class PageEventsStore {
 
   /** A processed trash/restore/remove of the page that Confluence sent after `eventAt`. */
   async newerStatusEvent(clientKey: string, pageId: string, eventAt: Date, trx: Knex.Transaction): Promise<PageEvent | null> {
-    const row = await trx<PageEventRow>(PAGE_EVENTS)
+    const row = await trx<PageEventRow>(TABLE)
       .where({ client_key: clientKey, page_id: pageId })
-      .whereIn('event', ['page_trashed', 'page_restored', 'page_removed'])
+      .whereIn('event', STATUS_EVENTS)
       .whereNotNull('processed_at')
       .andWhere('event_at', '>', eventAt)
       .orderBy('event_at', 'desc')
@@ -97,13 +118,13 @@ export class PageEventsStore {
   }
 
   async markProcessed(clientKey: string, id: number, outcome: string, at: Date, trx?: Knex.Transaction): Promise<void> {
-    await (trx ?? this.db)(PAGE_EVENTS)
+    await (trx ?? this.db)(TABLE)
       .where({ client_key: clientKey, id })
       .update({ processed_at: at, outcome, last_error: null, attempts: this.db.raw('attempts + 1') });
   }
 
   async markFailed(clientKey: string, id: number, error: string): Promise<void> {
-    await this.db(PAGE_EVENTS)
+    await this.db(TABLE)
       .where({ client_key: clientKey, id })
       .whereNull('processed_at')
       .update({ last_error: error.slice(0, 1000), attempts: this.db.raw('attempts + 1') });
@@ -111,7 +132,7 @@ export class PageEventsStore {
 
   /** The tenant's unprocessed deliveries received before `before`, in Confluence's order (the retry job). */
   async unprocessed(clientKey: string, before: Date, maxAttempts: number, limit: number): Promise<PageEvent[]> {
-    const rows = await this.db<PageEventRow>(PAGE_EVENTS)
+    const rows = await this.db<PageEventRow>(TABLE)
       .where({ client_key: clientKey })
       .whereNull('processed_at')
       .andWhere('received_at', '<', before)

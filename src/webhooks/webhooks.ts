@@ -1,8 +1,10 @@
 import type { AddOn } from 'atlassian-connect-express';
 import type { Logger } from '../lib/logger';
 import type { PageEventsService } from './page-events-service';
+import { PAGE_EVENTS } from './page-events-store';
 
-export const PAGE_EVENTS = ['page_updated', 'page_trashed', 'page_restored', 'page_removed'] as const;
+export { PAGE_EVENTS };
+
 
 /**
  * ACE mounts one JWT-verified POST route per descriptor webhook and emits the event here after

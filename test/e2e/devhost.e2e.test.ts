@@ -1,6 +1,7 @@
 import { createQueryStringHash, decodeSymmetric, encodeSymmetric, fromMethodAndUrl, SymmetricAlgorithm } from 'atlassian-jwt';
 import { startTestApp, TestApp } from '../helpers/test-app';
 import type { Devhost } from '../../src/devhost/devhost';
+import { ENG_ADMIN_ROLE } from '../../src/devhost/devhost-seed';
 
 let t: TestApp;
 let dh: Devhost;
@@ -192,14 +193,14 @@ describe('pages in a browser', () => {
 });
 
 describe('REST API verifies the add-on JWT', () => {
-  const path = () => `/rest/api/content/${dh.pages.releaseChecklist.id}?expand=version,body.storage,space,history`;
+  const path = () => `/api/v2/pages/${dh.pages.releaseChecklist.id}?body-format=storage`;
 
   it('refuses a call with no JWT, a wrong secret, a tampered qsh or an expired token', async () => {
     expect((await rest('GET', path())).status).toBe(401);
     const wrong = await rest('GET', path(), { jwt: aceJwt('GET', path(), 'not-the-secret') });
     expect(wrong.status).toBe(401);
-    expect(wrong.json).toMatchObject({ statusCode: 401 });
-    const otherPath = `/rest/api/content/${dh.pages.postmortem.id}?expand=version,body.storage,space,history`;
+    expect(wrong.json).toMatchObject({ errors: [expect.objectContaining({ status: 401 })] });
+    const otherPath = `/api/v2/pages/${dh.pages.postmortem.id}?body-format=storage`;
     expect((await rest('GET', path(), { jwt: aceJwt('GET', otherPath, dh.tenant().sharedSecret) })).status).toBe(401);
     const expired = encodeSymmetric(
       { iss: t.addon.key, aud: [dh.clientKey], iat: 1, exp: 2, qsh: createQueryStringHash(fromMethodAndUrl('GET', path())) },
@@ -215,35 +216,44 @@ describe('REST API verifies the add-on JWT', () => {
     expect(res.status).toBe(200);
     expect(res.json).toMatchObject({
       id: dh.pages.releaseChecklist.id,
-      type: 'page',
       status: 'current',
       title: 'Release checklist',
-      space: { key: 'ENG', name: 'Engineering' },
-      version: { number: 3, by: { accountId: dh.users.author.accountId } },
-      history: { latest: true, createdBy: { accountId: dh.users.author.accountId } },
+      spaceId: dh.spaces.ENG.id,
+      authorId: dh.users.author.accountId,
+      version: { number: 3, authorId: dh.users.author.accountId },
       body: { storage: { representation: 'storage' } },
     });
-    expect(res.json.body.storage.value).toContain('<ac:structured-macro ac:name="approvals"');
+    expect(res.json.body.storage.value).toContain('<ac:structured-macro ac:name="attest-approvals"');
   });
 
   it('works through ACE httpClient, for older versions and v2 too', async () => {
     const id = dh.pages.releaseChecklist.id;
-    const v1 = await viaAce('get', { url: `/rest/api/content/${id}?status=historical&version=1&expand=version,body.storage` });
+    const v1 = await viaAce('get', { url: `/api/v2/pages/${id}?body-format=storage&version=1` });
     expect(v1.status).toBe(200);
     expect(v1.body).toMatchObject({ status: 'historical', version: { number: 1 } });
     expect(v1.body.body.storage.value).not.toContain('ac:structured-macro');
     expect(dh.restCalls[dh.restCalls.length - 1]).toMatchObject({ clientKey: dh.clientKey, status: 200 });
 
-    const ver = await viaAce('get', { url: `/rest/api/content/${id}/version/2?expand=content.body.storage` });
-    expect(ver.body).toMatchObject({ number: 2, content: { id, body: { storage: { representation: 'storage' } } } });
+    // Atlassian removed the v1 content endpoints: they answer 410 Gone with Confluence's body.
+    for (const url of [`/rest/api/content/${id}?expand=version`, `/rest/api/content/${id}/version/2?expand=content.body.storage`]) {
+      const gone = await viaAce('get', { url });
+      expect(gone.status).toBe(410);
+      expect(gone.body).toMatchObject({ statusCode: 410, reason: 'Gone', message: expect.stringContaining('This deprecated endpoint has been removed') });
+    }
 
     const v2 = await viaAce('get', { url: `/api/v2/pages/${id}?body-format=storage&version=2` });
     expect(v2.body).toMatchObject({ id, spaceId: dh.spaces.ENG.id, authorId: dh.users.author.accountId, version: { number: 2, authorId: dh.users.author.accountId } });
     expect(v2.body.body.storage.value).toContain('ac:structured-macro');
 
-    const missing = await viaAce('get', { url: '/rest/api/content/999999?expand=version' });
+    const blog = await viaAce('get', { url: `/api/v2/blogposts/${dh.pages.securityUpdate.id}?body-format=storage` });
+    expect(blog.body).toMatchObject({ id: dh.pages.securityUpdate.id, spaceId: dh.spaces.SEC.id, version: { number: 1 } });
+    // A blog post is not a page, and a page is not a blog post.
+    expect((await viaAce('get', { url: `/api/v2/pages/${dh.pages.securityUpdate.id}` })).status).toBe(404);
+    expect((await viaAce('get', { url: `/api/v2/blogposts/${id}` })).status).toBe(404);
+
+    const missing = await viaAce('get', { url: '/api/v2/pages/999999?body-format=storage' });
     expect(missing.status).toBe(404);
-    expect(missing.body).toMatchObject({ statusCode: 404 });
+    expect(missing.body).toMatchObject({ errors: [expect.objectContaining({ status: 404 })] });
   });
 
   it('checks page permissions per user, honouring restrictions', async () => {
@@ -255,14 +265,27 @@ describe('REST API verifies the add-on JWT', () => {
     expect(nora.body.errors.length).toBeGreaterThan(0);
     expect((await check(dh.users.alice.accountId)).body).toMatchObject({ hasPermission: true, errors: [] });
     expect((await check(dh.users.alice.accountId, 'update')).body.hasPermission).toBe(true);
-    // The add-on calls as itself: the restricted page's content is still readable to it.
-    expect((await viaAce('get', { url: `/rest/api/content/${dh.pages.postmortem.id}?expand=version` })).status).toBe(200);
+    // The spec allows only read, update and delete.
+    expect((await check(dh.users.alice.accountId, 'administer')).status).toBe(400);
+    // The app is among the postmortem's allowed users, so it reads the page.
+    expect((await viaAce('get', { url: `/api/v2/pages/${dh.pages.postmortem.id}?body-format=storage` })).status).toBe(200);
+    // Board minutes are restricted without the app: Confluence hides them from it, even the permission check.
+    const minutes = dh.pages.boardMinutes.id;
+    expect((await viaAce('get', { url: `/api/v2/pages/${minutes}?body-format=storage` })).status).toBe(404);
+    const hidden = await viaAce('post', { url: `/rest/api/content/${minutes}/permission/check`, json: { subject: { type: 'user', identifier: dh.users.alice.accountId }, operation: 'read' } });
+    expect(hidden.status).toBe(404);
+    // Groups are named by id, not by name.
+    const byName = await viaAce('post', { url: `/rest/api/content/${dh.pages.onCall.id}/permission/check`, json: { subject: { type: 'group', identifier: 'security' }, operation: 'read' } });
+    expect(byName.status).toBe(400);
   });
 
   it('answers users, groups, spaces and pickers', async () => {
     const groups = await viaAce('get', { url: `/rest/api/user/memberof?accountId=${encodeURIComponent(dh.users.secMember.accountId)}&start=0&limit=200` });
     expect(groups.body.results.map((g: { name: string }) => g.name).sort()).toEqual(['confluence-users', 'security']);
     expect(groups.body.results[0]).toMatchObject({ type: 'group' });
+    // memberof caps its page size below what was asked: Bob's three groups take two pages.
+    const bob = await viaAce('get', { url: `/rest/api/user/memberof?accountId=${encodeURIComponent(dh.users.bob.accountId)}&start=0&limit=200` });
+    expect(bob.body).toMatchObject({ size: 2, limit: 2, _links: { next: expect.stringContaining('start=2') } });
 
     const admin = await viaAce('get', { url: `/rest/api/user?accountId=${encodeURIComponent(dh.users.siteAdmin.accountId)}&expand=operations` });
     expect(admin.body.operations).toContainEqual({ operation: 'administer', targetType: 'application' });
@@ -288,24 +311,31 @@ describe('REST API verifies the add-on JWT', () => {
     expect(pages).toBeGreaterThan(1);
     expect(seen.filter((p) => p.operation.key === 'administer').map((p) => p.principal)).toEqual([
       { type: 'user', id: dh.users.spaceAdmin.accountId },
-      { type: 'user', id: dh.users.siteAdmin.accountId },
+      { type: 'role', id: ENG_ADMIN_ROLE },
     ]);
+    const holders = await viaAce('get', { url: `/api/v2/spaces/${dh.spaces.ENG.id}/role-assignments?role-id=${ENG_ADMIN_ROLE}` });
+    expect(holders.body.results).toEqual([{ roleId: ENG_ADMIN_ROLE, principal: { principalType: 'USER', principalId: dh.users.siteAdmin.accountId } }]);
 
     const people = await viaAce('get', { url: `/rest/api/search/user?cql=${encodeURIComponent('user.fullname~"ali"')}` });
     expect(people.body.results.map((r: { user: { displayName: string } }) => r.user.displayName)).toEqual(['Alice Approver']);
     expect(people.body.results[0].user.accountId).toBe(dh.users.alice.accountId);
+    // Name prefixes, as Confluence matches them: "lice" is inside "Alice" but starts no word.
+    const inside = await viaAce('get', { url: `/rest/api/search/user?cql=${encodeURIComponent('user.fullname~"lice"')}` });
+    expect(inside.body.results).toEqual([]);
 
     const picker = await viaAce('get', { url: '/rest/api/group/picker?query=sec' });
     expect(picker.body.results).toEqual([expect.objectContaining({ type: 'group', name: 'security' })]);
   });
 
-  it('creates comments that show on the page', async () => {
-    const res = await viaAce('post', {
+  it('creates footer comments that show on the page (v2; the v1 content POST is gone)', async () => {
+    const v1 = await viaAce('post', {
       url: '/rest/api/content',
-      json: { type: 'comment', container: { id: dh.pages.onCall.id, type: 'page' }, body: { storage: { value: '<p>Approved by Alice</p>', representation: 'storage' } } },
+      json: { type: 'comment', container: { id: dh.pages.onCall.id, type: 'page' }, body: { storage: { value: '<p>x</p>', representation: 'storage' } } },
     });
-    expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ type: 'comment', container: { id: dh.pages.onCall.id } });
+    expect(v1.status).toBe(410);
+    const res = await viaAce('post', { url: '/api/v2/footer-comments', json: { pageId: dh.pages.onCall.id, body: { representation: 'storage', value: '<p>Approved by Alice</p>' } } });
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({ pageId: dh.pages.onCall.id, body: { storage: { value: '<p>Approved by Alice</p>' } } });
     expect(dh.comments(dh.pages.onCall.id).map((c) => c.body)).toEqual(['<p>Approved by Alice</p>']);
     const html = await (await fetch(`${t.baseUrl}/devhost/wiki/spaces/ENG/pages/${dh.pages.onCall.id}`)).text();
     expect(html).toContain('Approved by Alice');
@@ -324,8 +354,9 @@ describe('webhooks', () => {
       await new Promise((r) => setTimeout(r, 50));
       expect(received).toHaveLength(1);
       expect(received[0]).toMatchObject({
-        page: { idAsString: dh.pages.adrQueue.id, spaceKey: 'ENG', version: 3, lastModifierAccountId: dh.users.bob.accountId, contentType: 'page' },
+        page: { id: dh.pages.adrQueue.id, idAsString: dh.pages.adrQueue.id, spaceKey: 'ENG', spaceId: Number(dh.spaces.ENG.id), version: 3, lastModifierAccountId: dh.users.bob.accountId, contentType: 'page' },
         userAccountId: dh.users.bob.accountId,
+        accountType: 'customer',
         updateTrigger: 'edit_page',
         suppressNotifications: false,
       });
@@ -354,7 +385,7 @@ describe('webhooks', () => {
     });
     expect(save.status).toBe(200);
     expect(await save.json()).toMatchObject({ version: before + 2, webhookStatus: 204 });
-    expect(dh.page(id).macros[0]).toEqual({ name: 'approvals', macroId, params: { groups: 'security', rule: 'quorum', quorum: '1' } });
+    expect(dh.page(id).macros[0]).toEqual({ name: 'attest-approvals', macroId, params: { groups: 'security', rule: 'quorum', quorum: '1' } });
     expect(new URL(dh.macroUrl(dh.users.secMember.accountId, id)).searchParams.get('rule')).toBe('quorum');
   });
 
@@ -362,14 +393,14 @@ describe('webhooks', () => {
     const id = dh.pages.vendorRisk.id;
     expect((await dh.trashPage(id))?.status).toBe(204);
     expect(dh.page(id).status).toBe('trashed');
-    expect((await viaAce('get', { url: `/rest/api/content/${id}` })).status).toBe(404);
-    expect((await viaAce('get', { url: `/rest/api/content/${id}?status=trashed` })).body.status).toBe('trashed');
+    expect((await viaAce('get', { url: `/api/v2/pages/${id}` })).status).toBe(404);
+    expect((await viaAce('get', { url: `/api/v2/pages/${id}?status=trashed` })).body.status).toBe('trashed');
     expect((await dh.restorePage(id))?.status).toBe(204);
     expect(dh.page(id).status).toBe('current');
     const removed = await dh.removePage(id);
     expect(removed?.status).toBe(204);
     expect(removed?.delivery).toMatchObject({ event: 'page_removed', body: { page: { idAsString: id } } });
-    expect((await viaAce('get', { url: `/rest/api/content/${id}?status=any` })).status).toBe(404);
+    expect((await viaAce('get', { url: `/api/v2/pages/${id}?status=any` })).status).toBe(404);
   });
 });
 
@@ -380,7 +411,7 @@ describe('tenants', () => {
     expect(second.sharedSecret).not.toBe(dh.tenant().sharedSecret);
     expect(await t.db('tenants').where({ client_key: second.clientKey }).first()).toBeDefined();
 
-    const rel = `/rest/api/content/${dh.pages.onCall.id}`;
+    const rel = `/api/v2/pages/${dh.pages.onCall.id}`;
     const own = await rest('GET', rel, { base: second.baseUrl, jwt: aceJwt('GET', rel, second.sharedSecret, second.clientKey) });
     expect(own.status).toBe(200);
     const viaAceClient = await viaAce('get', { url: rel }, second.clientKey);
