@@ -153,9 +153,27 @@ export function createPagesRouter(opts: { devhost: Devhost; store: DevhostStore;
       versions: page.versions.map((x) => ({ number: x.number, author: nameOf(x.authorId), createdAt: x.createdAt, href: `${pageHref(page)}?version=${x.number}` })).reverse(),
       comments: store.comments(page.id).map((c) => ({ author: store.user(c.authorId)?.displayName ?? 'Attest (app)', createdAt: c.createdAt, text: c.body.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim() })),
       editAction: `${pageHref(page)}/edit`,
+      exportHref: `${pageHref(page)}/export`,
       statusAction: `${pageHref(page)}/status`,
     }, denial ? 403 : 200);
   });
+
+  /** A PDF/Word export as Confluence makes it: text, and each macro's static render (HTML from the add-on). */
+  router.get(
+    '/wiki/spaces/:key/:kind(pages|blog)/:id/export',
+    wrap(async (req, res) => {
+      const v = viewer(req, res);
+      const page = pageInSpace(req);
+      const denial = store.readDenial(v.accountId, page);
+      if (denial) throw new DevhostError(403, `${v.displayName}: ${denial}`);
+      const out = await devhost.exportPage(page.id, v.accountId);
+      const segments = segmentsOf(store.current(page).body, MACRO_KEY);
+      let m = 0;
+      // The add-on's static content goes in unescaped, as Confluence inserts storage format (the add-on escapes it).
+      const parts = segments.map((s) => (s.kind === 'text' ? { text: s.text } : { html: out.macros[m++]?.html ?? '' }));
+      render(res, 'export', v, { title: `Export · ${store.current(page).title}`, pageTitle: store.current(page).title, viewerName: v.displayName, backHref: pageHref(page), parts });
+    }),
+  );
 
   router.post(
     '/wiki/spaces/:key/:kind(pages|blog)/:id/edit',

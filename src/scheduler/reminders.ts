@@ -2,6 +2,7 @@ import type { ApprovalsService } from '../approvals/approvals-service';
 import type { Workflow } from '../approvals/approvals-types';
 import type { SpacePolicyProvider } from '../approvals/space-policy';
 import type { ConfluenceClient } from '../confluence/confluence-client';
+import { NotFoundError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import type { RemindersStore } from './reminders-store';
 
@@ -65,6 +66,8 @@ export class ReminderService {
       } catch (err) {
         await this.deps.store.release(clientKey, id);
         counts.failed++;
+        // Confluence hides the page from the app (restricted without it): the dashboard says so.
+        if (err instanceof NotFoundError) await this.deps.approvals.markAppAccess(clientKey, wf.pageId, false);
         this.deps.logger.warn({ clientKey, pageId: wf.pageId, workflowId: wf.id, err }, 'reminder could not be posted; next run tries again');
       }
     }

@@ -162,6 +162,10 @@ describe('against a faithful Confluence', () => {
     expect(macro.html).toContain('Bob Approver');
     // A fragment of storage format: no page, no script.
     expect(macro.html).not.toMatch(/<html|<script/i);
+    // The devhost's export page puts that fragment where the iframe would be.
+    const page = await fetch(`${t.baseUrl}/devhost/wiki/spaces/ENG/pages/${d.pages.onCall.id}/export?as=${encodeURIComponent(d.users.author.accountId)}`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('Approvals are for version 2');
     // Someone who cannot read the page gets nothing of it, even in an export request.
     const nora = await d.exportPage(d.pages.postmortem.id, d.users.nora.accountId);
     expect(nora.macros[0].html).toContain('You do not have permission to view this page.');
