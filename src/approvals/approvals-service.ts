@@ -86,7 +86,7 @@ export class ApprovalsService {
   }
 
   /** The page, read as the app; a 404 for content a signed request proved to exist means the app is shut out. */
-  private async readPage(clientKey: string, pageId: string, version: number, type: ContentType): Promise<ConfluencePage> {
+  private async readPage(clientKey: string, pageId: string, version: number | undefined, type: ContentType): Promise<ConfluencePage> {
     try {
       return await this.deps.confluence.getPage(clientKey, pageId, { version, type });
     } catch (err) {
@@ -112,6 +112,10 @@ export class ApprovalsService {
     } else {
       wf = found;
       if (wf.appUnreadableSince) await this.markAppAccess(p.clientKey, wf.pageId, true);
+      // Confluence signs the page's current space into the URL: a moved page takes its workflows along.
+      if (params.spaceKey !== wf.spaceKey) {
+        wf = (await this.followPageSpace(p.clientKey, wf.pageId, params.spaceKey, { type: 'user', accountId: p.accountId }, 'render')).find((w) => w.id === wf.id) ?? wf;
+      }
       if (params.pageVersion > wf.boundVersion) {
         const page = await this.readPage(p.clientKey, params.pageId, params.pageVersion, params.contentType);
         const list = await this.applyPageVersion(p.clientKey, params.pageId, page, { type: 'user', accountId: p.accountId }, 'render');
@@ -147,8 +151,14 @@ export class ApprovalsService {
     if (input.decision === 'reject' && !input.comment.trim()) {
       throw new InputError('A rejection needs a comment that says why.');
     }
-    const current = await this.deps.store.findWorkflow(p.clientKey, pageId, macroId);
+    let current = await this.deps.store.findWorkflow(p.clientKey, pageId, macroId);
     if (!current) throw new NotFoundError('There is no approval workflow for this macro yet: open the page once to create it.');
+    // The page may have moved since the workflow last saw it (a lost page_moved webhook): the current
+    // space's policy decides, so ask Confluence where the page is now.
+    const now = await this.readPage(p.clientKey, pageId, undefined, current.contentType);
+    if (now.spaceKey && now.spaceKey !== current.spaceKey) {
+      current = (await this.followPageSpace(p.clientKey, pageId, now.spaceKey, { type: 'user', accountId: p.accountId }, 'decision')).find((w) => w.id === current!.id) ?? current;
+    }
     const viaGroups = await this.listedGroupsOf(p, current.groups);
     const policy = await this.deps.policies.policyFor(p.clientKey, current.spaceKey);
 
@@ -259,6 +269,39 @@ export class ApprovalsService {
                 : 'only the title or metadata changed: the approved content is the same',
           },
         });
+        out.push(updated);
+      }
+      return out;
+    });
+  }
+
+  /**
+   * The page now lives in `spaceKey`: every workflow on it follows, so the new space's policy decides, its
+   * admins see and export it, and the old space's no longer do. One `workflow.moved` event each; a repeat
+   * (or a workflow already there) changes nothing.
+   */
+  async followPageSpace(
+    clientKey: string,
+    pageId: string,
+    spaceKey: string,
+    actor: { type: 'user' | 'confluence'; accountId?: string | null },
+    cause: 'render' | 'webhook' | 'decision',
+  ): Promise<Workflow[]> {
+    return this.deps.db.transaction(async (trx) => {
+      const out: Workflow[] = [];
+      for (const wf of await this.deps.store.lockWorkflowsOfPage(clientKey, pageId, trx)) {
+        if (wf.spaceKey === spaceKey) {
+          out.push(wf);
+          continue;
+        }
+        const updated = await this.deps.store.updateWorkflow(clientKey, wf.id, { spaceKey }, trx);
+        await this.deps.audit.append(trx, clientKey, {
+          action: 'workflow.moved',
+          actor,
+          ...workflowRef(updated),
+          data: { fromSpace: wf.spaceKey, toSpace: spaceKey, cause },
+        });
+        this.deps.logger.info({ clientKey, pageId, workflowId: wf.id, from: wf.spaceKey, to: spaceKey, cause }, 'workflow follows its page to another space');
         out.push(updated);
       }
       return out;

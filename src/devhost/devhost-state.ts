@@ -259,6 +259,15 @@ export class DevhostStore {
     return next;
   }
 
+  /** Moves the page to another space (its id, versions and restrictions stay, as in Confluence). */
+  movePage(pageId: string, spaceKey: string): DevPage {
+    const page = this.pageOrThrow(pageId);
+    if (!this.space(spaceKey)) throw new DevhostError(404, `no space ${spaceKey}`);
+    page.spaceKey = spaceKey;
+    this.save();
+    return page;
+  }
+
   setStatus(pageId: string, status: PageStatus): DevPage {
     const page = this.state.pages.find((p) => p.id === pageId);
     if (!page || page.status === 'removed') throw new DevhostError(404, `No content found with id: ContentId{id=${pageId}}`);

@@ -8,6 +8,7 @@ export const PAGE_WEBHOOK_EVENTS = [
   'page_trashed',
   'page_restored',
   'page_removed',
+  'page_moved',
   'blog_updated',
   'blog_trashed',
   'blog_restored',

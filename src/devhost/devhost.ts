@@ -124,6 +124,8 @@ export interface Devhost {
   trashPage(pageId: string, opts?: { as?: string; clientKey?: string }): Promise<WebhookResult | null>;
   restorePage(pageId: string, opts?: { as?: string; clientKey?: string }): Promise<WebhookResult | null>;
   removePage(pageId: string, opts?: { as?: string; clientKey?: string }): Promise<WebhookResult | null>;
+  /** Moves a page to another space and sends page_moved. */
+  movePage(pageId: string, spaceKey: string, opts?: { as?: string; clientKey?: string }): Promise<WebhookResult | null>;
   webhook(event: PageWebhookEvent, pageId: string, opts?: { as?: string; clientKey?: string }): WebhookDelivery;
   sendWebhook(delivery: WebhookDelivery): Promise<WebhookResult>;
   webhooksSent: WebhookResult[];
@@ -416,6 +418,10 @@ export function createDevhost(opts: { config: Config; logger: Logger; descriptor
     trashPage: statusChange('trashed', 'page_trashed'),
     restorePage: statusChange('current', 'page_restored'),
     removePage: statusChange('removed', 'page_removed'),
+    movePage: async (pageId, spaceKey, o = {}) => {
+      store.movePage(pageId, spaceKey);
+      return deliver('page_moved', pageId, o.as ?? ACCOUNT.spaceAdmin, o.clientKey);
+    },
     webhook: (event, pageId, o) => {
       const d = buildWebhook(event, pageId, o);
       if (!d) throw new Error(`the descriptor has no ${event} webhook`);

@@ -5,7 +5,7 @@ import type { Clock } from '../lib/clock';
 import { NotFoundError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import { parsePageWebhook } from './page-events-schemas';
-import { contentTypeOfEvent, isUpdateEvent, PageEvent, PageEventName, PageEventsStore } from './page-events-store';
+import { contentTypeOfEvent, isMoveEvent, isUpdateEvent, PageEvent, PageEventName, PageEventsStore } from './page-events-store';
 
 /** How long a stored delivery may stay unprocessed before the retry job takes it, and how often. */
 export const RETRY_AFTER_MS = 60_000;
@@ -16,6 +16,7 @@ export const MAX_ATTEMPTS = 10;
  * on; handling is idempotent and safe out of order, so the retry job can run any stored event again:
  * - page_updated / blog_updated apply the version through ApprovalsService.applyPageVersion (an older or equal
  *   version changes nothing);
+ * - page_moved: the workflows follow the page to the space Confluence now names for it;
  * - *_trashed / *_removed archive, *_restored restores — unless a trash/restore/remove of
  *   the same page with a later webhook timestamp was already handled (then this one is stale).
  */
@@ -71,7 +72,7 @@ export class PageEventsService {
   async process(ev: PageEvent): Promise<boolean> {
     const log = { clientKey: ev.clientKey, event: ev.event, pageId: ev.pageId, version: ev.pageVersion, eventId: ev.id };
     try {
-      const outcome = isUpdateEvent(ev.event) ? await this.pageUpdated(ev) : await this.statusChanged(ev);
+      const outcome = isUpdateEvent(ev.event) ? await this.pageUpdated(ev) : isMoveEvent(ev.event) ? await this.pageMoved(ev) : await this.statusChanged(ev);
       this.deps.logger.info({ ...log, outcome }, 'page event handled');
       return true;
     } catch (err) {
@@ -113,6 +114,27 @@ export class PageEventsService {
         // the latter; a later event or render that can read it clears the mark.
         await this.deps.approvals.markAppAccess(ev.clientKey, ev.pageId, false);
         outcome = `version ${version} cannot be read by the app (removed, or restricted from the app)`;
+      }
+    }
+    await this.deps.store.markProcessed(ev.clientKey, ev.id, outcome, this.deps.clock.now());
+    return outcome;
+  }
+
+  /** Where the page is now comes from Confluence (v2), not from the payload: a late delivery cannot move it back. */
+  private async pageMoved(ev: PageEvent): Promise<string> {
+    const workflows = await this.deps.approvals.workflowsOfPage(ev.clientKey, ev.pageId);
+    let outcome = 'no workflow on this page';
+    if (workflows.length) {
+      try {
+        const page = await this.deps.confluence.getPage(ev.clientKey, ev.pageId, { type: contentTypeOfEvent(ev.event) });
+        const moved = (await this.deps.approvals.followPageSpace(ev.clientKey, ev.pageId, page.spaceKey, this.actorOf(ev), 'webhook')).filter(
+          (w) => !workflows.some((before) => before.id === w.id && before.spaceKey === w.spaceKey),
+        );
+        outcome = moved.length ? `moved ${moved.length} workflow(s) to ${page.spaceKey}` : `no change: already in ${page.spaceKey}`;
+      } catch (err) {
+        if (!(err instanceof NotFoundError)) throw err;
+        await this.deps.approvals.markAppAccess(ev.clientKey, ev.pageId, false);
+        outcome = 'the page cannot be read by the app (removed, or restricted from the app)';
       }
     }
     await this.deps.store.markProcessed(ev.clientKey, ev.id, outcome, this.deps.clock.now());

@@ -12,6 +12,7 @@ export const PAGE_EVENTS = [
   'page_trashed',
   'page_restored',
   'page_removed',
+  'page_moved',
   'blog_updated',
   'blog_trashed',
   'blog_restored',
@@ -22,7 +23,9 @@ export type PageEventName = (typeof PAGE_EVENTS)[number];
 /** A new version of the content. */
 export const isUpdateEvent = (e: PageEventName): boolean => e.endsWith('_updated');
 /** Trash, restore or remove: the events whose order decides whether workflows are archived. */
-export const STATUS_EVENTS = PAGE_EVENTS.filter((e) => !isUpdateEvent(e));
+export const STATUS_EVENTS = PAGE_EVENTS.filter((e) => /_(trashed|restored|removed)$/.test(e));
+/** The page went to another space (or elsewhere in its own): its workflows follow it. */
+export const isMoveEvent = (e: PageEventName): boolean => e === 'page_moved';
 export const contentTypeOfEvent = (e: PageEventName): ContentType => (e.startsWith('blog_') ? 'blogpost' : 'page');
 
 export interface PageEvent {
