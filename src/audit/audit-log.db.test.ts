@@ -5,6 +5,9 @@ import { InputError } from '../lib/errors';
 import { AuditEventInput, AuditLog, createAuditLog } from './audit-log';
 import { AuditStore } from './audit-store';
 
+/** Any 32 bytes: the tests' ATTEST_SECRET_KEY, from which event MAC keys derive. */
+const TEST_SECRET_KEY = Buffer.alloc(32, 7);
+
 let tdb: TestDatabase;
 let db: Knex;
 let audit: AuditLog;
@@ -12,7 +15,7 @@ let audit: AuditLog;
 beforeAll(async () => {
   tdb = await createTestDatabase();
   db = tdb.db;
-  audit = createAuditLog(db);
+  audit = createAuditLog(db, TEST_SECRET_KEY);
   await db.raw('create table business_change (client_key text not null, note text not null)');
 });
 
@@ -116,7 +119,7 @@ describe('append', () => {
 
   it('gives one ref to an account first seen by two service instances at once', async () => {
     const ck = newTenant();
-    const other = createAuditLog(tdb.pool(4));
+    const other = createAuditLog(tdb.pool(4), TEST_SECRET_KEY);
     const refs = await Promise.all(
       Array.from({ length: 10 }, (_, i) =>
         (i % 2 ? db : tdb.pool(2)).transaction((trx) => (i % 2 ? audit : other).refFor(trx, ck, 'acc-race')),
@@ -152,7 +155,7 @@ describe('append', () => {
   it('keeps seq 1..200 without a gap under 200 concurrent appends from two pools', async () => {
     const ck = newTenant();
     const second = tdb.pool(10);
-    const secondLog = createAuditLog(second);
+    const secondLog = createAuditLog(second, TEST_SECRET_KEY);
     await Promise.all(
       Array.from({ length: 200 }, (_, i) =>
         i % 2
@@ -438,5 +441,88 @@ describe('verify', () => {
 
   it('reports an empty chain for a tenant without events', async () => {
     expect(await audit.verify(db, newTenant())).toMatchObject({ ok: true, rows: 0, lastSeq: null });
+  });
+});
+
+describe('authenticated appends (event MACs)', () => {
+  /** A superuser's forged event at the head: valid canonical text and hashes, written past the trigger. */
+  async function forgeAtHead(ck: string, mac: Buffer | null): Promise<number> {
+    const head = await db('audit_heads').where({ client_key: ck }).first();
+    const seq = Number(head.seq) + 1;
+    const last = await db('audit_events').where({ client_key: ck, seq: seq - 1 }).first();
+    const at = JSON.parse(last.canonical).at;
+    const doc = { v: 1, tenant: ck, seq, at, action: 'decision.approved', actor: { type: 'user', ref: 'ab'.repeat(32) }, space: 'DOC', page: null, workflow: 'wf-1', data: {} };
+    const canonical = jcs(doc);
+    const leaf = leafOf(canonical);
+    const chain = chainOf(head.chain_hash, leaf);
+    await tamper(
+      [
+        'insert into audit_events (client_key, seq, recorded_at, action, space_key, workflow_id, actor_ref, canonical, leaf_hash, chain_hash, mac) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        [ck, seq, at, doc.action, doc.space, doc.workflow, doc.actor.ref, canonical, leaf, chain, mac],
+      ],
+      ['update audit_heads set seq = ?, chain_hash = ? where client_key = ?', [seq, chain, ck]],
+    );
+    return seq;
+  }
+
+  it('every appended event carries a MAC that checks; a forged head row does not, whatever MAC it carries', async () => {
+    const ck = newTenant();
+    await appendMany(ck, 4);
+    expect(await db('audit_events').where({ client_key: ck }).whereNull('mac')).toHaveLength(0);
+    expect(await audit.verifyMacs(db, ck, { fromSeq: 1, toSeq: 4 })).toEqual({ ok: true });
+    // Hashes alone cannot tell: the forged row chains correctly.
+    const seq = await forgeAtHead(ck, null);
+    expect(await audit.verify(db, ck)).toMatchObject({ ok: true });
+    expect(await audit.verifyMacs(db, ck, { fromSeq: 1, toSeq: seq })).toEqual({ ok: false, seq, reason: expect.stringMatching(/no MAC/) });
+
+    const other = newTenant();
+    await appendMany(other, 2);
+    const withWrongKey = createAuditLog(db, Buffer.alloc(32, 9));
+    const foreign = (await db('audit_events').where({ client_key: other, seq: 2 }).first()).mac;
+    const seq2 = await forgeAtHead(other, foreign);
+    expect(await audit.verifyMacs(db, other, { fromSeq: 1, toSeq: seq2 })).toEqual({ ok: false, seq: seq2, reason: expect.stringMatching(/does not match/) });
+    // A log opened with another secret key accepts none of this deployment's rows.
+    expect((await withWrongKey.verifyMacs(db, other, { fromSeq: 1, toSeq: 1 })).ok).toBe(false);
+  });
+
+  it('rows from before MACs are adopted once; later rows without a MAC, or a rewritten adopted prefix, fail', async () => {
+    const ck = newTenant();
+    await appendMany(ck, 3);
+    // As if written before the migration: no MAC.
+    await tamper(['update audit_events set mac = null where client_key = ?', [ck]]);
+    expect((await audit.verifyMacs(db, ck, { fromSeq: 1, toSeq: 3 })).ok).toBe(false);
+    expect(await audit.adoptAllRowsWithoutMac(db)).toContainEqual({ clientKey: ck, throughSeq: 3 });
+    expect(await audit.adoptRowsWithoutMac(db, ck)).toBeNull();
+    await appendMany(ck, 2);
+    expect(await audit.verifyMacs(db, ck, { fromSeq: 1, toSeq: 5 })).toEqual({ ok: true });
+    const forged = await forgeAtHead(ck, null);
+    expect(await audit.verifyMacs(db, ck, { fromSeq: 1, toSeq: forged })).toMatchObject({ ok: false, seq: forged });
+
+    // A superuser cannot widen the adoption: its MAC covers the seq and chain hash.
+    await tamper(['update audit_mac_adoptions set through_seq = ? where client_key = ?', [forged, ck]]);
+    expect(await audit.verifyMacs(db, ck, { fromSeq: 1, toSeq: forged })).toMatchObject({ ok: false, reason: expect.stringMatching(/adoption .* not authentic/) });
+  });
+
+  it('takes `at` from the app clock: a clock_timestamp() shadowed through search_path does not backdate events', async () => {
+    // A tenant's first event: no earlier event's time to guard against backdating.
+    const ck = newTenant();
+    await db.raw('create schema if not exists evil');
+    await db.raw(`create or replace function evil.clock_timestamp() returns timestamptz language sql as $$ select now() - interval '10 minutes' $$`);
+    const before = Date.now();
+    const event = await db.transaction(async (trx) => {
+      await trx.raw('set local search_path = evil, pg_catalog, public');
+      return audit.append(trx, ck, sample(0));
+    });
+    expect(Date.parse(event.at)).toBeGreaterThanOrEqual(before - 1000);
+    expect(event.at).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/);
+    expect((await audit.verify(db, ck)).ok).toBe(true);
+  });
+
+  it('never takes an `at` before the previous event, even when this instance\'s clock is behind', async () => {
+    const ck = newTenant();
+    const first = await db.transaction((trx) => audit.append(trx, ck, sample(0)));
+    const behind = new AuditLog({ store: new AuditStore(db), macKey: () => Buffer.alloc(32, 7), now: () => Date.parse(first.at) - 60_000 });
+    const second = await db.transaction((trx) => behind.append(trx, ck, sample(1)));
+    expect(second.at >= first.at).toBe(true);
   });
 });

@@ -18,6 +18,7 @@ import {
   verifyRows,
 } from './audit-format';
 import { AuditStore } from './audit-store';
+import { adoptionMac, eventMac, MacKey, macKeys, sameMac } from './event-mac';
 
 export type { ActorType, VerifyResult } from './audit-format';
 
@@ -114,9 +115,17 @@ function checkedData(data: Record<string, unknown> | undefined): Record<string, 
  */
 export class AuditLog {
   private readonly store: AuditStore;
+  private readonly macKey: MacKey | null;
+  private readonly now: () => number;
 
-  constructor(deps: { store: AuditStore }) {
+  /**
+   * `macKey` (from ATTEST_SECRET_KEY) is what lets this process append and check MACs; without it the log
+   * is read-only (the CLI verifies hashes and signatures, which need no secret).
+   */
+  constructor(deps: { store: AuditStore; macKey?: MacKey | null; now?: () => number }) {
     this.store = deps.store;
+    this.macKey = deps.macKey ?? null;
+    this.now = deps.now ?? Date.now;
   }
 
   /**
@@ -140,14 +149,17 @@ export class AuditLog {
 
     const ref = accountId ? await this.refFor(trx, clientKey, accountId) : null;
 
+    if (!this.macKey) throw new Error('this audit log was opened without ATTEST_SECRET_KEY and cannot append');
     const store = this.store.on(trx);
-    let head = await store.lockHeadAt(clientKey);
+    let head = await store.lockHead(clientKey);
     if (!head) {
       await store.ensureHead(clientKey);
-      head = await store.lockHeadAt(clientKey);
+      head = await store.lockHead(clientKey);
       if (!head) throw new Error(`audit head for ${clientKey} vanished while appending`);
     }
-    const at = head.at;
+    // The app's clock, never earlier than the last event (instances' clocks may differ slightly).
+    const nowMicros = BigInt(this.now()) * 1000n;
+    const at = formatMicros(head.lastAtMicros !== null && head.lastAtMicros > nowMicros ? head.lastAtMicros : nowMicros);
     const seq = head.seq + 1;
     const prev = head.chainHash ?? genesisHash(clientKey);
     const doc: CanonicalEvent = {
@@ -176,6 +188,7 @@ export class AuditLog {
       canonical,
       leafHash: leaf,
       chainHash: chain,
+      mac: eventMac(this.macKey(clientKey), leaf),
     });
     return {
       clientKey,
@@ -228,6 +241,68 @@ export class AuditLog {
   }
 
   /**
+   * Checks that every event in the range carries the MAC this deployment would have made for it (rows
+   * before MACs existed: only under a valid adoption). Names the first row that does not: a row the app
+   * did not append (a database superuser's), or one whose leaf hash was changed since.
+   */
+  async verifyMacs(db: Knex, clientKey: string, opts: { fromSeq: number; toSeq: number }): Promise<{ ok: true } | { ok: false; seq: number; reason: string }> {
+    if (!this.macKey) throw new Error('checking MACs needs ATTEST_SECRET_KEY');
+    const key = this.macKey(clientKey);
+    return db.transaction(
+      async (trx) => {
+        const store = this.store.on(trx);
+        const adoption = await store.adoption(clientKey);
+        let adoptedThrough = 0;
+        if (adoption) {
+          const chainAt = await store.chainHashAt(clientKey, adoption.throughSeq);
+          const valid = sameMac(adoption.mac, adoptionMac(key, adoption.throughSeq, adoption.chainHash));
+          if (!valid) return { ok: false as const, seq: adoption.throughSeq, reason: 'the adoption of rows written before MACs is not authentic' };
+          if (!chainAt || !chainAt.equals(adoption.chainHash)) {
+            return { ok: false as const, seq: adoption.throughSeq, reason: 'rows written before MACs were changed after their adoption' };
+          }
+          adoptedThrough = adoption.throughSeq;
+        }
+        for await (const row of store.macs(clientKey, opts)) {
+          if (row.mac === null) {
+            if (row.seq <= adoptedThrough) continue;
+            return { ok: false as const, seq: row.seq, reason: 'event has no MAC: it was not appended by Attest' };
+          }
+          if (!sameMac(row.mac, eventMac(key, row.leafHash))) return { ok: false as const, seq: row.seq, reason: 'event MAC does not match: it was not appended by Attest, or was changed' };
+        }
+        return { ok: true as const };
+      },
+      { isolationLevel: 'repeatable read', readOnly: true },
+    );
+  }
+
+  /**
+   * Once per tenant, vouches for the rows written before MACs existed (they cannot get a MAC of their own:
+   * audit_events is append-only) with one MAC over the last such row's seq and chain hash. Returns the
+   * adopted seq, or null when there was nothing to adopt or an adoption exists.
+   */
+  async adoptRowsWithoutMac(db: Knex, clientKey: string): Promise<number | null> {
+    if (!this.macKey) throw new Error('adopting rows needs ATTEST_SECRET_KEY');
+    const store = this.store.on(db);
+    if (await store.adoption(clientKey)) return null;
+    const through = await store.lastSeqWithoutMac(clientKey);
+    if (through === null) return null;
+    const chainHash = await store.chainHashAt(clientKey, through);
+    if (!chainHash) return null;
+    await store.insertAdoption(clientKey, { throughSeq: through, chainHash, mac: adoptionMac(this.macKey(clientKey), through, chainHash) });
+    return through;
+  }
+
+  /** Every tenant with rows from before MACs gets its adoption (at start-up, before requests are served). */
+  async adoptAllRowsWithoutMac(db: Knex): Promise<Array<{ clientKey: string; throughSeq: number }>> {
+    const out = [];
+    for (const clientKey of await this.store.on(db).tenantsToAdopt()) {
+      const throughSeq = await this.adoptRowsWithoutMac(db, clientKey);
+      if (throughSeq !== null) out.push({ clientKey, throughSeq });
+    }
+    return out;
+  }
+
+  /**
    * Recomputes the tenant's chain from the stored canonical texts in one consistent snapshot, streaming
    * rows in batches. Names the first bad seq. The head row is checked when the range reaches it.
    */
@@ -259,6 +334,14 @@ export class AuditLog {
   }
 }
 
-export function createAuditLog(db: Knex): AuditLog {
-  return new AuditLog({ store: new AuditStore(db) });
+/** `secretKey`: ATTEST_SECRET_KEY; without it the log can verify hashes but neither append nor check MACs. */
+export function createAuditLog(db: Knex, secretKey?: Buffer): AuditLog {
+  return new AuditLog({ store: new AuditStore(db), macKey: secretKey ? macKeys(secretKey) : null });
+}
+
+/** `YYYY-MM-DDTHH:MM:SS.ffffffZ` (format v1's `at`) from microseconds since the epoch. */
+export function formatMicros(micros: bigint): string {
+  const ms = Number(micros / 1000n);
+  const frac = (micros % 1_000_000n).toString().padStart(6, '0');
+  return `${new Date(ms).toISOString().slice(0, 19)}.${frac}Z`;
 }

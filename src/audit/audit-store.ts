@@ -4,6 +4,7 @@ import { ChainRow, PG_AT_FORMAT } from './audit-format';
 const EVENTS = 'audit_events';
 const HEADS = 'audit_heads';
 const SUBJECTS = 'audit_subjects';
+const ADOPTIONS = 'audit_mac_adoptions';
 
 export interface AuditHead {
   seq: number;
@@ -63,30 +64,32 @@ export class AuditStore {
   }
 
   /**
-   * Locks the head row and reads the event time in one round trip (the head lock is the queue of
-   * a tenant's appends, so every query while holding it counts). Null when the tenant has no head yet.
+   * Locks the head row and reads the time of the last event (microseconds since the epoch, null before
+   * the first) in one round trip: the head lock is the queue of a tenant's appends, so every query while
+   * holding it counts. The event's own time comes from the app's clock, never from a database function
+   * a superuser could shadow. Null when the tenant has no head yet.
    */
-  async lockHeadAt(clientKey: string): Promise<(AuditHead & { at: string }) | null> {
+  async lockHead(clientKey: string): Promise<(AuditHead & { lastAtMicros: bigint | null }) | null> {
     const { rows } = await this.db.raw(
-      `select seq, chain_hash,
-              to_char(greatest(clock_timestamp(), case when seq > 0 then updated_at end) at time zone 'UTC', ?) as at
+      `select seq, chain_hash, case when seq > 0 then (extract(epoch from updated_at) * 1000000)::bigint end as last_at_us
          from ${HEADS} where client_key = ? for update`,
-      [PG_AT_FORMAT, clientKey],
+      [clientKey],
     );
     if (!rows.length) return null;
-    return { seq: Number(rows[0].seq), chainHash: rows[0].chain_hash, at: rows[0].at };
+    const last = rows[0].last_at_us;
+    return { seq: Number(rows[0].seq), chainHash: rows[0].chain_hash, lastAtMicros: last === null ? null : BigInt(last) };
   }
 
   /** Inserts the event and moves the head to it in one statement; fails unless the head was at seq - 1. */
-  async insertEventAndAdvance(clientKey: string, e: ChainRow): Promise<void> {
+  async insertEventAndAdvance(clientKey: string, e: ChainRow & { mac: Buffer }): Promise<void> {
     const { rows } = await this.db.raw(
       `with ins as (
-         insert into ${EVENTS} (client_key, seq, recorded_at, action, space_key, page_id, workflow_id, actor_ref, canonical, leaf_hash, chain_hash)
-         values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) returning seq)
+         insert into ${EVENTS} (client_key, seq, recorded_at, action, space_key, page_id, workflow_id, actor_ref, canonical, leaf_hash, chain_hash, mac)
+         values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) returning seq)
        update ${HEADS} set seq = (select seq from ins), chain_hash = ?, updated_at = ?
         where client_key = ? and seq = ? returning seq`,
       [
-        clientKey, e.seq, e.recordedAt, e.action, e.spaceKey, e.pageId, e.workflowId, e.actorRef, e.canonical, e.leafHash, e.chainHash,
+        clientKey, e.seq, e.recordedAt, e.action, e.spaceKey, e.pageId, e.workflowId, e.actorRef, e.canonical, e.leafHash, e.chainHash, e.mac,
         e.chainHash, e.recordedAt, clientKey, e.seq - 1,
       ],
     );
@@ -168,5 +171,48 @@ export class AuditStore {
       if (next?.next === null || next?.next === undefined) return;
       after = Number(next.next) - 1;
     }
+  }
+
+  /** Each event's leaf hash and MAC in seq order (for the MAC check), in batches. */
+  async *macs(clientKey: string, opts: { fromSeq: number; toSeq: number; batchSize?: number }): AsyncGenerator<{ seq: number; leafHash: Buffer; mac: Buffer | null }> {
+    const batchSize = opts.batchSize ?? 2000;
+    let after = opts.fromSeq - 1;
+    while (after < opts.toSeq) {
+      const rows = await this.db(EVENTS)
+        .where({ client_key: clientKey })
+        .andWhere('seq', '>', after)
+        .andWhere('seq', '<=', opts.toSeq)
+        .orderBy('seq')
+        .limit(batchSize)
+        .select<Array<{ seq: string | number; leaf_hash: Buffer; mac: Buffer | null }>>('seq', 'leaf_hash', 'mac');
+      for (const r of rows) yield { seq: Number(r.seq), leafHash: r.leaf_hash, mac: r.mac };
+      if (rows.length < batchSize) return;
+      after = Number(rows[rows.length - 1].seq);
+    }
+  }
+
+  /** The highest seq of a row written before MACs existed (null: none). */
+  async lastSeqWithoutMac(clientKey: string): Promise<number | null> {
+    const row = await this.db(EVENTS).where({ client_key: clientKey }).whereNull('mac').max<{ seq: string | number | null }>('seq as seq').first();
+    return row?.seq === null || row?.seq === undefined ? null : Number(row.seq);
+  }
+
+  /** Tenants that have rows without a MAC and no adoption yet. */
+  async tenantsToAdopt(): Promise<string[]> {
+    const rows = await this.db(EVENTS)
+      .distinct('client_key')
+      .whereNull('mac')
+      .whereNotExists((q) => q.select(1).from(ADOPTIONS).whereRaw(`${ADOPTIONS}.client_key = ${EVENTS}.client_key`));
+    return rows.map((r: { client_key: string }) => r.client_key);
+  }
+
+  async adoption(clientKey: string): Promise<{ throughSeq: number; chainHash: Buffer; mac: Buffer } | null> {
+    const row = await this.db(ADOPTIONS).where({ client_key: clientKey }).first('through_seq', 'chain_hash', 'mac');
+    return row ? { throughSeq: Number(row.through_seq), chainHash: row.chain_hash, mac: row.mac } : null;
+  }
+
+  /** Records the adoption unless one exists (instances starting together compute the same row). */
+  async insertAdoption(clientKey: string, a: { throughSeq: number; chainHash: Buffer; mac: Buffer }): Promise<void> {
+    await this.db(ADOPTIONS).insert({ client_key: clientKey, through_seq: a.throughSeq, chain_hash: a.chainHash, mac: a.mac }).onConflict('client_key').ignore();
   }
 }

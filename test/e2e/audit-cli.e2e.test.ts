@@ -5,6 +5,9 @@ import path from 'node:path';
 import { createAuditLog } from '../../src/audit/audit-log';
 import { createTestDatabase, TestDatabase } from '../helpers/database';
 
+/** Any 32 bytes: the tests' ATTEST_SECRET_KEY, from which event MAC keys derive. */
+const TEST_SECRET_KEY = Buffer.alloc(32, 7);
+
 const BIN = path.resolve(__dirname, '../../bin/attest.js');
 
 let tdb: TestDatabase;
@@ -40,7 +43,7 @@ function attest(...args: string[]): Promise<{ code: number; stdout: string; stde
 }
 
 async function appendEvents(clientKey: string, n: number): Promise<void> {
-  const audit = createAuditLog(tdb.db);
+  const audit = createAuditLog(tdb.db, TEST_SECRET_KEY);
   for (let i = 0; i < n; i++) {
     await tdb.db.transaction((trx) =>
       audit.append(trx, clientKey, {
