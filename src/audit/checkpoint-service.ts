@@ -1,10 +1,10 @@
 import type { KeyObject } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Logger } from '../lib/logger';
-import type { AuditLog } from './audit-log';
-import type { AuditStore } from './audit-store';
+import { AuditLog, createAuditLog } from './audit-log';
+import { AuditStore } from './audit-store';
 import { keyIdOf, publicKeyOf, signCheckpoint, verifyCheckpoint } from './checkpoint-format';
-import type { Checkpoint, CheckpointStore, VerificationMode, VerificationRecord } from './checkpoint-store';
+import { Checkpoint, CheckpointStore, VerificationMode, VerificationRecord } from './checkpoint-store';
 
 /** What the space and site admin screens show about a tenant's chain. */
 export interface VerificationStatus {
@@ -170,4 +170,9 @@ export class CheckpointService {
       : { status: 'failed', mode, firstBadSeq: check.seq, reason: check.reason, verifiedToSeq: null, checkedAt: now };
     await this.deps.store.saveVerification(clientKey, record);
   }
+}
+
+/** The checkpoint service on `db`, as the server and the `attest export` command both build it. */
+export function createCheckpointService(db: Knex, signingKey: KeyObject, logger: Logger): CheckpointService {
+  return new CheckpointService({ db, audit: createAuditLog(db), auditStore: new AuditStore(db), store: new CheckpointStore(db), signingKey, logger });
 }
