@@ -4,8 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import yauzl from 'yauzl';
-import { ATTEST_BIN, generateChain, measure } from '../../bench/export-fixture';
-import { signCheckpoint } from '../../src/audit/checkpoint-format';
+import { ATTEST_BIN, checkpointAt as signedCheckpointAt, generateChain, measure } from '../../bench/export-fixture';
 import { createTestDatabase, TestDatabase } from '../helpers/database';
 
 /**
@@ -60,19 +59,7 @@ async function unzipTo(file: string, into: string): Promise<void> {
   });
 }
 
-async function checkpointAt(clientKey: string, seq: number): Promise<void> {
-  const ev = await tdb.db('audit_events').where({ client_key: clientKey, seq }).first('chain_hash');
-  const signedAt = new Date();
-  const fields = { clientKey, seq, chainHash: ev.chain_hash.toString('hex'), signedAt: signedAt.toISOString() };
-  await tdb.db('audit_checkpoints').insert({
-    client_key: clientKey,
-    seq,
-    chain_hash: ev.chain_hash,
-    signed_at: signedAt,
-    signature: signCheckpoint(keys.privateKey, fields),
-    key_id: 'cli-test',
-  });
-}
+const checkpointAt = (clientKey: string, seq: number) => signedCheckpointAt(tdb.db, clientKey, seq, keys.privateKey, 'cli-test');
 
 beforeAll(async () => {
   tdb = await createTestDatabase();
