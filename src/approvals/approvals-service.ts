@@ -427,7 +427,7 @@ export class ApprovalsService {
     return null;
   }
 
-  private async view(p: Principal, wf: Workflow, policy: SpacePolicy, viewedVersion: number | null): Promise<WorkflowView> {
+  private async view(p: Principal, wf: Workflow, policy: SpacePolicy, viewedVersion: number | null = null): Promise<WorkflowView> {
     const decisions = await this.deps.store.decisionsOf(p.clientKey, wf.id);
     const current = decisions.filter((d) => d.round === wf.round);
     const outcome = evaluate(wf, current);
