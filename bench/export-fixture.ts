@@ -3,11 +3,12 @@
  * export / verify benchmarks and the evidence scale test. Batched multi-row inserts (unnest), one
  * transaction per batch; a few dozen subjects; two spaces; comments with commas, quotes, newlines.
  */
-import { randomBytes } from 'node:crypto';
+import { KeyObject, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { canonicalText, chainHash, genesisHash, leafHash, subjectRef } from '../src/audit/audit-format';
+import { keyIdOf, signCheckpoint } from '../src/audit/checkpoint-format';
 import type { Knex } from '../src/db/knex';
 
 export { benchDatabase } from './bench-database';
@@ -18,6 +19,25 @@ const COMMENTS = ['ok', 'Approved, with "quotes", commas\nand a second line', 'Ã
 function at(us: bigint): string {
   const ms = Number(us / 1000n);
   return new Date(ms).toISOString().replace('Z', `${String(Number(us % 1000n)).padStart(3, '0')}Z`);
+}
+
+/**
+ * A checkpoint at `seq`, signed with `signingKey` as the scheduler signs them (every 5 minutes in production).
+ * An export re-hashes the rows after the latest checkpoint before it signs the head, so a benchmark without one
+ * would measure a whole-chain check no deployment does at export time.
+ */
+export async function checkpointAt(db: Knex, clientKey: string, seq: number, signingKey: KeyObject, keyId = keyIdOf(signingKey)): Promise<void> {
+  const ev = await db('audit_events').where({ client_key: clientKey, seq }).first('chain_hash');
+  const signedAt = new Date();
+  const fields = { clientKey, seq, chainHash: ev.chain_hash.toString('hex'), signedAt: signedAt.toISOString() };
+  await db('audit_checkpoints').insert({
+    client_key: clientKey,
+    seq,
+    chain_hash: ev.chain_hash,
+    signed_at: signedAt,
+    signature: signCheckpoint(signingKey, fields),
+    key_id: keyId,
+  });
 }
 
 /** Appends `n` events after the tenant's current head (which must be at 0 here) and sets the head. */

@@ -30,9 +30,7 @@ import { MyApprovalsStore } from './my-approvals/my-approvals-store';
 import { registerWebhooks } from './webhooks/webhooks';
 import { PageEventsService } from './webhooks/page-events-service';
 import { PageEventsStore } from './webhooks/page-events-store';
-import { AuditStore } from './audit/audit-store';
-import { CheckpointService } from './audit/checkpoint-service';
-import { CheckpointStore } from './audit/checkpoint-store';
+import { CheckpointService, createCheckpointService } from './audit/checkpoint-service';
 import { HttpPrivacyReportClient } from './privacy/privacy-client';
 import { PrivacyService } from './privacy/privacy-service';
 import { PrivacyStore } from './privacy/privacy-store';
@@ -159,14 +157,7 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
   // Rows written before events carried MACs are vouched for once, before anything new is appended.
   for (const a of await audit.adoptAllRowsWithoutMac(db)) logger.info(a, 'audit rows written before MACs adopted');
   // Signed checkpoints and the chain's verification state (#4); the space dashboard shows them.
-  const checkpoints = new CheckpointService({
-    db,
-    audit,
-    auditStore: new AuditStore(db),
-    store: new CheckpointStore(db),
-    signingKey: config.signingKey,
-    logger: logger.child({ component: 'checkpoints' }),
-  });
+  const checkpoints = createCheckpointService(db, config.signingKey, logger.child({ component: 'checkpoints' }));
   const spaceSettings = new SpaceSettingsService({
     db,
     store: new SpaceSettingsStore(db),
@@ -196,7 +187,7 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
   app.use(createLifecycleRouter({ addon, store, logger }));
   app.use(createApprovalsRouter({ addon, service: approvals, confluence }));
   // Evidence exports (#6): CSV and zip packs of the chain, and the signed links iframes download through.
-  app.use(createEvidence({ addon, db, config, clock, confluence, policies, logger: logger.child({ component: 'evidence' }) }).router);
+  app.use(createEvidence({ addon, db, config, clock, confluence, policies, checkpoints, logger: logger.child({ component: 'evidence' }) }).router);
   app.use(
     createSpacesRouter({
       addon,

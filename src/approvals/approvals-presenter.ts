@@ -67,6 +67,7 @@ export function workflowJson(v: WorkflowView, names: Map<string, string>) {
       canDecide: v.viewer.canDecide,
       reason: v.viewer.canDecide ? null : v.viewer.reason,
       myDecision: v.viewer.myDecision?.decision ?? null,
+      viewedVersion: v.viewer.viewedVersion,
     },
   };
 }
@@ -99,6 +100,8 @@ export function macroModel(v: WorkflowView, names: Map<string, string>) {
     earlier: [...byRound.entries()].sort((a, b) => b[0] - a[0]).map(([round, decisions]) => ({ round, decisions })),
     canDecide: json.viewer.canDecide,
     reason: json.viewer.reason,
+    /** Set when the reader has another version open than the one decisions are for: the block is read-only. */
+    otherVersion: v.viewer.viewedVersion !== null && v.viewer.viewedVersion !== json.boundVersion ? v.viewer.viewedVersion : null,
     open: ['pending', 'outdated', 'expired'].includes(json.state),
   };
 }

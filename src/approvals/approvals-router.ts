@@ -9,6 +9,18 @@ import { displayNames, macroModel, mentionedIds, staticModel, workflowJson } fro
 import { decisionBody, macroQuery, pickerQuery, staticMacroQuery, workflowPathParams } from './approvals-schemas';
 
 /**
+ * The page version a verified context JWT says its iframe shows (`context.confluence.content`), when it
+ * names this page; null when it names none (ACE keeps the verified claims' context on `req.context`).
+ */
+function viewedVersionOf(req: Request, pageId: string): number | null {
+  const content = (req as unknown as { context?: { context?: { confluence?: { content?: { id?: unknown; version?: unknown } } } } })
+    .context?.context?.confluence?.content;
+  if (!content || String(content.id) !== pageId) return null;
+  const version = Number(content.version);
+  return Number.isInteger(version) && version > 0 ? version : null;
+}
+
+/**
  * The Approvals macro (page JWT: its parameters are covered by the qsh), its editor, and the public
  * workflow API (context JWT from AP.context.getToken(); the page is authorised here, per request).
  */
@@ -86,7 +98,7 @@ export function createApprovalsRouter(opts: { addon: AddOn; service: ApprovalsSe
     asyncHandler(async (req, res) => {
       const p = requireUser(req);
       const { pageId, macroId } = parseInput(workflowPathParams, req.params);
-      const view = await service.getWorkflow(p, pageId, macroId);
+      const view = await service.getWorkflow(p, pageId, macroId, viewedVersionOf(req, pageId));
       res.json(workflowJson(view, await displayNames(confluence, p.clientKey, mentionedIds(view))));
     }),
   );
@@ -98,7 +110,7 @@ export function createApprovalsRouter(opts: { addon: AddOn; service: ApprovalsSe
     asyncHandler(async (req, res) => {
       const p = requireUser(req);
       const { pageId, macroId } = parseInput(workflowPathParams, req.params);
-      await renderMacro(res, p.clientKey, await service.getWorkflow(p, pageId, macroId), true);
+      await renderMacro(res, p.clientKey, await service.getWorkflow(p, pageId, macroId, viewedVersionOf(req, pageId)), true);
     }),
   );
 
@@ -109,7 +121,7 @@ export function createApprovalsRouter(opts: { addon: AddOn; service: ApprovalsSe
       const p = requireUser(req);
       const { pageId, macroId } = parseInput(workflowPathParams, req.params);
       const body = parseInput(decisionBody, req.body);
-      const view = await service.decide(p, pageId, macroId, body);
+      const view = await service.decide(p, pageId, macroId, body, viewedVersionOf(req, pageId));
       res.status(201).json(workflowJson(view, await displayNames(confluence, p.clientKey, mentionedIds(view))));
     }),
   );

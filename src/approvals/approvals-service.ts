@@ -43,7 +43,7 @@ export interface WorkflowView {
   outcome: Outcome;
   ruleText: string;
   overdue: boolean;
-  viewer: { accountId: string; canDecide: boolean; reason: string | null; myDecision: Decision | null };
+  viewer: { accountId: string; canDecide: boolean; reason: string | null; myDecision: Decision | null; viewedVersion: number | null };
 }
 
 export function sha256Hex(text: string): string {
@@ -124,7 +124,7 @@ export class ApprovalsService {
       // Parameters signed for an older version (page history) do not configure the workflow.
       if (params.pageVersion >= wf.boundVersion && configChanged(wf, config)) wf = await this.reconfigure(p, wf, config);
     }
-    return this.view(p, wf, policy);
+    return this.view(p, wf, policy, params.pageVersion);
   }
 
   /**
@@ -139,14 +139,19 @@ export class ApprovalsService {
     return this.view(p, wf, await this.deps.policies.policyFor(p.clientKey, wf.spaceKey));
   }
 
-  async getWorkflow(p: Principal, pageId: string, macroId: string): Promise<WorkflowView> {
+  /** `viewedVersion`: the page version the caller is reading (its context JWT), when it names one. */
+  async getWorkflow(p: Principal, pageId: string, macroId: string, viewedVersion: number | null = null): Promise<WorkflowView> {
     await this.assertCanRead(p, pageId);
     const wf = await this.deps.store.findWorkflow(p.clientKey, pageId, macroId);
     if (!wf) throw new NotFoundError('There is no approval workflow for this macro yet: open the page once to create it.');
-    return this.view(p, wf, await this.deps.policies.policyFor(p.clientKey, wf.spaceKey));
+    return this.view(p, wf, await this.deps.policies.policyFor(p.clientKey, wf.spaceKey), viewedVersion);
   }
 
-  async decide(p: Principal, pageId: string, macroId: string, input: DecisionInput): Promise<WorkflowView> {
+  /**
+   * A decision is for the bound version only, and only from someone reading it: both the body's
+   * `pageVersion` and the version the caller's context JWT names (when it names one) must be the bound one.
+   */
+  async decide(p: Principal, pageId: string, macroId: string, input: DecisionInput, viewedVersion: number | null = null): Promise<WorkflowView> {
     await this.assertCanRead(p, pageId);
     if (input.decision === 'reject' && !input.comment.trim()) {
       throw new InputError('A rejection needs a comment that says why.');
@@ -170,6 +175,8 @@ export class ApprovalsService {
       if (input.pageVersion !== locked.boundVersion) {
         throw new ConflictError(`The page changed — reload. This workflow is now bound to version ${locked.boundVersion}, not ${input.pageVersion}.`);
       }
+      const otherVersion = otherVersionRefusal(locked, viewedVersion);
+      if (otherVersion) throw otherVersion;
       const now = this.deps.clock.now();
       const decision = await this.deps.store.insertDecision(
         p.clientKey,
@@ -212,7 +219,7 @@ export class ApprovalsService {
       return updated;
     });
     this.deps.logger.info({ clientKey: p.clientKey, pageId, workflowId: wf.id, decision: input.decision, state: wf.state }, 'decision recorded');
-    return this.view(p, wf, policy);
+    return this.view(p, wf, policy, viewedVersion);
   }
 
   /**
@@ -503,12 +510,12 @@ export class ApprovalsService {
     return null;
   }
 
-  private async view(p: Principal, wf: Workflow, policy: SpacePolicy): Promise<WorkflowView> {
+  private async view(p: Principal, wf: Workflow, policy: SpacePolicy, viewedVersion: number | null = null): Promise<WorkflowView> {
     const decisions = await this.deps.store.decisionsOf(p.clientKey, wf.id);
     const current = decisions.filter((d) => d.round === wf.round);
     const outcome = evaluate(wf, current);
     const viaGroups = OPEN_STATES.includes(wf.state) ? await this.listedGroupsOf(p, wf.groups) : [];
-    const refusal = this.refusal(p, wf, viaGroups, policy);
+    const refusal = this.refusal(p, wf, viaGroups, policy) ?? otherVersionRefusal(wf, viewedVersion);
     const mine = current.filter((d) => d.approverId === p.accountId);
     const today = this.deps.clock.now().toISOString().slice(0, 10);
     return {
@@ -523,9 +530,18 @@ export class ApprovalsService {
         canDecide: refusal === null,
         reason: refusal?.message ?? null,
         myDecision: mine.length ? mine[mine.length - 1] : null,
+        viewedVersion,
       },
     };
   }
+}
+
+/** A person only ever decides on the version they are reading: any other version is read-only. */
+function otherVersionRefusal(wf: Workflow, viewedVersion: number | null): ConflictError | null {
+  if (viewedVersion === null || viewedVersion === wf.boundVersion) return null;
+  return new ConflictError(
+    `You are viewing version ${viewedVersion}; approvals are for version ${wf.boundVersion} — open the current version.`,
+  );
 }
 
 /** What a settled outcome changes on a workflow: its state, and when an approval was given and lapses. */

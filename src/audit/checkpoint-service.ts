@@ -1,10 +1,10 @@
 import type { KeyObject } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Logger } from '../lib/logger';
-import type { AuditLog } from './audit-log';
-import type { AuditStore } from './audit-store';
+import { AuditLog, createAuditLog } from './audit-log';
+import { AuditStore } from './audit-store';
 import { keyIdOf, publicKeyOf, signCheckpoint, verifyCheckpoint } from './checkpoint-format';
-import type { Checkpoint, CheckpointStore, VerificationMode, VerificationRecord } from './checkpoint-store';
+import { Checkpoint, CheckpointStore, VerificationMode, VerificationRecord } from './checkpoint-store';
 
 /** What the space and site admin screens show about a tenant's chain. */
 export interface VerificationStatus {
@@ -16,9 +16,46 @@ export interface VerificationStatus {
   verifiedToSeq: number | null;
   checkedAt: Date | null;
   lastCheckpoint: Pick<Checkpoint, 'seq' | 'chainHash' | 'signedAt' | 'keyId'> | null;
+  /** The latest full check (from genesis) and the latest incremental one, as recorded. */
+  full: VerificationRecord | null;
+  incremental: VerificationRecord | null;
 }
 
-type Check = { ok: true; toSeq: number; chainHash: string | null } | { ok: false; seq: number; reason: string };
+/** `fromSeq`: the first seq re-hashed, null when no row was (nothing new since the checkpoint). */
+type Check = { ok: true; fromSeq: number | null; toSeq: number; chainHash: string | null } | { ok: false; seq: number; reason: string };
+
+/** "2026-03-02 02:30 UTC" */
+const utc = (d: Date) => `${d.toISOString().slice(0, 10)} ${d.toISOString().slice(11, 16)} UTC`;
+
+/**
+ * What the admin screens say, one line per kind of check, claiming no more than was done: the full check's
+ * time and range, then what incremental checks have re-hashed since.
+ */
+export function verificationLines(s: Pick<VerificationStatus, 'full' | 'incremental'>, incrementalCounts: boolean): string[] {
+  const { full, incremental: inc } = s;
+  const lines: string[] = [];
+  if (!full) lines.push('No full check yet.');
+  else if (full.status === 'ok') lines.push(`Full check ${utc(full.checkedAt)}, events 1–${full.verifiedToSeq}: ok`);
+  else lines.push(`Full check ${utc(full.checkedAt)}: FAILED at event ${full.firstBadSeq} (${full.reason})`);
+  if (!inc || !incrementalCounts) return lines;
+  if (inc.status === 'failed') {
+    lines.push(`Incremental check ${utc(inc.checkedAt)}: FAILED at event ${inc.firstBadSeq} (${inc.reason})`);
+  } else if (full?.status === 'ok') {
+    const from = (full.verifiedToSeq ?? 0) + 1;
+    lines.push(
+      (inc.verifiedToSeq ?? 0) >= from
+        ? `Since then: events ${from}–${inc.verifiedToSeq} checked incrementally (last ${utc(inc.checkedAt)})`
+        : `Since then: no new events (last incremental check ${utc(inc.checkedAt)})`,
+    );
+  } else {
+    lines.push(
+      inc.verifiedFromSeq !== null
+        ? `Incremental check ${utc(inc.checkedAt)}: events ${inc.verifiedFromSeq}–${inc.verifiedToSeq} ok`
+        : `Incremental check ${utc(inc.checkedAt)}: no new events since the checkpoint at event ${inc.verifiedToSeq}`,
+    );
+  }
+  return lines;
+}
 
 /**
  * Signs the tenant's chain head (Ed25519, key outside the database) when it moved, but only when the
@@ -47,24 +84,40 @@ export class CheckpointService {
   }
 
   async verificationStatus(clientKey: string): Promise<VerificationStatus> {
-    const [v, cp] = await Promise.all([this.deps.store.verification(clientKey), this.deps.store.latest(clientKey)]);
+    return (await this.status(clientKey)).status;
+  }
+
+  /**
+   * A failed full check stays failed until a full check passes; an incremental result counts unless a full
+   * check that passed ran after it. The status is the failing record, else the most recent one.
+   */
+  private async status(clientKey: string): Promise<{ status: VerificationStatus; incrementalCounts: boolean }> {
+    const [{ full, incremental }, cp] = await Promise.all([this.deps.store.verification(clientKey), this.deps.store.latest(clientKey)]);
+    const incrementalCounts = !!incremental && !(full?.status === 'ok' && full.checkedAt >= incremental.checkedAt);
+    const failing = full?.status === 'failed' ? full : incrementalCounts && incremental!.status === 'failed' ? incremental : null;
+    const latest = failing ?? (incrementalCounts ? incremental : full);
     return {
-      status: v?.status ?? 'never',
-      mode: v?.mode ?? null,
-      firstBadSeq: v?.firstBadSeq ?? null,
-      reason: v?.reason ?? null,
-      verifiedToSeq: v?.verifiedToSeq ?? null,
-      checkedAt: v?.checkedAt ?? null,
-      lastCheckpoint: cp ? { seq: cp.seq, chainHash: cp.chainHash, signedAt: cp.signedAt, keyId: cp.keyId } : null,
+      incrementalCounts,
+      status: {
+        status: latest?.status ?? 'never',
+        mode: latest?.mode ?? null,
+        firstBadSeq: latest?.firstBadSeq ?? null,
+        reason: latest?.reason ?? null,
+        verifiedToSeq: latest?.verifiedToSeq ?? null,
+        checkedAt: latest?.checkedAt ?? null,
+        lastCheckpoint: cp ? { seq: cp.seq, chainHash: cp.chainHash, signedAt: cp.signedAt, keyId: cp.keyId } : null,
+        full,
+        incremental,
+      },
     };
   }
 
   /** The same, shaped for the space dashboard (spaces/verification-status.ts); null before any run. */
   async dashboardStatus(clientKey: string): Promise<{
-    verification?: { ok: boolean; checkedAt?: string; seq?: number; reason?: string; firstBadSeq?: number };
+    verification?: { ok: boolean; checkedAt?: string; seq?: number; reason?: string; firstBadSeq?: number; lines: string[] };
     checkpoint?: { seq: number; chainHash: string; signedAt: string; keyId?: string };
   } | null> {
-    const s = await this.verificationStatus(clientKey);
+    const { status: s, incrementalCounts } = await this.status(clientKey);
     if (s.status === 'never' && !s.lastCheckpoint) return null;
     return {
       verification:
@@ -76,23 +129,32 @@ export class CheckpointService {
               seq: s.verifiedToSeq ?? undefined,
               reason: s.reason ?? undefined,
               firstBadSeq: s.firstBadSeq ?? undefined,
+              lines: verificationLines(s, incrementalCounts),
             },
       checkpoint: s.lastCheckpoint ? { ...s.lastCheckpoint, signedAt: s.lastCheckpoint.signedAt.toISOString() } : undefined,
     };
   }
 
   /**
-   * Verifies since the last checkpoint and, when the head moved and extends it, signs a new checkpoint.
-   * Refuses (error log + failed verification state) when the head does not extend the previous one.
+   * Re-hashes every row since the last checkpoint and, when the head moved and extends it, signs a new
+   * checkpoint. Refuses (error log + failed verification state) when a row does not verify or the head does
+   * not extend the previous checkpoint, and while the last full check is failed: a signature must never
+   * vouch for a chain known to be broken.
    */
   async checkpoint(clientKey: string, now: Date): Promise<'signed' | 'unchanged' | 'empty' | 'refused'> {
     const head = await this.deps.auditStore.head(clientKey);
     if (!head || head.seq === 0 || !head.chainHash) return 'empty';
-    const prev = await this.deps.store.latest(clientKey);
-    if (prev && prev.seq === head.seq && prev.chainHash === head.chainHash.toString('hex')) {
-      await this.record(clientKey, 'checkpoint', { ok: true, toSeq: head.seq, chainHash: prev.chainHash }, now);
-      return 'unchanged';
+    const { full } = await this.deps.store.verification(clientKey);
+    if (full?.status === 'failed') {
+      this.deps.logger.error(
+        { clientKey, firstBadSeq: full.firstBadSeq, reason: full.reason },
+        'audit checkpoint REFUSED: the last full check of the chain failed',
+      );
+      return 'refused';
     }
+    const prev = await this.deps.store.latest(clientKey);
+    // Nothing new to sign; nothing was checked either, so nothing is recorded.
+    if (prev && prev.seq === head.seq && prev.chainHash === head.chainHash.toString('hex')) return 'unchanged';
     const check = await this.sinceCheckpoint(clientKey, prev, head.seq);
     await this.record(clientKey, 'checkpoint', check, now);
     if (!check.ok) return 'refused';
@@ -115,7 +177,9 @@ export class CheckpointService {
   /** Full: the whole chain from genesis, and every checkpoint against it (hash and signature). */
   async verifyFull(clientKey: string, now: Date): Promise<boolean> {
     const result = await this.deps.audit.verify(this.deps.db, clientKey);
-    let check: Check = result.ok ? { ok: true, toSeq: result.lastSeq ?? 0, chainHash: result.head } : { ok: false, seq: result.seq, reason: result.reason };
+    let check: Check = result.ok
+      ? { ok: true, fromSeq: result.firstSeq, toSeq: result.lastSeq ?? 0, chainHash: result.head }
+      : { ok: false, seq: result.seq, reason: result.reason };
     if (check.ok) {
       const publicKey = publicKeyOf(this.deps.signingKey);
       for (const cp of await this.deps.store.all(clientKey)) {
@@ -152,22 +216,25 @@ export class CheckpointService {
     }
     const result = await this.deps.audit.verify(this.deps.db, clientKey, { fromSeq: (prev?.seq ?? 0) + 1, toSeq });
     if (!result.ok) return { ok: false, seq: result.seq, reason: result.reason };
-    return { ok: true, toSeq: result.lastSeq ?? prev?.seq ?? 0, chainHash: result.lastSeq ? result.head : prev?.chainHash ?? null };
+    return { ok: true, fromSeq: result.firstSeq, toSeq: result.lastSeq ?? prev?.seq ?? 0, chainHash: result.lastSeq ? result.head : prev?.chainHash ?? null };
   }
 
+  /** Keeps the latest result per scope (full, incremental); see status() for how they combine. */
   private async record(clientKey: string, mode: VerificationMode, check: Check, now: Date): Promise<void> {
-    const current = await this.deps.store.verification(clientKey);
     if (!check.ok) {
       this.deps.logger.error(
         { clientKey, mode, firstBadSeq: check.seq, reason: check.reason },
         mode === 'checkpoint' ? 'audit checkpoint REFUSED: the chain does not extend the last checkpoint' : 'audit chain verification FAILED',
       );
     }
-    // A failure found by a full run covers rows an incremental run does not read: only a full run clears it.
-    if (check.ok && current?.status === 'failed' && current.mode === 'full' && mode !== 'full') return;
     const record: VerificationRecord = check.ok
-      ? { status: 'ok', mode, firstBadSeq: null, reason: null, verifiedToSeq: check.toSeq, checkedAt: now }
-      : { status: 'failed', mode, firstBadSeq: check.seq, reason: check.reason, verifiedToSeq: null, checkedAt: now };
+      ? { status: 'ok', mode, firstBadSeq: null, reason: null, verifiedFromSeq: check.fromSeq, verifiedToSeq: check.toSeq, checkedAt: now }
+      : { status: 'failed', mode, firstBadSeq: check.seq, reason: check.reason, verifiedFromSeq: null, verifiedToSeq: null, checkedAt: now };
     await this.deps.store.saveVerification(clientKey, record);
   }
+}
+
+/** The checkpoint service on `db`, as the server and the `attest export` command both build it. */
+export function createCheckpointService(db: Knex, signingKey: KeyObject, logger: Logger): CheckpointService {
+  return new CheckpointService({ db, audit: createAuditLog(db), auditStore: new AuditStore(db), store: new CheckpointStore(db), signingKey, logger });
 }

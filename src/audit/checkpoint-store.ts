@@ -15,15 +15,22 @@ export interface Checkpoint {
 
 export type VerificationMode = 'incremental' | 'full' | 'checkpoint';
 
+/** A full check re-hashes from genesis; an incremental one (or the checkpoint job's) since the last checkpoint. */
+export type VerificationScope = 'full' | 'incremental';
+
 export interface VerificationRecord {
   status: 'ok' | 'failed';
   mode: VerificationMode;
   firstBadSeq: number | null;
   reason: string | null;
+  /** The first seq the run re-hashed; null when it re-hashed no row (nothing new since the checkpoint). */
+  verifiedFromSeq: number | null;
   /** The last seq the run covered (its end when ok). */
   verifiedToSeq: number | null;
   checkedAt: Date;
 }
+
+export const scopeOf = (mode: VerificationMode): VerificationScope => (mode === 'full' ? 'full' : 'incremental');
 
 interface CheckpointRow {
   client_key: string;
@@ -76,31 +83,40 @@ export class CheckpointStore {
     return rows.length === 1;
   }
 
-  async verification(clientKey: string): Promise<VerificationRecord | null> {
-    const r = await this.db(VERIFICATION).where({ client_key: clientKey }).first();
-    if (!r) return null;
-    return {
-      status: r.status,
-      mode: r.mode,
-      firstBadSeq: r.first_bad_seq === null ? null : Number(r.first_bad_seq),
-      reason: r.reason,
-      verifiedToSeq: r.verified_to_seq === null ? null : Number(r.verified_to_seq),
-      checkedAt: r.checked_at,
+  /** The latest full and the latest incremental check of the tenant's chain. */
+  async verification(clientKey: string): Promise<Record<VerificationScope, VerificationRecord | null>> {
+    const rows = await this.db(VERIFICATION).where({ client_key: clientKey });
+    const of = (scope: VerificationScope): VerificationRecord | null => {
+      const r = rows.find((x) => x.scope === scope);
+      if (!r) return null;
+      const n = (v: unknown) => (v === null ? null : Number(v));
+      return {
+        status: r.status,
+        mode: r.mode,
+        firstBadSeq: n(r.first_bad_seq),
+        reason: r.reason,
+        verifiedFromSeq: n(r.verified_from_seq),
+        verifiedToSeq: n(r.verified_to_seq),
+        checkedAt: r.checked_at,
+      };
     };
+    return { full: of('full'), incremental: of('incremental') };
   }
 
   async saveVerification(clientKey: string, v: VerificationRecord): Promise<void> {
     await this.db(VERIFICATION)
       .insert({
         client_key: clientKey,
+        scope: scopeOf(v.mode),
         status: v.status,
         mode: v.mode,
         first_bad_seq: v.firstBadSeq,
         reason: v.reason,
+        verified_from_seq: v.verifiedFromSeq,
         verified_to_seq: v.verifiedToSeq,
         checked_at: v.checkedAt,
       })
-      .onConflict('client_key')
+      .onConflict(['client_key', 'scope'])
       .merge();
   }
 }

@@ -3,6 +3,7 @@ import pino from 'pino';
 import { loadConfig } from '../config';
 import { openDatabase } from '../db/database';
 import type { Knex } from '../db/knex';
+import type { Logger } from '../lib/logger';
 
 /** Exit codes shared by every command. */
 export const EXIT = {
@@ -63,16 +64,18 @@ export function positiveInt(command: string, name: string, raw: string | undefin
   return Number(raw);
 }
 
+/** Logs of a command go to stderr, quiet unless LOG_LEVEL asks for more. */
+export function cliLogger(ctx: CliContext): Logger {
+  return pino({ level: ctx.env.LOG_LEVEL || 'warn', base: { service: 'attest-cli' } }, pino.destination({ dest: 2, sync: true }));
+}
+
 /**
  * Opens the database exactly as the server does (DATABASE_URL, or the embedded PostgreSQL in DATA_DIR),
  * runs `fn` and closes it again. Logs go to stderr, quiet unless LOG_LEVEL asks for more.
  */
 export async function withDatabase<T>(ctx: CliContext, fn: (db: Knex) => Promise<T>): Promise<T> {
   const config = loadConfig(ctx.env);
-  const logger = pino(
-    { level: ctx.env.LOG_LEVEL || 'warn', base: { service: 'attest-cli' } },
-    pino.destination({ dest: 2, sync: true }),
-  );
+  const logger = cliLogger(ctx);
   // Beside a running `npm start`, use its embedded PostgreSQL rather than fight it for the data directory.
   const database = await openDatabase(config, logger, { poolMax: 2, share: true });
   try {

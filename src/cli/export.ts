@@ -4,9 +4,10 @@ import type { Writable } from 'node:stream';
 import { loadConfig } from '../config';
 import { systemClock } from '../lib/clock';
 import { parseEvidenceTime } from '../evidence/evidence-schemas';
-import { EvidenceFormat, EvidenceService } from '../evidence/evidence-service';
-import { EvidenceStore } from '../evidence/evidence-store';
-import { CliCommand, EXIT, parseCommandArgs, UsageError, withDatabase } from './command';
+import { createCheckpointService } from '../audit/checkpoint-service';
+import { createOperatorExport } from '../evidence/evidence-feature';
+import type { EvidenceFormat } from '../evidence/evidence-service';
+import { cliLogger, CliCommand, EXIT, parseCommandArgs, UsageError, withDatabase } from './command';
 
 const USAGE = `attest export --client-key KEY [--space SPACE] [--from TIME] [--to TIME] [--format csv|zip] [-o FILE]
 
@@ -53,7 +54,7 @@ export const exportCommand: CliCommand = {
     const started = Date.now();
     try {
       const summary = await withDatabase(ctx, (db) =>
-        new EvidenceService({ store: new EvidenceStore(db), signingKey: config.signingKey, clock: systemClock }).write(
+        createOperatorExport(db, config.signingKey, systemClock, createCheckpointService(db, config.signingKey, cliLogger(ctx))).write(
           clientKey,
           { spaceKey: values.space ?? null, from, to },
           format,
@@ -63,7 +64,10 @@ export const exportCommand: CliCommand = {
       );
       if (tmp && out) fs.renameSync(tmp, out);
       const range = summary.rows ? `seq ${summary.firstSeq}..${summary.lastSeq}` : 'no events in range';
-      const cp = format === 'zip' ? `, checkpoint ${summary.checkpoint ? `at seq ${summary.checkpoint.seq}` : 'none'}` : '';
+      const cp = `, checkpoint ${summary.checkpoint ? `at seq ${summary.checkpoint.seq}` : 'none (the rows are covered by no signature)'}`;
+      if (summary.endedAtCheckpoint) {
+        ctx.err(`export: ends at the last signed checkpoint (seq ${summary.lastSeq}); seq ${summary.lastSeq! + 1}..${summary.endedAtCheckpoint.requestedToSeq} are not signed yet`);
+      }
       const redacted = summary.redactedRows ? ` (${summary.redactedRows} outside the filter)` : '';
       ctx.err(`export: done, ${summary.rows} rows${redacted}, ${range}${cp}${out ? ` -> ${out}` : ''}`);
       return EXIT.ok;

@@ -4,7 +4,7 @@ import { isHashHex } from '../audit/audit-format';
 import { FileVerifyResult, verifyEvidenceFile } from '../evidence/evidence-verifier';
 import { CliContext, EXIT, parseCommandArgs, UsageError } from './command';
 
-export const VERIFY_FILE_USAGE = `attest verify FILE.csv|FILE.zip [--public-key PEM] [--genesis CLIENT_KEY | --prev HASH]
+export const VERIFY_FILE_USAGE = `attest verify FILE.csv|FILE.zip [--public-key PEM] [--genesis CLIENT_KEY | --prev HASH] [--strict | --no-strict]
 
 Verifies an evidence export offline, streaming it (any size): seq continuity, every leaf and chain hash,
 every display column against the canonical text, actor_ref = SHA-256(salt ‖ accountId) where both are
@@ -13,7 +13,11 @@ and for a pack (zip) the file digests in manifest.json and the signed checkpoint
   --public-key PEM   the checkpoint key you obtained from the operator (default: the pack's own key)
   --genesis KEY      the file must start at seq 1 of tenant KEY
   --prev HASH        the first row's prev_chain_hash must be HASH (hex)
-Prints "ok: ..." and exits 0, or "FAIL: row N (seq S): reason" for the first bad row and exits 1.`;
+  --strict           fail when a row is after the last signed checkpoint, or a pack's manifest is unsigned
+                     (the default for a pack; a CSV carries no signature, so it then always fails)
+  --no-strict        report such rows as unsigned instead of failing
+Prints "ok: ..." (always saying how far signatures reach) and exits 0, or "FAIL: ..." for the first bad row
+and exits 1.`;
 
 function readPublicKey(file: string): KeyObject {
   let pem: string;
@@ -42,7 +46,14 @@ export function describe(file: string, r: Extract<FileVerifyResult, { ok: true }
     r.checkpoint.status === 'absent'
       ? 'no signed checkpoint'
       : `checkpoint at seq ${r.checkpoint.seq} verified with ${r.checkpoint.keySource === 'given' ? 'the given public key' : "the pack's own public key (compare its id with the operator's, or pass --public-key)"} ${r.checkpoint.keyId}`;
-  return `ok: ${file}, ${r.rows} rows${redacted}, seq ${r.firstSeq}..${r.lastSeq}, head ${r.head}; ${start}; ${cp}`;
+  const reach =
+    r.signedToSeq === null
+      ? `UNSIGNED: no signature covers seq ${r.firstSeq}..${r.lastSeq}`
+      : r.unsignedRows
+        ? `signatures reach seq ${r.signedToSeq}; UNSIGNED: seq ${r.signedToSeq + 1}..${r.lastSeq} (${r.unsignedRows} rows)`
+        : `signatures reach seq ${r.signedToSeq}, the last row`;
+  const manifest = r.manifest === 'signed' ? '; manifest signed' : r.manifest === 'unsigned' ? '; manifest NOT signed (pack format v1)' : '';
+  return `ok: ${file}, ${r.rows} rows${redacted}, seq ${r.firstSeq}..${r.lastSeq}, head ${r.head}; ${start}; ${cp}; ${reach}${manifest}`;
 }
 
 /** `attest verify FILE …`: the auditor's offline check of an export. */
@@ -50,11 +61,12 @@ export async function verifyFile(args: string[], ctx: CliContext): Promise<numbe
   const { values, positionals } = parseCommandArgs(
     'verify',
     args,
-    { 'public-key': { type: 'string' }, genesis: { type: 'string' }, prev: { type: 'string' } },
+    { 'public-key': { type: 'string' }, genesis: { type: 'string' }, prev: { type: 'string' }, strict: { type: 'boolean' }, 'no-strict': { type: 'boolean' } },
     true,
   );
   if (positionals.length !== 1) throw new UsageError('verify: give one FILE (or --db --client-key KEY)');
   if (values.genesis !== undefined && values.prev !== undefined) throw new UsageError('verify: give --genesis or --prev, not both');
+  if (values.strict && values['no-strict']) throw new UsageError('verify: give --strict or --no-strict, not both');
   if (values.prev !== undefined && !isHashHex(values.prev)) throw new UsageError('verify: --prev must be 64 lower-case hex characters');
   const [file] = positionals;
   if (!fs.existsSync(file)) {
@@ -65,6 +77,7 @@ export async function verifyFile(args: string[], ctx: CliContext): Promise<numbe
     genesisTenant: values.genesis,
     prevChainHash: values.prev,
     publicKey: values['public-key'] ? readPublicKey(values['public-key']) : undefined,
+    strict: values.strict ? true : values['no-strict'] ? false : undefined,
   });
   if (!result.ok) {
     ctx.out(`FAIL: ${result.reason}`);

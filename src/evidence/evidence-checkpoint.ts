@@ -2,8 +2,8 @@
  * Signed checkpoints as an evidence pack carries them. The message, key id and signature check are the
  * scheduler's (src/audit/checkpoint-format.ts); this file only adds the pack's shape and how it is read.
  */
-import type { KeyObject } from 'node:crypto';
-import { checkpointMessage as message, keyIdOf, publicKeyPem, verifyCheckpoint } from '../audit/checkpoint-format';
+import { createHash, KeyObject, sign, verify } from 'node:crypto';
+import { checkpointMessage as message, keyIdOf, publicKeyOf, publicKeyPem, verifyCheckpoint } from '../audit/checkpoint-format';
 
 export { publicKeyPem };
 /** hex SHA-256 of the public key's SPKI DER: the checkpoints' `key_id`. */
@@ -32,6 +32,27 @@ export function checkpointMessage(c: Pick<Checkpoint, 'tenant' | 'seq' | 'chainH
 
 export function checkpointSignatureValid(c: Checkpoint, publicKey: KeyObject): boolean {
   return typeof c.signature === 'string' && verifyCheckpoint(publicKey, fields(c), c.signature);
+}
+
+/**
+ * The signed statement over a pack's manifest.json, which lists every other file's SHA-256:
+ * `attest-pack-manifest-v1\n<clientKey>\n<hex SHA-256 of manifest.json>\n`, signed with the checkpoint key.
+ */
+export function manifestMessage(tenant: string, manifest: Buffer): string {
+  return `attest-pack-manifest-v1\n${tenant}\n${createHash('sha256').update(manifest).digest('hex')}\n`;
+}
+
+/** Raw Ed25519 signature (manifest.sig) of the manifest statement. */
+export function signManifest(privateKey: KeyObject, tenant: string, manifest: Buffer): Buffer {
+  return sign(null, Buffer.from(manifestMessage(tenant, manifest), 'utf8'), privateKey);
+}
+
+export function manifestSignatureValid(publicKey: KeyObject, tenant: string, manifest: Buffer, signature: Buffer): boolean {
+  try {
+    return verify(null, Buffer.from(manifestMessage(tenant, manifest), 'utf8'), publicKeyOf(publicKey), signature);
+  } catch {
+    return false;
+  }
 }
 
 /** Reads the checkpoint the exporter needs; null when none exists (or the table does not yet). */

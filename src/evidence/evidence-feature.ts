@@ -1,7 +1,9 @@
+import type { KeyObject } from 'node:crypto';
 import type { Router } from 'express';
 import type { AddOn } from 'atlassian-connect-express';
 import type { Knex } from 'knex';
 import type { SpacePolicyProvider } from '../approvals/space-policy';
+import type { CheckpointService } from '../audit/checkpoint-service';
 import type { Config } from '../config';
 import type { ConfluenceClient } from '../confluence/confluence-client';
 import type { Clock } from '../lib/clock';
@@ -19,15 +21,29 @@ export function createEvidence(deps: {
   clock: Clock;
   confluence: ConfluenceClient;
   policies: SpacePolicyProvider;
+  checkpoints: CheckpointService;
   logger: Logger;
 }): { service: EvidenceService; router: Router } {
   const service = new EvidenceService({
-    store: new EvidenceStore(deps.db),
-    signingKey: deps.config.signingKey,
-    clock: deps.clock,
+    ...exportDeps(deps.db, deps.config.signingKey, deps.clock, deps.checkpoints),
     confluence: deps.confluence,
     policies: deps.policies,
   });
   const links = new EvidenceLinks(deps.config.secretKey, deps.clock);
   return { service, router: createEvidenceRouter({ addon: deps.addon, service, links, logger: deps.logger }) };
+}
+
+/** The export service without Confluence permission checks: the operator's `attest export`. */
+export function createOperatorExport(db: Knex, signingKey: KeyObject, clock: Clock, checkpoints: CheckpointService): EvidenceService {
+  return new EvidenceService(exportDeps(db, signingKey, clock, checkpoints));
+}
+
+/** Every export first signs the tenant's head as a checkpoint, as the scheduler would, so it ends at a signature. */
+function exportDeps(db: Knex, signingKey: KeyObject, clock: Clock, checkpoints: CheckpointService) {
+  return {
+    store: new EvidenceStore(db),
+    signingKey,
+    clock,
+    signHead: (clientKey: string) => checkpoints.checkpoint(clientKey, clock.now()),
+  };
 }

@@ -10,33 +10,77 @@ export const PACK = {
   publicKey: 'public-key.pem',
   guide: 'VERIFY.md',
   sums: 'SHA256SUMS',
+  manifestMessage: 'manifest.msg',
+  manifestSignature: 'manifest.sig',
 } as const;
 
-export const PACK_FORMAT = 'attest-evidence-pack-v1';
+/** v2 adds manifest.msg and manifest.sig (the manifest signed with the checkpoint key). */
+export const PACK_FORMAT = 'attest-evidence-pack-v2';
+/** Packs before the signed manifest: still read, but never "ok" under --strict. */
+export const PACK_FORMAT_V1 = 'attest-evidence-pack-v1';
 
 /** VERIFY.md: how an auditor checks the pack by hand with sha256sum and openssl. */
-export function verifyGuide(p: { tenant: string; checkpoint: Checkpoint | null; firstSeq: number | null; lastSeq: number | null }): string {
+export function verifyGuide(p: {
+  tenant: string;
+  checkpoint: Checkpoint | null;
+  firstSeq: number | null;
+  lastSeq: number | null;
+  endedAtCheckpoint: { requestedToSeq: number } | null;
+}): string {
   const cp = p.checkpoint;
   const range = p.firstSeq === null ? 'no events' : `seq ${p.firstSeq} to ${p.lastSeq}`;
+  const reach = !cp
+    ? `No signed checkpoint covers these rows: nothing in this pack is signed, and \`attest verify\` fails it.`
+    : cp.seq >= (p.lastSeq ?? 0)
+      ? `The signed checkpoint is at seq ${cp.seq}, the last row: every row is covered by the signature.`
+      : `The signed checkpoint is at seq ${cp.seq}; rows after it are covered by no signature and \`attest verify\` fails the pack.`;
+  const ended = p.endedAtCheckpoint
+    ? `\nThe export was asked for events up to seq ${p.endedAtCheckpoint.requestedToSeq}, but no checkpoint covered them when it ran; it ends at\nthe last signed checkpoint (seq ${cp?.seq}) instead. Export again later for the rest.\n`
+    : '';
   return `# Verifying this evidence pack
 
 This pack holds the audit events of Attest tenant \`${p.tenant}\` (${range}) as a hash chain
 (Attest audit format v1). You can check it without Attest's servers and without trusting its operator.
+${reach}
+${ended}
+## What "ok" proves, and what it does not
+
+\`attest verify\` answers "ok" only when all of this holds:
+
+- every row's hashes recompute from its canonical text, and each row links to the one before it;
+- every readable column agrees with the canonical text it was copied from;
+- the last row is the one a checkpoint signed with Attest's key records (\`--strict\`, the default for a
+  pack): no row after the signature, none cut from the end;
+- \`manifest.json\` is signed with the same key, so the filters, row count, seq range and every file's digest
+  are the ones Attest wrote.
+
+So "ok" proves that these rows are exactly the tenant's audit events up to the signed checkpoint, as
+Attest's key saw them when it signed, and that no row between the first and the last was added, changed,
+removed or reordered. It does **not** prove: that no events happened after the checkpoint (a later export
+shows them); that the key is Attest's unless you compared it with the key you obtained from the operator
+(\`--public-key\`); that the events before the first row exist, unless the pack starts at seq 1 (genesis);
+or that the database was not rewritten *before* the checkpoint was signed — the server signs what its
+database shows it.
 
 ## The quick way
 
     attest verify ${'<this-pack>'}.zip --public-key <key-you-obtained-independently>.pem
 
 It recomputes every hash, checks every column against the signed-over canonical text, and checks the
-last rows against the signed checkpoint. Exit code 0 means the pack verifies; 1 names the first bad row.
+last row against the signed checkpoint and the manifest against its signature. Exit code 0 means the pack
+verifies; 1 names the first bad row. The summary always says how far the signatures reach.
 
 ## By hand
 
-### 1. The files are the ones listed
+### 1. The files are the ones listed, in a signed manifest
 
     sha256sum -c SHA256SUMS
+    sha256sum manifest.json; cat manifest.msg
+    openssl pkeyutl -verify -pubin -inkey public-key.pem -rawin -in manifest.msg -sigfile manifest.sig
 
-Every line must say \`OK\`. \`manifest.json\` lists the same digests with the row count and seq range.
+Every line of the first must say \`OK\`; line 3 of \`manifest.msg\` must be the SHA-256 of \`manifest.json\`, and
+OpenSSL must print \`Signature Verified Successfully\`. \`manifest.json\` lists the same digests as
+\`SHA256SUMS\` (and that of \`SHA256SUMS\` itself) with the row count and seq range.
 
 ### 2. The checkpoint is signed by Attest's key
 ${
@@ -58,8 +102,8 @@ OpenSSL must print \`Signature Verified Successfully\`. The message reads:
     ${cp.signedAt}
 `
     : `
-This pack carries no signed checkpoint (none had been signed yet for these rows). The chain below is
-internally consistent, but only a checkpoint or a hash you hold independently ties it to Attest's key.
+This pack carries no signed checkpoint (none covered these rows). The chain below may be internally
+consistent, but only a checkpoint or a hash you hold independently ties it to Attest's key.
 `
 }
 ### 3. The chain reaches the checkpoint

@@ -8,7 +8,7 @@ import type { SpacePolicyProvider } from '../approvals/space-policy';
 import { ConfluenceClient, isSpaceAdmin } from '../confluence/confluence-client';
 import type { Clock } from '../lib/clock';
 import { NotAllowedError } from '../lib/errors';
-import { Checkpoint, checkpointMessage, keyId, publicKeyPem } from './evidence-checkpoint';
+import { Checkpoint, checkpointMessage, keyId, manifestMessage, publicKeyPem, signManifest } from './evidence-checkpoint';
 import { COL, CSV_STRINGIFY_OPTIONS, EvidenceEvent, evidenceRecord, neutralise } from './evidence-csv';
 import type { EvidenceStore } from './evidence-store';
 import { PACK, PACK_FORMAT, verifyGuide } from './evidence-pack';
@@ -31,6 +31,11 @@ export interface ExportSummary {
   firstSeq: number | null;
   lastSeq: number | null;
   checkpoint: Checkpoint | null;
+  /**
+   * Set when events after the last row exist in the range asked for but no checkpoint covers them (the chain
+   * moved after the export signed its head, or it does not verify): the export ends at the checkpoint instead.
+   */
+  endedAtCheckpoint: { requestedToSeq: number } | null;
 }
 
 export interface ExportOptions {
@@ -49,6 +54,7 @@ interface Plan {
   contentToSeq: number;
   prevChainHash: string;
   checkpoint: Checkpoint | null;
+  endedAtCheckpoint: ExportSummary['endedAtCheckpoint'];
 }
 
 /**
@@ -96,8 +102,13 @@ export class EvidenceService {
   constructor(
     private readonly deps: {
       store: EvidenceStore;
-      /** Checkpoint public key: the signing key's public half (or the public key itself). */
+      /** The checkpoint signing key (private): it signs each pack's manifest. */
       signingKey: KeyObject;
+      /**
+       * Signs the tenant's current head as a checkpoint (recorded like the scheduled ones, after re-hashing
+       * every row since the previous one), so that an export ends at a signature.
+       */
+      signHead: (clientKey: string) => Promise<unknown>;
       clock: Clock;
       /** Absent for the operator's CLI, which needs no Confluence permission. */
       confluence?: ConfluenceClient;
@@ -135,11 +146,20 @@ export class EvidenceService {
 
   /** Streams the export to `out` (ended when done) and returns what it wrote. */
   async write(clientKey: string, filter: EvidenceFilter, format: EvidenceFormat, out: Writable, opts: ExportOptions = {}): Promise<ExportSummary> {
+    await this.deps.signHead(clientKey);
     const snapshot = await this.deps.store.beginSnapshot();
     try {
       const store = this.deps.store.on(snapshot);
-      const plan = await this.plan(store, clientKey, filter, format);
-      const summary: ExportSummary = { tenant: clientKey, rows: 0, redactedRows: 0, firstSeq: null, lastSeq: null, checkpoint: plan?.checkpoint ?? null };
+      const plan = await this.plan(store, clientKey, filter);
+      const summary: ExportSummary = {
+        tenant: clientKey,
+        rows: 0,
+        redactedRows: 0,
+        firstSeq: null,
+        lastSeq: null,
+        checkpoint: plan?.checkpoint ?? null,
+        endedAtCheckpoint: plan?.endedAtCheckpoint ?? null,
+      };
       const records = plan ? this.records(store, clientKey, filter, plan, summary, opts) : Readable.from([]);
       if (format === 'csv') {
         await pipeline(records, stringify(CSV_STRINGIFY_OPTIONS), new Digest({ hash: false }), out, { signal: opts.signal });
@@ -153,23 +173,30 @@ export class EvidenceService {
     }
   }
 
-  /** The contiguous seq range of the filter, extended to the checkpoint that covers it. Null: no rows. */
-  private async plan(store: EvidenceStore, clientKey: string, filter: EvidenceFilter, format: EvidenceFormat): Promise<Plan | null> {
+  /**
+   * The contiguous seq range of the filter, ending at a signed checkpoint: extended to the first checkpoint
+   * at or after its last row, or, when none covers that row, cut at the latest checkpoint inside the range.
+   * Without any checkpoint in the range the rows are exported unsigned (the verifier says so). Null: no rows.
+   */
+  private async plan(store: EvidenceStore, clientKey: string, filter: EvidenceFilter): Promise<Plan | null> {
     const head = await store.lastSeq(clientKey);
     if (head === 0) return null;
     const fromSeq = filter.from ? await store.firstSeqFrom(clientKey, filter.from) : 1;
     const lastInFilter = filter.to ? await store.lastSeqBefore(clientKey, filter.to) : head;
     if (fromSeq === null || lastInFilter === null || lastInFilter < fromSeq) return null;
-    let checkpoint = format === 'zip' ? await store.checkpointFor(clientKey, lastInFilter, fromSeq) : null;
+    let checkpoint = await store.checkpointFor(clientKey, lastInFilter, fromSeq);
     if (checkpoint && checkpoint.seq > head) checkpoint = null;
     const prev = fromSeq === 1 ? genesisHash(clientKey).toString('hex') : await store.chainHashAt(clientKey, fromSeq - 1);
     if (prev === null) throw new Error(`audit chain of ${clientKey} has no seq ${fromSeq - 1}`);
+    const cut = checkpoint !== null && checkpoint.seq < lastInFilter;
+    const contentToSeq = cut ? checkpoint!.seq : lastInFilter;
     return {
       fromSeq,
-      toSeq: Math.max(lastInFilter, checkpoint?.seq ?? 0),
-      contentToSeq: lastInFilter,
+      toSeq: Math.max(contentToSeq, checkpoint?.seq ?? 0),
+      contentToSeq,
       prevChainHash: prev,
       checkpoint,
+      endedAtCheckpoint: cut ? { requestedToSeq: lastInFilter } : null,
     };
   }
 
@@ -235,7 +262,10 @@ export class EvidenceService {
         add(PACK.checkpointMessage, checkpointMessage(cp));
         add(PACK.checkpointSignature, Buffer.from(cp.signature, 'base64'));
       }
-      add(PACK.guide, verifyGuide({ tenant: clientKey, checkpoint: cp, firstSeq: summary.firstSeq, lastSeq: summary.lastSeq }));
+      add(
+        PACK.guide,
+        verifyGuide({ tenant: clientKey, checkpoint: cp, firstSeq: summary.firstSeq, lastSeq: summary.lastSeq, endedAtCheckpoint: summary.endedAtCheckpoint }),
+      );
       add(PACK.sums, Object.entries(files).map(([name, f]) => `${f.sha256}  ${name}\n`).join(''));
       const manifest = {
         format: PACK_FORMAT,
@@ -253,10 +283,15 @@ export class EvidenceService {
         lastSeq: summary.lastSeq,
         startPrevChainHash: plan?.prevChainHash ?? null,
         checkpoint: cp ? { seq: cp.seq, chainHash: cp.chainHash, signedAt: cp.signedAt, keyId: cp.keyId } : null,
+        endedAtCheckpoint: summary.endedAtCheckpoint,
         publicKeyId: keyId(this.deps.signingKey),
         files,
       };
-      zip.addBuffer(Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`, 'utf8'), PACK.manifest, { mtime: this.deps.clock.now() });
+      const manifestBytes = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`, 'utf8');
+      zip.addBuffer(manifestBytes, PACK.manifest, { mtime: this.deps.clock.now() });
+      // The manifest lists every other file's digest; its signature makes the whole pack tamper-evident.
+      zip.addBuffer(Buffer.from(manifestMessage(clientKey, manifestBytes), 'utf8'), PACK.manifestMessage, { mtime: this.deps.clock.now() });
+      zip.addBuffer(signManifest(this.deps.signingKey, clientKey, manifestBytes), PACK.manifestSignature, { mtime: this.deps.clock.now() });
       zip.end();
       await zipped;
     } catch (err) {

@@ -9,9 +9,9 @@ import canonicalize from 'canonicalize';
 import { parse } from 'csv-parse';
 import yauzl from 'yauzl';
 import { chainHash, genesisHash, isHashHex, leafHash, subjectRef } from '../audit/audit-format';
-import { Checkpoint, checkpointSignatureValid, keyId } from './evidence-checkpoint';
+import { Checkpoint, checkpointSignatureValid, keyId, manifestSignatureValid } from './evidence-checkpoint';
 import { COL, DERIVED_COLUMNS, derivedCells, EVIDENCE_COLUMNS, REDACTED_KEEP } from './evidence-csv';
-import { PACK, PACK_FORMAT } from './evidence-pack';
+import { PACK, PACK_FORMAT, PACK_FORMAT_V1 } from './evidence-pack';
 
 export interface FileVerifyOptions {
   /** The chain must start at seq 1 from this tenant's genesis hash (`--genesis`). */
@@ -20,6 +20,11 @@ export interface FileVerifyOptions {
   prevChainHash?: string;
   /** Verify the pack's checkpoint with this key instead of the pack's own (`--public-key`). */
   publicKey?: KeyObject;
+  /**
+   * Fail when any row is after the last signed checkpoint (or nothing is signed), or a pack's manifest is not
+   * signed. Default: on for a pack, off for a bare CSV (which carries no signature of its own).
+   */
+  strict?: boolean;
 }
 
 export interface CheckpointOutcome {
@@ -44,6 +49,12 @@ export type FileVerifyResult =
       /** What anchors the first row: the tenant's genesis hash, a hash given, or nothing but the file itself. */
       start: 'genesis' | 'given' | 'unanchored' | 'none';
       checkpoint: CheckpointOutcome;
+      /** The last seq a verified signature covers; null when none does. */
+      signedToSeq: number | null;
+      /** Rows after `signedToSeq` (all rows when nothing is signed): covered by no signature. */
+      unsignedRows: number;
+      /** A pack's manifest: signed and verified, or from a v1 pack that had no manifest signature. */
+      manifest: 'signed' | 'unsigned' | 'none';
     }
   | {
       ok: false;
@@ -246,7 +257,26 @@ async function checkCsv(input: Readable, checker: EvidenceChecker): Promise<void
   if (header) fileProblem('the file is empty (no header row)');
 }
 
-function success(kind: 'csv' | 'zip', c: EvidenceChecker, checkpoint: CheckpointOutcome): FileVerifyResult {
+/**
+ * The verdict once every row checked out: how far signatures reach, and under `strict` a failure for
+ * rows no signature covers or a manifest nobody signed.
+ */
+function success(kind: 'csv' | 'zip', c: EvidenceChecker, checkpoint: CheckpointOutcome, manifest: 'signed' | 'unsigned' | 'none', strict: boolean): FileVerifyResult {
+  const signedToSeq = checkpoint.status === 'verified' ? checkpoint.seq! : null;
+  const unsignedRows = c.lastSeq === null ? 0 : signedToSeq === null ? c.rows : c.lastSeq - signedToSeq;
+  if (strict && unsignedRows > 0) {
+    const from = signedToSeq === null ? c.firstSeq! : signedToSeq + 1;
+    const reach = signedToSeq === null ? 'no signed checkpoint covers any row' : `signatures reach seq ${signedToSeq}`;
+    return {
+      ok: false,
+      row: c.rows - unsignedRows + 1,
+      seq: from,
+      reason: `seq ${from}..${c.lastSeq} (${unsignedRows} rows) are covered by no signature: ${reach}${kind === 'csv' ? ' (a CSV carries none: verify the evidence pack)' : ''}`,
+    };
+  }
+  if (strict && manifest === 'unsigned') {
+    return { ok: false, row: null, seq: null, reason: `manifest.json is not signed (pack format ${PACK_FORMAT_V1}): its filters and seq range are unproven (--no-strict accepts it)` };
+  }
   return {
     ok: true,
     kind,
@@ -258,6 +288,9 @@ function success(kind: 'csv' | 'zip', c: EvidenceChecker, checkpoint: Checkpoint
     head: c.head,
     start: c.start(),
     checkpoint,
+    signedToSeq,
+    unsignedRows,
+    manifest,
   };
 }
 
@@ -280,7 +313,7 @@ export async function verifyEvidenceCsv(input: Readable, opts: FileVerifyOptions
     if (err instanceof VerifyFailure) return err.failure;
     throw err;
   }
-  return success('csv', checker, { status: 'absent' });
+  return success('csv', checker, { status: 'absent' }, 'none', opts.strict ?? false);
 }
 
 interface Manifest {
@@ -343,11 +376,34 @@ export async function verifyEvidencePack(file: string, opts: FileVerifyOptions =
   try {
     const entries = await zipEntries(zf);
     const need = (name: string) => entries.get(name) ?? fileProblem(`the pack has no ${name}`);
-    const manifest = parseJson<Manifest>(PACK.manifest, await readSmall(zf, need(PACK.manifest)));
-    if (manifest.format !== PACK_FORMAT) fileProblem(`manifest.json format is ${JSON.stringify(manifest.format)}, expected ${PACK_FORMAT}`);
+    const manifestBytes = await readSmall(zf, need(PACK.manifest));
+    const manifest = parseJson<Manifest>(PACK.manifest, manifestBytes);
+    if (manifest.format !== PACK_FORMAT && manifest.format !== PACK_FORMAT_V1) {
+      fileProblem(`manifest.json format is ${JSON.stringify(manifest.format)}, expected ${PACK_FORMAT}`);
+    }
     if (typeof manifest.tenant !== 'string' || !manifest.files || typeof manifest.files !== 'object') fileProblem('manifest.json is incomplete');
     if (opts.genesisTenant !== undefined && opts.genesisTenant !== manifest.tenant) {
       fileProblem(`the pack is for tenant ${JSON.stringify(manifest.tenant)}, not ${JSON.stringify(opts.genesisTenant)}`);
+    }
+    // One key checks both signatures: the one given on the command line, else the pack's own.
+    let key = opts.publicKey;
+    const keySource: 'given' | 'pack' = key ? 'given' : 'pack';
+    if (!key && entries.has(PACK.publicKey)) {
+      try {
+        key = createPublicKey(await readSmall(zf, entries.get(PACK.publicKey)!));
+      } catch {
+        fileProblem(`${PACK.publicKey} is not a public key`);
+      }
+    }
+    const whose = () => `the ${keySource === 'given' ? 'public key given' : "pack's public key"} (key id ${keyId(key!)})`;
+    let manifestState: 'signed' | 'unsigned' = 'unsigned';
+    if (manifest.format === PACK_FORMAT) {
+      const sig = entries.get(PACK.manifestSignature) ?? fileProblem(`the pack has no ${PACK.manifestSignature}: its manifest is not signed`);
+      if (!key) fileProblem(`the pack has no ${PACK.publicKey}; pass --public-key`);
+      if (!manifestSignatureValid(key!, manifest.tenant, manifestBytes, await readSmall(zf, sig))) {
+        fileProblem(`the manifest signature does not verify with ${whose()}: manifest.json was changed after it was signed, or signed with another key`);
+      }
+      manifestState = 'signed';
     }
     if (!manifest.files[PACK.events]) fileProblem(`manifest.json lists no ${PACK.events}`);
     // Every small file listed must match its digest; events.csv is hashed while it streams.
@@ -384,7 +440,8 @@ export async function verifyEvidencePack(file: string, opts: FileVerifyOptions =
       );
     }
 
-    if (!checkpoint) return success('zip', checker, { status: 'absent' });
+    const strict = opts.strict ?? true;
+    if (!checkpoint) return success('zip', checker, { status: 'absent' }, manifestState, strict);
     if (checker.lastSeq === null || checker.lastSeq < checkpoint.seq) {
       throw new VerifyFailure({
         ok: false,
@@ -398,20 +455,11 @@ export async function verifyEvidencePack(file: string, opts: FileVerifyOptions =
       const seq = checkpoint.seq;
       throw new VerifyFailure({ ok: false, row: seq - checker.firstSeq! + 1, seq, reason: `row ${seq - checker.firstSeq! + 1} (seq ${seq}): chain_hash is not the one the signed checkpoint records` });
     }
-    let key = opts.publicKey;
-    const keySource: 'given' | 'pack' = key ? 'given' : 'pack';
-    if (!key) {
-      const pem = small.get(PACK.publicKey) ?? fileProblem(`the pack has a checkpoint but no ${PACK.publicKey}; pass --public-key`);
-      try {
-        key = createPublicKey(pem);
-      } catch {
-        return fileProblem(`${PACK.publicKey} is not a public key`);
-      }
+    if (!key) fileProblem(`the pack has a checkpoint but no ${PACK.publicKey}; pass --public-key`);
+    if (!checkpointSignatureValid(checkpoint, key!)) {
+      fileProblem(`the checkpoint signature (seq ${checkpoint.seq}) does not verify with ${whose()}`);
     }
-    if (!checkpointSignatureValid(checkpoint, key)) {
-      fileProblem(`the checkpoint signature (seq ${checkpoint.seq}) does not verify with the ${keySource === 'given' ? 'public key given' : "pack's public key"} (key id ${keyId(key)})`);
-    }
-    return success('zip', checker, { status: 'verified', seq: checkpoint.seq, keyId: keyId(key), keySource });
+    return success('zip', checker, { status: 'verified', seq: checkpoint.seq, keyId: keyId(key!), keySource }, manifestState, strict);
   } catch (err) {
     if (err instanceof VerifyFailure) return err.failure;
     throw err;

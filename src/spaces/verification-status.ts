@@ -12,6 +12,11 @@ export interface ChainVerification {
   /** Why it failed, and where. */
   reason?: string;
   firstBadSeq?: number;
+  /**
+   * What was checked and when, one line per kind of check ("Full check … events 1–24: ok",
+   * "Since then: events 25–30 checked incrementally …"): the dashboard shows these, claiming no more.
+   */
+  lines?: string[];
 }
 
 export interface ChainCheckpoint {

@@ -90,6 +90,46 @@ describe('approvals end to end', () => {
     expect((await render(d.users.alice.accountId, 'adrQueue')).text).not.toContain('<form class="attest-decide"');
   });
 
+  it('binds an approval to the version the approver reads: an older version is read-only, and the API refuses it', async () => {
+    const page = d.pages.adrQueue;
+    await render(d.users.bob.accountId, 'adrQueue');
+    const edited = await d.editPage(page.id, { body: `${d.page(page.id).body}<p>Exactly-once delivery.</p>`, as: d.users.bob.accountId });
+    expect(edited.version).toBe(3);
+    await t.pageEvents.settled();
+    expect((await t.db('workflows').where({ client_key: d.clientKey, page_id: page.id }).first()).bound_version).toBe(3);
+    const old = await request(t.baseUrl).get(path(d.macroUrl(d.users.alice.accountId, page.id, page.macroIds[0], { version: 2 })));
+    expect(old.status).toBe(200);
+    expect(old.text).toContain('You are viewing version 2; approvals are for version 3 — open the current version');
+    expect(old.text).not.toContain('<form class="attest-decide"');
+    expect(old.text).not.toContain('<button');
+
+    const approvals = async () => t.db('decisions').where({ client_key: d.clientKey });
+    const base = `/api/pages/${page.id}/workflows/${page.macroIds[0]}`;
+    const decideAs = (contextVersion: number, pageVersion: number) =>
+      request(t.baseUrl)
+        .post(`${base}/decisions`)
+        .set('Authorization', `JWT ${d.contextJwt(d.users.alice.accountId, { pageId: page.id, version: contextVersion })}`)
+        .send({ decision: 'approve', comment: 'approved while reading v2', pageVersion });
+    const before = (await approvals()).length;
+    for (const [ctx, body] of [[2, 3], [2, 2], [3, 2]]) {
+      const res = await decideAs(ctx, body);
+      expect(res.status).toBe(409);
+      expect(res.body.error.message).toMatch(/version 3/);
+    }
+    expect((await approvals()).length).toBe(before);
+    // what an old tab's GET shows: nothing to decide, and why
+    const seen = await request(t.baseUrl).get(base).set('Authorization', `JWT ${d.contextJwt(d.users.alice.accountId, { pageId: page.id, version: 2 })}`);
+    expect(seen.body.viewer).toMatchObject({ canDecide: false, reason: expect.stringMatching(/You are viewing version 2; approvals are for version 3/) });
+
+    const current = await request(t.baseUrl).get(path(d.macroUrl(d.users.alice.accountId, page.id, page.macroIds[0])));
+    expect(current.text).toContain('<form class="attest-decide" data-page-version="3"');
+    const ok = await decideAs(3, 3);
+    expect(ok.status).toBe(201);
+    const wf = await t.db('workflows').where({ client_key: d.clientKey, page_id: page.id }).first();
+    const mine = await t.db('decisions').where({ client_key: d.clientKey, workflow_id: wf.id, approver_id: d.users.alice.accountId });
+    expect(mine.map((x) => x.page_version)).toEqual([3]);
+  });
+
   it('refuses someone who is not an approver (403) and shows them nothing to click', async () => {
     const res = await api(d.users.nora.accountId, 'releaseChecklist').decide({ decision: 'approve', comment: '', pageVersion: 3 });
     expect(res.status).toBe(403);

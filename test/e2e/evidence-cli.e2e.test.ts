@@ -4,8 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import yauzl from 'yauzl';
-import { ATTEST_BIN, generateChain, measure } from '../../bench/export-fixture';
-import { signCheckpoint } from '../../src/audit/checkpoint-format';
+import { ATTEST_BIN, checkpointAt as signedCheckpointAt, generateChain, measure } from '../../bench/export-fixture';
 import { createTestDatabase, TestDatabase } from '../helpers/database';
 
 /**
@@ -60,19 +59,7 @@ async function unzipTo(file: string, into: string): Promise<void> {
   });
 }
 
-async function checkpointAt(clientKey: string, seq: number): Promise<void> {
-  const ev = await tdb.db('audit_events').where({ client_key: clientKey, seq }).first('chain_hash');
-  const signedAt = new Date();
-  const fields = { clientKey, seq, chainHash: ev.chain_hash.toString('hex'), signedAt: signedAt.toISOString() };
-  await tdb.db('audit_checkpoints').insert({
-    client_key: clientKey,
-    seq,
-    chain_hash: ev.chain_hash,
-    signed_at: signedAt,
-    signature: signCheckpoint(keys.privateKey, fields),
-    key_id: 'cli-test',
-  });
-}
+const checkpointAt = (clientKey: string, seq: number) => signedCheckpointAt(tdb.db, clientKey, seq, keys.privateKey, 'cli-test');
 
 beforeAll(async () => {
   tdb = await createTestDatabase();
@@ -93,10 +80,29 @@ describe('attest export / attest verify FILE', () => {
   it('exports a CSV with a progress line on stderr, and verifies it (exit 0)', async () => {
     const ex = await attest('export', '--client-key', ck, '-o', 'site.csv');
     expect(ex.code).toBe(0);
-    expect(ex.stderr).toMatch(/^export: done, 300 rows, seq 1\.\.300 -> site\.csv$/m);
+    expect(ex.stderr).toMatch(/^export: done, 300 rows, seq 1\.\.300, checkpoint at seq 300 -> site\.csv$/m);
     const v = await attest('verify', 'site.csv', '--genesis', ck);
     expect(v.code).toBe(0);
-    expect(v.stdout).toMatch(new RegExp(`^ok: site\\.csv, 300 rows, seq 1\\.\\.300, head [0-9a-f]{64}; starts at the genesis hash of tenant ${ck}; no signed checkpoint\\n$`));
+    expect(v.stdout).toMatch(
+      new RegExp(`^ok: site\\.csv, 300 rows, seq 1\\.\\.300, head [0-9a-f]{64}; starts at the genesis hash of tenant ${ck}; no signed checkpoint; UNSIGNED: no signature covers seq 1\\.\\.300\\n$`),
+    );
+    expect(await attest('verify', 'site.csv', '--strict')).toMatchObject({
+      code: 1,
+      stdout: 'FAIL: seq 1..300 (300 rows) are covered by no signature: no signed checkpoint covers any row (a CSV carries none: verify the evidence pack)\n',
+    });
+  });
+
+  it('ends a pack at a checkpoint it signs for the head, where the last one was long before (issue 11, case 3)', async () => {
+    const tail = 'cli-tail-tenant';
+    await generateChain(tdb.db, tail, 15);
+    await checkpointAt(tail, 3);
+    const ex = await attest('export', '--client-key', tail, '-o', 'tail.zip');
+    expect(ex.code).toBe(0);
+    expect(ex.stderr).toMatch(/export: done, 15 rows, seq 1\.\.15, checkpoint at seq 15 -> tail\.zip/);
+    const v = await attest('verify', 'tail.zip');
+    expect(v.code).toBe(0);
+    expect(v.stdout).toMatch(/; checkpoint at seq 15 verified with the pack's own public key .*; signatures reach seq 15, the last row; manifest signed\n$/);
+    expect((await attest('verify', 'tail.zip', '--strict', '--no-strict')).code).toBe(2);
   });
 
   it('exports a one-space zip pack that verifies against the checkpoint with a pinned key; the VERIFY.md commands work', async () => {
@@ -106,7 +112,9 @@ describe('attest export / attest verify FILE', () => {
     fs.writeFileSync(path.join(dir, 'operator.pem'), keys.publicKey.export({ type: 'spki', format: 'pem' }));
     const v = await attest('verify', 'sec.zip', '--public-key', 'operator.pem');
     expect(v.code).toBe(0);
-    expect(v.stdout).toMatch(/^ok: sec\.zip, 300 rows \(200 outside the export's filter, hashes only\), seq 1\.\.300, head [0-9a-f]{64}; starts at the genesis hash of tenant cli-evidence-tenant; checkpoint at seq 300 verified with the given public key [0-9a-f]{64}\n$/);
+    expect(v.stdout).toMatch(
+      /^ok: sec\.zip, 300 rows \(200 outside the export's filter, hashes only\), seq 1\.\.300, head [0-9a-f]{64}; starts at the genesis hash of tenant cli-evidence-tenant; checkpoint at seq 300 verified with the given public key [0-9a-f]{64}; signatures reach seq 300, the last row; manifest signed\n$/,
+    );
 
     const unpacked = path.join(dir, 'sec');
     await unzipTo(path.join(dir, 'sec.zip'), unpacked);
@@ -114,6 +122,10 @@ describe('attest export / attest verify FILE', () => {
     expect((await sh('sha256sum', ['-c', 'SHA256SUMS'], unpacked)).code).toBe(0);
     const ossl = await sh('openssl', ['pkeyutl', '-verify', '-pubin', '-inkey', 'public-key.pem', '-rawin', '-in', 'checkpoint.msg', '-sigfile', 'checkpoint.sig'], unpacked);
     expect(ossl.stdout).toContain('Signature Verified Successfully');
+    const osslManifest = await sh('openssl', ['pkeyutl', '-verify', '-pubin', '-inkey', 'public-key.pem', '-rawin', '-in', 'manifest.msg', '-sigfile', 'manifest.sig'], unpacked);
+    expect(osslManifest.stdout).toContain('Signature Verified Successfully');
+    const manifestSum = (await sh('sha256sum', ['manifest.json'], unpacked)).stdout.slice(0, 64);
+    expect(fs.readFileSync(path.join(unpacked, 'manifest.msg'), 'utf8').split('\n')[2]).toBe(manifestSum);
     const tail = fs.readFileSync(path.join(unpacked, 'events.csv')).subarray(-66, -2).toString();
     expect(fs.readFileSync(path.join(unpacked, 'checkpoint.msg'), 'utf8').split('\n')[3]).toBe(tail);
     const genesis = await sh('sh', ['-c', `printf 'attest-audit-v1\\n%s' '${ck}' | sha256sum`], unpacked);
@@ -127,7 +139,7 @@ describe('attest export / attest verify FILE', () => {
     fs.writeFileSync(path.join(dir, 'other.pem'), generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }));
     const wrong = await attest('verify', 'sec.zip', '--public-key', 'other.pem');
     expect(wrong.code).toBe(1);
-    expect(wrong.stdout).toMatch(/^FAIL: the checkpoint signature \(seq 300\) does not verify with the public key given/);
+    expect(wrong.stdout).toMatch(/^FAIL: the manifest signature does not verify with the public key given/);
     expect((await attest('verify', 'site.csv', '--genesis', ck, '--prev', 'ab'.repeat(32))).code).toBe(2);
     expect((await attest('export', '--space', 'ENG')).code).toBe(2);
     expect((await attest('export', '--client-key', ck, '--from', 'last tuesday')).code).toBe(2);
@@ -140,6 +152,8 @@ describe(`scale: ${SCALE_ROWS} rows export and verify in flat memory`, () => {
   it('exports and verifies half and the whole chain with about the same peak RSS', async () => {
     await generateChain(tdb.db, ck, SCALE_ROWS);
     await checkpointAt(ck, SCALE_ROWS);
+    // Exports end at a checkpoint: one at the end of the first half keeps the small export small.
+    await checkpointAt(ck, Math.floor(SCALE_ROWS / 2) - 1);
     const half = (await tdb.db.raw(`select recorded_at from audit_events where client_key = ? and seq = ?`, [ck, Math.floor(SCALE_ROWS / 2)])).rows[0].recorded_at as Date;
     const run = (...args: string[]) => measure(process.execPath, [ATTEST_BIN, ...args], { env: env(), cwd: dir });
     // CSV for the comparison: a pack's rows run on to the checkpoint, so a small pack is not small.

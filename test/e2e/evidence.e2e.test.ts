@@ -10,11 +10,10 @@ import request from 'supertest';
 import yauzl from 'yauzl';
 import yazl from 'yazl';
 import { chainHash, leafHash } from '../../src/audit/audit-format';
-import { checkpointMessage } from '../../src/evidence/evidence-checkpoint';
+import { checkpointMessage, signManifest } from '../../src/evidence/evidence-checkpoint';
 import { COL, CSV_STRINGIFY_OPTIONS, EVIDENCE_COLUMNS, derivedCells } from '../../src/evidence/evidence-csv';
 import { EvidenceLinks } from '../../src/evidence/evidence-links';
-import { EvidenceService } from '../../src/evidence/evidence-service';
-import { EvidenceStore } from '../../src/evidence/evidence-store';
+import { createOperatorExport } from '../../src/evidence/evidence-feature';
 import { verifyEvidenceCsv, verifyEvidenceFile, FileVerifyResult } from '../../src/evidence/evidence-verifier';
 import { startTestApp, TestApp } from '../helpers/test-app';
 
@@ -58,7 +57,8 @@ describe('evidence export end to end', () => {
     const ev = await t.db('audit_events').where({ client_key: ck(), seq }).first('chain_hash');
     const c = { tenant: ck(), seq, chainHash: ev.chain_hash.toString('hex'), signedAt: new Date().toISOString() };
     const signature = sign(null, Buffer.from(checkpointMessage(c)), t.config.signingKey).toString('base64');
-    await t.db('audit_checkpoints').insert({ client_key: ck(), seq, chain_hash: ev.chain_hash, signed_at: c.signedAt, signature, key_id: 'test' });
+    // An export may have signed this head already.
+    await t.db('audit_checkpoints').insert({ client_key: ck(), seq, chain_hash: ev.chain_hash, signed_at: c.signedAt, signature, key_id: 'test' }).onConflict(['client_key', 'seq']).ignore();
   }
 
   async function readZip(buf: Buffer): Promise<Map<string, Buffer>> {
@@ -132,6 +132,14 @@ describe('evidence export end to end', () => {
     expect(rows.slice(1).map((r) => Number(r[COL.seq]))).toEqual(rows.slice(1).map((_, i) => i + 1));
     const r = await verifyBuf(res.body);
     expect(r).toMatchObject({ ok: true, start: 'genesis', tenant: ck(), redactedRows: 0, checkpoint: { status: 'absent' } });
+    // The export signed a checkpoint for the head it ends at, recorded like the scheduler's.
+    const signed = await t.db('audit_checkpoints').where({ client_key: ck() }).orderBy('seq', 'desc').first();
+    expect(Number(signed.seq)).toBe(rows.length - 1);
+    // A CSV carries no signature: the verifier says so, and --strict fails it.
+    expect(r).toMatchObject({ signedToSeq: null, unsignedRows: rows.length - 1 });
+    expect(failure(await verifyBuf(res.body, { strict: true }))?.reason).toBe(
+      `seq 1..${rows.length - 1} (${rows.length - 1} rows) are covered by no signature: no signed checkpoint covers any row (a CSV carries none: verify the evidence pack)`,
+    );
   });
 
   it('round-trips commas, quotes, newlines and non-ASCII in comments, and neutralises a formula', async () => {
@@ -312,7 +320,7 @@ describe('evidence export end to end', () => {
 
     it('holds events, manifest, checkpoint, public key and VERIFY.md, and verifies against the checkpoint', async () => {
       expect([...files.keys()].sort()).toEqual(
-        ['SHA256SUMS', 'VERIFY.md', 'checkpoint.json', 'checkpoint.msg', 'checkpoint.sig', 'events.csv', 'manifest.json', 'public-key.pem'].sort(),
+        ['SHA256SUMS', 'VERIFY.md', 'checkpoint.json', 'checkpoint.msg', 'checkpoint.sig', 'events.csv', 'manifest.json', 'manifest.msg', 'manifest.sig', 'public-key.pem'].sort(),
       );
       const manifest = JSON.parse(files.get('manifest.json')!.toString());
       expect(manifest).toMatchObject({ tenant: ck(), rows: lastSeq, firstSeq: 1, lastSeq, checkpoint: { seq: lastSeq }, filters: { space: null, from: null, to: null } });
@@ -337,17 +345,27 @@ describe('evidence export end to end', () => {
       forged.set('events.csv', cut);
       forged.set('manifest.json', Buffer.from(JSON.stringify(manifest)));
       const r = await verifyEvidenceFile(await writeZip(forged, 'cut.zip'));
-      expect(failure(r)).toEqual({ seq: lastSeq - 2, reason: `the rows end at seq ${lastSeq - 2} but the signed checkpoint is at seq ${lastSeq}: rows are missing from the end` });
+      expect(failure(r)?.reason).toMatch(/^the manifest signature does not verify with the pack's public key \(key id [0-9a-f]{64}\): manifest.json was changed after it was signed, or signed with another key$/);
+      // Even a pack whose manifest someone could re-sign keeps the checkpoint at the old end.
+      const resigned = new Map(forged);
+      resigned.set('manifest.sig', signManifest(t.config.signingKey, ck(), forged.get('manifest.json')!));
+      const r2 = await verifyEvidenceFile(await writeZip(resigned, 'cut-resigned.zip'));
+      expect(failure(r2)).toEqual({ seq: lastSeq - 2, reason: `the rows end at seq ${lastSeq - 2} but the signed checkpoint is at seq ${lastSeq}: rows are missing from the end` });
       // Without the manifest rewrite the digest already gives it away.
       const lazy = new Map(files);
       lazy.set('events.csv', cut);
       expect(failure(await verifyEvidenceFile(await writeZip(lazy, 'cut2.zip')))?.reason).toBe('events.csv does not match its SHA-256 in manifest.json');
     });
 
-    it('refuses the checkpoint under a wrong public key', async () => {
-      const other = generateKeyPairSync('ed25519').publicKey;
-      const r = await verifyEvidenceFile(zipFile, { publicKey: other });
-      expect(failure(r)?.reason).toMatch(/^the checkpoint signature \(seq \d+\) does not verify with the public key given \(key id [0-9a-f]{64}\)$/);
+    it('refuses the manifest and the checkpoint under a wrong public key', async () => {
+      const other = generateKeyPairSync('ed25519');
+      const r = await verifyEvidenceFile(zipFile, { publicKey: other.publicKey });
+      expect(failure(r)?.reason).toMatch(/^the manifest signature does not verify with the public key given \(key id [0-9a-f]{64}\)/);
+      // A manifest re-signed with that other key still leaves the checkpoint, signed with Attest's key.
+      const resigned = new Map(files);
+      resigned.set('manifest.sig', signManifest(other.privateKey, ck(), files.get('manifest.json')!));
+      const r2 = await verifyEvidenceFile(await writeZip(resigned, 'other-key.zip'), { publicKey: other.publicKey });
+      expect(failure(r2)?.reason).toMatch(/^the checkpoint signature \(seq \d+\) does not verify with the public key given \(key id [0-9a-f]{64}\)$/);
     });
 
     it('exports a time range up to a later checkpoint: rows after the range are hashes only', async () => {
@@ -366,6 +384,96 @@ describe('evidence export end to end', () => {
     });
   });
 
+  describe('signatures reach the last row', () => {
+    /** A pack of `files` with the checkpoint replaced by one at `seq`, manifest and SHA256SUMS rewritten to match. */
+    async function withCheckpointAt(files: Map<string, Buffer>, seq: number, opts: { signManifest: boolean; format?: string }) {
+      const ev = await t.db('audit_events').where({ client_key: ck(), seq }).first('chain_hash');
+      const c = { tenant: ck(), seq, chainHash: ev.chain_hash.toString('hex'), signedAt: new Date().toISOString() };
+      const cp = { ...c, signature: sign(null, Buffer.from(checkpointMessage(c)), t.config.signingKey).toString('base64'), keyId: 'test' };
+      const out = new Map(files);
+      out.set('checkpoint.json', Buffer.from(JSON.stringify(cp)));
+      out.set('checkpoint.msg', Buffer.from(checkpointMessage(c)));
+      out.set('checkpoint.sig', Buffer.from(cp.signature, 'base64'));
+      const manifest = JSON.parse(files.get('manifest.json')!.toString());
+      manifest.checkpoint = { seq, chainHash: c.chainHash, signedAt: c.signedAt, keyId: 'test' };
+      if (opts.format) manifest.format = opts.format;
+      for (const name of ['checkpoint.json', 'checkpoint.msg', 'checkpoint.sig']) {
+        manifest.files[name] = { sha256: createHash('sha256').update(out.get(name)!).digest('hex'), bytes: out.get(name)!.length };
+      }
+      const sums = Object.entries(manifest.files as Record<string, { sha256: string }>).filter(([n]) => n !== 'SHA256SUMS').map(([n, f]) => `${f.sha256}  ${n}\n`).join('');
+      out.set('SHA256SUMS', Buffer.from(sums));
+      manifest.files.SHA256SUMS = { sha256: createHash('sha256').update(sums).digest('hex'), bytes: sums.length };
+      const bytes = Buffer.from(JSON.stringify(manifest));
+      out.set('manifest.json', bytes);
+      if (opts.signManifest) out.set('manifest.sig', signManifest(t.config.signingKey, ck(), bytes));
+      else out.delete('manifest.sig');
+      return out;
+    }
+
+    it('signs a checkpoint for the head at export time, so a pack ends at its signature (manifest signed too)', async () => {
+      await append('ENG', d.users.bob.accountId, { decision: 'approve', comment: 'after the last checkpoint', round: 1, viaGroups: [] });
+      await append('ENG', d.users.bob.accountId, { decision: 'approve', comment: 'and one more', round: 1, viaGroups: [] });
+      const head = Number((await t.db('audit_heads').where({ client_key: ck() }).first('seq')).seq);
+      const res = await get('/api/evidence.zip', d.users.siteAdmin.accountId);
+      const files = await readZip(res.body);
+      const manifest = JSON.parse(files.get('manifest.json')!.toString());
+      expect(manifest).toMatchObject({ format: 'attest-evidence-pack-v2', lastSeq: head, checkpoint: { seq: head }, endedAtCheckpoint: null });
+      expect(await t.db('audit_checkpoints').where({ client_key: ck(), seq: head })).toHaveLength(1);
+      expect(files.get('manifest.msg')!.toString()).toBe(`attest-pack-manifest-v1\n${ck()}\n${createHash('sha256').update(files.get('manifest.json')!).digest('hex')}\n`);
+      const r = await verifyEvidenceFile(saveBuf(res.body, 'head.zip'));
+      expect(r).toMatchObject({ ok: true, lastSeq: head, signedToSeq: head, unsignedRows: 0, manifest: 'signed' });
+      expect(files.get('VERIFY.md')!.toString()).toContain('What "ok" proves, and what it does not');
+    });
+
+    it('fails a pack whose rows run past its checkpoint (--strict, the default), and reports them unsigned without it', async () => {
+      const res = await get('/api/evidence.zip', d.users.siteAdmin.accountId);
+      const files = await readZip(res.body);
+      const head = JSON.parse(files.get('manifest.json')!.toString()).lastSeq;
+      const early = await withCheckpointAt(files, 3, { signManifest: true });
+      const file = await writeZip(early, 'early-checkpoint.zip');
+      expect(failure(await verifyEvidenceFile(file))).toEqual({
+        seq: 4,
+        reason: `seq 4..${head} (${head - 3} rows) are covered by no signature: signatures reach seq 3`,
+      });
+      expect(await verifyEvidenceFile(file, { strict: false })).toMatchObject({ ok: true, signedToSeq: 3, unsignedRows: head - 3, checkpoint: { seq: 3 } });
+    });
+
+    it('fails a pack whose last rows were deleted and whose manifest and SHA256SUMS were rewritten', async () => {
+      const res = await get('/api/evidence.zip', d.users.siteAdmin.accountId);
+      const files = await readZip(res.body);
+      const rows = records(files.get('events.csv')!);
+      const cut = toCsv(rows.slice(0, -3));
+      const forged = new Map(files);
+      forged.set('events.csv', cut);
+      const manifest = JSON.parse(files.get('manifest.json')!.toString());
+      manifest.rows -= 3;
+      manifest.lastSeq -= 3;
+      manifest.files['events.csv'] = { sha256: createHash('sha256').update(cut).digest('hex'), bytes: cut.length };
+      forged.set('manifest.json', Buffer.from(JSON.stringify(manifest)));
+      forged.set('SHA256SUMS', Buffer.from(Object.entries(manifest.files as Record<string, { sha256: string }>).map(([n, f]) => `${f.sha256}  ${n}\n`).join('')));
+      const r = await verifyEvidenceFile(await writeZip(forged, 'tail-cut.zip'));
+      expect(r.ok).toBe(false);
+      expect(failure(r)?.reason).toMatch(/^the manifest signature does not verify/);
+      // Dropping the signature, or passing the pack off as format v1, does not help either.
+      const unsigned = new Map(forged);
+      unsigned.delete('manifest.sig');
+      expect(failure(await verifyEvidenceFile(await writeZip(unsigned, 'tail-cut-unsigned.zip')))?.reason).toBe('the pack has no manifest.sig: its manifest is not signed');
+      const v1 = await withCheckpointAt(unsigned, manifest.lastSeq - 5, { signManifest: false, format: 'attest-evidence-pack-v1' });
+      const r3 = await verifyEvidenceFile(await writeZip(v1, 'tail-cut-v1.zip'));
+      expect(failure(r3)?.reason).toMatch(/are covered by no signature: signatures reach seq/);
+    });
+
+    it('still reads a format v1 pack, but --strict refuses its unsigned manifest', async () => {
+      const res = await get('/api/evidence.zip', d.users.siteAdmin.accountId);
+      const files = await readZip(res.body);
+      const head = JSON.parse(files.get('manifest.json')!.toString()).lastSeq;
+      const v1 = await withCheckpointAt(files, head, { signManifest: false, format: 'attest-evidence-pack-v1' });
+      const file = await writeZip(v1, 'v1.zip');
+      expect(failure(await verifyEvidenceFile(file))?.reason).toMatch(/^manifest.json is not signed \(pack format attest-evidence-pack-v1\)/);
+      expect(await verifyEvidenceFile(file, { strict: false })).toMatchObject({ ok: true, signedToSeq: head, unsignedRows: 0, manifest: 'unsigned' });
+    });
+  });
+
   it('stops the query when the client disconnects', async () => {
     // Enough rows that the export cannot finish before the client goes away.
     await t.db.raw(
@@ -373,7 +481,7 @@ describe('evidence export end to end', () => {
        select 'bulk-tenant', g, now(), 'x', repeat('x', 2000), decode(repeat('00', 32), 'hex'), decode(repeat('00', 32), 'hex')
          from generate_series(1, 40000) g`,
     );
-    const service = new EvidenceService({ store: new EvidenceStore(t.db), signingKey: t.config.signingKey, clock: { now: () => new Date() } });
+    const service = createOperatorExport(t.db, t.config.signingKey, { now: () => new Date() }, t.checkpoints);
     const abort = new AbortController();
     let bytes = 0;
     const sink = new Writable({
