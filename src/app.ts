@@ -157,7 +157,7 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
   // Rows written before events carried MACs are vouched for once, before anything new is appended.
   for (const a of await audit.adoptAllRowsWithoutMac(db)) logger.info(a, 'audit rows written before MACs adopted');
   // Signed checkpoints and the chain's verification state (#4); the space dashboard shows them.
-  const checkpoints = createCheckpointService(db, config.signingKey, logger.child({ component: 'checkpoints' }));
+  const checkpoints = createCheckpointService(db, config, logger.child({ component: 'checkpoints' }));
   const spaceSettings = new SpaceSettingsService({
     db,
     store: new SpaceSettingsStore(db),

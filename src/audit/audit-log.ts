@@ -240,6 +240,11 @@ export class AuditLog {
     });
   }
 
+  /** Whether this log holds the MAC key (appends, MAC checks); the CLI's verify opens it without. */
+  get authenticates(): boolean {
+    return this.macKey !== null;
+  }
+
   /**
    * Checks that every event in the range carries the MAC this deployment would have made for it (rows
    * before MACs existed: only under a valid adoption). Names the first row that does not: a row the app

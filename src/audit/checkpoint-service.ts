@@ -155,7 +155,13 @@ export class CheckpointService {
     const prev = await this.deps.store.latest(clientKey);
     // Nothing new to sign; nothing was checked either, so nothing is recorded.
     if (prev && prev.seq === head.seq && prev.chainHash === head.chainHash.toString('hex')) return 'unchanged';
-    const check = await this.sinceCheckpoint(clientKey, prev, head.seq);
+    let check = await this.sinceCheckpoint(clientKey, prev, head.seq);
+    // Hashes show nobody changed a row, not who wrote it: every row to be signed must carry the app's MAC.
+    if (check.ok && check.toSeq > (prev?.seq ?? 0)) {
+      if (!this.deps.audit.authenticates) throw new Error('signing a checkpoint needs ATTEST_SECRET_KEY to check event MACs');
+      const macs = await this.deps.audit.verifyMacs(this.deps.db, clientKey, { fromSeq: (prev?.seq ?? 0) + 1, toSeq: check.toSeq });
+      if (!macs.ok) check = { ok: false, seq: macs.seq, reason: macs.reason };
+    }
     await this.record(clientKey, 'checkpoint', check, now);
     if (!check.ok) return 'refused';
     if (!check.chainHash || check.toSeq <= (prev?.seq ?? 0)) return 'unchanged';
@@ -188,8 +194,13 @@ export class CheckpointService {
           check = { ok: false, seq: cp.seq, reason: problem };
           break;
         }
-        // Checkpoints signed with an earlier key are checked against the chain above, not re-verified here.
-        if (cp.keyId === this.keyId && !verifyCheckpoint(publicKey, { clientKey, seq: cp.seq, chainHash: cp.chainHash, signedAt: cp.signedAt.toISOString() }, cp.signature)) {
+        // A checkpoint row under a key this deployment does not hold is a forgery (or an unannounced key
+        // change): it is never skipped.
+        if (cp.keyId !== this.keyId) {
+          check = { ok: false, seq: cp.seq, reason: `checkpoint at seq ${cp.seq} names key ${cp.keyId.slice(0, 16)}…, not this deployment's signing key` };
+          break;
+        }
+        if (!verifyCheckpoint(publicKey, { clientKey, seq: cp.seq, chainHash: cp.chainHash, signedAt: cp.signedAt.toISOString() }, cp.signature)) {
           check = { ok: false, seq: cp.seq, reason: `checkpoint at seq ${cp.seq}: the signature does not verify` };
           break;
         }
@@ -235,6 +246,13 @@ export class CheckpointService {
 }
 
 /** The checkpoint service on `db`, as the server and the `attest export` command both build it. */
-export function createCheckpointService(db: Knex, signingKey: KeyObject, logger: Logger): CheckpointService {
-  return new CheckpointService({ db, audit: createAuditLog(db), auditStore: new AuditStore(db), store: new CheckpointStore(db), signingKey, logger });
+export function createCheckpointService(db: Knex, keys: { signingKey: KeyObject; secretKey: Buffer }, logger: Logger): CheckpointService {
+  return new CheckpointService({
+    db,
+    audit: createAuditLog(db, keys.secretKey),
+    auditStore: new AuditStore(db),
+    store: new CheckpointStore(db),
+    signingKey: keys.signingKey,
+    logger,
+  });
 }

@@ -54,7 +54,7 @@ export const exportCommand: CliCommand = {
     const started = Date.now();
     try {
       const summary = await withDatabase(ctx, (db) =>
-        createOperatorExport(db, config.signingKey, systemClock, createCheckpointService(db, config.signingKey, cliLogger(ctx))).write(
+        createOperatorExport(db, config.signingKey, systemClock, createCheckpointService(db, config, cliLogger(ctx))).write(
           clientKey,
           { spaceKey: values.space ?? null, from, to },
           format,

@@ -7,7 +7,7 @@ import { genesisHash } from '../audit/audit-format';
 import type { SpacePolicyProvider } from '../approvals/space-policy';
 import { ConfluenceClient, isSpaceAdmin } from '../confluence/confluence-client';
 import type { Clock } from '../lib/clock';
-import { NotAllowedError } from '../lib/errors';
+import { ConflictError, NotAllowedError } from '../lib/errors';
 import { Checkpoint, checkpointMessage, keyId, manifestMessage, publicKeyPem, signManifest } from './evidence-checkpoint';
 import { COL, CSV_STRINGIFY_OPTIONS, EvidenceEvent, evidenceRecord, neutralise } from './evidence-csv';
 import type { EvidenceStore } from './evidence-store';
@@ -184,8 +184,14 @@ export class EvidenceService {
     const fromSeq = filter.from ? await store.firstSeqFrom(clientKey, filter.from) : 1;
     const lastInFilter = filter.to ? await store.lastSeqBefore(clientKey, filter.to) : head;
     if (fromSeq === null || lastInFilter === null || lastInFilter < fromSeq) return null;
-    let checkpoint = await store.checkpointFor(clientKey, lastInFilter, fromSeq);
-    if (checkpoint && checkpoint.seq > head) checkpoint = null;
+    const checkpoint = await store.checkpointFor(clientKey, lastInFilter, fromSeq);
+    // A checkpoint signed past the last event is the proof that events were deleted: never export around it.
+    if (checkpoint && checkpoint.seq > head) {
+      throw new ConflictError(
+        `The audit trail ends at event ${head}, but a checkpoint was signed at event ${checkpoint.seq}: events have been deleted. ` +
+          'No evidence can be exported until this is investigated (attest verify --db names what is missing).',
+      );
+    }
     const prev = fromSeq === 1 ? genesisHash(clientKey).toString('hex') : await store.chainHashAt(clientKey, fromSeq - 1);
     if (prev === null) throw new Error(`audit chain of ${clientKey} has no seq ${fromSeq - 1}`);
     const cut = checkpoint !== null && checkpoint.seq < lastInFilter;

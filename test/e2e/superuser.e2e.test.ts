@@ -1,0 +1,108 @@
+import { createHash } from 'node:crypto';
+import request from 'supertest';
+import { ManualClock } from '../../src/lib/clock';
+import { startTestApp, TestApp } from '../helpers/test-app';
+
+/**
+ * Issue 19's attacks by a database superuser without the keys (triggers off, as the attacker would run),
+ * and the check that now catches each. docs/threat-model.md names these tests.
+ */
+describe('a database superuser without the keys', () => {
+  let t: TestApp;
+  let d: NonNullable<TestApp['devhost']>;
+  const clock = new ManualClock('2026-04-01T01:00:00.000Z');
+  beforeAll(async () => {
+    t = await startTestApp({ clock });
+    d = t.devhost!;
+  });
+  afterAll(() => t?.close());
+
+  const sha = (...parts: Buffer[]) => parts.reduce((h, p) => h.update(p), createHash('sha256')).digest();
+  /** RFC 8785 for the plain values used here. */
+  const jcs = (v: unknown): string =>
+    v === null || typeof v !== 'object'
+      ? JSON.stringify(v)
+      : Array.isArray(v)
+        ? `[${v.map(jcs).join(',')}]`
+        : `{${Object.keys(v as object).sort().map((k) => `${JSON.stringify(k)}:${jcs((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  const superuser = (ck: string, fn: (trx: import('knex').Knex.Transaction) => Promise<void>) =>
+    t.db.transaction(async (trx) => {
+      await trx.raw('set local session_replication_role = replica');
+      await fn(trx);
+    }).then(() => ck);
+  const checkpoints = async (ck: string) => (await t.db('audit_checkpoints').where({ client_key: ck }).orderBy('seq')).map((c) => Number(c.seq));
+  const tenant = async () => (await d.installTenant()).clientKey;
+  async function append(ck: string, n: number) {
+    for (let i = 0; i < n; i++) {
+      await t.db.transaction((trx) =>
+        t.audit.append(trx, ck, {
+          action: 'decision.approved',
+          actor: { type: 'user', accountId: d.users.alice.accountId },
+          spaceKey: 'ENG',
+          page: { id: '1001', version: 1, title: 'Policy', bodyHash: null },
+          workflowId: 'wf-1',
+          data: { comment: `ok ${i}` },
+        }),
+      );
+    }
+  }
+  const tick = (iso: string) => {
+    clock.set(new Date(iso));
+    return clock.now();
+  };
+
+  it('a forged approval appended at the head with valid hashes is not signed: the checkpoint job alarms', async () => {
+    const ck = await tenant();
+    await append(ck, 3);
+    expect(await t.checkpoints.checkpoint(ck, tick('2026-04-01T01:05:00.000Z'))).toBe('signed');
+    // decision.approved in Bob's name: his ref, a valid canonical text, leaf and chain hash.
+    const bobRef = (await t.db('audit_subjects').where({ client_key: ck }).first()).ref;
+    await superuser(ck, async (trx) => {
+      const head = await trx('audit_heads').where({ client_key: ck }).first();
+      const seq = Number(head.seq) + 1;
+      const last = await trx('audit_events').where({ client_key: ck, seq: seq - 1 }).first();
+      const doc = { v: 1, tenant: ck, seq, at: JSON.parse(last.canonical).at, action: 'decision.approved', actor: { type: 'user', ref: bobRef }, space: 'ENG', page: null, workflow: 'wf-1', data: { comment: 'forged' } };
+      const canonical = jcs(doc);
+      const leaf = sha(Buffer.from([0]), Buffer.from(canonical, 'utf8'));
+      const chain = sha(Buffer.from([1]), head.chain_hash, leaf);
+      await trx('audit_events').insert({ client_key: ck, seq, recorded_at: doc.at, action: doc.action, space_key: 'ENG', workflow_id: 'wf-1', actor_ref: bobRef, canonical, leaf_hash: leaf, chain_hash: chain });
+      await trx('audit_heads').where({ client_key: ck }).update({ seq, chain_hash: chain });
+    });
+    // The hashes alone vouch for it…
+    expect((await t.audit.verify(t.db, ck)).ok).toBe(true);
+    // …the MAC does not: nothing is signed, and the failure names the forged event.
+    expect(await t.checkpoints.checkpoint(ck, tick('2026-04-01T01:10:00.000Z'))).toBe('refused');
+    expect(await checkpoints(ck)).toEqual([3]);
+    expect(await t.checkpoints.verificationStatus(ck)).toMatchObject({ status: 'failed', firstBadSeq: 4, reason: expect.stringMatching(/not appended by Attest/) });
+  });
+
+  it('events deleted after a checkpoint: the export refuses instead of dropping the checkpoint beyond the head', async () => {
+    await append(d.clientKey, 6);
+    expect(await t.checkpoints.checkpoint(d.clientKey, tick('2026-04-01T02:00:00.000Z'))).toBe('signed');
+    const signedAt = Math.max(...(await checkpoints(d.clientKey)));
+    await superuser(d.clientKey, async (trx) => {
+      await trx('audit_events').where({ client_key: d.clientKey }).andWhere('seq', '>', signedAt - 2).delete();
+      const last = await trx('audit_events').where({ client_key: d.clientKey, seq: signedAt - 2 }).first();
+      await trx('audit_heads').where({ client_key: d.clientKey }).update({ seq: signedAt - 2, chain_hash: last.chain_hash });
+    });
+    const res = await request(t.baseUrl)
+      .get('/api/evidence.csv')
+      .set('Authorization', `JWT ${d.contextJwt(d.users.siteAdmin.accountId, {})}`);
+    expect(res.status).toBe(409);
+    expect(res.body.error.message).toMatch(new RegExp(`ends at event ${signedAt - 2}, but a checkpoint was signed at event ${signedAt}: events have been deleted`));
+  });
+
+  it('a fake checkpoint row under another key id fails the full check (it is never skipped)', async () => {
+    const ck = await tenant();
+    await append(ck, 2);
+    expect(await t.checkpoints.checkpoint(ck, tick('2026-04-01T03:00:00.000Z'))).toBe('signed');
+    expect(await t.checkpoints.verifyFull(ck, tick('2026-04-01T03:01:00.000Z'))).toBe(true);
+    // A checkpoint row at event 1, with its true chain hash, "signed" by a key nobody holds.
+    const first = await t.db('audit_events').where({ client_key: ck, seq: 1 }).first();
+    await superuser(ck, async (trx) => {
+      await trx('audit_checkpoints').insert({ client_key: ck, seq: 1, chain_hash: first.chain_hash, key_id: 'ab'.repeat(32), signature: 'AAAA', signed_at: new Date('2026-04-01T03:02:00.000Z') });
+    });
+    expect(await t.checkpoints.verifyFull(ck, tick('2026-04-01T03:03:00.000Z'))).toBe(false);
+    expect(await t.checkpoints.verificationStatus(ck)).toMatchObject({ status: 'failed', reason: expect.stringMatching(/not this deployment's signing key/) });
+  });
+});
