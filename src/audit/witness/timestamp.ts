@@ -87,7 +87,7 @@ function newNonce(): bigint {
   return n === 0n ? 1n : n;
 }
 
-/** Origin and path only: a TSA URL may carry an API key in its query or credentials in its authority. */
+/** Origin and path only: a TSA URL may carry an API key in its query. */
 function publicUrl(url: string): string {
   let parsed: URL;
   try {
@@ -98,6 +98,7 @@ function publicUrl(url: string): string {
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
     throw new TimestampError(`the TSA URL must use http or https, got ${parsed.protocol}`);
   }
+  if (parsed.username || parsed.password) throw new TimestampError('the TSA URL must not contain credentials (fetch refuses to send them)');
   return `${parsed.origin}${parsed.pathname}`;
 }
 
@@ -190,9 +191,12 @@ export async function requestTimestamp(
     body = await readReply(response, where);
   } catch (err) {
     if (err instanceof TimestampError) throw err;
-    const name = err instanceof Error ? err.name : '';
+    // Read by name, not instanceof: fetch's DOMException may come from another realm (jest, a fetchImpl).
+    const failure = err as { name?: unknown; cause?: { code?: unknown } } | null;
+    const name = String(failure?.name ?? '');
     if (name === 'TimeoutError' || name === 'AbortError') throw new TimestampError(`TSA ${where} did not answer within ${timeoutMs} ms`);
-    throw new TimestampError(`TSA ${where} could not be reached (${err instanceof Error ? err.message : String(err)})`);
+    // The network error code only: messages of some fetch errors repeat the URL, which may hold credentials.
+    throw new TimestampError(`TSA ${where} could not be reached (${String(failure?.cause?.code ?? name) || 'network error'})`);
   }
 
   const reply = asn1js.fromBER(toArrayBuffer(body));
