@@ -8,7 +8,7 @@
  * signing-certificate-v2 attribute, and every bad request answered with a rejection status (HTTP 200),
  * never an error page. Its ECDSA P-256 key and certificate persist in <dir>/tsa.json, mode 0600.
  */
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject, randomBytes, sign } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject, randomBytes, sign, X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as asn1js from 'asn1js';
@@ -40,10 +40,6 @@ export interface DevhostTsa {
 function pemOf(der: Buffer): string {
   const lines = der.toString('base64').match(/.{1,64}/g) ?? [];
   return `-----BEGIN CERTIFICATE-----\n${lines.join('\n')}\n-----END CERTIFICATE-----\n`;
-}
-
-function derOfPem(pem: string): Buffer {
-  return Buffer.from(pem.replace(/-----(BEGIN|END) CERTIFICATE-----|\s/g, ''), 'base64');
 }
 
 /** ASN.1 times carry whole seconds here: DER forbids trailing zeros in fractions, and a second is our accuracy. */
@@ -97,12 +93,18 @@ function createCertificate(privateKey: KeyObject, now: Date): Buffer {
   return derOf(cert.toSchema(false));
 }
 
-/** Writes through a temporary file so a crash never leaves half a key file. */
+/** The key and certificate are made once; a new certificate would orphan every token already issued. */
 function loadOrCreateState(dir: string, now: Date): TsaState {
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const file = path.join(dir, STATE_FILE);
   if (fs.existsSync(file)) {
-    const state = JSON.parse(fs.readFileSync(file, 'utf8')) as TsaState;
+    let state: TsaState;
+    try {
+      state = JSON.parse(fs.readFileSync(file, 'utf8')) as TsaState;
+    } catch {
+      // JSON.parse quotes the text it fails on, which here is a private key.
+      throw new Error(`${file} is not a devhost TSA state file`);
+    }
     if (state.format === STATE_FORMAT) return state;
   }
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -111,6 +113,7 @@ function loadOrCreateState(dir: string, now: Date): TsaState {
     privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
     certificatePem: pemOf(createCertificate(privateKey, now)),
   };
+  // Through a temporary file so a crash never leaves half a key file.
   const tmp = `${file}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, JSON.stringify(state, null, 2) + '\n', { mode: 0o600 });
   fs.renameSync(tmp, file);
@@ -150,7 +153,7 @@ export function createDevhostTsa(opts: { dir: string; clock?: Clock }): DevhostT
   const clock = opts.clock ?? systemClock;
   const state = loadOrCreateState(opts.dir, clock.now());
   const privateKey = createPrivateKey(state.privateKeyPem);
-  const certDer = derOfPem(state.certificatePem);
+  const certDer = new X509Certificate(state.certificatePem).raw;
   const cert = pkijs.Certificate.fromBER(toArrayBuffer(certDer));
   const certificateFingerprint = createHash('sha256').update(certDer).digest('hex');
 

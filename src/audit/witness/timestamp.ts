@@ -124,10 +124,10 @@ async function readReply(response: Response, where: string): Promise<Buffer> {
 }
 
 function describeStatus(statusInfo: pkijs.PKIStatusInfo): string {
-  const names = Object.entries(PKI_STATUS).find(([, v]) => v === statusInfo.status)?.[0] ?? `status ${statusInfo.status}`;
+  const name = Object.entries(PKI_STATUS).find(([, v]) => v === statusInfo.status)?.[0] ?? `status ${statusInfo.status}`;
   const text = (statusInfo.statusStrings ?? []).map((s) => s.valueBlock.value).join('; ').slice(0, 200);
   const failures = failureNames(statusInfo.failInfo);
-  return `${names}${failures.length ? ` (${failures.join(', ')})` : ''}${text ? `: "${text}"` : ''}`;
+  return `${name}${failures.length ? ` (${failures.join(', ')})` : ''}${text ? `: "${text}"` : ''}`;
 }
 
 interface OpenedToken {
