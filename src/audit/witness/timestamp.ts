@@ -1,0 +1,390 @@
+/**
+ * RFC 3161 timestamps as witnesses of checkpoints: a Time-Stamp Authority outside our database signs
+ * "this SHA-256 existed no later than genTime", so a checkpoint cannot be backdated past its token.
+ *
+ * pkijs/asn1js encode and parse; signatures are checked with node:crypto so that verification is
+ * synchronous (pkijs' own verify goes through WebCrypto and is async only).
+ */
+import { createHash, randomBytes, verify as verifySignature, X509Certificate } from 'node:crypto';
+import * as asn1js from 'asn1js';
+import * as pkijs from 'pkijs';
+import { algorithm, derOf, DIGESTS, failureNames, OID, PKI_STATUS, toArrayBuffer } from './timestamp-asn1';
+
+/** A timestamp was refused, could not be obtained, or does not verify; the message says why in plain words. */
+export class TimestampError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TimestampError';
+  }
+}
+
+export interface TimestampReceipt {
+  /** The TSA that issued the token: origin and path only, never credentials or a query string. */
+  url: string;
+  /** base64 of the DER TimeStampToken (a CMS ContentInfo holding SignedData), exactly as the TSA sent it. */
+  token: string;
+  /** ISO-8601 UTC. */
+  genTime: string;
+  /** The TSA's serial number of this token, lowercase hex. */
+  serialNumber: string;
+  /** Lowercase hex of the SHA-256 that was stamped. */
+  digest: string;
+}
+
+export interface VerifiedTimestamp {
+  genTime: Date;
+  serialNumber: string;
+  /** Lowercase hex SHA-256 of the DER of the TSA certificate that signed the token. */
+  tsaCertFingerprint: string;
+}
+
+const DEFAULT_TIMEOUT_MS = 10_000;
+/** Generous for a token with a certificate chain; a reply larger than this is not a timestamp. */
+const MAX_REPLY_BYTES = 256 * 1024;
+/** Bounds the read loop even if a stream yields empty chunks. */
+const MAX_REPLY_CHUNKS = 4096;
+
+function assertSha256(digest: Buffer): void {
+  if (!Buffer.isBuffer(digest) || digest.length !== 32) {
+    throw new TimestampError(`the digest to stamp must be a 32-byte SHA-256, got ${Buffer.isBuffer(digest) ? `${digest.length} bytes` : typeof digest}`);
+  }
+}
+
+function parse<T>(what: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch {
+    throw new TimestampError(`${what} is not well-formed DER`);
+  }
+}
+
+function hexOfInteger(value: asn1js.Integer): string {
+  return value.toBigInt().toString(16);
+}
+
+/**
+ * A DER TimeStampReq for a SHA-256 digest, asking for the TSA certificate (certReq) so a token can be
+ * verified on its own. Without a nonce the request carries none; requestTimestamp always sends one.
+ */
+export function buildTimestampQuery(digest: Buffer, nonce?: bigint): Buffer {
+  assertSha256(digest);
+  if (nonce !== undefined && nonce <= 0n) throw new TimestampError('a timestamp nonce must be a positive integer');
+  const request = new pkijs.TimeStampReq({
+    version: 1,
+    messageImprint: new pkijs.MessageImprint({
+      hashAlgorithm: algorithm(OID.sha256),
+      hashedMessage: new asn1js.OctetString({ valueHex: toArrayBuffer(digest) }),
+    }),
+    certReq: true,
+  });
+  if (nonce !== undefined) request.nonce = asn1js.Integer.fromBigInt(nonce);
+  return derOf(request.toSchema());
+}
+
+/** A positive 64-bit nonce; a zero draw (2^-64) becomes 1 so the value is always acceptable. */
+function newNonce(): bigint {
+  const n = BigInt(`0x${randomBytes(8).toString('hex')}`);
+  return n === 0n ? 1n : n;
+}
+
+/** Origin and path only: a TSA URL may carry an API key in its query. */
+function publicUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new TimestampError('the TSA URL is not a valid URL');
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new TimestampError(`the TSA URL must use http or https, got ${parsed.protocol}`);
+  }
+  if (parsed.username || parsed.password) throw new TimestampError('the TSA URL must not contain credentials (fetch refuses to send them)');
+  return `${parsed.origin}${parsed.pathname}`;
+}
+
+async function readReply(response: Response, where: string): Promise<Buffer> {
+  const declared = Number(response.headers.get('content-length') ?? '0');
+  if (declared > MAX_REPLY_BYTES) throw new TimestampError(`TSA ${where} sent a reply of ${declared} bytes, more than a timestamp can be`);
+  if (!response.body) return Buffer.alloc(0);
+  const reader = response.body.getReader();
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for (let i = 0; i < MAX_REPLY_CHUNKS; i++) {
+    const { done, value } = await reader.read();
+    if (done) return Buffer.concat(chunks, total);
+    total += value.byteLength;
+    if (total > MAX_REPLY_BYTES) {
+      await reader.cancel();
+      throw new TimestampError(`TSA ${where} sent more than ${MAX_REPLY_BYTES} bytes, more than a timestamp can be`);
+    }
+    chunks.push(Buffer.from(value));
+  }
+  await reader.cancel();
+  throw new TimestampError(`TSA ${where} sent its reply in too many pieces`);
+}
+
+function describeStatus(statusInfo: pkijs.PKIStatusInfo): string {
+  const name = Object.entries(PKI_STATUS).find(([, v]) => v === statusInfo.status)?.[0] ?? `status ${statusInfo.status}`;
+  const text = (statusInfo.statusStrings ?? []).map((s) => s.valueBlock.value).join('; ').slice(0, 200);
+  const failures = failureNames(statusInfo.failInfo);
+  return `${name}${failures.length ? ` (${failures.join(', ')})` : ''}${text ? `: "${text}"` : ''}`;
+}
+
+interface OpenedToken {
+  signedData: pkijs.SignedData;
+  tstInfo: pkijs.TSTInfo;
+  /** The DER of TSTInfo as signed (the eContent octets). */
+  eContent: Buffer;
+}
+
+function openToken(tokenDer: Buffer): OpenedToken {
+  const contentInfo = parse('the timestamp token', () => pkijs.ContentInfo.fromBER(toArrayBuffer(tokenDer)));
+  if (contentInfo.contentType !== OID.signedData) throw new TimestampError('the timestamp token is not CMS SignedData');
+  const signedData = parse('the timestamp token', () => new pkijs.SignedData({ schema: contentInfo.content }));
+  const encap = signedData.encapContentInfo;
+  if (encap.eContentType !== OID.tstInfo || !encap.eContent) throw new TimestampError('the timestamp token does not contain a TSTInfo');
+  const eContent = Buffer.from(encap.eContent.getValue());
+  const tstInfo = parse('the TSTInfo of the timestamp token', () => pkijs.TSTInfo.fromBER(toArrayBuffer(eContent)));
+  if (tstInfo.version !== 1) throw new TimestampError(`the TSTInfo has version ${tstInfo.version}, not 1`);
+  return { signedData, tstInfo, eContent };
+}
+
+function assertImprint(tstInfo: pkijs.TSTInfo, digest: Buffer): void {
+  const imprint = tstInfo.messageImprint;
+  if (imprint.hashAlgorithm.algorithmId !== OID.sha256) {
+    throw new TimestampError(`the token stamps a digest made with algorithm ${imprint.hashAlgorithm.algorithmId}, not SHA-256`);
+  }
+  if (!Buffer.from(imprint.hashedMessage.valueBlock.valueHexView).equals(digest)) {
+    throw new TimestampError('the token stamps a different digest');
+  }
+}
+
+/**
+ * Asks a TSA to stamp a SHA-256 digest and checks that the reply answers this very request: granted,
+ * our digest, our nonce. The token's signature is not judged here (see verifyTimestampToken).
+ */
+export async function requestTimestamp(
+  url: string,
+  digest: Buffer,
+  opts: { timeoutMs?: number; fetchImpl?: typeof fetch } = {},
+): Promise<TimestampReceipt> {
+  assertSha256(digest);
+  const where = publicUrl(url);
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const fetchImpl = opts.fetchImpl ?? fetch;
+  const nonce = newNonce();
+  let body: Buffer;
+  try {
+    const response = await fetchImpl(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/timestamp-query', accept: 'application/timestamp-reply' },
+      body: buildTimestampQuery(digest, nonce),
+      // A redirect could hand the query to anyone; a TSA is configured by its exact URL.
+      redirect: 'error',
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    if (response.status !== 200) throw new TimestampError(`TSA ${where} answered HTTP ${response.status}`);
+    const type = (response.headers.get('content-type') ?? '').split(';')[0].trim().toLowerCase();
+    if (type !== 'application/timestamp-reply') {
+      throw new TimestampError(`TSA ${where} answered with ${type || 'no content type'}, not application/timestamp-reply`);
+    }
+    body = await readReply(response, where);
+  } catch (err) {
+    if (err instanceof TimestampError) throw err;
+    // Read by name, not instanceof: fetch's DOMException may come from another realm (jest, a fetchImpl).
+    const failure = err as { name?: unknown; cause?: { code?: unknown } } | null;
+    const name = String(failure?.name ?? '');
+    if (name === 'TimeoutError' || name === 'AbortError') throw new TimestampError(`TSA ${where} did not answer within ${timeoutMs} ms`);
+    // The network error code only: messages of some fetch errors repeat the URL, which may hold credentials.
+    throw new TimestampError(`TSA ${where} could not be reached (${String(failure?.cause?.code ?? name) || 'network error'})`);
+  }
+
+  const reply = asn1js.fromBER(toArrayBuffer(body));
+  if (reply.offset === -1 || reply.offset !== body.length) throw new TimestampError(`TSA ${where} sent a reply that is not one DER TimeStampResp`);
+  const response = parse(`the reply of TSA ${where}`, () => new pkijs.TimeStampResp({ schema: reply.result }));
+  const status = response.status.status;
+  if (status !== PKI_STATUS.granted && status !== PKI_STATUS.grantedWithMods) {
+    throw new TimestampError(`TSA ${where} refused to stamp: ${describeStatus(response.status)}`);
+  }
+  if (!response.timeStampToken) throw new TimestampError(`TSA ${where} granted the request but sent no token`);
+  // The token exactly as received: re-encoding a parsed structure could alter bytes a signature covers.
+  const tokenBlock = (reply.result as asn1js.Sequence).valueBlock.value[1];
+  const token = Buffer.from(tokenBlock.valueBeforeDecodeView);
+  const { tstInfo } = openToken(token);
+  assertImprint(tstInfo, digest);
+  if (!tstInfo.nonce || tstInfo.nonce.toBigInt() !== nonce) {
+    throw new TimestampError(`TSA ${where} answered with ${tstInfo.nonce ? 'a different nonce' : 'no nonce'}: the reply is not for this request`);
+  }
+  return {
+    url: where,
+    token: token.toString('base64'),
+    genTime: tstInfo.genTime.toISOString(),
+    serialNumber: hexOfInteger(tstInfo.serialNumber),
+    digest: digest.toString('hex'),
+  };
+}
+
+function certificatesOfPem(pems: string[]): X509Certificate[] {
+  const blocks = pems.flatMap((pem) => pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []);
+  return blocks.map((block) => {
+    try {
+      return new X509Certificate(block);
+    } catch {
+      throw new TimestampError('a trusted TSA certificate is not a valid PEM certificate');
+    }
+  });
+}
+
+function sha(name: string, data: Uint8Array): Buffer {
+  return createHash(name).update(data).digest();
+}
+
+/** The certificate the SignerInfo names, by issuer and serial number or by subject key identifier. */
+function findSigner(signerInfo: pkijs.SignerInfo, candidates: Buffer[]): Buffer | undefined {
+  const sid = signerInfo.sid as unknown;
+  return candidates.find((der) => {
+    let cert: pkijs.Certificate;
+    try {
+      cert = pkijs.Certificate.fromBER(toArrayBuffer(der));
+    } catch {
+      return false;
+    }
+    if (sid instanceof pkijs.IssuerAndSerialNumber) {
+      return cert.issuer.isEqual(sid.issuer) && cert.serialNumber.isEqual(sid.serialNumber);
+    }
+    // Otherwise the sid is [0] IMPLICIT SubjectKeyIdentifier, which pkijs leaves as a primitive.
+    const keyId = Buffer.from((sid as asn1js.Primitive).valueBlock.valueHexView);
+    const ski = cert.extensions?.find((e) => e.extnID === OID.subjectKeyIdentifier);
+    return ski !== undefined && Buffer.from((ski.parsedValue as asn1js.OctetString).valueBlock.valueHexView).equals(keyId);
+  });
+}
+
+function attributeValue(signerInfo: pkijs.SignerInfo, type: string): asn1js.AsnType | undefined {
+  const found = signerInfo.signedAttrs?.attributes.filter((a) => a.type === type) ?? [];
+  if (found.length > 1 || (found.length === 1 && found[0].values.length !== 1)) {
+    throw new TimestampError(`the token's signed attribute ${type} is not single-valued`);
+  }
+  return found[0]?.values[0];
+}
+
+/**
+ * The ESS signing-certificate(-v2) attribute binds the signature to one certificate (RFC 3161 §2.4.1,
+ * RFC 5035), so a certificate with the same key but other extensions cannot be substituted.
+ */
+function assertSigningCertificate(signerInfo: pkijs.SignerInfo, signerDer: Buffer): void {
+  const v2 = attributeValue(signerInfo, OID.signingCertificateV2);
+  const v1 = attributeValue(signerInfo, OID.signingCertificate);
+  const value = v2 ?? v1;
+  if (!value) throw new TimestampError('the token has no signing-certificate attribute naming the TSA certificate');
+  try {
+    const certs = (value as asn1js.Sequence).valueBlock.value[0] as asn1js.Sequence;
+    const first = (certs.valueBlock.value[0] as asn1js.Sequence).valueBlock.value;
+    let hashName = 'sha1';
+    let certHash = first[0];
+    if (v2) {
+      hashName = 'sha256';
+      if (first[0] instanceof asn1js.Sequence) {
+        const oid = new pkijs.AlgorithmIdentifier({ schema: first[0] }).algorithmId;
+        hashName = DIGESTS[oid]?.name ?? '';
+        certHash = first[1];
+      }
+    }
+    if (!hashName) throw new TimestampError('the signing-certificate attribute uses an unsupported hash algorithm');
+    if (!(certHash instanceof asn1js.OctetString)) throw new TimestampError('the signing-certificate attribute is malformed');
+    if (!Buffer.from(certHash.valueBlock.valueHexView).equals(sha(hashName, signerDer))) {
+      throw new TimestampError('the signing-certificate attribute names another certificate than the one that signed');
+    }
+  } catch (err) {
+    if (err instanceof TimestampError) throw err;
+    throw new TimestampError('the signing-certificate attribute is malformed');
+  }
+}
+
+/** The node:crypto hash name for a CMS signature algorithm; null for algorithms that hash internally. */
+function signatureHash(signatureOid: string, digestName: string): string | null {
+  switch (signatureOid) {
+    case OID.rsaEncryption:
+      return digestName;
+    case OID.sha256WithRsa:
+    case OID.ecdsaWithSha256:
+      return 'sha256';
+    case OID.sha384WithRsa:
+    case OID.ecdsaWithSha384:
+      return 'sha384';
+    case OID.sha512WithRsa:
+    case OID.ecdsaWithSha512:
+      return 'sha512';
+    case OID.ed25519:
+      return null;
+    default:
+      throw new TimestampError(`the token is signed with algorithm ${signatureOid}, which is not supported`);
+  }
+}
+
+/** RFC 3161 §2.3: a TSA certificate has exactly the id-kp-timeStamping extended key usage, marked critical. */
+function assertTimestampingCertificate(signer: pkijs.Certificate, genTime: Date): void {
+  const eku = signer.extensions?.find((e) => e.extnID === OID.extKeyUsage);
+  const purposes = (eku?.parsedValue as pkijs.ExtKeyUsage | undefined)?.keyPurposes ?? [];
+  if (!eku || !eku.critical || purposes.length !== 1 || purposes[0] !== OID.timeStamping) {
+    throw new TimestampError('the signing certificate is not a TSA certificate (it lacks the critical id-kp-timeStamping extended key usage)');
+  }
+  if (genTime < signer.notBefore.value || genTime > signer.notAfter.value) {
+    throw new TimestampError('the token was issued outside the validity period of the TSA certificate');
+  }
+}
+
+/**
+ * Checks a stored token on its own: it stamps `digest`, its CMS signature (over the signed attributes,
+ * whose messageDigest covers the TSTInfo) verifies with the certificate it names, and that certificate is
+ * one of `trustedCertsPem` (compared by SHA-256 of the DER; no chain is built).
+ */
+export function verifyTimestampToken(token: string, digest: Buffer, trustedCertsPem: string[]): VerifiedTimestamp {
+  assertSha256(digest);
+  const trusted = certificatesOfPem(trustedCertsPem);
+  if (trusted.length === 0) throw new TimestampError('no trusted TSA certificate was given');
+  const trustedFingerprints = new Set(trusted.map((c) => sha('sha256', c.raw).toString('hex')));
+
+  const { signedData, tstInfo, eContent } = openToken(Buffer.from(token, 'base64'));
+  assertImprint(tstInfo, digest);
+
+  if (signedData.signerInfos.length !== 1) throw new TimestampError(`the token has ${signedData.signerInfos.length} signers, not exactly one`);
+  const signerInfo = signedData.signerInfos[0];
+  const embedded = (signedData.certificates ?? []).filter((c): c is pkijs.Certificate => c instanceof pkijs.Certificate).map((c) => derOf(c.toSchema()));
+  // A token made without certReq carries no certificate; the trusted ones may then be the signer.
+  const signerDer = findSigner(signerInfo, [...embedded, ...trusted.map((c) => c.raw)]);
+  if (!signerDer) throw new TimestampError('the token does not contain the certificate that signed it');
+  const tsaCertFingerprint = sha('sha256', signerDer).toString('hex');
+  if (!trustedFingerprints.has(tsaCertFingerprint)) {
+    throw new TimestampError(`the token is signed by a certificate that is not a trusted TSA certificate (SHA-256 ${tsaCertFingerprint})`);
+  }
+  assertTimestampingCertificate(pkijs.Certificate.fromBER(toArrayBuffer(signerDer)), tstInfo.genTime);
+
+  const digestName = DIGESTS[signerInfo.digestAlgorithm.algorithmId]?.name;
+  if (!digestName) throw new TimestampError(`the token's signature uses digest ${signerInfo.digestAlgorithm.algorithmId}, which is not supported`);
+  if (!signerInfo.signedAttrs) throw new TimestampError('the token has no signed attributes');
+  const contentType = attributeValue(signerInfo, OID.contentType);
+  if (!(contentType instanceof asn1js.ObjectIdentifier) || contentType.valueBlock.toString() !== OID.tstInfo) {
+    throw new TimestampError('the token\'s content-type attribute is not id-ct-TSTInfo');
+  }
+  const messageDigest = attributeValue(signerInfo, OID.messageDigest);
+  if (!(messageDigest instanceof asn1js.OctetString) || !Buffer.from(messageDigest.valueBlock.valueHexView).equals(sha(digestName, eContent))) {
+    throw new TimestampError('the token\'s TSTInfo was altered after signing (message digest mismatch)');
+  }
+  assertSigningCertificate(signerInfo, signerDer);
+
+  // pkijs keeps the signed attributes as received, retagged as SET: the bytes the signature covers (RFC 5652 §5.4).
+  const signedBytes = Buffer.from(signerInfo.signedAttrs.encodedValue);
+  const signerKey = new X509Certificate(signerDer).publicKey;
+  const signature = Buffer.from(signerInfo.signature.valueBlock.valueHexView);
+  let valid: boolean;
+  try {
+    const hashName = signatureHash(signerInfo.signatureAlgorithm.algorithmId, digestName);
+    valid = verifySignature(hashName, signedBytes, { key: signerKey, dsaEncoding: 'der' }, signature);
+  } catch (err) {
+    if (err instanceof TimestampError) throw err;
+    valid = false;
+  }
+  if (!valid) throw new TimestampError('the token\'s signature does not verify with the TSA certificate');
+
+  return { genTime: tstInfo.genTime, serialNumber: hexOfInteger(tstInfo.serialNumber), tsaCertFingerprint };
+}
