@@ -11,6 +11,7 @@ import { ApprovalsService } from './approvals/approvals-service';
 import { ApprovalsStore } from './approvals/approvals-store';
 import type { SpacePolicyProvider } from './approvals/space-policy';
 import { AuditLog, createAuditLog } from './audit/audit-log';
+import { ConfluenceWitness } from './audit/witness/confluence-witness';
 import { AceConfluenceClient } from './confluence/ace-confluence-client';
 import { CachedConfluenceClient } from './confluence/cached-confluence-client';
 import type { ConfluenceClient } from './confluence/confluence-client';
@@ -30,7 +31,7 @@ import { MyApprovalsStore } from './my-approvals/my-approvals-store';
 import { registerWebhooks } from './webhooks/webhooks';
 import { PageEventsService } from './webhooks/page-events-service';
 import { PageEventsStore } from './webhooks/page-events-store';
-import { CheckpointService, createCheckpointService } from './audit/checkpoint-service';
+import { CheckpointService, CheckpointWitnesses, createCheckpointService } from './audit/checkpoint-service';
 import { HttpPrivacyReportClient } from './privacy/privacy-client';
 import { PrivacyService } from './privacy/privacy-service';
 import { PrivacyStore } from './privacy/privacy-store';
@@ -157,7 +158,10 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
   // Rows written before events carried MACs are vouched for once, before anything new is appended.
   for (const a of await audit.adoptAllRowsWithoutMac(db)) logger.info(a, 'audit rows written before MACs adopted');
   // Signed checkpoints and the chain's verification state (#4); the space dashboard shows them.
-  const checkpoints = createCheckpointService(db, config, logger.child({ component: 'checkpoints' }));
+  // Every checkpoint is published where the database cannot write: the tenant's Confluence and a TSA
+  // (in development the devhost's stand-in, set below once the devhost exists).
+  const witnesses: CheckpointWitnesses = { confluence: new ConfluenceWitness(confluence), tsa: config.tsa };
+  const checkpoints = createCheckpointService(db, config, logger.child({ component: 'checkpoints' }), witnesses);
   const spaceSettings = new SpaceSettingsService({
     db,
     store: new SpaceSettingsStore(db),
@@ -242,6 +246,7 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
     const { createDevhost } = require('./devhost/devhost') as typeof import('./devhost/devhost');
     devhost = createDevhost({ config, logger: logger.child({ component: 'devhost' }), descriptor: addon.descriptor, clock });
     app.use('/devhost', devhost.router);
+    if (!witnesses.tsa) witnesses.tsa = { url: `${config.localBaseUrl}/devhost/tsa`, certificatesPem: [devhost.tsa.certificatePem] };
   }
 
   app.use(notFound);

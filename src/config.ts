@@ -25,6 +25,11 @@ export interface Config {
   privacyUrl: string;
   /** Run the scheduled duties in this process (ATTEST_SCHEDULER, default on). */
   scheduler: boolean;
+  /**
+   * RFC 3161 timestamp authority that witnesses every checkpoint (ATTEST_TSA_URL) and the certificates
+   * its tokens must be signed with (ATTEST_TSA_CERT, PEM). Unset: no TSA witness (development uses the devhost's).
+   */
+  tsa?: { url: string; certificatesPem: string[] };
 }
 
 /** A configuration problem: the process prints this one line and stops. */
@@ -48,6 +53,8 @@ const envSchema = z.object({
   AC_HOST_WHITELIST: z.string().optional(),
   ATTEST_PRIVACY_URL: z.string().optional(),
   ATTEST_SCHEDULER: z.string().optional(),
+  ATTEST_TSA_URL: z.string().optional(),
+  ATTEST_TSA_CERT: z.string().optional(),
 });
 
 type Env = Record<string, string | undefined>;
@@ -173,6 +180,17 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('ATTEST_SCHEDULER', `must be "on" or "off", got "${parsed.ATTEST_SCHEDULER}"`);
   }
 
+  let tsa: Config['tsa'];
+  if (parsed.ATTEST_TSA_URL) {
+    const url = parseUrl('ATTEST_TSA_URL', parsed.ATTEST_TSA_URL, isProduction ? ['https:', 'http:'] : ['http:', 'https:']);
+    const pem = (parsed.ATTEST_TSA_CERT ?? '').replace(/\\n/g, '\n');
+    const certificatesPem = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+    if (!certificatesPem.length) throw new ConfigError('ATTEST_TSA_CERT', 'is required with ATTEST_TSA_URL: the PEM certificate(s) the TSA signs its tokens with');
+    tsa = { url, certificatesPem };
+  } else if (parsed.ATTEST_TSA_CERT) {
+    throw new ConfigError('ATTEST_TSA_URL', 'is required with ATTEST_TSA_CERT');
+  }
+
   return {
     port,
     nodeEnv,
@@ -187,5 +205,6 @@ export function loadConfig(env: Env = process.env): Config {
     hostAllowList: parsed.AC_HOST_WHITELIST,
     privacyUrl,
     scheduler: !['off', 'false', '0'].includes(schedulerRaw),
+    tsa,
   };
 }

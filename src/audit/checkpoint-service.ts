@@ -1,10 +1,22 @@
-import type { KeyObject } from 'node:crypto';
+import { createHash, KeyObject } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Logger } from '../lib/logger';
 import { AuditLog, createAuditLog } from './audit-log';
 import { AuditStore } from './audit-store';
-import { keyIdOf, publicKeyOf, signCheckpoint, verifyCheckpoint } from './checkpoint-format';
-import { Checkpoint, CheckpointStore, VerificationMode, VerificationRecord } from './checkpoint-store';
+import { checkpointMessage, keyIdOf, publicKeyOf, signCheckpoint, verifyCheckpoint } from './checkpoint-format';
+import { Checkpoint, CheckpointStore, CheckpointWitness, VerificationMode, VerificationRecord } from './checkpoint-store';
+import { requestTimestamp, TimestampReceipt, verifyTimestampToken } from './witness/timestamp';
+import type { Witness, WitnessedCheckpoint } from './witness/witness';
+
+/**
+ * Where checkpoints are published, outside the database's reach: the tenant's own Confluence (its app
+ * properties) and, when configured, an RFC 3161 timestamp authority. A process without witnesses (the
+ * operator's CLI) signs nothing: its exports end at the last witnessed checkpoint.
+ */
+export interface CheckpointWitnesses {
+  confluence: Witness;
+  tsa?: { url: string; certificatesPem: string[] };
+}
 
 /** What the space and site admin screens show about a tenant's chain. */
 export interface VerificationStatus {
@@ -74,6 +86,7 @@ export class CheckpointService {
       store: CheckpointStore;
       signingKey: KeyObject;
       logger: Logger;
+      witnesses?: CheckpointWitnesses;
     },
   ) {
     this.keyId = keyIdOf(deps.signingKey);
@@ -152,24 +165,97 @@ export class CheckpointService {
       );
       return 'refused';
     }
-    const prev = await this.deps.store.latest(clientKey);
+    const witnesses = this.deps.witnesses;
+    if (!witnesses) {
+      this.deps.logger.info({ clientKey }, 'no witness in this process: no checkpoint signed (exports end at the last witnessed one)');
+      return 'refused';
+    }
+    // The last checkpoint comes from the witness, never from the database alone: a superuser can delete
+    // checkpoint rows and rewrite what they covered, but cannot change what the witness holds.
+    const base = await this.witnessedBase(clientKey, witnesses.confluence, now);
+    if (base === 'refused') return 'refused';
     // Nothing new to sign; nothing was checked either, so nothing is recorded.
-    if (prev && prev.seq === head.seq && prev.chainHash === head.chainHash.toString('hex')) return 'unchanged';
-    let check = await this.sinceCheckpoint(clientKey, prev, head.seq);
+    if (base && base.seq === head.seq && base.chainHash === head.chainHash.toString('hex')) return 'unchanged';
+    let check = await this.sinceCheckpoint(clientKey, base, head.seq);
     // Hashes show nobody changed a row, not who wrote it: every row to be signed must carry the app's MAC.
-    if (check.ok && check.toSeq > (prev?.seq ?? 0)) {
+    if (check.ok && check.toSeq > (base?.seq ?? 0)) {
       if (!this.deps.audit.authenticates) throw new Error('signing a checkpoint needs ATTEST_SECRET_KEY to check event MACs');
-      const macs = await this.deps.audit.verifyMacs(this.deps.db, clientKey, { fromSeq: (prev?.seq ?? 0) + 1, toSeq: check.toSeq });
+      const macs = await this.deps.audit.verifyMacs(this.deps.db, clientKey, { fromSeq: (base?.seq ?? 0) + 1, toSeq: check.toSeq });
       if (!macs.ok) check = { ok: false, seq: macs.seq, reason: macs.reason };
     }
     await this.record(clientKey, 'checkpoint', check, now);
     if (!check.ok) return 'refused';
-    if (!check.chainHash || check.toSeq <= (prev?.seq ?? 0)) return 'unchanged';
+    if (!check.chainHash || check.toSeq <= (base?.seq ?? 0)) return 'unchanged';
     const fields = { clientKey, seq: check.toSeq, chainHash: check.chainHash, signedAt: now.toISOString() };
     const signature = signCheckpoint(this.deps.signingKey, fields);
-    await this.deps.store.insert(clientKey, { seq: fields.seq, chainHash: fields.chainHash, signedAt: now, signature, keyId: this.keyId });
-    this.deps.logger.info({ clientKey, seq: fields.seq, keyId: this.keyId }, 'audit checkpoint signed');
+    // Witnessed first, recorded after: a checkpoint the witnesses did not take is not a checkpoint.
+    let witness: CheckpointWitness;
+    try {
+      witness = await this.publish(witnesses, { ...fields, keyId: this.keyId, signature });
+    } catch (err) {
+      this.deps.logger.error({ clientKey, seq: fields.seq, err: (err as Error).message }, 'audit checkpoint DELAYED: a witness did not take it; nothing signed around it');
+      return 'refused';
+    }
+    await this.deps.store.insert(clientKey, { seq: fields.seq, chainHash: fields.chainHash, signedAt: now, signature, keyId: this.keyId, witness });
+    this.deps.logger.info({ clientKey, seq: fields.seq, keyId: this.keyId, tsa: !!witness.tsa }, 'audit checkpoint signed and witnessed');
     return 'signed';
+  }
+
+  /**
+   * The checkpoint a new one must extend: the last one the Confluence witness holds (its signature and key
+   * checked, the database's chain hash at its seq unchanged; a checkpoint row deleted from the database is
+   * restored from it), else, before the first witnessed one, the database's latest with a valid signature.
+   */
+  private async witnessedBase(clientKey: string, confluence: Witness, now: Date): Promise<Checkpoint | null | 'refused'> {
+    const refuse = async (seq: number, reason: string) => {
+      await this.record(clientKey, 'checkpoint', { ok: false, seq, reason }, now);
+      return 'refused' as const;
+    };
+    let witnessed: WitnessedCheckpoint | null;
+    try {
+      witnessed = await confluence.latest(clientKey);
+    } catch (err) {
+      this.deps.logger.error({ clientKey, err: (err as Error).message }, 'audit checkpoint DELAYED: the Confluence witness cannot be read');
+      return 'refused';
+    }
+    const publicKey = publicKeyOf(this.deps.signingKey);
+    if (witnessed) {
+      if (witnessed.keyId !== this.keyId || !verifyCheckpoint(publicKey, witnessed, witnessed.signature)) {
+        return refuse(witnessed.seq, `the checkpoint the witness holds for seq ${witnessed.seq} is not signed with this deployment's key`);
+      }
+      const at = await this.deps.auditStore.chainHashAt(clientKey, witnessed.seq);
+      if (!at) return refuse(witnessed.seq, `seq ${witnessed.seq}, witnessed in Confluence at ${witnessed.signedAt}, is missing from the database: events were deleted`);
+      if (at.toString('hex') !== witnessed.chainHash) {
+        return refuse(witnessed.seq, `the database no longer matches the checkpoint witnessed in Confluence at seq ${witnessed.seq}: history was rewritten`);
+      }
+      const stored = (await this.deps.store.all(clientKey)).find((c) => c.seq === witnessed!.seq && c.chainHash === witnessed!.chainHash);
+      if (!stored) {
+        const restored = { seq: witnessed.seq, chainHash: witnessed.chainHash, signedAt: new Date(witnessed.signedAt), signature: witnessed.signature, keyId: witnessed.keyId };
+        await this.deps.store.insert(clientKey, { ...restored, witness: { confluence: true, tsa: null } });
+        this.deps.logger.warn({ clientKey, seq: witnessed.seq }, 'checkpoint row missing from the database: restored from the Confluence witness');
+        return { clientKey, ...restored };
+      }
+      return stored;
+    }
+    const prev = await this.deps.store.latest(clientKey);
+    if (prev && (prev.keyId !== this.keyId || !verifyCheckpoint(publicKey, { clientKey, seq: prev.seq, chainHash: prev.chainHash, signedAt: prev.signedAt.toISOString() }, prev.signature))) {
+      return refuse(prev.seq, `checkpoint at seq ${prev.seq} is not signed with this deployment's key`);
+    }
+    return prev;
+  }
+
+  /** Timestamps the signed message (when a TSA is configured), then stores the checkpoint in Confluence. */
+  private async publish(w: CheckpointWitnesses, cp: WitnessedCheckpoint): Promise<CheckpointWitness> {
+    let tsa: TimestampReceipt | null = null;
+    if (w.tsa) {
+      const digest = createHash('sha256').update(checkpointMessage(cp)).digest();
+      tsa = await requestTimestamp(w.tsa.url, digest);
+      const stamped = verifyTimestampToken(tsa.token, digest, w.tsa.certificatesPem);
+      // The TSA vouches the checkpoint existed by genTime: a signedAt after it would be a backdated stamp.
+      if (stamped.genTime.getTime() + 1000 < Date.parse(cp.signedAt)) throw new Error(`the TSA time ${stamped.genTime.toISOString()} is before signedAt ${cp.signedAt}`);
+    }
+    await w.confluence.publish(cp);
+    return { confluence: true, tsa };
   }
 
   /** Incremental: the chain since the last checkpoint, and that the checkpointed row is unchanged. */
@@ -246,7 +332,12 @@ export class CheckpointService {
 }
 
 /** The checkpoint service on `db`, as the server and the `attest export` command both build it. */
-export function createCheckpointService(db: Knex, keys: { signingKey: KeyObject; secretKey: Buffer }, logger: Logger): CheckpointService {
+export function createCheckpointService(
+  db: Knex,
+  keys: { signingKey: KeyObject; secretKey: Buffer },
+  logger: Logger,
+  witnesses?: CheckpointWitnesses,
+): CheckpointService {
   return new CheckpointService({
     db,
     audit: createAuditLog(db, keys.secretKey),
@@ -254,5 +345,6 @@ export function createCheckpointService(db: Knex, keys: { signingKey: KeyObject;
     store: new CheckpointStore(db),
     signingKey: keys.signingKey,
     logger,
+    witnesses,
   });
 }

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { TimestampReceipt } from './witness/timestamp';
 
 const CHECKPOINTS = 'audit_checkpoints';
 const VERIFICATION = 'audit_verification';
@@ -11,6 +12,13 @@ export interface Checkpoint {
   signedAt: Date;
   signature: string;
   keyId: string;
+  /** Which witnesses took it (and the TSA's receipt); null for checkpoints from before witnesses. */
+  witness?: CheckpointWitness | null;
+}
+
+export interface CheckpointWitness {
+  confluence: boolean;
+  tsa: TimestampReceipt | null;
 }
 
 export type VerificationMode = 'incremental' | 'full' | 'checkpoint';
@@ -39,6 +47,7 @@ interface CheckpointRow {
   signed_at: Date;
   signature: string;
   key_id: string;
+  witness?: CheckpointWitness | null;
 }
 
 function toCheckpoint(r: CheckpointRow): Checkpoint {
@@ -49,6 +58,7 @@ function toCheckpoint(r: CheckpointRow): Checkpoint {
     signedAt: r.signed_at,
     signature: r.signature,
     keyId: r.key_id,
+    witness: r.witness ?? null,
   };
 }
 
@@ -76,6 +86,7 @@ export class CheckpointStore {
         signed_at: c.signedAt,
         signature: c.signature,
         key_id: c.keyId,
+        witness: c.witness ? JSON.stringify(c.witness) : null,
       })
       .onConflict(['client_key', 'seq'])
       .ignore()

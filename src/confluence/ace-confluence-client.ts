@@ -13,6 +13,8 @@ import type {
   SpaceAdmins,
 } from './confluence-client';
 import {
+  appPropertyPutV1,
+  appPropertyV1,
   contentV2,
   footerCommentV2,
   groupPickerV1,
@@ -32,7 +34,7 @@ interface HttpResult {
   headers: Record<string, string | string[] | undefined>;
 }
 
-type Method = 'get' | 'post';
+type Method = 'get' | 'post' | 'put';
 
 const MAX_ATTEMPTS = 3;
 const MAX_RETRY_WAIT_MS = 5_000;
@@ -279,6 +281,20 @@ export class AceConfluenceClient implements ConfluenceClient {
   async searchGroups(clientKey: string, query: string): Promise<ConfluenceGroup[]> {
     const res = await this.request(clientKey, 'get', `/rest/api/group/picker?${new URLSearchParams({ query, limit: '20' })}`, groupPickerV1);
     return res.results.map((g) => ({ name: g.name, ...(g.id ? { id: g.id } : {}) }));
+  }
+
+  /** Connect app properties: only this app (its own key, its JWT) can read or write them. */
+  async getAppProperty(clientKey: string, key: string): Promise<unknown> {
+    const res = await this.request(clientKey, 'get', this.appPropertyPath(key), appPropertyV1);
+    return res.value;
+  }
+
+  async putAppProperty(clientKey: string, key: string, value: unknown): Promise<void> {
+    await this.request(clientKey, 'put', this.appPropertyPath(key), appPropertyPutV1, value);
+  }
+
+  private appPropertyPath(key: string): string {
+    return `/rest/atlassian-connect/1/addons/${encodeURIComponent(this.addon.key)}/properties/${encodeURIComponent(key)}`;
   }
 
   /** v2 footer comment on a page (`pageId`) or a blog post (`blogPostId`). */

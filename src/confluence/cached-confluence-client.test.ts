@@ -24,6 +24,8 @@ function fakeClient(calls: string[]): ConfluenceClient {
     searchUsers: async () => [],
     searchGroups: async () => [],
     createComment: async () => ({ id: '1' }),
+    getAppProperty: async () => null,
+    putAppProperty: async () => undefined,
   };
 }
 

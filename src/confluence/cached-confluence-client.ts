@@ -80,6 +80,12 @@ export class CachedConfluenceClient implements ConfluenceClient {
   searchGroups(clientKey: string, query: string): Promise<ConfluenceGroup[]> {
     return this.inner.searchGroups(clientKey, query);
   }
+  getAppProperty(clientKey: string, key: string): Promise<unknown> {
+    return this.inner.getAppProperty(clientKey, key);
+  }
+  putAppProperty(clientKey: string, key: string, value: unknown): Promise<void> {
+    return this.inner.putAppProperty(clientKey, key, value);
+  }
   createComment(clientKey: string, content: ContentRef, storageBody: string): Promise<{ id: string }> {
     return this.inner.createComment(clientKey, content, storageBody);
   }

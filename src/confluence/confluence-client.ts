@@ -63,6 +63,10 @@ export interface ConfluenceClient {
   getUser(clientKey: string, accountId: string): Promise<ConfluenceUser | null>;
   searchUsers(clientKey: string, query: string): Promise<ConfluenceUser[]>;
   searchGroups(clientKey: string, query: string): Promise<ConfluenceGroup[]>;
+  /** The value of one of the app's own properties on the tenant's site; NotFoundError when unset. */
+  getAppProperty(clientKey: string, key: string): Promise<unknown>;
+  /** Sets one of the app's own properties (JSON, at most 32 KB). */
+  putAppProperty(clientKey: string, key: string, value: unknown): Promise<void>;
   /** Posts a footer comment (storage format) on a page or blog post; mentions in it notify people. */
   createComment(clientKey: string, content: ContentRef, storageBody: string): Promise<{ id: string }>;
 }

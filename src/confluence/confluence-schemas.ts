@@ -105,4 +105,9 @@ export const groupPickerV1 = z
   .object({ results: z.array(z.object({ name: z.string().min(1), id: z.string().nullish() }).passthrough()) })
   .passthrough();
 
+/** Connect `GET /rest/atlassian-connect/1/addons/{addonKey}/properties/{key}`. */
+export const appPropertyV1 = z.object({ key: z.string(), value: z.unknown() }).passthrough();
+/** Connect `PUT …/properties/{key}`: 200 "Property updated." or 201 "Property created.". */
+export const appPropertyPutV1 = z.object({ message: z.string().nullish(), statusCode: z.number().int().nullish() }).passthrough();
+
 export type ContentV2 = z.infer<typeof contentV2>;

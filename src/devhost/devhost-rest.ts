@@ -85,7 +85,7 @@ export function createRestRouter(opts: {
   // The tenant base path is where this router is mounted (req.baseUrl); the tenant must own it.
   router.use((req: Request, res: Response, next: NextFunction) => {
     // Only the REST API lives here; the browser pages under the same base are another router's.
-    if (!/^\/(rest\/api|api\/v2)\//.test(req.path)) return next('router');
+    if (!/^\/(rest\/api|api\/v2|rest\/atlassian-connect\/1)\//.test(req.path)) return next('router');
     const rel = req.originalUrl.slice(req.baseUrl.length);
     const record: RestCallRecord = { method: req.method, path: rel, clientKey: null, status: 0 };
     restCalls.push(record);
@@ -364,6 +364,27 @@ export function createRestRouter(opts: {
       links.next = `${contextPath(req)}/api/v2/spaces/${s.id}/permissions?cursor=${cursor}&limit=${limit}`;
     }
     res.json({ results, _links: links });
+  });
+
+  // ---- Connect app properties: only the app whose key is in the path, with its own JWT (else 404) ----
+
+  const appOwns = (req: Request) => {
+    if (req.params.addonKey !== opts.addonKey) throw new DevhostError(404, 'Add-on not found');
+    const key = req.params.propertyKey;
+    if (key.length > 127) throw new DevhostError(400, 'The property key cannot be longer than 127 characters.');
+    return key;
+  };
+  router.get('/rest/atlassian-connect/1/addons/:addonKey/properties/:propertyKey', (req, res) => {
+    const key = appOwns(req);
+    const value = store.appProperty((req as unknown as TenantRequest).devhostTenant.clientKey, key);
+    if (value === undefined) throw new DevhostError(404, 'Property with key not found.');
+    res.json({ key, value, self: `${base(req)}/rest/atlassian-connect/1/addons/${opts.addonKey}/properties/${encodeURIComponent(key)}` });
+  });
+  router.put('/rest/atlassian-connect/1/addons/:addonKey/properties/:propertyKey', (req, res) => {
+    const key = appOwns(req);
+    if (Buffer.byteLength(JSON.stringify(req.body ?? null)) > 32_768) throw new DevhostError(400, 'The property value cannot be larger than 32 KB.');
+    const created = store.setAppProperty((req as unknown as TenantRequest).devhostTenant.clientKey, key, req.body);
+    res.status(created ? 201 : 200).json(created ? { message: 'Property created.', statusCode: 201 } : { message: 'Property updated.', statusCode: 200 });
   });
 
   router.get('/api/v2/spaces/:id/role-assignments', (req, res) => {

@@ -276,6 +276,20 @@ export class DevhostStore {
     return page;
   }
 
+  appProperty(clientKey: string, key: string): unknown {
+    return this.state.appProperties?.[clientKey]?.[key];
+  }
+
+  /** Sets an app property; true when it was created (Confluence answers 201 then, 200 on an update). */
+  setAppProperty(clientKey: string, key: string, value: unknown): boolean {
+    const all = (this.state.appProperties ??= {});
+    const mine = (all[clientKey] ??= {});
+    const created = !(key in mine);
+    mine[key] = value;
+    this.save();
+    return created;
+  }
+
   addComment(pageId: string, authorId: string, body: string): DevComment {
     this.pageOrThrow(pageId);
     const comment: DevComment = { id: String(this.state.nextId++), pageId, authorId, body, createdAt: this.clock.now().toISOString() };

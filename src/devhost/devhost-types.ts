@@ -89,6 +89,8 @@ export interface DevState {
   pages: DevPage[];
   comments: DevComment[];
   nextId: number;
+  /** Connect app properties, per installation (clientKey) and property key: only the app reads them. */
+  appProperties?: Record<string, Record<string, unknown>>;
 }
 
 /** One installation of the add-on into this site. */

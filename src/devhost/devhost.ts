@@ -36,11 +36,13 @@
  *
  * JWT times use the wall clock (ACE checks them against it); page versions and webhooks use the injected clock.
  */
+import path from 'node:path';
 import express from 'express';
 import type { Config } from '../config';
 import type { Clock } from '../lib/clock';
 import type { Logger } from '../lib/logger';
 import { createPagesRouter } from './devhost-pages';
+import { createDevhostTsa } from './devhost-tsa';
 import { createRestRouter, RestCallRecord } from './devhost-rest';
 import { ACCOUNT, MACRO_KEY, PAGE } from './devhost-seed';
 import { DevhostError, DevhostStore, newSharedSecret } from './devhost-state';
@@ -138,6 +140,8 @@ export interface Devhost {
   exportPage(pageId: string, as: string, opts?: SignOptions): Promise<{ text: string[]; macros: Array<{ macroId: string; status: number; html: string }> }>;
   /** Makes Confluence answer 410 Gone on every REST path starting with one of these (as Atlassian removes endpoints). */
   removeEndpoints(prefixes: string[]): void;
+  /** The stand-in RFC 3161 timestamp authority at /devhost/tsa. */
+  tsa: { certificatePem: string };
   comments(pageId: string): DevComment[];
   setRestriction(pageId: string, accountIds: string[] | null, groups?: string[]): void;
   addToGroup(accountId: string, group: string): void;
@@ -167,6 +171,7 @@ export function createDevhost(opts: { config: Config; logger: Logger; descriptor
   const restCalls: RestCallRecord[] = [];
   const webhooksSent: WebhookResult[] = [];
   const goneEndpoints = new Set<string>();
+  const tsa = createDevhostTsa({ dir: path.join(config.dataDir, 'devhost', 'tsa'), clock });
   const macroModule = (descriptor.modules?.dynamicContentMacros ?? []).find((m) => m.key === MACRO_KEY) ?? descriptor.modules?.dynamicContentMacros?.[0];
 
   const tenantOf = (clientKey?: string): DevTenant => {
@@ -455,6 +460,7 @@ export function createDevhost(opts: { config: Config; logger: Logger; descriptor
       goneEndpoints.clear();
       for (const p of prefixes) goneEndpoints.add(p);
     },
+    tsa: { certificatePem: tsa.certificatePem },
     comments: (pageId) => store.comments(pageId),
     setRestriction: (pageId, accountIds, groups) => store.setRestriction(pageId, accountIds, groups),
     addToGroup: (accountId, group) => {
@@ -469,6 +475,7 @@ export function createDevhost(opts: { config: Config; logger: Logger; descriptor
   // The primary tenant's base is /devhost/wiki; extra tenants get /devhost/t/<clientKey>/wiki.
   devhost.router.use('/wiki', rest);
   devhost.router.use('/t/:tenant/wiki', rest);
+  devhost.router.use('/tsa', tsa.router);
   devhost.router.use(createPagesRouter({ devhost, store, descriptor, config, logger }));
   return devhost;
 }

@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import request from 'supertest';
+import { checkpointMessage } from '../../src/audit/checkpoint-format';
+import { verifyTimestampToken } from '../../src/audit/witness/timestamp';
 import { ManualClock } from '../../src/lib/clock';
 import { startTestApp, TestApp } from '../helpers/test-app';
 
@@ -104,5 +106,81 @@ describe('a database superuser without the keys', () => {
     });
     expect(await t.checkpoints.verifyFull(ck, tick('2026-04-01T03:03:00.000Z'))).toBe(false);
     expect(await t.checkpoints.verificationStatus(ck)).toMatchObject({ status: 'failed', reason: expect.stringMatching(/not this deployment's signing key/) });
+  });
+
+  /** Rewrites event `seq`'s comment and recomputes every later hash, as a superuser would to stay consistent. */
+  async function rewriteFrom(ck: string, seq: number) {
+    await superuser(ck, async (trx) => {
+      const rows = await trx('audit_events').where({ client_key: ck }).andWhere('seq', '>=', seq).orderBy('seq');
+      let prev = (await trx('audit_events').where({ client_key: ck, seq: seq - 1 }).first()).chain_hash as Buffer;
+      for (const r of rows) {
+        const canonical = Number(r.seq) === seq ? String(r.canonical).replace(/"comment":"ok \d+"/, '"comment":"rewritten"') : r.canonical;
+        const leaf = sha(Buffer.from([0]), Buffer.from(canonical, 'utf8'));
+        const chain = sha(Buffer.from([1]), prev, leaf);
+        await trx('audit_events').where({ client_key: ck, seq: r.seq }).update({ canonical, leaf_hash: leaf, chain_hash: chain });
+        prev = chain;
+      }
+      await trx('audit_heads').where({ client_key: ck }).update({ chain_hash: prev });
+    });
+  }
+
+  describe('witnessed checkpoints', () => {
+    it('each checkpoint is stored in the tenant\'s Confluence and timestamped by the TSA', async () => {
+      const ck = await tenant();
+      await append(ck, 2);
+      expect(await t.checkpoints.checkpoint(ck, tick('2026-04-02T01:00:00.000Z'))).toBe('signed');
+      const row = await t.db('audit_checkpoints').where({ client_key: ck }).first();
+      expect(d.store.appProperty(ck, 'attest-checkpoint-latest')).toMatchObject({ clientKey: ck, seq: 2, chainHash: row.chain_hash.toString('hex'), signature: row.signature });
+      expect(row.witness).toMatchObject({ confluence: true, tsa: { token: expect.any(String), genTime: '2026-04-02T01:00:00.000Z' } });
+      const digest = createHash('sha256').update(checkpointMessage({ clientKey: ck, seq: 2, chainHash: row.chain_hash.toString('hex'), signedAt: '2026-04-02T01:00:00.000Z' })).digest();
+      expect(verifyTimestampToken(row.witness.tsa.token, digest, [d.tsa.certificatePem]).genTime.toISOString()).toBe('2026-04-02T01:00:00.000Z');
+    });
+
+    it('a rewrite after deleting the checkpoint rows is not re-signed: the witness still holds the old head', async () => {
+      const ck = await tenant();
+      await append(ck, 5);
+      expect(await t.checkpoints.checkpoint(ck, tick('2026-04-02T02:00:00.000Z'))).toBe('signed');
+      await rewriteFrom(ck, 2);
+      await superuser(ck, (trx) => trx('audit_checkpoints').where({ client_key: ck }).delete().then(() => undefined));
+      expect((await t.audit.verify(t.db, ck)).ok).toBe(true);
+      expect(await t.checkpoints.checkpoint(ck, tick('2026-04-02T02:05:00.000Z'))).toBe('refused');
+      expect(await checkpoints(ck)).toEqual([]);
+      expect(await t.checkpoints.verificationStatus(ck)).toMatchObject({ status: 'failed', firstBadSeq: 5, reason: expect.stringMatching(/no longer matches the checkpoint witnessed in Confluence/) });
+    });
+
+    it('a fork (truncate to an older checkpoint, delete the later ones, append another history) is refused', async () => {
+      const ck = await tenant();
+      await append(ck, 3);
+      expect(await t.checkpoints.checkpoint(ck, tick('2026-04-02T03:00:00.000Z'))).toBe('signed');
+      await append(ck, 3);
+      expect(await t.checkpoints.checkpoint(ck, tick('2026-04-02T03:05:00.000Z'))).toBe('signed');
+      await superuser(ck, async (trx) => {
+        await trx('audit_events').where({ client_key: ck }).andWhere('seq', '>', 3).delete();
+        await trx('audit_checkpoints').where({ client_key: ck }).andWhere('seq', '>', 3).delete();
+        const third = await trx('audit_events').where({ client_key: ck, seq: 3 }).first();
+        await trx('audit_heads').where({ client_key: ck }).update({ seq: 3, chain_hash: third.chain_hash });
+      });
+      await append(ck, 4);
+      expect(await t.checkpoints.checkpoint(ck, tick('2026-04-02T03:10:00.000Z'))).toBe('refused');
+      expect(await checkpoints(ck)).toEqual([3]);
+      expect((await t.checkpoints.verificationStatus(ck)).reason).toMatch(/seq 6 .*no longer matches|history was rewritten/);
+    });
+
+    it('a witness outage delays the checkpoint (nothing signed around it); a deleted checkpoint row comes back from the witness', async () => {
+      const ck = await tenant();
+      await append(ck, 2);
+      d.removeEndpoints(['/rest/atlassian-connect/']);
+      try {
+        expect(await t.checkpoints.checkpoint(ck, tick('2026-04-02T04:00:00.000Z'))).toBe('refused');
+        expect(await checkpoints(ck)).toEqual([]);
+      } finally {
+        d.removeEndpoints([]);
+      }
+      expect(await t.checkpoints.checkpoint(ck, tick('2026-04-02T04:05:00.000Z'))).toBe('signed');
+      await superuser(ck, (trx) => trx('audit_checkpoints').where({ client_key: ck }).delete().then(() => undefined));
+      await append(ck, 1);
+      expect(await t.checkpoints.checkpoint(ck, tick('2026-04-02T04:10:00.000Z'))).toBe('signed');
+      expect(await checkpoints(ck)).toEqual([2, 3]);
+    });
   });
 });
