@@ -92,16 +92,20 @@ describe('attest export / attest verify FILE', () => {
     });
   });
 
-  it('ends a pack at a checkpoint it signs for the head, where the last one was long before (issue 11, case 3)', async () => {
+  it('ends a pack at the last witnessed checkpoint when the head is past it, and says so (issue 11 case 3, issue 19)', async () => {
+    // The CLI has no witness (the tenant's Confluence, the TSA), so it signs nothing of its own: the server's
+    // checkpoint job does. The pack ends at the last checkpoint and names the rows it leaves out.
     const tail = 'cli-tail-tenant';
     await generateChain(tdb.db, tail, 15);
     await checkpointAt(tail, 3);
     const ex = await attest('export', '--client-key', tail, '-o', 'tail.zip');
     expect(ex.code).toBe(0);
-    expect(ex.stderr).toMatch(/export: done, 15 rows, seq 1\.\.15, checkpoint at seq 15 -> tail\.zip/);
+    expect(ex.stderr).toContain('export: ends at the last signed checkpoint (seq 3); seq 4..15 are not signed yet');
+    expect(ex.stderr).toMatch(/export: done, 3 rows, seq 1\.\.3, checkpoint at seq 3 -> tail\.zip/);
+    expect(await tdb.db('audit_checkpoints').where({ client_key: tail }).pluck('seq')).toEqual([3]);
     const v = await attest('verify', 'tail.zip');
     expect(v.code).toBe(0);
-    expect(v.stdout).toMatch(/; checkpoint at seq 15 verified with the pack's own public key .*; signatures reach seq 15, the last row; manifest signed\n$/);
+    expect(v.stdout).toMatch(/; checkpoint at seq 3 verified with the pack's own public key .*; signatures reach seq 3, the last row; manifest signed\n$/);
     expect((await attest('verify', 'tail.zip', '--strict', '--no-strict')).code).toBe(2);
   });
 
