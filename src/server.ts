@@ -69,9 +69,9 @@ async function main(): Promise<void> {
     server.keepAliveTimeout = 5_000;
     await new Promise<void>((resolve, reject) => {
       server!.once('error', reject);
-      server!.listen(config.port, () => resolve());
+      server!.listen(config.port, config.host, () => resolve());
     });
-    logger.info({ port: config.port, baseUrl: config.localBaseUrl }, 'Attest is listening');
+    logger.info({ host: config.host, port: config.port, baseUrl: config.localBaseUrl }, 'Attest is listening');
     if (config.scheduler) attest.scheduler.start();
     if (devhost) {
       // The stand-in installs itself; if that fails (say CONNECT_KEYS_CDN_URL points at another key
