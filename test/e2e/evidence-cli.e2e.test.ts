@@ -6,6 +6,7 @@ import path from 'node:path';
 import yauzl from 'yauzl';
 import { ATTEST_BIN, generateChain, measure } from '../../bench/export-fixture';
 import { signCheckpoint } from '../../src/audit/checkpoint-format';
+import { main } from '../../src/cli';
 import { createTestDatabase, TestDatabase } from '../helpers/database';
 
 /**
@@ -132,6 +133,25 @@ describe('attest export / attest verify FILE', () => {
     expect((await attest('export', '--space', 'ENG')).code).toBe(2);
     expect((await attest('export', '--client-key', ck, '--from', 'last tuesday')).code).toBe(2);
     expect((await attest('verify', 'no-such.csv')).code).toBe(3);
+  });
+});
+
+describe('what an export or a verification cannot be made to do', () => {
+  it('never writes through a file planted in the output directory: the temporary file is new and unguessable', async () => {
+    const ck = 'cli-symlink-tenant';
+    await generateChain(tdb.db, ck, 20);
+    const shared = fs.mkdtempSync(path.join(dir, 'shared-'));
+    const victim = path.join(dir, 'victim.txt');
+    fs.writeFileSync(victim, 'precious\n');
+    // What another user of a shared directory could plant: the name the export used to pick (its pid).
+    fs.symlinkSync(victim, path.join(shared, `.out.csv.${process.pid}.part`));
+    const err: string[] = [];
+    const code = await main(['export', '--client-key', ck, '-o', path.join(shared, 'out.csv')], { env: env(), out: () => undefined, err: (l) => err.push(l) });
+    expect([code, err.at(-1)]).toEqual([0, expect.stringMatching(/^export: done, 20 rows/)]);
+    expect(fs.readFileSync(victim, 'utf8')).toBe('precious\n');
+    expect(fs.lstatSync(path.join(shared, 'out.csv')).isFile()).toBe(true);
+    expect(fs.statSync(path.join(shared, 'out.csv')).mode & 0o777).toBe(0o600);
+    expect(fs.readdirSync(shared).sort()).toEqual([`.out.csv.${process.pid}.part`, 'out.csv']);
   });
 });
 
