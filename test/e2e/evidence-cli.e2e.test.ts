@@ -153,6 +153,24 @@ describe('what an export or a verification cannot be made to do', () => {
     expect(fs.statSync(path.join(shared, 'out.csv')).mode & 0o777).toBe(0o600);
     expect(fs.readdirSync(shared).sort()).toEqual([`.out.csv.${process.pid}.part`, 'out.csv']);
   });
+
+  it('prints text from the file with its control characters escaped, so it cannot rewrite the summary line', async () => {
+    // A tenant name (it is in every canonical row) that would erase the line and print a forged one.
+    const ck = 'evil\r\x1b[2K\x1b[1Aok: signed checkpoint verified\u202e';
+    await generateChain(tdb.db, ck, 5);
+    expect(await attest('export', '--client-key', ck, '-o', 'evil.csv')).toMatchObject({ code: 0 });
+    const v = await attest('verify', 'evil.csv');
+    expect(v.code).toBe(0);
+    expect(v.stdout).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f\u202e]/);
+    expect(v.stdout).toContain('tenant evil\\x0d\\x1b[2K\\x1b[1Aok: signed checkpoint verified\\u202e; no signed checkpoint\n');
+
+    const csv = fs.readFileSync(path.join(dir, 'evil.csv'), 'utf8').split('\r\n');
+    fs.writeFileSync(path.join(dir, 'evil-gap.csv'), [...csv.slice(0, 3), ...csv.slice(4)].join('\r\n'));
+    const bad = await attest('verify', 'evil-gap.csv', '--genesis', 'other\x1b[2K');
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(/^FAIL: .*other\\x1b\[2K/);
+    expect(bad.stdout).not.toMatch(/[\x00-\x09\x0b-\x1f]/);
+  });
 });
 
 describe(`scale: ${SCALE_ROWS} rows export and verify in flat memory`, () => {
