@@ -46,7 +46,7 @@ import { errorHandler, notFound, requestLogger } from './lib/http';
 import { aceLogger, Logger } from './lib/logger';
 import { SecretBox } from './lib/secret-box';
 import type { Devhost } from './devhost/devhost';
-import { HOST_SCRIPT_RESOLVER } from './confluence/connect-auth';
+import { HOST_SCRIPT_RESOLVER, withoutSessionTokens } from './confluence/connect-auth';
 
 export const ROOT = path.resolve(__dirname, '..');
 export const DESCRIPTOR_FILE = path.join(ROOT, 'atlassian-connect.json');
@@ -112,6 +112,7 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
     }),
   );
   app.use(requestLogger(logger));
+  app.use(withoutSessionTokens);
   app.use(express.json({ limit: '256kb' }));
   app.use(express.urlencoded({ extended: false, limit: '64kb' }));
 
