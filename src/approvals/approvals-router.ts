@@ -1,11 +1,11 @@
 import { Router, Request, Response } from 'express';
 import type { AddOn } from 'atlassian-connect-express';
 import type { ConfluenceClient } from '../confluence/confluence-client';
-import { contextJwt, pageJwt, principalOf, requireUser } from '../confluence/connect-auth';
+import { contextJwt, pageJwt, requireUser } from '../confluence/connect-auth';
 import { asyncHandler, parseInput } from '../lib/http';
 import type { ApprovalsService, WorkflowView } from './approvals-service';
 import { displayNames, macroModel, mentionedIds, workflowJson } from './approvals-presenter';
-import { decisionBody, macroQuery, pickerQuery, workflowPathParams } from './approvals-schemas';
+import { decisionBody, macroQuery, namesQuery, pickerQuery, workflowPathParams } from './approvals-schemas';
 
 /**
  * The Approvals macro (page JWT: its parameters are covered by the qsh), its editor, and the public
@@ -88,11 +88,12 @@ export function createApprovalsRouter(opts: { addon: AddOn; service: ApprovalsSe
     }),
   );
 
+  // Pickers and name lookups are for someone editing a macro: never for a token without a user (#18).
   router.get(
     '/api/pickers/users',
     ...contextJwt(addon),
     asyncHandler(async (req, res) => {
-      const p = principalOf(req);
+      const p = requireUser(req);
       const { q } = parseInput(pickerQuery, req.query);
       res.json({ results: await confluence.searchUsers(p.clientKey, q) });
     }),
@@ -102,7 +103,7 @@ export function createApprovalsRouter(opts: { addon: AddOn; service: ApprovalsSe
     '/api/pickers/groups',
     ...contextJwt(addon),
     asyncHandler(async (req, res) => {
-      const p = principalOf(req);
+      const p = requireUser(req);
       const { q } = parseInput(pickerQuery, req.query);
       res.json({ results: await confluence.searchGroups(p.clientKey, q) });
     }),
@@ -113,8 +114,8 @@ export function createApprovalsRouter(opts: { addon: AddOn; service: ApprovalsSe
     '/api/pickers/users/names',
     ...contextJwt(addon),
     asyncHandler(async (req, res) => {
-      const p = principalOf(req);
-      const ids = String(req.query.ids ?? '').split(',').map((s) => s.trim()).filter(Boolean).slice(0, 100);
+      const p = requireUser(req);
+      const { ids } = parseInput(namesQuery, req.query);
       const names = await displayNames(confluence, p.clientKey, ids);
       res.json({ results: ids.map((id) => ({ accountId: id, displayName: names.get(id) ?? id })) });
     }),

@@ -73,6 +73,35 @@ describe('who /api lets in', () => {
     expect(res.body.error.message).toMatch(/context JWT/);
   });
 
+  describe('pickers and name lookups', () => {
+    const anonymous = () => sign({ iss: d.clientKey, iat: now(), exp: now() + 180, qsh: 'context-qsh', context: {} });
+    it.each(['/api/pickers/users?q=a', '/api/pickers/groups?q=s', '/api/pickers/users/names?ids=557058:someone'])(
+      'refuse a context JWT without a user (401) and ask Confluence nothing: %s', async (url) => {
+      const calls = d.restCalls.length;
+      const res = await request(t.baseUrl).get(url).set('Authorization', `JWT ${anonymous()}`);
+      expect(res.status).toBe(401);
+      expect(res.body.error.message).toMatch(/signed-in Atlassian account/);
+      expect(d.restCalls.length).toBe(calls);
+    });
+
+    it('answer a user, and resolve at most 50 names per request', async () => {
+      const auth = `JWT ${d.contextJwt(alice())}`;
+      expect((await request(t.baseUrl).get('/api/pickers/users?q=Ali').set('Authorization', auth)).body.results).toContainEqual(
+        expect.objectContaining({ accountId: alice(), displayName: 'Alice Approver' }),
+      );
+      const ids = Array.from({ length: 51 }, (_, i) => `557058:lookup-${i}`);
+      const tooMany = await request(t.baseUrl).get(`/api/pickers/users/names?ids=${ids.join(',')}`).set('Authorization', auth);
+      expect(tooMany.status).toBe(400);
+      expect(tooMany.body.error.message).toMatch(/at most 50/);
+      const calls = d.restCalls.length;
+      const fifty = await request(t.baseUrl).get(`/api/pickers/users/names?ids=${[alice(), ...ids.slice(1, 50)].join(',')}`).set('Authorization', auth);
+      expect(fifty.status).toBe(200);
+      expect(fifty.body.results).toHaveLength(50);
+      expect(fifty.body.results[0]).toEqual({ accountId: alice(), displayName: 'Alice Approver' });
+      expect(d.restCalls.slice(calls).filter((c) => c.path.startsWith('/rest/api/user?')).length).toBeLessThanOrEqual(50);
+    });
+  });
+
   it('accepts a context JWT signed with atlassian-jwt by an independent signer (not only the devhost)', async () => {
     const token = contextToken({ clientKey: d.clientKey, secret: d.tenant().sharedSecret, accountId: alice(), expSeconds: 900 });
     expect((await request(t.baseUrl).get(workflowPath()).set('Authorization', `JWT ${token}`)).status).toBe(200);
