@@ -10,10 +10,10 @@ const STATE_LABEL: Record<string, { label: string; tone: string }> = {
   archived: { label: 'Archived', tone: 'default' },
 };
 
-/** Display names for accountIds; a person Confluence no longer knows shows as their id. */
 /** Lookups one request keeps in flight at once, so a long list does not become a burst at Confluence. */
 const NAME_LOOKUPS_IN_FLIGHT = 8;
 
+/** Display names for accountIds; a person Confluence no longer knows shows as their id. */
 export async function displayNames(confluence: ConfluenceClient, clientKey: string, ids: string[]): Promise<Map<string, string>> {
   const unique = [...new Set(ids)];
   const names = new Map<string, string>();

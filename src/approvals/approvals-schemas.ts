@@ -61,7 +61,7 @@ export const decisionBody = z
 export const pickerQuery = z.object({ q: z.string().trim().min(1, 'type at least one character').max(100) }).strict();
 
 /** Each id is one REST call to Confluence: a request may name at most this many. */
-export const MAX_NAME_LOOKUPS = 50;
+const MAX_NAME_LOOKUPS = 50;
 export const namesQuery = z
   .object({
     ids: z
