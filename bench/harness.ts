@@ -42,6 +42,7 @@ export async function startBenchEnv(): Promise<BenchEnv> {
     async close() {
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
+      await attest.close();
       await bench.close();
     },
   };

@@ -6,6 +6,7 @@ import ace, { AddOn } from 'atlassian-connect-express';
 import type { Knex } from 'knex';
 import type { Config } from './config';
 import { AceStore } from './db/ace-store';
+import { createSidePool } from './db/knex';
 import { createApprovalsRouter } from './approvals/approvals-router';
 import { ApprovalsService } from './approvals/approvals-service';
 import { ApprovalsStore } from './approvals/approvals-store';
@@ -19,6 +20,7 @@ import { createLifecycleRouter } from './lifecycle/lifecycle-router';
 import { createMyApprovalsRouter } from './my-approvals/my-approvals-router';
 import { createOpsRouter } from './ops/ops-router';
 import { createEvidence } from './evidence/evidence-feature';
+import { DEFAULT_EXPORT_LIMITS, ExportLimits } from './evidence/export-limits';
 import { createSpacesRouter } from './spaces/spaces-router';
 import { SpaceAdminCheck } from './spaces/space-admin';
 import { SpaceDashboardService } from './spaces/space-dashboard-service';
@@ -45,7 +47,7 @@ import { errorHandler, notFound, requestLogger } from './lib/http';
 import { aceLogger, Logger } from './lib/logger';
 import { SecretBox } from './lib/secret-box';
 import type { Devhost } from './devhost/devhost';
-import { HOST_SCRIPT_RESOLVER } from './confluence/connect-auth';
+import { HOST_SCRIPT_RESOLVER, withoutSessionTokens } from './confluence/connect-auth';
 
 export const ROOT = path.resolve(__dirname, '..');
 export const DESCRIPTOR_FILE = path.join(ROOT, 'atlassian-connect.json');
@@ -58,6 +60,8 @@ export interface AppDeps {
   db: Knex;
   logger: Logger;
   clock?: Clock;
+  /** Caps and timeouts of evidence exports (tests shorten the timeouts). */
+  exportLimits?: Partial<ExportLimits>;
 }
 
 export interface AttestApp {
@@ -74,6 +78,8 @@ export interface AttestApp {
   /** Scheduled duties; server.ts starts it, tests call runDue. */
   scheduler: Scheduler;
   devhost?: Devhost;
+  /** Closes what the app opened itself (the exports' pool); the caller closes `db`. */
+  close(): Promise<void>;
 }
 
 /** The composition root: every service is built once here and handed to the routers that use it. */
@@ -111,6 +117,7 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
     }),
   );
   app.use(requestLogger(logger));
+  app.use(withoutSessionTokens);
   app.use(express.json({ limit: '256kb' }));
   app.use(express.urlencoded({ extended: false, limit: '64kb' }));
 
@@ -191,7 +198,10 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
   app.use(createLifecycleRouter({ addon, store, logger }));
   app.use(createApprovalsRouter({ addon, service: approvals, confluence }));
   // Evidence exports (#6): CSV and zip packs of the chain, and the signed links iframes download through.
-  app.use(createEvidence({ addon, db, config, clock, confluence, policies, checkpoints, logger: logger.child({ component: 'evidence' }) }).router);
+  // Each holds a snapshot for as long as its download runs: their own small pool and caps (#18).
+  const exportLimits = { ...DEFAULT_EXPORT_LIMITS, ...deps.exportLimits };
+  const exportDb = createSidePool(db, { poolMax: exportLimits.concurrent, idleInTransactionMs: exportLimits.idleInTransactionMs });
+  app.use(createEvidence({ addon, exportDb, limits: exportLimits, config, clock, confluence, policies, checkpoints, logger: logger.child({ component: 'evidence' }) }).router);
   app.use(
     createSpacesRouter({
       addon,
@@ -251,5 +261,5 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
 
   app.use(notFound);
   app.use(errorHandler(logger));
-  return { app, addon, store, audit, confluence, approvals, pageEvents, checkpoints, privacy, scheduler, devhost };
+  return { app, addon, store, audit, confluence, approvals, pageEvents, checkpoints, privacy, scheduler, devhost, close: () => exportDb.destroy() };
 }

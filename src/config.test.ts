@@ -33,6 +33,9 @@ describe('loadConfig', () => {
     [{ ATTEST_SIGNING_KEY: 'nope' }, /^ATTEST_SIGNING_KEY: is not a PEM private key/],
     [{ DEVHOST: 'maybe' }, /^DEVHOST: must be "on" or "off"/],
     [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL: /],
+    [{ NODE_ENV: 'Production' }, /^NODE_ENV: must be one of development, test, production \(exactly, lower case\), got "Production"/],
+    [{ NODE_ENV: 'prod' }, /^NODE_ENV: must be one of/],
+    [{ NODE_ENV: 'staging' }, /^NODE_ENV: must be one of/],
   ])('names the variable and the problem: %j', (env, message) => {
     expect(() => loadConfig({ DATA_DIR: tmp(), ...env })).toThrow(message);
   });
@@ -55,11 +58,18 @@ describe('loadConfig', () => {
     const c = loadConfig(prod);
     expect(c.isProduction).toBe(true);
     expect(c.devhost).toBe(false);
+    expect(c.host).toBe('0.0.0.0');
     expect(fs.readdirSync(dir)).toEqual([]);
     expect(() => loadConfig({ ...prod, ATTEST_SECRET_KEY: undefined })).toThrow(/^ATTEST_SECRET_KEY: is required in production/);
     expect(() => loadConfig({ ...prod, ATTEST_SIGNING_KEY: undefined })).toThrow(/^ATTEST_SIGNING_KEY: is required in production/);
     expect(() => loadConfig({ ...prod, DATABASE_URL: undefined })).toThrow(/^DATABASE_URL: is required in production/);
     expect(() => loadConfig({ ...prod, AC_LOCAL_BASE_URL: 'http://attest.example.com' })).toThrow(/^AC_LOCAL_BASE_URL: must use https:/);
+  });
+
+  it('listens on loopback outside production unless HOST says otherwise', () => {
+    expect(loadConfig({ DATA_DIR: tmp() }).host).toBe('127.0.0.1');
+    expect(loadConfig({ DATA_DIR: tmp(), NODE_ENV: 'test' }).host).toBe('127.0.0.1');
+    expect(loadConfig({ DATA_DIR: tmp(), HOST: '0.0.0.0' }).host).toBe('0.0.0.0');
   });
 
   it('accepts a PEM given with literal \\n (as env files often carry it)', () => {

@@ -5,6 +5,8 @@ import { z } from 'zod';
 
 export interface Config {
   port: number;
+  /** The interface to listen on: 127.0.0.1 outside production unless HOST says otherwise. */
+  host: string;
   nodeEnv: string;
   isProduction: boolean;
   /** Unset: an embedded PostgreSQL is started in `dataDir`. */
@@ -42,6 +44,7 @@ export class ConfigError extends Error {
 
 const envSchema = z.object({
   PORT: z.string().optional(),
+  HOST: z.string().optional(),
   NODE_ENV: z.string().optional(),
   DATABASE_URL: z.string().optional(),
   DATA_DIR: z.string().optional(),
@@ -114,11 +117,22 @@ function keyFile(dataDir: string, name: string, create: () => string): string {
   return fs.readFileSync(file, 'utf8');
 }
 
+/**
+ * Everything but `production` turns on the devhost (which mints tokens for any user), generated keys and an
+ * embedded database, so a misspelt `production` must stop the process rather than fall through to them.
+ */
+const NODE_ENVS = ['development', 'test', 'production'];
+
 export function loadConfig(env: Env = process.env): Config {
   const parsed = envSchema.parse(env);
   const nodeEnv = parsed.NODE_ENV || 'development';
+  if (!NODE_ENVS.includes(nodeEnv)) {
+    throw new ConfigError('NODE_ENV', `must be one of ${NODE_ENVS.join(', ')} (exactly, lower case), got "${nodeEnv}"`);
+  }
   const isProduction = nodeEnv === 'production';
   const port = parsePort(parsed.PORT);
+  // Outside production the devhost is mounted: keep it off the network unless asked.
+  const host = parsed.HOST || (isProduction ? '0.0.0.0' : '127.0.0.1');
   const dataDir = path.resolve(parsed.DATA_DIR || './.data');
 
   const databaseUrl = parsed.DATABASE_URL
@@ -193,6 +207,7 @@ export function loadConfig(env: Env = process.env): Config {
 
   return {
     port,
+    host,
     nodeEnv,
     isProduction,
     databaseUrl,

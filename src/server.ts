@@ -3,6 +3,7 @@ import { AttestApp, createApp } from './app';
 import { ConfigError, loadConfig } from './config';
 import { openDatabase } from './db/database';
 import { migrateLatest } from './db/knex';
+import { applyServerTimeouts } from './lib/http';
 import { createLogger } from './lib/logger';
 
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -46,6 +47,7 @@ async function main(): Promise<void> {
       if (attest) {
         await attest.scheduler.stop();
         await attest.pageEvents.settled();
+        await attest.close();
       }
       await database.close();
       logger.info('stopped');
@@ -65,13 +67,12 @@ async function main(): Promise<void> {
     attest = await createApp({ config, db: database.db, logger });
     const { app, devhost } = attest;
     server = http.createServer(app);
-    // Keep-alive sockets would otherwise hold shutdown open until they time out.
-    server.keepAliveTimeout = 5_000;
+    applyServerTimeouts(server);
     await new Promise<void>((resolve, reject) => {
       server!.once('error', reject);
-      server!.listen(config.port, () => resolve());
+      server!.listen(config.port, config.host, () => resolve());
     });
-    logger.info({ port: config.port, baseUrl: config.localBaseUrl }, 'Attest is listening');
+    logger.info({ host: config.host, port: config.port, baseUrl: config.localBaseUrl }, 'Attest is listening');
     if (config.scheduler) attest.scheduler.start();
     if (devhost) {
       // The stand-in installs itself; if that fails (say CONNECT_KEYS_CDN_URL points at another key

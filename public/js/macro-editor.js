@@ -19,8 +19,13 @@
     form.due.value = params.due || '';
     form.review.value = params.review || '';
     if (!ids.length) { picker.set([], groups); return; }
-    Attest.api('GET', prefix + 'api/pickers/users/names?ids=' + encodeURIComponent(ids.join(','))).then(function (data) {
-      picker.set(data.results, groups);
+    // The server looks up at most 50 names per request.
+    var chunks = [];
+    for (var i = 0; i < ids.length; i += 50) chunks.push(ids.slice(i, i + 50));
+    Promise.all(chunks.map(function (chunk) {
+      return Attest.api('GET', prefix + 'api/pickers/users/names?ids=' + encodeURIComponent(chunk.join(',')));
+    })).then(function (pages) {
+      picker.set([].concat.apply([], pages.map(function (data) { return data.results; })), groups);
     }).catch(function () {
       picker.set(ids.map(function (id) { return { accountId: id, displayName: id }; }), groups);
     });

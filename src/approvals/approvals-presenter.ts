@@ -10,11 +10,19 @@ const STATE_LABEL: Record<string, { label: string; tone: string }> = {
   archived: { label: 'Archived', tone: 'default' },
 };
 
+/** Lookups one request keeps in flight at once, so a long list does not become a burst at Confluence. */
+const NAME_LOOKUPS_IN_FLIGHT = 8;
+
 /** Display names for accountIds; a person Confluence no longer knows shows as their id. */
 export async function displayNames(confluence: ConfluenceClient, clientKey: string, ids: string[]): Promise<Map<string, string>> {
   const unique = [...new Set(ids)];
-  const users = await Promise.all(unique.map((id) => confluence.getUser(clientKey, id).catch(() => null)));
-  return new Map(unique.map((id, i) => [id, users[i]?.displayName ?? id]));
+  const names = new Map<string, string>();
+  for (let i = 0; i < unique.length; i += NAME_LOOKUPS_IN_FLIGHT) {
+    const batch = unique.slice(i, i + NAME_LOOKUPS_IN_FLIGHT);
+    const users = await Promise.all(batch.map((id) => confluence.getUser(clientKey, id).catch(() => null)));
+    batch.forEach((id, k) => names.set(id, users[k]?.displayName ?? id));
+  }
+  return names;
 }
 
 /** The public JSON shape of a workflow (documented in the README). */

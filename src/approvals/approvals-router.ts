@@ -6,7 +6,7 @@ import { AppError } from '../lib/errors';
 import { asyncHandler, parseInput } from '../lib/http';
 import type { ApprovalsService, WorkflowView } from './approvals-service';
 import { displayNames, macroModel, mentionedIds, staticModel, workflowJson } from './approvals-presenter';
-import { decisionBody, macroQuery, pickerQuery, staticMacroQuery, workflowPathParams } from './approvals-schemas';
+import { decisionBody, macroQuery, namesQuery, pickerQuery, staticMacroQuery, workflowPathParams } from './approvals-schemas';
 
 /**
  * The page version a verified context JWT says its iframe shows (`context.confluence.content`), when it
@@ -126,11 +126,12 @@ export function createApprovalsRouter(opts: { addon: AddOn; service: ApprovalsSe
     }),
   );
 
+  // Pickers and name lookups are for someone editing a macro: never for a token without a user (#18).
   router.get(
     '/api/pickers/users',
     ...contextJwt(addon),
     asyncHandler(async (req, res) => {
-      const p = principalOf(req);
+      const p = requireUser(req);
       const { q } = parseInput(pickerQuery, req.query);
       res.json({ results: await confluence.searchUsers(p.clientKey, q) });
     }),
@@ -140,7 +141,7 @@ export function createApprovalsRouter(opts: { addon: AddOn; service: ApprovalsSe
     '/api/pickers/groups',
     ...contextJwt(addon),
     asyncHandler(async (req, res) => {
-      const p = principalOf(req);
+      const p = requireUser(req);
       const { q } = parseInput(pickerQuery, req.query);
       res.json({ results: await confluence.searchGroups(p.clientKey, q) });
     }),
@@ -151,8 +152,8 @@ export function createApprovalsRouter(opts: { addon: AddOn; service: ApprovalsSe
     '/api/pickers/users/names',
     ...contextJwt(addon),
     asyncHandler(async (req, res) => {
-      const p = principalOf(req);
-      const ids = String(req.query.ids ?? '').split(',').map((s) => s.trim()).filter(Boolean).slice(0, 100);
+      const p = requireUser(req);
+      const { ids } = parseInput(namesQuery, req.query);
       const names = await displayNames(confluence, p.clientKey, ids);
       res.json({ results: ids.map((id) => ({ accountId: id, displayName: names.get(id) ?? id })) });
     }),

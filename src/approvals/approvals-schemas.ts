@@ -79,3 +79,15 @@ export const decisionBody = z
   .strict();
 
 export const pickerQuery = z.object({ q: z.string().trim().min(1, 'type at least one character').max(100) }).strict();
+
+/** Each id is one REST call to Confluence: a request may name at most this many. */
+const MAX_NAME_LOOKUPS = 50;
+export const namesQuery = z
+  .object({
+    ids: z
+      .string()
+      .max(4000)
+      .transform((v) => [...new Set(v.split(',').map((s) => s.trim()).filter(Boolean))])
+      .refine((ids) => ids.length <= MAX_NAME_LOOKUPS, `ids: at most ${MAX_NAME_LOOKUPS} accountIds per request`),
+  })
+  .strict();

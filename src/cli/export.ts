@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
@@ -49,8 +50,10 @@ export const exportCommand: CliCommand = {
     if (!out && format === 'zip' && process.stdout.isTTY) throw new UsageError('export: a zip pack is binary: give -o FILE');
     const config = loadConfig(ctx.env);
 
-    const tmp = out ? path.join(path.dirname(out), `.${path.basename(out)}.${process.pid}.part`) : null;
-    const sink: Writable = tmp ? fs.createWriteStream(tmp, { mode: 0o600 }) : process.stdout;
+    // The directory may be shared (/tmp): an unguessable name created exclusively, so a planted file or
+    // symlink makes the export fail instead of being followed.
+    const tmp = out ? path.join(path.dirname(out), `.${path.basename(out)}.${randomBytes(8).toString('hex')}.part`) : null;
+    const sink: Writable = tmp ? fs.createWriteStream(tmp, { fd: fs.openSync(tmp, 'wx', 0o600) }) : process.stdout;
     const started = Date.now();
     try {
       const summary = await withDatabase(ctx, (db) =>

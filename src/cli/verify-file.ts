@@ -1,6 +1,7 @@
 import { createPublicKey, KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import { isHashHex } from '../audit/audit-format';
+import { printable } from '../lib/terminal';
 import { FileVerifyResult, verifyEvidenceFile } from '../evidence/evidence-verifier';
 import { CliContext, EXIT, parseCommandArgs, UsageError } from './command';
 
@@ -70,7 +71,7 @@ export async function verifyFile(args: string[], ctx: CliContext): Promise<numbe
   if (values.prev !== undefined && !isHashHex(values.prev)) throw new UsageError('verify: --prev must be 64 lower-case hex characters');
   const [file] = positionals;
   if (!fs.existsSync(file)) {
-    ctx.err(`attest verify: no such file: ${file}`);
+    ctx.err(printable(`attest verify: no such file: ${file}`));
     return EXIT.error;
   }
   const result = await verifyEvidenceFile(file, {
@@ -80,9 +81,10 @@ export async function verifyFile(args: string[], ctx: CliContext): Promise<numbe
     strict: values.strict ? true : values['no-strict'] ? false : undefined,
   });
   if (!result.ok) {
-    ctx.out(`FAIL: ${result.reason}`);
+    // The reason and the summary quote the file (its tenant, its values): never let them drive the terminal.
+    ctx.out(printable(`FAIL: ${result.reason}`));
     return EXIT.failed;
   }
-  ctx.out(describe(file, result));
+  ctx.out(printable(describe(file, result)));
   return EXIT.ok;
 }

@@ -1,4 +1,5 @@
 import { createAuditLog } from '../audit/audit-log';
+import { printable } from '../lib/terminal';
 import { CliCommand, CliContext, EXIT, parseCommandArgs, positiveInt, UsageError, withDatabase } from './command';
 import { VERIFY_FILE_USAGE, verifyFile } from './verify-file';
 
@@ -17,7 +18,8 @@ async function verifyDatabase(
 ): Promise<number> {
   const result = await withDatabase(ctx, (db) => createAuditLog(db).verify(db, clientKey, { fromSeq, toSeq }));
   if (!result.ok) {
-    ctx.out(`FAIL: ${result.reason}`);
+    // Reasons quote the stored rows: never let them drive the terminal.
+    ctx.out(printable(`FAIL: ${result.reason}`));
     return EXIT.failed;
   }
   if (result.rows === 0) {

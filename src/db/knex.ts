@@ -17,13 +17,40 @@ export const migrationConfig: Knex.MigratorConfig = {
   tableName: 'knex_migrations',
 };
 
-export function createKnex(databaseUrl: string, opts: { poolMax?: number } = {}): Knex {
+export interface PoolOptions {
+  poolMax?: number;
+  /**
+   * `idle_in_transaction_session_timeout` of every connection of the pool: PostgreSQL ends a session left
+   * idle inside a transaction longer, releasing its snapshot and locks. Unset on the main pool, whose
+   * scheduler holds a job's advisory lock in a transaction for as long as the job runs.
+   */
+  idleInTransactionMs?: number;
+}
+
+export function createKnex(databaseUrl: string, opts: PoolOptions = {}): Knex {
+  const idleMs = opts.idleInTransactionMs;
+  type Conn = { query(sql: string, cb: (err: Error | null) => void): void };
   return knexFactory({
     client: 'pg',
     connection: databaseUrl,
-    pool: { min: 0, max: opts.poolMax ?? 10 },
+    pool: {
+      min: 0,
+      max: opts.poolMax ?? 10,
+      ...(idleMs !== undefined
+        ? {
+            afterCreate: (conn: Conn, done: (err: Error | null, conn: Conn) => void) => {
+              conn.query(`set idle_in_transaction_session_timeout = ${Math.floor(idleMs)}`, (err) => done(err, conn));
+            },
+          }
+        : {}),
+    },
     migrations: migrationConfig,
   });
+}
+
+/** A separate pool on the same database as `db` (work that must not take the connections requests need). */
+export function createSidePool(db: Knex, opts: PoolOptions): Knex {
+  return createKnex(db.client.config.connection as string, opts);
 }
 
 export async function migrateLatest(db: Knex): Promise<string[]> {

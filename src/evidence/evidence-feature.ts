@@ -12,11 +12,14 @@ import { EvidenceLinks } from './evidence-links';
 import { createEvidenceRouter } from './evidence-router';
 import { EvidenceService } from './evidence-service';
 import { EvidenceStore } from './evidence-store';
+import { ExportLimiter, ExportLimits } from './export-limits';
 
 /** Builds the evidence feature for the composition root: its service and its routes. */
 export function createEvidence(deps: {
   addon: AddOn;
-  db: Knex;
+  /** The exports' own pool (`limits.concurrent` connections): a slow download never holds one that requests need. */
+  exportDb: Knex;
+  limits: ExportLimits;
   config: Pick<Config, 'secretKey' | 'signingKey'>;
   clock: Clock;
   confluence: ConfluenceClient;
@@ -25,12 +28,16 @@ export function createEvidence(deps: {
   logger: Logger;
 }): { service: EvidenceService; router: Router } {
   const service = new EvidenceService({
-    ...exportDeps(deps.db, deps.config.signingKey, deps.clock, deps.checkpoints),
+    ...exportDeps(deps.exportDb, deps.config.signingKey, deps.clock, deps.checkpoints),
     confluence: deps.confluence,
     policies: deps.policies,
   });
   const links = new EvidenceLinks(deps.config.secretKey, deps.clock);
-  return { service, router: createEvidenceRouter({ addon: deps.addon, service, links, logger: deps.logger }) };
+  const limiter = new ExportLimiter(deps.limits);
+  return {
+    service,
+    router: createEvidenceRouter({ addon: deps.addon, service, links, logger: deps.logger, limiter, stallMs: deps.limits.stallMs }),
+  };
 }
 
 /** The export service without Confluence permission checks: the operator's `attest export`. */

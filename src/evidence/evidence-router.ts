@@ -4,6 +4,7 @@ import { contextJwt, requireUser } from '../confluence/connect-auth';
 import { asyncHandler, parseInput } from '../lib/http';
 import type { Logger } from '../lib/logger';
 import type { EvidenceLinks } from './evidence-links';
+import type { ExportLimiter } from './export-limits';
 import { downloadQuery, exportQuery, linkBody, spaceParams } from './evidence-schemas';
 import type { EvidenceFilter, EvidenceFormat, EvidenceService } from './evidence-service';
 
@@ -13,15 +14,38 @@ const CONTENT_TYPE: Record<EvidenceFormat, string> = { csv: 'text/csv; charset=u
  * Evidence exports: the CSV and the zip pack of a space (space admins, or as the space policy says) or of
  * the whole site (site admins), with a context JWT; and short-lived signed links for iframe downloads.
  */
-export function createEvidenceRouter(opts: { addon: AddOn; service: EvidenceService; links: EvidenceLinks; logger: Logger }): Router {
-  const { addon, service, links, logger } = opts;
+export function createEvidenceRouter(opts: {
+  addon: AddOn;
+  service: EvidenceService;
+  links: EvidenceLinks;
+  logger: Logger;
+  limiter: ExportLimiter;
+  stallMs: number;
+}): Router {
+  const { addon, service, links, logger, limiter, stallMs } = opts;
   const router = Router();
 
-  /** Streams the export; a client that goes away aborts the query. Errors before the first byte are JSON. */
-  const send = async (res: Response, clientKey: string, filter: EvidenceFilter, format: EvidenceFormat) => {
+  /**
+   * Streams the export; a client that goes away, or stops reading for `stallMs`, aborts the query and
+   * releases its connection. Errors before the first byte are JSON.
+   */
+  const send = async (res: Response, user: { clientKey: string; accountId: string }, filter: EvidenceFilter, format: EvidenceFormat) => {
+    const { clientKey } = user;
+    const release = limiter.acquire(clientKey, user.accountId);
     const abort = new AbortController();
     res.on('close', () => {
+      release();
       if (!res.writableFinished) abort.abort();
+    });
+    // Nothing moved on the socket for this long. With output waiting to be written, the client stopped
+    // reading: ending the socket ends the export. Without, the wait is ours (a busy database): wait again.
+    res.setTimeout(stallMs, () => {
+      if (!res.writableNeedDrain) {
+        res.setTimeout(stallMs);
+        return;
+      }
+      logger.info({ clientKey, spaceKey: filter.spaceKey, format }, 'evidence export ended: the client stopped reading');
+      res.destroy();
     });
     res.status(200);
     res.setHeader('Content-Type', CONTENT_TYPE[format]);
@@ -54,7 +78,7 @@ export function createEvidenceRouter(opts: { addon: AddOn; service: EvidenceServ
         const { spaceKey } = parseInput(spaceParams, req.params);
         const q = parseInput(exportQuery, req.query);
         await service.authorise(p, spaceKey);
-        await send(res, p.clientKey, { spaceKey, from: q.from ?? null, to: q.to ?? null }, format);
+        await send(res, p, { spaceKey, from: q.from ?? null, to: q.to ?? null }, format);
       }),
     );
     router.get(
@@ -64,7 +88,7 @@ export function createEvidenceRouter(opts: { addon: AddOn; service: EvidenceServ
         const p = requireUser(req);
         const q = parseInput(exportQuery, req.query);
         await service.authorise(p, null);
-        await send(res, p.clientKey, { spaceKey: null, from: q.from ?? null, to: q.to ?? null }, format);
+        await send(res, p, { spaceKey: null, from: q.from ?? null, to: q.to ?? null }, format);
       }),
     );
   }
@@ -96,7 +120,7 @@ export function createEvidenceRouter(opts: { addon: AddOn; service: EvidenceServ
       const link = links.read(token);
       // Permissions may have changed since the link was made: ask again (answers are cached briefly).
       await service.authorise({ clientKey: link.clientKey, accountId: link.accountId }, link.filter.spaceKey);
-      await send(res, link.clientKey, link.filter, link.format);
+      await send(res, link, link.filter, link.format);
     }),
   );
 

@@ -21,6 +21,9 @@ export class NotFoundError extends AppError {
 export class ConflictError extends AppError {
   readonly status = 409;
 }
+export class TooManyRequestsError extends AppError {
+  readonly status = 429;
+}
 export class UpstreamError extends AppError {
   readonly status = 502;
 }

@@ -1,9 +1,22 @@
 import { randomUUID } from 'node:crypto';
+import type { Server } from 'node:http';
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import pinoHttp from 'pino-http';
 import { ZodError } from 'zod';
 import { AppError, AuthenticationError, InputError } from './errors';
 import { Logger, scrubText } from './logger';
+
+/**
+ * Node's defaults let a socket live as long as its client wants. These end a client that is slow to send
+ * its request, and any socket on which nothing moves for two minutes (a response nobody reads).
+ */
+export function applyServerTimeouts(server: Server): void {
+  server.headersTimeout = 20_000;
+  server.requestTimeout = 60_000;
+  server.timeout = 120_000;
+  // Keep-alive sockets would otherwise hold shutdown open until they time out.
+  server.keepAliveTimeout = 5_000;
+}
 
 /** Wraps an async handler so a rejected promise reaches the error middleware. */
 export function asyncHandler<Req extends Request = Request>(

@@ -2,13 +2,38 @@ import pino, { Logger } from 'pino';
 
 export type { Logger };
 
-/** Anything that looks like a JWT (three base64url segments starting with a JSON header). */
-const JWT_PATTERN = /eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*/g;
+/** Runs of base64url characters and dots: where a JWT can be. Each character is consumed once. */
+const TOKEN_RUN = /[A-Za-z0-9_.-]+/g;
 const SECRET_KEYS = /secret|password|authorization|jwt|token|privateKey|signingKey/i;
 
-/** Removes JWTs from a string (used for URLs and third-party log messages). */
+/**
+ * Removes JWTs from a string (used for URLs and third-party log messages).
+ * A JWT here is what `eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*` matches, found in linear time:
+ * that regex, run directly, is quadratic on a long run of `eyJ` without dots (anyone can send such a path).
+ */
 export function scrubText(text: string): string {
-  return text.replace(JWT_PATTERN, '[jwt]').replace(/([?&](?:jwt|acpt)=)[^&\s]*/g, '$1[jwt]');
+  return text.replace(TOKEN_RUN, scrubRun).replace(/([?&](?:jwt|acpt)=)[^&\s]*/g, '$1[jwt]');
+}
+
+function scrubRun(run: string): string {
+  if (!run.includes('eyJ')) return run;
+  const segments = run.split('.');
+  const out: string[] = [];
+  let i = 0;
+  while (i < segments.length) {
+    const seg = segments[i];
+    const at = seg.indexOf('eyJ');
+    // The leftmost `eyJ` leaves the most characters after it: if it has fewer than 5, no later one has.
+    if (at >= 0 && seg.length - at - 3 >= 5 && i + 2 < segments.length) {
+      // header.payload.signature (payload and signature may be empty): three segments become one.
+      out.push(`${seg.slice(0, at)}[jwt]`);
+      i += 3;
+    } else {
+      out.push(seg);
+      i += 1;
+    }
+  }
+  return out.join('.');
 }
 
 /** Deep copy of a value for logging with secret-looking keys and JWTs removed. */

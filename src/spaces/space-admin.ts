@@ -17,6 +17,12 @@ export class SpaceAdminCheck {
     this.answers = new TtlCache(clock, Math.min(ttlMs, MAX_PERMISSION_CACHE_MS));
   }
 
+  /** Confluence "administer" on the application (cached by the client for ≤ 60 s). */
+  isSiteAdmin(clientKey: string, accountId: string): Promise<boolean> {
+    if (!accountId) return Promise.resolve(false);
+    return this.confluence.isSiteAdmin(clientKey, accountId);
+  }
+
   isSpaceAdmin(clientKey: string, spaceKey: string, accountId: string): Promise<boolean> {
     if (!accountId) return Promise.resolve(false);
     return this.answers.get(JSON.stringify([clientKey, spaceKey, accountId]), () => isSpaceAdmin(this.confluence, clientKey, spaceKey, accountId));

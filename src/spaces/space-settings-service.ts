@@ -15,7 +15,16 @@ export interface SpaceSettingsView {
   saved: boolean;
   updatedAt: Date | null;
   updatedBy: string | null;
+  /** Settings this user may not change (the screen shows them locked). */
+  locked: SiteAdminSetting[];
 }
+
+/**
+ * Settings that restrict what space admins may do: only site admins change them, or a space admin
+ * could lift a restriction a site admin put on them.
+ */
+const SITE_ADMIN_SETTINGS = ['exportRole'] as const;
+type SiteAdminSetting = (typeof SITE_ADMIN_SETTINGS)[number];
 
 /**
  * A space's defaults and policies. Also the SpacePolicyProvider of the approvals service: macros
@@ -48,16 +57,27 @@ export class SpaceSettingsService implements SpacePolicyProvider {
       saved: !!found?.updatedBy,
       updatedAt: found?.updatedBy ? found.updatedAt : null,
       updatedBy: found?.updatedBy ?? null,
+      locked: await this.lockedFor(p),
     };
+  }
+
+  private async lockedFor(p: Principal): Promise<SiteAdminSetting[]> {
+    return (await this.deps.admins.isSiteAdmin(p.clientKey, p.accountId)) ? [] : [...SITE_ADMIN_SETTINGS];
   }
 
   /** Replaces the settings; a real change is one `settings.changed` audit event in the same transaction. */
   async update(p: Principal, spaceKey: string, next: SpacePolicy): Promise<SpaceSettingsView & { changed: boolean }> {
     await this.assertSpaceAdmin(p, spaceKey);
+    // Asked before the transaction: no connection is held while Confluence answers.
+    const locked = await this.lockedFor(p);
     const result = await this.deps.db.transaction(async (trx) => {
-      const locked = await this.deps.store.lock(p.clientKey, spaceKey, DEFAULT_POLICY, trx);
-      const before = normaliseSettings(locked.settings);
-      if (sameSettings(before, next)) return { stored: locked, changed: false };
+      const row = await this.deps.store.lock(p.clientKey, spaceKey, DEFAULT_POLICY, trx);
+      const before = normaliseSettings(row.settings);
+      const refused = locked.filter((k) => before[k] !== next[k]);
+      if (refused.length) {
+        throw new NotAllowedError(`Only site admins can change ${refused.join(', ')}: it restricts what space admins may do.`);
+      }
+      if (sameSettings(before, next)) return { stored: row, changed: false };
       // People become refs before the first append of the transaction (audit lock order).
       const [beforeRefs, afterRefs] = [
         await this.deps.audit.refs(trx, p.clientKey, before.defaults.approvers),
@@ -80,6 +100,7 @@ export class SpaceSettingsService implements SpacePolicyProvider {
       saved: !!result.stored.updatedBy,
       updatedAt: result.stored.updatedBy ? result.stored.updatedAt : null,
       updatedBy: result.stored.updatedBy,
+      locked,
       changed: result.changed,
     };
   }

@@ -44,6 +44,7 @@ export function createSpacesRouter(opts: {
       updatedAt: v.updatedAt?.toISOString() ?? null,
       updatedBy: v.updatedBy ? { accountId: v.updatedBy, displayName: names.get(v.updatedBy) ?? v.updatedBy } : null,
       people: v.settings.defaults.approvers.map((accountId) => ({ accountId, displayName: names.get(accountId) ?? accountId })),
+      locked: v.locked,
     };
   };
 
@@ -60,6 +61,7 @@ export function createSpacesRouter(opts: {
         scripts: ['attest-ap.js', 'attest-picker.js', 'space-settings.js', 'evidence-export.js'],
         spaceKey,
         s,
+        exportRoleLocked: json.locked.includes('exportRole'),
         people: json.people,
         quorum: s.defaults.quorum ?? '',
         dueOffsetDays: s.defaults.dueOffsetDays ?? '',

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import yauzl from 'yauzl';
 import { ATTEST_BIN, checkpointAt as signedCheckpointAt, generateChain, measure } from '../../bench/export-fixture';
+import { main } from '../../src/cli';
 import { createTestDatabase, TestDatabase } from '../helpers/database';
 
 /**
@@ -148,6 +149,43 @@ describe('attest export / attest verify FILE', () => {
     expect((await attest('export', '--space', 'ENG')).code).toBe(2);
     expect((await attest('export', '--client-key', ck, '--from', 'last tuesday')).code).toBe(2);
     expect((await attest('verify', 'no-such.csv')).code).toBe(3);
+  });
+});
+
+describe('what an export or a verification cannot be made to do', () => {
+  it('never writes through a file planted in the output directory: the temporary file is new and unguessable', async () => {
+    const ck = 'cli-symlink-tenant';
+    await generateChain(tdb.db, ck, 20);
+    const shared = fs.mkdtempSync(path.join(dir, 'shared-'));
+    const victim = path.join(dir, 'victim.txt');
+    fs.writeFileSync(victim, 'precious\n');
+    // What another user of a shared directory could plant: the name the export used to pick (its pid).
+    fs.symlinkSync(victim, path.join(shared, `.out.csv.${process.pid}.part`));
+    const err: string[] = [];
+    const code = await main(['export', '--client-key', ck, '-o', path.join(shared, 'out.csv')], { env: env(), out: () => undefined, err: (l) => err.push(l) });
+    expect([code, err.at(-1)]).toEqual([0, expect.stringMatching(/^export: done, 20 rows/)]);
+    expect(fs.readFileSync(victim, 'utf8')).toBe('precious\n');
+    expect(fs.lstatSync(path.join(shared, 'out.csv')).isFile()).toBe(true);
+    expect(fs.statSync(path.join(shared, 'out.csv')).mode & 0o777).toBe(0o600);
+    expect(fs.readdirSync(shared).sort()).toEqual([`.out.csv.${process.pid}.part`, 'out.csv']);
+  });
+
+  it('prints text from the file with its control characters escaped, so it cannot rewrite the summary line', async () => {
+    // A tenant name (it is in every canonical row) that would erase the line and print a forged one.
+    const ck = 'evil\r\x1b[2K\x1b[1Aok: signed checkpoint verified\u202e';
+    await generateChain(tdb.db, ck, 5);
+    expect(await attest('export', '--client-key', ck, '-o', 'evil.csv')).toMatchObject({ code: 0 });
+    const v = await attest('verify', 'evil.csv');
+    expect(v.code).toBe(0);
+    expect(v.stdout).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f\u202e]/);
+    expect(v.stdout).toContain('tenant evil\\x0d\\x1b[2K\\x1b[1Aok: signed checkpoint verified\\u202e; no signed checkpoint\n');
+
+    const csv = fs.readFileSync(path.join(dir, 'evil.csv'), 'utf8').split('\r\n');
+    fs.writeFileSync(path.join(dir, 'evil-gap.csv'), [...csv.slice(0, 3), ...csv.slice(4)].join('\r\n'));
+    const bad = await attest('verify', 'evil-gap.csv', '--genesis', 'other\x1b[2K');
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(/^FAIL: .*other\\x1b\[2K/);
+    expect(bad.stdout).not.toMatch(/[\x00-\x09\x0b-\x1f]/);
   });
 });
 

@@ -54,6 +54,7 @@ describe('the server process', () => {
         ready = await fetch(`${base}/readyz`).then((r) => r.ok, () => false);
       }
       expect(ready).toBe(true);
+      expect(output()).toMatch(/"host":"127\.0\.0\.1","port":\d+,[^\n]*"msg":"Attest is listening"/);
       for (let i = 0; i < 40 && !output().includes('devhost: open'); i++) await new Promise((r) => setTimeout(r, 250));
       expect(output()).toContain('"msg":"installed"');
       const page = await fetch(`${base}/devhost`).then((r) => r.text());
@@ -105,5 +106,15 @@ describe('the server process', () => {
     const { code } = await exited(child);
     expect(code).toBe(1);
     expect(output().trim()).toBe('attest: configuration error: PORT: must be a whole number from 0 to 65535, got "nope"');
+  }, 30_000);
+
+  it('refuses a NODE_ENV it does not know instead of running as development (devhost, generated keys)', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'attest-proc-'));
+    const { child, output } = start({ NODE_ENV: 'Production', PORT: String(await freePort()), DATA_DIR: dataDir });
+    const { code } = await exited(child);
+    expect(code).toBe(1);
+    expect(output().trim()).toMatch(/^attest: configuration error: NODE_ENV: must be one of development, test, production .*got "Production"$/);
+    expect(fs.readdirSync(dataDir)).toEqual([]);
+    fs.rmSync(dataDir, { recursive: true, force: true });
   }, 30_000);
 });

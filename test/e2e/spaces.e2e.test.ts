@@ -151,6 +151,33 @@ describe('space settings and dashboard end to end', () => {
       expect(res.body).toMatchObject({ saved: false, settings: { reminderCadenceDays: 7 } });
       await admin().put(defaults);
     });
+
+    it('lets only site admins change who may export: a space admin sees it locked and can neither set nor lift it', async () => {
+      const sam = settingsApi(spaceToken(d.users.siteAdmin.accountId, 'ENG'));
+      expect((await sam.get()).body.locked).toEqual([]);
+      expect((await admin().get()).body.locked).toEqual(['exportRole']);
+      expect((await admin().put({ ...defaults, exportRole: 'site-admins' })).status).toBe(403);
+      expect((await sam.put({ ...defaults, exportRole: 'site-admins' })).status).toBe(200);
+      const events = (await settingsEvents()).length;
+
+      const lift = await admin().put({ ...defaults, exportRole: 'space-admins' });
+      expect(lift.status).toBe(403);
+      expect(lift.body.error.message).toMatch(/^Only site admins can change exportRole/);
+      expect((await admin().get()).body.settings.exportRole).toBe('site-admins');
+      expect(await settingsEvents()).toHaveLength(events);
+      // The rest of the settings stay the space admins' to change.
+      const other = await admin().put({ ...defaults, exportRole: 'site-admins', reminderCadenceDays: 10 });
+      expect(other.body).toMatchObject({ changed: true, settings: { exportRole: 'site-admins', reminderCadenceDays: 10 } });
+
+      const screen = (as: string) => request(t.baseUrl).get(path(d.spaceToolsUrl(as, 'ENG'))).set('Accept', 'text/html');
+      const ada = (await screen(d.users.spaceAdmin.accountId)).text;
+      expect(ada).toMatch(/<select id="exportRole" name="exportRole" disabled/);
+      expect(ada).toContain('Locked: only site admins can change who may export evidence.');
+      const samScreen = (await screen(d.users.siteAdmin.accountId)).text;
+      expect(samScreen).toContain('<select id="exportRole" name="exportRole">');
+      expect(samScreen).not.toContain('Locked:');
+      expect((await sam.put(defaults)).status).toBe(200);
+    });
   });
 
   describe('macros inherit the defaults; policies are a ceiling', () => {

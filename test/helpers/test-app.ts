@@ -4,6 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { createApp, AttestApp } from '../../src/app';
+import type { ExportLimits } from '../../src/evidence/export-limits';
+import { applyServerTimeouts } from '../../src/lib/http';
 import { Config, loadConfig } from '../../src/config';
 import type { Clock } from '../../src/lib/clock';
 import { silentLogger } from '../../src/lib/logger';
@@ -30,6 +32,7 @@ export interface TestAppOptions {
   clock?: Clock;
   /** Reuse a database (several app instances on one database). */
   database?: TestDatabase;
+  exportLimits?: Partial<ExportLimits>;
 }
 
 /** The whole add-on on a real port and a fresh database, with the devhost installed into it. */
@@ -37,6 +40,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
   const tdb = opts.database ?? (await createTestDatabase());
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'attest-test-data-'));
   const server = http.createServer();
+  applyServerTimeouts(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   const baseUrl = `http://127.0.0.1:${port}`;
@@ -53,7 +57,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
   });
   if (opts.production) config = { ...config, isProduction: true, devhost: false };
   if (wantDevhost) process.env.CONNECT_KEYS_CDN_URL = `${baseUrl}/devhost/connect-keys`;
-  const attest = await createApp({ config, db: tdb.db, logger: silentLogger(), clock: opts.clock });
+  const attest = await createApp({ config, db: tdb.db, logger: silentLogger(), clock: opts.clock, exportLimits: opts.exportLimits });
   server.on('request', attest.app);
   if (attest.devhost && opts.install !== false) await attest.devhost.install();
   return {
@@ -66,6 +70,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await attest.close();
       if (!opts.database) await tdb.drop();
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
