@@ -14,6 +14,16 @@ const positiveInt = (name: string, max: number) =>
     z.coerce.number({ message: `${name} must be a number` }).int(`${name} must be a whole number`).min(1, `${name} must be at least 1`).max(max, `${name} must be at most ${max}`).nullable(),
   );
 
+/** The standard query parameters Confluence adds to every module URL (context parameters docs). */
+const CONNECT_PARAMS = {
+  jwt: z.string().optional(),
+  xdm_e: z.string().optional(),
+  xdm_c: z.string().optional(),
+  cp: z.string().optional(),
+  lic: z.string().optional(),
+  cv: z.string().optional(),
+};
+
 /** The macro iframe's query: parameters exactly as the descriptor's URL template names them. */
 export const macroQuery = z
   .object({
@@ -37,12 +47,7 @@ export const macroQuery = z
         .nullable(),
     ),
     review: positiveInt('review', 3650),
-    jwt: z.string().optional(),
-    xdm_e: z.string().optional(),
-    xdm_c: z.string().optional(),
-    cp: z.string().optional(),
-    lic: z.string().optional(),
-    cv: z.string().optional(),
+    ...CONNECT_PARAMS,
     'output.type': z.string().optional(),
   })
   .passthrough();
@@ -56,12 +61,7 @@ export const staticMacroQuery = z
     spaceKey: z.string().max(255).optional(),
     macroId: z.string().min(1).max(255),
     outputType: z.string().max(40).optional(),
-    jwt: z.string().optional(),
-    xdm_e: z.string().optional(),
-    xdm_c: z.string().optional(),
-    cp: z.string().optional(),
-    lic: z.string().optional(),
-    cv: z.string().optional(),
+    ...CONNECT_PARAMS,
   })
   .passthrough();
 

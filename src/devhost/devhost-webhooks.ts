@@ -1,19 +1,13 @@
+import { PAGE_EVENTS } from '../webhooks/page-events-store';
 import type { DevhostStore } from './devhost-state';
 import { signRequestJwt } from './devhost-jwt';
 import type { DevPage, DevTenant } from './devhost-types';
 
-/** The content events Confluence sends (blog posts have their own); only those the descriptor names are sent. */
-export const PAGE_WEBHOOK_EVENTS = [
-  'page_updated',
-  'page_trashed',
-  'page_restored',
-  'page_removed',
-  'page_moved',
-  'blog_updated',
-  'blog_trashed',
-  'blog_restored',
-  'blog_removed',
-] as const;
+/**
+ * The content events the devhost sends: the ones Attest subscribes to (one list, from which the descriptor
+ * check and the webhook router derive too); only those the descriptor names are sent.
+ */
+export const PAGE_WEBHOOK_EVENTS = PAGE_EVENTS;
 export type PageWebhookEvent = (typeof PAGE_WEBHOOK_EVENTS)[number];
 
 /** A webhook ready to send (or to send again: Confluence may deliver twice). */

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import request from 'supertest';
+import { macroRequests } from '../helpers/macro-requests';
 import { startTestApp, TestApp } from '../helpers/test-app';
 
 /** The macro and the decision API through the whole stack: devhost JWTs, REST permission checks, Postgres. */
@@ -13,19 +14,8 @@ describe('approvals end to end', () => {
   afterAll(() => t?.close());
 
   const path = (url: string) => url.slice(t.baseUrl.length);
-  const render = (as: string, pageKey: keyof typeof d.pages, macroIndex = 0) => {
-    const page = d.pages[pageKey];
-    return request(t.baseUrl).get(path(d.macroUrl(as, page.id, page.macroIds[macroIndex])));
-  };
-  const api = (as: string, pageKey: keyof typeof d.pages, macroIndex = 0, clientKey?: string) => {
-    const page = d.pages[pageKey];
-    const base = `/api/pages/${page.id}/workflows/${page.macroIds[macroIndex]}`;
-    const token = d.contextJwt(as, { pageId: page.id }, clientKey ? { clientKey } : undefined);
-    return {
-      get: () => request(t.baseUrl).get(base).set('Authorization', `JWT ${token}`),
-      decide: (body: object) => request(t.baseUrl).post(`${base}/decisions`).set('Authorization', `JWT ${token}`).send(body),
-    };
-  };
+  const render: ReturnType<typeof macroRequests>['render'] = (...args) => macroRequests(t).render(...args);
+  const api: ReturnType<typeof macroRequests>['api'] = (...args) => macroRequests(t).api(...args);
   const events = (action?: string) =>
     t.db('audit_events').where({ client_key: d.clientKey }).modify((q) => (action ? q.where({ action }) : q)).orderBy('seq');
 

@@ -178,7 +178,7 @@ describe('what an export or a verification cannot be made to do', () => {
     const v = await attest('verify', 'evil.csv');
     expect(v.code).toBe(0);
     expect(v.stdout).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f\u202e]/);
-    expect(v.stdout).toContain('tenant evil\\x0d\\x1b[2K\\x1b[1Aok: signed checkpoint verified\\u202e; no signed checkpoint\n');
+    expect(v.stdout).toContain('tenant evil\\x0d\\x1b[2K\\x1b[1Aok: signed checkpoint verified\\u202e; no signed checkpoint; UNSIGNED: no signature covers seq 1..5\n');
 
     const csv = fs.readFileSync(path.join(dir, 'evil.csv'), 'utf8').split('\r\n');
     fs.writeFileSync(path.join(dir, 'evil-gap.csv'), [...csv.slice(0, 3), ...csv.slice(4)].join('\r\n'));

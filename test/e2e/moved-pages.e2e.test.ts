@@ -1,4 +1,5 @@
 import request from 'supertest';
+import { macroRequests } from '../helpers/macro-requests';
 import { startTestApp, TestApp } from '../helpers/test-app';
 
 /**
@@ -15,13 +16,8 @@ describe('moved pages', () => {
   });
   afterAll(() => t?.close());
 
-  const path = (url: string) => url.slice(t.baseUrl.length);
-  const render = (as: string, pageKey: keyof typeof d.pages) => request(t.baseUrl).get(path(d.macroUrl(as, d.pages[pageKey].id, d.pages[pageKey].macroIds[0])));
-  const decide = (as: string, pageKey: keyof typeof d.pages, body: object) => {
-    const page = d.pages[pageKey];
-    const token = d.contextJwt(as, { pageId: page.id });
-    return request(t.baseUrl).post(`/api/pages/${page.id}/workflows/${page.macroIds[0]}/decisions`).set('Authorization', `JWT ${token}`).send(body);
-  };
+  const render = (as: string, pageKey: keyof typeof d.pages) => macroRequests(t).render(as, pageKey);
+  const decide = (as: string, pageKey: keyof typeof d.pages, body: object) => macroRequests(t).api(as, pageKey).decide(body);
   const dashboard = (spaceKey: string) =>
     request(t.baseUrl).get(`/api/spaces/${spaceKey}/workflows`).set('Authorization', `JWT ${d.contextJwt(d.users.spaceAdmin.accountId, { spaceKey })}`);
   const workflowOf = (pageKey: keyof typeof d.pages) => t.db('workflows').where({ client_key: d.clientKey, page_id: d.pages[pageKey].id }).first();

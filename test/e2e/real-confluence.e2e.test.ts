@@ -2,6 +2,7 @@ import request from 'supertest';
 import { contentV2, footerCommentV2, memberOfV1, permissionCheckV1, roleAssignmentsV2, spacePermissionsV2, spacesV2, spaceV2, userSearchV1, userV1, groupPickerV1 } from '../../src/confluence/confluence-schemas';
 import { isSpaceAdmin } from '../../src/confluence/confluence-client';
 import { ACCOUNT } from '../../src/devhost/devhost-seed';
+import { macroRequests } from '../helpers/macro-requests';
 import { startTestApp, TestApp } from '../helpers/test-app';
 
 /**
@@ -19,20 +20,9 @@ describe('against a faithful Confluence', () => {
   afterAll(() => t?.close());
   afterEach(() => d.removeEndpoints([]));
 
-  const path = (url: string) => url.slice(t.baseUrl.length);
-  const render = (as: string, pageKey: keyof typeof d.pages, macroIndex = 0) => {
-    const page = d.pages[pageKey];
-    return request(t.baseUrl).get(path(d.macroUrl(as, page.id, page.macroIds[macroIndex])));
-  };
-  const api = (as: string, pageKey: keyof typeof d.pages, macroIndex = 0) => {
-    const page = d.pages[pageKey];
-    const base = `/api/pages/${page.id}/workflows/${page.macroIds[macroIndex]}`;
-    const token = d.contextJwt(as, { pageId: page.id });
-    return {
-      get: () => request(t.baseUrl).get(base).set('Authorization', `JWT ${token}`),
-      decide: (body: object) => request(t.baseUrl).post(`${base}/decisions`).set('Authorization', `JWT ${token}`).send(body),
-    };
-  };
+  const macro = () => macroRequests(t);
+  const render: ReturnType<typeof macroRequests>['render'] = (...args) => macro().render(...args);
+  const api: ReturnType<typeof macroRequests>['api'] = (...args) => macro().api(...args);
   const workflowOf = (pageKey: keyof typeof d.pages) => t.db('workflows').where({ client_key: d.clientKey, page_id: d.pages[pageKey].id }).first();
   const v1ContentCalls = () => d.restCalls.filter((c) => /^\/rest\/api\/content(\/\d+)?(\/version\/|\?|$)/.test(c.path));
 

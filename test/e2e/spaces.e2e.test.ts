@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { SpaceDashboardStore } from '../../src/spaces/space-dashboard-store';
+import { macroRequests } from '../helpers/macro-requests';
 import { startTestApp, TestApp } from '../helpers/test-app';
 
 /** Space settings and the space dashboard through the whole stack: devhost JWTs and space permissions, Postgres. */
@@ -20,19 +21,8 @@ describe('space settings and dashboard end to end', () => {
     put: (body: object) => request(t.baseUrl).put(`/api/spaces/${spaceKey}/settings`).set('Authorization', `JWT ${token}`).send(body),
   });
   const admin = () => settingsApi(spaceToken(d.users.spaceAdmin.accountId, 'ENG'));
-  const render = (as: string, pageKey: keyof typeof d.pages, macroIndex = 0) => {
-    const page = d.pages[pageKey];
-    return request(t.baseUrl).get(path(d.macroUrl(as, page.id, page.macroIds[macroIndex])));
-  };
-  const workflowApi = (as: string, pageKey: keyof typeof d.pages, macroIndex = 0) => {
-    const page = d.pages[pageKey];
-    const base = `/api/pages/${page.id}/workflows/${page.macroIds[macroIndex]}`;
-    const token = d.contextJwt(as, { pageId: page.id });
-    return {
-      get: () => request(t.baseUrl).get(base).set('Authorization', `JWT ${token}`),
-      decide: (body: object) => request(t.baseUrl).post(`${base}/decisions`).set('Authorization', `JWT ${token}`).send(body),
-    };
-  };
+  const render: ReturnType<typeof macroRequests>['render'] = (...args) => macroRequests(t).render(...args);
+  const workflowApi = (as: string, pageKey: keyof typeof d.pages, macroIndex = 0) => macroRequests(t).api(as, pageKey, macroIndex);
   const settingsEvents = () => t.db('audit_events').where({ client_key: d.clientKey, action: 'settings.changed' }).orderBy('seq');
 
   const defaults = {
