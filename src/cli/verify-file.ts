@@ -5,13 +5,17 @@ import { printable } from '../lib/terminal';
 import { FileVerifyResult, verifyEvidenceFile } from '../evidence/evidence-verifier';
 import { CliContext, EXIT, parseCommandArgs, UsageError } from './command';
 
-export const VERIFY_FILE_USAGE = `attest verify FILE.csv|FILE.zip [--public-key PEM] [--genesis CLIENT_KEY | --prev HASH] [--strict | --no-strict]
+export const VERIFY_FILE_USAGE = `attest verify FILE.csv|FILE.zip [--public-key PEM | --key-id HEX | --trust-pack-key] [--genesis CLIENT_KEY | --prev HASH] [--strict | --no-strict]
 
 Verifies an evidence export offline, streaming it (any size): seq continuity, every leaf and chain hash,
 every display column against the canonical text, actor_ref = SHA-256(salt ‖ accountId) where both are
 shown, the first prev_chain_hash (the tenant's genesis hash for a chain that starts at seq 1, or HASH),
 and for a pack (zip) the file digests in manifest.json and the signed checkpoint.
-  --public-key PEM   the checkpoint key you obtained from the operator (default: the pack's own key)
+  --public-key PEM   the checkpoint key you obtained from the operator (attest keys; the Attest screen shows its id)
+  --key-id HEX       or just its id: the pack's key must have this SHA-256 fingerprint (attest keys --id)
+  --trust-pack-key   accept the key inside the pack without pinning it (then "ok" proves only that the pack
+                     is consistent with itself: whoever made the pack could have made the key too)
+                     A pack with a checkpoint FAILs unless one of these three is given.
   --genesis KEY      the file must start at seq 1 of tenant KEY
   --prev HASH        the first row's prev_chain_hash must be HASH (hex)
   --strict           fail when a row is after the last signed checkpoint, or a pack's manifest is unsigned
@@ -34,7 +38,7 @@ function readPublicKey(file: string): KeyObject {
   }
 }
 
-export function describe(file: string, r: Extract<FileVerifyResult, { ok: true }>): string {
+export function describe(file: string, r: Extract<FileVerifyResult, { ok: true }>, pinnedId = false): string {
   if (r.rows === 0) return `ok: ${file}, no rows (nothing to check)`;
   const redacted = r.redactedRows ? ` (${r.redactedRows} outside the export's filter, hashes only)` : '';
   const start = {
@@ -46,7 +50,13 @@ export function describe(file: string, r: Extract<FileVerifyResult, { ok: true }
   const cp =
     r.checkpoint.status === 'absent'
       ? 'no signed checkpoint'
-      : `checkpoint at seq ${r.checkpoint.seq} verified with ${r.checkpoint.keySource === 'given' ? 'the given public key' : "the pack's own public key (compare its id with the operator's, or pass --public-key)"} ${r.checkpoint.keyId}`;
+      : `checkpoint at seq ${r.checkpoint.seq} verified with ${
+          r.checkpoint.keySource === 'given'
+            ? 'the given public key'
+            : pinnedId
+              ? "the pack's public key, whose id matches the pinned --key-id"
+              : "the pack's own public key, accepted unpinned (--trust-pack-key)"
+        } ${r.checkpoint.keyId}`;
   const reach =
     r.signedToSeq === null
       ? `UNSIGNED: no signature covers seq ${r.firstSeq}..${r.lastSeq}`
@@ -62,13 +72,24 @@ export async function verifyFile(args: string[], ctx: CliContext): Promise<numbe
   const { values, positionals } = parseCommandArgs(
     'verify',
     args,
-    { 'public-key': { type: 'string' }, genesis: { type: 'string' }, prev: { type: 'string' }, strict: { type: 'boolean' }, 'no-strict': { type: 'boolean' } },
+    {
+      'public-key': { type: 'string' },
+      'key-id': { type: 'string' },
+      'trust-pack-key': { type: 'boolean' },
+      genesis: { type: 'string' },
+      prev: { type: 'string' },
+      strict: { type: 'boolean' },
+      'no-strict': { type: 'boolean' },
+    },
     true,
   );
   if (positionals.length !== 1) throw new UsageError('verify: give one FILE (or --db --client-key KEY)');
   if (values.genesis !== undefined && values.prev !== undefined) throw new UsageError('verify: give --genesis or --prev, not both');
   if (values.strict && values['no-strict']) throw new UsageError('verify: give --strict or --no-strict, not both');
   if (values.prev !== undefined && !isHashHex(values.prev)) throw new UsageError('verify: --prev must be 64 lower-case hex characters');
+  const pins = [values['public-key'] !== undefined, values['key-id'] !== undefined, !!values['trust-pack-key']].filter(Boolean).length;
+  if (pins > 1) throw new UsageError('verify: give one of --public-key, --key-id and --trust-pack-key');
+  if (values['key-id'] !== undefined && !isHashHex(values['key-id'])) throw new UsageError('verify: --key-id must be 64 lower-case hex characters (attest keys --id)');
   const [file] = positionals;
   if (!fs.existsSync(file)) {
     ctx.err(printable(`attest verify: no such file: ${file}`));
@@ -85,6 +106,22 @@ export async function verifyFile(args: string[], ctx: CliContext): Promise<numbe
     ctx.out(printable(`FAIL: ${result.reason}`));
     return EXIT.failed;
   }
-  ctx.out(printable(describe(file, result)));
+  // A signature checked only with the key the pack brings proves nothing about who signed it.
+  if (result.checkpoint.status !== 'absent' && result.checkpoint.keySource !== 'given') {
+    if (values['key-id'] !== undefined && result.checkpoint.keyId !== values['key-id']) {
+      ctx.out(printable(`FAIL: the pack's checkpoint is signed with key ${result.checkpoint.keyId}, not the pinned key ${values['key-id']}`));
+      return EXIT.failed;
+    }
+    if (values['key-id'] === undefined && !values['trust-pack-key']) {
+      ctx.out(
+        printable(
+          `FAIL: the checkpoint verifies only with the key inside the pack (${result.checkpoint.keyId}); pin the operator's key ` +
+            'with --public-key FILE or --key-id HEX (attest keys --id), or pass --trust-pack-key to accept it unpinned',
+        ),
+      );
+      return EXIT.failed;
+    }
+  }
+  ctx.out(printable(describe(file, result, values['key-id'] !== undefined)));
   return EXIT.ok;
 }

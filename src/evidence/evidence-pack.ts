@@ -66,6 +66,8 @@ database shows it.
 
     attest verify ${'<this-pack>'}.zip --public-key <key-you-obtained-independently>.pem
 
+(or \`--key-id <its id>\`; without a pinned key the pack fails unless you pass \`--trust-pack-key\`.)
+
 It recomputes every hash, checks every column against the signed-over canonical text, and checks the
 last row against the signed checkpoint and the manifest against its signature. Exit code 0 means the pack
 verifies; 1 names the first bad row. The summary always says how far the signatures reach.

@@ -104,9 +104,9 @@ describe('attest export / attest verify FILE', () => {
     expect(ex.stderr).toContain('export: ends at the last signed checkpoint (seq 3); seq 4..15 are not signed yet');
     expect(ex.stderr).toMatch(/export: done, 3 rows, seq 1\.\.3, checkpoint at seq 3 -> tail\.zip/);
     expect(await tdb.db('audit_checkpoints').where({ client_key: tail }).pluck('seq')).toEqual([3]);
-    const v = await attest('verify', 'tail.zip');
+    const v = await attest('verify', 'tail.zip', '--trust-pack-key');
     expect(v.code).toBe(0);
-    expect(v.stdout).toMatch(/; checkpoint at seq 3 verified with the pack's own public key .*; signatures reach seq 3, the last row; manifest signed\n$/);
+    expect(v.stdout).toMatch(/; checkpoint at seq 3 verified with the pack's own public key, accepted unpinned \(--trust-pack-key\) .*; signatures reach seq 3, the last row; manifest signed\n$/);
     expect((await attest('verify', 'tail.zip', '--strict', '--no-strict')).code).toBe(2);
   });
 
@@ -142,6 +142,16 @@ describe('attest export / attest verify FILE', () => {
     fs.writeFileSync(path.join(dir, 'gap.csv'), [...csv.slice(0, 40), ...csv.slice(41)].join('\r\n'));
     expect(await attest('verify', 'gap.csv')).toMatchObject({ code: 1, stdout: 'FAIL: row 40 (seq 41): expected seq 40, found seq 41: a row is missing\n' });
     fs.writeFileSync(path.join(dir, 'other.pem'), generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }));
+    // Issue 19: a pack whose key is not pinned fails, however consistent it is with itself.
+    const unpinned = await attest('verify', 'sec.zip');
+    expect(unpinned.code).toBe(1);
+    expect(unpinned.stdout).toMatch(/^FAIL: the checkpoint verifies only with the key inside the pack \([0-9a-f]{64}\); pin the operator's key/);
+    const keyId = createHash('sha256').update(keys.publicKey.export({ type: 'spki', format: 'der' })).digest('hex');
+    const byId = await attest('verify', 'sec.zip', '--key-id', keyId);
+    expect(byId.code).toBe(0);
+    expect(byId.stdout).toContain(`verified with the pack's public key, whose id matches the pinned --key-id ${keyId}`);
+    expect((await attest('verify', 'sec.zip', '--key-id', 'ab'.repeat(32))).stdout).toMatch(/^FAIL: the pack's checkpoint is signed with key [0-9a-f]{64}, not the pinned key abab/);
+    expect((await attest('verify', 'sec.zip', '--key-id', keyId, '--trust-pack-key')).code).toBe(2);
     const wrong = await attest('verify', 'sec.zip', '--public-key', 'other.pem');
     expect(wrong.code).toBe(1);
     expect(wrong.stdout).toMatch(/^FAIL: the manifest signature does not verify with the public key given/);
@@ -205,7 +215,7 @@ describe(`scale: ${SCALE_ROWS} rows export and verify in flat memory`, () => {
     expect([small.code, big.code, pack.code]).toEqual([0, 0, 0]);
     const vSmall = await run('verify', 'small.csv');
     const vBig = await run('verify', 'big.csv');
-    const vPack = await run('verify', 'big.zip');
+    const vPack = await run('verify', 'big.zip', '--trust-pack-key');
     expect([vSmall.code, vBig.code, vPack.code]).toEqual([0, 0, 0]);
     expect(vSmall.stdout).toContain(`${Math.floor(SCALE_ROWS / 2) - 1} rows`);
     expect(vPack.stdout).toContain(`${SCALE_ROWS} rows, seq 1..${SCALE_ROWS}`);
