@@ -34,6 +34,9 @@ export interface Config {
   tsa?: { url: string; certificatesPem: string[] };
 }
 
+/** The development signing key's file in DATA_DIR (created by the server's first start, never by the CLI). */
+export const DEV_SIGNING_KEY_FILE = 'signing-key.pem';
+
 /** A configuration problem: the process prints this one line and stops. */
 export class ConfigError extends Error {
   constructor(variable: string, problem: string) {
@@ -164,7 +167,7 @@ export function loadConfig(env: Env = process.env): Config {
     );
     signingKey = parseSigningKey(
       parsed.ATTEST_SIGNING_KEY ??
-        keyFile(dataDir, 'signing-key.pem', () =>
+        keyFile(dataDir, DEV_SIGNING_KEY_FILE, () =>
           generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
         ),
     );

@@ -1,5 +1,7 @@
 import { keyIdOf, publicKeyPem } from '../audit/checkpoint-format';
-import { loadConfig } from '../config';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ConfigError, DEV_SIGNING_KEY_FILE, loadConfig } from '../config';
 import { CliCommand, EXIT, parseCommandArgs } from './command';
 
 const USAGE = `attest keys [--id]
@@ -16,6 +18,12 @@ export const keysCommand: CliCommand = {
   usage: USAGE,
   async run(args, ctx) {
     const { values } = parseCommandArgs('keys', args, { id: { type: 'boolean' } });
+    // Only `npm start` ever creates a development key: a key made here would sign nothing, and an operator
+    // who typed the wrong DATA_DIR would publish a fingerprint no checkpoint is signed with.
+    const dataDir = path.resolve(ctx.env.DATA_DIR || './.data');
+    if (!ctx.env.ATTEST_SIGNING_KEY && !fs.existsSync(path.join(dataDir, DEV_SIGNING_KEY_FILE))) {
+      throw new ConfigError('ATTEST_SIGNING_KEY', `is not set and ${path.join(dataDir, DEV_SIGNING_KEY_FILE)} does not exist (in development, npm start creates it)`);
+    }
     const { signingKey } = loadConfig(ctx.env);
     const keyId = keyIdOf(signingKey);
     if (values.id) {

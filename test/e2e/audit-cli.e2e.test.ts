@@ -184,6 +184,18 @@ describe('exit codes with the embedded PostgreSQL (no DATABASE_URL)', () => {
 });
 
 describe('attest migrate', () => {
+  it('attest keys never creates a signing key: on an empty DATA_DIR it says how to get one and exits 3', async () => {
+    const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'attest-keys-'));
+    try {
+      const res = await attestIn({ DATA_DIR: empty }, 'keys');
+      expect(res.code).toBe(3);
+      expect(res.stderr).toMatch(/ATTEST_SIGNING_KEY: is not set and .*signing-key\.pem does not exist \(in development, npm start creates it\)/);
+      expect(fs.readdirSync(empty)).toEqual([]);
+    } finally {
+      fs.rmSync(empty, { recursive: true, force: true });
+    }
+  });
+
   it('reports an up-to-date schema', async () => {
     expect(await attest('migrate')).toMatchObject({ code: 0, stdout: 'database schema is up to date\n' });
   });
