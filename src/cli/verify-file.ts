@@ -24,7 +24,7 @@ and for a pack (zip) the file digests in manifest.json and the signed checkpoint
 Prints "ok: ..." (always saying how far signatures reach) and exits 0, or "FAIL: ..." for the first bad row
 and exits 1.`;
 
-function readPublicKey(file: string): KeyObject {
+export function readPublicKey(file: string): KeyObject {
   let pem: string;
   try {
     pem = fs.readFileSync(file, 'utf8');

@@ -2,7 +2,9 @@ import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { generateKeyPairSync } from 'node:crypto';
 import { createAuditLog } from '../../src/audit/audit-log';
+import { keyIdOf, signCheckpoint } from '../../src/audit/checkpoint-format';
 import { createKnex, Knex } from '../../src/db/knex';
 import { createTestDatabase, TestDatabase } from '../helpers/database';
 
@@ -70,7 +72,7 @@ describe('attest verify --db', () => {
     const head = await tdb.db('audit_heads').where({ client_key: ck }).first();
 
     const good = await attest('verify', '--db', '--client-key', ck);
-    expect(good).toMatchObject({ code: 0, stdout: `ok: client ${ck}, 12 events, seq 1..12, head ${head.chain_hash.toString('hex')}\n` });
+    expect(good).toMatchObject({ code: 0, stdout: `ok: client ${ck}, 12 events, seq 1..12, head ${head.chain_hash.toString('hex')}; no signed checkpoint\n` });
 
     await tdb.db.transaction(async (trx) => {
       await trx.raw('set local session_replication_role = replica');
@@ -81,7 +83,38 @@ describe('attest verify --db', () => {
 
     // A range that ends before the damage still verifies.
     const range = await attest('verify', '--db', '--client-key', ck, '--from-seq', '2', '--to-seq', '6');
-    expect(range).toMatchObject({ code: 0, stdout: expect.stringMatching(/^ok: client cli-tenant-a, 5 events, seq 2\.\.6, head [0-9a-f]{64}\n$/) });
+    expect(range).toMatchObject({ code: 0, stdout: expect.stringMatching(/^ok: client cli-tenant-a, 5 events, seq 2\.\.6, head [0-9a-f]{64}; no signed checkpoint\n$/) });
+  });
+
+  it('checks every checkpoint: its hash against the chain, its key and signature against the pinned key (issue 19)', async () => {
+    const ck = 'cli-tenant-cp';
+    await appendEvents(ck, 6);
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const sign = async (seq: number, key = privateKey) => {
+      const row = await tdb.db('audit_events').where({ client_key: ck, seq }).first();
+      const fields = { clientKey: ck, seq, chainHash: row.chain_hash.toString('hex'), signedAt: new Date(Date.UTC(2026, 3, seq)).toISOString() };
+      await tdb.db('audit_checkpoints').insert({ client_key: ck, seq, chain_hash: row.chain_hash, signed_at: fields.signedAt, signature: signCheckpoint(key, fields), key_id: keyIdOf(key) });
+    };
+    await sign(3);
+    await sign(6);
+    const pem = path.join(dataDir, 'operator.pem');
+    fs.writeFileSync(pem, publicKey.export({ type: 'spki', format: 'pem' }));
+    expect((await attest('verify', '--db', '--client-key', ck)).stdout).toMatch(/; 2 checkpoints match the chain \(signatures not checked: pass --public-key or --key-id\)\n$/);
+    expect(await attest('verify', '--db', '--client-key', ck, '--public-key', pem)).toMatchObject({ code: 0, stdout: expect.stringMatching(/; 2 checkpoints match the chain and the pinned key\n$/) });
+
+    // A checkpoint under another key, even with a valid signature of its own, fails against the pinned key.
+    await sign(2, generateKeyPairSync('ed25519').privateKey);
+    expect(await attest('verify', '--db', '--client-key', ck, '--key-id', keyIdOf(publicKey))).toMatchObject({ code: 1, stdout: expect.stringMatching(/^FAIL: seq 2: checkpoint signed with key [0-9a-f]{64}, not the pinned key/) });
+    await tdb.db('audit_checkpoints').where({ client_key: ck, seq: 2 }).delete();
+
+    // Events deleted after a checkpoint: the checkpoint beyond the last event is the proof.
+    await tdb.db.transaction(async (trx) => {
+      await trx.raw('set local session_replication_role = replica');
+      await trx('audit_events').where({ client_key: ck }).andWhere('seq', '>', 4).delete();
+      const fourth = await trx('audit_events').where({ client_key: ck, seq: 4 }).first();
+      await trx('audit_heads').where({ client_key: ck }).update({ seq: 4, chain_hash: fourth.chain_hash });
+    });
+    expect(await attest('verify', '--db', '--client-key', ck, '--public-key', pem)).toMatchObject({ code: 1, stdout: expect.stringMatching(/^FAIL: seq 6 is missing, but a checkpoint was signed there at .*: events were deleted\n$/) });
   });
 
   it('fails for a client key without events, and exits 2 on a usage error', async () => {
