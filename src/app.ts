@@ -33,6 +33,7 @@ import { MyApprovalsStore } from './my-approvals/my-approvals-store';
 import { registerWebhooks } from './webhooks/webhooks';
 import { PageEventsService } from './webhooks/page-events-service';
 import { PageEventsStore } from './webhooks/page-events-store';
+import { keyIdOf, publicKeyPem } from './audit/checkpoint-format';
 import { CheckpointService, CheckpointWitnesses, createCheckpointService } from './audit/checkpoint-service';
 import { HttpPrivacyReportClient } from './privacy/privacy-client';
 import { PrivacyService } from './privacy/privacy-service';
@@ -192,6 +193,10 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
   app.get('/atlassian-connect.json', (_req, res) => {
     res.json(addon.descriptor);
   });
+  // The checkpoint key, from this process over HTTPS, where the database cannot change it: auditors pin it.
+  app.get('/checkpoint-key', (_req, res) => {
+    res.set('Cache-Control', 'no-cache').json({ algorithm: 'Ed25519', keyId: keyIdOf(config.signingKey), publicKeyPem: publicKeyPem(config.signingKey) });
+  });
   app.get('/favicon.ico', (_req, res) => res.status(204).end());
   app.get('/', (_req, res) => res.redirect(config.devhost ? '/devhost' : '/atlassian-connect.json'));
   app.use(createOpsRouter({ db }));
@@ -208,6 +213,7 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
       settings: spaceSettings,
       dashboard: new SpaceDashboardService({ store: new SpaceDashboardStore(db), settings: spaceSettings, confluence, verification, clock, logger: logger.child({ component: 'spaces' }) }),
       confluence,
+      checkpointKeyId: keyIdOf(config.signingKey),
     }),
   );
   app.use(createMyApprovalsRouter({ addon, service: new MyApprovalsService({ store: new MyApprovalsStore(db), confluence, policies, clock }) }));

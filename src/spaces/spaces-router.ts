@@ -31,6 +31,8 @@ export function createSpacesRouter(opts: {
   settings: SpaceSettingsService;
   dashboard: SpaceDashboardService;
   confluence: ConfluenceClient;
+  /** The checkpoint signing key's id, shown to admins from the running process (never read from the database). */
+  checkpointKeyId: string;
 }): Router {
   const { addon, settings, dashboard, confluence } = opts;
   const router = Router();
@@ -62,6 +64,7 @@ export function createSpacesRouter(opts: {
         spaceKey,
         s,
         exportRoleLocked: json.locked.includes('exportRole'),
+        checkpointKeyId: opts.checkpointKeyId,
         people: json.people,
         quorum: s.defaults.quorum ?? '',
         dueOffsetDays: s.defaults.dueOffsetDays ?? '',

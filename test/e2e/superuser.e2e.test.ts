@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import request from 'supertest';
-import { checkpointMessage } from '../../src/audit/checkpoint-format';
+import { checkpointMessage, keyIdOf } from '../../src/audit/checkpoint-format';
 import { verifyTimestampToken } from '../../src/audit/witness/timestamp';
 import { ManualClock } from '../../src/lib/clock';
 import { startTestApp, TestApp } from '../helpers/test-app';
@@ -182,5 +182,15 @@ describe('a database superuser without the keys', () => {
       expect(await t.checkpoints.checkpoint(ck, tick('2026-04-02T04:10:00.000Z'))).toBe('signed');
       expect(await checkpoints(ck)).toEqual([2, 3]);
     });
+  });
+
+  it("publishes the checkpoint key's id from the running process (HTTPS endpoint and the space admin screen), not from the database", async () => {
+    const res = await request(t.baseUrl).get('/checkpoint-key');
+    expect(res.status).toBe(200);
+    const id = keyIdOf(t.config.signingKey);
+    expect(res.body).toEqual({ algorithm: 'Ed25519', keyId: id, publicKeyPem: expect.stringContaining('BEGIN PUBLIC KEY') });
+    const screen = await request(t.baseUrl).get(d.spaceToolsUrl(d.users.spaceAdmin.accountId, 'ENG').slice(t.baseUrl.length)).set('Accept', 'text/html');
+    expect(screen.status).toBe(200);
+    expect(screen.text).toContain(`attest verify pack.zip --key-id ${id}`);
   });
 });
