@@ -26,9 +26,15 @@ function at(us: bigint): string {
  * An export re-hashes the rows after the latest checkpoint before it signs the head, so a benchmark without one
  * would measure a whole-chain check no deployment does at export time.
  */
-export async function checkpointAt(db: Knex, clientKey: string, seq: number, signingKey: KeyObject, keyId = keyIdOf(signingKey)): Promise<void> {
+export async function checkpointAt(
+  db: Knex,
+  clientKey: string,
+  seq: number,
+  signingKey: KeyObject,
+  keyId = keyIdOf(signingKey),
+  signedAt = new Date(),
+): Promise<void> {
   const ev = await db('audit_events').where({ client_key: clientKey, seq }).first('chain_hash');
-  const signedAt = new Date();
   const fields = { clientKey, seq, chainHash: ev.chain_hash.toString('hex'), signedAt: signedAt.toISOString() };
   await db('audit_checkpoints').insert({
     client_key: clientKey,

@@ -75,8 +75,11 @@ export function verificationLines(s: Pick<VerificationStatus, 'full' | 'incremen
  * and fully; records the latest outcome per tenant so admin screens can show it. Failures are logged
  * as errors with the first bad seq.
  */
+export type CheckpointOutcome = 'signed' | 'unchanged' | 'empty' | 'refused';
+
 export class CheckpointService {
   private readonly keyId: string;
+  private readonly inFlight = new Map<string, Promise<CheckpointOutcome>>();
 
   constructor(
     private readonly deps: {
@@ -154,7 +157,16 @@ export class CheckpointService {
    * not extend the previous checkpoint, and while the last full check is failed: a signature must never
    * vouch for a chain known to be broken.
    */
-  async checkpoint(clientKey: string, now: Date): Promise<'signed' | 'unchanged' | 'empty' | 'refused'> {
+  async checkpoint(clientKey: string, now: Date): Promise<CheckpointOutcome> {
+    // Exports sign the head before they start: ten at once for one tenant re-check and publish once.
+    const running = this.inFlight.get(clientKey);
+    if (running) return running;
+    const run = this.checkpointNow(clientKey, now).finally(() => this.inFlight.delete(clientKey));
+    this.inFlight.set(clientKey, run);
+    return run;
+  }
+
+  private async checkpointNow(clientKey: string, now: Date): Promise<CheckpointOutcome> {
     const head = await this.deps.auditStore.head(clientKey);
     if (!head || head.seq === 0 || !head.chainHash) return 'empty';
     const { full } = await this.deps.store.verification(clientKey);

@@ -94,6 +94,8 @@ export class EvidenceChecker {
   head: string | null = null;
   /** Chain hashes to remember (a checkpoint's seq) → the value seen. */
   private readonly watch = new Map<number, string | null>();
+  /** The latest event time up to a watched seq: a checkpoint cannot be signed before the events it covers. */
+  private readonly watchAt = new Map<number, string | null>();
   private prevAt: string | null = null;
   /** Row 1 has seq 1 but the tenant is not known yet: its genesis link is checked once it is. */
   private pendingGenesis: string | null = null;
@@ -108,6 +110,11 @@ export class EvidenceChecker {
 
   chainHashSeen(seq: number): string | null {
     return this.watch.get(seq) ?? null;
+  }
+
+  /** The `at` of the last full row at or before the watched seq (null: only hash-only rows up to it). */
+  latestAtUpTo(seq: number): string | null {
+    return this.watchAt.get(seq) ?? null;
   }
 
   header(record: string[]): void {
@@ -197,7 +204,10 @@ export class EvidenceChecker {
         }
       }
     }
-    if (this.watch.has(seq!)) this.watch.set(seq!, chain);
+    if (this.watch.has(seq!)) {
+      this.watch.set(seq!, chain);
+      this.watchAt.set(seq!, this.prevAt);
+    }
     if (this.firstSeq === null) this.firstSeq = seq;
     this.lastSeq = seq;
     this.head = chain;
@@ -458,6 +468,11 @@ export async function verifyEvidencePack(file: string, opts: FileVerifyOptions =
     if (!key) fileProblem(`the pack has a checkpoint but no ${PACK.publicKey}; pass --public-key`);
     if (!checkpointSignatureValid(checkpoint, key!)) {
       fileProblem(`the checkpoint signature (seq ${checkpoint.seq}) does not verify with ${whose()}`);
+    }
+    // Events are appended before the checkpoint that covers them is signed: a later `at` was forged.
+    const lastAt = checker.latestAtUpTo(checkpoint.seq);
+    if (lastAt !== null && Date.parse(lastAt) > Date.parse(checkpoint.signedAt)) {
+      fileProblem(`an event up to seq ${checkpoint.seq} is dated ${lastAt}, after the checkpoint that covers it was signed (${checkpoint.signedAt})`);
     }
     return success('zip', checker, { status: 'verified', seq: checkpoint.seq, keyId: keyId(key!), keySource }, manifestState, strict);
   } catch (err) {

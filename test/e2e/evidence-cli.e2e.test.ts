@@ -110,6 +110,17 @@ describe('attest export / attest verify FILE', () => {
     expect((await attest('verify', 'tail.zip', '--strict', '--no-strict')).code).toBe(2);
   });
 
+  it('fails a pack whose events are dated after the checkpoint that covers them was signed (backdated checkpoint, issue 19)', async () => {
+    const late = 'cli-late-tenant';
+    await generateChain(tdb.db, late, 5);
+    // The chain's events are dated 2026-01-01; a checkpoint "signed" the day before cannot cover them.
+    await signedCheckpointAt(tdb.db, late, 5, keys.privateKey, 'cli-test', new Date('2025-12-31T00:00:00Z'));
+    expect((await attest('export', '--client-key', late, '-o', 'late.zip')).code).toBe(0);
+    const v = await attest('verify', 'late.zip', '--trust-pack-key');
+    expect(v.code).toBe(1);
+    expect(v.stdout).toMatch(/^FAIL: .*an event up to seq 5 is dated 2026-01-01T00:00:00\.\d{6}Z, after the checkpoint that covers it was signed \(2025-12-31T00:00:00\.000Z\)/);
+  });
+
   it('exports a one-space zip pack that verifies against the checkpoint with a pinned key; the VERIFY.md commands work', async () => {
     const ex = await attest('export', '--client-key', ck, '--space', 'SEC', '--format', 'zip', '-o', 'sec.zip');
     expect(ex.code).toBe(0);
