@@ -18,6 +18,8 @@ and for a pack (zip) the file digests in manifest.json and the signed checkpoint
                      A pack with a checkpoint FAILs unless one of these three is given.
   --genesis KEY      the file must start at seq 1 of tenant KEY
   --prev HASH        the first row's prev_chain_hash must be HASH (hex)
+  --tsa-cert PEM     the timestamp authority's certificate(s): checkpoint.tst must stamp the checkpoint no
+                     earlier than it was signed (without it the token is reported as not checked)
   --strict           fail when a row is after the last signed checkpoint, or a pack's manifest is unsigned
                      (the default for a pack; a CSV carries no signature, so it then always fails)
   --no-strict        report such rows as unsigned instead of failing
@@ -36,6 +38,18 @@ export function readPublicKey(file: string): KeyObject {
   } catch {
     throw new UsageError(`verify: --public-key ${file} is not a PEM public key`);
   }
+}
+
+function readTsaCertificates(file: string): string[] {
+  let pem: string;
+  try {
+    pem = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`verify: cannot read --tsa-cert ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const certs = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g);
+  if (!certs) throw new UsageError(`verify: --tsa-cert ${file} holds no PEM certificate`);
+  return certs;
 }
 
 export function describe(file: string, r: Extract<FileVerifyResult, { ok: true }>, pinnedId = false): string {
@@ -63,8 +77,17 @@ export function describe(file: string, r: Extract<FileVerifyResult, { ok: true }
       : r.unsignedRows
         ? `signatures reach seq ${r.signedToSeq}; UNSIGNED: seq ${r.signedToSeq + 1}..${r.lastSeq} (${r.unsignedRows} rows)`
         : `signatures reach seq ${r.signedToSeq}, the last row`;
+  const ts = r.checkpoint.timestamp;
+  const stamp =
+    !ts || r.checkpoint.status === 'absent'
+      ? ''
+      : ts.status === 'verified'
+        ? `; timestamped by the trusted TSA at ${ts.genTime}`
+        : ts.status === 'unchecked'
+          ? '; TSA timestamp present, not checked (pass --tsa-cert)'
+          : '; no TSA timestamp';
   const manifest = r.manifest === 'signed' ? '; manifest signed' : r.manifest === 'unsigned' ? '; manifest NOT signed (pack format v1)' : '';
-  return `ok: ${file}, ${r.rows} rows${redacted}, seq ${r.firstSeq}..${r.lastSeq}, head ${r.head}; ${start}; ${cp}; ${reach}${manifest}`;
+  return `ok: ${file}, ${r.rows} rows${redacted}, seq ${r.firstSeq}..${r.lastSeq}, head ${r.head}; ${start}; ${cp}${stamp}; ${reach}${manifest}`;
 }
 
 /** `attest verify FILE …`: the auditor's offline check of an export. */
@@ -76,6 +99,7 @@ export async function verifyFile(args: string[], ctx: CliContext): Promise<numbe
       'public-key': { type: 'string' },
       'key-id': { type: 'string' },
       'trust-pack-key': { type: 'boolean' },
+      'tsa-cert': { type: 'string' },
       genesis: { type: 'string' },
       prev: { type: 'string' },
       strict: { type: 'boolean' },
@@ -100,6 +124,7 @@ export async function verifyFile(args: string[], ctx: CliContext): Promise<numbe
     prevChainHash: values.prev,
     publicKey: values['public-key'] ? readPublicKey(values['public-key']) : undefined,
     strict: values.strict ? true : values['no-strict'] ? false : undefined,
+    tsaCertificatesPem: values['tsa-cert'] !== undefined ? readTsaCertificates(values['tsa-cert']) : undefined,
   });
   if (!result.ok) {
     // The reason and the summary quote the file (its tenant, its values): never let them drive the terminal.

@@ -21,6 +21,8 @@ export interface Checkpoint {
   signature: string;
   /** hex SHA-256 of the signing public key's DER (SPKI). */
   keyId: string;
+  /** The TSA's token for this checkpoint (base64 DER), when a TSA witnessed it; packs carry it as checkpoint.tst. */
+  timestampToken?: string | null;
 }
 
 const fields = (c: Pick<Checkpoint, 'tenant' | 'seq' | 'chainHash' | 'signedAt'>) => ({ clientKey: c.tenant, seq: c.seq, chainHash: c.chainHash, signedAt: c.signedAt });

@@ -7,6 +7,8 @@ export const PACK = {
   checkpoint: 'checkpoint.json',
   checkpointMessage: 'checkpoint.msg',
   checkpointSignature: 'checkpoint.sig',
+  /** The TSA's RFC 3161 TimeStampToken (DER) over SHA-256(checkpoint.msg), when the checkpoint was timestamped. */
+  checkpointTimestamp: 'checkpoint.tst',
   publicKey: 'public-key.pem',
   guide: 'VERIFY.md',
   sums: 'SHA256SUMS',
@@ -102,7 +104,21 @@ OpenSSL must print \`Signature Verified Successfully\`. The message reads:
     ${cp.seq}
     ${cp.chainHash}
     ${cp.signedAt}
+${
+  cp.timestampToken
+    ? `
+\`checkpoint.tst\` is a timestamp authority's RFC 3161 token over the SHA-256 of \`checkpoint.msg\`: the TSA, which the
+database cannot influence, vouches that this checkpoint existed at its time. With the TSA's certificate
+(obtained from the TSA or your operator's configuration, \`tsa.pem\`):
+
+    openssl ts -verify -digest $(sha256sum checkpoint.msg | cut -c1-64) -token_in -in checkpoint.tst -CAfile tsa.pem
+    openssl ts -reply -token_in -in checkpoint.tst -token_out -text | grep 'Time stamp'
+
+OpenSSL must print \`Verification: OK\`, and the time stamp must not be before the checkpoint's signed time
+(\`attest verify … --tsa-cert tsa.pem\` checks both).
 `
+    : ''
+}`
     : `
 This pack carries no signed checkpoint (none covered these rows). The chain below may be internally
 consistent, but only a checkpoint or a hash you hold independently ties it to Attest's key.

@@ -264,9 +264,11 @@ export class EvidenceService {
       const cp = plan?.checkpoint ?? null;
       add(PACK.publicKey, publicKeyPem(this.deps.signingKey));
       if (cp) {
-        add(PACK.checkpoint, `${JSON.stringify(cp, null, 2)}\n`);
+        const { timestampToken, ...signed } = cp;
+        add(PACK.checkpoint, `${JSON.stringify(signed, null, 2)}\n`);
         add(PACK.checkpointMessage, checkpointMessage(cp));
         add(PACK.checkpointSignature, Buffer.from(cp.signature, 'base64'));
+        if (timestampToken) add(PACK.checkpointTimestamp, Buffer.from(timestampToken, 'base64'));
       }
       add(
         PACK.guide,

@@ -22,6 +22,7 @@ interface CheckpointDbRow {
   signed_at: Date;
   signature: string;
   key_id: string;
+  witness: { tsa?: { token?: string } | null } | null;
 }
 
 /**
@@ -129,7 +130,7 @@ export class EvidenceStore implements CheckpointSource {
 
   async checkpointFor(clientKey: string, seq: number, minSeq: number): Promise<Checkpoint | null> {
     if (!(await this.hasCheckpoints())) return null;
-    const cols = ['seq', 'chain_hash', 'signed_at', 'signature', 'key_id'];
+    const cols = ['seq', 'chain_hash', 'signed_at', 'signature', 'key_id', 'witness'];
     const after: CheckpointDbRow | undefined = await this.db(CHECKPOINTS)
       .where({ client_key: clientKey })
       .andWhere('seq', '>=', seq)
@@ -151,6 +152,7 @@ export class EvidenceStore implements CheckpointSource {
       signedAt: new Date(row.signed_at).toISOString(),
       signature: row.signature,
       keyId: row.key_id,
+      timestampToken: row.witness?.tsa?.token ?? null,
     };
   }
 }

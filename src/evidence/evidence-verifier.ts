@@ -9,7 +9,8 @@ import canonicalize from 'canonicalize';
 import { parse } from 'csv-parse';
 import yauzl from 'yauzl';
 import { chainHash, genesisHash, isHashHex, leafHash, subjectRef } from '../audit/audit-format';
-import { Checkpoint, checkpointSignatureValid, keyId, manifestSignatureValid } from './evidence-checkpoint';
+import { verifyTimestampToken } from '../audit/witness/timestamp';
+import { Checkpoint, checkpointMessage, checkpointSignatureValid, keyId, manifestSignatureValid } from './evidence-checkpoint';
 import { COL, DERIVED_COLUMNS, derivedCells, EVIDENCE_COLUMNS, REDACTED_KEEP } from './evidence-csv';
 import { PACK, PACK_FORMAT, PACK_FORMAT_V1 } from './evidence-pack';
 
@@ -25,6 +26,8 @@ export interface FileVerifyOptions {
    * signed. Default: on for a pack, off for a bare CSV (which carries no signature of its own).
    */
   strict?: boolean;
+  /** PEM certificates of the TSA the auditor trusts (`--tsa-cert`): the pack's checkpoint.tst is checked against them. */
+  tsaCertificatesPem?: string[];
 }
 
 export interface CheckpointOutcome {
@@ -33,6 +36,8 @@ export interface CheckpointOutcome {
   keyId?: string;
   /** Whose key verified it: the one given on the command line, or the one inside the pack. */
   keySource?: 'given' | 'pack';
+  /** The TSA's time for the checkpoint: checked against a trusted certificate, present but unchecked, or none. */
+  timestamp?: { status: 'verified'; genTime: string } | { status: 'unchecked' } | { status: 'absent' };
 }
 
 export type FileVerifyResult =
@@ -474,13 +479,44 @@ export async function verifyEvidencePack(file: string, opts: FileVerifyOptions =
     if (lastAt !== null && Date.parse(lastAt) > Date.parse(checkpoint.signedAt)) {
       fileProblem(`an event up to seq ${checkpoint.seq} is dated ${lastAt}, after the checkpoint that covers it was signed (${checkpoint.signedAt})`);
     }
-    return success('zip', checker, { status: 'verified', seq: checkpoint.seq, keyId: keyId(key!), keySource }, manifestState, strict);
+    const timestamp = await checkpointTimestamp(zf, entries, manifest, checkpoint, opts.tsaCertificatesPem);
+    return success('zip', checker, { status: 'verified', seq: checkpoint.seq, keyId: keyId(key!), keySource, timestamp }, manifestState, strict);
   } catch (err) {
     if (err instanceof VerifyFailure) return err.failure;
     throw err;
   } finally {
     zf.close();
   }
+}
+
+/**
+ * The TSA's token for the pack's checkpoint (checkpoint.tst, listed and so signed in the manifest): with a
+ * trusted TSA certificate it must stamp SHA-256(checkpoint.msg) no earlier than the checkpoint's signedAt.
+ */
+async function checkpointTimestamp(
+  zf: yauzl.ZipFile,
+  entries: Map<string, yauzl.Entry>,
+  manifest: Manifest,
+  checkpoint: Checkpoint,
+  trusted: string[] | undefined,
+): Promise<NonNullable<CheckpointOutcome['timestamp']>> {
+  const entry = entries.get(PACK.checkpointTimestamp);
+  if (!entry) return { status: 'absent' };
+  if (!manifest.files[PACK.checkpointTimestamp]) fileProblem(`the pack holds a ${PACK.checkpointTimestamp} that manifest.json does not list`);
+  if (!trusted?.length) return { status: 'unchecked' };
+  const token = (await readSmall(zf, entry)).toString('base64');
+  const digest = createHash('sha256').update(checkpointMessage(checkpoint), 'utf8').digest();
+  let genTime: Date;
+  try {
+    genTime = verifyTimestampToken(token, digest, trusted).genTime;
+  } catch (err) {
+    return fileProblem(`${PACK.checkpointTimestamp}: ${(err as Error).message}`);
+  }
+  // Whole seconds in the token: allow the checkpoint's milliseconds.
+  if (genTime.getTime() + 1000 <= Date.parse(checkpoint.signedAt)) {
+    fileProblem(`the TSA stamped the checkpoint at ${genTime.toISOString()}, before its signedAt ${checkpoint.signedAt}: the checkpoint was backdated`);
+  }
+  return { status: 'verified', genTime: genTime.toISOString() };
 }
 
 /** A zip starts with a local file header ("PK\x03\x04"); anything else is read as CSV. */

@@ -129,7 +129,7 @@ describe('attest export / attest verify FILE', () => {
     const v = await attest('verify', 'sec.zip', '--public-key', 'operator.pem');
     expect(v.code).toBe(0);
     expect(v.stdout).toMatch(
-      /^ok: sec\.zip, 300 rows \(200 outside the export's filter, hashes only\), seq 1\.\.300, head [0-9a-f]{64}; starts at the genesis hash of tenant cli-evidence-tenant; checkpoint at seq 300 verified with the given public key [0-9a-f]{64}; signatures reach seq 300, the last row; manifest signed\n$/,
+      /^ok: sec\.zip, 300 rows \(200 outside the export's filter, hashes only\), seq 1\.\.300, head [0-9a-f]{64}; starts at the genesis hash of tenant cli-evidence-tenant; checkpoint at seq 300 verified with the given public key [0-9a-f]{64}; no TSA timestamp; signatures reach seq 300, the last row; manifest signed\n$/,
     );
 
     const unpacked = path.join(dir, 'sec');

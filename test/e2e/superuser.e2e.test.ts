@@ -1,5 +1,11 @@
-import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { createHash, createPublicKey } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import request from 'supertest';
+import { createDevhostTsa } from '../../src/devhost/devhost-tsa';
+import { verifyEvidenceFile } from '../../src/evidence/evidence-verifier';
 import { checkpointMessage, keyIdOf } from '../../src/audit/checkpoint-format';
 import { verifyTimestampToken } from '../../src/audit/witness/timestamp';
 import { ManualClock } from '../../src/lib/clock';
@@ -192,5 +198,46 @@ describe('a database superuser without the keys', () => {
     const screen = await request(t.baseUrl).get(d.spaceToolsUrl(d.users.spaceAdmin.accountId, 'ENG').slice(t.baseUrl.length)).set('Accept', 'text/html');
     expect(screen.status).toBe(200);
     expect(screen.text).toContain(`attest verify pack.zip --key-id ${id}`);
+  });
+
+  it("a pack carries its checkpoint's TSA token, which the auditor checks with the TSA's certificate", async () => {
+    const ck = await tenant();
+    await append(ck, 3);
+    // Events take the app's real clock: the checkpoint is signed after them, in whole seconds (as the TSA stamps).
+    const signedAt = new Date(Math.ceil((Date.now() + 60_000) / 1000) * 1000).toISOString();
+    expect(await t.checkpoints.checkpoint(ck, tick(signedAt))).toBe('signed');
+    const zip = await request(t.baseUrl)
+      .get('/api/evidence.zip')
+      .set('Authorization', `JWT ${d.contextJwt(d.users.siteAdmin.accountId, {}, { clientKey: ck })}`)
+      .buffer(true)
+      .parse((res, cb) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => cb(null, Buffer.concat(chunks)));
+      });
+    expect(zip.status).toBe(200);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'attest-tsa-pack-'));
+    try {
+      const file = path.join(dir, 'pack.zip');
+      fs.writeFileSync(file, zip.body as Buffer);
+      const publicKey = createPublicKey(t.config.signingKey);
+      const checked = await verifyEvidenceFile(file, { publicKey, tsaCertificatesPem: [d.tsa.certificatePem] });
+      if (!checked.ok) throw new Error(checked.reason);
+      expect(checked).toMatchObject({ ok: true, checkpoint: { seq: 3, timestamp: { status: 'verified', genTime: signedAt } } });
+      expect(await verifyEvidenceFile(file, { publicKey })).toMatchObject({ ok: true, checkpoint: { timestamp: { status: 'unchecked' } } });
+      // What VERIFY.md tells the auditor to run, with openssl as an independent judge.
+      const row = await t.db('audit_checkpoints').where({ client_key: ck, seq: 3 }).first();
+      fs.writeFileSync(path.join(dir, 'checkpoint.tst'), Buffer.from(row.witness.tsa.token, 'base64'));
+      fs.writeFileSync(path.join(dir, 'tsa.pem'), d.tsa.certificatePem);
+      const msg = checkpointMessage({ clientKey: ck, seq: 3, chainHash: row.chain_hash.toString('hex'), signedAt });
+      const digest = createHash('sha256').update(msg).digest('hex');
+      const ossl = spawnSync('openssl', ['ts', '-verify', '-digest', digest, '-token_in', '-in', 'checkpoint.tst', '-CAfile', 'tsa.pem'], { cwd: dir, encoding: 'utf8' });
+      expect(ossl.stdout).toContain('Verification: OK');
+      // Another TSA's certificate does not vouch for it.
+      const other = createDevhostTsa({ dir: path.join(dir, 'other-tsa') }).certificatePem;
+      expect(await verifyEvidenceFile(file, { publicKey, tsaCertificatesPem: [other] })).toMatchObject({ ok: false, reason: expect.stringMatching(/checkpoint\.tst/) });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
