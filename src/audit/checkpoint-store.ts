@@ -71,6 +71,14 @@ export class CheckpointStore {
     return row ? toCheckpoint(row) : null;
   }
 
+  /** The checkpoint at `seq` with this chain hash, or null. */
+  async find(clientKey: string, seq: number, chainHash: string): Promise<Checkpoint | null> {
+    const row = await this.db<CheckpointRow>(CHECKPOINTS)
+      .where({ client_key: clientKey, seq, chain_hash: Buffer.from(chainHash, 'hex') })
+      .first();
+    return row ? toCheckpoint(row) : null;
+  }
+
   async all(clientKey: string): Promise<Checkpoint[]> {
     const rows = await this.db<CheckpointRow>(CHECKPOINTS).where({ client_key: clientKey }).orderBy('seq');
     return rows.map(toCheckpoint);

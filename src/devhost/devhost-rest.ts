@@ -41,7 +41,11 @@ const footerCommentBody = z
   .passthrough()
   .refine((b) => [b.pageId, b.blogPostId, b.attachmentId, b.customContentId].filter(Boolean).length === 1, 'exactly one container id is required');
 
-/** Confluence may answer memberof with fewer rows than asked: the client must page by what it is told. */
+/**
+ * Confluence may answer memberof with fewer rows than asked (its `limit` echoes the cap): the client must page
+ * by `size`/`_links.next`, never by "fewer rows than I asked for" (issue 10; shared/CONNECT.md). The cap's real
+ * value is not documented; 2 makes every multi-group user take several pages here.
+ */
 export const MEMBEROF_MAX_LIMIT = 2;
 
 function str(q: unknown): string {
@@ -174,8 +178,9 @@ export function createRestRouter(opts: {
   router.get('/rest/api/content/:id/child/comment', gone);
   router.get('/rest/api/space/:key', gone);
 
-  // v1, kept by Atlassian (no v2 equivalent): read/update/delete only, groups by id, 404 for content
-  // the app cannot see (a page restricted without the app).
+  // v1, kept by Atlassian (no v2 equivalent). The spec's ContentPermissionRequest allows only read, update and
+  // delete, and names groups by id. For content the app cannot see (restricted without the app) this answers
+  // 404 like every content lookup of the app: that is our reading, not documented (docs/confluence-api.md).
   router.post('/rest/api/content/:id/permission/check', (req, res) => {
     const parsed = permissionCheckBody.safeParse(req.body);
     if (!parsed.success) throw new DevhostError(400, `Invalid permission check request: ${parsed.error.issues.map((i) => i.path.join('.') + ' ' + i.message).join('; ')}`);
@@ -241,8 +246,9 @@ export function createRestRouter(opts: {
     if (!m) throw new DevhostError(400, `The devhost understands only user.fullname~"…" and user.accountid="…" in cql, got: ${cql}`);
     const needle = m[1].toLowerCase();
     const byId = /accountid/i.test(m[0]);
-    // Confluence matches the start of a name or of any word in it ("ali" finds Alice Approver, "lice" does not).
-    const prefixOfName = (name: string) => name.toLowerCase().split(/\s+/).some((w) => w.startsWith(needle)) || name.toLowerCase().startsWith(needle);
+    // CQL `user.fullname~` matches the start of a name or of a word in it (shared/CONNECT.md: "prefix match"):
+    // "ali" finds Alice Approver, "lice" does not.
+    const prefixOfName = (name: string) => name.toLowerCase().split(/\s+/).some((w) => w.startsWith(needle));
     const found = store.state.users.filter((u) => !u.closed && (byId ? u.accountId === m[1] : prefixOfName(u.displayName)));
     const page = paged(req, found.map((u) => ({
       user: userJson(req, u),
@@ -305,6 +311,7 @@ export function createRestRouter(opts: {
   router.get('/api/v2/pages/:id', v2Content('page'));
   router.get('/api/v2/blogposts/:id', v2Content('blogpost'));
 
+  // v2 spec "Create footer comment": one of pageId, blogPostId, attachmentId, customContentId; 201 with the comment.
   router.post('/api/v2/footer-comments', (req, res) => {
     const parsed = footerCommentBody.safeParse(req.body);
     if (!parsed.success) throw new DevhostError(400, `Invalid footer comment: ${parsed.error.issues.map((i) => i.path.join('.') + ' ' + i.message).join('; ')}`);
@@ -366,7 +373,9 @@ export function createRestRouter(opts: {
     res.json({ results, _links: links });
   });
 
-  // ---- Connect app properties: only the app whose key is in the path, with its own JWT (else 404) ----
+  // ---- Connect app properties (Atlassian's "App properties API" page): only a Connect app whose key matches
+  // the path may call them (others get 404); keys of at most 127 characters; 200 "Property updated." or
+  // 201 "Property created."; the 32 KB value limit is the documented one for entity properties. ----
 
   const appOwns = (req: Request) => {
     if (req.params.addonKey !== opts.addonKey) throw new DevhostError(404, 'Add-on not found');
@@ -387,6 +396,8 @@ export function createRestRouter(opts: {
     res.status(created ? 201 : 200).json(created ? { message: 'Property created.', statusCode: 201 } : { message: 'Property updated.', statusCode: 200 });
   });
 
+  // v2 "Get space role assignments" (Role-Based Access Controls, EAP in the spec): principals are USER, GROUP or
+  // ACCESS_CLASS with their role id, cursor-paged like the permissions.
   router.get('/api/v2/spaces/:id/role-assignments', (req, res) => {
     const s = store.spaceById(req.params.id);
     if (!s) throw new DevhostError(404, `Space ${req.params.id} not found`);

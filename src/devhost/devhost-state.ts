@@ -183,7 +183,8 @@ export class DevhostStore {
 
   /**
    * Whether the app's own account may see the page: Confluence applies page restrictions to apps as to
-   * people, so a restricted page is hidden from the app unless the app is among its allowed users.
+   * people, so a restricted page is hidden from the app unless the app is among its allowed users (vendors
+   * of Connect apps tell admins to add the app to restrictions; issue 10, shared/CONNECT.md).
    */
   appCanSee(page: DevPage): boolean {
     return !page.restriction || page.restriction.users.includes(ACCOUNT.app);

@@ -1,13 +1,25 @@
-import { PAGE_EVENTS } from '../webhooks/page-events-store';
 import type { DevhostStore } from './devhost-state';
 import { signRequestJwt } from './devhost-jwt';
 import type { DevPage, DevTenant } from './devhost-types';
 
 /**
- * The content events the devhost sends: the ones Attest subscribes to (one list, from which the descriptor
- * check and the webhook router derive too); only those the descriptor names are sent.
+ * Confluence's own content events (Atlassian's Connect webhook docs; shared/CONNECT.md): pages and blog posts
+ * each have theirs, and there is no blog_moved. This is Confluence's list, not Attest's: it is kept apart from
+ * the app's PAGE_EVENTS on purpose, and only the events the descriptor subscribes to are sent.
  */
-export const PAGE_WEBHOOK_EVENTS = PAGE_EVENTS;
+export const PAGE_WEBHOOK_EVENTS = [
+  'page_created',
+  'page_updated',
+  'page_trashed',
+  'page_restored',
+  'page_removed',
+  'page_moved',
+  'blog_created',
+  'blog_updated',
+  'blog_trashed',
+  'blog_restored',
+  'blog_removed',
+] as const;
 export type PageWebhookEvent = (typeof PAGE_WEBHOOK_EVENTS)[number];
 
 /** A webhook ready to send (or to send again: Confluence may deliver twice). */
@@ -64,12 +76,18 @@ export function buildPageWebhook(opts: {
   now: Date;
 }): WebhookDelivery | null {
   const event = eventFor(opts.page, opts.event);
+  // Confluence has no such event (a moved blog post sends none).
+  if (!(PAGE_WEBHOOK_EVENTS as readonly string[]).includes(event)) return null;
   const hook = (opts.descriptor.modules?.webhooks ?? []).find((w) => w.event === event);
   if (!hook) return null;
   const body: Record<string, unknown> = {
+    // Blog events carry the content under `blog` (our reading of Atlassian's examples, unconfirmed: the app
+    // accepts `page` as well, so the devhost cannot make a test pass that a real payload would fail).
     [opts.page.type === 'blogpost' ? 'blog' : 'page']: pageObject(opts.store, opts.page, opts.tenant),
     userAccountId: opts.userAccountId,
-    accountType: 'customer',
+    // The acting account's type, as the v1 user API names them (atlassian | app | customer). Current
+    // payloads carry the field (issue 10's captures); the value for a site user is our reading, unconfirmed.
+    accountType: 'atlassian',
     suppressNotifications: false,
     timestamp: opts.now.getTime(),
   };

@@ -356,7 +356,7 @@ describe('webhooks', () => {
       expect(received[0]).toMatchObject({
         page: { id: dh.pages.adrQueue.id, idAsString: dh.pages.adrQueue.id, spaceKey: 'ENG', spaceId: Number(dh.spaces.ENG.id), version: 3, lastModifierAccountId: dh.users.bob.accountId, contentType: 'page' },
         userAccountId: dh.users.bob.accountId,
-        accountType: 'customer',
+        accountType: 'atlassian',
         updateTrigger: 'edit_page',
         suppressNotifications: false,
       });
