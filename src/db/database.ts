@@ -27,7 +27,7 @@ async function ensureDatabase(adminUrl: string, name: string): Promise<void> {
 
 /** `DATABASE_URL` when given; otherwise an embedded PostgreSQL kept in `DATA_DIR/postgres`. */
 export async function openDatabase(
-  config: Config,
+  config: Pick<Config, 'databaseUrl' | 'dataDir'>,
   logger: Logger,
   /** `share`: use the embedded server a running Attest already started (the CLI beside `npm start`). */
   opts: { poolMax?: number; share?: boolean } = {},

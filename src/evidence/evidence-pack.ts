@@ -9,6 +9,8 @@ export const PACK = {
   checkpointSignature: 'checkpoint.sig',
   /** The TSA's RFC 3161 TimeStampToken (DER) over SHA-256(checkpoint.msg), when the checkpoint was timestamped. */
   checkpointTimestamp: 'checkpoint.tst',
+  /** Every checkpoint in the pack's seq range, one JSON object per line, each with its TSA token (v3). */
+  checkpoints: 'checkpoints.jsonl',
   publicKey: 'public-key.pem',
   guide: 'VERIFY.md',
   sums: 'SHA256SUMS',
@@ -16,8 +18,13 @@ export const PACK = {
   manifestSignature: 'manifest.sig',
 } as const;
 
-/** v2 adds manifest.msg and manifest.sig (the manifest signed with the checkpoint key). */
-export const PACK_FORMAT = 'attest-evidence-pack-v2';
+/**
+ * v3 adds checkpoints.jsonl (every checkpoint in range, with its TSA token) and the manifest's `checkpoints`
+ * count and `manifestSigned`; v2 added manifest.msg and manifest.sig (the manifest signed with the checkpoint key).
+ */
+export const PACK_FORMAT = 'attest-evidence-pack-v3';
+/** Packs with a signed manifest but only the last checkpoint: still read. */
+export const PACK_FORMAT_V2 = 'attest-evidence-pack-v2';
 /** Packs before the signed manifest: still read, but never "ok" under --strict. */
 export const PACK_FORMAT_V1 = 'attest-evidence-pack-v1';
 
