@@ -190,8 +190,18 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
     logger: logger.child({ component: 'approvals' }),
   });
 
+  // The descriptor names the checkpoint key's id (from this process's key, never the database): Confluence
+  // keeps the descriptor it installed, so the fingerprint in force is on record outside the operator's reach.
+  const descriptor = {
+    ...addon.descriptor,
+    links: {
+      ...((addon.descriptor as { links?: Record<string, string> }).links ?? {}),
+      self: `${config.localBaseUrl}/atlassian-connect.json`,
+      'attest-checkpoint-key': `${config.localBaseUrl}/checkpoint-key?keyId=${keyIdOf(config.signingKey)}`,
+    },
+  };
   app.get('/atlassian-connect.json', (_req, res) => {
-    res.json(addon.descriptor);
+    res.json(descriptor);
   });
   // The checkpoint key, from this process over HTTPS, where the database cannot change it: auditors pin it.
   app.get('/checkpoint-key', (_req, res) => {

@@ -356,7 +356,14 @@ export class EvidenceService {
       }
       add(
         PACK.guide,
-        verifyGuide({ tenant: clientKey, checkpoint: cp, firstSeq: summary.firstSeq, lastSeq: summary.lastSeq, endedAtCheckpoint: summary.endedAtCheckpoint }),
+        verifyGuide({
+          tenant: clientKey,
+          checkpoint: cp,
+          firstSeq: summary.firstSeq,
+          lastSeq: summary.lastSeq,
+          endedAtCheckpoint: summary.endedAtCheckpoint,
+          manifestSigned: this.deps.signingKey !== null,
+        }),
       );
       add(PACK.sums, Object.entries(files).map(([name, f]) => `${f.sha256}  ${name}\n`).join(''));
       const manifest = {

@@ -190,7 +190,7 @@ describe('a database superuser without the keys', () => {
     });
   });
 
-  it("publishes the checkpoint key's id from the running process (HTTPS endpoint and the space admin screen), not from the database", async () => {
+  it("publishes the checkpoint key's id from the running process (HTTPS endpoint, the descriptor and the space admin screen), not from the database", async () => {
     const res = await request(t.baseUrl).get('/checkpoint-key');
     expect(res.status).toBe(200);
     const id = keyIdOf(t.config.signingKey);
@@ -198,6 +198,9 @@ describe('a database superuser without the keys', () => {
     const screen = await request(t.baseUrl).get(d.spaceToolsUrl(d.users.spaceAdmin.accountId, 'ENG').slice(t.baseUrl.length)).set('Accept', 'text/html');
     expect(screen.status).toBe(200);
     expect(screen.text).toContain(`attest verify pack.zip --key-id ${id}`);
+    // And in the descriptor Confluence fetched at install (Confluence keeps its own copy of it).
+    const descriptor = await request(t.baseUrl).get('/atlassian-connect.json');
+    expect(descriptor.body.links).toMatchObject({ 'attest-checkpoint-key': `${t.baseUrl}/checkpoint-key?keyId=${id}` });
   });
 
   it("a pack carries its checkpoint's TSA token, which the auditor checks with the TSA's certificate", async () => {
