@@ -12,6 +12,8 @@ import { ApprovalsService } from './approvals/approvals-service';
 import { ApprovalsStore } from './approvals/approvals-store';
 import type { SpacePolicyProvider } from './approvals/space-policy';
 import { AuditLog, createAuditLog } from './audit/audit-log';
+import { CheckpointTrail } from './audit/witness/checkpoint-trail';
+import { createTrailRouter } from './audit/witness/trail-router';
 import { ConfluenceWitness } from './audit/witness/confluence-witness';
 import { AceConfluenceClient } from './confluence/ace-confluence-client';
 import { CachedConfluenceClient } from './confluence/cached-confluence-client';
@@ -168,7 +170,14 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
   // Signed checkpoints and the chain's verification state (#4); the space dashboard shows them.
   // Every checkpoint is published where the database cannot write: the tenant's Confluence and a TSA
   // (in development the devhost's stand-in, set below once the devhost exists).
-  const witnesses: CheckpointWitnesses = { confluence: new ConfluenceWitness(confluence), tsa: config.tsa };
+  const confluenceWitness = new ConfluenceWitness(confluence);
+  const trail = new CheckpointTrail({
+    confluence,
+    history: (clientKey) => confluenceWitness.history(clientKey),
+    keyId: keyIdOf(config.signingKey),
+    logger: logger.child({ component: 'checkpoint-trail' }),
+  });
+  const witnesses: CheckpointWitnesses = { confluence: confluenceWitness, tsa: config.tsa, trail };
   const checkpoints = createCheckpointService(db, config, logger.child({ component: 'checkpoints' }), witnesses);
   const spaceSettings = new SpaceSettingsService({
     db,
@@ -212,6 +221,7 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
   app.use(createOpsRouter({ db }));
   app.use(createLifecycleRouter({ addon, store, logger }));
   app.use(createApprovalsRouter({ addon, service: approvals, confluence }));
+  app.use(createTrailRouter({ addon, trail, confluence, db, audit, clock }));
   // Evidence exports (#6): CSV and zip packs of the chain, and the signed links iframes download through.
   // Each holds a snapshot for as long as its download runs: their own small pool and caps (#18).
   const exportLimits = { ...DEFAULT_EXPORT_LIMITS, ...deps.exportLimits };
