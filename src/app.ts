@@ -205,7 +205,7 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
   // Evidence exports (#6): CSV and zip packs of the chain, and the signed links iframes download through.
   // Each holds a snapshot for as long as its download runs: their own small pool and caps (#18).
   const exportLimits = { ...DEFAULT_EXPORT_LIMITS, ...deps.exportLimits };
-  const exportDb = createSidePool(db, { poolMax: exportLimits.concurrent, idleInTransactionMs: exportLimits.idleInTransactionMs });
+  const exportDb = createSidePool(db, { poolMax: exportLimits.concurrent, idleInTransactionMs: exportLimits.idleInTransactionMs, logger });
   app.use(createEvidence({ addon, exportDb, limits: exportLimits, config, clock, confluence, policies, checkpoints, logger: logger.child({ component: 'evidence' }) }).router);
   app.use(
     createSpacesRouter({
