@@ -130,6 +130,11 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
   app.set('views', path.join(ROOT, 'views'));
   app.use('/public', express.static(path.join(ROOT, 'public'), { maxAge: config.isProduction ? '1h' : 0 }));
 
+  // Routes that must come before the ones ACE mounts itself (its webhook routes answer 204 before anything
+  // is stored): filled in below, once the add-on exists.
+  const beforeAce = express.Router();
+  app.use(beforeAce);
+
   let devhost: Devhost | undefined;
   const addon = await new Promise<AddOn>((resolve) => {
     const instance: AddOn = ace(
@@ -225,7 +230,7 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
     clock,
     logger: logger.child({ component: 'page-events' }),
   });
-  registerWebhooks({ addon, logger, pageEvents });
+  registerWebhooks({ addon, router: beforeAce, logger, pageEvents });
 
   // Scheduled duties (#4): recertification, reminders, checkpoints, verification, privacy, inbox retry.
   const privacy = new PrivacyService({
