@@ -28,6 +28,8 @@ export function registerWebhooks(opts: { addon: AddOn; router: Router; logger: L
           return;
         }
         await opts.pageEvents.receive(clientKey, event as PageEventName, req.body);
+        // As ACE's own route would: listeners of the add-on's webhook events still hear of the delivery.
+        opts.addon.emit(event, event, req.body, req);
         res.status(204).end();
       }),
     );
