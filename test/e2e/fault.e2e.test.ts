@@ -1,4 +1,3 @@
-import { ChildProcess, spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -9,6 +8,7 @@ import { freePort } from '../../src/db/embedded-postgres';
 import { createKnex, Knex, migrateLatest } from '../../src/db/knex';
 import { silentLogger } from '../../src/lib/logger';
 import type { TestDatabase } from '../helpers/database';
+import { ServerProcess, startServerProcess, urlServerProcess } from '../helpers/processes';
 import { startTestApp, TestApp } from '../helpers/test-app';
 
 /**
@@ -21,7 +21,6 @@ import { startTestApp, TestApp } from '../helpers/test-app';
  * 200 again without a restart, a webhook refused during the outage is stored once when Confluence sends it
  * again, a scheduled job whose tick failed runs on the next tick, and the servers' logs are JSON lines.
  */
-const ROOT = path.resolve(__dirname, '../..');
 const WORKERS = 16;
 /** Load before the restart, how long PostgreSQL stays down, and load after /readyz is 200 again. */
 const BEFORE_MS = 3_000;
@@ -32,22 +31,12 @@ const MAX_RETRY_WAIT_MS = 5_000;
 const REQUEST_TIMEOUT_MS = 15_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface ServerProcess {
-  child: ChildProcess;
+interface Server extends ServerProcess {
   base: string;
-  output: () => string;
 }
 
-function startServer(env: Record<string, string>): ServerProcess {
-  let out = '';
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-  return { child, base: env.AC_LOCAL_BASE_URL, output: () => out };
+function startServer(env: Record<string, string>): Server {
+  return { ...startServerProcess(env), base: env.AC_LOCAL_BASE_URL };
 }
 
 interface Postgres {
@@ -62,9 +51,8 @@ interface Postgres {
  * embedded-postgres ES module itself; see audit-cli.e2e.test.ts). Started again on the same dir and port,
  * it is the same server to its clients.
  */
-function startPostgres(dir: string, port: number): Promise<Postgres> {
+async function startPostgres(dir: string, port: number): Promise<Postgres> {
   const script = `
-    require('tsx/cjs/api').register();
     const { startEmbeddedPostgres } = require('./src/db/embedded-postgres.ts');
     const { silentLogger } = require('./src/lib/logger.ts');
     (async () => {
@@ -73,33 +61,8 @@ function startPostgres(dir: string, port: number): Promise<Postgres> {
       process.stdin.resume();
       process.stdin.on('end', () => server.stop().then(() => process.exit(0)));
     })().catch((err) => { console.error(err); process.exit(3); });`;
-  const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? dir, PG_DIR: dir, PG_PORT: String(port) };
-  const child = spawn(process.execPath, ['-e', script], { env, cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const stop = async () => {
-    child.stdin!.end();
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    await exited;
-    clearTimeout(timer);
-  };
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error('the embedded PostgreSQL did not start within 60 s'));
-    }, 60_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString('utf8');
-      if (out.includes('\n')) {
-        clearTimeout(timer);
-        resolve({ adminUrl: out.trim(), stop });
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the embedded PostgreSQL process exited with ${code}`));
-    });
-  });
+  const { url, stop } = await urlServerProcess(script, { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? dir, PG_DIR: dir, PG_PORT: String(port) });
+  return { adminUrl: url, stop };
 }
 
 function withDatabase(url: string, database: string): string {
@@ -124,7 +87,7 @@ describe('a PostgreSQL restart under concurrent decisions on two server processe
   let pg: Postgres | undefined;
   let db: Knex | undefined;
   let t: TestApp | undefined;
-  const servers: ServerProcess[] = [];
+  const servers: Server[] = [];
 
   beforeAll(async () => {
     fs.chmodSync(dir, 0o755);
