@@ -89,7 +89,7 @@ const HIDDEN_500 = 'Something went wrong on our side. Try again, or ask your adm
  * log with their message instead of "[object Object]". A 500 from ACE is its tenant lookup failing: when
  * that lookup failed because the database is away, our store said so (DatabaseUnavailableError) in the text.
  */
-export class ConnectError extends Error {
+class ConnectError extends Error {
   constructor(readonly code: number, message: string) {
     super(message);
     this.name = 'ConnectError';

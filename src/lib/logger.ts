@@ -57,7 +57,7 @@ export function errorForLog(err: unknown, depth = 0): Record<string, unknown> {
   if (!(err instanceof Error)) {
     if (err && typeof err === 'object') {
       const o = err as { code?: unknown; message?: unknown };
-      return { type: 'object', code: o.code, message: scrubText(String(o.message ?? JSON.stringify(err))) };
+      return { type: 'object', code: o.code, message: scrubText(String(o.message ?? 'no message')) };
     }
     return { message: scrubText(String(err)) };
   }
