@@ -582,7 +582,7 @@ export class ApprovalsService {
 }
 
 /** What makes two decision requests the same request: the decision, its comment and the page version. */
-export function decisionRequestHash(input: DecisionInput): string {
+function decisionRequestHash(input: DecisionInput): string {
   return sha256Hex(JSON.stringify([input.decision, input.comment, input.pageVersion]));
 }
 
