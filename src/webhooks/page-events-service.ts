@@ -37,7 +37,7 @@ export class PageEventsService {
   /**
    * A webhook delivery: validated and stored in the inbox before this resolves, then handled in the
    * background. A storage failure (the database away) rejects, so that the webhook route answers non-2xx
-   * and Confluence delivers it again; once stored, a failed handling is the retry job's to repeat.
+   * instead of acknowledging what it did not keep; once stored, a failed handling is the retry job's to repeat.
    */
   async receive(clientKey: string, event: PageEventName, body: unknown): Promise<void> {
     const stored = await this.receiveNow(clientKey, event, body);
