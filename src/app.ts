@@ -132,6 +132,11 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
   app.set('views', path.join(ROOT, 'views'));
   app.use('/public', express.static(path.join(ROOT, 'public'), { maxAge: config.isProduction ? '1h' : 0 }));
 
+  // Routes that must come before the ones ACE mounts itself (its webhook routes answer 204 before anything
+  // is stored): filled in below, once the add-on exists.
+  const beforeAce = express.Router();
+  app.use(beforeAce);
+
   let devhost: Devhost | undefined;
   const addon = await new Promise<AddOn>((resolve) => {
     const instance: AddOn = ace(
@@ -225,7 +230,7 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
   // Evidence exports (#6): CSV and zip packs of the chain, and the signed links iframes download through.
   // Each holds a snapshot for as long as its download runs: their own small pool and caps (#18).
   const exportLimits = { ...DEFAULT_EXPORT_LIMITS, ...deps.exportLimits };
-  const exportDb = createSidePool(db, { poolMax: exportLimits.concurrent, idleInTransactionMs: exportLimits.idleInTransactionMs });
+  const exportDb = createSidePool(db, { poolMax: exportLimits.concurrent, idleInTransactionMs: exportLimits.idleInTransactionMs, logger });
   app.use(createEvidence({ addon, exportDb, limits: exportLimits, config, clock, confluence, policies, checkpoints, logger: logger.child({ component: 'evidence' }) }).router);
   app.use(
     createSpacesRouter({
@@ -245,7 +250,7 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
     clock,
     logger: logger.child({ component: 'page-events' }),
   });
-  registerWebhooks({ addon, logger, pageEvents });
+  registerWebhooks({ addon, router: beforeAce, logger, pageEvents });
 
   // Scheduled duties (#4): recertification, reminders, checkpoints, verification, privacy, inbox retry.
   const privacy = new PrivacyService({

@@ -1,6 +1,6 @@
 import type { AddOn } from 'atlassian-connect-express';
 import type { z } from 'zod';
-import { NotFoundError, UpstreamError } from '../lib/errors';
+import { DatabaseUnavailableError, NotFoundError, UpstreamError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import type {
   ConfluenceClient,
@@ -66,6 +66,7 @@ export class AceConfluenceClient implements ConfluenceClient {
       // ACE wraps the request library: the callback carries the response, its promise does not.
       const ret = http[method](opts, (err, res, resBody) => {
         if (err) {
+          if (isOwnDatabaseOutage(err)) return reject(err);
           this.logger.warn({ clientKey, err: String((err as Error)?.message ?? err) }, 'Confluence could not be reached');
           reject(new UpstreamError('Confluence could not be reached. Try again in a moment.'));
         }
@@ -73,6 +74,7 @@ export class AceConfluenceClient implements ConfluenceClient {
       }) as unknown;
       if (ret && typeof (ret as Promise<unknown>).catch === 'function') {
         (ret as Promise<unknown>).catch((err) => {
+          if (isOwnDatabaseOutage(err)) return reject(err);
           this.logger.warn({ clientKey, err: String(err) }, 'Confluence call failed');
           reject(new UpstreamError('Confluence could not be reached. Try again in a moment.'));
         });
@@ -353,4 +355,13 @@ function relativeToWiki(link: string): string {
   const path = link.replace(/^https?:\/\/[^/]+/, '');
   const idx = path.indexOf('/api/v2/');
   return idx >= 0 ? path.slice(idx) : path;
+}
+
+/**
+ * ACE reads the tenant's credentials from our store before it calls Confluence: when that read failed because
+ * the database is away (the store says so with DatabaseUnavailableError), the answer is a 503, not "Confluence
+ * could not be reached" (502).
+ */
+function isOwnDatabaseOutage(err: unknown): boolean {
+  return err instanceof DatabaseUnavailableError || (err as { name?: unknown } | null)?.name === DatabaseUnavailableError.name;
 }

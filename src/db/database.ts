@@ -33,7 +33,7 @@ export async function openDatabase(
   opts: { poolMax?: number; share?: boolean } = {},
 ): Promise<Database> {
   if (config.databaseUrl) {
-    const db = createKnex(config.databaseUrl, opts);
+    const db = createKnex(config.databaseUrl, { ...opts, logger });
     return { db, url: config.databaseUrl, close: () => db.destroy() };
   }
   const server = await startEmbeddedPostgres(path.join(config.dataDir, 'postgres'), logger, { share: opts.share });
@@ -44,7 +44,7 @@ export async function openDatabase(
     throw err;
   }
   const url = server.url(EMBEDDED_DB);
-  const db = createKnex(url, opts);
+  const db = createKnex(url, { ...opts, logger });
   return {
     db,
     url,

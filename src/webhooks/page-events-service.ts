@@ -35,16 +35,18 @@ export class PageEventsService {
   ) {}
 
   /**
-   * A webhook delivery as ACE emits it (after answering 204). Validates, persists, then processes;
-   * a failure stays in the inbox for the retry job. Never throws (nobody would see it).
+   * A webhook delivery: validated and stored in the inbox before this resolves, then handled in the
+   * background. A storage failure (the database away) rejects, so that the webhook route answers non-2xx
+   * instead of acknowledging what it did not keep; once stored, a failed handling is the retry job's to repeat.
    */
-  receive(clientKey: string, event: PageEventName, body: unknown): Promise<void> {
-    const work = this.receiveNow(clientKey, event, body).catch((err) => {
-      this.deps.logger.error({ err, clientKey, event }, 'page event could not be stored');
+  async receive(clientKey: string, event: PageEventName, body: unknown): Promise<void> {
+    const stored = await this.receiveNow(clientKey, event, body);
+    if (!stored) return;
+    const work = this.process(stored).catch((err) => {
+      this.deps.logger.warn({ err, clientKey, event, eventId: stored.id }, 'page event stored but not handled; the retry job will try again');
     });
     this.inFlight.add(work);
     void work.finally(() => this.inFlight.delete(work));
-    return work;
   }
 
   /** Resolves when every delivery received so far has been handled (tests, graceful shutdown). */
@@ -52,7 +54,8 @@ export class PageEventsService {
     while (this.inFlight.size) await Promise.all([...this.inFlight]);
   }
 
-  private async receiveNow(clientKey: string, event: PageEventName, body: unknown): Promise<void> {
+  /** The stored delivery, or nothing when there is nothing to handle (malformed, or a duplicate). */
+  private async receiveNow(clientKey: string, event: PageEventName, body: unknown): Promise<PageEvent | undefined> {
     let parsed;
     try {
       parsed = parsePageWebhook(event, body);
@@ -65,7 +68,7 @@ export class PageEventsService {
       this.deps.logger.info({ clientKey, event, pageId: parsed.pageId, version: parsed.pageVersion }, 'page webhook: duplicate delivery ignored');
       return;
     }
-    await this.process(stored);
+    return stored;
   }
 
   /** Handles one stored event; returns false when it failed (it stays unprocessed for a retry). */

@@ -1,4 +1,4 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,6 +7,7 @@ import { createAuditLog } from '../../src/audit/audit-log';
 import { keyIdOf, signCheckpoint } from '../../src/audit/checkpoint-format';
 import { createKnex, Knex } from '../../src/db/knex';
 import { createTestDatabase, TestDatabase } from '../helpers/database';
+import { urlServerProcess } from '../helpers/processes';
 
 /** Any 32 bytes: the tests' ATTEST_SECRET_KEY, from which event MAC keys derive. */
 const TEST_SECRET_KEY = Buffer.alloc(32, 7);
@@ -159,7 +160,6 @@ describe('attest verify --db', () => {
  */
 function embeddedServerProcess(dir: string): Promise<{ url: string; stop(): Promise<void> }> {
   const script = `
-    require('tsx/cjs/api').register();
     const { loadConfig } = require('./src/config.ts');
     const { openDatabase } = require('./src/db/database.ts');
     const { silentLogger } = require('./src/lib/logger.ts');
@@ -170,32 +170,7 @@ function embeddedServerProcess(dir: string): Promise<{ url: string; stop(): Prom
       process.stdin.on('end', () => database.close().then(() => process.exit(0)));
     })().catch((err) => { console.error(err); process.exit(3); });`;
   const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? dir, ATTEST_SECRET_KEY: 'ab'.repeat(32), NODE_ENV: 'development', DEVHOST: 'off', DATA_DIR: dir };
-  const child = spawn(process.execPath, ['-e', script], { env, cwd: path.resolve(__dirname, '../..'), stdio: ['pipe', 'pipe', 'inherit'] });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const stop = async () => {
-    child.stdin.end();
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    await exited;
-    clearTimeout(timer);
-  };
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error('the embedded PostgreSQL did not start within 60 s'));
-    }, 60_000);
-    child.stdout.on('data', (chunk: Buffer) => {
-      out += chunk.toString('utf8');
-      if (out.includes('\n')) {
-        clearTimeout(timer);
-        resolve({ url: out.trim(), stop });
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the embedded PostgreSQL process exited with ${code}`));
-    });
-  });
+  return urlServerProcess(script, env);
 }
 
 describe('exit codes with the embedded PostgreSQL (no DATABASE_URL)', () => {

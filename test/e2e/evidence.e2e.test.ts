@@ -227,9 +227,10 @@ describe('evidence export end to end', () => {
     expect((await verifyBuf(Buffer.from(res.text))).ok).toBe(true);
     // Altered (another space) or expired: refused.
     const token = new URL(made.body.url).searchParams.get('token')!;
-    const [body, mac] = token.split('.');
+    const [header, body, mac] = token.split('.');
     const claims = JSON.parse(Buffer.from(body, 'base64url').toString());
-    const forged = `${Buffer.from(JSON.stringify({ ...claims, sp: 'SEC' })).toString('base64url')}.${mac}`;
+    expect(claims).toMatchObject({ purpose: 'evidence-download', space: 'ENG', tenant: ck() });
+    const forged = `${header}.${Buffer.from(JSON.stringify({ ...claims, space: 'SEC' })).toString('base64url')}.${mac}`;
     expect((await request(t.baseUrl).get(`/evidence/download?token=${forged}`)).status).toBe(401);
     const old = new EvidenceLinks(t.config.secretKey, { now: () => new Date(Date.now() - 61_000) }).create({
       clientKey: ck(), accountId: d.users.spaceAdmin.accountId, filter: { spaceKey: 'ENG', from: null, to: null }, format: 'csv',
