@@ -1,9 +1,8 @@
 import { z } from 'zod';
+import { safeText } from '../lib/safe-text';
 
 const emptyToNull = (v: unknown) => (v === '' || v === undefined ? null : v);
-const list = z
-  .string()
-  .max(4000)
+const list = safeText({ max: 4000, name: 'the list' })
   .optional()
   .transform((v) =>
     [...new Set((v ?? '').split(',').map((s) => s.trim()).filter(Boolean))],
@@ -31,8 +30,8 @@ export const macroQuery = z
     pageVersion: z.coerce.number().int().min(1, 'pageVersion must be at least 1'),
     // Confluence's `page.type`: "page" or "blogpost" (empty where it cannot bind one: a page then).
     pageType: z.preprocess((v) => (v === '' || v === undefined ? 'page' : v), z.enum(['page', 'blogpost'], { message: 'pageType must be page or blogpost' })),
-    spaceKey: z.string().min(1).max(255),
-    macroId: z.string().min(1).max(255),
+    spaceKey: safeText({ min: 1, max: 255, name: 'spaceKey' }),
+    macroId: safeText({ min: 1, max: 255, name: 'macroId' }),
     approvers: list,
     groups: list,
     rule: z.preprocess(emptyToNull, z.enum(['all', 'any', 'quorum'], { message: 'rule must be all, any or quorum' }).nullable()),
@@ -58,8 +57,8 @@ export const staticMacroQuery = z
     pageId: z.string().regex(/^\d{1,30}$/, 'pageId must be a Confluence page id'),
     pageVersion: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(1).optional()),
     pageType: z.string().max(20).optional(),
-    spaceKey: z.string().max(255).optional(),
-    macroId: z.string().min(1).max(255),
+    spaceKey: safeText({ max: 255, name: 'spaceKey' }).optional(),
+    macroId: safeText({ min: 1, max: 255, name: 'macroId' }),
     outputType: z.string().max(40).optional(),
     ...CONNECT_PARAMS,
   })
@@ -67,26 +66,24 @@ export const staticMacroQuery = z
 
 export const workflowPathParams = z.object({
   pageId: z.string().regex(/^\d{1,30}$/, 'pageId must be a Confluence page id'),
-  macroId: z.string().min(1).max(255),
+  macroId: safeText({ min: 1, max: 255, name: 'macroId' }),
 });
 
 export const decisionBody = z
   .object({
     decision: z.enum(['approve', 'reject'], { message: 'decision must be "approve" or "reject"' }),
-    comment: z.string().max(4000, 'comment must be at most 4000 characters').default(''),
+    comment: safeText({ max: 4000, name: 'comment' }).default(''),
     pageVersion: z.number({ message: 'pageVersion must be a number' }).int().min(1),
   })
   .strict();
 
-export const pickerQuery = z.object({ q: z.string().trim().min(1, 'type at least one character').max(100) }).strict();
+export const pickerQuery = z.object({ q: safeText({ max: 100, name: 'q' }).trim().min(1, 'type at least one character') }).strict();
 
 /** Each id is one REST call to Confluence: a request may name at most this many. */
 const MAX_NAME_LOOKUPS = 50;
 export const namesQuery = z
   .object({
-    ids: z
-      .string()
-      .max(4000)
+    ids: safeText({ max: 4000, name: 'ids' })
       .transform((v) => [...new Set(v.split(',').map((s) => s.trim()).filter(Boolean))])
       .refine((ids) => ids.length <= MAX_NAME_LOOKUPS, `ids: at most ${MAX_NAME_LOOKUPS} accountIds per request`),
   })
