@@ -30,7 +30,7 @@ import { SpaceSettingsStore } from './spaces/space-settings-store';
 import type { VerificationStatusSource } from './spaces/verification-status';
 import { MyApprovalsService } from './my-approvals/my-approvals-service';
 import { MyApprovalsStore } from './my-approvals/my-approvals-store';
-import { registerWebhooks } from './webhooks/webhooks';
+import { mountWebhooks } from './webhooks/webhooks';
 import { PageEventsService } from './webhooks/page-events-service';
 import { PageEventsStore } from './webhooks/page-events-store';
 import { keyIdOf, publicKeyPem } from './audit/checkpoint-format';
@@ -133,6 +133,9 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
   app.enable('view cache');
   app.set('views', path.join(ROOT, 'views'));
   app.use('/public', express.static(path.join(ROOT, 'public'), { maxAge: config.isProduction ? '1h' : 0 }));
+  // Our webhook routes, filled in below, go before the ones ACE mounts (those answer 204 before storing).
+  const webhooks = express.Router();
+  app.use(webhooks);
 
   let devhost: Devhost | undefined;
   const addon = await new Promise<AddOn>((resolve) => {
@@ -229,7 +232,7 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
     clock,
     logger: logger.child({ component: 'page-events' }),
   });
-  registerWebhooks({ addon, logger, pageEvents });
+  mountWebhooks(webhooks, { addon, pageEvents });
 
   // Scheduled duties (#4): recertification, reminders, checkpoints, verification, privacy, inbox retry.
   const privacy = new PrivacyService({

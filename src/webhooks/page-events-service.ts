@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { ApprovalsService } from '../approvals/approvals-service';
 import type { ConfluenceClient } from '../confluence/confluence-client';
 import type { Clock } from '../lib/clock';
-import { NotFoundError } from '../lib/errors';
+import { NotFoundError, UnavailableError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import { parsePageWebhook } from './page-events-schemas';
 import { contentTypeOfEvent, isMoveEvent, isUpdateEvent, PageEvent, PageEventName, PageEventsStore } from './page-events-store';
@@ -35,37 +35,34 @@ export class PageEventsService {
   ) {}
 
   /**
-   * A webhook delivery as ACE emits it (after answering 204). Validates, persists, then processes;
-   * a failure stays in the inbox for the retry job. Never throws (nobody would see it).
+   * A webhook delivery: validates it (InputError, a 400, when it is unusable) and stores it in the inbox
+   * before it resolves, so the route answers 2xx only for what is kept; a store failure is an
+   * UnavailableError (503, see webhooks.ts). Processing then runs in the background.
    */
-  receive(clientKey: string, event: PageEventName, body: unknown): Promise<void> {
-    const work = this.receiveNow(clientKey, event, body).catch((err) => {
-      this.deps.logger.error({ err, clientKey, event }, 'page event could not be stored');
+  async receive(clientKey: string, event: PageEventName, body: unknown): Promise<'stored' | 'duplicate'> {
+    const parsed = parsePageWebhook(event, body);
+    let stored: PageEvent | null;
+    try {
+      stored = await this.deps.store.insert(clientKey, parsed, this.deps.clock.now());
+    } catch (err) {
+      this.deps.logger.error({ err, clientKey, event, pageId: parsed.pageId }, 'page event could not be stored; answered 503');
+      throw new UnavailableError('The event could not be stored right now. Try again later.');
+    }
+    if (!stored) {
+      this.deps.logger.info({ clientKey, event, pageId: parsed.pageId, version: parsed.pageVersion }, 'page webhook: duplicate delivery ignored');
+      return 'duplicate';
+    }
+    const work = this.process(stored).catch((err) => {
+      this.deps.logger.error({ err, clientKey, event, eventId: stored.id }, 'page event stored but not processed; the retry job will take it');
     });
     this.inFlight.add(work);
     void work.finally(() => this.inFlight.delete(work));
-    return work;
+    return 'stored';
   }
 
   /** Resolves when every delivery received so far has been handled (tests, graceful shutdown). */
   async settled(): Promise<void> {
     while (this.inFlight.size) await Promise.all([...this.inFlight]);
-  }
-
-  private async receiveNow(clientKey: string, event: PageEventName, body: unknown): Promise<void> {
-    let parsed;
-    try {
-      parsed = parsePageWebhook(event, body);
-    } catch (err) {
-      this.deps.logger.warn({ clientKey, event, problem: (err as Error).message }, 'page webhook refused: malformed payload');
-      return;
-    }
-    const stored = await this.deps.store.insert(clientKey, parsed, this.deps.clock.now());
-    if (!stored) {
-      this.deps.logger.info({ clientKey, event, pageId: parsed.pageId, version: parsed.pageVersion }, 'page webhook: duplicate delivery ignored');
-      return;
-    }
-    await this.process(stored);
   }
 
   /** Handles one stored event; returns false when it failed (it stays unprocessed for a retry). */

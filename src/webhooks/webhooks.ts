@@ -1,24 +1,37 @@
+import { Router } from 'express';
 import type { AddOn } from 'atlassian-connect-express';
-import type { Logger } from '../lib/logger';
+import { pageJwt, principalOf } from '../confluence/connect-auth';
+import { asyncHandler } from '../lib/http';
 import type { PageEventsService } from './page-events-service';
-import { PAGE_EVENTS } from './page-events-store';
+import { PAGE_EVENTS, PageEventName } from './page-events-store';
 
 export { PAGE_EVENTS };
 
-
 /**
- * ACE mounts one JWT-verified POST route per descriptor webhook and emits the event here after
- * answering 204, so Confluence never sees our errors: the inbox stores each delivery before acting.
+ * One JWT-verified POST route per descriptor webhook, on a router the app mounts before ACE's own routes.
+ * ACE's routes answer 204 before anything is stored, so a delivery that could not be stored was reported
+ * as delivered and lost. Ours answer once the delivery is in the inbox: 204 stored (or a duplicate), 400 a
+ * payload we cannot use, 503 the inbox could not take it. Processing runs after the answer; a failure
+ * there stays in the inbox for the retry job.
+ *
+ * A 503 does not make Confluence send the event again: Atlassian documents retries for Jira webhooks only
+ * ("Jira webhooks support retries", developer.atlassian.com/platform/marketplace/
+ * cloud-fortified-apps-program-webhook-delivery-success-rate). It is still the true answer (a 2xx would say
+ * the event was kept, and counts as delivered in Atlassian's delivery metric), and a lost update is caught
+ * up when the macro next renders a newer signed version (ApprovalsService reconciles on render).
  */
-export function registerWebhooks(opts: { addon: AddOn; logger: Logger; pageEvents: PageEventsService }): void {
-  for (const event of PAGE_EVENTS) {
-    opts.addon.on(event, (_name: string, body: unknown, req: { context?: { clientKey?: string } }) => {
-      const clientKey = req.context?.clientKey;
-      if (!clientKey) {
-        opts.logger.error({ event }, 'webhook without an authenticated clientKey ignored');
-        return;
-      }
-      void opts.pageEvents.receive(clientKey, event, body);
-    });
+export function mountWebhooks(router: Router, opts: { addon: AddOn; pageEvents: PageEventsService }): void {
+  const hooks = (opts.addon.descriptor as { modules?: { webhooks?: Array<{ event: string; url: string }> } }).modules?.webhooks ?? [];
+  for (const hook of hooks) {
+    if (!(PAGE_EVENTS as readonly string[]).includes(hook.event)) continue;
+    const event = hook.event as PageEventName;
+    router.post(
+      hook.url,
+      ...pageJwt(opts.addon),
+      asyncHandler(async (req, res) => {
+        await opts.pageEvents.receive(principalOf(req).clientKey, event, req.body);
+        res.status(204).end();
+      }),
+    );
   }
 }

@@ -149,4 +149,27 @@ describe('bad input never reaches the database and never answers 5xx', () => {
       expect(res.status).toBe(400);
     });
   });
+
+  describe('webhooks', () => {
+    const settled = () => t.pageEvents.settled();
+    it('keeps an event whose title holds a NUL (the title is display data)', async () => {
+      const delivery = d.webhook('page_updated', d.pages.vendorRisk.id);
+      const body = { ...delivery.body, page: { ...(delivery.body.page as object), title: 'Vendor\u0000risk' } };
+      expect((await d.sendWebhook({ ...delivery, body })).status).toBe(204);
+      await settled();
+      const rows = await t.db('page_events').where({ client_key: d.clientKey, page_id: d.pages.vendorRisk.id });
+      expect(rows).toHaveLength(1);
+      expect(rows[0].payload.page.title).toBe('Vendor\ufffdrisk');
+    });
+
+    it('refuses an invalid payload with 400 and stores nothing', async () => {
+      const n = (await t.db('page_events')).length;
+      const delivery = d.webhook('page_updated', d.pages.vendorRisk.id);
+      const res = await d.sendWebhook({ ...delivery, body: { ...delivery.body, page: { ...(delivery.body.page as object), idAsString: '1\u00002', id: null } } });
+      expect(res.status).toBe(400);
+      const noTimestamp = await d.sendWebhook({ ...delivery, body: { page: delivery.body.page } });
+      expect(noTimestamp.status).toBe(400);
+      expect((await t.db('page_events')).length).toBe(n);
+    });
+  });
 });
