@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import pinoHttp from 'pino-http';
 import { ZodError } from 'zod';
-import { AppError, AuthenticationError, InputError } from './errors';
+import { AppError, AuthenticationError, InputError, UnavailableError } from './errors';
 import { Logger, scrub, scrubText } from './logger';
 import { textProblem, unsafeTextPath } from './safe-text';
 
@@ -59,7 +59,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
     const e = normalise(err);
     const log = (req as { log?: Logger }).log ?? logger;
-    const told = err instanceof AppError && e.status !== 500;
+    const told = (err instanceof AppError || e.told === true) && e.status !== 500;
     if (e.status >= 500) log.error({ err: scrubError(err) }, 'request failed');
     else log.info({ status: e.status, reason: e.message }, 'request refused');
     if (res.headersSent) return;
@@ -80,7 +80,8 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
   };
 }
 
-function normalise(err: unknown): { status: number; message: string } {
+/** `told`: a 5xx whose message is written for people (shown, like an AppError's). */
+function normalise(err: unknown): { status: number; message: string; told?: boolean } {
   if (err instanceof AppError) return { status: err.status, message: err.message };
   if (err instanceof ZodError) return { status: 400, message: new InputError(zodMessage(err)).message };
   if (err && typeof err === 'object') {
@@ -89,6 +90,10 @@ function normalise(err: unknown): { status: number; message: string } {
     // quote the token, the signing input or a store error: people get ours instead (see aceAuthMessage).
     if (typeof e.code === 'number' && (e.code === 400 || e.code === 401 || e.code === 403)) {
       return { status: 401, message: new AuthenticationError(aceAuthMessage(String(e.message ?? ''))).message };
+    }
+    // ACE's only 5xx: its tenant lookup failed (the database).
+    if (typeof e.code === 'number' && e.code >= 500 && typeof e.message === 'string') {
+      return { status: 503, message: new UnavailableError('Attest cannot check this request right now. Try again in a moment.').message, told: true };
     }
     // body-parser: malformed JSON, body too large.
     if (e.type === 'entity.parse.failed') return { status: 400, message: 'the request body is not valid JSON' };
@@ -108,6 +113,9 @@ const ACE_AUTH_MESSAGES: Array<[RegExp, string]> = [
   [/did not contain the query string hash/, 'the JWT has no query string hash (qsh)'],
   [/^Could not find (stored client data|JWT sharedSecret)/, 'the JWT names no installation of this app'],
   [/^Unable to decodeSymmetric/, 'the JWT signature is not valid'],
+  [/^Unable to decode JWT token/, 'the install JWT signature is not valid'],
+  [/^Could not get public key/, 'the install JWT names a key Atlassian has not published'],
+  [/did not contain the correct audience/, 'the JWT is not addressed to this app (aud)'],
   [/has expired/, 'the JWT has expired. Try reloading the page.'],
   [/query hash does not match/, 'the JWT was not issued for this URL (its query string hash does not match)'],
   [/is not authorized to register/, 'this site may not install the app'],
