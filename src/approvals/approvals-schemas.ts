@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { safeText } from '../lib/safe-text';
 
 const emptyToNull = (v: unknown) => (v === '' || v === undefined ? null : v);
+/** Page versions are PostgreSQL integers. */
+const MAX_VERSION = 2_147_483_647;
 const list = safeText({ max: 4000, name: 'the list' })
   .optional()
   .transform((v) =>
@@ -27,7 +29,7 @@ const CONNECT_PARAMS = {
 export const macroQuery = z
   .object({
     pageId: z.string().regex(/^\d{1,30}$/, 'pageId must be a Confluence page id'),
-    pageVersion: z.coerce.number().int().min(1, 'pageVersion must be at least 1'),
+    pageVersion: z.coerce.number().int().min(1, 'pageVersion must be at least 1').max(MAX_VERSION, 'pageVersion is not a page version'),
     // Confluence's `page.type`: "page" or "blogpost" (empty where it cannot bind one: a page then).
     pageType: z.preprocess((v) => (v === '' || v === undefined ? 'page' : v), z.enum(['page', 'blogpost'], { message: 'pageType must be page or blogpost' })),
     spaceKey: safeText({ min: 1, max: 255, name: 'spaceKey' }),
@@ -55,7 +57,7 @@ export const macroQuery = z
 export const staticMacroQuery = z
   .object({
     pageId: z.string().regex(/^\d{1,30}$/, 'pageId must be a Confluence page id'),
-    pageVersion: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(1).optional()),
+    pageVersion: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(1).max(MAX_VERSION).optional()),
     pageType: z.string().max(20).optional(),
     spaceKey: safeText({ max: 255, name: 'spaceKey' }).optional(),
     macroId: safeText({ min: 1, max: 255, name: 'macroId' }),
@@ -73,7 +75,7 @@ export const decisionBody = z
   .object({
     decision: z.enum(['approve', 'reject'], { message: 'decision must be "approve" or "reject"' }),
     comment: safeText({ max: 4000, name: 'comment' }).default(''),
-    pageVersion: z.number({ message: 'pageVersion must be a number' }).int().min(1),
+    pageVersion: z.number({ message: 'pageVersion must be a number' }).int().min(1).max(MAX_VERSION, 'pageVersion is not a page version'),
   })
   .strict();
 

@@ -71,7 +71,7 @@ function decodeSegment(segment: string): Record<string, unknown> | null {
 const idClaim = (v: unknown, max = MAX_ID_CLAIM) => typeof v === 'string' && v.length > 0 && v.length <= max && isSafeText(v);
 
 /** Why a token cannot be one Confluence (or the app) minted, judged from its unverified content; null when it can be. */
-export function malformedTokenReason(token: unknown): string | null {
+function malformedTokenReason(token: unknown): string | null {
   if (typeof token !== 'string' || token.length === 0) return 'the JWT is not a single string';
   if (token.length > MAX_TOKEN_LENGTH) return 'the JWT is too long';
   const parts = token.split('.');
@@ -79,7 +79,7 @@ export function malformedTokenReason(token: unknown): string | null {
   const header = decodeSegment(parts[0]);
   const claims = decodeSegment(parts[1]);
   if (!header || !claims) return 'the JWT cannot be read';
-  if (unsafeTextPath(header, '', 4) || unsafeTextPath(claims, '', 8)) return 'the JWT holds text that is not valid Unicode or contains a NUL';
+  if (unsafeTextPath(header, '', 4) || unsafeTextPath(claims, '', 8)) return 'the JWT holds text that is not valid Unicode, contains a NUL, or is nested too deeply';
   if (typeof header.alg !== 'string') return 'the JWT header names no algorithm';
   if (!idClaim(claims.iss)) return 'the JWT issuer (iss) must be an installation key';
   const aud = claims.aud;

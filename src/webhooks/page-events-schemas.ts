@@ -8,6 +8,9 @@ import { isUpdateEvent, NewPageEvent, PageEventName } from './page-events-store'
  * fields over time, so unknown ones are kept in the stored payload rather than refused.
  */
 const numericId = z.string().regex(/^\d{1,30}$/, 'must be a numeric id');
+/** What the inbox columns hold: page versions are PostgreSQL integers, times JavaScript dates. */
+const MAX_VERSION = 2_147_483_647;
+const MAX_TIME_MS = 8_640_000_000_000_000;
 
 const contentSchema = z
   .object({
@@ -17,7 +20,7 @@ const contentSchema = z
     spaceKey: z.string().nullish(),
     spaceId: z.union([z.number(), z.string()]).nullish(),
     title: z.string().nullish(),
-    version: z.number().int().positive().nullish(),
+    version: z.number().int().positive().max(MAX_VERSION).nullish(),
     contentType: z.string().nullish(),
   })
   .passthrough();
@@ -32,7 +35,7 @@ const pageWebhookSchema = z
     accountType: z.string().nullish(),
     suppressNotifications: z.boolean().nullish(),
     updateTrigger: z.string().nullish(),
-    timestamp: z.number().int().nonnegative(),
+    timestamp: z.number().int().nonnegative().max(MAX_TIME_MS),
   })
   .passthrough();
 

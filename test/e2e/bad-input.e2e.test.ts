@@ -169,6 +169,9 @@ describe('bad input never reaches the database and never answers 5xx', () => {
       expect(res.status).toBe(400);
       const noTimestamp = await d.sendWebhook({ ...delivery, body: { page: delivery.body.page } });
       expect(noTimestamp.status).toBe(400);
+      // Numbers the inbox columns cannot hold: a time past JavaScript's last date, a version past int4.
+      expect((await d.sendWebhook({ ...delivery, body: { ...delivery.body, timestamp: 2 ** 53 - 1 } })).status).toBe(400);
+      expect((await d.sendWebhook({ ...delivery, body: { ...delivery.body, page: { ...(delivery.body.page as object), version: 2 ** 31 } } })).status).toBe(400);
       expect((await t.db('page_events')).length).toBe(n);
     });
   });

@@ -68,7 +68,7 @@ const hostileUrlPiece = fc.oneof(
 
 /** JSON values a client may send where a field is expected. */
 const hostileJson: fc.Arbitrary<unknown> = fc.oneof(
-  fc.constantFrom('\u0000', 'a\u0000b', '\ud800', 'x\udc00', '\udbff', '', ' ', -1, 0, 1.5, 1e308, -1e308, 2 ** 53 + 2, null, true, false, [], {}, [null], ['\u0000'], { '\u0000': 1 }, JSON.parse('{"__proto__":{"a":1}}') as unknown),
+  fc.constantFrom('\u0000', 'a\u0000b', '\ud800', 'x\udc00', '\udbff', '', ' ', -1, 0, 1.5, 1e308, -1e308, 2 ** 31, 2 ** 53 - 1, 2 ** 53 + 2, 8.64e15 + 1, null, true, false, [], {}, [null], ['\u0000'], { '\u0000': 1 }, JSON.parse('{"__proto__":{"a":1}}') as unknown),
   fc.string({ unit: 'binary', maxLength: 40 }),
   fc.jsonValue({ maxDepth: 3 }),
   fc.nat({ max: 120_000 }).map((n) => 'y'.repeat(n)),
