@@ -44,7 +44,8 @@ export const macroQuery = z
       z
         .string()
         .regex(/^\d{4}-\d{2}-\d{2}$/, 'due must be an ISO date, YYYY-MM-DD')
-        .refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d), 'due is not a real date')
+        // Year 0 parses in JavaScript but PostgreSQL has no such year.
+        .refine((d) => d >= '0001' && !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d), 'due is not a real date')
         .nullable(),
     ),
     review: positiveInt('review', 3650),
