@@ -12,6 +12,8 @@ import { ApprovalsService } from './approvals/approvals-service';
 import { ApprovalsStore } from './approvals/approvals-store';
 import type { SpacePolicyProvider } from './approvals/space-policy';
 import { AuditLog, createAuditLog } from './audit/audit-log';
+import { CheckpointTrail } from './audit/witness/checkpoint-trail';
+import { createTrailRouter } from './audit/witness/trail-router';
 import { ConfluenceWitness } from './audit/witness/confluence-witness';
 import { AceConfluenceClient } from './confluence/ace-confluence-client';
 import { CachedConfluenceClient } from './confluence/cached-confluence-client';
@@ -30,7 +32,7 @@ import { SpaceSettingsStore } from './spaces/space-settings-store';
 import type { VerificationStatusSource } from './spaces/verification-status';
 import { MyApprovalsService } from './my-approvals/my-approvals-service';
 import { MyApprovalsStore } from './my-approvals/my-approvals-store';
-import { mountWebhooks } from './webhooks/webhooks';
+import { registerWebhooks } from './webhooks/webhooks';
 import { PageEventsService } from './webhooks/page-events-service';
 import { PageEventsStore } from './webhooks/page-events-store';
 import { keyIdOf, publicKeyPem } from './audit/checkpoint-format';
@@ -133,9 +135,11 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
   app.enable('view cache');
   app.set('views', path.join(ROOT, 'views'));
   app.use('/public', express.static(path.join(ROOT, 'public'), { maxAge: config.isProduction ? '1h' : 0 }));
-  // Our webhook routes, filled in below, go before the ones ACE mounts (those answer 204 before storing).
-  const webhooks = express.Router();
-  app.use(webhooks);
+
+  // Routes that must come before the ones ACE mounts itself (its webhook routes answer 204 before anything
+  // is stored): filled in below, once the add-on exists.
+  const beforeAce = express.Router();
+  app.use(beforeAce);
 
   let devhost: Devhost | undefined;
   const addon = await new Promise<AddOn>((resolve) => {
@@ -175,7 +179,14 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
   // Signed checkpoints and the chain's verification state (#4); the space dashboard shows them.
   // Every checkpoint is published where the database cannot write: the tenant's Confluence and a TSA
   // (in development the devhost's stand-in, set below once the devhost exists).
-  const witnesses: CheckpointWitnesses = { confluence: new ConfluenceWitness(confluence), tsa: config.tsa };
+  const confluenceWitness = new ConfluenceWitness(confluence);
+  const trail = new CheckpointTrail({
+    confluence,
+    history: (clientKey) => confluenceWitness.history(clientKey),
+    keyId: keyIdOf(config.signingKey),
+    logger: logger.child({ component: 'checkpoint-trail' }),
+  });
+  const witnesses: CheckpointWitnesses = { confluence: confluenceWitness, tsa: config.tsa, trail };
   const checkpoints = createCheckpointService(db, config, logger.child({ component: 'checkpoints' }), witnesses);
   const spaceSettings = new SpaceSettingsService({
     db,
@@ -197,8 +208,18 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
     logger: logger.child({ component: 'approvals' }),
   });
 
+  // The descriptor names the checkpoint key's id (from this process's key, never the database): Confluence
+  // keeps the descriptor it installed, so the fingerprint in force is on record outside the operator's reach.
+  const descriptor = {
+    ...addon.descriptor,
+    links: {
+      ...((addon.descriptor as { links?: Record<string, string> }).links ?? {}),
+      self: `${config.localBaseUrl}/atlassian-connect.json`,
+      'attest-checkpoint-key': `${config.localBaseUrl}/checkpoint-key?keyId=${keyIdOf(config.signingKey)}`,
+    },
+  };
   app.get('/atlassian-connect.json', (_req, res) => {
-    res.json(addon.descriptor);
+    res.json(descriptor);
   });
   // The checkpoint key, from this process over HTTPS, where the database cannot change it: auditors pin it.
   app.get('/checkpoint-key', (_req, res) => {
@@ -209,10 +230,11 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
   app.use(createOpsRouter({ db }));
   app.use(createLifecycleRouter({ addon, store, logger }));
   app.use(createApprovalsRouter({ addon, service: approvals, confluence }));
+  app.use(createTrailRouter({ addon, trail, confluence, db, audit, clock }));
   // Evidence exports (#6): CSV and zip packs of the chain, and the signed links iframes download through.
   // Each holds a snapshot for as long as its download runs: their own small pool and caps (#18).
   const exportLimits = { ...DEFAULT_EXPORT_LIMITS, ...deps.exportLimits };
-  const exportDb = createSidePool(db, { poolMax: exportLimits.concurrent, idleInTransactionMs: exportLimits.idleInTransactionMs });
+  const exportDb = createSidePool(db, { poolMax: exportLimits.concurrent, idleInTransactionMs: exportLimits.idleInTransactionMs, logger });
   app.use(createEvidence({ addon, exportDb, limits: exportLimits, config, clock, confluence, policies, checkpoints, logger: logger.child({ component: 'evidence' }) }).router);
   app.use(
     createSpacesRouter({
@@ -232,7 +254,7 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
     clock,
     logger: logger.child({ component: 'page-events' }),
   });
-  mountWebhooks(webhooks, { addon, pageEvents });
+  registerWebhooks({ addon, router: beforeAce, logger, pageEvents });
 
   // Scheduled duties (#4): recertification, reminders, checkpoints, verification, privacy, inbox retry.
   const privacy = new PrivacyService({

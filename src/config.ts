@@ -126,7 +126,23 @@ function keyFile(dataDir: string, name: string, create: () => string): string {
  */
 const NODE_ENVS = ['development', 'test', 'production'];
 
+/**
+ * The server's configuration: every key is required in production and, in development, made on first use.
+ */
 export function loadConfig(env: Env = process.env): Config {
+  return loadConfigWith(env, 'create');
+}
+
+/** The operator CLI's: keys only where already given (env or an existing development key file), never made. */
+export type CliConfig = Omit<Config, 'secretKey' | 'signingKey'> & { secretKey: Buffer | null; signingKey: KeyObject | null };
+
+export function loadCliConfig(env: Env = process.env): CliConfig {
+  return loadConfigWith(env, 'existing');
+}
+
+function loadConfigWith(env: Env, keys: 'create'): Config;
+function loadConfigWith(env: Env, keys: 'existing'): CliConfig;
+function loadConfigWith(env: Env, keys: 'create' | 'existing'): Config | CliConfig {
   const parsed = envSchema.parse(env);
   const nodeEnv = parsed.NODE_ENV || 'development';
   if (!NODE_ENVS.includes(nodeEnv)) {
@@ -154,9 +170,18 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('AC_LOCAL_BASE_URL', 'is required in production (the public https URL of this service)');
   }
 
-  let secretKey: Buffer;
-  let signingKey: KeyObject;
-  if (isProduction) {
+  let secretKey: Buffer | null;
+  let signingKey: KeyObject | null;
+  if (keys === 'existing') {
+    const existing = (name: string) => {
+      const file = path.join(dataDir, name);
+      return !isProduction && fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : undefined;
+    };
+    const secret = parsed.ATTEST_SECRET_KEY ?? existing('secret.key');
+    const signing = parsed.ATTEST_SIGNING_KEY ?? existing(DEV_SIGNING_KEY_FILE);
+    secretKey = secret ? parseSecretKey(secret) : null;
+    signingKey = signing ? parseSigningKey(signing) : null;
+  } else if (isProduction) {
     if (!parsed.ATTEST_SECRET_KEY) throw new ConfigError('ATTEST_SECRET_KEY', 'is required in production');
     if (!parsed.ATTEST_SIGNING_KEY) throw new ConfigError('ATTEST_SIGNING_KEY', 'is required in production');
     secretKey = parseSecretKey(parsed.ATTEST_SECRET_KEY);

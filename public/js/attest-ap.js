@@ -9,11 +9,13 @@
       if (p && typeof p.then === 'function') p.then(function (t) { if (!done) resolve(t); }, reject);
     });
   }
-  function api(method, url, body) {
+  /* `headers`: extra request headers (the macro's Idempotency-Key). A failed request's error carries its
+     status and, on 503/429, the seconds the server asked us to wait (Retry-After). */
+  function api(method, url, body, headers) {
     return token().then(function (t) {
       return fetch(url, {
         method: method,
-        headers: Object.assign({ Authorization: 'JWT ' + t, Accept: 'application/json' }, body ? { 'Content-Type': 'application/json' } : {}),
+        headers: Object.assign({ Authorization: 'JWT ' + t, Accept: 'application/json' }, body ? { 'Content-Type': 'application/json' } : {}, headers || {}),
         body: body ? JSON.stringify(body) : undefined,
       });
     }).then(function (res) {
@@ -24,6 +26,8 @@
           var msg = data && data.error ? data.error.message : 'Request failed (' + res.status + ')';
           var err = new Error(msg);
           err.status = res.status;
+          var wait = Number(res.headers.get('retry-after'));
+          if (wait >= 0 && res.headers.get('retry-after') !== null) err.retryAfter = wait;
           throw err;
         }
         return data;

@@ -177,6 +177,49 @@
       wmsg.textContent = err.message;
     }).then(function () { more.disabled = false; Attest.resize(); });
   }
+  // ---- checkpoint trail page (site admins start it; everyone sees where it is) ----
+  var trailStatus = document.getElementById('trail-status');
+  var trailButton = document.getElementById('trail-enable');
+  var trailMsg = document.getElementById('trail-message');
+  function showTrail(t) {
+    trailStatus.textContent = '';
+    if (t.enabled) {
+      trailStatus.appendChild(document.createTextNode('Kept in space ' + t.spaceKey + ': '));
+      if (t.url) {
+        var a = el('a', 'Attest audit checkpoints');
+        a.href = t.url;
+        a.target = '_top';
+        trailStatus.appendChild(a);
+      } else {
+        trailStatus.appendChild(document.createTextNode('Attest audit checkpoints'));
+      }
+      if (t.publishedSeq) trailStatus.appendChild(document.createTextNode(' (last written up to event ' + t.publishedSeq + ', ' + when(t.publishedAt) + ')'));
+    } else {
+      trailStatus.textContent = t.canEnable ? 'Not kept yet.' : 'Not kept yet. A Confluence site administrator can start it here.';
+    }
+    trailButton.hidden = !t.canEnable;
+    Attest.resize();
+  }
+  function loadTrail() {
+    return Attest.api('GET', prefix + 'api/checkpoint-trail').then(showTrail).catch(function (err) {
+      trailStatus.textContent = 'The checkpoint trail could not be loaded: ' + err.message;
+    });
+  }
+  trailButton.addEventListener('click', function () {
+    trailButton.disabled = true;
+    trailMsg.className = 'attest-message';
+    trailMsg.textContent = '';
+    Attest.api('POST', prefix + 'api/checkpoint-trail', { spaceKey: spaceKey }).then(function (t) {
+      showTrail(t);
+      trailMsg.className = 'attest-message is-success';
+      trailMsg.textContent = 'The checkpoint trail page was created.';
+    }).catch(function (err) {
+      trailMsg.className = 'attest-message';
+      trailMsg.textContent = err.message;
+    }).then(function () { trailButton.disabled = false; Attest.resize(); });
+  });
+  loadTrail();
+
   filter.addEventListener('change', function () { cursor = null; loadWorkflows(false); });
   more.addEventListener('click', function () { loadWorkflows(true); });
 

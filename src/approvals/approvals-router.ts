@@ -6,7 +6,7 @@ import { AppError } from '../lib/errors';
 import { asyncHandler, parseInput } from '../lib/http';
 import type { ApprovalsService, WorkflowView } from './approvals-service';
 import { displayNames, macroModel, mentionedIds, staticModel, workflowJson } from './approvals-presenter';
-import { decisionBody, macroQuery, namesQuery, pickerQuery, staticMacroQuery, workflowPathParams } from './approvals-schemas';
+import { decisionBody, idempotencyKeyHeader, macroQuery, namesQuery, pickerQuery, staticMacroQuery, workflowPathParams } from './approvals-schemas';
 
 /**
  * The page version a verified context JWT says its iframe shows (`context.confluence.content`), when it
@@ -121,7 +121,10 @@ export function createApprovalsRouter(opts: { addon: AddOn; service: ApprovalsSe
       const p = requireUser(req);
       const { pageId, macroId } = parseInput(workflowPathParams, req.params);
       const body = parseInput(decisionBody, req.body);
-      const view = await service.decide(p, pageId, macroId, body, viewedVersionOf(req, pageId));
+      const idempotencyKey = parseInput(idempotencyKeyHeader, req.get('Idempotency-Key'));
+      const { view, replayed } = await service.decide(p, pageId, macroId, body, viewedVersionOf(req, pageId), idempotencyKey);
+      // A repeat gets the first answer's status and shape; the header tells a client it was not recorded twice.
+      if (replayed) res.set('Idempotent-Replayed', 'true');
       res.status(201).json(workflowJson(view, await displayNames(confluence, p.clientKey, mentionedIds(view))));
     }),
   );

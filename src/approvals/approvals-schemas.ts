@@ -80,6 +80,18 @@ export const decisionBody = z
   })
   .strict();
 
+/**
+ * The `Idempotency-Key` header of a decision (optional): what a client sends again when it retries the same
+ * click. Printable ASCII, at most 200 characters (a UUID is what the macro sends).
+ */
+export const idempotencyKeyHeader = z
+  .string()
+  .min(1, 'Idempotency-Key must not be empty')
+  .max(200, 'Idempotency-Key must be at most 200 characters')
+  .regex(/^[\x20-\x7E]+$/, 'Idempotency-Key must be printable ASCII')
+  .optional()
+  .transform((v) => v ?? null);
+
 export const pickerQuery = z.object({ q: safeText({ max: 100, name: 'q' }).trim().min(1, 'type at least one character') }).strict();
 
 /** Each id is one REST call to Confluence: a request may name at most this many. */

@@ -7,7 +7,7 @@ import type { Clock } from '../lib/clock';
 import { AppCannotReadError, ConflictError, InputError, NotAllowedError, NotFoundError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import { DecisionKind, describeRule, evaluate, OPEN_STATES, Outcome, WorkflowState } from './approval-rules';
-import type { ApprovalsStore } from './approvals-store';
+import type { ApprovalsStore, DecisionRequest } from './approvals-store';
 import type { Decision, Workflow, WorkflowConfig } from './approvals-types';
 import { SpacePolicy, SpacePolicyProvider } from './space-policy';
 
@@ -150,14 +150,32 @@ export class ApprovalsService {
   /**
    * A decision is for the bound version only, and only from someone reading it: both the body's
    * `pageVersion` and the version the caller's context JWT names (when it names one) must be the bound one.
+   *
+   * With an `idempotencyKey`, the key is recorded with the decision in the same transaction, and a repeat of
+   * the request (its answer was lost, say to a database restart) gets the recorded decision back, `replayed`,
+   * before any check that the first decision itself changed (a settled workflow takes no more decisions).
+   * Once the transaction has committed nothing more is read: the answer comes from what it returned, so a
+   * recorded decision is never reported as a failure.
    */
-  async decide(p: Principal, pageId: string, macroId: string, input: DecisionInput, viewedVersion: number | null = null): Promise<WorkflowView> {
+  async decide(
+    p: Principal,
+    pageId: string,
+    macroId: string,
+    input: DecisionInput,
+    viewedVersion: number | null = null,
+    idempotencyKey: string | null = null,
+  ): Promise<{ view: WorkflowView; replayed: boolean }> {
     await this.assertCanRead(p, pageId);
     if (input.decision === 'reject' && !input.comment.trim()) {
       throw new InputError('A rejection needs a comment that says why.');
     }
     let current = await this.deps.store.findWorkflow(p.clientKey, pageId, macroId);
     if (!current) throw new NotFoundError('There is no approval workflow for this macro yet: open the page once to create it.');
+    const requestHash = decisionRequestHash(input);
+    if (idempotencyKey) {
+      const earlier = await this.deps.store.findDecisionRequest(p.clientKey, current.id, idempotencyKey);
+      if (earlier) return { view: await this.replay(p, current, earlier, requestHash, viewedVersion), replayed: true };
+    }
     // The page may have moved since the workflow last saw it (a lost page_moved webhook): the current
     // space's policy decides, so ask Confluence where the page is now.
     const now = await this.readPage(p.clientKey, pageId, undefined, current.contentType);
@@ -167,9 +185,14 @@ export class ApprovalsService {
     const viaGroups = await this.listedGroupsOf(p, current.groups);
     const policy = await this.deps.policies.policyFor(p.clientKey, current.spaceKey);
 
-    const wf = await this.deps.db.transaction(async (trx) => {
+    const result = await this.deps.db.transaction(async (trx) => {
       const locked = await this.deps.store.lockWorkflow(p.clientKey, pageId, macroId, trx);
       if (!locked) throw new NotFoundError('This approval workflow no longer exists.');
+      // A concurrent request with the same key waited for the lock above: it finds what the first recorded.
+      if (idempotencyKey) {
+        const earlier = await this.deps.store.findDecisionRequest(p.clientKey, locked.id, idempotencyKey, trx);
+        if (earlier) return { kind: 'repeat' as const, earlier, wf: locked };
+      }
       const refusal = this.refusal(p, locked, viaGroups, policy);
       if (refusal) throw refusal;
       if (input.pageVersion !== locked.boundVersion) {
@@ -192,6 +215,9 @@ export class ApprovalsService {
         },
         trx,
       );
+      if (idempotencyKey) {
+        await this.deps.store.insertDecisionRequest(p.clientKey, { workflowId: locked.id, idempotencyKey, requestHash, decisionId: decision.id }, trx);
+      }
       const decisions = await this.deps.store.decisionsOf(p.clientKey, locked.id, trx);
       const outcome = evaluate(locked, decisions.filter((d) => d.round === locked.round));
       const patch: Partial<Workflow> = { lastDecisionAt: decision.decidedAt, ...settled(outcome, locked.reviewDays, now) };
@@ -216,10 +242,24 @@ export class ApprovalsService {
           },
         });
       }
-      return updated;
+      return { kind: 'recorded' as const, wf: updated, decisions };
     });
+    if (result.kind === 'repeat') return { view: await this.replay(p, result.wf, result.earlier, requestHash, viewedVersion), replayed: true };
+    const { wf, decisions } = result;
     this.deps.logger.info({ clientKey: p.clientKey, pageId, workflowId: wf.id, decision: input.decision, state: wf.state }, 'decision recorded');
-    return this.view(p, wf, policy, viewedVersion);
+    return { view: this.viewOf(p, wf, decisions, viaGroups, policy, viewedVersion), replayed: false };
+  }
+
+  /**
+   * The answer to a repeated request: the workflow as it is now, for the same person and the same decision.
+   * A key reused by someone else or for another decision is refused, without saying what it recorded.
+   */
+  private async replay(p: Principal, wf: Workflow, earlier: DecisionRequest, requestHash: string, viewedVersion: number | null): Promise<WorkflowView> {
+    if (earlier.decision.approverId !== p.accountId || earlier.requestHash !== requestHash) {
+      throw new ConflictError('This Idempotency-Key was already used for a different decision. Send a new key for a new decision.');
+    }
+    this.deps.logger.info({ clientKey: p.clientKey, pageId: wf.pageId, workflowId: wf.id, decisionId: earlier.decision.id }, 'decision request repeated: answered with the recorded decision');
+    return this.view(p, wf, await this.deps.policies.policyFor(p.clientKey, wf.spaceKey), viewedVersion);
   }
 
   /**
@@ -512,10 +552,15 @@ export class ApprovalsService {
 
   private async view(p: Principal, wf: Workflow, policy: SpacePolicy, viewedVersion: number | null = null): Promise<WorkflowView> {
     const decisions = await this.deps.store.decisionsOf(p.clientKey, wf.id);
+    const viaGroups = OPEN_STATES.includes(wf.state) ? await this.listedGroupsOf(p, wf.groups) : [];
+    return this.viewOf(p, wf, decisions, viaGroups, policy, viewedVersion);
+  }
+
+  /** The view from what is already known: no database, no Confluence. */
+  private viewOf(p: Principal, wf: Workflow, decisions: Decision[], viaGroups: string[], policy: SpacePolicy, viewedVersion: number | null): WorkflowView {
     const current = decisions.filter((d) => d.round === wf.round);
     const outcome = evaluate(wf, current);
-    const viaGroups = OPEN_STATES.includes(wf.state) ? await this.listedGroupsOf(p, wf.groups) : [];
-    const refusal = this.refusal(p, wf, viaGroups, policy) ?? otherVersionRefusal(wf, viewedVersion);
+    const refusal = this.refusal(p, wf, OPEN_STATES.includes(wf.state) ? viaGroups : [], policy) ?? otherVersionRefusal(wf, viewedVersion);
     const mine = current.filter((d) => d.approverId === p.accountId);
     const today = this.deps.clock.now().toISOString().slice(0, 10);
     return {
@@ -534,6 +579,11 @@ export class ApprovalsService {
       },
     };
   }
+}
+
+/** What makes two decision requests the same request: the decision, its comment and the page version. */
+function decisionRequestHash(input: DecisionInput): string {
+  return sha256Hex(JSON.stringify([input.decision, input.comment, input.pageVersion]));
 }
 
 /** A person only ever decides on the version they are reading: any other version is read-only. */

@@ -3,6 +3,7 @@ import type { Decision, Workflow } from './approvals-types';
 
 const WORKFLOWS = 'workflows';
 const DECISIONS = 'decisions';
+const DECISION_REQUESTS = 'decision_requests';
 
 interface WorkflowRow {
   client_key: string;
@@ -90,6 +91,13 @@ export function toDecision(r: DecisionRow): Decision {
     viaGroups: r.via_groups,
     decidedAt: r.decided_at,
   };
+}
+
+/** A decision request recorded under its Idempotency-Key, with the decision it recorded. */
+export interface DecisionRequest {
+  idempotencyKey: string;
+  requestHash: string;
+  decision: Decision;
 }
 
 type WorkflowPatch = Partial<Omit<Workflow, 'id' | 'clientKey' | 'pageId' | 'macroId' | 'createdAt' | 'updatedAt'>>;
@@ -240,6 +248,34 @@ export class ApprovalsStore {
       .whereIn('state', ['pending', 'outdated', 'expired'])
       .orderBy('created_at');
     return rows.map(toWorkflow);
+  }
+
+  /** The decision recorded under this Idempotency-Key on this workflow, if any. */
+  async findDecisionRequest(clientKey: string, workflowId: string, idempotencyKey: string, trx?: Knex.Transaction): Promise<DecisionRequest | null> {
+    const row = await (trx ?? this.db)(DECISION_REQUESTS)
+      .join(DECISIONS, function () {
+        this.on(`${DECISIONS}.client_key`, '=', `${DECISION_REQUESTS}.client_key`).andOn(`${DECISIONS}.id`, '=', `${DECISION_REQUESTS}.decision_id`);
+      })
+      .where({ [`${DECISION_REQUESTS}.client_key`]: clientKey, [`${DECISION_REQUESTS}.workflow_id`]: workflowId, [`${DECISION_REQUESTS}.idempotency_key`]: idempotencyKey })
+      .first(`${DECISIONS}.*`, `${DECISION_REQUESTS}.idempotency_key`, `${DECISION_REQUESTS}.request_hash`);
+    if (!row) return null;
+    const { idempotency_key, request_hash, ...decision } = row as DecisionRow & { idempotency_key: string; request_hash: string };
+    return { idempotencyKey: idempotency_key, requestHash: request_hash, decision: toDecision(decision) };
+  }
+
+  /** Records the key of the request that made `decisionId`, in the decision's transaction. */
+  async insertDecisionRequest(
+    clientKey: string,
+    r: { workflowId: string; idempotencyKey: string; requestHash: string; decisionId: number },
+    trx: Knex.Transaction,
+  ): Promise<void> {
+    await trx(DECISION_REQUESTS).insert({
+      client_key: clientKey,
+      workflow_id: r.workflowId,
+      idempotency_key: r.idempotencyKey,
+      request_hash: r.requestHash,
+      decision_id: r.decisionId,
+    });
   }
 
   /** Every decision on a workflow, oldest first. */

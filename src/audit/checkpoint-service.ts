@@ -16,6 +16,8 @@ import type { Witness, WitnessedCheckpoint } from './witness/witness';
 export interface CheckpointWitnesses {
   confluence: Witness;
   tsa?: { url: string; certificatesPem: string[] };
+  /** The human-visible trail page, told after each witnessed checkpoint (never in the way of one). */
+  trail?: { publish(clientKey: string, seq: number, now: Date): Promise<unknown> };
 }
 
 /** What the space and site admin screens show about a tenant's chain. */
@@ -210,6 +212,7 @@ export class CheckpointService {
     }
     await this.deps.store.insert(clientKey, { seq: fields.seq, chainHash: fields.chainHash, signedAt: now, signature, keyId: this.keyId, witness });
     this.deps.logger.info({ clientKey, seq: fields.seq, keyId: this.keyId, tsa: !!witness.tsa }, 'audit checkpoint signed and witnessed');
+    await witnesses.trail?.publish(clientKey, fields.seq, now);
     return 'signed';
   }
 

@@ -1,6 +1,6 @@
 import { parseArgs, ParseArgsConfig } from 'node:util';
 import pino from 'pino';
-import { loadConfig } from '../config';
+import { loadCliConfig } from '../config';
 import { openDatabase } from '../db/database';
 import type { Knex } from '../db/knex';
 import type { Logger } from '../lib/logger';
@@ -74,7 +74,8 @@ export function cliLogger(ctx: CliContext): Logger {
  * runs `fn` and closes it again. Logs go to stderr, quiet unless LOG_LEVEL asks for more.
  */
 export async function withDatabase<T>(ctx: CliContext, fn: (db: Knex) => Promise<T>): Promise<T> {
-  const config = loadConfig(ctx.env);
+  // Database settings only: no command needs, or ever creates, a key to open the database.
+  const config = loadCliConfig(ctx.env);
   const logger = cliLogger(ctx);
   // Beside a running `npm start`, use its embedded PostgreSQL rather than fight it for the data directory.
   const database = await openDatabase(config, logger, { poolMax: 2, share: true });

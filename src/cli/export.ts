@@ -2,19 +2,23 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
-import { loadConfig } from '../config';
+import { loadCliConfig } from '../config';
 import { systemClock } from '../lib/clock';
 import { parseEvidenceTime } from '../evidence/evidence-schemas';
-import { createCheckpointService } from '../audit/checkpoint-service';
 import { createOperatorExport } from '../evidence/evidence-feature';
 import type { EvidenceFormat } from '../evidence/evidence-service';
-import { cliLogger, CliCommand, EXIT, parseCommandArgs, UsageError, withDatabase } from './command';
+import { CliCommand, EXIT, parseCommandArgs, UsageError, withDatabase } from './command';
+import { readPublicKey } from './verify-file';
 
-const USAGE = `attest export --client-key KEY [--space SPACE] [--from TIME] [--to TIME] [--format csv|zip] [-o FILE]
+const USAGE = `attest export --client-key KEY [--space SPACE] [--from TIME] [--to TIME] [--format csv|zip] [--public-key PEM] [-o FILE]
 
 Writes the tenant's evidence export from the database (DATABASE_URL, or the embedded database in DATA_DIR):
-a CSV of the audit chain, or (zip) an evidence pack with manifest, signed checkpoint, public key and VERIFY.md.
+a CSV of the audit chain, or (zip) an evidence pack with manifest, every signed checkpoint in its range,
+public key and VERIFY.md. It signs no checkpoint: the export ends at the last one the server signed.
+Needs no private key: with ATTEST_SIGNING_KEY set the pack's manifest is signed; without it the manifest
+is unsigned and the pack hides no row (so --space needs the key, or the app's Evidence tab).
   --space SPACE   only this space's events in full; other rows keep their seq and hashes only
+  --public-key PEM  the operator's public key, put in the pack as public-key.pem (the auditor pins their own)
   --from, --to    events recorded at or after --from and before --to (ISO date or date-time with zone)
   --format        csv (default, or from -o's extension) or zip
   -o FILE         write to FILE instead of standard output
@@ -37,6 +41,7 @@ export const exportCommand: CliCommand = {
       from: { type: 'string' },
       to: { type: 'string' },
       format: { type: 'string' },
+      'public-key': { type: 'string' },
       output: { type: 'string', short: 'o' },
     });
     const clientKey = values['client-key'];
@@ -48,7 +53,14 @@ export const exportCommand: CliCommand = {
     const to = time('to', values.to);
     if (from && to && from >= to) throw new UsageError('export: --from must be before --to');
     if (!out && format === 'zip' && process.stdout.isTTY) throw new UsageError('export: a zip pack is binary: give -o FILE');
-    const config = loadConfig(ctx.env);
+    const { signingKey } = loadCliConfig(ctx.env);
+    const publicKey = values['public-key'] !== undefined ? readPublicKey(values['public-key'], 'export') : null;
+    if (format === 'zip' && !signingKey && values.space !== undefined) {
+      throw new UsageError(
+        'export: a pack of one space hides the other spaces\' rows, and only a manifest signed with the checkpoint key vouches for them: ' +
+          'set ATTEST_SIGNING_KEY, export the whole site, or export from the space\'s Evidence tab',
+      );
+    }
 
     // The directory may be shared (/tmp): an unguessable name created exclusively, so a planted file or
     // symlink makes the export fail instead of being followed.
@@ -57,7 +69,7 @@ export const exportCommand: CliCommand = {
     const started = Date.now();
     try {
       const summary = await withDatabase(ctx, (db) =>
-        createOperatorExport(db, config.signingKey, systemClock, createCheckpointService(db, config, cliLogger(ctx))).write(
+        createOperatorExport(db, { signingKey, publicKey }, systemClock).write(
           clientKey,
           { spaceKey: values.space ?? null, from, to },
           format,

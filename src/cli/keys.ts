@@ -1,7 +1,6 @@
 import { keyIdOf, publicKeyPem } from '../audit/checkpoint-format';
-import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigError, DEV_SIGNING_KEY_FILE, loadConfig } from '../config';
+import { ConfigError, DEV_SIGNING_KEY_FILE, loadCliConfig } from '../config';
 import { CliCommand, EXIT, parseCommandArgs } from './command';
 
 const USAGE = `attest keys [--id]
@@ -20,11 +19,14 @@ export const keysCommand: CliCommand = {
     const { values } = parseCommandArgs('keys', args, { id: { type: 'boolean' } });
     // Only `npm start` ever creates a development key: a key made here would sign nothing, and an operator
     // who typed the wrong DATA_DIR would publish a fingerprint no checkpoint is signed with.
-    const dataDir = path.resolve(ctx.env.DATA_DIR || './.data');
-    if (!ctx.env.ATTEST_SIGNING_KEY && !fs.existsSync(path.join(dataDir, DEV_SIGNING_KEY_FILE))) {
-      throw new ConfigError('ATTEST_SIGNING_KEY', `is not set and ${path.join(dataDir, DEV_SIGNING_KEY_FILE)} does not exist (in development, npm start creates it)`);
+    const { signingKey } = loadCliConfig(ctx.env);
+    if (!signingKey) {
+      const file = path.join(path.resolve(ctx.env.DATA_DIR || './.data'), DEV_SIGNING_KEY_FILE);
+      throw new ConfigError(
+        'ATTEST_SIGNING_KEY',
+        ctx.env.NODE_ENV === 'production' ? 'is not set' : `is not set and ${file} does not exist (in development, npm start creates it)`,
+      );
     }
-    const { signingKey } = loadConfig(ctx.env);
     const keyId = keyIdOf(signingKey);
     if (values.id) {
       ctx.out(keyId);

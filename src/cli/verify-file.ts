@@ -2,10 +2,10 @@ import { createPublicKey, KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import { isHashHex } from '../audit/audit-format';
 import { printable } from '../lib/terminal';
-import { FileVerifyResult, verifyEvidenceFile } from '../evidence/evidence-verifier';
+import { FileVerifyResult, readEarlierCheckpoint, verifyEvidenceFile } from '../evidence/evidence-verifier';
 import { CliContext, EXIT, parseCommandArgs, UsageError } from './command';
 
-export const VERIFY_FILE_USAGE = `attest verify FILE.csv|FILE.zip [--public-key PEM | --key-id HEX | --trust-pack-key] [--genesis CLIENT_KEY | --prev HASH] [--strict | --no-strict]
+export const VERIFY_FILE_USAGE = `attest verify FILE.csv|FILE.zip [--public-key PEM | --key-id HEX | --trust-pack-key] [--genesis CLIENT_KEY | --prev HASH] [--since OLD.zip|checkpoint.json] [--tsa-cert PEM] [--strict | --no-strict]
 
 Verifies an evidence export offline, streaming it (any size): seq continuity, every leaf and chain hash,
 every display column against the canonical text, actor_ref = SHA-256(salt ‖ accountId) where both are
@@ -18,29 +18,33 @@ and for a pack (zip) the file digests in manifest.json and the signed checkpoint
                      A pack with a checkpoint FAILs unless one of these three is given.
   --genesis KEY      the file must start at seq 1 of tenant KEY
   --prev HASH        the first row's prev_chain_hash must be HASH (hex)
-  --tsa-cert PEM     the timestamp authority's certificate(s): checkpoint.tst must stamp the checkpoint no
-                     earlier than it was signed (without it the token is reported as not checked)
+  --tsa-cert PEM     the timestamp authority's certificate(s): every checkpoint's TSA token must stamp it no
+                     earlier than it was signed, and none may be unstamped after one was (without it the
+                     tokens are reported as not checked)
+  --since OLD        an earlier pack (or its checkpoint.json) you kept: FILE must hold the same chain hash at
+                     the earlier checkpoint's seq (signed with the same pinned key), so a history rewritten or
+                     forked after the earlier export fails
   --strict           fail when a row is after the last signed checkpoint, or a pack's manifest is unsigned
                      (the default for a pack; a CSV carries no signature, so it then always fails)
   --no-strict        report such rows as unsigned instead of failing
 Prints "ok: ..." (always saying how far signatures reach) and exits 0, or "FAIL: ..." for the first bad row
 and exits 1.`;
 
-export function readPublicKey(file: string): KeyObject {
+export function readPublicKey(file: string, command = 'verify'): KeyObject {
   let pem: string;
   try {
     pem = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    throw new UsageError(`verify: cannot read --public-key ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new UsageError(`${command}: cannot read --public-key ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
   try {
     return createPublicKey(pem);
   } catch {
-    throw new UsageError(`verify: --public-key ${file} is not a PEM public key`);
+    throw new UsageError(`${command}: --public-key ${file} is not a PEM public key`);
   }
 }
 
-function readTsaCertificates(file: string): string[] {
+export function readTsaCertificates(file: string): string[] {
   let pem: string;
   try {
     pem = fs.readFileSync(file, 'utf8');
@@ -86,8 +90,19 @@ export function describe(file: string, r: Extract<FileVerifyResult, { ok: true }
         : ts.status === 'unchecked'
           ? '; TSA timestamp present, not checked (pass --tsa-cert)'
           : '; no TSA timestamp';
-  const manifest = r.manifest === 'signed' ? '; manifest signed' : r.manifest === 'unsigned' ? '; manifest NOT signed (pack format v1)' : '';
-  return `ok: ${file}, ${r.rows} rows${redacted}, seq ${r.firstSeq}..${r.lastSeq}, head ${r.head}; ${start}; ${cp}${stamp}; ${reach}${manifest}`;
+  const manifest =
+    r.manifest === 'signed'
+      ? '; manifest signed'
+      : r.manifest === 'unsigned'
+        ? '; manifest NOT signed (its filters are the exporter\'s word; no row is hidden)'
+        : '';
+  const all = r.checkpoint.all;
+  const every = !all
+    ? ''
+    : `; ${all.count} checkpoint${all.count === 1 ? '' : 's'} in range verified${all.timestamped ? ` (${all.timestamped} with TSA tokens${all.timestampsChecked ? ', checked' : ', not checked'})` : ''}`;
+  const erased = r.erasedSubjects ? `; ${r.erasedSubjects} erased subject${r.erasedSubjects === 1 ? '' : 's'}, each with its subject.erased event` : '';
+  const ext = r.extends ? `; extends the earlier checkpoint at seq ${r.extends.seq}` : '';
+  return `ok: ${file}, ${r.rows} rows${redacted}, seq ${r.firstSeq}..${r.lastSeq}, head ${r.head}; ${start}; ${cp}${stamp}${every}; ${reach}${manifest}${erased}${ext}`;
 }
 
 /** `attest verify FILE …`: the auditor's offline check of an export. */
@@ -102,6 +117,7 @@ export async function verifyFile(args: string[], ctx: CliContext): Promise<numbe
       'tsa-cert': { type: 'string' },
       genesis: { type: 'string' },
       prev: { type: 'string' },
+      since: { type: 'string' },
       strict: { type: 'boolean' },
       'no-strict': { type: 'boolean' },
     },
@@ -115,20 +131,50 @@ export async function verifyFile(args: string[], ctx: CliContext): Promise<numbe
   if (pins > 1) throw new UsageError('verify: give one of --public-key, --key-id and --trust-pack-key');
   if (values['key-id'] !== undefined && !isHashHex(values['key-id'])) throw new UsageError('verify: --key-id must be 64 lower-case hex characters (attest keys --id)');
   const [file] = positionals;
+  let sinceTenant: string | null = null;
   if (!fs.existsSync(file)) {
     ctx.err(printable(`attest verify: no such file: ${file}`));
     return EXIT.error;
   }
+  const publicKey = values['public-key'] ? readPublicKey(values['public-key']) : undefined;
+  let since: { seq: number; chainHash: string } | undefined;
+  if (values.since !== undefined) {
+    if (!fs.existsSync(values.since)) {
+      ctx.err(printable(`attest verify: no such file: ${values.since}`));
+      return EXIT.error;
+    }
+    const earlier = await readEarlierCheckpoint(values.since, publicKey);
+    if ('problem' in earlier) {
+      ctx.out(printable(`FAIL: --since ${earlier.problem}`));
+      return EXIT.failed;
+    }
+    // Held to the same pin as FILE: an earlier pack re-signed with another key proves nothing.
+    if (!publicKey && values['key-id'] !== undefined && earlier.keyId !== values['key-id']) {
+      ctx.out(printable(`FAIL: --since: the earlier checkpoint is signed with key ${earlier.keyId}, not the pinned key ${values['key-id']}`));
+      return EXIT.failed;
+    }
+    if (!publicKey && values['key-id'] === undefined && !values['trust-pack-key']) {
+      ctx.out('FAIL: --since: pin the operator\'s key with --public-key FILE or --key-id HEX (or pass --trust-pack-key) to check the earlier checkpoint');
+      return EXIT.failed;
+    }
+    since = { seq: earlier.checkpoint.seq, chainHash: earlier.checkpoint.chainHash };
+    sinceTenant = earlier.checkpoint.tenant;
+  }
   const result = await verifyEvidenceFile(file, {
     genesisTenant: values.genesis,
     prevChainHash: values.prev,
-    publicKey: values['public-key'] ? readPublicKey(values['public-key']) : undefined,
+    since,
+    publicKey,
     strict: values.strict ? true : values['no-strict'] ? false : undefined,
     tsaCertificatesPem: values['tsa-cert'] !== undefined ? readTsaCertificates(values['tsa-cert']) : undefined,
   });
   if (!result.ok) {
     // The reason and the summary quote the file (its tenant, its values): never let them drive the terminal.
     ctx.out(printable(`FAIL: ${result.reason}`));
+    return EXIT.failed;
+  }
+  if (sinceTenant !== null && result.tenant !== sinceTenant) {
+    ctx.out(printable(`FAIL: --since: the earlier checkpoint is for tenant ${sinceTenant}, the file for ${result.tenant}`));
     return EXIT.failed;
   }
   // A signature checked only with the key the pack brings proves nothing about who signed it.

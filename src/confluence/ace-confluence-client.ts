@@ -1,6 +1,6 @@
 import type { AddOn } from 'atlassian-connect-express';
 import type { z } from 'zod';
-import { NotFoundError, UpstreamError } from '../lib/errors';
+import { DatabaseUnavailableError, NotFoundError, UpstreamError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import type {
   ConfluenceClient,
@@ -11,6 +11,7 @@ import type {
   ContentType,
   ReadAccess,
   SpaceAdmins,
+  WrittenPage,
 } from './confluence-client';
 import {
   appPropertyPutV1,
@@ -18,6 +19,7 @@ import {
   contentV2,
   footerCommentV2,
   groupPickerV1,
+  pageWrittenV2,
   memberOfV1,
   permissionCheckV1,
   roleAssignmentsV2,
@@ -64,6 +66,7 @@ export class AceConfluenceClient implements ConfluenceClient {
       // ACE wraps the request library: the callback carries the response, its promise does not.
       const ret = http[method](opts, (err, res, resBody) => {
         if (err) {
+          if (isOwnDatabaseOutage(err)) return reject(err);
           this.logger.warn({ clientKey, err: String((err as Error)?.message ?? err) }, 'Confluence could not be reached');
           reject(new UpstreamError('Confluence could not be reached. Try again in a moment.'));
         }
@@ -71,6 +74,7 @@ export class AceConfluenceClient implements ConfluenceClient {
       }) as unknown;
       if (ret && typeof (ret as Promise<unknown>).catch === 'function') {
         (ret as Promise<unknown>).catch((err) => {
+          if (isOwnDatabaseOutage(err)) return reject(err);
           this.logger.warn({ clientKey, err: String(err) }, 'Confluence call failed');
           reject(new UpstreamError('Confluence could not be reached. Try again in a moment.'));
         });
@@ -297,6 +301,32 @@ export class AceConfluenceClient implements ConfluenceClient {
     return `/rest/atlassian-connect/1/addons/${encodeURIComponent(this.addon.key)}/properties/${encodeURIComponent(key)}`;
   }
 
+  /** v2 `POST /pages`: the space by id (v2 names spaces by id), storage body, current at once. */
+  async createPage(clientKey: string, page: { spaceKey: string; title: string; storageBody: string }): Promise<WrittenPage> {
+    const spaces = await this.request(clientKey, 'get', `/api/v2/spaces?${new URLSearchParams({ keys: page.spaceKey })}`, spacesV2);
+    const space = spaces.results.find((s) => s.key === page.spaceKey);
+    if (!space) throw new NotFoundError(`no space with key ${page.spaceKey}`);
+    const res = await this.request(clientKey, 'post', '/api/v2/pages', pageWrittenV2, {
+      spaceId: space.id,
+      status: 'current',
+      title: page.title,
+      body: { representation: 'storage', value: page.storageBody },
+    });
+    return written(res);
+  }
+
+  /** v2 `PUT /pages/{id}`: a new version; Confluence refuses (409) a number that is not the current one plus one. */
+  async updatePage(clientKey: string, pageId: string, page: { title: string; storageBody: string; version: number; message: string }): Promise<WrittenPage> {
+    const res = await this.request(clientKey, 'put', `/api/v2/pages/${encodeURIComponent(pageId)}`, pageWrittenV2, {
+      id: pageId,
+      status: 'current',
+      title: page.title,
+      body: { representation: 'storage', value: page.storageBody },
+      version: { number: page.version, message: page.message },
+    });
+    return written(res);
+  }
+
   /** v2 footer comment on a page (`pageId`) or a blog post (`blogPostId`). */
   async createComment(clientKey: string, content: ContentRef, storageBody: string): Promise<{ id: string }> {
     const res = await this.request(clientKey, 'post', '/api/v2/footer-comments', footerCommentV2, {
@@ -308,6 +338,11 @@ export class AceConfluenceClient implements ConfluenceClient {
 }
 
 const V2_COLLECTION: Record<ContentType, string> = { page: 'pages', blogpost: 'blogposts' };
+
+function written(res: z.infer<typeof pageWrittenV2>): WrittenPage {
+  const webui = res._links?.webui ?? null;
+  return { id: res.id, version: res.version.number, url: webui ? `${res._links?.base ?? ''}${webui}` : null };
+}
 const MAX_PAGES = 100;
 
 /** The endpoint of a URL for messages and logs: the path without its query, ids kept (they are not secret). */
@@ -320,4 +355,13 @@ function relativeToWiki(link: string): string {
   const path = link.replace(/^https?:\/\/[^/]+/, '');
   const idx = path.indexOf('/api/v2/');
   return idx >= 0 ? path.slice(idx) : path;
+}
+
+/**
+ * ACE reads the tenant's credentials from our store before it calls Confluence: when that read failed because
+ * the database is away (the store says so with DatabaseUnavailableError), the answer is a 503, not "Confluence
+ * could not be reached" (502).
+ */
+function isOwnDatabaseOutage(err: unknown): boolean {
+  return err instanceof DatabaseUnavailableError || (err as { name?: unknown } | null)?.name === DatabaseUnavailableError.name;
 }

@@ -23,6 +23,12 @@ function fakeClient(calls: string[]): ConfluenceClient {
     getUser: async () => null,
     searchUsers: async () => [],
     searchGroups: async () => [],
+    createPage: async () => {
+      throw new Error('unused');
+    },
+    updatePage: async () => {
+      throw new Error('unused');
+    },
     createComment: async () => ({ id: '1' }),
     getAppProperty: async () => null,
     putAppProperty: async () => undefined,

@@ -1,5 +1,5 @@
 import type { Clock } from '../lib/clock';
-import type { ConfluenceClient, ConfluenceGroup, ConfluencePage, ConfluenceUser, ContentRef, ContentType, ReadAccess, SpaceAdmins } from './confluence-client';
+import type { ConfluenceClient, ConfluenceGroup, ConfluencePage, ConfluenceUser, ContentRef, ContentType, ReadAccess, SpaceAdmins, WrittenPage } from './confluence-client';
 
 /** A small time-bounded map; oldest entries go first when it is full. */
 export class TtlCache<V> {
@@ -86,6 +86,14 @@ export class CachedConfluenceClient implements ConfluenceClient {
   putAppProperty(clientKey: string, key: string, value: unknown): Promise<void> {
     return this.inner.putAppProperty(clientKey, key, value);
   }
+  createPage(clientKey: string, page: { spaceKey: string; title: string; storageBody: string }): Promise<WrittenPage> {
+    return this.inner.createPage(clientKey, page);
+  }
+
+  updatePage(clientKey: string, pageId: string, page: { title: string; storageBody: string; version: number; message: string }): Promise<WrittenPage> {
+    return this.inner.updatePage(clientKey, pageId, page);
+  }
+
   createComment(clientKey: string, content: ContentRef, storageBody: string): Promise<{ id: string }> {
     return this.inner.createComment(clientKey, content, storageBody);
   }

@@ -69,6 +69,17 @@ export interface ConfluenceClient {
   putAppProperty(clientKey: string, key: string, value: unknown): Promise<void>;
   /** Posts a footer comment (storage format) on a page or blog post; mentions in it notify people. */
   createComment(clientKey: string, content: ContentRef, storageBody: string): Promise<{ id: string }>;
+  /** Creates a page (storage format) at the top of a space, as the app; NotFoundError for an unknown space. */
+  createPage(clientKey: string, page: { spaceKey: string; title: string; storageBody: string }): Promise<WrittenPage>;
+  /** Writes version `version` of a page (the current one plus one; Confluence answers 409 otherwise). */
+  updatePage(clientKey: string, pageId: string, page: { title: string; storageBody: string; version: number; message: string }): Promise<WrittenPage>;
+}
+
+export interface WrittenPage {
+  id: string;
+  version: number;
+  /** The page's address in Confluence (absolute when Confluence says its base), for people. */
+  url: string | null;
 }
 
 /**

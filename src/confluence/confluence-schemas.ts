@@ -66,6 +66,15 @@ export const roleAssignmentsV2 = z
 /** v2 `POST /footer-comments`. */
 export const footerCommentV2 = z.object({ id }).passthrough();
 
+/** v2 `POST /pages` and `PUT /pages/{id}`: the page as written, with its new version. */
+export const pageWrittenV2 = z
+  .object({
+    id,
+    version: z.object({ number: z.number().int().positive() }).passthrough(),
+    _links: z.object({ webui: z.string().nullish(), base: z.string().nullish() }).passthrough().nullish(),
+  })
+  .passthrough();
+
 /** v1 `POST /content/{id}/permission/check`. */
 export const permissionCheckV1 = z.object({ hasPermission: z.boolean() }).passthrough();
 

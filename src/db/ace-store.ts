@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { DatabaseUnavailableError, isDatabaseUnavailable } from '../lib/errors';
 import type { SecretBox } from '../lib/secret-box';
 
 /** The install payload as Confluence sends it and ACE hands it around ("clientInfo"). */
@@ -58,7 +59,19 @@ export class AceStore {
     return false;
   }
 
+  /**
+   * ACE turns a failed lookup into a plain 500 carrying only our error's text: a database that is away says
+   * so by name (DatabaseUnavailableError), so that the error middleware can answer 503 instead.
+   */
   async get(key: string, clientKey: string): Promise<unknown> {
+    try {
+      return await this.read(key, clientKey);
+    } catch (err) {
+      throw isDatabaseUnavailable(err) ? new DatabaseUnavailableError(err) : err;
+    }
+  }
+
+  private async read(key: string, clientKey: string): Promise<unknown> {
     if (key === CLIENT_INFO) {
       const row = await this.db<TenantRow>(TENANTS).where({ client_key: clientKey, state: 'installed' }).first();
       return row ? this.toClientInfo(row) : null;

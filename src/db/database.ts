@@ -27,13 +27,13 @@ async function ensureDatabase(adminUrl: string, name: string): Promise<void> {
 
 /** `DATABASE_URL` when given; otherwise an embedded PostgreSQL kept in `DATA_DIR/postgres`. */
 export async function openDatabase(
-  config: Config,
+  config: Pick<Config, 'databaseUrl' | 'dataDir'>,
   logger: Logger,
   /** `share`: use the embedded server a running Attest already started (the CLI beside `npm start`). */
   opts: { poolMax?: number; share?: boolean } = {},
 ): Promise<Database> {
   if (config.databaseUrl) {
-    const db = createKnex(config.databaseUrl, opts);
+    const db = createKnex(config.databaseUrl, { ...opts, logger });
     return { db, url: config.databaseUrl, close: () => db.destroy() };
   }
   const server = await startEmbeddedPostgres(path.join(config.dataDir, 'postgres'), logger, { share: opts.share });
@@ -44,7 +44,7 @@ export async function openDatabase(
     throw err;
   }
   const url = server.url(EMBEDDED_DB);
-  const db = createKnex(url, opts);
+  const db = createKnex(url, { ...opts, logger });
   return {
     db,
     url,

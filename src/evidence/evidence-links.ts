@@ -1,16 +1,24 @@
 /**
  * Short-lived download links for exports. An iframe cannot attach a context JWT to a browser download,
- * so the space screen asks for a link (with its JWT) and navigates to it. The token is good for one
- * purpose (an evidence download), one tenant, one account, one scope, one set of filters and one format,
- * for LINK_TTL_S seconds. HMAC-SHA256 with a key derived from the service's secret key.
+ * so the space screen asks for a link (with its JWT) and navigates to it. The token is a JWT (HS256) good
+ * for one purpose (an evidence download), one audience, one tenant, one account, one scope, one set of
+ * filters and one format, for LINK_TTL_S seconds. Its key is derived from the service's secret key
+ * (ATTEST_SECRET_KEY, or the development key file): never logged, never stored.
  */
-import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
+import { hkdfSync } from 'node:crypto';
+import jwt from 'jsonwebtoken';
 import type { Clock } from '../lib/clock';
 import { AuthenticationError } from '../lib/errors';
 import type { EvidenceFilter, EvidenceFormat } from './evidence-service';
 
 export const LINK_TTL_S = 60;
 const PURPOSE = 'evidence-download';
+/** Who the token is for: this service's download route, nothing else that verifies HS256 tokens. */
+const AUDIENCE = 'attest:evidence-download';
+const ISSUER = 'attest';
+/** Verification accepts exactly this list: never `none`, never an algorithm the token names for itself. */
+const ALGORITHMS: jwt.Algorithm[] = ['HS256'];
+const FORMATS: readonly EvidenceFormat[] = ['csv', 'zip'];
 
 export interface EvidenceLink {
   clientKey: string;
@@ -20,14 +28,17 @@ export interface EvidenceLink {
 }
 
 interface Claims {
-  p: typeof PURPOSE;
-  ck: string;
-  acc: string;
-  sp: string | null;
+  iss: string;
+  aud: string;
+  sub: string;
+  iat: number;
+  exp: number;
+  purpose: typeof PURPOSE;
+  tenant: string;
+  space: string | null;
   from: string | null;
   to: string | null;
-  fmt: EvidenceFormat;
-  exp: number;
+  format: EvidenceFormat;
 }
 
 export class EvidenceLinks {
@@ -40,42 +51,48 @@ export class EvidenceLinks {
 
   /** A token for `link`, and when it stops working. */
   create(link: EvidenceLink): { token: string; expiresAt: Date } {
-    const exp = Math.floor(this.clock.now().getTime() / 1000) + LINK_TTL_S;
+    const iat = Math.floor(this.clock.now().getTime() / 1000);
+    const exp = iat + LINK_TTL_S;
     const claims: Claims = {
-      p: PURPOSE,
-      ck: link.clientKey,
-      acc: link.accountId,
-      sp: link.filter.spaceKey,
+      iss: ISSUER,
+      aud: AUDIENCE,
+      sub: link.accountId,
+      iat,
+      exp,
+      purpose: PURPOSE,
+      tenant: link.clientKey,
+      space: link.filter.spaceKey,
       from: link.filter.from ? link.filter.from.toISOString() : null,
       to: link.filter.to ? link.filter.to.toISOString() : null,
-      fmt: link.format,
-      exp,
+      format: link.format,
     };
-    const body = Buffer.from(JSON.stringify(claims), 'utf8').toString('base64url');
-    return { token: `${body}.${this.mac(body)}`, expiresAt: new Date(exp * 1000) };
+    return { token: jwt.sign(claims, this.key, { algorithm: 'HS256' }), expiresAt: new Date(exp * 1000) };
   }
 
-  /** The link a token stands for; AuthenticationError when it is forged, altered or expired. */
+  /** The link a token stands for; AuthenticationError when it is forged, altered, for something else or expired. */
   read(token: string): EvidenceLink {
-    const [body, mac, ...rest] = token.split('.');
-    if (!body || !mac || rest.length) throw new AuthenticationError('the download link is malformed');
-    const want = Buffer.from(this.mac(body), 'utf8');
-    const got = Buffer.from(mac, 'utf8');
-    if (want.length !== got.length || !timingSafeEqual(want, got)) throw new AuthenticationError('the download link is not valid');
-    const c = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as Claims;
-    if (c.p !== PURPOSE) throw new AuthenticationError('the download link is not valid');
-    if (typeof c.exp !== 'number' || c.exp * 1000 <= this.clock.now().getTime()) {
-      throw new AuthenticationError('the download link has expired: ask for a new one');
+    let c: Partial<Claims>;
+    try {
+      c = jwt.verify(token, this.key, {
+        algorithms: ALGORITHMS,
+        audience: AUDIENCE,
+        issuer: ISSUER,
+        clockTimestamp: Math.floor(this.clock.now().getTime() / 1000),
+      }) as Partial<Claims>;
+    } catch (err) {
+      if (err instanceof jwt.TokenExpiredError) throw new AuthenticationError('the download link has expired: ask for a new one');
+      if (err instanceof jwt.JsonWebTokenError && /malformed/.test(err.message)) throw new AuthenticationError('the download link is malformed');
+      throw new AuthenticationError('the download link is not valid');
+    }
+    // exp is required here (jsonwebtoken only checks it when present).
+    if (c.purpose !== PURPOSE || typeof c.exp !== 'number' || typeof c.tenant !== 'string' || typeof c.sub !== 'string' || !FORMATS.includes(c.format as EvidenceFormat)) {
+      throw new AuthenticationError('the download link is not valid');
     }
     return {
-      clientKey: c.ck,
-      accountId: c.acc,
-      filter: { spaceKey: c.sp, from: c.from ? new Date(c.from) : null, to: c.to ? new Date(c.to) : null },
-      format: c.fmt,
+      clientKey: c.tenant,
+      accountId: c.sub,
+      filter: { spaceKey: c.space ?? null, from: c.from ? new Date(c.from) : null, to: c.to ? new Date(c.to) : null },
+      format: c.format as EvidenceFormat,
     };
-  }
-
-  private mac(body: string): string {
-    return createHmac('sha256', this.key).update(`${PURPOSE}.${body}`).digest('base64url');
   }
 }

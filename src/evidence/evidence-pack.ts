@@ -9,6 +9,8 @@ export const PACK = {
   checkpointSignature: 'checkpoint.sig',
   /** The TSA's RFC 3161 TimeStampToken (DER) over SHA-256(checkpoint.msg), when the checkpoint was timestamped. */
   checkpointTimestamp: 'checkpoint.tst',
+  /** Every checkpoint in the pack's seq range, one JSON object per line, each with its TSA token (v3). */
+  checkpoints: 'checkpoints.jsonl',
   publicKey: 'public-key.pem',
   guide: 'VERIFY.md',
   sums: 'SHA256SUMS',
@@ -16,8 +18,13 @@ export const PACK = {
   manifestSignature: 'manifest.sig',
 } as const;
 
-/** v2 adds manifest.msg and manifest.sig (the manifest signed with the checkpoint key). */
-export const PACK_FORMAT = 'attest-evidence-pack-v2';
+/**
+ * v3 adds checkpoints.jsonl (every checkpoint in range, with its TSA token) and the manifest's `checkpoints`
+ * count and `manifestSigned`; v2 added manifest.msg and manifest.sig (the manifest signed with the checkpoint key).
+ */
+export const PACK_FORMAT = 'attest-evidence-pack-v3';
+/** Packs with a signed manifest but only the last checkpoint: still read. */
+export const PACK_FORMAT_V2 = 'attest-evidence-pack-v2';
 /** Packs before the signed manifest: still read, but never "ok" under --strict. */
 export const PACK_FORMAT_V1 = 'attest-evidence-pack-v1';
 
@@ -28,7 +35,10 @@ export function verifyGuide(p: {
   firstSeq: number | null;
   lastSeq: number | null;
   endedAtCheckpoint: { requestedToSeq: number } | null;
+  /** False for a pack the operator's CLI wrote without the private key. */
+  manifestSigned?: boolean;
 }): string {
+  const signed = p.manifestSigned !== false;
   const cp = p.checkpoint;
   const range = p.firstSeq === null ? 'no events' : `seq ${p.firstSeq} to ${p.lastSeq}`;
   const reach = !cp
@@ -53,16 +63,25 @@ ${ended}
 - every readable column agrees with the canonical text it was copied from;
 - the last row is the one a checkpoint signed with Attest's key records (\`--strict\`, the default for a
   pack): no row after the signature, none cut from the end;
-- \`manifest.json\` is signed with the same key, so the filters, row count, seq range and every file's digest
-  are the ones Attest wrote.
+- every checkpoint inside the rows (\`checkpoints.jsonl\`) is signed with that key, signed later than the one
+  before it and no earlier than the events it covers, and holds the chain hash of its seq;
+${
+  signed
+    ? `- \`manifest.json\` is signed with the same key, so the filters, row count, seq range and every file's digest
+  are the ones Attest wrote, and a row shown by hashes only is one the signed filter hides;`
+    : `- \`manifest.json\` is **not** signed (the operator exported without the private key): its filters are the
+  exporter's word, so the pack hides no row;`
+}
+- a person shown only as a ref was erased: the pack holds the \`subject.erased\` event for that ref.
 
 So "ok" proves that these rows are exactly the tenant's audit events up to the signed checkpoint, as
 Attest's key saw them when it signed, and that no row between the first and the last was added, changed,
 removed or reordered. It does **not** prove: that no events happened after the checkpoint (a later export
 shows them); that the key is Attest's unless you compared it with the key you obtained from the operator
 (\`--public-key\`); that the events before the first row exist, unless the pack starts at seq 1 (genesis);
-or that the database was not rewritten *before* the checkpoint was signed — the server signs what its
-database shows it.
+or that history was not rewritten by someone holding the operator's keys. Keep this pack: a later one can be
+checked against it (\`attest verify NEW.zip --since THIS.zip --public-key …\`), so a history forked after today
+fails even if it is signed.
 
 ## The quick way
 
@@ -79,12 +98,18 @@ verifies; 1 names the first bad row. The summary always says how far the signatu
 ### 1. The files are the ones listed, in a signed manifest
 
     sha256sum -c SHA256SUMS
-    sha256sum manifest.json; cat manifest.msg
+${
+  signed
+    ? `    sha256sum manifest.json; cat manifest.msg
     openssl pkeyutl -verify -pubin -inkey public-key.pem -rawin -in manifest.msg -sigfile manifest.sig
 
 Every line of the first must say \`OK\`; line 3 of \`manifest.msg\` must be the SHA-256 of \`manifest.json\`, and
 OpenSSL must print \`Signature Verified Successfully\`. \`manifest.json\` lists the same digests as
-\`SHA256SUMS\` (and that of \`SHA256SUMS\` itself) with the row count and seq range.
+\`SHA256SUMS\` (and that of \`SHA256SUMS\` itself) with the row count and seq range.`
+    : `
+Every line must say \`OK\`. This pack's manifest is not signed (\`manifestSigned: false\`): the digests are the
+exporter's word, and what ties the rows to Attest's key is the signed checkpoints below.`
+}
 
 ### 2. The checkpoint is signed by Attest's key
 ${

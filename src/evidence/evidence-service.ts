@@ -1,4 +1,4 @@
-import { createHash, Hash, KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, Hash, KeyObject } from 'node:crypto';
 import { Readable, Transform, TransformCallback, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { stringify } from 'csv-stringify';
@@ -92,6 +92,9 @@ class Digest extends Transform {
   }
 }
 
+/** Erasures are shown whatever the filter: they hold a ref and a fixed reason, and explain every blank subject. */
+const ERASURE = 'subject.erased';
+
 const sha256Hex = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 /**
@@ -102,8 +105,13 @@ export class EvidenceService {
   constructor(
     private readonly deps: {
       store: EvidenceStore;
-      /** The checkpoint signing key (private): it signs each pack's manifest. */
-      signingKey: KeyObject;
+      /**
+       * The checkpoint signing key (private): it signs each pack's manifest. Null for the operator's CLI, which
+       * holds only the public key: its packs' manifests are unsigned, so they may hide no row (see records).
+       */
+      signingKey: KeyObject | null;
+      /** The public key put in packs as public-key.pem (derived from the signing key when there is one). */
+      publicKey?: KeyObject | null;
       /**
        * Signs the tenant's current head as a checkpoint (recorded like the scheduled ones, after re-hashing
        * every row since the previous one), so that an export ends at a signature.
@@ -146,11 +154,21 @@ export class EvidenceService {
 
   /** Streams the export to `out` (ended when done) and returns what it wrote. */
   async write(clientKey: string, filter: EvidenceFilter, format: EvidenceFormat, out: Writable, opts: ExportOptions = {}): Promise<ExportSummary> {
+    // Only a signed manifest can vouch that the rows a pack shows by hash only are outside its filter.
+    const unsignedPack = format === 'zip' && this.deps.signingKey === null;
+    if (unsignedPack && filter.spaceKey !== null) {
+      throw new ConflictError(
+        'A pack of one space hides the other spaces\' events, and only a manifest signed with the checkpoint key can vouch for what it hides. ' +
+          'Export it from the space\'s Evidence tab, or export the whole site.',
+      );
+    }
     await this.deps.signHead(clientKey);
     const snapshot = await this.deps.store.beginSnapshot();
     try {
       const store = this.deps.store.on(snapshot);
-      const plan = await this.plan(store, clientKey, filter);
+      const planned = await this.plan(store, clientKey, filter);
+      // Unsigned: rows after --to up to the checkpoint are shown in full rather than hidden.
+      const plan = planned && unsignedPack ? { ...planned, contentToSeq: planned.toSeq } : planned;
       const summary: ExportSummary = {
         tenant: clientKey,
         rows: 0,
@@ -164,7 +182,7 @@ export class EvidenceService {
       if (format === 'csv') {
         await pipeline(records, stringify(CSV_STRINGIFY_OPTIONS), new Digest({ hash: false }), out, { signal: opts.signal });
       } else {
-        await this.writePack(clientKey, filter, plan, summary, records, out, opts.signal);
+        await this.writePack(store, clientKey, filter, plan, summary, records, out, opts.signal);
       }
       await snapshot.commit();
       return summary;
@@ -183,6 +201,7 @@ export class EvidenceService {
     if (head === 0) return null;
     const fromSeq = filter.from ? await store.firstSeqFrom(clientKey, filter.from) : 1;
     const lastInFilter = filter.to ? await store.lastSeqBefore(clientKey, filter.to) : head;
+    await this.checkBoundaries(store, clientKey, filter, fromSeq, lastInFilter, head);
     if (fromSeq === null || lastInFilter === null || lastInFilter < fromSeq) return null;
     const checkpoint = await store.checkpointFor(clientKey, lastInFilter, fromSeq);
     // A checkpoint signed past the last event is the proof that events were deleted: never export around it.
@@ -206,6 +225,50 @@ export class EvidenceService {
     };
   }
 
+  /**
+   * The time range was found through the `recorded_at` column; the rows just outside it and at its ends must
+   * agree with their canonical `at` (which only moves forward along the chain), or a changed column would hide
+   * events from the export without any row failing to verify.
+   */
+  private async checkBoundaries(
+    store: EvidenceStore,
+    clientKey: string,
+    filter: EvidenceFilter,
+    fromSeq: number | null,
+    lastSeq: number | null,
+    head: number,
+  ): Promise<void> {
+    const disagree = (seq: number) =>
+      new ConflictError(
+        `The audit table's recorded_at column disagrees with the time in event ${seq}'s signed-over text, so the export's range cannot be trusted. ` +
+          'No evidence can be exported until this is investigated (attest verify --db names the row).',
+      );
+    const at = async (seq: number) => {
+      const text = await store.canonicalAt(clientKey, seq);
+      const t = text === null ? NaN : Date.parse(text);
+      if (Number.isNaN(t)) throw disagree(seq);
+      return t;
+    };
+    if (filter.from) {
+      const from = filter.from.getTime();
+      if (fromSeq === null) {
+        if ((await at(head)) >= from) throw disagree(head);
+      } else {
+        if ((await at(fromSeq)) < from) throw disagree(fromSeq);
+        if (fromSeq > 1 && (await at(fromSeq - 1)) >= from) throw disagree(fromSeq - 1);
+      }
+    }
+    if (filter.to) {
+      const to = filter.to.getTime();
+      if (lastSeq === null) {
+        if ((await at(1)) < to) throw disagree(1);
+      } else {
+        if ((await at(lastSeq)) >= to) throw disagree(lastSeq);
+        if (lastSeq < head && (await at(lastSeq + 1)) < to) throw disagree(lastSeq + 1);
+      }
+    }
+  }
+
   private records(
     store: EvidenceStore,
     clientKey: string,
@@ -218,11 +281,14 @@ export class EvidenceService {
     const space = filter.spaceKey === null ? null : neutralise(filter.spaceKey);
     async function* generate(): AsyncGenerator<string[]> {
       let prev = plan.prevChainHash;
-      for await (const e of store.events(clientKey, { ...plan, space: filter.spaceKey })) {
+      for await (const e of store.events(clientKey, plan)) {
         let record = evidenceRecord(e, prev);
-        // The canonical text decides, not the lookup column the query filtered on.
-        if (space !== null && e.canonical !== null && record[COL.space_key] !== space) {
-          record = evidenceRecord({ ...e, canonical: null } as EvidenceEvent, prev);
+        // The canonical text decides what is shown, never a lookup column: a row is in full when it is in the
+        // time range and in the space, or when it is an erasure (only a ref; the verifier needs it to accept
+        // the blank subjects it explains).
+        const erasure = record[COL.action] === ERASURE;
+        if (e.canonical !== null && !erasure && (e.seq > plan.contentToSeq || (space !== null && record[COL.space_key] !== space))) {
+          record = evidenceRecord({ ...e, canonical: null }, prev);
         }
         if (record[COL.canonical] === '') summary.redactedRows++;
         if (summary.firstSeq === null) summary.firstSeq = e.seq;
@@ -238,6 +304,7 @@ export class EvidenceService {
   }
 
   private async writePack(
+    store: EvidenceStore,
     clientKey: string,
     filter: EvidenceFilter,
     plan: Plan | null,
@@ -262,7 +329,8 @@ export class EvidenceService {
       files[PACK.events] = { sha256: digest.hex, bytes: digest.bytes };
 
       const cp = plan?.checkpoint ?? null;
-      add(PACK.publicKey, publicKeyPem(this.deps.signingKey));
+      const publicKey = this.deps.publicKey ?? (this.deps.signingKey ? createPublicKey(this.deps.signingKey) : null);
+      if (publicKey) add(PACK.publicKey, publicKeyPem(publicKey));
       if (cp) {
         const { timestampToken, ...signed } = cp;
         add(PACK.checkpoint, `${JSON.stringify(signed, null, 2)}\n`);
@@ -270,9 +338,32 @@ export class EvidenceService {
         add(PACK.checkpointSignature, Buffer.from(cp.signature, 'base64'));
         if (timestampToken) add(PACK.checkpointTimestamp, Buffer.from(timestampToken, 'base64'));
       }
+      let checkpointCount = 0;
+      if (plan && summary.firstSeq !== null) {
+        // Every checkpoint the rows reach, with its TSA token: the verifier checks each against the chain.
+        const lines = new Digest({ hash: true });
+        zip.addReadStream(lines, PACK.checkpoints, { mtime: this.deps.clock.now() });
+        const first = summary.firstSeq;
+        const last = summary.lastSeq!;
+        async function* jsonl(): AsyncGenerator<string> {
+          for await (const c of store.checkpointsIn(clientKey, first, last)) {
+            checkpointCount++;
+            yield `${JSON.stringify({ seq: c.seq, chainHash: c.chainHash, signedAt: c.signedAt, keyId: c.keyId, signature: c.signature, timestampToken: c.timestampToken ?? null })}\n`;
+          }
+        }
+        await pipeline(Readable.from(jsonl()), lines, { signal });
+        files[PACK.checkpoints] = { sha256: lines.hex, bytes: lines.bytes };
+      }
       add(
         PACK.guide,
-        verifyGuide({ tenant: clientKey, checkpoint: cp, firstSeq: summary.firstSeq, lastSeq: summary.lastSeq, endedAtCheckpoint: summary.endedAtCheckpoint }),
+        verifyGuide({
+          tenant: clientKey,
+          checkpoint: cp,
+          firstSeq: summary.firstSeq,
+          lastSeq: summary.lastSeq,
+          endedAtCheckpoint: summary.endedAtCheckpoint,
+          manifestSigned: this.deps.signingKey !== null,
+        }),
       );
       add(PACK.sums, Object.entries(files).map(([name, f]) => `${f.sha256}  ${name}\n`).join(''));
       const manifest = {
@@ -292,14 +383,18 @@ export class EvidenceService {
         startPrevChainHash: plan?.prevChainHash ?? null,
         checkpoint: cp ? { seq: cp.seq, chainHash: cp.chainHash, signedAt: cp.signedAt, keyId: cp.keyId } : null,
         endedAtCheckpoint: summary.endedAtCheckpoint,
-        publicKeyId: keyId(this.deps.signingKey),
+        checkpoints: checkpointCount,
+        publicKeyId: publicKey ? keyId(publicKey) : null,
+        manifestSigned: this.deps.signingKey !== null,
         files,
       };
       const manifestBytes = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`, 'utf8');
       zip.addBuffer(manifestBytes, PACK.manifest, { mtime: this.deps.clock.now() });
       // The manifest lists every other file's digest; its signature makes the whole pack tamper-evident.
-      zip.addBuffer(Buffer.from(manifestMessage(clientKey, manifestBytes), 'utf8'), PACK.manifestMessage, { mtime: this.deps.clock.now() });
-      zip.addBuffer(signManifest(this.deps.signingKey, clientKey, manifestBytes), PACK.manifestSignature, { mtime: this.deps.clock.now() });
+      if (this.deps.signingKey) {
+        zip.addBuffer(Buffer.from(manifestMessage(clientKey, manifestBytes), 'utf8'), PACK.manifestMessage, { mtime: this.deps.clock.now() });
+        zip.addBuffer(signManifest(this.deps.signingKey, clientKey, manifestBytes), PACK.manifestSignature, { mtime: this.deps.clock.now() });
+      }
       zip.end();
       await zipped;
     } catch (err) {

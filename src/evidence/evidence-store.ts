@@ -72,35 +72,37 @@ export class EvidenceStore implements CheckpointSource {
   }
 
   /**
-   * Rows fromSeq..toSeq through a server-side cursor, `batch` rows per FETCH. Must run inside a
-   * transaction. Events outside `space` (when given) or after `contentToSeq` come without their
-   * canonical text and subject: the database never sends their content. Stopping the iteration closes
-   * the cursor at the next batch boundary.
+   * The `at` in the canonical text of the event at `seq` (null: no such event). The exporter checks the
+   * `recorded_at` column it planned with against it: a column can be changed, the signed-over text cannot.
    */
-  async *events(
-    clientKey: string,
-    opts: { fromSeq: number; toSeq: number; contentToSeq: number; space: string | null; batch?: number },
-  ): AsyncGenerator<EvidenceEvent> {
+  async canonicalAt(clientKey: string, seq: number): Promise<string | null> {
+    const row = await this.db(EVENTS).where({ client_key: clientKey, seq }).first(this.db.raw(`canonical::jsonb->>'at' as at`));
+    return row ? ((row.at as string | null) ?? null) : null;
+  }
+
+  /**
+   * Rows fromSeq..toSeq through a server-side cursor, `batch` rows per FETCH. Must run inside a
+   * transaction. Rows after `contentToSeq` come without their canonical text and subject (the database never
+   * sends their content), except erasures (`subject.erased`, which hold only a ref): a pack must show them.
+   * Every other row comes with its text: whether it is in a space is decided by that text, never by the
+   * `space_key` column (EvidenceService.records). Stopping the iteration closes the cursor at the next batch
+   * boundary.
+   */
+  async *events(clientKey: string, opts: { fromSeq: number; toSeq: number; contentToSeq: number; batch?: number }): AsyncGenerator<EvidenceEvent> {
     const batch = opts.batch ?? 2000;
-    const inFilter = `(e.seq <= ? and (?::text is null or e.space_key = ?))`;
     await this.db.raw(
       `declare ${CURSOR} no scroll cursor for
          select e.seq,
-                case when ${inFilter} then e.canonical end as canonical,
+                case when e.seq <= ? or e.action = 'subject.erased' then e.canonical end as canonical,
                 encode(e.leaf_hash, 'hex') as leaf_hash,
                 encode(e.chain_hash, 'hex') as chain_hash,
-                case when ${inFilter} then s.account_id end as account_id,
-                case when ${inFilter} then encode(s.salt, 'hex') end as salt
+                case when e.seq <= ? then s.account_id end as account_id,
+                case when e.seq <= ? then encode(s.salt, 'hex') end as salt
            from ${EVENTS} e
            left join ${SUBJECTS} s on s.client_key = e.client_key and s.ref = e.actor_ref
           where e.client_key = ? and e.seq between ? and ?
           order by e.seq`,
-      [
-        opts.contentToSeq, opts.space, opts.space,
-        opts.contentToSeq, opts.space, opts.space,
-        opts.contentToSeq, opts.space, opts.space,
-        clientKey, opts.fromSeq, opts.toSeq,
-      ],
+      [opts.contentToSeq, opts.contentToSeq, opts.contentToSeq, clientKey, opts.fromSeq, opts.toSeq],
     );
     try {
       for (;;) {
@@ -128,9 +130,27 @@ export class EvidenceStore implements CheckpointSource {
     return rows[0].t !== null;
   }
 
+  /** Every checkpoint in fromSeq..toSeq, in seq order, read `batch` at a time (a pack carries them all). */
+  async *checkpointsIn(clientKey: string, fromSeq: number, toSeq: number, batch = 1000): AsyncGenerator<Checkpoint> {
+    if (!(await this.hasCheckpoints())) return;
+    let after = fromSeq - 1;
+    for (;;) {
+      const rows: CheckpointDbRow[] = await this.db(CHECKPOINTS)
+        .where({ client_key: clientKey })
+        .andWhere('seq', '>', after)
+        .andWhere('seq', '<=', toSeq)
+        .orderBy('seq')
+        .limit(batch)
+        .select(CHECKPOINT_COLUMNS);
+      for (const r of rows) yield toCheckpoint(clientKey, r);
+      if (rows.length < batch) return;
+      after = Number(rows[rows.length - 1].seq);
+    }
+  }
+
   async checkpointFor(clientKey: string, seq: number, minSeq: number): Promise<Checkpoint | null> {
     if (!(await this.hasCheckpoints())) return null;
-    const cols = ['seq', 'chain_hash', 'signed_at', 'signature', 'key_id', 'witness'];
+    const cols = CHECKPOINT_COLUMNS;
     const after: CheckpointDbRow | undefined = await this.db(CHECKPOINTS)
       .where({ client_key: clientKey })
       .andWhere('seq', '>=', seq)
@@ -144,15 +164,20 @@ export class EvidenceStore implements CheckpointSource {
         .andWhere('seq', '<', seq)
         .orderBy([{ column: 'seq', order: 'desc' }, { column: 'signed_at', order: 'desc' }])
         .first(cols));
-    if (!row) return null;
-    return {
-      tenant: clientKey,
-      seq: Number(row.seq),
-      chainHash: Buffer.from(row.chain_hash).toString('hex'),
-      signedAt: new Date(row.signed_at).toISOString(),
-      signature: row.signature,
-      keyId: row.key_id,
-      timestampToken: row.witness?.tsa?.token ?? null,
-    };
+    return row ? toCheckpoint(clientKey, row) : null;
   }
+}
+
+const CHECKPOINT_COLUMNS = ['seq', 'chain_hash', 'signed_at', 'signature', 'key_id', 'witness'];
+
+function toCheckpoint(clientKey: string, row: CheckpointDbRow): Checkpoint {
+  return {
+    tenant: clientKey,
+    seq: Number(row.seq),
+    chainHash: Buffer.from(row.chain_hash).toString('hex'),
+    signedAt: new Date(row.signed_at).toISOString(),
+    signature: row.signature,
+    keyId: row.key_id,
+    timestampToken: row.witness?.tsa?.token ?? null,
+  };
 }

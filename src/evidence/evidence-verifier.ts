@@ -5,6 +5,7 @@
 import { createHash, KeyObject, createPublicKey } from 'node:crypto';
 import fs from 'node:fs';
 import { Readable, Transform, TransformCallback } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import canonicalize from 'canonicalize';
 import { parse } from 'csv-parse';
 import yauzl from 'yauzl';
@@ -12,7 +13,7 @@ import { chainHash, genesisHash, isHashHex, leafHash, subjectRef } from '../audi
 import { verifyTimestampToken } from '../audit/witness/timestamp';
 import { Checkpoint, checkpointMessage, checkpointSignatureValid, keyId, manifestSignatureValid } from './evidence-checkpoint';
 import { COL, DERIVED_COLUMNS, derivedCells, EVIDENCE_COLUMNS, REDACTED_KEEP } from './evidence-csv';
-import { PACK, PACK_FORMAT, PACK_FORMAT_V1 } from './evidence-pack';
+import { PACK, PACK_FORMAT, PACK_FORMAT_V1, PACK_FORMAT_V2 } from './evidence-pack';
 
 export interface FileVerifyOptions {
   /** The chain must start at seq 1 from this tenant's genesis hash (`--genesis`). */
@@ -28,6 +29,11 @@ export interface FileVerifyOptions {
   strict?: boolean;
   /** PEM certificates of the TSA the auditor trusts (`--tsa-cert`): the pack's checkpoint.tst is checked against them. */
   tsaCertificatesPem?: string[];
+  /**
+   * A checkpoint from an earlier pack (`--since OLD`): this file must extend it, holding the same chain hash at
+   * its seq (or starting right after it from that hash). A fork after the earlier export fails.
+   */
+  since?: { seq: number; chainHash: string };
 }
 
 export interface CheckpointOutcome {
@@ -38,6 +44,8 @@ export interface CheckpointOutcome {
   keySource?: 'given' | 'pack';
   /** The TSA's time for the checkpoint: checked against a trusted certificate, present but unchecked, or none. */
   timestamp?: { status: 'verified'; genTime: string } | { status: 'unchecked' } | { status: 'absent' };
+  /** Every checkpoint in the pack's range (checkpoints.jsonl, pack v3): how many, and how many carried a TSA token checked. */
+  all?: { count: number; timestamped: number; timestampsChecked: boolean };
 }
 
 export type FileVerifyResult =
@@ -58,8 +66,12 @@ export type FileVerifyResult =
       signedToSeq: number | null;
       /** Rows after `signedToSeq` (all rows when nothing is signed): covered by no signature. */
       unsignedRows: number;
-      /** A pack's manifest: signed and verified, or from a v1 pack that had no manifest signature. */
+      /** A pack's manifest: signed and verified, or unsigned (a v1 pack, or the operator's CLI without the signing key). */
       manifest: 'signed' | 'unsigned' | 'none';
+      /** Subjects shown blank, each explained by its `subject.erased` event in the file. */
+      erasedSubjects: number;
+      /** `--since`: the earlier checkpoint this file was shown to extend. */
+      extends?: { seq: number };
     }
   | {
       ok: false;
@@ -105,8 +117,46 @@ export class EvidenceChecker {
   /** Row 1 has seq 1 but the tenant is not known yet: its genesis link is checked once it is. */
   private pendingGenesis: string | null = null;
 
-  constructor(private readonly opts: { tenant?: string | null; prevChainHash?: string; genesisRequired?: boolean } = {}) {
+  /** The first row's prev_chain_hash (what anchors it). */
+  firstPrev: string | null = null;
+  /** Refs shown without their person (erased) → the first seq showing one; an erasure event clears its ref. */
+  private readonly blankRefs = new Map<string, number>();
+  private readonly erasedRefs = new Set<string>();
+  /** A row shown by hashes only, in a filter that hides only by time: every later full row must be an erasure. */
+  private hiddenSince: number | null = null;
+
+  constructor(
+    private readonly opts: {
+      tenant?: string | null;
+      prevChainHash?: string;
+      genesisRequired?: boolean;
+      /**
+       * The signed filter of a pack: every full row (but erasures) must be inside it, and a row may be hidden
+       * only where the filter hides it. Null: the manifest is unsigned, so no row may be hidden (`noHidden`).
+       */
+      filter?: { space: string | null; from: string | null; to: string | null } | null;
+      noHidden?: boolean;
+    } = {},
+  ) {
     this.tenant = opts.tenant ?? null;
+  }
+
+  /** After the last row: every blank subject must be explained by a `subject.erased` event in the file. */
+  finish(): void {
+    for (const [ref, seq] of this.blankRefs) {
+      if (this.erasedRefs.has(ref)) continue;
+      const row = this.firstSeq === null ? null : seq - this.firstSeq + 1;
+      throw new VerifyFailure({
+        ok: false,
+        row,
+        seq,
+        reason: `row ${row} (seq ${seq}): actor_ref ${ref} is shown without its person, but no subject.erased event for it is in the file: the link was removed without an erasure`,
+      });
+    }
+  }
+
+  get erasedSubjects(): number {
+    return this.erasedRefs.size;
   }
 
   watchSeq(seq: number): void {
@@ -165,10 +215,15 @@ export class EvidenceChecker {
       bad('chain_hash is not SHA-256(0x01 ‖ prev_chain_hash ‖ leaf_hash)');
     }
 
+    if (this.firstPrev === null) this.firstPrev = prev;
     const canonical = record[COL.canonical];
+    const filter = this.opts.filter;
     if (canonical === '') {
       const extra = EVIDENCE_COLUMNS.find((c, i) => record[i] !== '' && !REDACTED_KEEP.includes(c));
       if (extra) bad(`a row without canonical text has a ${extra} value`);
+      if (this.opts.noHidden) bad('is shown by hashes only, but the manifest is not signed: nobody vouches that it is outside the export\'s filter');
+      if (filter && filter.space === null && filter.to === null) bad('is shown by hashes only, but the signed filter hides no row (no space, no end time)');
+      if (filter && filter.space === null && this.hiddenSince === null) this.hiddenSince = seq;
       this.redactedRows++;
     } else {
       if (leafHash(canonical).toString('hex') !== leaf) bad('leaf hash does not match canonical');
@@ -198,8 +253,21 @@ export class EvidenceChecker {
       }
       if (typeof doc.at === 'string' && this.prevAt !== null && doc.at < this.prevAt) bad(`at ${doc.at} is before an earlier event's ${this.prevAt}`);
       this.prevAt = typeof doc.at === 'string' ? doc.at : this.prevAt;
+      const erasure = doc.action === 'subject.erased';
+      if (erasure) {
+        const ref = (doc.data as { ref?: unknown } | null | undefined)?.ref;
+        if (typeof ref === 'string' && ref) this.erasedRefs.add(ref);
+      } else if (filter) {
+        const at = typeof doc.at === 'string' ? Date.parse(doc.at) : NaN;
+        if (filter.space !== null && doc.space !== filter.space) bad(`is shown in full but belongs to space ${JSON.stringify(doc.space ?? null)}, outside the signed filter (space ${filter.space})`);
+        if (filter.from !== null && !(at >= Date.parse(filter.from))) bad(`is shown in full but was recorded at ${doc.at}, before the signed filter's start ${filter.from}`);
+        if (filter.to !== null && !(at < Date.parse(filter.to))) bad(`is shown in full but was recorded at ${doc.at}, after the signed filter's end ${filter.to}`);
+        if (this.hiddenSince !== null) bad(`is shown in full after seq ${this.hiddenSince} was hidden, though the signed filter hides only by time: seq ${this.hiddenSince} is in range and was hidden`);
+      }
       const account = record[COL.actor_account_id];
       const salt = record[COL.actor_salt];
+      const actorRef = record[COL.actor_ref];
+      if (account === '' && actorRef !== '' && !this.blankRefs.has(actorRef) && !erasure) this.blankRefs.set(actorRef, seq!);
       if ((account === '') !== (salt === '')) bad('actor_account_id and actor_salt must both be present or both empty');
       if (account !== '') {
         if (record[COL.actor_ref] === '') bad('actor_account_id given for an event without an actor_ref');
@@ -273,10 +341,42 @@ async function checkCsv(input: Readable, checker: EvidenceChecker): Promise<void
 }
 
 /**
+ * `--since`: the file holds the earlier checkpoint's chain hash at its seq, or starts right after it from that
+ * hash. Anything else is a fork (or a range that cannot show the link: then export one that does).
+ */
+function checkSince(c: EvidenceChecker, since: { seq: number; chainHash: string }): void {
+  const first = c.firstSeq;
+  const last = c.lastSeq;
+  if (first === null || last === null) fileProblem(`--since: the file has no rows, so it cannot extend the checkpoint at seq ${since.seq}`);
+  if (since.seq > last!) fileProblem(`--since: the file ends at seq ${last}, before the earlier checkpoint at seq ${since.seq}: it does not extend it`);
+  if (since.seq === first! - 1) {
+    if (c.firstPrev !== since.chainHash) fileProblem(`--since: the file starts after seq ${since.seq} from another chain hash than the earlier checkpoint's: the history was forked`);
+    return;
+  }
+  if (since.seq < first! - 1) fileProblem(`--since: the file starts at seq ${first}, after the earlier checkpoint at seq ${since.seq}: export a range that includes seq ${since.seq}`);
+  if (c.chainHashSeen(since.seq) !== since.chainHash) {
+    throw new VerifyFailure({
+      ok: false,
+      row: since.seq - first! + 1,
+      seq: since.seq,
+      reason: `row ${since.seq - first! + 1} (seq ${since.seq}): chain_hash is not the one the earlier checkpoint signed: the history was rewritten or forked after the earlier export`,
+    });
+  }
+}
+
+/**
  * The verdict once every row checked out: how far signatures reach, and under `strict` a failure for
  * rows no signature covers or a manifest nobody signed.
  */
-function success(kind: 'csv' | 'zip', c: EvidenceChecker, checkpoint: CheckpointOutcome, manifest: 'signed' | 'unsigned' | 'none', strict: boolean): FileVerifyResult {
+function success(
+  kind: 'csv' | 'zip',
+  c: EvidenceChecker,
+  checkpoint: CheckpointOutcome,
+  manifest: 'signed' | 'unsigned' | 'none',
+  strict: boolean,
+  since?: { seq: number },
+  v1Unsigned = false,
+): FileVerifyResult {
   const signedToSeq = checkpoint.status === 'verified' ? checkpoint.seq! : null;
   const unsignedRows = c.lastSeq === null ? 0 : signedToSeq === null ? c.rows : c.lastSeq - signedToSeq;
   if (strict && unsignedRows > 0) {
@@ -289,8 +389,15 @@ function success(kind: 'csv' | 'zip', c: EvidenceChecker, checkpoint: Checkpoint
       reason: `seq ${from}..${c.lastSeq} (${unsignedRows} rows) are covered by no signature: ${reach}${kind === 'csv' ? ' (a CSV carries none: verify the evidence pack)' : ''}`,
     };
   }
-  if (strict && manifest === 'unsigned') {
+  if (strict && v1Unsigned) {
     return { ok: false, row: null, seq: null, reason: `manifest.json is not signed (pack format ${PACK_FORMAT_V1}): its filters and seq range are unproven (--no-strict accepts it)` };
+  }
+  // Last: rows cut from the end are named as such, not by the erasure event they took with them.
+  try {
+    c.finish();
+  } catch (err) {
+    if (err instanceof VerifyFailure) return err.failure;
+    throw err;
   }
   return {
     ok: true,
@@ -306,29 +413,34 @@ function success(kind: 'csv' | 'zip', c: EvidenceChecker, checkpoint: Checkpoint
     signedToSeq,
     unsignedRows,
     manifest,
+    erasedSubjects: c.erasedSubjects,
+    ...(since ? { extends: { seq: since.seq } } : {}),
   };
 }
 
-function checkerFor(opts: FileVerifyOptions, tenant: string | null): EvidenceChecker {
+function checkerFor(opts: FileVerifyOptions, tenant: string | null, pack?: Pick<ConstructorParameters<typeof EvidenceChecker>[0] & object, 'filter' | 'noHidden'>): EvidenceChecker {
   if (opts.genesisTenant !== undefined && opts.prevChainHash !== undefined) throw new TypeError('give either a genesis tenant or a prev hash, not both');
   if (opts.prevChainHash !== undefined && !isHashHex(opts.prevChainHash)) throw new TypeError('the prev hash must be 64 lower-case hex characters');
   return new EvidenceChecker({
     tenant: opts.genesisTenant ?? tenant,
     prevChainHash: opts.prevChainHash,
     genesisRequired: opts.genesisTenant !== undefined,
+    ...pack,
   });
 }
 
 /** Verifies a bare CSV export read from `input`. */
 export async function verifyEvidenceCsv(input: Readable, opts: FileVerifyOptions = {}): Promise<FileVerifyResult> {
   const checker = checkerFor(opts, null);
+  if (opts.since) checker.watchSeq(opts.since.seq);
   try {
     await checkCsv(input, checker);
+    if (opts.since) checkSince(checker, opts.since);
   } catch (err) {
     if (err instanceof VerifyFailure) return err.failure;
     throw err;
   }
-  return success('csv', checker, { status: 'absent' }, 'none', opts.strict ?? false);
+  return success('csv', checker, { status: 'absent' }, 'none', opts.strict ?? false, opts.since);
 }
 
 interface Manifest {
@@ -339,7 +451,25 @@ interface Manifest {
   lastSeq: number | null;
   checkpoint: { seq: number } | null;
   files: Record<string, { sha256: string; bytes: number }>;
+  redactedRows?: number;
+  filters?: { space?: unknown; from?: unknown; to?: unknown } | null;
+  /** v3: false when the operator's CLI wrote the pack without the signing key. */
+  manifestSigned?: boolean;
+  /** v3: how many lines checkpoints.jsonl holds. */
+  checkpoints?: number;
 }
+
+/** One line of checkpoints.jsonl. */
+interface PackCheckpoint {
+  seq: number;
+  chainHash: string;
+  signedAt: string;
+  keyId: string;
+  signature: string;
+  timestampToken: string | null;
+}
+
+const MAX_CHECKPOINT_LINE = 64 * 1024;
 
 const MAX_SMALL_ENTRY = 1 << 20;
 
@@ -393,7 +523,7 @@ export async function verifyEvidencePack(file: string, opts: FileVerifyOptions =
     const need = (name: string) => entries.get(name) ?? fileProblem(`the pack has no ${name}`);
     const manifestBytes = await readSmall(zf, need(PACK.manifest));
     const manifest = parseJson<Manifest>(PACK.manifest, manifestBytes);
-    if (manifest.format !== PACK_FORMAT && manifest.format !== PACK_FORMAT_V1) {
+    if (manifest.format !== PACK_FORMAT && manifest.format !== PACK_FORMAT_V2 && manifest.format !== PACK_FORMAT_V1) {
       fileProblem(`manifest.json format is ${JSON.stringify(manifest.format)}, expected ${PACK_FORMAT}`);
     }
     if (typeof manifest.tenant !== 'string' || !manifest.files || typeof manifest.files !== 'object') fileProblem('manifest.json is incomplete');
@@ -412,7 +542,9 @@ export async function verifyEvidencePack(file: string, opts: FileVerifyOptions =
     }
     const whose = () => `the ${keySource === 'given' ? 'public key given' : "pack's public key"} (key id ${keyId(key!)})`;
     let manifestState: 'signed' | 'unsigned' = 'unsigned';
-    if (manifest.format === PACK_FORMAT) {
+    const v3 = manifest.format === PACK_FORMAT;
+    const mustBeSigned = manifest.format === PACK_FORMAT_V2 || (v3 && manifest.manifestSigned !== false);
+    if (mustBeSigned || entries.has(PACK.manifestSignature)) {
       const sig = entries.get(PACK.manifestSignature) ?? fileProblem(`the pack has no ${PACK.manifestSignature}: its manifest is not signed`);
       if (!key) fileProblem(`the pack has no ${PACK.publicKey}; pass --public-key`);
       if (!manifestSignatureValid(key!, manifest.tenant, manifestBytes, await readSmall(zf, sig))) {
@@ -421,13 +553,17 @@ export async function verifyEvidencePack(file: string, opts: FileVerifyOptions =
       manifestState = 'signed';
     }
     if (!manifest.files[PACK.events]) fileProblem(`manifest.json lists no ${PACK.events}`);
-    // Every small file listed must match its digest; events.csv is hashed while it streams.
+    if (v3 && (manifest.rows ?? 0) > 0 && !manifest.files[PACK.checkpoints]) fileProblem(`manifest.json lists no ${PACK.checkpoints}`);
+    // Every small file listed must match its digest; events.csv and checkpoints.jsonl are hashed while they stream.
     const small = new Map<string, Buffer>();
     for (const [name, f] of Object.entries(manifest.files)) {
-      if (name === PACK.events) continue;
+      if (name === PACK.events || name === PACK.checkpoints) continue;
       const buf = await readSmall(zf, need(name));
       if (createHash('sha256').update(buf).digest('hex') !== f.sha256) fileProblem(`${name} does not match its SHA-256 in manifest.json`);
       small.set(name, buf);
+    }
+    for (const name of [PACK.checkpoints, PACK.checkpoint]) {
+      if (entries.has(name) && !manifest.files[name]) fileProblem(`the pack holds a ${name} that manifest.json does not list`);
     }
 
     let checkpoint: Checkpoint | null = null;
@@ -438,12 +574,30 @@ export async function verifyEvidencePack(file: string, opts: FileVerifyOptions =
       if (!Number.isSafeInteger(checkpoint.seq) || checkpoint.seq < 1 || !isHashHex(checkpoint.chainHash) || typeof checkpoint.signedAt !== 'string') {
         fileProblem('checkpoint.json is malformed');
       }
-    } else if (entries.has(PACK.checkpoint)) {
-      fileProblem('the pack holds a checkpoint.json that manifest.json does not list');
     }
+    const all = manifest.files[PACK.checkpoints]
+      ? await readCheckpoints(zf, need(PACK.checkpoints), manifest, key, whose, opts.tsaCertificatesPem)
+      : null;
+    if (all && checkpoint) {
+      const last = all.list[all.list.length - 1];
+      if (!last || last.seq !== checkpoint.seq || last.chainHash !== checkpoint.chainHash || last.signedAt !== checkpoint.signedAt) {
+        fileProblem(`${PACK.checkpoints} does not end with the checkpoint in ${PACK.checkpoint}`);
+      }
+    }
+    if (all && !checkpoint && all.list.length) fileProblem(`${PACK.checkpoints} lists checkpoints but the pack has no ${PACK.checkpoint}`);
 
-    const checker = checkerFor(opts, manifest.tenant);
+    // A signed manifest vouches for its filter, so the rows must agree with it; an unsigned one may hide no row.
+    let filter: { space: string | null; from: string | null; to: string | null } | null = null;
+    if (manifestState === 'signed' && manifest.filters && typeof manifest.filters === 'object') {
+      const f = manifest.filters;
+      const str = (v: unknown) => (typeof v === 'string' ? v : null);
+      filter = { space: str(f.space), from: str(f.from), to: str(f.to) };
+    }
+    const strict = opts.strict ?? true;
+    const checker = checkerFor(opts, manifest.tenant, { filter, noHidden: manifestState === 'unsigned' && strict && manifest.format !== PACK_FORMAT_V1 });
     if (checkpoint) checker.watchSeq(checkpoint.seq);
+    for (const c of all?.list ?? []) checker.watchSeq(c.seq);
+    if (opts.since) checker.watchSeq(opts.since.seq);
     const tap = new Sha256Tap();
     const events = await zf.openReadStreamPromise(need(PACK.events));
     events.on('error', (err) => tap.destroy(err));
@@ -454,9 +608,13 @@ export async function verifyEvidencePack(file: string, opts: FileVerifyOptions =
         `manifest.json says ${manifest.rows} rows, seq ${manifest.firstSeq}..${manifest.lastSeq}; ${PACK.events} has ${checker.rows} rows, seq ${checker.firstSeq}..${checker.lastSeq}`,
       );
     }
+    if (manifest.redactedRows !== undefined && manifest.redactedRows !== checker.redactedRows) {
+      fileProblem(`manifest.json says ${manifest.redactedRows} rows are shown by hashes only; ${PACK.events} has ${checker.redactedRows}`);
+    }
+    if (opts.since) checkSince(checker, opts.since);
+    const v1Unsigned = manifestState === 'unsigned' && manifest.format === PACK_FORMAT_V1;
 
-    const strict = opts.strict ?? true;
-    if (!checkpoint) return success('zip', checker, { status: 'absent' }, manifestState, strict);
+    if (!checkpoint) return success('zip', checker, { status: 'absent' }, manifestState, strict, opts.since, v1Unsigned);
     if (checker.lastSeq === null || checker.lastSeq < checkpoint.seq) {
       throw new VerifyFailure({
         ok: false,
@@ -466,27 +624,122 @@ export async function verifyEvidencePack(file: string, opts: FileVerifyOptions =
       });
     }
     if (checkpoint.seq < (checker.firstSeq ?? 0)) fileProblem(`the checkpoint (seq ${checkpoint.seq}) is before the first row (seq ${checker.firstSeq})`);
-    if (checker.chainHashSeen(checkpoint.seq) !== checkpoint.chainHash) {
-      const seq = checkpoint.seq;
-      throw new VerifyFailure({ ok: false, row: seq - checker.firstSeq! + 1, seq, reason: `row ${seq - checker.firstSeq! + 1} (seq ${seq}): chain_hash is not the one the signed checkpoint records` });
-    }
     if (!key) fileProblem(`the pack has a checkpoint but no ${PACK.publicKey}; pass --public-key`);
-    if (!checkpointSignatureValid(checkpoint, key!)) {
+    // Every checkpoint in range (v3), else the last one alone: its chain hash at its seq, its signature, and no
+    // event it covers dated after it was signed (events are appended before the checkpoint that covers them).
+    for (const c of all ? all.list : [checkpoint]) {
+      if (c.seq < checker.firstSeq! || c.seq > checker.lastSeq!) fileProblem(`${PACK.checkpoints} lists a checkpoint at seq ${c.seq}, outside the rows (seq ${checker.firstSeq}..${checker.lastSeq})`);
+      const row = c.seq - checker.firstSeq! + 1;
+      if (checker.chainHashSeen(c.seq) !== c.chainHash) {
+        throw new VerifyFailure({ ok: false, row, seq: c.seq, reason: `row ${row} (seq ${c.seq}): chain_hash is not the one the checkpoint signed at ${c.signedAt} records` });
+      }
+      const lastAt = checker.latestAtUpTo(c.seq);
+      if (lastAt !== null && Date.parse(lastAt) > Date.parse(c.signedAt)) {
+        fileProblem(`an event up to seq ${c.seq} is dated ${lastAt}, after the checkpoint that covers it was signed (${c.signedAt})`);
+      }
+    }
+    if (!all && !checkpointSignatureValid(checkpoint, key!)) {
       fileProblem(`the checkpoint signature (seq ${checkpoint.seq}) does not verify with ${whose()}`);
     }
-    // Events are appended before the checkpoint that covers them is signed: a later `at` was forged.
-    const lastAt = checker.latestAtUpTo(checkpoint.seq);
-    if (lastAt !== null && Date.parse(lastAt) > Date.parse(checkpoint.signedAt)) {
-      fileProblem(`an event up to seq ${checkpoint.seq} is dated ${lastAt}, after the checkpoint that covers it was signed (${checkpoint.signedAt})`);
-    }
     const timestamp = await checkpointTimestamp(zf, entries, manifest, checkpoint, opts.tsaCertificatesPem);
-    return success('zip', checker, { status: 'verified', seq: checkpoint.seq, keyId: keyId(key!), keySource, timestamp }, manifestState, strict);
+    const outcome: CheckpointOutcome = { status: 'verified', seq: checkpoint.seq, keyId: keyId(key!), keySource, timestamp };
+    if (all) outcome.all = { count: all.list.length, timestamped: all.timestamped, timestampsChecked: !!opts.tsaCertificatesPem?.length };
+    return success('zip', checker, outcome, manifestState, strict, opts.since, v1Unsigned);
   } catch (err) {
     if (err instanceof VerifyFailure) return err.failure;
     throw err;
   } finally {
     zf.close();
   }
+}
+
+/**
+ * checkpoints.jsonl, streamed: each line's form, seq and signedAt strictly increasing, the tenant's key id and
+ * signature, and with trusted TSA certificates each token (no later checkpoint unstamped once one was: a
+ * witness outage delays checkpoints, it never lets one be signed around the TSA). Keeps seq, chain hash and
+ * signedAt of each for the rows to be checked against.
+ */
+async function readCheckpoints(
+  zf: yauzl.ZipFile,
+  entry: yauzl.Entry,
+  manifest: Manifest,
+  key: KeyObject | undefined,
+  whose: () => string,
+  trusted: string[] | undefined,
+): Promise<{ list: PackCheckpoint[]; timestamped: number }> {
+  const tap = new Sha256Tap();
+  const stream = await zf.openReadStreamPromise(entry);
+  stream.on('error', (err) => tap.destroy(err));
+  const list: PackCheckpoint[] = [];
+  let timestamped = 0;
+  let buffered = '';
+  let lineNo = 0;
+  const handle = (line: string) => {
+    lineNo++;
+    const where = `${PACK.checkpoints} line ${lineNo}`;
+    if (line.length > MAX_CHECKPOINT_LINE) fileProblem(`${where} is too long`);
+    let c: PackCheckpoint;
+    try {
+      c = JSON.parse(line) as PackCheckpoint;
+    } catch {
+      return fileProblem(`${where} is not valid JSON`);
+    }
+    if (
+      !c || typeof c !== 'object' || !Number.isSafeInteger(c.seq) || c.seq < 1 || !isHashHex(c.chainHash) || typeof c.signedAt !== 'string' ||
+      Number.isNaN(Date.parse(c.signedAt)) || typeof c.signature !== 'string' || typeof c.keyId !== 'string' ||
+      (c.timestampToken !== null && typeof c.timestampToken !== 'string')
+    ) {
+      fileProblem(`${where} is not a checkpoint`);
+    }
+    const prev = list[list.length - 1];
+    if (prev && c.seq <= prev.seq) fileProblem(`${where}: seq ${c.seq} does not follow seq ${prev.seq}`);
+    if (prev && Date.parse(c.signedAt) <= Date.parse(prev.signedAt)) {
+      fileProblem(`${where}: the checkpoint at seq ${c.seq} was signed at ${c.signedAt}, not after the one at seq ${prev.seq} (${prev.signedAt}): a checkpoint was backdated`);
+    }
+    if (!key) fileProblem(`the pack has checkpoints but no ${PACK.publicKey}; pass --public-key`);
+    const full: Checkpoint = { tenant: manifest.tenant, seq: c.seq, chainHash: c.chainHash, signedAt: c.signedAt, signature: c.signature, keyId: c.keyId };
+    if (!checkpointSignatureValid(full, key!)) fileProblem(`the checkpoint signature (seq ${c.seq}) does not verify with ${whose()}`);
+    if (c.timestampToken) {
+      timestamped++;
+      if (trusted?.length) checkStamp(`the checkpoint at seq ${c.seq}`, c.timestampToken, full, trusted);
+    } else if (trusted?.length && timestamped > 0) {
+      fileProblem(`the checkpoint at seq ${c.seq} carries no TSA token though an earlier one does: it was signed around the timestamp authority`);
+    }
+    list.push({ ...c, signature: '', timestampToken: null });
+  };
+  const decoder = new StringDecoder('utf8');
+  for await (const chunk of stream.pipe(tap)) {
+    buffered += decoder.write(chunk as Buffer);
+    if (buffered.length > MAX_CHECKPOINT_LINE * 2 && !buffered.includes('\n')) fileProblem(`${PACK.checkpoints} line ${lineNo + 1} is too long`);
+    let nl: number;
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      handle(buffered.slice(0, nl));
+      buffered = buffered.slice(nl + 1);
+    }
+  }
+  buffered += decoder.end();
+  if (buffered !== '') fileProblem(`${PACK.checkpoints} does not end with a line break`);
+  if (tap.hex !== manifest.files[PACK.checkpoints].sha256) fileProblem(`${PACK.checkpoints} does not match its SHA-256 in manifest.json`);
+  if (manifest.checkpoints !== undefined && manifest.checkpoints !== list.length) {
+    fileProblem(`manifest.json says ${manifest.checkpoints} checkpoints; ${PACK.checkpoints} has ${list.length}`);
+  }
+  return { list, timestamped };
+}
+
+/** A TSA token over SHA-256 of the checkpoint's message, from a trusted TSA, not before its signedAt. */
+function checkStamp(what: string, tokenBase64: string, c: Checkpoint, trusted: string[]): Date {
+  const digest = createHash('sha256').update(checkpointMessage(c), 'utf8').digest();
+  let genTime: Date;
+  try {
+    genTime = verifyTimestampToken(tokenBase64, digest, trusted).genTime;
+  } catch (err) {
+    return fileProblem(`${what}: its TSA token: ${(err as Error).message}`);
+  }
+  // Whole seconds in the token: allow the checkpoint's milliseconds.
+  if (genTime.getTime() + 1000 <= Date.parse(c.signedAt)) {
+    fileProblem(`the TSA stamped ${what} at ${genTime.toISOString()}, before its signedAt ${c.signedAt}: the checkpoint was backdated`);
+  }
+  return genTime;
 }
 
 /**
@@ -505,17 +758,7 @@ async function checkpointTimestamp(
   if (!manifest.files[PACK.checkpointTimestamp]) fileProblem(`the pack holds a ${PACK.checkpointTimestamp} that manifest.json does not list`);
   if (!trusted?.length) return { status: 'unchecked' };
   const token = (await readSmall(zf, entry)).toString('base64');
-  const digest = createHash('sha256').update(checkpointMessage(checkpoint), 'utf8').digest();
-  let genTime: Date;
-  try {
-    genTime = verifyTimestampToken(token, digest, trusted).genTime;
-  } catch (err) {
-    return fileProblem(`${PACK.checkpointTimestamp}: ${(err as Error).message}`);
-  }
-  // Whole seconds in the token: allow the checkpoint's milliseconds.
-  if (genTime.getTime() + 1000 <= Date.parse(checkpoint.signedAt)) {
-    fileProblem(`the TSA stamped the checkpoint at ${genTime.toISOString()}, before its signedAt ${checkpoint.signedAt}: the checkpoint was backdated`);
-  }
+  const genTime = checkStamp('the checkpoint', token, checkpoint, trusted);
   return { status: 'verified', genTime: genTime.toISOString() };
 }
 
@@ -532,4 +775,56 @@ export async function verifyEvidenceFile(file: string, opts: FileVerifyOptions =
     return verifyEvidencePack(file, opts);
   }
   return verifyEvidenceCsv(fs.createReadStream(file, { highWaterMark: 1 << 16 }), opts);
+}
+
+/**
+ * The signed checkpoint of an earlier pack (its checkpoint.json) or a checkpoint.json on its own, for
+ * `--since`: its signature must verify with `key` (the pinned key), else with the earlier pack's own key, whose
+ * id is returned for the caller to hold against its pin.
+ */
+export async function readEarlierCheckpoint(file: string, key: KeyObject | undefined): Promise<{ checkpoint: Checkpoint; keyId: string } | { problem: string }> {
+  let text: Buffer;
+  let packKey: KeyObject | undefined;
+  try {
+    const fd = await fs.promises.open(file, 'r');
+    const magic = Buffer.alloc(4);
+    try {
+      await fd.read(magic, 0, 4, 0);
+    } finally {
+      await fd.close();
+    }
+    if (magic.readUInt32BE(0) === 0x504b0304) {
+      const zf = await openZip(file);
+      try {
+        const entries = await zipEntries(zf);
+        const cp = entries.get(PACK.checkpoint);
+        if (!cp) return { problem: `${file} holds no ${PACK.checkpoint}: nothing in it is signed` };
+        text = await readSmall(zf, cp);
+        const pem = entries.get(PACK.publicKey);
+        if (pem) packKey = createPublicKey(await readSmall(zf, pem));
+      } finally {
+        zf.close();
+      }
+    } else {
+      const stat = await fs.promises.stat(file);
+      if (stat.size > MAX_SMALL_ENTRY) return { problem: `${file} is too large for a checkpoint` };
+      text = await fs.promises.readFile(file);
+    }
+  } catch (err) {
+    if (err instanceof VerifyFailure) return { problem: err.failure.reason };
+    return { problem: `${file} cannot be read: ${(err as Error).message}` };
+  }
+  let c: Checkpoint;
+  try {
+    c = JSON.parse(text.toString('utf8')) as Checkpoint;
+  } catch {
+    return { problem: `${file}: its checkpoint is not valid JSON` };
+  }
+  if (!c || typeof c.tenant !== 'string' || !Number.isSafeInteger(c.seq) || c.seq < 1 || !isHashHex(c.chainHash) || typeof c.signedAt !== 'string' || typeof c.signature !== 'string') {
+    return { problem: `${file}: its checkpoint is malformed` };
+  }
+  const verifyWith = key ?? packKey;
+  if (!verifyWith) return { problem: `${file}: no key to check its checkpoint with (pass --public-key)` };
+  if (!checkpointSignatureValid(c, verifyWith)) return { problem: `${file}: its checkpoint (seq ${c.seq}) does not verify with the ${key ? 'public key given' : "pack's own key"}` };
+  return { checkpoint: c, keyId: keyId(verifyWith) };
 }

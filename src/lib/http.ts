@@ -3,8 +3,8 @@ import type { Server } from 'node:http';
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import pinoHttp from 'pino-http';
 import { ZodError } from 'zod';
-import { AppError, AuthenticationError, InputError, UnavailableError } from './errors';
-import { Logger, scrub, scrubText } from './logger';
+import { AppError, AuthenticationError, DatabaseUnavailableError, InputError, isDatabaseUnavailable, UnavailableError } from './errors';
+import { Logger, scrubText } from './logger';
 import { textProblem, unsafeTextPath } from './safe-text';
 
 /**
@@ -38,7 +38,8 @@ export function requestLogger(logger: Logger): RequestHandler {
       res.setHeader('X-Request-Id', id);
       return id;
     },
-    customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
+    // A 503 (the database away for a moment) is expected during a restart: a warning, not an error.
+    customLogLevel: (_req, res, err) => (res.statusCode === 503 ? 'warn' : err || res.statusCode >= 500 ? 'error' : 'info'),
     autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
     serializers: {
       req: (req: { id: unknown; method: string; url: string }) => ({
@@ -53,47 +54,73 @@ export function requestLogger(logger: Logger): RequestHandler {
 
 /**
  * Error view for iframes, JSON under /api; only 5xx are logged as errors. The detail of a 500 is hidden;
- * a 502/503 (Confluence or the database unavailable) keeps its message, which is written for people.
+ * a 502/503 (Confluence or the database unavailable) keeps its message, which is written for people, and a
+ * 503 says when to try again (`Retry-After`). The database being away is classified here, in one place.
  */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
-    const e = normalise(err);
+    const cause = asError(err);
+    const e = normalise(cause);
     const log = (req as { log?: Logger }).log ?? logger;
-    const told = (err instanceof AppError || e.told === true) && e.status !== 500;
-    if (e.status >= 500) log.error({ err: scrubError(err) }, 'request failed');
+    if (e.status === 503) log.warn({ err: cause }, 'request refused: service unavailable');
+    else if (e.status >= 500) log.error({ err: cause }, 'request failed');
     else log.info({ status: e.status, reason: e.message }, 'request refused');
     if (res.headersSent) return;
-    const message = e.status >= 500 && !told ? 'Something went wrong on our side. Try again, or ask your admin to check the logs.' : e.message;
     res.status(e.status);
+    if (e.retryAfterSeconds !== undefined) res.set('Retry-After', String(e.retryAfterSeconds));
     const wantsJson =
       req.originalUrl.startsWith('/api/') ||
       req.method !== 'GET' ||
       (!req.accepts('html') && !!req.accepts('json'));
     if (wantsJson) {
-      res.json({ error: { status: e.status, message } });
+      res.json({ error: { status: e.status, message: e.message } });
     } else {
-      res.render('error', { status: e.status, message, layout: 'layout' }, (renderErr: Error | null, html?: string) => {
-        if (renderErr) res.type('text/plain').send(message);
+      res.render('error', { status: e.status, message: e.message, layout: 'layout' }, (renderErr: Error | null, html?: string) => {
+        if (renderErr) res.type('text/plain').send(e.message);
         else res.send(html);
       });
     }
   };
 }
 
-/** `told`: a 5xx whose message is written for people (shown, like an AppError's). */
-function normalise(err: unknown): { status: number; message: string; told?: boolean } {
-  if (err instanceof AppError) return { status: err.status, message: err.message };
+const HIDDEN_500 = 'Something went wrong on our side. Try again, or ask your admin to check the logs.';
+
+/**
+ * ACE (expressErrorHandling) hands its failures over as plain `{code, message}` objects; as an Error they
+ * log with their message instead of "[object Object]". A 500 from ACE is its tenant lookup failing: when
+ * that lookup failed because the database is away, our store said so (DatabaseUnavailableError) in the text.
+ */
+class ConnectError extends Error {
+  constructor(readonly code: number, message: string) {
+    super(message);
+    this.name = 'ConnectError';
+  }
+}
+
+function asError(err: unknown): unknown {
+  if (err instanceof Error || !err || typeof err !== 'object') return err;
+  const e = err as { code?: unknown; message?: unknown };
+  if (typeof e.code === 'number' && typeof e.message === 'string') {
+    const ace = new ConnectError(e.code, e.message);
+    return e.code >= 500 && e.message.includes(DatabaseUnavailableError.name) ? new DatabaseUnavailableError(ace) : ace;
+  }
+  return err;
+}
+
+function normalise(err: unknown): { status: number; message: string; retryAfterSeconds?: number } {
+  if (err instanceof UnavailableError) return { status: err.status, message: err.message, retryAfterSeconds: err.retryAfterSeconds };
+  if (err instanceof AppError) return { status: err.status, message: err.status === 500 ? HIDDEN_500 : err.message };
+  if (isDatabaseUnavailable(err)) {
+    const unavailable = new DatabaseUnavailableError(err);
+    return { status: 503, message: unavailable.message, retryAfterSeconds: unavailable.retryAfterSeconds };
+  }
   if (err instanceof ZodError) return { status: 400, message: new InputError(zodMessage(err)).message };
   if (err && typeof err === 'object') {
     const e = err as { code?: unknown; status?: unknown; type?: unknown; message?: unknown };
-    // ACE (expressErrorHandling) hands authentication failures over as {code, message}. Its messages
-    // quote the token, the signing input or a store error: people get ours instead (see aceAuthMessage).
+    // ACE's authentication failures. Its messages quote the token, the signing input or a store error:
+    // people get ours instead (see aceAuthMessage).
     if (typeof e.code === 'number' && (e.code === 400 || e.code === 401 || e.code === 403)) {
       return { status: 401, message: new AuthenticationError(aceAuthMessage(String(e.message ?? ''))).message };
-    }
-    // ACE's only 5xx: its tenant lookup failed (the database).
-    if (typeof e.code === 'number' && e.code >= 500 && typeof e.message === 'string') {
-      return { status: 503, message: new UnavailableError('Attest cannot check this request right now. Try again in a moment.').message, told: true };
     }
     // body-parser: malformed JSON, body too large.
     if (e.type === 'entity.parse.failed') return { status: 400, message: 'the request body is not valid JSON' };
@@ -102,7 +129,7 @@ function normalise(err: unknown): { status: number; message: string; told?: bool
       return { status: e.status, message: String(e.message ?? 'bad request') };
     }
   }
-  return { status: 500, message: 'internal error' };
+  return { status: 500, message: HIDDEN_500 };
 }
 
 /** ACE's authentication messages, by what they start with, as plain sentences that quote nothing sent to us. */
@@ -158,13 +185,6 @@ export function zodMessage(err: ZodError): string {
   return err.issues
     .map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message))
     .join('; ');
-}
-
-/** What a log may hold of an error: never "[object Object]", never a token (ACE rejects with plain objects). */
-function scrubError(err: unknown): unknown {
-  if (err instanceof Error) return { name: err.name, message: scrubText(err.message), stack: err.stack && scrubText(err.stack) };
-  if (err && typeof err === 'object') return scrub(err);
-  return { message: scrubText(String(err)) };
 }
 
 /** 404 for anything no router claimed. */

@@ -49,6 +49,27 @@ export function scrub(value: unknown, depth = 0): unknown {
   return out;
 }
 
+/**
+ * An error as pino should see it: name, message, code (errno or SQLSTATE), stack and its causes, with JWTs
+ * scrubbed. Never the raw object: a pg error carries the query's parameters, which may be personal data.
+ */
+export function errorForLog(err: unknown, depth = 0): Record<string, unknown> {
+  if (!(err instanceof Error)) {
+    if (err && typeof err === 'object') {
+      const o = err as { code?: unknown; message?: unknown };
+      return { type: 'object', code: o.code, message: scrubText(String(o.message ?? 'no message')) };
+    }
+    return { message: scrubText(String(err)) };
+  }
+  const e = err as Error & { code?: unknown; errors?: unknown };
+  const out: Record<string, unknown> = { type: e.name, message: scrubText(e.message) };
+  if (typeof e.code === 'string' || typeof e.code === 'number') out.code = e.code;
+  if (e.stack) out.stack = scrubText(e.stack);
+  if (depth < 3 && e.cause !== undefined) out.cause = errorForLog(e.cause, depth + 1);
+  if (depth < 3 && Array.isArray(e.errors)) out.errors = e.errors.slice(0, 5).map((x) => errorForLog(x, depth + 1));
+  return out;
+}
+
 export function createLogger(opts: { level?: string; pretty?: boolean } = {}): Logger {
   return pino({
     level: opts.level ?? process.env.LOG_LEVEL ?? 'info',
@@ -57,6 +78,8 @@ export function createLogger(opts: { level?: string; pretty?: boolean } = {}): L
       paths: ['sharedSecret', '*.sharedSecret', 'req.headers.authorization', 'headers.authorization', 'jwt', '*.jwt'],
       censor: '[redacted]',
     },
+    // Every `err` logged anywhere: name, message, code, stack and causes, with JWTs scrubbed.
+    serializers: { err: errorForLog },
     formatters: { level: (label) => ({ level: label }) },
     timestamp: pino.stdTimeFunctions.isoTime,
   });
@@ -92,4 +115,40 @@ export function aceLogger(logger: Logger) {
     logger[level]({ component: 'ace', ...ctx }, text);
   };
   return { debug: at('debug'), info: at('debug'), log: at('debug'), warn: at('warn'), error: at('warn') };
+}
+
+/** The `log` option knex takes: where its warnings (e.g. "Acquire connection error"), errors and deprecations go. */
+export interface KnexLog {
+  debug(message: unknown): void;
+  warn(message: unknown): void;
+  error(message: unknown): void;
+  deprecate(message: unknown): void;
+}
+
+/** Within this window a message repeated word for word is counted, not written again. */
+export const LOG_REPEAT_WINDOW_MS = 10_000;
+
+/**
+ * knex's own messages as pino JSON instead of multi-line console text: the first line is the message, the
+ * rest (a stack) a field. While the database is down, every request that wants a connection makes knex warn;
+ * a message repeated within LOG_REPEAT_WINDOW_MS is written once and then once more with how often it came.
+ */
+export function knexLog(logger: Logger, now: () => number = Date.now): KnexLog {
+  const log = logger.child({ component: 'knex' });
+  const seen = new Map<string, { at: number; repeated: number }>();
+  const at = (level: 'debug' | 'warn' | 'error') => (message: unknown) => {
+    const text = scrubText(typeof message === 'string' ? message : message instanceof Error ? message.stack ?? message.message : JSON.stringify(scrub(message)));
+    const [first, ...rest] = text.split('\n');
+    const t = now();
+    const prev = seen.get(first);
+    if (prev && t - prev.at < LOG_REPEAT_WINDOW_MS) {
+      prev.repeated++;
+      return;
+    }
+    if (seen.size > 100) seen.clear();
+    seen.set(first, { at: t, repeated: 0 });
+    const repeated = prev?.repeated ?? 0;
+    log[level]({ ...(rest.length ? { detail: rest.join('\n').trim().slice(0, 4000) } : {}), ...(repeated ? { repeated } : {}) }, first);
+  };
+  return { debug: at('debug'), warn: at('warn'), error: at('error'), deprecate: at('warn') };
 }

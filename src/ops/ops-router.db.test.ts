@@ -57,6 +57,25 @@ describe('/healthz and /readyz', () => {
     }
   });
 
+  it('answers 503 in bounded time while no connection can be had, and 200 again once one can (no restart)', async () => {
+    const one = createKnex(tdb.url, { poolMax: 1 });
+    try {
+      const app = express().use(createOpsRouter({ db: one, readyTimeoutMs: 500 }));
+      expect((await request(app).get('/readyz')).status).toBe(200);
+      const trx = await one.transaction();
+      const t0 = Date.now();
+      const held = await request(app).get('/readyz');
+      expect(held.status).toBe(503);
+      expect(held.body).toEqual({ status: 'unavailable', reason: 'database did not answer in time' });
+      expect(Date.now() - t0).toBeLessThan(2_000);
+      await trx.commit();
+      const back = await request(app).get('/readyz');
+      expect([back.status, back.body]).toEqual([200, { status: 'ready' }]);
+    } finally {
+      await one.destroy();
+    }
+  });
+
   it('logs each request with its id, echoes a given X-Request-Id, and keeps JWTs out of the log', async () => {
     const lines: string[] = [];
     const sink = new Writable({ write(chunk, _enc, done) { lines.push(chunk.toString()); done(); } });

@@ -2,23 +2,44 @@ import { Router } from 'express';
 import type { Knex } from 'knex';
 import { pendingMigrations } from '../db/knex';
 
-/** /healthz: the process answers. /readyz: the database answers and its schema is current. */
-export function createOpsRouter(opts: { db: Knex }): Router {
+/** Longer than this and /readyz says "unavailable": a probe must not hang on a pool waiting for a connection. */
+export const READY_TIMEOUT_MS = 3_000;
+
+/**
+ * /healthz: the process answers. /readyz: the database answers and its schema is current — asked afresh on
+ * every probe (nothing remembered), so it turns 200 again by itself once the database is back.
+ */
+export function createOpsRouter(opts: { db: Knex; readyTimeoutMs?: number }): Router {
   const router = Router();
+  const timeoutMs = opts.readyTimeoutMs ?? READY_TIMEOUT_MS;
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
   router.get('/readyz', async (_req, res) => {
-    try {
+    res.set('Cache-Control', 'no-store');
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), timeoutMs);
+    });
+    const check = (async () => {
       await opts.db.raw('select 1');
-      const pending = await pendingMigrations(opts.db);
-      if (pending.length) {
+      return pendingMigrations(opts.db);
+    })();
+    try {
+      const pending = await Promise.race([check, timedOut]);
+      if (pending === 'timeout') {
+        // The check goes on in the background; its outcome is for the next probe.
+        check.catch(() => undefined);
+        res.status(503).json({ status: 'unavailable', reason: 'database did not answer in time' });
+      } else if (pending.length) {
         res.status(503).json({ status: 'unavailable', reason: 'migrations pending', pending });
-        return;
+      } else {
+        res.json({ status: 'ready' });
       }
-      res.json({ status: 'ready' });
     } catch {
       res.status(503).json({ status: 'unavailable', reason: 'database unreachable' });
+    } finally {
+      clearTimeout(timer);
     }
   });
   return router;

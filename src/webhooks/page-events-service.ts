@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { ApprovalsService } from '../approvals/approvals-service';
 import type { ConfluenceClient } from '../confluence/confluence-client';
 import type { Clock } from '../lib/clock';
-import { NotFoundError, UnavailableError } from '../lib/errors';
+import { isDatabaseUnavailable, NotFoundError, UnavailableError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import { parsePageWebhook } from './page-events-schemas';
 import { contentTypeOfEvent, isMoveEvent, isUpdateEvent, PageEvent, PageEventName, PageEventsStore } from './page-events-store';
@@ -45,8 +45,11 @@ export class PageEventsService {
     try {
       stored = await this.deps.store.insert(clientKey, parsed, this.deps.clock.now());
     } catch (err) {
+      // The database away is answered 503 with Retry-After by the error middleware; anything else that kept
+      // the delivery out of the inbox is not acknowledged either.
+      if (isDatabaseUnavailable(err)) throw err;
       this.deps.logger.error({ err, clientKey, event, pageId: parsed.pageId }, 'page event could not be stored; answered 503');
-      throw new UnavailableError('The event could not be stored right now. Try again later.');
+      throw new UnavailableError('The event could not be stored right now. Try again later.', { cause: err });
     }
     if (!stored) {
       this.deps.logger.info({ clientKey, event, pageId: parsed.pageId, version: parsed.pageVersion }, 'page webhook: duplicate delivery ignored');

@@ -77,6 +77,9 @@ const WAIT = { timeout: 30_000 };
     expect(wf.state).toBe('approved');
     const [decision] = await t.db('decisions').where({ client_key: d.clientKey, workflow_id: wf.id });
     expect(decision).toMatchObject({ approver_id: d.users.bob.accountId, decision: 'approve', comment: 'Escalation path reviewed with the on-call team.' });
+    // The click carried an Idempotency-Key (a UUID from the browser), recorded with the decision.
+    const keys = await t.db('decision_requests').where({ client_key: d.clientKey, workflow_id: wf.id });
+    expect(keys).toEqual([expect.objectContaining({ decision_id: decision.id, idempotency_key: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/) })]);
     expect(problemsOf(page)).toEqual([]);
     await page.close();
   }, 60_000);

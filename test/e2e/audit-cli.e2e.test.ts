@@ -1,4 +1,4 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,6 +7,7 @@ import { createAuditLog } from '../../src/audit/audit-log';
 import { keyIdOf, signCheckpoint } from '../../src/audit/checkpoint-format';
 import { createKnex, Knex } from '../../src/db/knex';
 import { createTestDatabase, TestDatabase } from '../helpers/database';
+import { urlServerProcess } from '../helpers/processes';
 
 /** Any 32 bytes: the tests' ATTEST_SECRET_KEY, from which event MAC keys derive. */
 const TEST_SECRET_KEY = Buffer.alloc(32, 7);
@@ -32,11 +33,11 @@ function attest(...args: string[]): Promise<{ code: number; stdout: string; stde
 }
 
 /** The same with the given DATABASE_URL (or none: the embedded PostgreSQL in DATA_DIR). */
-function attestIn(where: { DATABASE_URL?: string; DATA_DIR: string }, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function attestIn(where: { DATABASE_URL?: string; DATA_DIR: string; ATTEST_SECRET_KEY?: string }, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const env = {
     PATH: process.env.PATH ?? '',
     HOME: process.env.HOME ?? dataDir,
-    ATTEST_SECRET_KEY: 'ab'.repeat(32),
+    ATTEST_SECRET_KEY: TEST_SECRET_KEY.toString('hex'),
     NODE_ENV: 'development',
     DEVHOST: 'off',
     ...where,
@@ -72,7 +73,7 @@ describe('attest verify --db', () => {
     const head = await tdb.db('audit_heads').where({ client_key: ck }).first();
 
     const good = await attest('verify', '--db', '--client-key', ck);
-    expect(good).toMatchObject({ code: 0, stdout: `ok: client ${ck}, 12 events, seq 1..12, head ${head.chain_hash.toString('hex')}; no signed checkpoint\n` });
+    expect(good).toMatchObject({ code: 0, stdout: `ok: client ${ck}, 12 events, seq 1..12, head ${head.chain_hash.toString('hex')}; every event's MAC verifies; no signed checkpoint\n` });
 
     await tdb.db.transaction(async (trx) => {
       await trx.raw('set local session_replication_role = replica');
@@ -83,7 +84,7 @@ describe('attest verify --db', () => {
 
     // A range that ends before the damage still verifies.
     const range = await attest('verify', '--db', '--client-key', ck, '--from-seq', '2', '--to-seq', '6');
-    expect(range).toMatchObject({ code: 0, stdout: expect.stringMatching(/^ok: client cli-tenant-a, 5 events, seq 2\.\.6, head [0-9a-f]{64}; no signed checkpoint\n$/) });
+    expect(range).toMatchObject({ code: 0, stdout: expect.stringMatching(/^ok: client cli-tenant-a, 5 events, seq 2\.\.6, head [0-9a-f]{64}; every event's MAC verifies; no signed checkpoint\n$/) });
   });
 
   it('checks every checkpoint: its hash against the chain, its key and signature against the pinned key (issue 19)', async () => {
@@ -99,12 +100,24 @@ describe('attest verify --db', () => {
     await sign(6);
     const pem = path.join(dataDir, 'operator.pem');
     fs.writeFileSync(pem, publicKey.export({ type: 'spki', format: 'pem' }));
-    expect((await attest('verify', '--db', '--client-key', ck)).stdout).toMatch(/; 2 checkpoints match the chain \(signatures not checked: pass --public-key or --key-id\)\n$/);
-    expect(await attest('verify', '--db', '--client-key', ck, '--public-key', pem)).toMatchObject({ code: 0, stdout: expect.stringMatching(/; 2 checkpoints match the chain and the pinned key\n$/) });
+    expect((await attest('verify', '--db', '--client-key', ck)).stdout).toMatch(/; 2 checkpoints match the chain \(signatures not checked: pass --public-key or --key-id\); 0 witnessed, 0 with TSA receipts\n$/);
+    expect(await attest('verify', '--db', '--client-key', ck, '--public-key', pem)).toMatchObject({ code: 0, stdout: expect.stringMatching(/; 2 checkpoints match the chain and the pinned key; 0 witnessed, 0 with TSA receipts\n$/) });
+
+    // Once a checkpoint was witnessed, a later one without a witness was signed around the witnesses.
+    await tdb.db('audit_checkpoints').where({ client_key: ck, seq: 3 }).update({ witness: JSON.stringify({ confluence: true, tsa: null }) });
+    expect(await attest('verify', '--db', '--client-key', ck, '--public-key', pem)).toMatchObject({ code: 1, stdout: expect.stringMatching(/^FAIL: seq 6: the checkpoint signed at .* has no witness though an earlier one has/) });
+    await tdb.db('audit_checkpoints').where({ client_key: ck, seq: 6 }).update({ witness: JSON.stringify({ confluence: true, tsa: null }) });
+    expect(await attest('verify', '--db', '--client-key', ck, '--public-key', pem)).toMatchObject({ code: 0, stdout: expect.stringMatching(/; 2 witnessed, 0 with TSA receipts\n$/) });
+    // A checkpoint row inserted with an earlier signedAt than the one before it is out of order.
+    await tdb.db('audit_checkpoints').where({ client_key: ck, seq: 6 }).update({ signed_at: new Date(Date.UTC(2026, 3, 1)) });
+    expect(await attest('verify', '--db', '--client-key', ck)).toMatchObject({ code: 1, stdout: expect.stringMatching(/^FAIL: seq 6: the checkpoint was signed at 2026-04-01T00:00:00.000Z, not after the one at seq 3/) });
+    await tdb.db('audit_checkpoints').where({ client_key: ck, seq: 6 }).update({ signed_at: new Date(Date.UTC(2026, 3, 6)) });
 
     // A checkpoint under another key, even with a valid signature of its own, fails against the pinned key.
     await sign(2, generateKeyPairSync('ed25519').privateKey);
+    await tdb.db('audit_checkpoints').where({ client_key: ck, seq: 2 }).update({ witness: JSON.stringify({ confluence: true, tsa: null }) });
     expect(await attest('verify', '--db', '--client-key', ck, '--key-id', keyIdOf(publicKey))).toMatchObject({ code: 1, stdout: expect.stringMatching(/^FAIL: seq 2: checkpoint signed with key [0-9a-f]{64}, not the pinned key/) });
+    expect(await attest('verify', '--db', '--client-key', ck, '--public-key', pem)).toMatchObject({ code: 1, stdout: "FAIL: seq 2: the checkpoint's signature does not verify with the pinned key\n" });
     await tdb.db('audit_checkpoints').where({ client_key: ck, seq: 2 }).delete();
 
     // Events deleted after a checkpoint: the checkpoint beyond the last event is the proof.
@@ -115,6 +128,19 @@ describe('attest verify --db', () => {
       await trx('audit_heads').where({ client_key: ck }).update({ seq: 4, chain_hash: fourth.chain_hash });
     });
     expect(await attest('verify', '--db', '--client-key', ck, '--public-key', pem)).toMatchObject({ code: 1, stdout: expect.stringMatching(/^FAIL: seq 6 is missing, but a checkpoint was signed there at .*: events were deleted\n$/) });
+  });
+
+  it('fails an event whose hashes chain but whose MAC the app never made, and says when MACs were not checked (issue 19)', async () => {
+    const ck = 'cli-tenant-mac';
+    await appendEvents(ck, 3);
+    // The superuser's forged approval: a correct chain link, but made without the app's key.
+    const forger = createAuditLog(tdb.db, Buffer.alloc(32, 9));
+    await tdb.db.transaction((trx) =>
+      forger.append(trx, ck, { action: 'decision.approved', actor: { type: 'user', accountId: 'acc-1' }, spaceKey: 'DOC', page: { id: '42', version: 1, title: 'Policy', bodyHash: null }, workflowId: 'wf-9', data: {} }),
+    );
+    expect(await attest('verify', '--db', '--client-key', ck)).toMatchObject({ code: 1, stdout: 'FAIL: seq 4: event MAC does not match: it was not appended by Attest, or was changed\n' });
+    const noKey = await attestIn({ DATABASE_URL: tdb.url, DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'attest-cli-nokey-')), ATTEST_SECRET_KEY: undefined }, 'verify', '--db', '--client-key', ck);
+    expect(noKey).toMatchObject({ code: 0, stdout: expect.stringMatching(/; MACs not checked \(ATTEST_SECRET_KEY not set\); no signed checkpoint\n$/) });
   });
 
   it('fails for a client key without events, and exits 2 on a usage error', async () => {
@@ -134,7 +160,6 @@ describe('attest verify --db', () => {
  */
 function embeddedServerProcess(dir: string): Promise<{ url: string; stop(): Promise<void> }> {
   const script = `
-    require('tsx/cjs/api').register();
     const { loadConfig } = require('./src/config.ts');
     const { openDatabase } = require('./src/db/database.ts');
     const { silentLogger } = require('./src/lib/logger.ts');
@@ -145,32 +170,7 @@ function embeddedServerProcess(dir: string): Promise<{ url: string; stop(): Prom
       process.stdin.on('end', () => database.close().then(() => process.exit(0)));
     })().catch((err) => { console.error(err); process.exit(3); });`;
   const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? dir, ATTEST_SECRET_KEY: 'ab'.repeat(32), NODE_ENV: 'development', DEVHOST: 'off', DATA_DIR: dir };
-  const child = spawn(process.execPath, ['-e', script], { env, cwd: path.resolve(__dirname, '../..'), stdio: ['pipe', 'pipe', 'inherit'] });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const stop = async () => {
-    child.stdin.end();
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    await exited;
-    clearTimeout(timer);
-  };
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error('the embedded PostgreSQL did not start within 60 s'));
-    }, 60_000);
-    child.stdout.on('data', (chunk: Buffer) => {
-      out += chunk.toString('utf8');
-      if (out.includes('\n')) {
-        clearTimeout(timer);
-        resolve({ url: out.trim(), stop });
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the embedded PostgreSQL process exited with ${code}`));
-    });
-  });
+  return urlServerProcess(script, env);
 }
 
 describe('exit codes with the embedded PostgreSQL (no DATABASE_URL)', () => {

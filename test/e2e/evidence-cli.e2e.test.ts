@@ -6,6 +6,7 @@ import path from 'node:path';
 import yauzl from 'yauzl';
 import { ATTEST_BIN, checkpointAt as signedCheckpointAt, generateChain, measure } from '../../bench/export-fixture';
 import { main } from '../../src/cli';
+import { createAuditLog } from '../../src/audit/audit-log';
 import { createTestDatabase, TestDatabase } from '../helpers/database';
 
 /**
@@ -33,8 +34,13 @@ const env = () => ({
 });
 
 function attest(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return attestWith({}, ...args);
+}
+
+/** The same with environment variables changed (undefined removes one). */
+function attestWith(changes: Record<string, string | undefined>, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [ATTEST_BIN, ...args], { env: env(), cwd: dir, timeout: 120_000, maxBuffer: 1 << 26 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [ATTEST_BIN, ...args], { env: { ...env(), ...changes }, cwd: dir, timeout: 120_000, maxBuffer: 1 << 26 }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
     });
   });
@@ -110,6 +116,64 @@ describe('attest export / attest verify FILE', () => {
     expect((await attest('verify', 'tail.zip', '--strict', '--no-strict')).code).toBe(2);
   });
 
+  it('exports with only the public key: the manifest is unsigned and hides no row; a one-space pack needs the private key (issue 19)', async () => {
+    const ck2 = 'cli-public-only';
+    await generateChain(tdb.db, ck2, 20);
+    await checkpointAt(ck2, 12);
+    fs.writeFileSync(path.join(dir, 'operator-pub.pem'), keys.publicKey.export({ type: 'spki', format: 'pem' }));
+    const noKey = { ATTEST_SIGNING_KEY: undefined, ATTEST_SECRET_KEY: undefined, NODE_ENV: 'production', AC_LOCAL_BASE_URL: 'https://attest.example.com' };
+    const ex = await attestWith(noKey, 'export', '--client-key', ck2, '--public-key', 'operator-pub.pem', '--to', '2026-01-01T00:00:00.005Z', '-o', 'pub.zip');
+    expect(ex).toMatchObject({ code: 0 });
+    const v = await attest('verify', 'pub.zip', '--public-key', 'operator-pub.pem');
+    expect(v.code).toBe(0);
+    // Rows after --to up to the checkpoint are shown in full, not hidden: nobody signed for what a hidden row is.
+    expect(v.stdout).toMatch(/^ok: pub\.zip, 12 rows, seq 1\.\.12, .*; 1 checkpoint in range verified; signatures reach seq 12, the last row; manifest NOT signed \(its filters are the exporter's word; no row is hidden\)\n$/);
+    const space = await attestWith(noKey, 'export', '--client-key', ck2, '--space', 'SEC', '-o', 'pub-sec.zip');
+    expect(space.code).toBe(2);
+    expect(space.stderr).toMatch(/a pack of one space hides the other spaces' rows, and only a manifest signed with the checkpoint key vouches for them/);
+    // verify --db needs no key either: hashes and signatures, and it says the MACs were not checked.
+    const db = await attestWith(noKey, 'verify', '--db', '--client-key', ck2, '--public-key', 'operator-pub.pem');
+    expect(db).toMatchObject({ code: 0, stdout: expect.stringMatching(/MACs not checked \(ATTEST_SECRET_KEY not set\); 1 checkpoints match the chain and the pinned key/) });
+  });
+
+  it('attest verify NEW --since OLD proves NEW extends OLD, and fails a history forked after OLD was exported (issue 19)', async () => {
+    const ck3 = 'cli-since-tenant';
+    fs.writeFileSync(path.join(dir, 'operator-since.pem'), keys.publicKey.export({ type: 'spki', format: 'pem' }));
+    await generateChain(tdb.db, ck3, 10);
+    await checkpointAt(ck3, 10);
+    expect((await attest('export', '--client-key', ck3, '-o', 'old.zip')).code).toBe(0);
+    // The honest chain goes on: two more events (by the app, MACs and all) and a later checkpoint.
+    const audit = createAuditLog(tdb.db, Buffer.from('cd'.repeat(32), 'hex'));
+    for (let i = 0; i < 2; i++) {
+      await tdb.db.transaction((trx) => audit.append(trx, ck3, { action: 'workflow.created', actor: { type: 'system' }, spaceKey: 'ENG', workflowId: 'wf-x', data: {} }));
+    }
+    await checkpointAt(ck3, 12);
+    expect((await attest('export', '--client-key', ck3, '-o', 'new.zip')).code).toBe(0);
+    const ok = await attest('verify', 'new.zip', '--since', 'old.zip', '--public-key', 'operator-since.pem');
+    expect(ok).toMatchObject({ code: 0, stdout: expect.stringMatching(/; extends the earlier checkpoint at seq 10\n$/) });
+    // A checkpoint.json kept on its own does as well.
+    await unzipTo(path.join(dir, 'old.zip'), path.join(dir, 'old'));
+    expect((await attest('verify', 'new.zip', '--since', 'old/checkpoint.json', '--public-key', 'operator-since.pem')).code).toBe(0);
+
+    // A fork: the whole history replaced and signed again with the same key (as a server without witnesses could).
+    await tdb.db.transaction(async (trx) => {
+      await trx.raw('set local session_replication_role = replica');
+      for (const table of ['audit_checkpoints', 'audit_events', 'audit_heads', 'audit_subjects']) await trx(table).where({ client_key: ck3 }).delete();
+    });
+    await generateChain(tdb.db, ck3, 12);
+    await checkpointAt(ck3, 12);
+    expect((await attest('export', '--client-key', ck3, '-o', 'fork.zip')).code).toBe(0);
+    // On its own the fork is self-consistent and signed…
+    expect((await attest('verify', 'fork.zip', '--public-key', 'operator-since.pem')).code).toBe(0);
+    // …against the pack the auditor kept, it is not.
+    const forked = await attest('verify', 'fork.zip', '--since', 'old.zip', '--public-key', 'operator-since.pem');
+    expect(forked).toMatchObject({ code: 1, stdout: expect.stringMatching(/^FAIL: row 10 \(seq 10\): chain_hash is not the one the earlier checkpoint signed: the history was rewritten or forked after the earlier export\n$/) });
+    // An earlier pack under another key proves nothing.
+    const other = generateKeyPairSync('ed25519').publicKey;
+    fs.writeFileSync(path.join(dir, 'other.pem'), other.export({ type: 'spki', format: 'pem' }));
+    expect((await attest('verify', 'new.zip', '--since', 'old.zip', '--public-key', 'other.pem')).stdout).toMatch(/^FAIL: --since .*does not verify with the public key given/);
+  });
+
   it('fails a pack whose events are dated after the checkpoint that covers them was signed (backdated checkpoint, issue 19)', async () => {
     const late = 'cli-late-tenant';
     await generateChain(tdb.db, late, 5);
@@ -129,7 +193,7 @@ describe('attest export / attest verify FILE', () => {
     const v = await attest('verify', 'sec.zip', '--public-key', 'operator.pem');
     expect(v.code).toBe(0);
     expect(v.stdout).toMatch(
-      /^ok: sec\.zip, 300 rows \(200 outside the export's filter, hashes only\), seq 1\.\.300, head [0-9a-f]{64}; starts at the genesis hash of tenant cli-evidence-tenant; checkpoint at seq 300 verified with the given public key [0-9a-f]{64}; no TSA timestamp; signatures reach seq 300, the last row; manifest signed\n$/,
+      /^ok: sec\.zip, 300 rows \(200 outside the export's filter, hashes only\), seq 1\.\.300, head [0-9a-f]{64}; starts at the genesis hash of tenant cli-evidence-tenant; checkpoint at seq 300 verified with the given public key [0-9a-f]{64}; no TSA timestamp; 1 checkpoint in range verified; signatures reach seq 300, the last row; manifest signed\n$/,
     );
 
     const unpacked = path.join(dir, 'sec');
@@ -214,9 +278,10 @@ describe(`scale: ${SCALE_ROWS} rows export and verify in flat memory`, () => {
   const ck = 'scale-tenant';
   it('exports and verifies half and the whole chain with about the same peak RSS', async () => {
     await generateChain(tdb.db, ck, SCALE_ROWS);
-    await checkpointAt(ck, SCALE_ROWS);
-    // Exports end at a checkpoint: one at the end of the first half keeps the small export small.
+    // Exports end at a checkpoint: one at the end of the first half keeps the small export small. Signed in
+    // seq order, as the scheduler signs them (the verifier fails a checkpoint signed before an earlier one).
     await checkpointAt(ck, Math.floor(SCALE_ROWS / 2) - 1);
+    await checkpointAt(ck, SCALE_ROWS);
     const half = (await tdb.db.raw(`select recorded_at from audit_events where client_key = ? and seq = ?`, [ck, Math.floor(SCALE_ROWS / 2)])).rows[0].recorded_at as Date;
     const run = (...args: string[]) => measure(process.execPath, [ATTEST_BIN, ...args], { env: env(), cwd: dir });
     // CSV for the comparison: a pack's rows run on to the checkpoint, so a small pack is not small.

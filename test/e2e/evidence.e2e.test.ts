@@ -112,8 +112,13 @@ describe('evidence export end to end', () => {
     await append('ENG', 'erased-account-1', { decision: 'approve', comment: '+1 looks good', round: 1, viaGroups: [] });
     await append('SEC', null, { reason: 'review lapsed' }, 'workflow.expired');
     for (let i = 0; i < 6; i++) await append(i % 2 ? 'SEC' : 'ENG', d.users.bob.accountId, { decision: 'approve', comment: `ok ${i}`, round: 1, viaGroups: [] });
-    // The erased person: their subject row is deleted, the chain keeps their ref.
-    await t.db('audit_subjects').where({ client_key: ck(), account_id: 'erased-account-1' }).delete();
+    // The erased person, as the privacy job erases one: their subject row is deleted (the chain keeps their
+    // ref) and a subject.erased event names the ref, which explains the blank subject to the verifier.
+    const erased = await t.db('audit_subjects').where({ client_key: ck(), account_id: 'erased-account-1' }).first();
+    await t.db.transaction(async (trx) => {
+      await trx('audit_subjects').where({ client_key: ck(), account_id: 'erased-account-1' }).delete();
+      await t.audit.append(trx, ck(), { action: 'subject.erased', actor: { type: 'system' }, data: { ref: erased.ref, reason: 'the account was closed (Atlassian personal data reporting)' } });
+    });
   });
   afterAll(async () => {
     await t?.close();
@@ -184,7 +189,8 @@ describe('evidence export end to end', () => {
     for (const r of redacted) {
       expect(r.filter((c, i) => c !== '' && ![COL.seq, COL.leaf_hash, COL.prev_chain_hash, COL.chain_hash].includes(i))).toEqual([]);
     }
-    expect(rows.filter((r) => r[COL.canonical] !== '').every((r) => r[COL.space_key] === 'ENG')).toBe(true);
+    // Full rows: the space's, and erasures (a ref and a reason only), which every export shows.
+    expect(rows.filter((r) => r[COL.canonical] !== '').every((r) => r[COL.space_key] === 'ENG' || r[COL.action] === 'subject.erased')).toBe(true);
     const v = await verifyBuf(res.body);
     expect(v).toMatchObject({ ok: true, start: 'genesis', redactedRows: redacted.length });
   });
@@ -221,9 +227,10 @@ describe('evidence export end to end', () => {
     expect((await verifyBuf(Buffer.from(res.text))).ok).toBe(true);
     // Altered (another space) or expired: refused.
     const token = new URL(made.body.url).searchParams.get('token')!;
-    const [body, mac] = token.split('.');
+    const [header, body, mac] = token.split('.');
     const claims = JSON.parse(Buffer.from(body, 'base64url').toString());
-    const forged = `${Buffer.from(JSON.stringify({ ...claims, sp: 'SEC' })).toString('base64url')}.${mac}`;
+    expect(claims).toMatchObject({ purpose: 'evidence-download', space: 'ENG', tenant: ck() });
+    const forged = `${header}.${Buffer.from(JSON.stringify({ ...claims, space: 'SEC' })).toString('base64url')}.${mac}`;
     expect((await request(t.baseUrl).get(`/evidence/download?token=${forged}`)).status).toBe(401);
     const old = new EvidenceLinks(t.config.secretKey, { now: () => new Date(Date.now() - 61_000) }).create({
       clientKey: ck(), accountId: d.users.spaceAdmin.accountId, filter: { spaceKey: 'ENG', from: null, to: null }, format: 'csv',
@@ -320,7 +327,7 @@ describe('evidence export end to end', () => {
 
     it('holds events, manifest, checkpoint, public key and VERIFY.md, and verifies against the checkpoint', async () => {
       expect([...files.keys()].sort()).toEqual(
-        ['SHA256SUMS', 'VERIFY.md', 'checkpoint.json', 'checkpoint.msg', 'checkpoint.sig', 'checkpoint.tst', 'events.csv', 'manifest.json', 'manifest.msg', 'manifest.sig', 'public-key.pem'].sort(),
+        ['SHA256SUMS', 'VERIFY.md', 'checkpoint.json', 'checkpoint.msg', 'checkpoint.sig', 'checkpoint.tst', 'checkpoints.jsonl', 'events.csv', 'manifest.json', 'manifest.msg', 'manifest.sig', 'public-key.pem'].sort(),
       );
       const manifest = JSON.parse(files.get('manifest.json')!.toString());
       expect(manifest).toMatchObject({ tenant: ck(), rows: lastSeq, firstSeq: 1, lastSeq, checkpoint: { seq: lastSeq }, filters: { space: null, from: null, to: null } });
@@ -357,6 +364,36 @@ describe('evidence export end to end', () => {
       expect(failure(await verifyEvidenceFile(await writeZip(lazy, 'cut2.zip')))?.reason).toBe('events.csv does not match its SHA-256 in manifest.json');
     });
 
+    it('holds every hidden row to the signed filter, and a blank subject to its erasure, even in a re-signed pack (issue 19)', async () => {
+      /** The pack with events.csv replaced and its manifest (digest, redactedRows) re-signed, as only a key holder could. */
+      const resign = async (rows: string[][], name: string, change: (m: Record<string, unknown>) => void = () => undefined) => {
+        const csv = toCsv(rows);
+        const manifest = JSON.parse(files.get('manifest.json')!.toString());
+        manifest.files['events.csv'] = { sha256: createHash('sha256').update(csv).digest('hex'), bytes: csv.length };
+        manifest.redactedRows = rows.slice(1).filter((r) => r[COL.canonical] === '').length;
+        change(manifest);
+        const out = new Map(files);
+        out.set('events.csv', csv);
+        out.set('manifest.json', Buffer.from(JSON.stringify(manifest)));
+        out.set('manifest.sig', signManifest(t.config.signingKey, ck(), out.get('manifest.json')!));
+        return verifyEvidenceFile(await writeZip(out, name));
+      };
+      const rows = records(files.get('events.csv')!);
+      const hide = (r: string[]) => r.map((c, i) => ([COL.seq, COL.leaf_hash, COL.prev_chain_hash, COL.chain_hash].includes(i) ? c : ''));
+      // The site pack's filter hides nothing: a row turned into hashes only is a redaction forgery.
+      const hidden = rows.map((r, i) => (i === 2 ? hide(r) : r));
+      expect(failure(await resign(hidden, 'hidden.zip'))).toEqual({ seq: 2, reason: 'row 2 (seq 2): is shown by hashes only, but the signed filter hides no row (no space, no end time)' });
+      // Claiming a space filter does not help: every full row must be in that space.
+      expect(failure(await resign(hidden, 'hidden-space.zip', (m) => ((m.filters as Record<string, unknown>).space = 'ENG')))?.reason).toMatch(/is shown in full but belongs to space "SEC", outside the signed filter \(space ENG\)/);
+      // With a time filter only, hidden rows may only follow every shown one.
+      expect(failure(await resign(hidden, 'hidden-time.zip', (m) => ((m.filters as Record<string, unknown>).to = '2100-01-01T00:00:00.000Z')))?.reason).toMatch(/^row 3 \(seq 3\): is shown in full after seq 2 was hidden, though the signed filter hides only by time/);
+      // The erasure event removed: the blank subject it explained is now unexplained.
+      const erasure = rows.findIndex((r) => r[COL.action] === 'subject.erased');
+      expect(erasure).toBeGreaterThan(0);
+      const noErasure = rows.map((r, i) => (i === erasure ? hide(r) : r));
+      expect(failure(await resign(noErasure, 'no-erasure.zip', (m) => ((m.filters as Record<string, unknown>).to = '2100-01-01T00:00:00.000Z')))?.reason).toMatch(/is shown without its person, but no subject.erased event for it is in the file/);
+    });
+
     it('refuses the manifest and the checkpoint under a wrong public key', async () => {
       const other = generateKeyPairSync('ed25519');
       const r = await verifyEvidenceFile(zipFile, { publicKey: other.publicKey });
@@ -377,7 +414,7 @@ describe('evidence export end to end', () => {
       const rows = records(pack.get('events.csv')!).slice(1);
       expect(rows[0][COL.seq]).toBe('4');
       expect(rows[rows.length - 1][COL.seq]).toBe(String(lastSeq));
-      expect(rows.filter((r) => Number(r[COL.seq]) >= 8).every((r) => r[COL.canonical] === '')).toBe(true);
+      expect(rows.filter((r) => Number(r[COL.seq]) >= 8).every((r) => r[COL.canonical] === '' || r[COL.action] === 'subject.erased')).toBe(true);
       expect(pack.get('events.csv')!.toString()).not.toContain(SEC_SECRET);
       const r = await verifyEvidenceFile(saveBuf(res.body, 'range.zip'));
       expect(r).toMatchObject({ ok: true, firstSeq: 4, lastSeq, start: 'unanchored', checkpoint: { status: 'verified', seq: lastSeq } });
@@ -396,7 +433,10 @@ describe('evidence export end to end', () => {
       out.set('checkpoint.sig', Buffer.from(cp.signature, 'base64'));
       const manifest = JSON.parse(files.get('manifest.json')!.toString());
       manifest.checkpoint = { seq, chainHash: c.chainHash, signedAt: c.signedAt, keyId: 'test' };
-      if (opts.format) manifest.format = opts.format;
+      // An older pack's shape (v2: only the last checkpoint), as a key holder could re-sign it.
+      manifest.format = opts.format ?? 'attest-evidence-pack-v2';
+      out.delete('checkpoints.jsonl');
+      delete manifest.files['checkpoints.jsonl'];
       for (const name of ['checkpoint.json', 'checkpoint.msg', 'checkpoint.sig']) {
         manifest.files[name] = { sha256: createHash('sha256').update(out.get(name)!).digest('hex'), bytes: out.get(name)!.length };
       }
@@ -417,7 +457,7 @@ describe('evidence export end to end', () => {
       const res = await get('/api/evidence.zip', d.users.siteAdmin.accountId);
       const files = await readZip(res.body);
       const manifest = JSON.parse(files.get('manifest.json')!.toString());
-      expect(manifest).toMatchObject({ format: 'attest-evidence-pack-v2', lastSeq: head, checkpoint: { seq: head }, endedAtCheckpoint: null });
+      expect(manifest).toMatchObject({ format: 'attest-evidence-pack-v3', lastSeq: head, checkpoint: { seq: head }, endedAtCheckpoint: null });
       expect(await t.db('audit_checkpoints').where({ client_key: ck(), seq: head })).toHaveLength(1);
       expect(files.get('manifest.msg')!.toString()).toBe(`attest-pack-manifest-v1\n${ck()}\n${createHash('sha256').update(files.get('manifest.json')!).digest('hex')}\n`);
       const r = await verifyEvidenceFile(saveBuf(res.body, 'head.zip'));
@@ -481,7 +521,7 @@ describe('evidence export end to end', () => {
        select 'bulk-tenant', g, now(), 'x', repeat('x', 2000), decode(repeat('00', 32), 'hex'), decode(repeat('00', 32), 'hex')
          from generate_series(1, 40000) g`,
     );
-    const service = createOperatorExport(t.db, t.config.signingKey, { now: () => new Date() }, t.checkpoints);
+    const service = createOperatorExport(t.db, { signingKey: t.config.signingKey, publicKey: null }, { now: () => new Date() });
     const abort = new AbortController();
     let bytes = 0;
     const sink = new Writable({

@@ -3,26 +3,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../../src/db/embedded-postgres';
+import { ROOT, startServerProcess } from '../helpers/processes';
 
 /**
  * The server as `npm start` runs it, as a separate process with its own embedded PostgreSQL in a fresh
  * DATA_DIR: it becomes ready, the devhost installs itself, and SIGTERM stops it cleanly within 10 s,
  * leaving no PostgreSQL behind. A bad setting stops it at once with one line naming the variable.
  */
-const ROOT = path.resolve(__dirname, '../..');
-
-function start(env: Record<string, string>): { child: ChildProcess; output: () => string } {
-  let out = '';
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-  return { child, output: () => out };
-}
-
 const exited = (child: ChildProcess) =>
   new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     if (child.exitCode !== null) resolve({ code: child.exitCode, signal: null });
@@ -46,7 +33,7 @@ describe('the server process', () => {
     fs.chmodSync(dataDir, 0o755);
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
-    const { child, output } = start({ PORT: String(port), DATA_DIR: dataDir, AC_LOCAL_BASE_URL: base, NODE_ENV: 'development' });
+    const { child, output } = startServerProcess({ PORT: String(port), DATA_DIR: dataDir, AC_LOCAL_BASE_URL: base, NODE_ENV: 'development' });
     try {
       let ready = false;
       for (let i = 0; i < 120 && !ready && child.exitCode === null; i++) {
@@ -82,7 +69,7 @@ describe('the server process', () => {
       expect((await fetch(`${base}/readyz`)).status).toBe(200);
 
       // A second server on the same DATA_DIR refuses instead of taking the database away.
-      const second = start({ PORT: String(await freePort()), DATA_DIR: dataDir, NODE_ENV: 'development' });
+      const second = startServerProcess({ PORT: String(await freePort()), DATA_DIR: dataDir, NODE_ENV: 'development' });
       expect((await exited(second.child)).code).toBe(1);
       expect(second.output()).toContain('in use by another process');
       expect((await fetch(`${base}/readyz`)).status).toBe(200);
@@ -102,7 +89,7 @@ describe('the server process', () => {
   }, 90_000);
 
   it('stops at once with one line naming a bad variable', async () => {
-    const { child, output } = start({ PORT: 'nope', DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'attest-proc-')) });
+    const { child, output } = startServerProcess({ PORT: 'nope', DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'attest-proc-')) });
     const { code } = await exited(child);
     expect(code).toBe(1);
     expect(output().trim()).toBe('attest: configuration error: PORT: must be a whole number from 0 to 65535, got "nope"');
@@ -110,7 +97,7 @@ describe('the server process', () => {
 
   it('refuses a NODE_ENV it does not know instead of running as development (devhost, generated keys)', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'attest-proc-'));
-    const { child, output } = start({ NODE_ENV: 'Production', PORT: String(await freePort()), DATA_DIR: dataDir });
+    const { child, output } = startServerProcess({ NODE_ENV: 'Production', PORT: String(await freePort()), DATA_DIR: dataDir });
     const { code } = await exited(child);
     expect(code).toBe(1);
     expect(output().trim()).toMatch(/^attest: configuration error: NODE_ENV: must be one of development, test, production .*got "Production"$/);

@@ -190,7 +190,7 @@ describe('a database superuser without the keys', () => {
     });
   });
 
-  it("publishes the checkpoint key's id from the running process (HTTPS endpoint and the space admin screen), not from the database", async () => {
+  it("publishes the checkpoint key's id from the running process (HTTPS endpoint, the descriptor and the space admin screen), not from the database", async () => {
     const res = await request(t.baseUrl).get('/checkpoint-key');
     expect(res.status).toBe(200);
     const id = keyIdOf(t.config.signingKey);
@@ -198,6 +198,9 @@ describe('a database superuser without the keys', () => {
     const screen = await request(t.baseUrl).get(d.spaceToolsUrl(d.users.spaceAdmin.accountId, 'ENG').slice(t.baseUrl.length)).set('Accept', 'text/html');
     expect(screen.status).toBe(200);
     expect(screen.text).toContain(`attest verify pack.zip --key-id ${id}`);
+    // And in the descriptor Confluence fetched at install (Confluence keeps its own copy of it).
+    const descriptor = await request(t.baseUrl).get('/atlassian-connect.json');
+    expect(descriptor.body.links).toMatchObject({ 'attest-checkpoint-key': `${t.baseUrl}/checkpoint-key?keyId=${id}` });
   });
 
   it("a pack carries its checkpoint's TSA token, which the auditor checks with the TSA's certificate", async () => {
@@ -235,9 +238,126 @@ describe('a database superuser without the keys', () => {
       expect(ossl.stdout).toContain('Verification: OK');
       // Another TSA's certificate does not vouch for it.
       const other = createDevhostTsa({ dir: path.join(dir, 'other-tsa') }).certificatePem;
-      expect(await verifyEvidenceFile(file, { publicKey, tsaCertificatesPem: [other] })).toMatchObject({ ok: false, reason: expect.stringMatching(/checkpoint\.tst/) });
+      expect(await verifyEvidenceFile(file, { publicKey, tsaCertificatesPem: [other] })).toMatchObject({ ok: false, reason: expect.stringMatching(/TSA token: .*not a trusted TSA certificate/) });
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  describe('redaction and erasure forgeries (issue 19)', () => {
+    /** A zip export through the API as the site admin of tenant `ck`, saved to a temp file. */
+    async function exportZip(ck: string, url: string): Promise<{ status: number; file: string; body: Buffer; message?: string }> {
+      const res = await request(t.baseUrl)
+        .get(url)
+        .set('Authorization', `JWT ${d.contextJwt(d.users.siteAdmin.accountId, {}, { clientKey: ck })}`)
+        .buffer(true)
+        .parse((r, cb) => {
+          const chunks: Buffer[] = [];
+          r.on('data', (c: Buffer) => chunks.push(c));
+          r.on('end', () => cb(null, Buffer.concat(chunks)));
+        });
+      const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'attest-forgery-')), 'pack.zip');
+      fs.writeFileSync(file, res.body as Buffer);
+      let message: string | undefined;
+      if (res.status !== 200) message = JSON.parse((res.body as Buffer).toString()).error?.message;
+      return { status: res.status, file, body: res.body as Buffer, message };
+    }
+    const publicKey = () => createPublicKey(t.config.signingKey);
+    /** The app dates events by the wall clock and signs by the test clock: keep the test clock just ahead. */
+    const soon = () => tick(new Date(Math.max(Date.now(), clock.now().getTime()) + 1000).toISOString());
+    async function appendIn(ck: string, space: string, accountId: string, comment: string) {
+      await t.db.transaction((trx) =>
+        t.audit.append(trx, ck, {
+          action: 'decision.approved',
+          actor: { type: 'user', accountId },
+          spaceKey: space,
+          page: { id: space === 'ENG' ? '1001' : '2001', version: 1, title: 'Policy', bodyHash: null },
+          workflowId: `wf-${space}`,
+          data: { comment },
+        }),
+      );
+    }
+
+    it("an in-scope row whose space_key column was changed is still shown in full: the canonical text decides", async () => {
+      const ck = await tenant();
+      await appendIn(ck, 'ENG', d.users.alice.accountId, 'eng 1');
+      await appendIn(ck, 'ENG', d.users.bob.accountId, 'eng 2: the approval the attacker wants hidden');
+      await appendIn(ck, 'SEC', d.users.bob.accountId, 'sec 1');
+      expect(await t.checkpoints.checkpoint(ck, soon())).toBe('signed');
+      // After the signature (a changed column before it would have stopped the signer: it checks columns too).
+      await superuser(ck, (trx) => trx('audit_events').where({ client_key: ck, seq: 2 }).update({ space_key: 'SEC' }).then(() => undefined));
+      soon();
+      const pack = await exportZip(ck, '/api/spaces/ENG/evidence.zip');
+      expect(pack.status).toBe(200);
+      const r = await verifyEvidenceFile(pack.file, { publicKey: publicKey() });
+      expect(r).toMatchObject({ ok: true, rows: 3, redactedRows: 1, manifest: 'signed' });
+    });
+
+    it('a recorded_at column moved to push events out of a time range: the export refuses', async () => {
+      const ck = await tenant();
+      for (let i = 1; i <= 3; i++) {
+        await appendIn(ck, 'ENG', d.users.alice.accountId, `event ${i}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const at = async (seq: number) => JSON.parse((await t.db('audit_events').where({ client_key: ck, seq }).first()).canonical).at as string;
+      const t2 = Date.parse(await at(2));
+      // Event 2 is the one event in [from, to); the attacker dates its column a day later to drop it.
+      const from = new Date(t2).toISOString();
+      const to = new Date(t2 + 1).toISOString();
+      await superuser(ck, (trx) => trx('audit_events').where({ client_key: ck, seq: 2 }).update({ recorded_at: new Date(Date.now() + 86_400_000) }).then(() => undefined));
+      soon();
+      const pack = await exportZip(ck, `/api/evidence.zip?from=${from}&to=${to}`);
+      expect(pack.status).toBe(409);
+      expect(pack.message).toMatch(/recorded_at column disagrees with the time in event 2's signed-over text/);
+    });
+
+    it('a person unlinked without an erasure (delete from audit_subjects) fails the pack; a real erasure verifies', async () => {
+      const ck = await tenant();
+      await appendIn(ck, 'ENG', d.users.alice.accountId, 'alice approves');
+      await appendIn(ck, 'ENG', d.users.bob.accountId, 'bob approves');
+      await superuser(ck, (trx) => trx('audit_subjects').where({ client_key: ck, account_id: d.users.bob.accountId }).delete().then(() => undefined));
+      soon();
+      const forged = await exportZip(ck, '/api/evidence.zip');
+      expect(forged.status).toBe(200);
+      expect(await verifyEvidenceFile(forged.file, { publicKey: publicKey() })).toMatchObject({
+        ok: false,
+        seq: 2,
+        reason: expect.stringMatching(/is shown without its person, but no subject.erased event for it is in the file/),
+      });
+
+      // The privacy job's erasure: subject deleted and a subject.erased event naming the ref, in one transaction.
+      const ck2 = await tenant();
+      await appendIn(ck2, 'ENG', d.users.bob.accountId, 'bob approves');
+      await appendIn(ck2, 'SEC', d.users.alice.accountId, 'alice approves');
+      const ref = (await t.db('audit_subjects').where({ client_key: ck2, account_id: d.users.bob.accountId }).first()).ref;
+      await t.db.transaction(async (trx) => {
+        await trx('audit_subjects').where({ client_key: ck2, account_id: d.users.bob.accountId }).delete();
+        await t.audit.append(trx, ck2, { action: 'subject.erased', actor: { type: 'system' }, data: { ref, reason: 'the account was closed' } });
+      });
+      soon();
+      const honest = await exportZip(ck2, '/api/spaces/SEC/evidence.zip');
+      // The erasure is shown even in another space's pack; the erased ENG row is hidden there.
+      expect(await verifyEvidenceFile(honest.file, { publicKey: publicKey() })).toMatchObject({ ok: true, rows: 3, redactedRows: 1 });
+      soon();
+      const site = await exportZip(ck2, '/api/evidence.zip');
+      expect(await verifyEvidenceFile(site.file, { publicKey: publicKey() })).toMatchObject({ ok: true, erasedSubjects: 1 });
+    });
+
+    it('a fake checkpoint row inside a pack\'s range fails the pack, which checks every checkpoint it reaches', async () => {
+      const ck = await tenant();
+      await appendIn(ck, 'ENG', d.users.alice.accountId, 'one');
+      await appendIn(ck, 'ENG', d.users.alice.accountId, 'two');
+      expect(await t.checkpoints.checkpoint(ck, soon())).toBe('signed');
+      await appendIn(ck, 'ENG', d.users.alice.accountId, 'three');
+      soon();
+      const good = await exportZip(ck, '/api/evidence.zip');
+      expect(await verifyEvidenceFile(good.file, { publicKey: publicKey() })).toMatchObject({ ok: true, checkpoint: { seq: 3, all: { count: 2 } } });
+      await superuser(ck, (trx) =>
+        trx('audit_checkpoints').where({ client_key: ck, seq: 2 }).update({ signature: Buffer.alloc(64).toString('base64') }).then(() => undefined),
+      );
+      soon();
+      const bad = await exportZip(ck, '/api/evidence.zip');
+      expect(await verifyEvidenceFile(bad.file, { publicKey: publicKey() })).toMatchObject({ ok: false, reason: 'the checkpoint signature (seq 2) does not verify with the public key given (key id ' + keyIdOf(t.config.signingKey) + ')' });
+    });
   });
 });

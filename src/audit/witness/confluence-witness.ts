@@ -44,6 +44,12 @@ export class ConfluenceWitness implements Witness {
     }
   }
 
+  /** The last HISTORY_LENGTH checkpoints this witness holds for the tenant, oldest first. */
+  async history(clientKey: string): Promise<WitnessedCheckpoint[]> {
+    const value = (await this.read(clientKey, HISTORY_PROPERTY, history)) ?? [];
+    return value.filter((c) => c.clientKey === clientKey);
+  }
+
   async latest(clientKey: string): Promise<WitnessedCheckpoint | null> {
     const value = await this.read(clientKey, LATEST_PROPERTY, checkpoint);
     if (value && value.clientKey !== clientKey) throw new WitnessError(this.name, `the stored checkpoint names another tenant`);
