@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { safeText } from '../lib/safe-text';
 import { DEFAULT_POLICY, SpacePolicy } from '../approvals/space-policy';
 
 /** Confluence space keys: letters and digits; personal spaces start with "~". */
@@ -7,7 +8,7 @@ export const spaceKeyParams = z
   .strict();
 
 const accountId = z.string().trim().min(1).max(128).regex(/^[A-Za-z0-9:_-]+$/, 'approvers must be Atlassian account IDs');
-const groupName = z.string().trim().min(1).max(255);
+const groupName = safeText({ max: 255, name: 'groups: a group name' }).trim().min(1, 'groups: a group name must not be empty');
 const days = (name: string, max: number) =>
   z.number({ message: `${name} must be a number of days` }).int(`${name} must be a whole number`).min(1, `${name} must be at least 1`).max(max, `${name} must be at most ${max}`);
 

@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { ApprovalsService } from '../approvals/approvals-service';
 import type { ConfluenceClient } from '../confluence/confluence-client';
 import type { Clock } from '../lib/clock';
-import { NotFoundError } from '../lib/errors';
+import { isDatabaseUnavailable, NotFoundError, UnavailableError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import { parsePageWebhook } from './page-events-schemas';
 import { contentTypeOfEvent, isMoveEvent, isUpdateEvent, PageEvent, PageEventName, PageEventsStore } from './page-events-store';
@@ -35,40 +35,37 @@ export class PageEventsService {
   ) {}
 
   /**
-   * A webhook delivery: validated and stored in the inbox before this resolves, then handled in the
-   * background. A storage failure (the database away) rejects, so that the webhook route answers non-2xx
-   * instead of acknowledging what it did not keep; once stored, a failed handling is the retry job's to repeat.
+   * A webhook delivery: validates it (InputError, a 400, when it is unusable) and stores it in the inbox
+   * before it resolves, so the route answers 2xx only for what is kept; a store failure is an
+   * UnavailableError (503, see webhooks.ts). Processing then runs in the background.
    */
-  async receive(clientKey: string, event: PageEventName, body: unknown): Promise<void> {
-    const stored = await this.receiveNow(clientKey, event, body);
-    if (!stored) return;
+  async receive(clientKey: string, event: PageEventName, body: unknown): Promise<'stored' | 'duplicate'> {
+    const parsed = parsePageWebhook(event, body);
+    let stored: PageEvent | null;
+    try {
+      stored = await this.deps.store.insert(clientKey, parsed, this.deps.clock.now());
+    } catch (err) {
+      // The database away is answered 503 with Retry-After by the error middleware; anything else that kept
+      // the delivery out of the inbox is not acknowledged either.
+      if (isDatabaseUnavailable(err)) throw err;
+      this.deps.logger.error({ err, clientKey, event, pageId: parsed.pageId }, 'page event could not be stored; answered 503');
+      throw new UnavailableError('The event could not be stored right now. Try again later.', { cause: err });
+    }
+    if (!stored) {
+      this.deps.logger.info({ clientKey, event, pageId: parsed.pageId, version: parsed.pageVersion }, 'page webhook: duplicate delivery ignored');
+      return 'duplicate';
+    }
     const work = this.process(stored).catch((err) => {
-      this.deps.logger.warn({ err, clientKey, event, eventId: stored.id }, 'page event stored but not handled; the retry job will try again');
+      this.deps.logger.error({ err, clientKey, event, eventId: stored.id }, 'page event stored but not processed; the retry job will take it');
     });
     this.inFlight.add(work);
     void work.finally(() => this.inFlight.delete(work));
+    return 'stored';
   }
 
   /** Resolves when every delivery received so far has been handled (tests, graceful shutdown). */
   async settled(): Promise<void> {
     while (this.inFlight.size) await Promise.all([...this.inFlight]);
-  }
-
-  /** The stored delivery, or nothing when there is nothing to handle (malformed, or a duplicate). */
-  private async receiveNow(clientKey: string, event: PageEventName, body: unknown): Promise<PageEvent | undefined> {
-    let parsed;
-    try {
-      parsed = parsePageWebhook(event, body);
-    } catch (err) {
-      this.deps.logger.warn({ clientKey, event, problem: (err as Error).message }, 'page webhook refused: malformed payload');
-      return;
-    }
-    const stored = await this.deps.store.insert(clientKey, parsed, this.deps.clock.now());
-    if (!stored) {
-      this.deps.logger.info({ clientKey, event, pageId: parsed.pageId, version: parsed.pageVersion }, 'page webhook: duplicate delivery ignored');
-      return;
-    }
-    return stored;
   }
 
   /** Handles one stored event; returns false when it failed (it stays unprocessed for a retry). */
