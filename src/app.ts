@@ -296,5 +296,8 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
 
   app.use(notFound);
   app.use(errorHandler(logger));
-  return { app, addon, store, audit, confluence, approvals, pageEvents, checkpoints, privacy, scheduler, devhost, close: () => exportDb.destroy() };
+  return { app, addon, store, audit, confluence, approvals, pageEvents, checkpoints, privacy, scheduler, devhost, close: async () => {
+    pageEvents.stopHolding();
+    await exportDb.destroy();
+  } };
 }

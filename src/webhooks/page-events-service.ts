@@ -12,6 +12,24 @@ export const RETRY_AFTER_MS = 60_000;
 export const MAX_ATTEMPTS = 10;
 
 /**
+ * Deliveries the inbox could not take are answered 503, but Confluence does not redeliver webhooks (only
+ * Jira's are documented to retry), so the process holds them and stores them itself once the database is back:
+ * at most HELD_MAX, each for at most HELD_MAX_AGE_MS, tried every HELD_RETRY_MS. A process that stops first
+ * loses them, as the delivery was never acknowledged (docs/operations.md).
+ */
+export const HELD_MAX = 1000;
+export const HELD_MAX_AGE_MS = 30 * 60_000;
+export const HELD_RETRY_MS = 5_000;
+
+interface HeldDelivery {
+  clientKey: string;
+  event: PageEventName;
+  parsed: ReturnType<typeof parsePageWebhook>;
+  heldAt: number;
+  failures?: number;
+}
+
+/**
  * Page webhooks → approvals. Every delivery is stored in the inbox (deduplicated) before it is acted
  * on; handling is idempotent and safe out of order, so the retry job can run any stored event again:
  * - page_updated / blog_updated apply the version through ApprovalsService.applyPageVersion (an older or equal
@@ -22,6 +40,8 @@ export const MAX_ATTEMPTS = 10;
  */
 export class PageEventsService {
   private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly held = new Map<string, HeldDelivery>();
+  private heldTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly deps: {
@@ -47,20 +67,83 @@ export class PageEventsService {
     } catch (err) {
       // The database away is answered 503 with Retry-After by the error middleware; anything else that kept
       // the delivery out of the inbox is not acknowledged either.
+      this.hold({ clientKey, event, parsed, heldAt: Date.now() });
       if (isDatabaseUnavailable(err)) throw err;
-      this.deps.logger.error({ err, clientKey, event, pageId: parsed.pageId }, 'page event could not be stored; answered 503');
+      this.deps.logger.error({ err, clientKey, event, pageId: parsed.pageId }, 'page event could not be stored; answered 503, held to be stored later');
       throw new UnavailableError('The event could not be stored right now. Try again later.', { cause: err });
     }
     if (!stored) {
       this.deps.logger.info({ clientKey, event, pageId: parsed.pageId, version: parsed.pageVersion }, 'page webhook: duplicate delivery ignored');
       return 'duplicate';
     }
+    this.handleInBackground(stored);
+    return 'stored';
+  }
+
+  private handleInBackground(stored: PageEvent): void {
     const work = this.process(stored).catch((err) => {
-      this.deps.logger.error({ err, clientKey, event, eventId: stored.id }, 'page event stored but not processed; the retry job will take it');
+      this.deps.logger.error({ err, clientKey: stored.clientKey, event: stored.event, eventId: stored.id }, 'page event stored but not processed; the retry job will take it');
     });
     this.inFlight.add(work);
     void work.finally(() => this.inFlight.delete(work));
-    return 'stored';
+  }
+
+  private hold(d: HeldDelivery): void {
+    const key = JSON.stringify([d.clientKey, d.event, d.parsed]);
+    if (!this.held.has(key) && this.held.size >= HELD_MAX) {
+      const [oldestKey, oldest] = this.held.entries().next().value as [string, HeldDelivery];
+      this.held.delete(oldestKey);
+      this.deps.logger.error({ clientKey: oldest.clientKey, event: oldest.event, pageId: oldest.parsed.pageId }, 'page event LOST: too many deliveries held while the database is away');
+    }
+    this.held.set(key, this.held.get(key) ?? d);
+    if (!this.heldTimer) {
+      this.heldTimer = setInterval(() => void this.storeHeld(), HELD_RETRY_MS);
+      this.heldTimer.unref();
+    }
+  }
+
+  /** How many deliveries wait to be stored (the 503s Confluence will not send again). */
+  get heldCount(): number {
+    return this.held.size;
+  }
+
+  /**
+   * Stores the held deliveries while the database answers (a delivery sent again meanwhile is a duplicate
+   * then) and handles them as if they had just arrived. Stops at the first sign the database is still away.
+   */
+  async storeHeld(): Promise<{ stored: number; waiting: number }> {
+    let stored = 0;
+    for (const [key, d] of [...this.held]) {
+      if (Date.now() - d.heldAt > HELD_MAX_AGE_MS) {
+        this.held.delete(key);
+        this.deps.logger.error({ clientKey: d.clientKey, event: d.event, pageId: d.parsed.pageId }, 'page event LOST: the database was away longer than a delivery is held');
+        continue;
+      }
+      let row: PageEvent | null;
+      try {
+        row = await this.deps.store.insert(d.clientKey, d.parsed, this.deps.clock.now());
+      } catch (err) {
+        if (isDatabaseUnavailable(err)) break;
+        d.failures = (d.failures ?? 0) + 1;
+        // Once, then every few minutes: it is tried every few seconds.
+        if (d.failures % 60 === 1) this.deps.logger.warn({ err, clientKey: d.clientKey, event: d.event, failures: d.failures }, 'held page event still cannot be stored');
+        continue;
+      }
+      this.held.delete(key);
+      if (row) {
+        stored++;
+        this.deps.logger.info({ clientKey: d.clientKey, event: d.event, pageId: d.parsed.pageId }, 'held page event stored');
+        this.handleInBackground(row);
+      }
+    }
+    if (!this.held.size) this.stopHolding();
+    return { stored, waiting: this.held.size };
+  }
+
+  /** Shutdown: the held deliveries go unstored (they were answered 503). */
+  stopHolding(): void {
+    if (this.heldTimer) clearInterval(this.heldTimer);
+    this.heldTimer = null;
   }
 
   /** Resolves when every delivery received so far has been handled (tests, graceful shutdown). */
