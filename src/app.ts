@@ -21,6 +21,7 @@ import type { ConfluenceClient } from './confluence/confluence-client';
 import { createLifecycleRouter } from './lifecycle/lifecycle-router';
 import { createMyApprovalsRouter } from './my-approvals/my-approvals-router';
 import { createOpsRouter } from './ops/ops-router';
+import { createMetrics } from './ops/metrics';
 import { createEvidence } from './evidence/evidence-feature';
 import { DEFAULT_EXPORT_LIMITS, ExportLimits } from './evidence/export-limits';
 import { createSpacesRouter } from './spaces/spaces-router';
@@ -120,6 +121,8 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
     }),
   );
   app.use(requestLogger(logger));
+  const metrics = createMetrics({ db, token: config.metricsToken });
+  app.use(metrics.httpMiddleware);
   app.use(withoutSessionTokens);
   app.use(express.json({ limit: '256kb' }));
   app.use(express.urlencoded({ extended: false, limit: '64kb' }));
@@ -228,6 +231,7 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
   app.get('/favicon.ico', (_req, res) => res.status(204).end());
   app.get('/', (_req, res) => res.redirect(config.devhost ? '/devhost' : '/atlassian-connect.json'));
   app.use(createOpsRouter({ db }));
+  app.use(metrics.router);
   app.use(createLifecycleRouter({ addon, store, logger }));
   app.use(createApprovalsRouter({ addon, service: approvals, confluence }));
   app.use(createTrailRouter({ addon, trail, confluence, db, audit, clock }));

@@ -32,6 +32,8 @@ export interface Config {
    * its tokens must be signed with (ATTEST_TSA_CERT, PEM). Unset: no TSA witness (development uses the devhost's).
    */
   tsa?: { url: string; certificatesPem: string[] };
+  /** Bearer token for `/metrics` (ATTEST_METRICS_TOKEN); unset: metrics are not served. */
+  metricsToken?: string;
 }
 
 /** The development signing key's file in DATA_DIR (created by the server's first start, never by the CLI). */
@@ -61,6 +63,7 @@ const envSchema = z.object({
   ATTEST_SCHEDULER: z.string().optional(),
   ATTEST_TSA_URL: z.string().optional(),
   ATTEST_TSA_CERT: z.string().optional(),
+  ATTEST_METRICS_TOKEN: z.string().optional(),
 });
 
 type Env = Record<string, string | undefined>;
@@ -233,6 +236,11 @@ function loadConfigWith(env: Env, keys: 'create' | 'existing'): Config | CliConf
     throw new ConfigError('ATTEST_TSA_URL', 'is required with ATTEST_TSA_CERT');
   }
 
+  const metricsToken = parsed.ATTEST_METRICS_TOKEN || undefined;
+  if (metricsToken !== undefined && (metricsToken.length < 16 || !/^[\x21-\x7e]+$/.test(metricsToken))) {
+    throw new ConfigError('ATTEST_METRICS_TOKEN', 'must be at least 16 printable characters without spaces');
+  }
+
   return {
     port,
     host,
@@ -249,5 +257,6 @@ function loadConfigWith(env: Env, keys: 'create' | 'existing'): Config | CliConf
     privacyUrl,
     scheduler: !['off', 'false', '0'].includes(schedulerRaw),
     tsa,
+    metricsToken,
   };
 }

@@ -1,0 +1,161 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { NextFunction, Request, Response, Router } from 'express';
+import { Router as createRouter } from 'express';
+import type { Knex } from 'knex';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/**
+ * Prometheus metrics (prom-client) for operators: what people wait for (request durations by route and status),
+ * the work the app does (decisions, audit appends, webhooks, scheduled jobs) and the health of the evidence
+ * (age of the oldest unsigned event, tenants whose chain check failed, the webhook inbox backlog), read from the
+ * database at scrape time so every instance reports the same truth. `/metrics` is served only with
+ * ATTEST_METRICS_TOKEN set, behind `Authorization: Bearer <token>`: it names routes and tenants' counts, never
+ * a tenant, a person or a token.
+ */
+export interface Metrics {
+  registry: Registry;
+  /** Express middleware: one observation per request, labelled by its route pattern (never its raw path). */
+  httpMiddleware(req: Request, res: Response, next: NextFunction): void;
+  /** The `/metrics` route (404 when no token is configured). */
+  router: Router;
+}
+
+const ROUTE_UNMATCHED = 'unmatched';
+
+export function createMetrics(opts: { db: Knex; token?: string; now?: () => number }): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'attest_process_' });
+  const now = opts.now ?? Date.now;
+
+  const httpDuration = new Histogram({
+    name: 'attest_http_request_duration_seconds',
+    help: 'HTTP requests by method, route pattern and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+
+  new Gauge({
+    name: 'attest_webhook_inbox_unprocessed',
+    help: 'Page webhook deliveries stored but not yet handled',
+    registers: [registry],
+    async collect() {
+      const row = await opts.db('page_events').whereNull('processed_at').count<{ n: string }[]>('* as n').first();
+      this.set(Number(row?.n ?? 0));
+    },
+  });
+
+  new Gauge({
+    name: 'attest_webhook_inbox_oldest_unprocessed_seconds',
+    help: 'Age of the oldest page webhook delivery not yet handled (0 when none)',
+    registers: [registry],
+    async collect() {
+      const row = await opts.db('page_events').whereNull('processed_at').min<{ t: Date | null }[]>('received_at as t').first();
+      this.set(row?.t ? Math.max(0, (now() - new Date(row.t).getTime()) / 1000) : 0);
+    },
+  });
+
+  new Gauge({
+    name: 'attest_unsigned_events_oldest_seconds',
+    help: "Age of the oldest audit event that no signed checkpoint covers yet, over all tenants (0 when all are signed): checkpoints run every 5 minutes, so a value past 15 minutes means signing is refused or delayed",
+    registers: [registry],
+    async collect() {
+      const { rows } = await opts.db.raw(
+        `select min(e.recorded_at) as t
+           from audit_heads h
+           left join lateral (select max(seq) as seq from audit_checkpoints c where c.client_key = h.client_key) cp on true
+           join audit_events e on e.client_key = h.client_key and e.seq = coalesce(cp.seq, 0) + 1
+          where h.seq > coalesce(cp.seq, 0)`,
+      );
+      const t = rows[0]?.t as Date | null | undefined;
+      this.set(t ? Math.max(0, (now() - new Date(t).getTime()) / 1000) : 0);
+    },
+  });
+
+  new Gauge({
+    name: 'attest_verification_failed_tenants',
+    help: 'Tenants whose latest chain verification (full or incremental) failed',
+    registers: [registry],
+    async collect() {
+      const row = await opts.db('audit_verification').where({ status: 'failed' }).countDistinct<{ n: string }[]>('client_key as n').first();
+      this.set(Number(row?.n ?? 0));
+    },
+  });
+
+  const jobRuns = new Gauge({
+    name: 'attest_scheduler_runs',
+    help: 'Scheduled job runs in the last 24 hours by job and outcome',
+    labelNames: ['job', 'outcome'] as const,
+    registers: [registry],
+    async collect() {
+      const rows = await opts.db('job_runs')
+        .where('started_at', '>', new Date(now() - 24 * 60 * 60 * 1000))
+        .groupBy('job', 'outcome')
+        .select('job', 'outcome')
+        .count<{ job: string; outcome: string; n: string }[]>('* as n');
+      jobRuns.reset();
+      for (const r of rows) jobRuns.set({ job: r.job, outcome: r.outcome }, Number(r.n));
+    },
+  });
+
+  const activity = new Gauge({
+    name: 'attest_audit_events_last_hour',
+    help: 'Audit events appended in the last hour by action (decisions are decision.approved and decision.rejected)',
+    labelNames: ['action'] as const,
+    registers: [registry],
+    async collect() {
+      const rows = await opts.db('audit_events')
+        .where('recorded_at', '>', new Date(now() - 60 * 60 * 1000))
+        .groupBy('action')
+        .select('action')
+        .count<{ action: string; n: string }[]>('* as n');
+      activity.reset();
+      for (const r of rows) activity.set({ action: r.action }, Number(r.n));
+    },
+  });
+
+  const pool = new Gauge({
+    name: 'attest_db_pool_connections',
+    help: 'Database pool connections by state (used, free, pending acquires)',
+    labelNames: ['state'] as const,
+    registers: [registry],
+    collect() {
+      const p = (opts.db.client as { pool?: { numUsed(): number; numFree(): number; numPendingAcquires(): number } }).pool;
+      if (!p) return;
+      pool.set({ state: 'used' }, p.numUsed());
+      pool.set({ state: 'free' }, p.numFree());
+      pool.set({ state: 'pending' }, p.numPendingAcquires());
+    },
+  });
+
+  const httpMiddleware = (req: Request, res: Response, next: NextFunction) => {
+    const start = process.hrtime.bigint();
+    res.on('finish', () => {
+      const route = req.route?.path ? `${req.baseUrl}${req.route.path}` : ROUTE_UNMATCHED;
+      httpDuration.observe({ method: req.method, route, status: String(res.statusCode) }, Number(process.hrtime.bigint() - start) / 1e9);
+    });
+    next();
+  };
+
+  const router = createRouter();
+  router.get('/metrics', async (req, res) => {
+    if (!opts.token) {
+      res.status(404).json({ error: { message: 'Metrics are off: set ATTEST_METRICS_TOKEN to serve them.' } });
+      return;
+    }
+    const given = Buffer.from((req.headers.authorization ?? '').replace(/^Bearer /, ''), 'utf8');
+    const expected = Buffer.from(opts.token, 'utf8');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      res.status(401).set('WWW-Authenticate', 'Bearer').json({ error: { message: 'Metrics need Authorization: Bearer <ATTEST_METRICS_TOKEN>.' } });
+      return;
+    }
+    try {
+      const body = await registry.metrics();
+      res.set('Content-Type', registry.contentType).set('Cache-Control', 'no-store').send(body);
+    } catch {
+      res.status(503).set('Retry-After', '5').json({ error: { message: 'Metrics could not be read from the database right now.' } });
+    }
+  });
+
+  return { registry, httpMiddleware, router };
+}

@@ -1,0 +1,59 @@
+import request from 'supertest';
+import { startTestApp, TestApp } from '../helpers/test-app';
+import { macroRequests } from '../helpers/macro-requests';
+
+const TOKEN = 'metrics-token-0123456789';
+
+/** `/metrics` (issue 15): Prometheus text behind a bearer token, route patterns not paths, evidence health from the database. */
+describe('/metrics', () => {
+  let t: TestApp;
+  let d: NonNullable<TestApp['devhost']>;
+  beforeAll(async () => {
+    t = await startTestApp({ env: { ATTEST_METRICS_TOKEN: TOKEN } });
+    d = t.devhost!;
+  });
+  afterAll(() => t?.close());
+
+  const scrape = () => request(t.baseUrl).get('/metrics').set('Authorization', `Bearer ${TOKEN}`);
+  const value = (text: string, line: RegExp) => {
+    const m = text.split('\n').find((l) => line.test(l));
+    return m === undefined ? undefined : Number(m.split(' ').pop());
+  };
+
+  it('needs the token (401 without or with another), and is off without one configured (404)', async () => {
+    expect((await request(t.baseUrl).get('/metrics')).status).toBe(401);
+    expect((await request(t.baseUrl).get('/metrics').set('Authorization', 'Bearer wrong-token-0123456789')).status).toBe(401);
+    const off = await startTestApp({ devhost: false, install: false });
+    try {
+      expect((await request(off.baseUrl).get('/metrics').set('Authorization', `Bearer ${TOKEN}`)).status).toBe(404);
+    } finally {
+      await off.close();
+    }
+  });
+
+  it('reports requests by route pattern and status, decisions, and the age of unsigned events', async () => {
+    const page = d.pages.releaseChecklist;
+    const m = macroRequests(t);
+    expect((await m.render(d.users.alice.accountId, 'releaseChecklist')).status).toBe(200);
+    const wf = await m.api(d.users.alice.accountId, 'releaseChecklist').get();
+    const decided = await m.api(d.users.alice.accountId, 'releaseChecklist').decide({ decision: 'approve', comment: 'ok', pageVersion: wf.body.boundVersion });
+    expect(decided.status).toBe(201);
+    const res = await scrape();
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^text\/plain;.*version=0\.0\.4/);
+    const text = res.text;
+    // The route pattern, never the page id or macro id of the request.
+    expect(value(text, /^attest_http_request_duration_seconds_count\{method="POST",route="\/api\/pages\/:pageId\/workflows\/:macroId\/decisions",status="201"\}/)).toBe(1);
+    expect(text).not.toContain(page.macroIds[0]);
+    expect(value(text, /^attest_audit_events_last_hour\{action="decision\.approved"\}/)).toBe(1);
+    // Nothing signed yet: the oldest unsigned event has an age.
+    expect(value(text, /^attest_unsigned_events_oldest_seconds /)).toBeGreaterThanOrEqual(0);
+    expect(text).toMatch(/^attest_webhook_inbox_unprocessed 0$/m);
+    expect(text).toMatch(/^attest_verification_failed_tenants 0$/m);
+    expect(text).toMatch(/^attest_db_pool_connections\{state="used"\} \d+$/m);
+    expect(text).toMatch(/^attest_process_process_cpu_seconds_total /m);
+    // After a checkpoint nothing is waiting to be signed.
+    expect(await t.checkpoints.checkpoint(d.clientKey, new Date())).toBe('signed');
+    expect((await scrape()).text).toMatch(/^attest_unsigned_events_oldest_seconds 0$/m);
+  });
+});
