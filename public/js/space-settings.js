@@ -78,7 +78,7 @@
 
   // ---- workflows ----
   var STATE = {
-    pending: ['Pending', 'inprogress'], outdated: ['Outdated', 'moved'], expired: ['Expired', 'moved'],
+    pending: ['Pending', 'inprogress'], outdated: ['Page changed', 'moved'], expired: ['Expired', 'moved'],
     approved: ['Approved', 'success'], rejected: ['Rejected', 'removed'], archived: ['Archived', 'default'],
   };
   var tbody = document.getElementById('workflows-body');

@@ -15,7 +15,7 @@ const screenQuery = z.object({ spaceKey: spaceKeyParams.shape.spaceKey }).passth
 const STATE_LABELS: Record<string, string> = {
   overdue: 'Overdue',
   pending: 'Pending',
-  outdated: 'Outdated',
+  outdated: 'Page changed',
   expired: 'Expired',
   approved: 'Approved',
   rejected: 'Rejected',
