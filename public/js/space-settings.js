@@ -116,6 +116,7 @@
     a.href = w.pageUrl;
     a.target = '_top';
     th.appendChild(a);
+    if (w.name) th.appendChild(el('span', w.name, 'attest-workflow-name'));
     if (w.appCannotReadSince) {
       var warn = el('p', 'Attest cannot read this page since ' + when(w.appCannotReadSince) + ': its restrictions leave out the Attest app. Add "Attest" to the people who can view it.', 'attest-app-unreadable');
       warn.setAttribute('role', 'note');

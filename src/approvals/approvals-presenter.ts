@@ -1,6 +1,7 @@
 import type { ConfluenceClient } from '../confluence/confluence-client';
 import { OPEN_STATES } from './approval-rules';
 import type { WorkflowView } from './approvals-service';
+import { workflowName } from './macro-position';
 
 const STATE_LABEL: Record<string, { label: string; tone: string }> = {
   pending: { label: 'Pending', tone: 'inprogress' },
@@ -34,6 +35,9 @@ export function workflowJson(v: WorkflowView, names: Map<string, string>) {
     id: wf.id,
     pageId: wf.pageId,
     macroId: wf.macroId,
+    title: wf.title,
+    /** Which workflow on the page, for people: the title, else "Approvals 2 of 2" when there are several. */
+    name: workflowName(wf),
     spaceKey: wf.spaceKey,
     pageTitle: wf.pageTitle,
     state: wf.state,
@@ -223,6 +227,7 @@ export function staticModel(v: WorkflowView, names: Map<string, string>, rendere
   const closed = !['pending', 'outdated', 'expired'].includes(json.state);
   return {
     title: json.pageTitle,
+    name: json.name,
     stateLabel: (STATE_LABEL[json.state] ?? STATE_LABEL.pending).label,
     approvedAt: json.state === 'approved' ? utc(json.approvedAt) : '',
     boundVersion: json.boundVersion,

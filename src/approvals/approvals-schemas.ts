@@ -14,6 +14,20 @@ const positiveInt = (name: string, max: number) =>
     z.coerce.number({ message: `${name} must be a number` }).int(`${name} must be a whole number`).min(1, `${name} must be at least 1`).max(max, `${name} must be at most ${max}`).nullable(),
   );
 
+/** The macro's optional title as people see it: trimmed, at most 100 characters, no control characters. */
+export const macroTitle = z.preprocess(
+  (v) => (typeof v === 'string' ? v.trim() : v),
+  z.preprocess(
+    emptyToNull,
+    z
+      .string()
+      .max(100, 'Title must be at most 100 characters')
+      // eslint-disable-next-line no-control-regex
+      .refine((t) => !/[\u0000-\u001f\u007f-\u009f]/.test(t), 'Title must not contain control characters (such as line breaks)')
+      .nullable(),
+  ),
+);
+
 /** The standard query parameters Confluence adds to every module URL (context parameters docs). */
 const CONNECT_PARAMS = {
   jwt: z.string().optional(),
@@ -33,6 +47,7 @@ export const macroQuery = z
     pageType: z.preprocess((v) => (v === '' || v === undefined ? 'page' : v), z.enum(['page', 'blogpost'], { message: 'pageType must be page or blogpost' })),
     spaceKey: z.string().min(1).max(255),
     macroId: z.string().min(1).max(255),
+    title: macroTitle,
     approvers: list,
     groups: list,
     rule: z.preprocess(emptyToNull, z.enum(['all', 'any', 'quorum'], { message: 'rule must be all, any or quorum' }).nullable()),

@@ -9,6 +9,7 @@ import type { Logger } from '../lib/logger';
 import { DecisionKind, describeRule, evaluate, OPEN_STATES, Outcome, WorkflowState } from './approval-rules';
 import type { ApprovalsStore, DecisionRequest } from './approvals-store';
 import type { Decision, Workflow, WorkflowConfig } from './approvals-types';
+import { macroPosition } from './macro-position';
 import { SpacePolicy, SpacePolicyProvider } from './space-policy';
 
 /** The signed macro parameters (every one of them is covered by the iframe JWT's qsh). */
@@ -19,6 +20,8 @@ export interface MacroParams {
   pageVersion: number;
   spaceKey: string;
   macroId: string;
+  /** The macro's optional title; null when it has none. */
+  title: string | null;
   approvers: string[];
   groups: string[];
   rule: WorkflowConfig['rule'] | null;
@@ -304,7 +307,13 @@ export class ApprovalsService {
         const undecided = wf.state === 'pending' && !(await this.deps.store.decisionsOf(clientKey, wf.id, trx)).some((d) => d.round === wf.round);
         const reset = !undecided && (policy.resetOnEdit === 'any' || (policy.resetOnEdit === 'content' && contentChanged));
         const from = wf.boundVersion;
-        const base = { boundVersion: page.version, bodyHash, boundAuthorId: page.versionAuthorId, pageTitle: page.title || wf.pageTitle };
+        const base = {
+          boundVersion: page.version,
+          bodyHash,
+          boundAuthorId: page.versionAuthorId,
+          pageTitle: page.title || wf.pageTitle,
+          pagePosition: macroPosition(page.body, wf.macroId) ?? wf.pagePosition,
+        };
         const updated = await this.deps.store.updateWorkflow(
           clientKey,
           wf.id,
@@ -467,6 +476,7 @@ export class ApprovalsService {
       params.due ??
       (d.dueOffsetDays !== null ? new Date(this.deps.clock.now().getTime() + d.dueOffsetDays * DAY_MS).toISOString().slice(0, 10) : null);
     return {
+      title: params.title,
       rule,
       quorum: rule === 'quorum' ? params.quorum ?? d.quorum ?? 1 : null,
       rejections: params.rejections ?? d.rejections,
@@ -485,6 +495,7 @@ export class ApprovalsService {
           pageId: params.pageId,
           contentType: params.contentType,
           macroId: params.macroId,
+          pagePosition: macroPosition(page.body, params.macroId),
           spaceKey: params.spaceKey,
           pageTitle: page.title,
           state: 'pending',
@@ -645,6 +656,7 @@ function pageRef(wf: Workflow) {
 
 function auditConfig(wf: WorkflowConfig, approverRefs: string[]) {
   return {
+    title: wf.title,
     rule: wf.rule,
     quorum: wf.quorum,
     rejections: wf.rejections,
@@ -661,6 +673,7 @@ function sameList(a: string[], b: string[]): boolean {
 
 function configChanged(wf: Workflow, c: WorkflowConfig): boolean {
   return (
+    wf.title !== c.title ||
     wf.rule !== c.rule ||
     wf.quorum !== c.quorum ||
     wf.rejections !== c.rejections ||

@@ -233,6 +233,28 @@ describe('approvals end to end', () => {
     expect((await events('workflow.configured')).length).toBe(configured);
   });
 
+  it('takes a macro title of at most 100 characters on one line, and audits a change of it', async () => {
+    const page = d.pages.postmortem;
+    const params = d.page(page.id).macros[0].params;
+    const renderAs = () => request(t.baseUrl).get(path(d.macroUrl(d.users.alice.accountId, page.id, page.macroIds[0])));
+    for (const [title, message] of [
+      ['x'.repeat(101), 'Title must be at most 100 characters'],
+      ['Line one\nline two', 'Title must not contain control characters'],
+    ]) {
+      await d.saveMacro(page.id, page.macroIds[0], { ...params, title }, d.users.author.accountId);
+      const res = await renderAs();
+      expect(res.status).toBe(400);
+      expect(res.text).toContain(message);
+    }
+    await d.saveMacro(page.id, page.macroIds[0], { ...params, title: '  Root-cause review  ' }, d.users.author.accountId);
+    const ok = await renderAs();
+    expect(ok.status).toBe(200);
+    expect(ok.text).toContain('data-testid="title">Root-cause review</h2>');
+    expect((await t.db('workflows').where({ client_key: d.clientKey, page_id: page.id }).first()).title).toBe('Root-cause review');
+    const configured = (await events('workflow.configured')).filter((e: { page_id: string }) => e.page_id === page.id);
+    expect(JSON.parse(configured[configured.length - 1].canonical).data.after.title).toBe('Root-cause review');
+  });
+
   it('keeps the whole chain verifiable', async () => {
     const result = await t.audit.verify(t.db, d.clientKey);
     expect(result.ok).toBe(true);
