@@ -53,6 +53,8 @@ function cookie(req: Request, name: string): string | undefined {
 export function createPagesRouter(opts: { devhost: Devhost; store: DevhostStore; descriptor: unknown; config: Config; logger: Logger }): Router {
   const { devhost, store, logger } = opts;
   const root = '/devhost';
+  const SITE_LOCALE = 'en-GB';
+  const SITE_TIME_ZONE = 'UTC';
   const router = Router();
   const nameOf = (id: string) => store.user(id)?.displayName ?? 'Unknown user';
   const pageHref = (p: DevPage) => `${root}/wiki/spaces/${p.spaceKey}/${p.type === 'blogpost' ? 'blog' : 'pages'}/${p.id}`;
@@ -68,7 +70,9 @@ export function createPagesRouter(opts: { devhost: Devhost; store: DevhostStore;
   function render(res: Response, view: string, viewerUser: DevUser, data: Record<string, unknown>, status = 200): void {
     const users = store.state.users.map((u) => ({ ...u, selected: u.accountId === viewerUser.accountId }));
     const body = template(view)({ ...data, root });
-    res.status(status).type('html').send(template('layout')({ title: data.title ?? 'Devhost', root, users, body }));
+    // Confluence gives iframes the viewer's profile language and time zone (the site's defaults when unset).
+    const viewerSettings = { locale: viewerUser.locale ?? SITE_LOCALE, timeZone: viewerUser.timeZone ?? SITE_TIME_ZONE };
+    res.status(status).type('html').send(template('layout')({ title: data.title ?? 'Devhost', root, users, body, viewer: viewerSettings }));
   }
 
   function pageInSpace(req: Request): DevPage {
