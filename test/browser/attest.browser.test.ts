@@ -263,6 +263,42 @@ const WAIT = { timeout: 30_000 };
     }
   }, 90_000);
 
+  it('works when the devhost is opened under the other name of this machine (localhost for 127.0.0.1)', async () => {
+    const other = t.baseUrl.replace('//127.0.0.1:', '//localhost:');
+    expect(other).not.toBe(t.baseUrl);
+    const page = await context.newPage();
+    const problems: string[] = [];
+    page.on('console', (m) => { if (m.type() === 'error' || /Content Security Policy/i.test(m.text())) problems.push(m.text()); });
+    await page.goto(`${other}/devhost/wiki/spaces/ENG/pages/${d.pages.releaseChecklist.id}?as=${as('bob')}`, { waitUntil: 'load', timeout: 30_000 });
+    // the site moves to its one address, so the macro's frame is allowed and talks to its host
+    expect(new URL(page.url()).origin).toBe(t.baseUrl);
+    await page.frameLocator('iframe').locator('[data-testid=state]').waitFor(WAIT);
+    await page.frameLocator('iframe').locator('body[data-localised]').waitFor(WAIT);
+    expect(problems).toEqual([]);
+    await page.close();
+  }, 60_000);
+
+  it('offers editing and "Move to trash" only to people who may edit the page', async () => {
+    // Nora reads the SEC space but may not add pages there; Sec Member may
+    const nora = await open(`/devhost/wiki/spaces/SEC/pages/${d.pages.accessReview.id}?as=${as('nora')}`);
+    await nora.locator('h1', { hasText: 'Quarterly access review' }).waitFor(WAIT);
+    expect(await nora.getByRole('button', { name: 'Move to trash' }).count()).toBe(0);
+    expect(await nora.locator('details.dh-edit').count()).toBe(0);
+    const sec = await open(`/devhost/wiki/spaces/SEC/pages/${d.pages.accessReview.id}?as=${as('secMember')}`);
+    await sec.getByRole('button', { name: 'Move to trash' }).waitFor(WAIT);
+    // and the devhost refuses the action itself, as Confluence would
+    const res = await fetch(`${t.baseUrl}/devhost/wiki/spaces/SEC/pages/${d.pages.accessReview.id}/status`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: `as=${as('nora')}&action=trash`,
+      redirect: 'manual',
+    });
+    expect(res.status).toBe(403);
+    expect(d.store.pageOrThrow(d.pages.accessReview.id).status).toBe('current');
+    await nora.close();
+    await sec.close();
+  }, 60_000);
+
   it('has no serious or critical accessibility violation on any Attest screen (axe-core)', async () => {
     const axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
     const screens: Array<[string, string, (f: FrameLocator) => Promise<void>]> = [
