@@ -50,18 +50,18 @@ export const macroQuery = z
     title: macroTitle,
     approvers: list,
     groups: list,
-    rule: z.preprocess(emptyToNull, z.enum(['all', 'any', 'quorum'], { message: 'rule must be all, any or quorum' }).nullable()),
-    quorum: positiveInt('quorum', 1000),
-    rejections: positiveInt('rejections', 1000),
+    rule: z.preprocess(emptyToNull, z.enum(['all', 'any', 'quorum'], { message: 'Rule must be all, any or quorum' }).nullable()),
+    quorum: positiveInt('Quorum', 1000),
+    rejections: positiveInt('Rejections that reject', 1000),
     due: z.preprocess(
       emptyToNull,
       z
         .string()
-        .regex(/^\d{4}-\d{2}-\d{2}$/, 'due must be an ISO date, YYYY-MM-DD')
-        .refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d), 'due is not a real date')
+        .regex(/^\d{4}-\d{2}-\d{2}$/, 'Due date must be an ISO date, YYYY-MM-DD')
+        .refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d), 'Due date is not a real date')
         .nullable(),
     ),
-    review: positiveInt('review', 3650),
+    review: positiveInt('Review interval (days)', 3650),
     ...CONNECT_PARAMS,
     'output.type': z.string().optional(),
   })
