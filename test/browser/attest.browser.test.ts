@@ -145,7 +145,16 @@ const WAIT = { timeout: 30_000 };
     await frame.locator('#people-chosen li', { hasText: 'Alice Approver' }).waitFor(WAIT);
     await frame.locator('#people-chosen li', { hasText: 'Bob Approver' }).waitFor(WAIT);
     await frame.getByLabel('Add groups').fill('secu');
-    await frame.locator('#group-results button', { hasText: 'security' }).click();
+    await frame.getByRole('button', { name: 'Add security' }).click();
+    // search results are a menu of people to add; someone already picked is marked so, not shown like a chip
+    await frame.getByLabel('Add people').fill('Ali');
+    const picked = frame.locator('#people-results button', { hasText: 'Alice Approver' });
+    await picked.waitFor(WAIT);
+    expect(await picked.getAttribute('aria-label')).toBe('Alice Approver (already added)');
+    const look = (l: typeof picked) => l.evaluate((e) => { const c = (e as unknown as { ownerDocument: { defaultView: { getComputedStyle(x: unknown): { backgroundColor: string; borderRadius: string } } } }).ownerDocument.defaultView.getComputedStyle(e); return `${c.backgroundColor} ${c.borderRadius}`; });
+    expect(await look(picked)).not.toBe(await look(frame.locator('#people-chosen li', { hasText: 'Alice Approver' })));
+    await shot(page, 'macro-editor-search.png');
+    await frame.getByLabel('Add people').fill('');
     await frame.getByLabel('A quorum of').check();
     await frame.getByRole('spinbutton', { name: 'Quorum' }).fill('2');
     await frame.getByLabel('Review interval (days, empty for never)').fill('30');
@@ -179,6 +188,20 @@ const WAIT = { timeout: 30_000 };
     await page.close();
     await empty.close();
   }, 60_000);
+
+  /** The iframe is as tall as its content (all.js resizes it), with no blank space under it. */
+  const expectSizedToContent = async (page: Page) => {
+    const frame = page.frames().find((f) => f !== page.mainFrame())!;
+    const gap = async () => {
+      // the frame's border (1 px each side) is part of its box
+      const outer = (await page.locator('iframe').boundingBox())!.height - 2;
+      const inner = (await frame.evaluate('Math.ceil(document.body.getBoundingClientRect().height)')) as number;
+      return Math.abs(outer - inner);
+    };
+    const until = Date.now() + 10_000;
+    while ((await gap()) > 4 && Date.now() < until) await page.waitForTimeout(200);
+    expect(await gap()).toBeLessThanOrEqual(4);
+  };
 
   /** What a browser in `timeZone` shows for a moment, as Attest's <time> elements format it. */
   const inZone = (iso: string, locale: string, timeZone: string) => new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short', timeZone }).format(new Date(iso));
@@ -216,7 +239,7 @@ const WAIT = { timeout: 30_000 };
     const frame = alice.frameLocator('iframe');
     await frame.locator('body[data-localised]').waitFor(WAIT);
     const closed = frame.locator('[data-testid=closed]');
-    await expect(closed.textContent()).resolves.toMatch(/^Approved by Bob Approver since .+\. Changing the page content starts a new round of approvals\.$/);
+    await expect(closed.textContent()).resolves.toMatch(/^Approved by Bob Approver since .+\. (Changing the page content|Any edit to the page) starts a new round of approvals\.$/); // ENG resets on any edit after the settings test
     const time = closed.locator('time');
     const iso = (await time.getAttribute('datetime'))!;
     expect(await time.textContent()).toBe(inZone(iso, 'de-DE', 'Europe/Berlin'));
@@ -248,6 +271,7 @@ const WAIT = { timeout: 30_000 };
     await expect(item.locator('time[data-attest-date]').textContent()).resolves.toBe(new Intl.DateTimeFormat('en-US', { dateStyle: 'medium', timeZone: 'UTC' }).format(new Date(`${due}T12:00:00Z`)));
     await expect(item.locator('.attest-relative').textContent()).resolves.toBe(` (${n === 1 ? 'tomorrow' : `in ${n} days`})`);
     await shot(mine, 'my-approvals-titled.png');
+    await expectSizedToContent(mine);
 
     // the SEC dashboard: one row by title, the other by its place on the page
     const dash = await open(`/devhost/wiki/spaces/SEC/settings/attest?as=${as('spaceAdmin')}`);
@@ -257,6 +281,7 @@ const WAIT = { timeout: 30_000 };
     const rows = df.locator('#workflows-body tr', { hasText: 'Vendor risk assessment' });
     await expect(rows.locator('.attest-workflow-name').allTextContents()).resolves.toEqual(expect.arrayContaining(['Security sign-off', 'Approvals 2 of 2']));
     await shot(dash, 'space-dashboard-titled.png');
+    await expectSizedToContent(dash);
     for (const p of [mine, dash]) {
       expect(problemsOf(p)).toEqual([]);
       await p.close();
