@@ -255,6 +255,24 @@ describe('approvals end to end', () => {
     expect(JSON.parse(configured[configured.length - 1].canonical).data.after.title).toBe('Root-cause review');
   });
 
+  it("tells a group member when their group has already approved: their approval is not needed", async () => {
+    const page = d.pages.accessReview;
+    // Ada (a space admin, listed nowhere) sets it up: Bob in person and one member of engineering
+    await d.saveMacro(page.id, page.macroIds[0], { approvers: d.users.bob.accountId, groups: 'engineering', rule: 'all' }, d.users.spaceAdmin.accountId);
+    await t.pageEvents.settled();
+    await render(d.users.bob.accountId, 'accessReview');
+    const alice = api(d.users.alice.accountId, 'accessReview');
+    const res = await alice.decide({ decision: 'approve', comment: '', pageVersion: (await alice.get()).body.boundVersion });
+    expect(res.status).toBe(201);
+    expect(res.body.state).toBe('pending');
+    // Paul is in engineering too, and listed nowhere in person
+    const paul = (await render(d.users.author.accountId, 'accessReview')).text;
+    expect(paul).toContain('data-testid="reason">Your group engineering already approved (Alice Approver): your approval is not needed for it, though a rejection would still count.');
+    expect(paul).toContain('<form class="attest-decide"');
+    // Bob is listed in person: no such line for him
+    expect((await render(d.users.bob.accountId, 'accessReview')).text).not.toContain('data-testid="reason"');
+  });
+
   it('keeps the whole chain verifiable', async () => {
     const result = await t.audit.verify(t.db, d.clientKey);
     expect(result.ok).toBe(true);
