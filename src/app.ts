@@ -46,11 +46,11 @@ import { RemindersStore } from './scheduler/reminders-store';
 import { Scheduler } from './scheduler/scheduler';
 import { SchedulerStore } from './scheduler/scheduler-store';
 import { Clock, systemClock } from './lib/clock';
-import { errorHandler, notFound, requestLogger } from './lib/http';
+import { errorHandler, notFound, refuseUnsafeUrlText, requestLogger } from './lib/http';
 import { aceLogger, Logger } from './lib/logger';
 import { SecretBox } from './lib/secret-box';
 import type { Devhost } from './devhost/devhost';
-import { HOST_SCRIPT_RESOLVER, withoutSessionTokens } from './confluence/connect-auth';
+import { HOST_SCRIPT_RESOLVER, refuseMalformedJwtClaims, withoutSessionTokens } from './confluence/connect-auth';
 
 export const ROOT = path.resolve(__dirname, '..');
 export const DESCRIPTOR_FILE = path.join(ROOT, 'atlassian-connect.json');
@@ -123,6 +123,10 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
   app.use(withoutSessionTokens);
   app.use(express.json({ limit: '256kb' }));
   app.use(express.urlencoded({ extended: false, limit: '64kb' }));
+  // Before ACE's routes (it mounts webhooks when configured below) and ours: text no store can keep, and
+  // JWT claims ACE would look a tenant up by, are refused here, whatever route they were sent to (#12).
+  app.use(refuseUnsafeUrlText);
+  app.use(refuseMalformedJwtClaims);
 
   hbs.registerHelper('eq', (a: unknown, b: unknown) => a === b);
   app.engine('hbs', hbs.express4({ defaultLayout: path.join(ROOT, 'views/layout.hbs'), partialsDir: path.join(ROOT, 'views/partials') }));
@@ -292,5 +296,8 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
 
   app.use(notFound);
   app.use(errorHandler(logger));
-  return { app, addon, store, audit, confluence, approvals, pageEvents, checkpoints, privacy, scheduler, devhost, close: () => exportDb.destroy() };
+  return { app, addon, store, audit, confluence, approvals, pageEvents, checkpoints, privacy, scheduler, devhost, close: async () => {
+    pageEvents.stopHolding();
+    await exportDb.destroy();
+  } };
 }

@@ -1,9 +1,10 @@
 import { z } from 'zod';
+import { safeText } from '../lib/safe-text';
 
 const emptyToNull = (v: unknown) => (v === '' || v === undefined ? null : v);
-const list = z
-  .string()
-  .max(4000)
+/** Page versions are PostgreSQL integers. */
+const MAX_VERSION = 2_147_483_647;
+const list = safeText({ max: 4000, name: 'the list' })
   .optional()
   .transform((v) =>
     [...new Set((v ?? '').split(',').map((s) => s.trim()).filter(Boolean))],
@@ -19,10 +20,8 @@ export const macroTitle = z.preprocess(
   (v) => (typeof v === 'string' ? v.trim() : v),
   z.preprocess(
     emptyToNull,
-    z
-      .string()
-      .max(100, 'Title must be at most 100 characters')
-      // eslint-disable-next-line no-control-regex
+    safeText({ max: 100, name: 'Title' })
+      // One line of plain text: no line breaks or other control characters (NUL included).
       .refine((t) => !/[\u0000-\u001f\u007f-\u009f]/.test(t), 'Title must not contain control characters (such as line breaks)')
       .nullable(),
   ),
@@ -42,11 +41,11 @@ const CONNECT_PARAMS = {
 export const macroQuery = z
   .object({
     pageId: z.string().regex(/^\d{1,30}$/, 'pageId must be a Confluence page id'),
-    pageVersion: z.coerce.number().int().min(1, 'pageVersion must be at least 1'),
+    pageVersion: z.coerce.number().int().min(1, 'pageVersion must be at least 1').max(MAX_VERSION, 'pageVersion is not a page version'),
     // Confluence's `page.type`: "page" or "blogpost" (empty where it cannot bind one: a page then).
     pageType: z.preprocess((v) => (v === '' || v === undefined ? 'page' : v), z.enum(['page', 'blogpost'], { message: 'pageType must be page or blogpost' })),
-    spaceKey: z.string().min(1).max(255),
-    macroId: z.string().min(1).max(255),
+    spaceKey: safeText({ min: 1, max: 255, name: 'spaceKey' }),
+    macroId: safeText({ min: 1, max: 255, name: 'macroId' }),
     title: macroTitle,
     approvers: list,
     groups: list,
@@ -58,7 +57,8 @@ export const macroQuery = z
       z
         .string()
         .regex(/^\d{4}-\d{2}-\d{2}$/, 'Due date must be an ISO date, YYYY-MM-DD')
-        .refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d), 'Due date is not a real date')
+        // Year 0 parses in JavaScript but PostgreSQL has no such year.
+        .refine((d) => d >= '0001' && !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d), 'Due date is not a real date')
         .nullable(),
     ),
     review: positiveInt('Review interval (days)', 3650),
@@ -71,10 +71,10 @@ export const macroQuery = z
 export const staticMacroQuery = z
   .object({
     pageId: z.string().regex(/^\d{1,30}$/, 'pageId must be a Confluence page id'),
-    pageVersion: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(1).optional()),
+    pageVersion: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(1).max(MAX_VERSION).optional()),
     pageType: z.string().max(20).optional(),
-    spaceKey: z.string().max(255).optional(),
-    macroId: z.string().min(1).max(255),
+    spaceKey: safeText({ max: 255, name: 'spaceKey' }).optional(),
+    macroId: safeText({ min: 1, max: 255, name: 'macroId' }),
     outputType: z.string().max(40).optional(),
     ...CONNECT_PARAMS,
   })
@@ -82,14 +82,14 @@ export const staticMacroQuery = z
 
 export const workflowPathParams = z.object({
   pageId: z.string().regex(/^\d{1,30}$/, 'pageId must be a Confluence page id'),
-  macroId: z.string().min(1).max(255),
+  macroId: safeText({ min: 1, max: 255, name: 'macroId' }),
 });
 
 export const decisionBody = z
   .object({
     decision: z.enum(['approve', 'reject'], { message: 'decision must be "approve" or "reject"' }),
-    comment: z.string().max(4000, 'comment must be at most 4000 characters').default(''),
-    pageVersion: z.number({ message: 'pageVersion must be a number' }).int().min(1),
+    comment: safeText({ max: 4000, name: 'comment' }).default(''),
+    pageVersion: z.number({ message: 'pageVersion must be a number' }).int().min(1).max(MAX_VERSION, 'pageVersion is not a page version'),
   })
   .strict();
 
@@ -105,15 +105,13 @@ export const idempotencyKeyHeader = z
   .optional()
   .transform((v) => v ?? null);
 
-export const pickerQuery = z.object({ q: z.string().trim().min(1, 'type at least one character').max(100) }).strict();
+export const pickerQuery = z.object({ q: safeText({ max: 100, name: 'q' }).trim().min(1, 'type at least one character') }).strict();
 
 /** Each id is one REST call to Confluence: a request may name at most this many. */
 const MAX_NAME_LOOKUPS = 50;
 export const namesQuery = z
   .object({
-    ids: z
-      .string()
-      .max(4000)
+    ids: safeText({ max: 4000, name: 'ids' })
       .transform((v) => [...new Set(v.split(',').map((s) => s.trim()).filter(Boolean))])
       .refine((ids) => ids.length <= MAX_NAME_LOOKUPS, `ids: at most ${MAX_NAME_LOOKUPS} accountIds per request`),
   })

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import { createTestDatabase, TestDatabase } from '../../test/helpers/database';
 import { InputError } from '../lib/errors';
-import { AuditEventInput, AuditLog, createAuditLog } from './audit-log';
+import { AuditEventError, AuditEventInput, AuditLog, createAuditLog } from './audit-log';
 import { AuditStore } from './audit-store';
 
 /** Any 32 bytes: the tests' ATTEST_SECRET_KEY, from which event MAC keys derive. */
@@ -147,7 +147,7 @@ describe('append', () => {
       { action: 'x', actor: { type: 'system' }, page: { ...PAGE, version: 0 } },
     ];
     for (const input of bad) {
-      await expect(db.transaction((trx) => audit.append(trx, ck, input))).rejects.toBeInstanceOf(InputError);
+      await expect(db.transaction((trx) => audit.append(trx, ck, input))).rejects.toBeInstanceOf(AuditEventError);
     }
     expect(await audit.verify(db, ck)).toMatchObject({ ok: true, rows: 1 });
   });
@@ -205,7 +205,7 @@ describe('append', () => {
         await trx('business_change').insert({ client_key: ck, note: 'approved' });
         await audit.append(trx, ck, { action: 'x', actor: { type: 'user' } });
       }),
-    ).rejects.toBeInstanceOf(InputError);
+    ).rejects.toBeInstanceOf(AuditEventError);
     expect(await db('business_change').where({ client_key: ck })).toEqual([]);
     const head = await db('audit_heads').where({ client_key: ck }).first();
     expect(Number(head.seq)).toBe(2);

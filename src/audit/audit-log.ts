@@ -20,6 +20,17 @@ import {
 import { AuditStore } from './audit-store';
 import { adoptionMac, eventMac, MacKey, macKeys, sameMac } from './event-mac';
 
+/**
+ * An event the code asked to append breaks the chain's rules. Callers validate people's input before it
+ * gets here, so this is our defect, not the user's: a 500 with a generic message, never shown (#12).
+ */
+export class AuditEventError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'AuditEventError';
+  }
+}
+
 export type { ActorType, VerifyResult } from './audit-format';
 
 /** What a service records; the audit log adds tenant, seq, time and hashes. */
@@ -83,29 +94,29 @@ function accountIdKeyPath(value: unknown, path: string): string | null {
 
 function optionalText(name: string, value: string | null | undefined): string | null {
   if (value === undefined || value === null) return null;
-  if (typeof value !== 'string' || value === '') throw new InputError(`audit event: ${name} must be a non-empty string or null`);
+  if (typeof value !== 'string' || value === '') throw new AuditEventError(`audit event: ${name} must be a non-empty string or null`);
   return value;
 }
 
 function checkedPage(page: CanonicalPage | null | undefined): CanonicalPage | null {
   if (page === undefined || page === null) return null;
-  if (typeof page.id !== 'string' || page.id === '') throw new InputError('audit event: page.id must be a non-empty string');
-  if (!Number.isSafeInteger(page.version) || page.version < 1) throw new InputError('audit event: page.version must be a positive integer');
-  if (typeof page.title !== 'string') throw new InputError('audit event: page.title must be a string');
+  if (typeof page.id !== 'string' || page.id === '') throw new AuditEventError('audit event: page.id must be a non-empty string');
+  if (!Number.isSafeInteger(page.version) || page.version < 1) throw new AuditEventError('audit event: page.version must be a positive integer');
+  if (typeof page.title !== 'string') throw new AuditEventError('audit event: page.title must be a string');
   if (page.bodyHash !== null && !isHashHex(page.bodyHash)) {
-    throw new InputError('audit event: page.bodyHash must be lower-case hex SHA-256 or null');
+    throw new AuditEventError('audit event: page.bodyHash must be lower-case hex SHA-256 or null');
   }
-  if (nonJsonPath(page.title)) throw new InputError('audit event: page.title is not valid Unicode');
+  if (nonJsonPath(page.title)) throw new AuditEventError('audit event: page.title is not valid Unicode');
   return { id: page.id, version: page.version, title: page.title, bodyHash: page.bodyHash };
 }
 
 function checkedData(data: Record<string, unknown> | undefined): Record<string, unknown> {
   if (data === undefined) return {};
-  if (data === null || typeof data !== 'object' || Array.isArray(data)) throw new InputError('audit event: data must be an object');
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) throw new AuditEventError('audit event: data must be an object');
   const notJson = nonJsonPath(data, 'data');
-  if (notJson) throw new InputError(`audit event: ${notJson} is not plain JSON`);
+  if (notJson) throw new AuditEventError(`audit event: ${notJson} is not plain JSON`);
   const accountKey = accountIdKeyPath(data, 'data');
-  if (accountKey) throw new InputError(`audit event: ${accountKey} looks like an accountId; record refs instead`);
+  if (accountKey) throw new AuditEventError(`audit event: ${accountKey} looks like an accountId; record refs instead`);
   return data;
 }
 
@@ -135,13 +146,13 @@ export class AuditLog {
    * head lock, which keeps lock order the same in every transaction).
    */
   async append(trx: Knex.Transaction, clientKey: string, event: AuditEventInput): Promise<AuditEvent> {
-    if (typeof clientKey !== 'string' || clientKey === '') throw new InputError('audit event: clientKey is required');
-    if (typeof event.action !== 'string' || event.action === '') throw new InputError('audit event: action is required');
+    if (typeof clientKey !== 'string' || clientKey === '') throw new AuditEventError('audit event: clientKey is required');
+    if (typeof event.action !== 'string' || event.action === '') throw new AuditEventError('audit event: action is required');
     const actorType = event.actor?.type;
-    if (!ACTOR_TYPES.includes(actorType)) throw new InputError(`audit event: unknown actor type ${JSON.stringify(actorType)}`);
+    if (!ACTOR_TYPES.includes(actorType)) throw new AuditEventError(`audit event: unknown actor type ${JSON.stringify(actorType)}`);
     const accountId = event.actor.accountId ?? null;
-    if (actorType === 'user' && !accountId) throw new InputError('audit event: a user actor needs an accountId');
-    if (actorType === 'system' && accountId) throw new InputError('audit event: a system actor has no accountId');
+    if (actorType === 'user' && !accountId) throw new AuditEventError('audit event: a user actor needs an accountId');
+    if (actorType === 'system' && accountId) throw new AuditEventError('audit event: a system actor has no accountId');
     const spaceKey = optionalText('spaceKey', event.spaceKey);
     const workflowId = optionalText('workflowId', event.workflowId);
     const page = checkedPage(event.page);

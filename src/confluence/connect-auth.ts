@@ -2,6 +2,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { AddOn } from 'atlassian-connect-express';
 import { decodeSymmetric, SymmetricAlgorithm } from 'atlassian-jwt';
 import { AuthenticationError } from '../lib/errors';
+import { isSafeText, unsafeTextPath } from '../lib/safe-text';
 
 /** Who is calling: the installation (tenant) and the Atlassian account, both from a verified JWT. */
 export interface Principal {
@@ -39,6 +40,77 @@ function requireExpiry(req: Request): void {
   }
   if (typeof claims.exp !== 'number') throw new AuthenticationError('the JWT has no expiry (exp) claim');
 }
+
+/** Longer than any token Confluence mints (a page JWT with a full context is well under 4 KB). */
+const MAX_TOKEN_LENGTH = 8192;
+const MAX_ID_CLAIM = 255;
+const MAX_AUD_ENTRY = 2048;
+
+/** Every place ACE or our own middleware reads a token from. */
+function tokensOf(req: Request): unknown[] {
+  const found: unknown[] = [];
+  if (req.query.jwt !== undefined) found.push(req.query.jwt);
+  if (req.query.acpt !== undefined) found.push(req.query.acpt);
+  if (req.body && typeof req.body === 'object' && (req.body as { jwt?: unknown }).jwt !== undefined) found.push((req.body as { jwt: unknown }).jwt);
+  const header = req.headers.authorization;
+  if (header && header.startsWith('JWT ')) found.push(header.slice(4).trim());
+  const acpt = req.headers['x-acpt'];
+  if (acpt !== undefined) found.push(acpt);
+  return found;
+}
+
+function decodeSegment(segment: string): Record<string, unknown> | null {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
+const idClaim = (v: unknown, max = MAX_ID_CLAIM) => typeof v === 'string' && v.length > 0 && v.length <= max && isSafeText(v);
+
+/** Why a token cannot be one Confluence (or the app) minted, judged from its unverified content; null when it can be. */
+function malformedTokenReason(token: unknown): string | null {
+  if (typeof token !== 'string' || token.length === 0) return 'the JWT is not a single string';
+  if (token.length > MAX_TOKEN_LENGTH) return 'the JWT is too long';
+  const parts = token.split('.');
+  if (parts.length !== 3) return 'the JWT cannot be read';
+  const header = decodeSegment(parts[0]);
+  const claims = decodeSegment(parts[1]);
+  if (!header || !claims) return 'the JWT cannot be read';
+  if (unsafeTextPath(header, '', 4) || unsafeTextPath(claims, '', 8)) return 'the JWT holds text that is not valid Unicode, contains a NUL, or is nested too deeply';
+  if (typeof header.alg !== 'string') return 'the JWT header names no algorithm';
+  if (!idClaim(claims.iss)) return 'the JWT issuer (iss) must be an installation key';
+  const aud = claims.aud;
+  if (aud !== undefined) {
+    const entries = Array.isArray(aud) ? aud : [aud];
+    if (entries.length === 0 || entries.length > 10 || !entries.every((a) => idClaim(a, MAX_AUD_ENTRY))) return 'the JWT audience (aud) is not valid';
+  }
+  if (claims.sub !== undefined && claims.sub !== null && !idClaim(claims.sub)) return 'the JWT subject (sub) must be an account id';
+  if (claims.qsh !== undefined && !idClaim(claims.qsh, 128)) return 'the JWT query string hash (qsh) is not valid';
+  for (const time of ['iat', 'exp', 'nbf'] as const) {
+    if (claims[time] !== undefined && !(typeof claims[time] === 'number' && Number.isFinite(claims[time]))) return `the JWT ${time} must be a number`;
+  }
+  const context = claims.context;
+  if (context !== undefined && (context === null || typeof context !== 'object' || Array.isArray(context))) return 'the JWT context must be an object';
+  const accountId = (context as { user?: { accountId?: unknown } } | undefined)?.user?.accountId;
+  if (accountId !== undefined && !idClaim(accountId)) return 'the JWT context names no valid account id';
+  return null;
+}
+
+/**
+ * Runs before ACE and before our own JWT checks: ACE looks the tenant up by the unverified `iss` (or
+ * `aud[0]`) before it checks the signature, so a claim PostgreSQL cannot compare (a NUL, an object) must
+ * never get that far. A token with such claims was not minted by Confluence: 401, with a plain message.
+ */
+export const refuseMalformedJwtClaims: RequestHandler = (req, _res, next) => {
+  for (const token of tokensOf(req)) {
+    const reason = malformedTokenReason(token);
+    if (reason) return next(new AuthenticationError(reason));
+  }
+  next();
+};
 
 /** App setting holding `(hostBaseUrl) => host script URL` for the views. */
 export const HOST_SCRIPT_RESOLVER = 'attest.hostScriptFor';

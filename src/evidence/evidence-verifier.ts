@@ -762,8 +762,8 @@ async function checkpointTimestamp(
   return { status: 'verified', genTime: genTime.toISOString() };
 }
 
-/** A zip starts with a local file header ("PK\x03\x04"); anything else is read as CSV. */
-export async function verifyEvidenceFile(file: string, opts: FileVerifyOptions = {}): Promise<FileVerifyResult> {
+/** A zip starts with a local file header ("PK\x03\x04", or an empty archive's end record "PK\x05\x06"). */
+async function isZip(file: string): Promise<boolean> {
   const fd = await fs.promises.open(file, 'r');
   const magic = Buffer.alloc(4);
   try {
@@ -771,9 +771,12 @@ export async function verifyEvidenceFile(file: string, opts: FileVerifyOptions =
   } finally {
     await fd.close();
   }
-  if (magic.equals(Buffer.from([0x50, 0x4b, 0x03, 0x04])) || magic.equals(Buffer.from([0x50, 0x4b, 0x05, 0x06]))) {
-    return verifyEvidencePack(file, opts);
-  }
+  return magic.equals(Buffer.from([0x50, 0x4b, 0x03, 0x04])) || magic.equals(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+}
+
+/** A zip is read as an evidence pack; anything else as CSV. */
+export async function verifyEvidenceFile(file: string, opts: FileVerifyOptions = {}): Promise<FileVerifyResult> {
+  if (await isZip(file)) return verifyEvidencePack(file, opts);
   return verifyEvidenceCsv(fs.createReadStream(file, { highWaterMark: 1 << 16 }), opts);
 }
 
@@ -786,14 +789,7 @@ export async function readEarlierCheckpoint(file: string, key: KeyObject | undef
   let text: Buffer;
   let packKey: KeyObject | undefined;
   try {
-    const fd = await fs.promises.open(file, 'r');
-    const magic = Buffer.alloc(4);
-    try {
-      await fd.read(magic, 0, 4, 0);
-    } finally {
-      await fd.close();
-    }
-    if (magic.readUInt32BE(0) === 0x504b0304) {
+    if (await isZip(file)) {
       const zf = await openZip(file);
       try {
         const entries = await zipEntries(zf);

@@ -5,6 +5,7 @@ import pinoHttp from 'pino-http';
 import { ZodError } from 'zod';
 import { AppError, AuthenticationError, DatabaseUnavailableError, InputError, isDatabaseUnavailable, UnavailableError } from './errors';
 import { Logger, scrubText } from './logger';
+import { textProblem, unsafeTextPath } from './safe-text';
 
 /**
  * Node's defaults let a socket live as long as its client wants. These end a client that is slow to send
@@ -116,9 +117,10 @@ function normalise(err: unknown): { status: number; message: string; retryAfterS
   if (err instanceof ZodError) return { status: 400, message: new InputError(zodMessage(err)).message };
   if (err && typeof err === 'object') {
     const e = err as { code?: unknown; status?: unknown; type?: unknown; message?: unknown };
-    // ACE's authentication failures.
+    // ACE's authentication failures. Its messages quote the token, the signing input or a store error:
+    // people get ours instead (see aceAuthMessage).
     if (typeof e.code === 'number' && (e.code === 400 || e.code === 401 || e.code === 403)) {
-      return { status: 401, message: new AuthenticationError(String(e.message ?? 'authentication failed')).message };
+      return { status: 401, message: new AuthenticationError(aceAuthMessage(String(e.message ?? ''))).message };
     }
     // body-parser: malformed JSON, body too large.
     if (e.type === 'entity.parse.failed') return { status: 400, message: 'the request body is not valid JSON' };
@@ -129,6 +131,48 @@ function normalise(err: unknown): { status: number; message: string; retryAfterS
   }
   return { status: 500, message: HIDDEN_500 };
 }
+
+/** ACE's authentication messages, by what they start with, as plain sentences that quote nothing sent to us. */
+const ACE_AUTH_MESSAGES: Array<[RegExp, string]> = [
+  [/^Could not find authentication data/, 'this needs a JWT from Confluence'],
+  [/^Invalid JWT/, 'the JWT cannot be read'],
+  [/did not contain the issuer/, 'the JWT does not say who issued it (iss)'],
+  [/did not contain the query string hash/, 'the JWT has no query string hash (qsh)'],
+  [/^Could not find (stored client data|JWT sharedSecret)/, 'the JWT names no installation of this app'],
+  [/^Unable to decodeSymmetric/, 'the JWT signature is not valid'],
+  [/^Unable to decode JWT token/, 'the install JWT signature is not valid'],
+  [/^Could not get public key/, 'the install JWT names a key Atlassian has not published'],
+  [/did not contain the correct audience/, 'the JWT is not addressed to this app (aud)'],
+  [/has expired/, 'the JWT has expired. Try reloading the page.'],
+  [/query hash does not match/, 'the JWT was not issued for this URL (its query string hash does not match)'],
+  [/is not authorized to register/, 'this site may not install the app'],
+  [/^No (registration info|baseUrl|client key)/, 'the install payload is incomplete'],
+  [/did not match authenticated client/, 'the install payload names another installation than its JWT'],
+];
+
+function aceAuthMessage(message: string): string {
+  const known = ACE_AUTH_MESSAGES.find(([pattern]) => pattern.test(message));
+  return known ? known[1] : 'the request could not be authenticated';
+}
+
+/**
+ * Refuses a URL whose path or query holds text no store can keep (a NUL, a lone surrogate) or a
+ * %-escape that does not decode, before any route or ACE reads it. Routes still validate their
+ * parameters' shape with zod; this is the one place that covers every parameter of every route.
+ */
+export const refuseUnsafeUrlText: RequestHandler = (req, _res, next) => {
+  let path: string;
+  try {
+    path = decodeURIComponent(req.path);
+  } catch {
+    return next(new InputError('the URL path is not valid: a %-escape does not decode to UTF-8 text'));
+  }
+  const problem = textProblem(path);
+  if (problem) return next(new InputError(`the URL path ${problem}`));
+  const bad = unsafeTextPath(req.query, '', 8);
+  if (bad) return next(new InputError(`query parameter ${bad} must be valid Unicode text without NUL characters`));
+  next();
+};
 
 /** Validates a body, query or params with a zod schema; failure is an InputError (400) naming the fields. */
 export function parseInput<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: ZodError } }, value: unknown): T {

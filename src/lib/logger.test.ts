@@ -1,4 +1,7 @@
-import { scrub, scrubText } from './logger';
+import { Writable } from 'node:stream';
+import * as jwt from 'atlassian-jwt';
+import pino from 'pino';
+import { aceLogger, scrub, scrubText } from './logger';
 
 /** The pattern scrubText implemented before, as the reference for what counts as a JWT. */
 const REFERENCE = /eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*/g;
@@ -48,5 +51,39 @@ describe('scrubText', () => {
       sharedSecret: '[redacted]',
       nested: { url: '/x?jwt=[jwt]' },
     });
+  });
+});
+
+describe('aceLogger', () => {
+  const capture = () => {
+    const lines: string[] = [];
+    const sink = new Writable({ write: (chunk, _enc, done) => void (lines.push(String(chunk)), done()) });
+    return { log: aceLogger(pino({ level: 'debug' }, sink)), text: () => lines.join('') };
+  };
+  const token = jwt.encodeSymmetric({ iss: 'tenant', sub: 'someone', qsh: 'context-qsh', iat: 1, exp: 2 }, 'the-real-secret', jwt.SymmetricAlgorithm.HS256);
+  const [header, payload, signature] = token.split('.');
+  /** The message ACE 11.5.3 logs for a bad signature, from atlassian-jwt itself. */
+  const aceMessage = () => {
+    try {
+      jwt.decodeSymmetric(token, 'another-secret', jwt.SymmetricAlgorithm.HS256, false);
+    } catch (e) {
+      return `Authentication verification error (400):  Unable to decodeSymmetric JWT token: ${e}`;
+    }
+    throw new Error('the signature was accepted');
+  };
+
+  it("logs no part of a token when ACE quotes the signing input ('Signature verification failed for input: …')", () => {
+    const message = aceMessage();
+    expect(message).toContain(`for input: ${header}.${payload}`);
+    const { log, text } = capture();
+    log.warn({}, message);
+    expect(text()).toMatch(/Unable to decodeSymmetric JWT token: \[redacted\]/);
+    for (const part of [header, payload, signature]) expect(text()).not.toContain(part);
+  });
+
+  it('logs no part of the claims when ACE quotes a decoding error', () => {
+    const { log, text } = capture();
+    log.warn({}, `Authentication verification error (401):  Invalid JWT: Unexpected token, "${payload}" is not valid JSON`);
+    expect(text()).not.toContain(payload);
   });
 });

@@ -91,6 +91,13 @@ export function silentLogger(): Logger {
 }
 
 /**
+ * ACE's messages that quote a token or what was decoded from it ("Signature verification failed for input:
+ * <header>.<claims> with method sha256", a JSON error quoting the claims): everything after the prefix goes.
+ * The signing input has two segments, so scrubText's header.payload.signature rule does not catch it.
+ */
+const ACE_TOKEN_ECHO = /(for input: |Invalid JWT: |Unable to decode(?:Symmetric)? JWT token: )[\s\S]*/g;
+
+/**
  * ACE logs through a console-like object and sometimes prints whole objects (install payloads,
  * request bodies). Everything it hands us is scrubbed before it reaches pino.
  */
@@ -99,7 +106,7 @@ export function aceLogger(logger: Logger) {
     const objs = args.filter((a) => a !== null && typeof a === 'object');
     const text = args
       .filter((a) => a === null || typeof a !== 'object')
-      .map((a) => scrubText(String(a)))
+      .map((a) => scrubText(String(a)).replace(ACE_TOKEN_ECHO, '$1[redacted]'))
       .join(' ');
     return { ctx: objs.length ? { ace: scrub(objs) } : {}, text };
   };

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { safeText } from '../lib/safe-text';
 import { DEFAULT_POLICY, SpacePolicy } from '../approvals/space-policy';
 
 /** Confluence space keys: letters and digits; personal spaces start with "~". */
@@ -7,7 +8,7 @@ export const spaceKeyParams = z
   .strict();
 
 const accountId = z.string().trim().min(1).max(128).regex(/^[A-Za-z0-9:_-]+$/, 'Default approvers must be Atlassian account IDs');
-const groupName = z.string().trim().min(1).max(255);
+const groupName = safeText({ max: 255, name: 'Default approver groups: a group name' }).trim().min(1, 'Default approver groups: a group name must not be empty');
 /** `label`: the field as the settings screen names it, so a message says what to change. */
 const days = (label: string, max: number, unit = 'a number of days') =>
   z.number({ message: `${label} must be ${unit}` }).int(`${label} must be a whole number`).min(1, `${label} must be at least 1`).max(max, `${label} must be at most ${max}`);

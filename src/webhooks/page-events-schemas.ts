@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { InputError } from '../lib/errors';
+import { sanitiseDeep, unsafeTextPath } from '../lib/safe-text';
 import { isUpdateEvent, NewPageEvent, PageEventName } from './page-events-store';
 
 /**
@@ -7,6 +8,9 @@ import { isUpdateEvent, NewPageEvent, PageEventName } from './page-events-store'
  * fields over time, so unknown ones are kept in the stored payload rather than refused.
  */
 const numericId = z.string().regex(/^\d{1,30}$/, 'must be a numeric id');
+/** What the inbox columns hold: page versions are PostgreSQL integers, times JavaScript dates. */
+const MAX_VERSION = 2_147_483_647;
+const MAX_TIME_MS = 8_640_000_000_000_000;
 
 const contentSchema = z
   .object({
@@ -16,7 +20,7 @@ const contentSchema = z
     spaceKey: z.string().nullish(),
     spaceId: z.union([z.number(), z.string()]).nullish(),
     title: z.string().nullish(),
-    version: z.number().int().positive().nullish(),
+    version: z.number().int().positive().max(MAX_VERSION).nullish(),
     contentType: z.string().nullish(),
   })
   .passthrough();
@@ -26,16 +30,26 @@ const pageWebhookSchema = z
   .object({
     page: contentSchema.nullish(),
     blog: contentSchema.nullish(),
-    userAccountId: z.string().nullish(),
+    // An account id that needed sanitising (below) is not one Confluence gave out.
+    userAccountId: z.string().max(255).refine((v) => !v.includes('\uFFFD'), 'must be an account id').nullish(),
     accountType: z.string().nullish(),
     suppressNotifications: z.boolean().nullish(),
     updateTrigger: z.string().nullish(),
-    timestamp: z.number().int().nonnegative(),
+    timestamp: z.number().int().nonnegative().max(MAX_TIME_MS),
   })
   .passthrough();
 
-/** Validates a webhook body and derives what the inbox stores. Throws InputError when it is unusable. */
-export function parsePageWebhook(event: PageEventName, body: unknown): NewPageEvent & { userAccountId: string | null } {
+/**
+ * Validates a webhook body and derives what the inbox stores. Throws InputError when it is unusable.
+ *
+ * Strings in a signed payload are display data as often as identifiers (a title may hold a NUL that
+ * Confluence itself accepted). PostgreSQL's jsonb cannot store a NUL or a lone surrogate, and refusing the
+ * delivery would lose the event, which is worth more than the exact title: every NUL and lone surrogate
+ * becomes U+FFFD before validation. Ids keep their strict patterns, so a sanitised id is still refused.
+ */
+export function parsePageWebhook(event: PageEventName, raw: unknown): NewPageEvent & { userAccountId: string | null } {
+  const body = sanitiseDeep(raw, 16);
+  if (unsafeTextPath(body, '', 16)) throw new InputError(`${event} webhook: the payload is nested too deeply`);
   const parsed = pageWebhookSchema.safeParse(body);
   if (!parsed.success) {
     throw new InputError(`${event} webhook: ${parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`);

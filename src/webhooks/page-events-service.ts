@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { ApprovalsService } from '../approvals/approvals-service';
 import type { ConfluenceClient } from '../confluence/confluence-client';
 import type { Clock } from '../lib/clock';
-import { NotFoundError } from '../lib/errors';
+import { isDatabaseUnavailable, NotFoundError, UnavailableError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import { parsePageWebhook } from './page-events-schemas';
 import { contentTypeOfEvent, isMoveEvent, isUpdateEvent, PageEvent, PageEventName, PageEventsStore } from './page-events-store';
@@ -10,6 +10,24 @@ import { contentTypeOfEvent, isMoveEvent, isUpdateEvent, PageEvent, PageEventNam
 /** How long a stored delivery may stay unprocessed before the retry job takes it, and how often. */
 export const RETRY_AFTER_MS = 60_000;
 export const MAX_ATTEMPTS = 10;
+
+/**
+ * Deliveries the inbox could not take are answered 503, but Confluence does not redeliver webhooks (only
+ * Jira's are documented to retry), so the process holds them and stores them itself once the database is back:
+ * at most HELD_MAX, each for at most HELD_MAX_AGE_MS, tried every HELD_RETRY_MS. A process that stops first
+ * loses them, as the delivery was never acknowledged (docs/operations.md).
+ */
+export const HELD_MAX = 1000;
+export const HELD_MAX_AGE_MS = 30 * 60_000;
+export const HELD_RETRY_MS = 5_000;
+
+interface HeldDelivery {
+  clientKey: string;
+  event: PageEventName;
+  parsed: ReturnType<typeof parsePageWebhook>;
+  heldAt: number;
+  failures?: number;
+}
 
 /**
  * Page webhooks → approvals. Every delivery is stored in the inbox (deduplicated) before it is acted
@@ -22,6 +40,8 @@ export const MAX_ATTEMPTS = 10;
  */
 export class PageEventsService {
   private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly held = new Map<string, HeldDelivery>();
+  private heldTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly deps: {
@@ -35,40 +55,100 @@ export class PageEventsService {
   ) {}
 
   /**
-   * A webhook delivery: validated and stored in the inbox before this resolves, then handled in the
-   * background. A storage failure (the database away) rejects, so that the webhook route answers non-2xx
-   * instead of acknowledging what it did not keep; once stored, a failed handling is the retry job's to repeat.
+   * A webhook delivery: validates it (InputError, a 400, when it is unusable) and stores it in the inbox
+   * before it resolves, so the route answers 2xx only for what is kept; a store failure is an
+   * UnavailableError (503, see webhooks.ts). Processing then runs in the background.
    */
-  async receive(clientKey: string, event: PageEventName, body: unknown): Promise<void> {
-    const stored = await this.receiveNow(clientKey, event, body);
-    if (!stored) return;
+  async receive(clientKey: string, event: PageEventName, body: unknown): Promise<'stored' | 'duplicate'> {
+    const parsed = parsePageWebhook(event, body);
+    let stored: PageEvent | null;
+    try {
+      stored = await this.deps.store.insert(clientKey, parsed, this.deps.clock.now());
+    } catch (err) {
+      // The database away is answered 503 with Retry-After by the error middleware; anything else that kept
+      // the delivery out of the inbox is not acknowledged either.
+      this.hold({ clientKey, event, parsed, heldAt: Date.now() });
+      if (isDatabaseUnavailable(err)) throw err;
+      this.deps.logger.error({ err, clientKey, event, pageId: parsed.pageId }, 'page event could not be stored; answered 503, held to be stored later');
+      throw new UnavailableError('The event could not be stored right now. Try again later.', { cause: err });
+    }
+    if (!stored) {
+      this.deps.logger.info({ clientKey, event, pageId: parsed.pageId, version: parsed.pageVersion }, 'page webhook: duplicate delivery ignored');
+      return 'duplicate';
+    }
+    this.handleInBackground(stored);
+    return 'stored';
+  }
+
+  private handleInBackground(stored: PageEvent): void {
     const work = this.process(stored).catch((err) => {
-      this.deps.logger.warn({ err, clientKey, event, eventId: stored.id }, 'page event stored but not handled; the retry job will try again');
+      this.deps.logger.error({ err, clientKey: stored.clientKey, event: stored.event, eventId: stored.id }, 'page event stored but not processed; the retry job will take it');
     });
     this.inFlight.add(work);
     void work.finally(() => this.inFlight.delete(work));
   }
 
+  private hold(d: HeldDelivery): void {
+    const key = JSON.stringify([d.clientKey, d.event, d.parsed]);
+    if (!this.held.has(key) && this.held.size >= HELD_MAX) {
+      const [oldestKey, oldest] = this.held.entries().next().value as [string, HeldDelivery];
+      this.held.delete(oldestKey);
+      this.deps.logger.error({ clientKey: oldest.clientKey, event: oldest.event, pageId: oldest.parsed.pageId }, 'page event LOST: too many deliveries held while the database is away');
+    }
+    this.held.set(key, this.held.get(key) ?? d);
+    if (!this.heldTimer) {
+      this.heldTimer = setInterval(() => void this.storeHeld(), HELD_RETRY_MS);
+      this.heldTimer.unref();
+    }
+  }
+
+  /** How many deliveries wait to be stored (the 503s Confluence will not send again). */
+  get heldCount(): number {
+    return this.held.size;
+  }
+
+  /**
+   * Stores the held deliveries while the database answers (a delivery sent again meanwhile is a duplicate
+   * then) and handles them as if they had just arrived. Stops at the first sign the database is still away.
+   */
+  async storeHeld(): Promise<{ stored: number; waiting: number }> {
+    let stored = 0;
+    for (const [key, d] of [...this.held]) {
+      if (Date.now() - d.heldAt > HELD_MAX_AGE_MS) {
+        this.held.delete(key);
+        this.deps.logger.error({ clientKey: d.clientKey, event: d.event, pageId: d.parsed.pageId }, 'page event LOST: the database was away longer than a delivery is held');
+        continue;
+      }
+      let row: PageEvent | null;
+      try {
+        row = await this.deps.store.insert(d.clientKey, d.parsed, this.deps.clock.now());
+      } catch (err) {
+        if (isDatabaseUnavailable(err)) break;
+        d.failures = (d.failures ?? 0) + 1;
+        // Once, then every few minutes: it is tried every few seconds.
+        if (d.failures % 60 === 1) this.deps.logger.warn({ err, clientKey: d.clientKey, event: d.event, failures: d.failures }, 'held page event still cannot be stored');
+        continue;
+      }
+      this.held.delete(key);
+      if (row) {
+        stored++;
+        this.deps.logger.info({ clientKey: d.clientKey, event: d.event, pageId: d.parsed.pageId }, 'held page event stored');
+        this.handleInBackground(row);
+      }
+    }
+    if (!this.held.size) this.stopHolding();
+    return { stored, waiting: this.held.size };
+  }
+
+  /** Shutdown: the held deliveries go unstored (they were answered 503). */
+  stopHolding(): void {
+    if (this.heldTimer) clearInterval(this.heldTimer);
+    this.heldTimer = null;
+  }
+
   /** Resolves when every delivery received so far has been handled (tests, graceful shutdown). */
   async settled(): Promise<void> {
     while (this.inFlight.size) await Promise.all([...this.inFlight]);
-  }
-
-  /** The stored delivery, or nothing when there is nothing to handle (malformed, or a duplicate). */
-  private async receiveNow(clientKey: string, event: PageEventName, body: unknown): Promise<PageEvent | undefined> {
-    let parsed;
-    try {
-      parsed = parsePageWebhook(event, body);
-    } catch (err) {
-      this.deps.logger.warn({ clientKey, event, problem: (err as Error).message }, 'page webhook refused: malformed payload');
-      return;
-    }
-    const stored = await this.deps.store.insert(clientKey, parsed, this.deps.clock.now());
-    if (!stored) {
-      this.deps.logger.info({ clientKey, event, pageId: parsed.pageId, version: parsed.pageVersion }, 'page webhook: duplicate delivery ignored');
-      return;
-    }
-    return stored;
   }
 
   /** Handles one stored event; returns false when it failed (it stays unprocessed for a retry). */

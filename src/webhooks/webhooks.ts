@@ -10,11 +10,12 @@ export { PAGE_EVENTS };
 /**
  * One JWT-verified POST route per descriptor webhook, on `router`, which app.ts mounts before ACE's own
  * webhook routes: ACE answers 204 before its listeners run, so a delivery that was not stored was acknowledged
- * anyway. Here the delivery is stored in the inbox first; 204 then, and a failure (the database away: 503) goes
- * to the error middleware. A sender that retries (Jira does on 5xx) delivers it again; Confluence's webhooks are
+ * anyway. Here the delivery is stored in the inbox first; 204 then (stored, or a duplicate); a payload that
+ * cannot be used is a 400 and is not stored; a storage failure is a 503 (both through the error middleware). A sender that retries (Jira does on 5xx) delivers it again; Confluence's webhooks are
  * not documented to retry ("Jira webhooks support retries", developer.atlassian.com/platform/marketplace/
- * cloud-fortified-apps-program-webhook-delivery-success-rate), so a lost page_updated or page_moved is caught up
- * when the macro is next rendered or decided on. Handling follows in the background.
+ * cloud-fortified-apps-program-webhook-delivery-success-rate), so the service holds a delivery it could not
+ * store and stores it itself once the database is back (PageEventsService.storeHeld); one lost anyway (the
+ * process stopped) is caught up when the macro is next rendered or decided on. Handling follows in the background.
  */
 export function registerWebhooks(opts: { addon: AddOn; router: Router; logger: Logger; pageEvents: PageEventsService }): void {
   const webhooks = (opts.addon.descriptor as { modules?: { webhooks?: Array<{ event: string; url: string }> } }).modules?.webhooks ?? [];

@@ -170,7 +170,7 @@ describe('page webhooks end to end', () => {
     expect(rows.map((r) => r.outcome)).toEqual(['no change', expect.stringMatching(/^stale: page_restored/)]);
   });
 
-  it('removal archives; a malformed payload is refused without being stored', async () => {
+  it('removal archives; a malformed payload is refused (400) without being stored', async () => {
     await render(d.users.alice.accountId, 'adrQueue');
     tick();
     await d.removePage(d.pages.adrQueue.id);
@@ -182,9 +182,53 @@ describe('page webhooks end to end', () => {
     const page = { ...(bad.body.page as Record<string, unknown>) };
     delete page.id;
     delete page.idAsString;
-    expect((await d.sendWebhook({ ...bad, body: { ...bad.body, page } })).status).toBe(204);
+    expect((await d.sendWebhook({ ...bad, body: { ...bad.body, page } })).status).toBe(400);
     await settled();
     expect((await t.db('page_events')).length).toBe(n);
+  });
+
+  it('a delivery the inbox cannot take is answered 503 and held: stored and handled once the inbox is back, without a redelivery', async () => {
+    tick();
+    const v = d.store.editPage(d.pages.vendorRisk.id, { body: `${d.page(d.pages.vendorRisk.id).body}<p>Held.</p>`, as: d.users.author.accountId });
+    const delivery = d.webhook('page_updated', d.pages.vendorRisk.id);
+    await t.db.raw('alter table page_events rename to page_events_away');
+    let res;
+    try {
+      res = await d.sendWebhook(delivery);
+      expect(t.pageEvents.heldCount).toBe(1);
+      // Still away: nothing stored, still held.
+      expect(await t.pageEvents.storeHeld()).toEqual({ stored: 0, waiting: 1 });
+    } finally {
+      await t.db.raw('alter table page_events_away rename to page_events');
+    }
+    expect(res.status).toBe(503);
+    // Confluence does not send it again; the process stores what it held (its timer does this every 5 s).
+    expect(await t.pageEvents.storeHeld()).toEqual({ stored: 1, waiting: 0 });
+    await settled();
+    expect(await t.db('page_events').where({ client_key: d.clientKey, page_id: d.pages.vendorRisk.id, page_version: v.number })).toHaveLength(1);
+    expect((await workflow('vendorRisk')).bound_version).toBe(v.number);
+    // Were it sent again after all, it is a duplicate.
+    expect((await d.sendWebhook(delivery)).status).toBe(204);
+    expect(await t.db('page_events').where({ client_key: d.clientKey, page_id: d.pages.vendorRisk.id, page_version: v.number })).toHaveLength(1);
+  });
+
+  it('a delivery the inbox cannot take is not acknowledged (503); the same delivery is stored once the inbox is back', async () => {
+    tick();
+    const v = d.store.editPage(d.pages.vendorRisk.id, { body: `${d.page(d.pages.vendorRisk.id).body}<p>Inbox down.</p>`, as: d.users.author.accountId });
+    const delivery = d.webhook('page_updated', d.pages.vendorRisk.id);
+    // A real database failure: the inbox table is gone for the length of one delivery.
+    await t.db.raw('alter table page_events rename to page_events_away');
+    let res;
+    try {
+      res = await d.sendWebhook(delivery);
+    } finally {
+      await t.db.raw('alter table page_events_away rename to page_events');
+    }
+    expect(res.status).toBe(503);
+    expect(await t.db('page_events').where({ client_key: d.clientKey, page_id: d.pages.vendorRisk.id, page_version: v.number })).toHaveLength(0);
+    expect((await d.sendWebhook(delivery)).status).toBe(204);
+    await settled();
+    expect(await t.db('page_events').where({ client_key: d.clientKey, page_id: d.pages.vendorRisk.id, page_version: v.number })).toHaveLength(1);
   });
 
   it('a delivery whose processing failed stays in the inbox and the retry handles it', async () => {
