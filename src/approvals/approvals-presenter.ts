@@ -93,7 +93,7 @@ export function moment(at: Date | string | null): { iso: string; utc: string } |
 }
 
 /** Names in a sentence: "A", "A and B", "A, B and C". */
-export function listInWords(items: string[]): string {
+function listInWords(items: string[]): string {
   if (items.length <= 1) return items.join('');
   return `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`;
 }
@@ -197,7 +197,6 @@ export function macroModel(v: WorkflowView, names: Map<string, string>) {
     waitingNames: json.waitingOn.users.map((id) => names.get(id) ?? id).concat(json.waitingOn.groups.map((g) => `a member of ${g}`)).join(', '),
     earlier: [...byRound.entries()].sort((a, b) => b[0] - a[0]).map(([round, decisions]) => ({ round, decisions })),
     canDecide: json.viewer.canDecide,
-    reason: json.viewer.reason,
     reasonLine: reasonLine(v, names),
     closed: closedLine(v, names),
     /** Set when the reader has another version open than the one decisions are for: the block is read-only. */
