@@ -108,8 +108,9 @@ function whatAnEditDoes(resetOnEdit: string): string {
 }
 
 /**
- * Why a workflow takes no decisions now, since when, and what reopens it; null while it is pending.
- * `before` and `after` surround the moment so the view can mark the moment up for the viewer's locale.
+ * Why the workflow is where it is and since when: what reopens a closed one (approved, rejected, archived),
+ * or why approvers decide again (expired, outdated); null while it is simply pending. `before` and `after`
+ * surround the moment so the view can mark it up for the viewer's locale.
  */
 function closedLine(v: WorkflowView, names: Map<string, string>): { before: string; at: { iso: string; utc: string } | null; after: string } | null {
   const wf = v.workflow;
