@@ -46,6 +46,10 @@
       getToken: function (callback) { return withCallback(call('getToken'), callback); },
       getContext: function (callback) { return withCallback(call('getContext'), callback); },
     },
+    user: {
+      getLocale: function (callback) { return withCallback(call('getLocale'), callback); },
+      getTimeZone: function (callback) { return withCallback(call('getTimeZone'), callback); },
+    },
     resize: function (width, height) { call('resize', { width: width, height: height }); },
     sizeToParent: function () { call('sizeToParent'); },
     flag: {

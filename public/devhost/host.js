@@ -64,6 +64,9 @@
       if (d.macroId) ctx.confluence.macro = { id: d.macroId };
       return ctx;
     },
+    // The signed-in viewer's profile settings (the page's body carries them, as Confluence knows its user).
+    getLocale: function () { return document.body.dataset.locale || 'en-GB'; },
+    getTimeZone: function () { return document.body.dataset.timeZone || 'UTC'; },
     resize: function (frame, p) {
       if (p.height) frame.style.height = /^\d+$/.test(String(p.height)) ? p.height + 'px' : String(p.height);
       if (p.width) frame.style.width = /^\d+$/.test(String(p.width)) ? p.width + 'px' : String(p.width);

@@ -41,5 +41,92 @@
     var h = Math.ceil(document.body.getBoundingClientRect().height);
     AP.resize('100%', h + 'px');
   }
-  window.Attest = { token: token, api: api, resize: resize };
+
+  /* Dates for people: the viewer's locale and time zone from Confluence (AP.user.getLocale / getTimeZone),
+     the exact UTC time on hover (title), and for due dates how far away they are. The server writes UTC
+     text into each <time>, so a page without the host script still says something exact. */
+  var DAY = 86400000;
+  var viewer = null;
+  function viewerSettings() {
+    if (viewer) return viewer;
+    viewer = new Promise(function (resolve) {
+      var out = { locale: undefined, timeZone: undefined };
+      if (!window.AP || !AP.user || !AP.user.getLocale || !AP.user.getTimeZone) return resolve(out);
+      var left = 2;
+      function done() { if (--left === 0) resolve(out); }
+      // A host that never answers must not leave dates unformatted.
+      setTimeout(function () { resolve(out); }, 2000);
+      AP.user.getLocale(function (l) { if (l) out.locale = String(l).replace(/_/g, '-'); done(); });
+      AP.user.getTimeZone(function (z) { if (z) out.timeZone = String(z); done(); });
+    });
+    return viewer;
+  }
+  function formatter(v, opts) {
+    try { return new Intl.DateTimeFormat(v.locale, Object.assign({ timeZone: v.timeZone }, opts)); } catch (e) {
+      try { return new Intl.DateTimeFormat(undefined, Object.assign({ timeZone: v.timeZone }, opts)); } catch (e2) { return new Intl.DateTimeFormat(undefined, opts); }
+    }
+  }
+  function utcText(iso) { return iso.slice(0, 16).replace('T', ' ') + ' UTC'; }
+  /* A moment, as a <time> element the next localise() formats (for screens that build their rows in script). */
+  function timeEl(iso) {
+    var t = document.createElement('time');
+    t.dateTime = iso;
+    t.title = utcText(iso);
+    t.setAttribute('data-attest-time', '');
+    t.textContent = utcText(iso);
+    return t;
+  }
+  /* A calendar date (YYYY-MM-DD); `due`: say how far away it is while it still matters. */
+  function dateEl(day, due) {
+    var t = document.createElement('time');
+    t.dateTime = day;
+    t.title = day;
+    t.setAttribute('data-attest-date', '');
+    if (due) t.setAttribute('data-attest-due', '');
+    t.textContent = day;
+    return t;
+  }
+  function daysFromToday(day, v) {
+    var today = formatter(v, { year: 'numeric', month: '2-digit', day: '2-digit' }).formatToParts(new Date());
+    var part = function (type) { return Number(today.filter(function (p) { return p.type === type; })[0].value); };
+    return Math.round((Date.parse(day + 'T00:00:00Z') - Date.UTC(part('year'), part('month') - 1, part('day'))) / DAY);
+  }
+  function relativeDue(n) {
+    if (n > 1) return 'in ' + n + ' days';
+    if (n === 1) return 'tomorrow';
+    if (n === 0) return 'today';
+    return 'overdue by ' + -n + (n === -1 ? ' day' : ' days');
+  }
+  function localise(root) {
+    return viewerSettings().then(function (v) {
+      var scope = root || document;
+      var moment = formatter(v, { dateStyle: 'medium', timeStyle: 'short' });
+      var calendar = formatter({ locale: v.locale, timeZone: 'UTC' }, { dateStyle: 'medium' });
+      scope.querySelectorAll('time[data-attest-time]').forEach(function (t) {
+        var d = new Date(t.dateTime);
+        if (isNaN(d.getTime())) return;
+        t.textContent = moment.format(d);
+        t.title = utcText(d.toISOString());
+      });
+      scope.querySelectorAll('time[data-attest-date]').forEach(function (t) {
+        var d = new Date(t.dateTime + 'T12:00:00Z');
+        if (isNaN(d.getTime())) return;
+        t.textContent = calendar.format(d);
+        if (!t.hasAttribute('data-attest-due') || t.nextElementSibling && t.nextElementSibling.classList.contains('attest-relative')) return;
+        var rel = document.createElement('span');
+        rel.className = 'attest-relative';
+        rel.textContent = ' (' + relativeDue(daysFromToday(t.dateTime, v)) + ')';
+        t.parentNode.insertBefore(rel, t.nextSibling);
+        var fallback = t.parentNode.querySelector('[data-attest-fallback]');
+        if (fallback) fallback.remove();
+      });
+      scope.setAttribute && scope.setAttribute('data-localised', '');
+      if (scope === document) document.body.setAttribute('data-localised', '');
+      resize();
+    });
+  }
+
+  window.Attest = { token: token, api: api, resize: resize, localise: localise, timeEl: timeEl, dateEl: dateEl };
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', function () { localise(); });
+  else localise();
 })();

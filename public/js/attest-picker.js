@@ -30,7 +30,7 @@
       groups.forEach(function (g, i) { chip(gl, g, function () { groups.splice(i, 1); render(); }); });
       Attest.resize();
     }
-    function search(inputId, resultsId, url, label, add) {
+    function search(inputId, resultsId, url, label, add, chosen) {
       var input = document.getElementById(inputId);
       var results = document.getElementById(resultsId);
       var timer = null;
@@ -46,11 +46,18 @@
               var b = document.createElement('button');
               b.type = 'button';
               b.textContent = label(r);
-              b.addEventListener('click', function () { add(r); input.value = ''; results.textContent = ''; render(); input.focus(); });
+              // A result is something to add; someone already picked says so instead of looking like a chip.
+              if (chosen(r)) {
+                b.setAttribute('aria-disabled', 'true');
+                b.setAttribute('aria-label', label(r) + ' (already added)');
+              } else {
+                b.setAttribute('aria-label', 'Add ' + label(r));
+                b.addEventListener('click', function () { add(r); input.value = ''; results.textContent = ''; render(); input.focus(); });
+              }
               li.appendChild(b);
               results.appendChild(li);
             });
-            if (!data.results.length) { var li = document.createElement('li'); li.textContent = 'No match.'; results.appendChild(li); }
+            if (!data.results.length) { var li = document.createElement('li'); li.className = 'attest-no-match'; li.textContent = 'No match.'; results.appendChild(li); }
             Attest.resize();
           }).catch(function (err) { opts.onError(err); });
         }, 200);
@@ -58,10 +65,10 @@
     }
     search('people-search', 'people-results', 'api/pickers/users', function (u) { return u.displayName; }, function (u) {
       if (!people.some(function (p) { return p.accountId === u.accountId; })) people.push({ accountId: u.accountId, displayName: u.displayName });
-    });
+    }, function (u) { return people.some(function (p) { return p.accountId === u.accountId; }); });
     search('group-search', 'group-results', 'api/pickers/groups', function (g) { return g.name; }, function (g) {
       if (groups.indexOf(g.name) < 0) groups.push(g.name);
-    });
+    }, function (g) { return groups.indexOf(g.name) >= 0; });
     return {
       people: function () { return people.slice(); },
       groups: function () { return groups.slice(); },

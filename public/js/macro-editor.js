@@ -5,6 +5,7 @@
   if (!form) return;
   var prefix = document.querySelector('link[rel=stylesheet]').href.replace(/public\/css\/attest\.css.*$/, '');
   var msg = form.querySelector('.attest-message');
+  var titleInput = document.getElementById('title');
   var picker = Attest.approverPicker({ prefix: prefix, onError: function (err) { msg.textContent = err.message; } });
 
   function load(params) {
@@ -14,6 +15,7 @@
     var rule = params.rule || 'all';
     var radio = form.querySelector('input[name=rule][value="' + rule + '"]');
     if (radio) radio.checked = true;
+    titleInput.value = params.title || '';
     form.quorum.value = params.quorum || '';
     form.rejections.value = params.rejections || '1';
     form.due.value = params.due || '';
@@ -38,7 +40,12 @@
     var groups = picker.groups();
     if (!people.length && !groups.length) { msg.textContent = 'Add at least one person or group.'; return; }
     if (rule === 'quorum' && !(Number(form.quorum.value) >= 1)) { msg.textContent = 'A quorum needs a number of approvals (1 or more).'; form.quorum.focus(); return; }
+    // The same rule the server applies to the title: one line, at most 100 characters.
+    var title = titleInput.value.trim();
+    if (/[\u0000-\u001f\u007f-\u009f]/.test(title)) { msg.textContent = 'Title must not contain control characters (such as line breaks).'; titleInput.focus(); return; }
+    if (title.length > 100) { msg.textContent = 'Title must be at most 100 characters.'; titleInput.focus(); return; }
     var params = {
+      title: title,
       approvers: people.map(function (p) { return p.accountId; }).join(','),
       groups: groups.join(','),
       rule: rule,

@@ -40,9 +40,10 @@
 
   function refresh() {
     return Attest.api('GET', prefix + base + '/view').then(function (html) {
-      document.getElementById('attest-workflow').innerHTML = html;
+      var box = document.getElementById('attest-workflow');
+      box.innerHTML = html;
       bind();
-      Attest.resize();
+      return Attest.localise(box);
     });
   }
 

@@ -69,7 +69,13 @@
     Attest.api('PUT', api + '/settings', body).then(function (res) {
       msg.className = 'attest-message is-success';
       msg.textContent = res.changed ? 'Saved. New and reopened macros in ' + spaceKey + ' follow these settings.' : 'Nothing changed.';
-      if (res.updatedBy) document.getElementById('saved-by').textContent = 'Last changed by ' + res.updatedBy.displayName + ' on ' + res.updatedAt.slice(0, 16).replace('T', ' ') + ' UTC.';
+      if (res.updatedBy) {
+        var saved = document.getElementById('saved-by');
+        saved.textContent = 'Last changed by ' + res.updatedBy.displayName + ' on ';
+        saved.appendChild(Attest.timeEl(res.updatedAt));
+        saved.appendChild(document.createTextNode('.'));
+        Attest.localise(saved);
+      }
       if (res.changed && window.AP && AP.flag) AP.flag.create({ title: 'Settings saved', body: 'Attest settings of ' + spaceKey + ' changed.', type: 'success' });
     }).catch(function (err) {
       msg.textContent = err.message;
@@ -77,8 +83,9 @@
   });
 
   // ---- workflows ----
+  var OPEN_STATES = ['pending', 'outdated', 'expired'];
   var STATE = {
-    pending: ['Pending', 'inprogress'], outdated: ['Outdated', 'moved'], expired: ['Expired', 'moved'],
+    pending: ['Pending', 'inprogress'], outdated: ['Page changed', 'moved'], expired: ['Expired', 'moved'],
     approved: ['Approved', 'success'], rejected: ['Rejected', 'removed'], archived: ['Archived', 'default'],
   };
   var tbody = document.getElementById('workflows-body');
@@ -104,7 +111,13 @@
     return td;
   }
   function lozenge(text, tone) { return el('span', text, 'lozenge lozenge-' + tone); }
-  function when(iso) { return iso ? iso.slice(0, 16).replace('T', ' ') + ' UTC' : ''; }
+  /* Text, then a moment the viewer reads in their own locale and zone, then text. */
+  function withTime(tag, before, iso, after, cls) {
+    var e = el(tag, before, cls);
+    if (iso) e.appendChild(Attest.timeEl(iso));
+    if (after) e.appendChild(document.createTextNode(after));
+    return e;
+  }
 
   function row(w) {
     var tr = el('tr');
@@ -116,8 +129,9 @@
     a.href = w.pageUrl;
     a.target = '_top';
     th.appendChild(a);
+    if (w.name) th.appendChild(el('span', w.name, 'attest-workflow-name'));
     if (w.appCannotReadSince) {
-      var warn = el('p', 'Attest cannot read this page since ' + when(w.appCannotReadSince) + ': its restrictions leave out the Attest app. Add "Attest" to the people who can view it.', 'attest-app-unreadable');
+      var warn = withTime('p', 'Attest cannot read this page since ', w.appCannotReadSince, ': its restrictions leave out the Attest app. Add "Attest" to the people who can view it.', 'attest-app-unreadable');
       warn.setAttribute('role', 'note');
       th.appendChild(warn);
     }
@@ -128,9 +142,11 @@
     cell(tr, 'Version', el('span', 'v' + w.boundVersion));
     var waiting = w.waitingOn.users.map(function (u) { return u.displayName; }).concat(w.waitingOn.groups.map(function (g) { return 'a member of ' + g; }));
     cell(tr, 'Waiting for', el('span', waiting.length ? waiting.join(', ') : '—'));
-    cell(tr, 'Due', el('span', w.dueDate || '—', 'attest-nowrap' + (w.overdue ? ' attest-overdue' : '')));
+    var due = el('span', w.dueDate ? '' : '—', 'attest-nowrap' + (w.overdue ? ' attest-overdue' : ''));
+    if (w.dueDate) due.appendChild(Attest.dateEl(w.dueDate, OPEN_STATES.indexOf(w.state) >= 0));
+    cell(tr, 'Due', due);
     var last = w.lastDecision;
-    cell(tr, 'Last decision', el('span', last ? (last.displayName + (last.decision === 'approve' ? ' approved' : ' rejected') + ', ' + when(last.at)) : '—'));
+    cell(tr, 'Last decision', last ? withTime('span', last.displayName + (last.decision === 'approve' ? ' approved' : ' rejected') + ', ', last.at, '') : el('span', '—'));
     return tr;
   }
 
@@ -145,7 +161,7 @@
     inner.appendChild(el('h3', v ? (v.ok ? 'Audit trail checks passed' : 'Audit trail verification failed') : 'Audit trail'));
     // The server's lines say exactly which events each check re-hashed, and when.
     (v && v.lines ? v.lines : []).forEach(function (line) { inner.appendChild(el('p', line)); });
-    if (c) inner.appendChild(el('p', 'Latest signed checkpoint: event ' + c.seq + ', ' + when(c.signedAt) + '.'));
+    if (c) inner.appendChild(withTime('p', 'Latest signed checkpoint: event ' + c.seq + ', ', c.signedAt, '.'));
     box.appendChild(inner);
     box.hidden = false;
   }
@@ -172,6 +188,8 @@
       }
       if (!append) showChain(page.chain);
       wmsg.textContent = '';
+      return Attest.localise(document);
+    }).then(function () {
       table.setAttribute('data-loaded', 'true');
     }).catch(function (err) {
       wmsg.textContent = err.message;
@@ -193,7 +211,8 @@
       } else {
         trailStatus.appendChild(document.createTextNode('Attest audit checkpoints'));
       }
-      if (t.publishedSeq) trailStatus.appendChild(document.createTextNode(' (last written up to event ' + t.publishedSeq + ', ' + when(t.publishedAt) + ')'));
+      if (t.publishedSeq) trailStatus.appendChild(withTime('span', ' (last written up to event ' + t.publishedSeq + ', ', t.publishedAt, ')'));
+      Attest.localise(trailStatus);
     } else {
       trailStatus.textContent = t.canEnable ? 'Not kept yet.' : 'Not kept yet. A Confluence site administrator can start it here.';
     }

@@ -1,11 +1,13 @@
 import type { ConfluenceClient } from '../confluence/confluence-client';
+import { OPEN_STATES } from './approval-rules';
 import type { WorkflowView } from './approvals-service';
+import { workflowName } from './macro-position';
 
 const STATE_LABEL: Record<string, { label: string; tone: string }> = {
   pending: { label: 'Pending', tone: 'inprogress' },
   approved: { label: 'Approved', tone: 'success' },
   rejected: { label: 'Rejected', tone: 'removed' },
-  outdated: { label: 'Outdated', tone: 'moved' },
+  outdated: { label: 'Page changed', tone: 'moved' },
   expired: { label: 'Expired', tone: 'moved' },
   archived: { label: 'Archived', tone: 'default' },
 };
@@ -33,6 +35,9 @@ export function workflowJson(v: WorkflowView, names: Map<string, string>) {
     id: wf.id,
     pageId: wf.pageId,
     macroId: wf.macroId,
+    title: wf.title,
+    /** Which workflow on the page, for people: the title, else "Approvals 2 of 2" when there are several. */
+    name: workflowName(wf),
     spaceKey: wf.spaceKey,
     pageTitle: wf.pageTitle,
     state: wf.state,
@@ -80,37 +85,124 @@ export function workflowJson(v: WorkflowView, names: Map<string, string>) {
   };
 }
 
+/** A moment as the views show it: UTC text the browser replaces with the viewer's locale and zone (public/js/attest-ap.js). */
+export function moment(at: Date | string | null): { iso: string; utc: string } | null {
+  if (!at) return null;
+  const iso = typeof at === 'string' ? at : at.toISOString();
+  return { iso, utc: utc(iso) };
+}
+
+/** Names in a sentence: "A", "A and B", "A, B and C". */
+function listInWords(items: string[]): string {
+  if (items.length <= 1) return items.join('');
+  return `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`;
+}
+
+const DAY_MS = 86_400_000;
+
+/** What an edit to the page does to a settled workflow, in the words of the space's policy. */
+function whatAnEditDoes(resetOnEdit: string): string {
+  if (resetOnEdit === 'any') return 'Any edit to the page starts a new round of approvals.';
+  if (resetOnEdit === 'never') return 'This space keeps decisions when the page is edited, so edits do not reopen it.';
+  return 'Changing the page content starts a new round of approvals.';
+}
+
+/**
+ * Why the workflow is where it is and since when: what reopens a closed one (approved, rejected, archived),
+ * or why approvers decide again (expired, outdated); null while it is simply pending. `before` and `after`
+ * surround the moment so the view can mark it up for the viewer's locale.
+ */
+function closedLine(v: WorkflowView, names: Map<string, string>): { before: string; at: { iso: string; utc: string } | null; after: string } | null {
+  const wf = v.workflow;
+  const who = (kind: 'approve' | 'reject') => listInWords(v.current.filter((d) => d.decision === kind).map((d) => names.get(d.approverId) ?? d.approverId));
+  switch (wf.state) {
+    case 'approved': {
+      const by = who('approve');
+      const review = wf.expiresAt ? ' The approval lapses at the next review; approvers then decide again.' : '';
+      return { before: `Approved${by ? ` by ${by}` : ''} since`, at: moment(wf.approvedAt), after: `. ${whatAnEditDoes(v.policy.resetOnEdit)}${review}` };
+    }
+    case 'rejected': {
+      const by = who('reject');
+      return { before: `Rejected${by ? ` by ${by}` : ''} since`, at: moment(wf.lastDecisionAt ?? wf.updatedAt), after: `: decisions are closed. ${whatAnEditDoes(v.policy.resetOnEdit)}` };
+    }
+    case 'archived': {
+      const was = wf.stateBeforeArchive ? (STATE_LABEL[wf.stateBeforeArchive]?.label ?? wf.stateBeforeArchive).toLowerCase() : 'pending';
+      return { before: 'Archived since', at: moment(wf.updatedAt), after: `: the page is in the trash. Restoring the page reopens this workflow as it was (${was}).` };
+    }
+    case 'expired': {
+      const lapsed = wf.approvedAt && wf.reviewDays ? new Date(wf.approvedAt.getTime() + wf.reviewDays * DAY_MS) : null;
+      return { before: 'The approval lapsed', at: moment(lapsed), after: `: this page is reviewed every ${wf.reviewDays ?? '…'} days, so approvers decide again on version ${wf.boundVersion}.` };
+    }
+    case 'outdated':
+      return { before: 'The page changed', at: moment(wf.updatedAt), after: `, after approval was requested: decisions from the earlier round no longer count, and approvers decide again on version ${wf.boundVersion}.` };
+    default:
+      return null;
+  }
+}
+
+/** Why the viewer sees no buttons (or why their decision would change nothing), in words that say what would change it. */
+function reasonLine(v: WorkflowView, names: Map<string, string>): string | null {
+  const wf = v.workflow;
+  switch (v.viewer.refusal) {
+    case 'not-approver': {
+      const listed = [...wf.approvers.map((a) => names.get(a) ?? a), ...wf.groups.map((g) => `members of ${g}`)];
+      return listed.length
+        ? `You are not an approver of this page; approvers: ${listInWords(listed)}. Whoever edits the page can add you in the macro's settings.`
+        : 'No approvers are listed yet: whoever edits the page can add people or groups in the macro\'s settings.';
+    }
+    case 'author':
+      return `Someone other than the author of version ${wf.boundVersion} must approve: you wrote that version (separation of duties). A space admin can allow authors to approve their own versions in the space settings.`;
+    default:
+      break;
+  }
+  // A group member who is not listed in person, when each of their groups has its approval already.
+  const groups = v.viewer.viaGroups;
+  if (!v.viewer.canDecide || !groups.length || wf.approvers.includes(v.viewer.accountId) || wf.rule !== 'all') return null;
+  const approvedBy = (g: string) => v.current.filter((d) => d.decision === 'approve' && d.viaGroups.includes(g) && d.approverId !== v.viewer.accountId);
+  if (!groups.every((g) => approvedBy(g).length)) return null;
+  const who = listInWords([...new Set(groups.flatMap((g) => approvedBy(g).map((d) => names.get(d.approverId) ?? d.approverId)))]);
+  return `Your group ${listInWords(groups)} already approved (${who}): your approval is not needed for it, though a rejection would still count.`;
+}
+
 /** The view model of views/macro.hbs: text only, escaped by handlebars. */
 export function macroModel(v: WorkflowView, names: Map<string, string>) {
   const json = workflowJson(v, names);
   const state = STATE_LABEL[json.state] ?? STATE_LABEL.pending;
-  const byRound = new Map<number, typeof json.decisions>();
+  const open = OPEN_STATES.includes(v.workflow.state);
+  const byRound = new Map<number, Array<(typeof json.decisions)[number] & { when: ReturnType<typeof moment> }>>();
   for (const d of json.decisions) {
     if (d.round === v.workflow.round) continue;
-    byRound.set(d.round, [...(byRound.get(d.round) ?? []), d]);
+    byRound.set(d.round, [...(byRound.get(d.round) ?? []), { ...d, when: moment(d.at) }]);
   }
+  // A group member's approval is told once, on its group's line; other unlisted deciders get their own line.
+  const shownOnGroup = (d: (typeof json.decisions)[number]) => d.decision === 'approve' && json.groups.some((g) => g.approvedBy.includes(d.approver));
   return {
     wf: json,
     stateLabel: state.label,
     stateTone: state.tone,
+    outdated: json.state === 'outdated',
+    dueDate: json.dueDate,
+    expiresAt: moment(json.expiresAt),
     people: json.approvers.map((a) => ({
       ...a,
-      decisionLabel: a.decision === 'approve' ? 'Approved' : a.decision === 'reject' ? 'Rejected' : 'Waiting',
+      decisionLabel: a.decision === 'approve' ? 'Approved' : a.decision === 'reject' ? 'Rejected' : open ? 'Waiting' : 'No decision',
       decisionTone: a.decision === 'approve' ? 'success' : a.decision === 'reject' ? 'removed' : 'default',
     })),
     groups: json.groups.map((g) => ({
       name: g.name,
-      approvedBy: g.approvedBy.map((id) => names.get(id) ?? id).join(', '),
+      approvals: g.approvedBy.map((id) => ({ name: names.get(id) ?? id, comment: json.decisions.find((d) => d.counts && d.approver === id)?.comment ?? '' })),
       waiting: g.approvedBy.length === 0,
+      open,
     })),
-    others: json.decisions.filter((d) => d.counts && !v.workflow.approvers.includes(d.approver)),
+    others: json.decisions.filter((d) => d.counts && !v.workflow.approvers.includes(d.approver) && !shownOnGroup(d)),
     waitingNames: json.waitingOn.users.map((id) => names.get(id) ?? id).concat(json.waitingOn.groups.map((g) => `a member of ${g}`)).join(', '),
     earlier: [...byRound.entries()].sort((a, b) => b[0] - a[0]).map(([round, decisions]) => ({ round, decisions })),
     canDecide: json.viewer.canDecide,
-    reason: json.viewer.reason,
+    reasonLine: reasonLine(v, names),
+    closed: closedLine(v, names),
     /** Set when the reader has another version open than the one decisions are for: the block is read-only. */
     otherVersion: v.viewer.viewedVersion !== null && v.viewer.viewedVersion !== json.boundVersion ? v.viewer.viewedVersion : null,
-    open: ['pending', 'outdated', 'expired'].includes(json.state),
+    open,
   };
 }
 
@@ -135,6 +227,7 @@ export function staticModel(v: WorkflowView, names: Map<string, string>, rendere
   const closed = !['pending', 'outdated', 'expired'].includes(json.state);
   return {
     title: json.pageTitle,
+    name: json.name,
     stateLabel: (STATE_LABEL[json.state] ?? STATE_LABEL.pending).label,
     approvedAt: json.state === 'approved' ? utc(json.approvedAt) : '',
     boundVersion: json.boundVersion,

@@ -47,6 +47,7 @@ export function createApprovalsRouter(opts: { addon: AddOn; service: ApprovalsSe
         pageVersion: q.pageVersion,
         spaceKey: q.spaceKey,
         macroId: q.macroId,
+        title: q.title,
         approvers: q.approvers,
         groups: q.groups,
         rule: q.rule,

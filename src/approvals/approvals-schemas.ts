@@ -15,6 +15,18 @@ const positiveInt = (name: string, max: number) =>
     z.coerce.number({ message: `${name} must be a number` }).int(`${name} must be a whole number`).min(1, `${name} must be at least 1`).max(max, `${name} must be at most ${max}`).nullable(),
   );
 
+/** The macro's optional title as people see it: trimmed, at most 100 characters, no control characters. */
+export const macroTitle = z.preprocess(
+  (v) => (typeof v === 'string' ? v.trim() : v),
+  z.preprocess(
+    emptyToNull,
+    safeText({ max: 100, name: 'Title' })
+      // One line of plain text: no line breaks or other control characters (NUL included).
+      .refine((t) => !/[\u0000-\u001f\u007f-\u009f]/.test(t), 'Title must not contain control characters (such as line breaks)')
+      .nullable(),
+  ),
+);
+
 /** The standard query parameters Confluence adds to every module URL (context parameters docs). */
 const CONNECT_PARAMS = {
   jwt: z.string().optional(),
@@ -34,21 +46,22 @@ export const macroQuery = z
     pageType: z.preprocess((v) => (v === '' || v === undefined ? 'page' : v), z.enum(['page', 'blogpost'], { message: 'pageType must be page or blogpost' })),
     spaceKey: safeText({ min: 1, max: 255, name: 'spaceKey' }),
     macroId: safeText({ min: 1, max: 255, name: 'macroId' }),
+    title: macroTitle,
     approvers: list,
     groups: list,
-    rule: z.preprocess(emptyToNull, z.enum(['all', 'any', 'quorum'], { message: 'rule must be all, any or quorum' }).nullable()),
-    quorum: positiveInt('quorum', 1000),
-    rejections: positiveInt('rejections', 1000),
+    rule: z.preprocess(emptyToNull, z.enum(['all', 'any', 'quorum'], { message: 'Rule must be all, any or quorum' }).nullable()),
+    quorum: positiveInt('Quorum', 1000),
+    rejections: positiveInt('Rejections that reject', 1000),
     due: z.preprocess(
       emptyToNull,
       z
         .string()
-        .regex(/^\d{4}-\d{2}-\d{2}$/, 'due must be an ISO date, YYYY-MM-DD')
+        .regex(/^\d{4}-\d{2}-\d{2}$/, 'Due date must be an ISO date, YYYY-MM-DD')
         // Year 0 parses in JavaScript but PostgreSQL has no such year.
-        .refine((d) => d >= '0001' && !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d), 'due is not a real date')
+        .refine((d) => d >= '0001' && !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d), 'Due date is not a real date')
         .nullable(),
     ),
-    review: positiveInt('review', 3650),
+    review: positiveInt('Review interval (days)', 3650),
     ...CONNECT_PARAMS,
     'output.type': z.string().optional(),
   })

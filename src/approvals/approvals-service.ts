@@ -9,6 +9,7 @@ import type { Logger } from '../lib/logger';
 import { DecisionKind, describeRule, evaluate, OPEN_STATES, Outcome, WorkflowState } from './approval-rules';
 import type { ApprovalsStore, DecisionRequest } from './approvals-store';
 import type { Decision, Workflow, WorkflowConfig } from './approvals-types';
+import { macroPosition } from './macro-position';
 import { SpacePolicy, SpacePolicyProvider } from './space-policy';
 
 /** The signed macro parameters (every one of them is covered by the iframe JWT's qsh). */
@@ -19,6 +20,8 @@ export interface MacroParams {
   pageVersion: number;
   spaceKey: string;
   macroId: string;
+  /** The macro's optional title; null when it has none. */
+  title: string | null;
   approvers: string[];
   groups: string[];
   rule: WorkflowConfig['rule'] | null;
@@ -43,8 +46,23 @@ export interface WorkflowView {
   outcome: Outcome;
   ruleText: string;
   overdue: boolean;
-  viewer: { accountId: string; canDecide: boolean; reason: string | null; myDecision: Decision | null; viewedVersion: number | null };
+  /** The space's rules the screens explain: who may approve their own version, what an edit does. */
+  policy: Pick<SpacePolicy, 'allowSelfApproval' | 'resetOnEdit'>;
+  viewer: {
+    accountId: string;
+    canDecide: boolean;
+    reason: string | null;
+    /** Which rule keeps the viewer from deciding, so a screen can say what would change it. */
+    refusal: RefusalKind | null;
+    /** Listed groups the viewer decides for (open workflows only). */
+    viaGroups: string[];
+    myDecision: Decision | null;
+    viewedVersion: number | null;
+  };
 }
+
+/** Why someone may not decide: not listed, wrote the bound version, the workflow is closed, another version is open. */
+export type RefusalKind = 'not-approver' | 'author' | 'closed' | 'other-version';
 
 export function sha256Hex(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex');
@@ -194,7 +212,7 @@ export class ApprovalsService {
         if (earlier) return { kind: 'repeat' as const, earlier, wf: locked };
       }
       const refusal = this.refusal(p, locked, viaGroups, policy);
-      if (refusal) throw refusal;
+      if (refusal) throw refusal.error;
       if (input.pageVersion !== locked.boundVersion) {
         throw new ConflictError(`The page changed — reload. This workflow is now bound to version ${locked.boundVersion}, not ${input.pageVersion}.`);
       }
@@ -285,9 +303,17 @@ export class ApprovalsService {
         }
         const policy = await this.deps.policies.policyFor(clientKey, wf.spaceKey, trx);
         const contentChanged = bodyHash !== wf.bodyHash;
-        const reset = policy.resetOnEdit === 'any' || (policy.resetOnEdit === 'content' && contentChanged);
+        // A pending round nobody has decided in has nothing to lose: it follows the page and stays pending.
+        const undecided = wf.state === 'pending' && !(await this.deps.store.decisionsOf(clientKey, wf.id, trx)).some((d) => d.round === wf.round);
+        const reset = !undecided && (policy.resetOnEdit === 'any' || (policy.resetOnEdit === 'content' && contentChanged));
         const from = wf.boundVersion;
-        const base = { boundVersion: page.version, bodyHash, boundAuthorId: page.versionAuthorId, pageTitle: page.title || wf.pageTitle };
+        const base = {
+          boundVersion: page.version,
+          bodyHash,
+          boundAuthorId: page.versionAuthorId,
+          pageTitle: page.title || wf.pageTitle,
+          pagePosition: macroPosition(page.body, wf.macroId) ?? wf.pagePosition,
+        };
         const updated = await this.deps.store.updateWorkflow(
           clientKey,
           wf.id,
@@ -311,9 +337,11 @@ export class ApprovalsService {
               ? contentChanged
                 ? 'the page content changed: decisions for the old version no longer count'
                 : 'the space resets approvals on any edit'
-              : contentChanged
-                ? 'the space keeps approvals on edits'
-                : 'only the title or metadata changed: the approved content is the same',
+              : !contentChanged
+                ? 'only the title or metadata changed: the approved content is the same'
+                : undecided
+                  ? 'nobody had decided in this round yet: the workflow follows the new version'
+                  : 'the space keeps approvals on edits',
           },
         });
         out.push(updated);
@@ -448,6 +476,7 @@ export class ApprovalsService {
       params.due ??
       (d.dueOffsetDays !== null ? new Date(this.deps.clock.now().getTime() + d.dueOffsetDays * DAY_MS).toISOString().slice(0, 10) : null);
     return {
+      title: params.title,
       rule,
       quorum: rule === 'quorum' ? params.quorum ?? d.quorum ?? 1 : null,
       rejections: params.rejections ?? d.rejections,
@@ -466,6 +495,7 @@ export class ApprovalsService {
           pageId: params.pageId,
           contentType: params.contentType,
           macroId: params.macroId,
+          pagePosition: macroPosition(page.body, params.macroId),
           spaceKey: params.spaceKey,
           pageTitle: page.title,
           state: 'pending',
@@ -535,17 +565,23 @@ export class ApprovalsService {
   }
 
   /** Why this user may not decide now, or null when they may. */
-  private refusal(p: Principal, wf: Workflow, viaGroups: string[], policy: SpacePolicy): Error | null {
+  private refusal(p: Principal, wf: Workflow, viaGroups: string[], policy: SpacePolicy): { kind: RefusalKind; error: Error } | null {
     if (!wf.approvers.includes(p.accountId) && viaGroups.length === 0) {
-      return new NotAllowedError('You are not an approver of this workflow: only the listed people and members of the listed groups can decide.');
+      return {
+        kind: 'not-approver',
+        error: new NotAllowedError('You are not an approver of this workflow: only the listed people and members of the listed groups can decide.'),
+      };
     }
     if (!policy.allowSelfApproval && wf.boundAuthorId && wf.boundAuthorId === p.accountId) {
-      return new NotAllowedError(
-        `You wrote version ${wf.boundVersion} of this page, so someone else must approve it (separation of duties; this space does not allow self-approval).`,
-      );
+      return {
+        kind: 'author',
+        error: new NotAllowedError(
+          `Someone other than the author of version ${wf.boundVersion} must approve it: you wrote that version (separation of duties; this space does not allow self-approval).`,
+        ),
+      };
     }
     if (!OPEN_STATES.includes(wf.state)) {
-      return new ConflictError(`This workflow is ${wf.state}: it takes no more decisions.`);
+      return { kind: 'closed', error: new ConflictError(`This workflow is ${wf.state}: it takes no more decisions.`) };
     }
     return null;
   }
@@ -560,7 +596,8 @@ export class ApprovalsService {
   private viewOf(p: Principal, wf: Workflow, decisions: Decision[], viaGroups: string[], policy: SpacePolicy, viewedVersion: number | null): WorkflowView {
     const current = decisions.filter((d) => d.round === wf.round);
     const outcome = evaluate(wf, current);
-    const refusal = this.refusal(p, wf, OPEN_STATES.includes(wf.state) ? viaGroups : [], policy) ?? otherVersionRefusal(wf, viewedVersion);
+    const other = otherVersionRefusal(wf, viewedVersion);
+    const refusal = this.refusal(p, wf, OPEN_STATES.includes(wf.state) ? viaGroups : [], policy) ?? (other ? { kind: 'other-version' as const, error: other } : null);
     const mine = current.filter((d) => d.approverId === p.accountId);
     const today = this.deps.clock.now().toISOString().slice(0, 10);
     return {
@@ -570,10 +607,13 @@ export class ApprovalsService {
       outcome,
       ruleText: describeRule(wf),
       overdue: !!wf.dueDate && wf.dueDate < today && OPEN_STATES.includes(wf.state),
+      policy: { allowSelfApproval: policy.allowSelfApproval, resetOnEdit: policy.resetOnEdit },
       viewer: {
         accountId: p.accountId,
         canDecide: refusal === null,
-        reason: refusal?.message ?? null,
+        reason: refusal?.error.message ?? null,
+        refusal: refusal?.kind ?? null,
+        viaGroups: OPEN_STATES.includes(wf.state) ? viaGroups : [],
         myDecision: mine.length ? mine[mine.length - 1] : null,
         viewedVersion,
       },
@@ -616,6 +656,7 @@ function pageRef(wf: Workflow) {
 
 function auditConfig(wf: WorkflowConfig, approverRefs: string[]) {
   return {
+    title: wf.title,
     rule: wf.rule,
     quorum: wf.quorum,
     rejections: wf.rejections,
@@ -632,6 +673,7 @@ function sameList(a: string[], b: string[]): boolean {
 
 function configChanged(wf: Workflow, c: WorkflowConfig): boolean {
   return (
+    wf.title !== c.title ||
     wf.rule !== c.rule ||
     wf.quorum !== c.quorum ||
     wf.rejections !== c.rejections ||

@@ -11,6 +11,9 @@ interface WorkflowRow {
   page_id: string;
   content_type: Workflow['contentType'];
   macro_id: string;
+  title: string | null;
+  page_position: number | null;
+  page_macro_count: number | null;
   space_key: string;
   page_title: string;
   state: Workflow['state'];
@@ -54,6 +57,8 @@ export function toWorkflow(r: WorkflowRow): Workflow {
     pageId: r.page_id,
     contentType: r.content_type,
     macroId: r.macro_id,
+    title: r.title,
+    pagePosition: r.page_position !== null && r.page_macro_count !== null ? { position: r.page_position, count: r.page_macro_count } : null,
     spaceKey: r.space_key,
     pageTitle: r.page_title,
     state: r.state,
@@ -102,7 +107,8 @@ export interface DecisionRequest {
 
 type WorkflowPatch = Partial<Omit<Workflow, 'id' | 'clientKey' | 'pageId' | 'macroId' | 'createdAt' | 'updatedAt'>>;
 
-const COLUMN: Record<keyof WorkflowPatch, keyof WorkflowRow> = {
+const COLUMN: Record<Exclude<keyof WorkflowPatch, 'pagePosition'>, keyof WorkflowRow> = {
+  title: 'title',
   spaceKey: 'space_key',
   pageTitle: 'page_title',
   state: 'state',
@@ -157,6 +163,9 @@ export class ApprovalsStore {
         page_id: wf.pageId,
         content_type: wf.contentType,
         macro_id: wf.macroId,
+        title: wf.title,
+        page_position: wf.pagePosition?.position ?? null,
+        page_macro_count: wf.pagePosition?.count ?? null,
         space_key: wf.spaceKey,
         page_title: wf.pageTitle,
         state: wf.state,
@@ -180,7 +189,12 @@ export class ApprovalsStore {
   async updateWorkflow(clientKey: string, id: string, patch: WorkflowPatch, trx: Knex.Transaction): Promise<Workflow> {
     const row: Record<string, unknown> = { updated_at: trx.fn.now() };
     for (const [k, v] of Object.entries(patch)) {
-      if (v !== undefined) row[COLUMN[k as keyof WorkflowPatch]] = v;
+      if (v === undefined) continue;
+      if (k === 'pagePosition') {
+        const at = v as Workflow['pagePosition'];
+        row.page_position = at?.position ?? null;
+        row.page_macro_count = at?.count ?? null;
+      } else row[COLUMN[k as keyof typeof COLUMN]] = v;
     }
     const [updated] = await trx<WorkflowRow>(WORKFLOWS).where({ client_key: clientKey, id }).update(row).returning('*');
     return toWorkflow(updated as WorkflowRow);

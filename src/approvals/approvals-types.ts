@@ -8,6 +8,10 @@ export interface Workflow {
   /** A page or a blog post: the macro works on both. */
   contentType: ContentType;
   macroId: string;
+  /** The macro's optional `title` parameter ("Security sign-off"): which workflow this is, for people. */
+  title: string | null;
+  /** Its place among the page's Approvals macros when the page was last read; null until then. */
+  pagePosition: { position: number; count: number } | null;
   spaceKey: string;
   pageTitle: string;
   state: WorkflowState;
@@ -46,4 +50,4 @@ export interface Decision {
 }
 
 /** The part of a workflow a macro's parameters set. */
-export type WorkflowConfig = Pick<Workflow, 'rule' | 'quorum' | 'rejections' | 'approvers' | 'groups' | 'dueDate' | 'reviewDays'>;
+export type WorkflowConfig = Pick<Workflow, 'title' | 'rule' | 'quorum' | 'rejections' | 'approvers' | 'groups' | 'dueDate' | 'reviewDays'>;

@@ -53,6 +53,8 @@ function cookie(req: Request, name: string): string | undefined {
 export function createPagesRouter(opts: { devhost: Devhost; store: DevhostStore; descriptor: unknown; config: Config; logger: Logger }): Router {
   const { devhost, store, logger } = opts;
   const root = '/devhost';
+  const SITE_LOCALE = 'en-GB';
+  const SITE_TIME_ZONE = 'UTC';
   const router = Router();
   const nameOf = (id: string) => store.user(id)?.displayName ?? 'Unknown user';
   const pageHref = (p: DevPage) => `${root}/wiki/spaces/${p.spaceKey}/${p.type === 'blogpost' ? 'blog' : 'pages'}/${p.id}`;
@@ -68,7 +70,9 @@ export function createPagesRouter(opts: { devhost: Devhost; store: DevhostStore;
   function render(res: Response, view: string, viewerUser: DevUser, data: Record<string, unknown>, status = 200): void {
     const users = store.state.users.map((u) => ({ ...u, selected: u.accountId === viewerUser.accountId }));
     const body = template(view)({ ...data, root });
-    res.status(status).type('html').send(template('layout')({ title: data.title ?? 'Devhost', root, users, body }));
+    // Confluence gives iframes the viewer's profile language and time zone (the site's defaults when unset).
+    const viewerSettings = { locale: viewerUser.locale ?? SITE_LOCALE, timeZone: viewerUser.timeZone ?? SITE_TIME_ZONE };
+    res.status(status).type('html').send(template('layout')({ title: data.title ?? 'Devhost', root, users, body, viewer: viewerSettings }));
   }
 
   function pageInSpace(req: Request): DevPage {
@@ -77,6 +81,19 @@ export function createPagesRouter(opts: { devhost: Devhost; store: DevhostStore;
     if ((page.type === 'blogpost') !== (req.params.kind === 'blog')) throw new DevhostError(404, `${page.id} is a ${page.type}, not at /${req.params.kind}/`);
     return page;
   }
+
+  /*
+   * The site has one address, as a Confluence site does: opened under another name for the same server
+   * (127.0.0.1 for localhost, or the other way round), a page moves to the configured one. Otherwise the
+   * app's iframes would come from another origin than the page, which the CSP's frame-src and the
+   * all.js stand-in (it answers only its own origin) rightly refuse, and every macro would be a broken frame.
+   */
+  const site = new URL(opts.config.localBaseUrl);
+  router.use((req, res, next) => {
+    if ((req.method !== 'GET' && req.method !== 'HEAD') || !req.headers.host || req.headers.host === site.host) return next();
+    if (!req.accepts('html') || req.path.startsWith('/static') || req.path === '/all.js' || req.path.startsWith('/connect-keys')) return next();
+    res.redirect(302, `${site.origin}${req.originalUrl}`);
+  });
 
   router.get('/connect-keys/:kid', (req, res) => {
     // ACE treats any non-empty body as the key, so an unknown kid must be an empty 404.
@@ -155,6 +172,8 @@ export function createPagesRouter(opts: { devhost: Devhost; store: DevhostStore;
       editAction: `${pageHref(page)}/edit`,
       exportHref: `${pageHref(page)}/export`,
       statusAction: `${pageHref(page)}/status`,
+      // Confluence offers editing and "Move to trash" only to people who may edit the page.
+      canEdit: !denial && store.editDenial(v.accountId, page) === null,
     }, denial ? 403 : 200);
   });
 
@@ -182,7 +201,7 @@ export function createPagesRouter(opts: { devhost: Devhost; store: DevhostStore;
       const as = String(req.body?.as ?? '');
       const user = store.user(as);
       if (!user) throw new DevhostError(400, 'choose a user to edit as');
-      const denial = store.readDenial(as, page);
+      const denial = store.editDenial(as, page);
       if (denial) throw new DevhostError(403, `${user.displayName} cannot edit this page: ${denial}`);
       const body = typeof req.body?.body === 'string' ? req.body.body.replace(/\r\n/g, '\n') : undefined;
       const title = typeof req.body?.title === 'string' ? req.body.title : undefined;
@@ -198,7 +217,10 @@ export function createPagesRouter(opts: { devhost: Devhost; store: DevhostStore;
     wrap(async (req, res) => {
       const page = pageInSpace(req);
       const as = String(req.body?.as ?? '');
-      if (!store.user(as)) throw new DevhostError(400, 'choose a user to act as');
+      const user = store.user(as);
+      if (!user) throw new DevhostError(400, 'choose a user to act as');
+      const denial = store.editDenial(as, page);
+      if (denial) throw new DevhostError(403, `${user.displayName} cannot move this page to or from the trash: ${denial}`);
       const action = String(req.body?.action ?? '');
       const run = { trash: devhost.trashPage, restore: devhost.restorePage, remove: devhost.removePage }[action];
       if (!run) throw new DevhostError(400, `unknown action "${action}"`);

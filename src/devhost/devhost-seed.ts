@@ -71,8 +71,8 @@ export function seedState(): DevState {
   const users: DevUser[] = [
     { accountId: ACCOUNT.siteAdmin, displayName: 'Sam Siteadmin', email: 'sam@devhost.test', siteAdmin: true, role: 'siteAdmin' },
     { accountId: ACCOUNT.spaceAdmin, displayName: 'Ada Spaceadmin', email: 'ada@devhost.test', siteAdmin: false, role: 'spaceAdmin' },
-    { accountId: ACCOUNT.alice, displayName: 'Alice Approver', email: 'alice@devhost.test', siteAdmin: false, role: 'alice' },
-    { accountId: ACCOUNT.bob, displayName: 'Bob Approver', email: 'bob@devhost.test', siteAdmin: false, role: 'bob' },
+    { accountId: ACCOUNT.alice, displayName: 'Alice Approver', email: 'alice@devhost.test', siteAdmin: false, role: 'alice', locale: 'de-DE', timeZone: 'Europe/Berlin' },
+    { accountId: ACCOUNT.bob, displayName: 'Bob Approver', email: 'bob@devhost.test', siteAdmin: false, role: 'bob', locale: 'en-US', timeZone: 'America/New_York' },
     { accountId: ACCOUNT.secMember, displayName: 'Sec Member', email: 'sec@devhost.test', siteAdmin: false, role: 'secMember' },
     { accountId: ACCOUNT.nora, displayName: 'Nora Noaccess', email: 'nora@devhost.test', siteAdmin: false, role: 'nora' },
     { accountId: ACCOUNT.author, displayName: 'Paul Author', email: 'paul@devhost.test', siteAdmin: false, role: 'author' },

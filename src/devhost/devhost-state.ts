@@ -221,6 +221,17 @@ export class DevhostStore {
     return null;
   }
 
+  /**
+   * Why the user cannot edit (or trash) the page, or null when they can: Confluence asks for the space's
+   * "create" (add pages) permission, or administration, on top of reading it.
+   */
+  editDenial(accountId: string, page: DevPage): string | null {
+    const read = this.readDenial(accountId, page.status === 'trashed' ? { ...page, status: 'current' } : page);
+    if (read) return read;
+    const space = this.space(page.spaceKey)!;
+    return this.holds(space, accountId, 'create') || this.holds(space, accountId, 'administer') ? null : 'User does not have permission to edit the content';
+  }
+
   canRead(accountId: string, page: DevPage): boolean {
     return this.readDenial(accountId, page) === null;
   }

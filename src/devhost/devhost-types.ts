@@ -10,6 +10,9 @@ export interface DevUser {
   role: string;
   /** A closed Atlassian account (personal data reporting answers `closed`). */
   closed?: boolean;
+  /** The profile's language and time zone, as AP.user.getLocale / getTimeZone give them to iframes. */
+  locale?: string;
+  timeZone?: string;
 }
 
 export interface DevGroup {

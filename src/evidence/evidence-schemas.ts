@@ -15,7 +15,8 @@ export function parseEvidenceTime(raw: string): Date | null {
   return d;
 }
 
-const time = (name: string) =>
+/** `label`: the bound as people see it on the Evidence tab; the API parameter follows in parentheses. */
+const time = (label: string) =>
   z.preprocess(
     (v) => (v === '' ? undefined : v),
     z
@@ -24,7 +25,7 @@ const time = (name: string) =>
       .transform((v, ctx) => {
         const d = parseEvidenceTime(v);
         if (!d) {
-          ctx.addIssue({ code: 'custom', message: `${name} must be an ISO date (YYYY-MM-DD) or date-time with a time zone` });
+          ctx.addIssue({ code: 'custom', message: `${label} must be an ISO date (YYYY-MM-DD) or date-time with a time zone` });
           return z.NEVER;
         }
         return d;
@@ -34,19 +35,19 @@ const time = (name: string) =>
 
 /** `?from=&to=` of the export routes: events recorded at or after `from` and before `to`. */
 export const exportQuery = z
-  .object({ from: time('from'), to: time('to'), jwt: z.string().optional() })
+  .object({ from: time('The start date (from)'), to: time('The end date (to)'), jwt: z.string().optional() })
   .strict()
-  .refine((q) => !q.from || !q.to || q.from < q.to, { message: 'from must be before to' });
+  .refine((q) => !q.from || !q.to || q.from < q.to, { message: 'The start date (from) must be before the end date (to)' });
 
 export const spaceParams = z.object({ spaceKey: z.string().regex(/^[A-Za-z0-9_~-]{1,255}$/, 'spaceKey is not a space key') }).strict();
 
 export const linkBody = z
   .object({
     format: z.enum(['csv', 'zip'], { message: 'format must be csv or zip' }).default('zip'),
-    from: time('from'),
-    to: time('to'),
+    from: time('The start date (from)'),
+    to: time('The end date (to)'),
   })
   .strict()
-  .refine((q) => !q.from || !q.to || q.from < q.to, { message: 'from must be before to' });
+  .refine((q) => !q.from || !q.to || q.from < q.to, { message: 'The start date (from) must be before the end date (to)' });
 
 export const downloadQuery = z.object({ token: z.string().min(10).max(4000) }).strict();

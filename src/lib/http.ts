@@ -181,9 +181,14 @@ export function parseInput<T>(schema: { safeParse(v: unknown): { success: true; 
   return r.data;
 }
 
+/**
+ * The issues in one line. A message written as a sentence that names its field as people see it (it starts
+ * with a capital or a quote: "Remind approvers every … days must be at least 1") stands alone; others get
+ * the field's path in front.
+ */
 export function zodMessage(err: ZodError): string {
   return err.issues
-    .map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message))
+    .map((i) => (i.path.length && !/^["A-Z]/.test(i.message) ? `${i.path.join('.')}: ${i.message}` : i.message))
     .join('; ');
 }
 

@@ -6,7 +6,7 @@ import type { MyApproval, MyApprovalsService } from './my-approvals-service';
 
 const STATE = {
   pending: { label: 'Pending', tone: 'inprogress' },
-  outdated: { label: 'Outdated', tone: 'moved' },
+  outdated: { label: 'Page changed', tone: 'moved' },
   expired: { label: 'Expired', tone: 'moved' },
 } as Record<string, { label: string; tone: string }>;
 

@@ -1,6 +1,7 @@
 import { describeRule, evaluate } from '../approvals/approval-rules';
 import type { SpacePolicyProvider } from '../approvals/space-policy';
 import type { Workflow } from '../approvals/approvals-types';
+import { workflowName } from '../approvals/macro-position';
 import { ConfluenceClient, contentUrl } from '../confluence/confluence-client';
 import type { Principal } from '../confluence/connect-auth';
 import type { Clock } from '../lib/clock';
@@ -10,6 +11,8 @@ export interface MyApproval {
   id: string;
   pageId: string;
   macroId: string;
+  /** Which workflow on the page: the macro's title, else "Approvals 2 of 2" when the page has several; null otherwise. */
+  name: string | null;
   spaceKey: string;
   pageTitle: string;
   pageUrl: string;
@@ -59,6 +62,7 @@ export class MyApprovalsService {
         id: wf.id,
         pageId: wf.pageId,
         macroId: wf.macroId,
+        name: workflowName(wf),
         spaceKey: wf.spaceKey,
         pageTitle: wf.pageTitle,
         pageUrl: contentUrl(p.hostBaseUrl, wf),

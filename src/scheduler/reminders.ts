@@ -1,5 +1,6 @@
 import type { ApprovalsService } from '../approvals/approvals-service';
 import type { Workflow } from '../approvals/approvals-types';
+import { workflowName } from '../approvals/macro-position';
 import type { SpacePolicyProvider } from '../approvals/space-policy';
 import type { ConfluenceClient } from '../confluence/confluence-client';
 import { NotFoundError } from '../lib/errors';
@@ -28,7 +29,8 @@ export function reminderBody(wf: Workflow, users: string[], groups: string[], ov
     ...users.map((id) => `<ac:link><ri:user ri:account-id="${xml(id)}" /></ac:link>`),
     ...groups.map((g) => `a member of the group <strong>${xml(g)}</strong>`),
   ];
-  return `<p><strong>Approval reminder:</strong> “${xml(wf.pageTitle)}” (version ${wf.boundVersion}) ${why}. Waiting for: ${who.join(', ')}.</p>`;
+  const name = workflowName(wf);
+  return `<p><strong>Approval reminder:</strong> “${xml(wf.pageTitle)}”${name ? ` — ${xml(name)}` : ''} (version ${wf.boundVersion}) ${why}. Waiting for: ${who.join(', ')}.</p>`;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { evaluate, OPEN_STATES, WorkflowState } from '../approvals/approval-rules';
 import type { Decision, Workflow } from '../approvals/approvals-types';
+import { workflowName } from '../approvals/macro-position';
 import { ConfluenceClient, contentUrl } from '../confluence/confluence-client';
 import type { Principal } from '../confluence/connect-auth';
 import type { Clock } from '../lib/clock';
@@ -14,6 +15,8 @@ export interface DashboardItem {
   id: string;
   pageId: string;
   macroId: string;
+  /** Which workflow on the page: the macro's title, else "Approvals 2 of 2" when the page has several; null otherwise. */
+  name: string | null;
   pageTitle: string;
   pageUrl: string;
   state: WorkflowState;
@@ -92,6 +95,7 @@ export class SpaceDashboardService {
       id: wf.id,
       pageId: wf.pageId,
       macroId: wf.macroId,
+      name: workflowName(wf),
       pageTitle: wf.pageTitle,
       pageUrl: contentUrl(p.hostBaseUrl, wf),
       state: wf.state,

@@ -7,6 +7,7 @@ import { asyncHandler, parseInput } from '../lib/http';
 import { displayNames } from '../approvals/approvals-presenter';
 import type { SpaceDashboardService } from './space-dashboard-service';
 import type { SpaceSettingsService, SpaceSettingsView } from './space-settings-service';
+import { moment } from '../approvals/approvals-presenter';
 import { DASHBOARD_STATES, settingsBody, spaceKeyParams, workflowsQuery } from './spaces-schemas';
 
 /** The module iframe's query: Connect adds its own parameters (xdm_e, cp, lic, …) beside ours. */
@@ -15,7 +16,7 @@ const screenQuery = z.object({ spaceKey: spaceKeyParams.shape.spaceKey }).passth
 const STATE_LABELS: Record<string, string> = {
   overdue: 'Overdue',
   pending: 'Pending',
-  outdated: 'Outdated',
+  outdated: 'Page changed',
   expired: 'Expired',
   approved: 'Approved',
   rejected: 'Rejected',
@@ -70,7 +71,7 @@ export function createSpacesRouter(opts: {
         dueOffsetDays: s.defaults.dueOffsetDays ?? '',
         reviewDays: s.defaults.reviewDays ?? '',
         updatedBy: json.updatedBy?.displayName ?? null,
-        updatedAt: json.updatedAt ? `${json.updatedAt.slice(0, 16).replace('T', ' ')} UTC` : null,
+        updatedAt: moment(json.updatedAt),
         filters: [{ value: '', label: 'All' }, ...DASHBOARD_STATES.map((v) => ({ value: v, label: STATE_LABELS[v] }))],
       });
     }),

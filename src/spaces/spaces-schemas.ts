@@ -7,34 +7,35 @@ export const spaceKeyParams = z
   .object({ spaceKey: z.string().regex(/^~?[A-Za-z0-9_-]{1,255}$/, 'spaceKey must be a Confluence space key') })
   .strict();
 
-const accountId = z.string().trim().min(1).max(128).regex(/^[A-Za-z0-9:_-]+$/, 'approvers must be Atlassian account IDs');
-const groupName = safeText({ max: 255, name: 'groups: a group name' }).trim().min(1, 'groups: a group name must not be empty');
-const days = (name: string, max: number) =>
-  z.number({ message: `${name} must be a number of days` }).int(`${name} must be a whole number`).min(1, `${name} must be at least 1`).max(max, `${name} must be at most ${max}`);
+const accountId = z.string().trim().min(1).max(128).regex(/^[A-Za-z0-9:_-]+$/, 'Default approvers must be Atlassian account IDs');
+const groupName = safeText({ max: 255, name: 'Default approver groups: a group name' }).trim().min(1, 'Default approver groups: a group name must not be empty');
+/** `label`: the field as the settings screen names it, so a message says what to change. */
+const days = (label: string, max: number, unit = 'a number of days') =>
+  z.number({ message: `${label} must be ${unit}` }).int(`${label} must be a whole number`).min(1, `${label} must be at least 1`).max(max, `${label} must be at most ${max}`);
 
 /** PUT /api/spaces/:spaceKey/settings — the whole settings document (what GET returns under `settings`). */
 export const settingsBody = z
   .object({
-    allowSelfApproval: z.boolean({ message: 'allowSelfApproval must be true or false' }),
-    resetOnEdit: z.enum(['content', 'any', 'never'], { message: 'resetOnEdit must be content, any or never' }),
-    reminderCadenceDays: days('reminderCadenceDays', 365),
-    exportRole: z.enum(['space-admins', 'site-admins'], { message: 'exportRole must be space-admins or site-admins' }),
+    allowSelfApproval: z.boolean({ message: '"Allow the author of a page version to approve it" must be true or false' }),
+    resetOnEdit: z.enum(['content', 'any', 'never'], { message: '"When the page is edited" must be content, any or never' }),
+    reminderCadenceDays: days('Remind approvers every … days', 365),
+    exportRole: z.enum(['space-admins', 'site-admins'], { message: '"Who may export evidence" must be space-admins or site-admins' }),
     defaults: z
       .object({
-        approvers: z.array(accountId).max(100, 'at most 100 default approvers').transform((a) => [...new Set(a)]),
-        groups: z.array(groupName).max(50, 'at most 50 default groups').transform((a) => [...new Set(a)]),
-        rule: z.enum(['all', 'any', 'quorum'], { message: 'rule must be all, any or quorum' }),
-        quorum: days('quorum', 1000).nullable(),
-        rejections: z.number().int().min(1, 'rejections must be at least 1').max(1000),
-        dueOffsetDays: days('dueOffsetDays', 3650).nullable(),
-        reviewDays: days('reviewDays', 3650).nullable(),
+        approvers: z.array(accountId).max(100, 'Default approvers: at most 100').transform((a) => [...new Set(a)]),
+        groups: z.array(groupName).max(50, 'Default approver groups: at most 50').transform((a) => [...new Set(a)]),
+        rule: z.enum(['all', 'any', 'quorum'], { message: 'Rule must be all, any or quorum' }),
+        quorum: days('Quorum', 1000, 'a number of approvals').nullable(),
+        rejections: days('Rejections that reject', 1000, 'a number'),
+        dueOffsetDays: days('Due (days after the workflow starts)', 3650).nullable(),
+        reviewDays: days('Review interval (days)', 3650).nullable(),
       })
       .strict(),
   })
   .strict()
   .superRefine((s, ctx) => {
     if (s.defaults.rule === 'quorum' && s.defaults.quorum === null) {
-      ctx.addIssue({ code: 'custom', path: ['defaults', 'quorum'], message: 'a quorum rule needs a quorum (1 or more)' });
+      ctx.addIssue({ code: 'custom', path: ['defaults', 'quorum'], message: 'A quorum rule needs a Quorum of 1 or more' });
     }
   })
   .transform((s): SpacePolicy => ({ ...s, defaults: { ...s.defaults, quorum: s.defaults.rule === 'quorum' ? s.defaults.quorum : null } }));

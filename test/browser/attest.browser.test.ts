@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, BrowserContext, Page } from 'playwright-core';
+import { chromium, BrowserContext, FrameLocator, Page } from 'playwright-core';
 import { createPublicKey } from 'node:crypto';
 import { verifyEvidenceFile } from '../../src/evidence/evidence-verifier';
 import { startTestApp, TestApp } from '../helpers/test-app';
@@ -145,10 +145,20 @@ const WAIT = { timeout: 30_000 };
     await frame.locator('#people-chosen li', { hasText: 'Alice Approver' }).waitFor(WAIT);
     await frame.locator('#people-chosen li', { hasText: 'Bob Approver' }).waitFor(WAIT);
     await frame.getByLabel('Add groups').fill('secu');
-    await frame.locator('#group-results button', { hasText: 'security' }).click();
+    await frame.getByRole('button', { name: 'Add security' }).click();
+    // search results are a menu of people to add; someone already picked is marked so, not shown like a chip
+    await frame.getByLabel('Add people').fill('Ali');
+    const picked = frame.locator('#people-results button', { hasText: 'Alice Approver' });
+    await picked.waitFor(WAIT);
+    expect(await picked.getAttribute('aria-label')).toBe('Alice Approver (already added)');
+    const look = (l: typeof picked) => l.evaluate((e) => { const c = (e as unknown as { ownerDocument: { defaultView: { getComputedStyle(x: unknown): { backgroundColor: string; borderRadius: string } } } }).ownerDocument.defaultView.getComputedStyle(e); return `${c.backgroundColor} ${c.borderRadius}`; });
+    expect(await look(picked)).not.toBe(await look(frame.locator('#people-chosen li', { hasText: 'Alice Approver' })));
+    await shot(page, 'macro-editor-search.png');
+    await frame.getByLabel('Add people').fill('');
     await frame.getByLabel('A quorum of').check();
     await frame.getByRole('spinbutton', { name: 'Quorum' }).fill('2');
     await frame.getByLabel('Review interval (days, empty for never)').fill('30');
+    await frame.getByLabel(/^Title/).fill('Release sign-off');
     await shot(page, 'macro-editor.png');
     await frame.getByRole('button', { name: 'Save' }).click();
     await page.waitForURL(new RegExp(`/pages/${pg.id}$`), WAIT);
@@ -157,8 +167,10 @@ const WAIT = { timeout: 30_000 };
     expect(after.body).toContain('<ac:parameter ac:name="groups">security</ac:parameter>');
     expect(after.body).toContain('<ac:parameter ac:name="rule">quorum</ac:parameter>');
     expect(after.body).toContain('<ac:parameter ac:name="quorum">2</ac:parameter>');
+    expect(after.body).toContain('<ac:parameter ac:name="title">Release sign-off</ac:parameter>');
     const html = await (await fetch(d.macroUrl(d.users.alice.accountId, pg.id, pg.macroIds[0]))).text();
     expect(html).toContain('Needs 2 approvals from different people listed');
+    expect(html).toContain('data-testid="title">Release sign-off</h2>');
     expect(problemsOf(page)).toEqual([]);
     await page.close();
   }, 60_000);
@@ -176,6 +188,171 @@ const WAIT = { timeout: 30_000 };
     await page.close();
     await empty.close();
   }, 60_000);
+
+  /** The iframe is as tall as its content (all.js resizes it), with no blank space under it. */
+  const expectSizedToContent = async (page: Page) => {
+    const frame = page.frames().find((f) => f !== page.mainFrame())!;
+    const gap = async () => {
+      // the frame's border (1 px each side) is part of its box
+      const outer = (await page.locator('iframe').boundingBox())!.height - 2;
+      const inner = (await frame.evaluate('Math.ceil(document.body.getBoundingClientRect().height)')) as number;
+      return Math.abs(outer - inner);
+    };
+    const until = Date.now() + 10_000;
+    while ((await gap()) > 4 && Date.now() < until) await page.waitForTimeout(200);
+    expect(await gap()).toBeLessThanOrEqual(4);
+  };
+
+  /** What a browser in `timeZone` shows for a moment, as Attest's <time> elements format it. */
+  const inZone = (iso: string, locale: string, timeZone: string) => new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short', timeZone }).format(new Date(iso));
+  const daysUntil = (day: string, timeZone: string) => {
+    const today = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date());
+    return Math.round((Date.parse(`${day}T00:00:00Z`) - Date.parse(`${today}T00:00:00Z`)) / 86_400_000);
+  };
+
+  it('says why a reader cannot act, and since when a closed workflow is closed, in the reader\'s locale and time zone', async () => {
+    // Nora reads the on-call handbook but is listed nowhere
+    const nora = await open(`/devhost/wiki/spaces/ENG/pages/${d.pages.onCall.id}?as=${as('nora')}`);
+    await nora.frameLocator('iframe').locator('[data-testid=reason]', { hasText: 'You are not an approver of this page; approvers: Alice Approver and Bob Approver.' }).waitFor(WAIT);
+    await shot(nora, 'macro-reason-not-approver.png');
+    // Paul lists himself on the SEC blog post, so he wrote version 2: separation of duties (ENG allows self-approval since the settings test)
+    const blog = d.pages.securityUpdate;
+    await d.saveMacro(blog.id, blog.macroIds[0], { approvers: `${d.users.bob.accountId},${d.users.author.accountId}`, rule: 'all' }, d.users.author.accountId);
+    await t.pageEvents.settled();
+    const author = await open(`/devhost/wiki/spaces/SEC/blog/${blog.id}?as=${as('author')}`);
+    const af = author.frameLocator('iframe');
+    await af.locator('[data-testid=reason]', { hasText: 'Someone other than the author of version 2 must approve: you wrote that version (separation of duties).' }).waitFor(WAIT);
+    expect(await af.locator('form.attest-decide').count()).toBe(0);
+    await shot(author, 'macro-reason-author.png');
+
+    // Bob approves the on-call handbook (the first test did it through the macro): Alice (de-DE, Europe/Berlin) reads since when, in her time
+    const onCall = await t.db('workflows').where({ client_key: d.clientKey, page_id: d.pages.onCall.id }).first();
+    if (onCall.state !== 'approved') {
+      const res = await fetch(`${t.baseUrl}/api/pages/${d.pages.onCall.id}/workflows/${d.pages.onCall.macroIds[0]}/decisions`, {
+        method: 'POST',
+        headers: { Authorization: `JWT ${d.contextJwt(d.users.bob.accountId, { pageId: d.pages.onCall.id })}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ decision: 'approve', comment: '', pageVersion: onCall.bound_version }),
+      });
+      expect(res.status).toBe(201);
+    }
+    const alice = await open(`/devhost/wiki/spaces/ENG/pages/${d.pages.onCall.id}?as=${as('alice')}`);
+    const frame = alice.frameLocator('iframe');
+    await frame.locator('body[data-localised]').waitFor(WAIT);
+    const closed = frame.locator('[data-testid=closed]');
+    await expect(closed.textContent()).resolves.toMatch(/^Approved by Bob Approver since .+\. (Changing the page content|Any edit to the page) starts a new round of approvals\.$/); // ENG resets on any edit after the settings test
+    const time = closed.locator('time');
+    const iso = (await time.getAttribute('datetime'))!;
+    expect(await time.textContent()).toBe(inZone(iso, 'de-DE', 'Europe/Berlin'));
+    expect(await time.getAttribute('title')).toBe(`${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`);
+    expect(await frame.locator('time[data-attest-date]').textContent()).toBe('31.12.2026');
+    // nobody waits on a closed workflow: Alice did not decide, and is not shown as waiting
+    await expect(frame.locator('.attest-table').textContent()).resolves.not.toMatch(/Waiting/);
+    await shot(alice, 'macro-closed-local-time.png');
+    for (const p of [nora, author, alice]) {
+      expect(problemsOf(p)).toEqual([]);
+      await p.close();
+    }
+  }, 90_000);
+
+  it('tells two macros on one page apart in My approvals and the space dashboard, with due dates relative to today', async () => {
+    const pg = d.pages.vendorRisk;
+    const due = new Date(Date.now() + 3 * 86_400_000).toISOString().slice(0, 10);
+    await d.saveMacro(pg.id, pg.macroIds[0], { ...d.page(pg.id).macros[0].params, title: 'Security sign-off', due }, d.users.author.accountId);
+    await t.pageEvents.settled();
+    for (const macroId of pg.macroIds) expect((await fetch(d.macroUrl(d.users.author.accountId, pg.id, macroId))).status).toBe(200);
+
+    // Bob (en-US, America/New_York) in My approvals
+    const mine = await open(`/devhost/wiki/plugins/my-approvals?as=${as('bob')}`);
+    const mf = mine.frameLocator('iframe');
+    await mf.locator('body[data-localised]').waitFor(WAIT);
+    const item = mf.locator('#my-approvals-list li', { has: mf.locator('[data-testid=workflow-name]', { hasText: 'Security sign-off' }) });
+    await item.waitFor(WAIT);
+    const n = daysUntil(due, 'America/New_York');
+    await expect(item.locator('time[data-attest-date]').textContent()).resolves.toBe(new Intl.DateTimeFormat('en-US', { dateStyle: 'medium', timeZone: 'UTC' }).format(new Date(`${due}T12:00:00Z`)));
+    await expect(item.locator('.attest-relative').textContent()).resolves.toBe(` (${n === 1 ? 'tomorrow' : `in ${n} days`})`);
+    await shot(mine, 'my-approvals-titled.png');
+    await expectSizedToContent(mine);
+
+    // the SEC dashboard: one row by title, the other by its place on the page
+    const dash = await open(`/devhost/wiki/spaces/SEC/settings/attest?as=${as('spaceAdmin')}`);
+    const df = dash.frameLocator('iframe');
+    await df.getByRole('tab', { name: 'Workflows' }).click();
+    await df.locator('#workflows-table[data-loaded]').waitFor(WAIT);
+    const rows = df.locator('#workflows-body tr', { hasText: 'Vendor risk assessment' });
+    await expect(rows.locator('.attest-workflow-name').allTextContents()).resolves.toEqual(expect.arrayContaining(['Security sign-off', 'Approvals 2 of 2']));
+    await shot(dash, 'space-dashboard-titled.png');
+    await expectSizedToContent(dash);
+    for (const p of [mine, dash]) {
+      expect(problemsOf(p)).toEqual([]);
+      await p.close();
+    }
+  }, 90_000);
+
+  it('works when the devhost is opened under the other name of this machine (localhost for 127.0.0.1)', async () => {
+    const other = t.baseUrl.replace('//127.0.0.1:', '//localhost:');
+    expect(other).not.toBe(t.baseUrl);
+    const page = await context.newPage();
+    const problems: string[] = [];
+    page.on('console', (m) => { if (m.type() === 'error' || /Content Security Policy/i.test(m.text())) problems.push(m.text()); });
+    await page.goto(`${other}/devhost/wiki/spaces/ENG/pages/${d.pages.releaseChecklist.id}?as=${as('bob')}`, { waitUntil: 'load', timeout: 30_000 });
+    // the site moves to its one address, so the macro's frame is allowed and talks to its host
+    expect(new URL(page.url()).origin).toBe(t.baseUrl);
+    await page.frameLocator('iframe').locator('[data-testid=state]').waitFor(WAIT);
+    await page.frameLocator('iframe').locator('body[data-localised]').waitFor(WAIT);
+    expect(problems).toEqual([]);
+    await page.close();
+  }, 60_000);
+
+  it('offers editing and "Move to trash" only to people who may edit the page', async () => {
+    // Nora reads the SEC space but may not add pages there; Sec Member may
+    const nora = await open(`/devhost/wiki/spaces/SEC/pages/${d.pages.accessReview.id}?as=${as('nora')}`);
+    await nora.locator('h1', { hasText: 'Quarterly access review' }).waitFor(WAIT);
+    expect(await nora.getByRole('button', { name: 'Move to trash' }).count()).toBe(0);
+    expect(await nora.locator('details.dh-edit').count()).toBe(0);
+    const sec = await open(`/devhost/wiki/spaces/SEC/pages/${d.pages.accessReview.id}?as=${as('secMember')}`);
+    await sec.getByRole('button', { name: 'Move to trash' }).waitFor(WAIT);
+    // and the devhost refuses the action itself, as Confluence would
+    const res = await fetch(`${t.baseUrl}/devhost/wiki/spaces/SEC/pages/${d.pages.accessReview.id}/status`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: `as=${as('nora')}&action=trash`,
+      redirect: 'manual',
+    });
+    expect(res.status).toBe(403);
+    expect(d.store.pageOrThrow(d.pages.accessReview.id).status).toBe('current');
+    await nora.close();
+    await sec.close();
+  }, 60_000);
+
+  it('has no serious or critical accessibility violation on any Attest screen (axe-core)', async () => {
+    const axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+    const screens: Array<[string, string, (f: FrameLocator) => Promise<void>]> = [
+      ['macro', `/devhost/wiki/spaces/ENG/pages/${d.pages.releaseChecklist.id}?as=${as('alice')}`, (f) => f.locator('[data-testid=state]').waitFor(WAIT)],
+      ['macro (not an approver)', `/devhost/wiki/spaces/ENG/pages/${d.pages.onCall.id}?as=${as('nora')}`, (f) => f.locator('[data-testid=reason]').waitFor(WAIT)],
+      ['space settings', `/devhost/wiki/spaces/ENG/settings/attest?as=${as('spaceAdmin')}`, (f) => f.locator('#space-settings-form').waitFor(WAIT)],
+      ['space dashboard', `/devhost/wiki/spaces/ENG/settings/attest?as=${as('spaceAdmin')}`, async (f) => {
+        await f.getByRole('tab', { name: 'Workflows' }).click();
+        await f.locator('#workflows-table[data-loaded]').waitFor(WAIT);
+      }],
+      ['evidence', `/devhost/wiki/spaces/ENG/settings/attest?as=${as('spaceAdmin')}`, (f) => f.getByRole('tab', { name: 'Evidence' }).click()],
+      ['macro editor', `/devhost/wiki/spaces/ENG/pages/${d.pages.releaseChecklist.id}/edit-macro/${d.pages.releaseChecklist.macroIds[0]}?as=${as('author')}`, (f) => f.locator('#people-chosen li').first().waitFor(WAIT)],
+      ['My approvals', `/devhost/wiki/plugins/my-approvals?as=${as('bob')}`, (f) => f.locator('#my-approvals-list li').first().waitFor(WAIT)],
+      ['My approvals (empty)', `/devhost/wiki/plugins/my-approvals?as=${as('author')}`, (f) => f.locator('#my-approvals-empty').waitFor(WAIT)],
+    ];
+    const found: string[] = [];
+    for (const [name, url, ready] of screens) {
+      const page = await open(url);
+      await ready(page.frameLocator('iframe'));
+      const frame = page.frames().find((f) => f !== page.mainFrame())!;
+      await frame.evaluate(axeSource);
+      // The function runs in the page; a string keeps the DOM types out of this (node) tsconfig.
+      const violations = (await frame.evaluate(`axe.run(document, { resultTypes: ['violations'] }).then((r) =>
+        r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.map((n) => n.target.join(' ')) })))`)) as Array<{ id: string; impact: string; help: string; targets: string[] }>;
+      for (const v of violations) if (v.impact === 'serious' || v.impact === 'critical') found.push(`${name}: ${v.id} (${v.impact}) ${v.help} — ${v.targets.join(', ')}`);
+      await page.close();
+    }
+    expect(found).toEqual([]);
+  }, 180_000);
 
   it('stays readable at 320 px', async () => {
     for (const [url, name, ready] of [

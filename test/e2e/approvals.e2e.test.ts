@@ -52,6 +52,11 @@ describe('approvals end to end', () => {
     const r3 = await alice.decide({ decision: 'reject', comment: 'changed my mind', pageVersion: before.boundVersion });
     expect(r3.status).toBe(409);
     expect(r3.body.error.message).toMatch(/approved/);
+    // the macro says since when, and what reopens it; nobody is left waiting
+    const html = (await render(d.users.alice.accountId, 'releaseChecklist')).text;
+    expect(html).toMatch(/data-testid="closed">Approved by Alice Approver and Bob Approver since <time datetime="\d{4}-\d{2}-\d{2}T[^"]+" title="\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC" data-attest-time>/);
+    expect(html).toContain('Changing the page content starts a new round of approvals.');
+    expect(html).not.toContain('Waiting');
   });
 
   it('lets an approver change their mind while open; every change is an audit event', async () => {
@@ -67,6 +72,11 @@ describe('approvals end to end', () => {
     expect(sec.status).toBe(201);
     expect(sec.body.state).toBe('approved');
     expect(sec.body.groups).toEqual([{ name: 'security', approvedBy: [d.users.secMember.accountId] }]);
+    // the group member's approval is told once, on the group's line, with its comment
+    const html = (await render(d.users.bob.accountId, 'vendorRisk', 0)).text;
+    expect(html).toContain('Group <strong>security</strong>: approved by Sec Member (<span class="attest-comment">security ok</span>)');
+    expect(html.match(/Sec Member/g)).toHaveLength(2); // the group line and the closed line ("Approved by Bob Approver and Sec Member since")
+    expect(html).not.toContain('<strong>Sec Member</strong> approved');
   });
 
   it('refuses the author of the bound version with the reason (separation of duties)', async () => {
@@ -77,7 +87,9 @@ describe('approvals end to end', () => {
     const res = await alice.decide({ decision: 'approve', comment: '', pageVersion: wf.boundVersion });
     expect(res.status).toBe(403);
     expect(res.body.error.message).toMatch(/separation of duties/);
-    expect((await render(d.users.alice.accountId, 'adrQueue')).text).not.toContain('<form class="attest-decide"');
+    const html = (await render(d.users.alice.accountId, 'adrQueue')).text;
+    expect(html).not.toContain('<form class="attest-decide"');
+    expect(html).toContain('data-testid="reason">Someone other than the author of version 2 must approve: you wrote that version (separation of duties).');
   });
 
   it('binds an approval to the version the approver reads: an older version is read-only, and the API refuses it', async () => {
@@ -86,7 +98,10 @@ describe('approvals end to end', () => {
     const edited = await d.editPage(page.id, { body: `${d.page(page.id).body}<p>Exactly-once delivery.</p>`, as: d.users.bob.accountId });
     expect(edited.version).toBe(3);
     await t.pageEvents.settled();
-    expect((await t.db('workflows').where({ client_key: d.clientKey, page_id: page.id }).first()).bound_version).toBe(3);
+    // nobody had decided yet: nothing to lose, so the workflow follows the page and stays pending
+    expect(await t.db('workflows').where({ client_key: d.clientKey, page_id: page.id }).first()).toMatchObject({ bound_version: 3, state: 'pending' });
+    const [rebound] = (await events('workflow.rebound')).filter((e: { page_id: string }) => e.page_id === page.id);
+    expect(JSON.parse(rebound.canonical).data).toMatchObject({ contentChanged: true, reason: 'nobody had decided in this round yet: the workflow follows the new version' });
     const old = await request(t.baseUrl).get(path(d.macroUrl(d.users.alice.accountId, page.id, page.macroIds[0], { version: 2 })));
     expect(old.status).toBe(200);
     expect(old.text).toContain('You are viewing version 2; approvals are for version 3 — open the current version');
@@ -127,6 +142,7 @@ describe('approvals end to end', () => {
     const html = (await render(d.users.nora.accountId, 'onCall')).text;
     expect(html).toContain('Pending');
     expect(html).not.toContain('<button');
+    expect(html).toContain('data-testid="reason">You are not an approver of this page; approvers: Alice Approver and Bob Approver.');
   });
 
   it('shows a user who cannot read the page nothing about the workflow', async () => {
@@ -215,6 +231,46 @@ describe('approvals end to end', () => {
     expect(after.due_date).toBe('2026-12-31');
     expect(after.bound_version).toBe(before.bound_version);
     expect((await events('workflow.configured')).length).toBe(configured);
+  });
+
+  it('takes a macro title of at most 100 characters on one line, and audits a change of it', async () => {
+    const page = d.pages.postmortem;
+    const params = d.page(page.id).macros[0].params;
+    const renderAs = () => request(t.baseUrl).get(path(d.macroUrl(d.users.alice.accountId, page.id, page.macroIds[0])));
+    for (const [title, message] of [
+      ['x'.repeat(101), 'Title must be at most 100 characters'],
+      ['Line one\nline two', 'Title must not contain control characters'],
+    ]) {
+      await d.saveMacro(page.id, page.macroIds[0], { ...params, title }, d.users.author.accountId);
+      const res = await renderAs();
+      expect(res.status).toBe(400);
+      expect(res.text).toContain(message);
+    }
+    await d.saveMacro(page.id, page.macroIds[0], { ...params, title: '  Root-cause review  ' }, d.users.author.accountId);
+    const ok = await renderAs();
+    expect(ok.status).toBe(200);
+    expect(ok.text).toContain('data-testid="title">Root-cause review</h2>');
+    expect((await t.db('workflows').where({ client_key: d.clientKey, page_id: page.id }).first()).title).toBe('Root-cause review');
+    const configured = (await events('workflow.configured')).filter((e: { page_id: string }) => e.page_id === page.id);
+    expect(JSON.parse(configured[configured.length - 1].canonical).data.after.title).toBe('Root-cause review');
+  });
+
+  it("tells a group member when their group has already approved: their approval is not needed", async () => {
+    const page = d.pages.accessReview;
+    // Ada (a space admin, listed nowhere) sets it up: Bob in person and one member of engineering
+    await d.saveMacro(page.id, page.macroIds[0], { approvers: d.users.bob.accountId, groups: 'engineering', rule: 'all' }, d.users.spaceAdmin.accountId);
+    await t.pageEvents.settled();
+    await render(d.users.bob.accountId, 'accessReview');
+    const alice = api(d.users.alice.accountId, 'accessReview');
+    const res = await alice.decide({ decision: 'approve', comment: '', pageVersion: (await alice.get()).body.boundVersion });
+    expect(res.status).toBe(201);
+    expect(res.body.state).toBe('pending');
+    // Paul is in engineering too, and listed nowhere in person
+    const paul = (await render(d.users.author.accountId, 'accessReview')).text;
+    expect(paul).toContain('data-testid="reason">Your group engineering already approved (Alice Approver): your approval is not needed for it, though a rejection would still count.');
+    expect(paul).toContain('<form class="attest-decide"');
+    // Bob is listed in person: no such line for him
+    expect((await render(d.users.bob.accountId, 'accessReview')).text).not.toContain('data-testid="reason"');
   });
 
   it('keeps the whole chain verifiable', async () => {

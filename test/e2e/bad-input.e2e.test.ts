@@ -124,7 +124,7 @@ describe('bad input never reaches the database and never answers 5xx', () => {
     it('a due date in year 0 (JavaScript parses it, PostgreSQL has no such year)', async () => {
       const res = await request(t.baseUrl).get(macroWith({ due: '0000-01-01' }));
       expect(res.status).toBe(400);
-      expect(res.text).toMatch(/due is not a real date/);
+      expect(res.text).toMatch(/Due date is not a real date/);
     });
 
     it.each(['g%uD800', 'g%ED%A0%80', 'g%'])('a query parameter that is no UTF-8 (%s) is refused', async (raw) => {

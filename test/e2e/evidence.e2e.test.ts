@@ -211,7 +211,7 @@ describe('evidence export end to end', () => {
   it('rejects bad filters with 400', async () => {
     const res = await get('/api/spaces/ENG/evidence.csv?from=yesterday', d.users.spaceAdmin.accountId);
     expect(res.status).toBe(400);
-    expect(JSON.parse(res.body.toString()).error.message).toMatch(/from must be an ISO date/);
+    expect(JSON.parse(res.body.toString()).error.message).toMatch(/The start date \(from\) must be an ISO date/);
     expect((await get('/api/spaces/ENG/evidence.csv?from=2026-02-01&to=2026-01-01', d.users.spaceAdmin.accountId)).status).toBe(400);
   });
 

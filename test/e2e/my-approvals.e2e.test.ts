@@ -59,6 +59,22 @@ describe('my approvals end to end', () => {
     expect((await mine(d.users.author.accountId)).items).toEqual([]);
   });
 
+  it('tells two workflows on one page apart: by the macro title, else by their place on the page', async () => {
+    const page = d.pages.vendorRisk;
+    const params = d.page(page.id).macros[0].params;
+    await d.saveMacro(page.id, page.macroIds[0], { ...params, title: 'Security sign-off' }, d.users.author.accountId);
+    await t.pageEvents.settled();
+    expect((await request(t.baseUrl).get(path(d.macroUrl(d.users.bob.accountId, page.id, page.macroIds[0])))).text).toContain('<h2 class="attest-title" data-testid="title">Security sign-off</h2>');
+    const bob = (await mine(d.users.bob.accountId)).items.find((i) => i.pageId === page.id) as { name?: string } | undefined;
+    expect(bob?.name).toBe('Security sign-off');
+    const legal = (await mine(d.users.spaceAdmin.accountId)).items.find((i) => i.pageId === page.id) as { name?: string } | undefined;
+    expect(legal?.name).toBe('Approvals 2 of 2');
+    // a page with one macro needs no name
+    expect(((await mine(d.users.bob.accountId)).items.find((i) => i.pageId === d.pages.onCall.id) as { name?: string }).name).toBeNull();
+    const html = await request(t.baseUrl).get(path(d.myApprovalsUrl(d.users.bob.accountId))).set('Accept', 'text/html');
+    expect(html.text).toContain('<span class="attest-workflow-name" data-testid="workflow-name">Security sign-off</span>');
+  });
+
   it('never lists a page the person cannot read, even when their group is listed', async () => {
     d.addToGroup(d.users.nora.accountId, 'security');
     d.setRestriction(d.pages.vendorRisk.id, [d.users.author.accountId, d.users.bob.accountId, d.users.secMember.accountId]);

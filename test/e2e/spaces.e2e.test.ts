@@ -81,12 +81,13 @@ describe('space settings and dashboard end to end', () => {
     it('validates the body strictly (unknown fields, bad values, a quorum rule without a quorum)', async () => {
       const cases: Array<[object, RegExp]> = [
         [{ ...defaults, extra: 1 }, /extra/],
-        [{ ...defaults, resetOnEdit: 'sometimes' }, /resetOnEdit must be content, any or never/],
-        [{ ...defaults, reminderCadenceDays: 0 }, /reminderCadenceDays must be at least 1/],
-        [{ ...defaults, defaults: { ...defaults.defaults, rule: 'quorum', quorum: null } }, /quorum/],
+        [{ ...defaults, resetOnEdit: 'sometimes' }, /^"When the page is edited" must be content, any or never$/],
+        // messages name fields as the settings screen does, never the JSON names
+        [{ ...defaults, reminderCadenceDays: 0 }, /^Remind approvers every … days must be at least 1$/],
+        [{ ...defaults, defaults: { ...defaults.defaults, rule: 'quorum', quorum: null } }, /^A quorum rule needs a Quorum of 1 or more$/],
         [{ ...defaults, defaults: { ...defaults.defaults, approvers: ['<script>'] } }, /account IDs/],
         [{ ...defaults, defaults: { ...defaults.defaults, colour: 'red' } }, /colour/],
-        [{ allowSelfApproval: true }, /resetOnEdit/],
+        [{ allowSelfApproval: true }, /When the page is edited/],
       ];
       for (const [body, message] of cases) {
         const res = await admin().put(body);
