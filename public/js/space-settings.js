@@ -112,6 +112,20 @@
   }
   function lozenge(text, tone) { return el('span', text, 'lozenge lozenge-' + tone); }
   /* Text, then a moment the viewer reads in their own locale and zone, then text. */
+  function lineWithTimes(text) {
+    var p = el('p');
+    var re = /(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}) UTC/g;
+    var last = 0;
+    var m;
+    while ((m = re.exec(text))) {
+      p.appendChild(document.createTextNode(text.slice(last, m.index)));
+      p.appendChild(Attest.timeEl(m[1] + 'T' + m[2] + ':00.000Z'));
+      last = re.lastIndex;
+    }
+    p.appendChild(document.createTextNode(text.slice(last)));
+    return p;
+  }
+
   function withTime(tag, before, iso, after, cls) {
     var e = el(tag, before, cls);
     if (iso) e.appendChild(Attest.timeEl(iso));
@@ -159,8 +173,9 @@
     box.className = 'attest-section-message ' + (v ? (v.ok ? 'is-success' : 'is-danger') : '');
     var inner = el('div');
     inner.appendChild(el('h3', v ? (v.ok ? 'Audit trail checks passed' : 'Audit trail verification failed') : 'Audit trail'));
-    // The server's lines say exactly which events each check re-hashed, and when.
-    (v && v.lines ? v.lines : []).forEach(function (line) { inner.appendChild(el('p', line)); });
+    // The server's lines say exactly which events each check re-hashed, and when (in UTC, to the minute): each
+    // time is shown in the reader's zone, the UTC one on hover.
+    (v && v.lines ? v.lines : []).forEach(function (line) { inner.appendChild(lineWithTimes(line)); });
     if (c) inner.appendChild(withTime('p', 'Latest signed checkpoint: event ' + c.seq + ', ', c.signedAt, '.'));
     box.appendChild(inner);
     box.hidden = false;

@@ -105,6 +105,9 @@ const WAIT = { timeout: 30_000 };
     expect(row.updated_by).toBe(d.users.spaceAdmin.accountId);
     expect(await t.db('audit_events').where({ client_key: d.clientKey, action: 'settings.changed' })).toHaveLength(1);
 
+    // A full check has run: its line's time is shown in the reader's zone (UTC on hover), not as server text.
+    expect(await t.checkpoints.verifyFull(d.clientKey, new Date())).toBe(true);
+
     // the Workflows tab, by keyboard
     await frame.getByRole('tab', { name: 'Settings' }).focus();
     await page.keyboard.press('ArrowRight');
@@ -112,6 +115,9 @@ const WAIT = { timeout: 30_000 };
     await frame.locator('#workflows-body tr').first().waitFor(WAIT);
     expect(await frame.locator('#workflows-body tr').count()).toBeGreaterThanOrEqual(3);
     await frame.getByRole('link', { name: 'Release checklist' }).waitFor(WAIT);
+    const checked = frame.locator('#chain-status p', { hasText: 'Full check' }).locator('time[data-attest-time]');
+    await checked.waitFor(WAIT);
+    expect(await checked.getAttribute('title')).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC$/);
     await shot(page, 'space-dashboard.png');
     await frame.getByLabel('Show').selectOption('archived');
     await frame.locator('#workflows-empty', { hasText: 'No archived workflows' }).waitFor(WAIT);
