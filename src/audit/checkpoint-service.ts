@@ -5,7 +5,7 @@ import { AuditLog, createAuditLog } from './audit-log';
 import { AuditStore } from './audit-store';
 import { checkpointMessage, keyIdOf, publicKeyOf, signCheckpoint, verifyCheckpoint } from './checkpoint-format';
 import { Checkpoint, CheckpointStore, CheckpointWitness, VerificationMode, VerificationRecord } from './checkpoint-store';
-import { requestTimestamp, TimestampReceipt, verifyTimestampToken } from './witness/timestamp';
+import { requestTimestamp, TimestampReceipt, verifyCheckpointStamp } from './witness/timestamp';
 import type { Witness, WitnessedCheckpoint } from './witness/witness';
 
 /**
@@ -266,9 +266,8 @@ export class CheckpointService {
     if (w.tsa) {
       const digest = createHash('sha256').update(checkpointMessage(cp)).digest();
       tsa = await requestTimestamp(w.tsa.url, digest);
-      const stamped = verifyTimestampToken(tsa.token, digest, w.tsa.certificatesPem);
       // The TSA vouches the checkpoint existed by genTime: a signedAt after it would be a backdated stamp.
-      if (stamped.genTime.getTime() + 1000 < Date.parse(cp.signedAt)) throw new Error(`the TSA time ${stamped.genTime.toISOString()} is before signedAt ${cp.signedAt}`);
+      verifyCheckpointStamp(tsa.token, checkpointMessage(cp), cp.signedAt, w.tsa.certificatesPem);
     }
     await w.confluence.publish(cp);
     return { confluence: true, tsa };

@@ -10,7 +10,7 @@ import canonicalize from 'canonicalize';
 import { parse } from 'csv-parse';
 import yauzl from 'yauzl';
 import { chainHash, genesisHash, isHashHex, leafHash, subjectRef } from '../audit/audit-format';
-import { verifyTimestampToken } from '../audit/witness/timestamp';
+import { verifyCheckpointStamp } from '../audit/witness/timestamp';
 import { Checkpoint, checkpointMessage, checkpointSignatureValid, keyId, manifestSignatureValid } from './evidence-checkpoint';
 import { COL, DERIVED_COLUMNS, derivedCells, EVIDENCE_COLUMNS, REDACTED_KEEP } from './evidence-csv';
 import { PACK, PACK_FORMAT, PACK_FORMAT_V1, PACK_FORMAT_V2 } from './evidence-pack';
@@ -726,20 +726,13 @@ async function readCheckpoints(
   return { list, timestamped };
 }
 
-/** A TSA token over SHA-256 of the checkpoint's message, from a trusted TSA, not before its signedAt. */
+/** A checkpoint's TSA token (verifyCheckpointStamp); a failure names the checkpoint. */
 function checkStamp(what: string, tokenBase64: string, c: Checkpoint, trusted: string[]): Date {
-  const digest = createHash('sha256').update(checkpointMessage(c), 'utf8').digest();
-  let genTime: Date;
   try {
-    genTime = verifyTimestampToken(tokenBase64, digest, trusted).genTime;
+    return verifyCheckpointStamp(tokenBase64, checkpointMessage(c), c.signedAt, trusted).genTime;
   } catch (err) {
     return fileProblem(`${what}: its TSA token: ${(err as Error).message}`);
   }
-  // Whole seconds in the token: allow the checkpoint's milliseconds.
-  if (genTime.getTime() + 1000 <= Date.parse(c.signedAt)) {
-    fileProblem(`the TSA stamped ${what} at ${genTime.toISOString()}, before its signedAt ${c.signedAt}: the checkpoint was backdated`);
-  }
-  return genTime;
 }
 
 /**

@@ -388,3 +388,16 @@ export function verifyTimestampToken(token: string, digest: Buffer, trustedCerts
 
   return { genTime: tstInfo.genTime, serialNumber: hexOfInteger(tstInfo.serialNumber), tsaCertFingerprint };
 }
+
+/**
+ * A checkpoint's TSA token, as the signer, `attest verify --db` and the pack verifier all check it: it stamps
+ * SHA-256 of the checkpoint's signed message (verifyTimestampToken), and its genTime is not before the
+ * checkpoint's signedAt — the token carries whole seconds, so the checkpoint's milliseconds are allowed for.
+ */
+export function verifyCheckpointStamp(token: string, message: Buffer | string, signedAt: string, trustedCertsPem: string[]): VerifiedTimestamp {
+  const stamped = verifyTimestampToken(token, createHash('sha256').update(message).digest(), trustedCertsPem);
+  if (stamped.genTime.getTime() + 1000 <= Date.parse(signedAt)) {
+    throw new TimestampError(`the TSA stamped it at ${stamped.genTime.toISOString()}, before its signedAt ${signedAt}: the checkpoint was backdated`);
+  }
+  return stamped;
+}
