@@ -128,15 +128,17 @@ export class AuditLog {
   private readonly store: AuditStore;
   private readonly macKey: MacKey | null;
   private readonly now: () => number;
+  private readonly onAppended: ((action: string) => void) | null;
 
   /**
    * `macKey` (from ATTEST_SECRET_KEY) is what lets this process append and check MACs; without it the log
    * is read-only (the CLI verifies hashes and signatures, which need no secret).
    */
-  constructor(deps: { store: AuditStore; macKey?: MacKey | null; now?: () => number }) {
+  constructor(deps: { store: AuditStore; macKey?: MacKey | null; now?: () => number; onAppended?: (action: string) => void }) {
     this.store = deps.store;
     this.macKey = deps.macKey ?? null;
     this.now = deps.now ?? Date.now;
+    this.onAppended = deps.onAppended ?? null;
   }
 
   /**
@@ -201,6 +203,9 @@ export class AuditLog {
       chainHash: chain,
       mac: eventMac(this.macKey(clientKey), leaf),
     });
+    // Counted once the transaction commits (a rolled-back append never happened).
+    const counted = this.onAppended;
+    if (counted) trx.executionPromise.then(() => counted(event.action), () => undefined);
     return {
       clientKey,
       seq,
@@ -351,8 +356,8 @@ export class AuditLog {
 }
 
 /** `secretKey`: ATTEST_SECRET_KEY; without it the log can verify hashes but neither append nor check MACs. */
-export function createAuditLog(db: Knex, secretKey?: Buffer): AuditLog {
-  return new AuditLog({ store: new AuditStore(db), macKey: secretKey ? macKeys(secretKey) : null });
+export function createAuditLog(db: Knex, secretKey?: Buffer, opts: { onAppended?: (action: string) => void } = {}): AuditLog {
+  return new AuditLog({ store: new AuditStore(db), macKey: secretKey ? macKeys(secretKey) : null, onAppended: opts.onAppended });
 }
 
 /** `YYYY-MM-DDTHH:MM:SS.ffffffZ` (format v1's `at`) from microseconds since the epoch. */

@@ -6,9 +6,9 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 
 /**
  * Prometheus metrics (prom-client) for operators: what people wait for (request durations by route and status),
- * the work the app does (decisions, audit appends, webhooks, scheduled jobs) and the health of the evidence
- * (age of the oldest unsigned event, tenants whose chain check failed, the webhook inbox backlog), read from the
- * database at scrape time so every instance reports the same truth. `/metrics` is served only with
+ * the work the app does (audit appends counted in process; webhooks and scheduled jobs) and the health of the
+ * evidence (age of the oldest unsigned event, tenants whose chain check failed, the webhook inbox backlog), read
+ * from the database at scrape time so every instance reports the same truth. `/metrics` is served only with
  * ATTEST_METRICS_TOKEN set, behind `Authorization: Bearer <token>`: it names routes and tenants' counts, never
  * a tenant, a person or a token.
  */
@@ -18,6 +18,8 @@ export interface Metrics {
   httpMiddleware(req: Request, res: Response, next: NextFunction): void;
   /** The `/metrics` route (404 when no token is configured). */
   router: Router;
+  /** The audit log's `onAppended`: one count per committed event. */
+  appended(action: string): void;
 }
 
 const ROUTE_UNMATCHED = 'unmatched';
@@ -98,20 +100,11 @@ export function createMetrics(opts: { db: Knex; token?: string; now?: () => numb
     },
   });
 
-  const activity = new Gauge({
-    name: 'attest_audit_events_last_hour',
-    help: 'Audit events appended in the last hour by action (decisions are decision.approved and decision.rejected)',
+  const appends = new Counter({
+    name: 'attest_audit_appends_total',
+    help: 'Audit events appended (committed) by this instance, by action (decisions are decision.approved and decision.rejected)',
     labelNames: ['action'] as const,
     registers: [registry],
-    async collect() {
-      const rows = await opts.db('audit_events')
-        .where('recorded_at', '>', new Date(now() - 60 * 60 * 1000))
-        .groupBy('action')
-        .select('action')
-        .count<{ action: string; n: string }[]>('* as n');
-      activity.reset();
-      for (const r of rows) activity.set({ action: r.action }, Number(r.n));
-    },
   });
 
   const pool = new Gauge({
@@ -157,5 +150,5 @@ export function createMetrics(opts: { db: Knex; token?: string; now?: () => numb
     }
   });
 
-  return { registry, httpMiddleware, router };
+  return { registry, httpMiddleware, router, appended: (action) => appends.inc({ action }) };
 }
