@@ -31,6 +31,9 @@ export interface TrailStatus {
   publishedAt?: string | null;
 }
 
+const statusOf = (s: TrailState | null): TrailStatus =>
+  s ? { enabled: true, spaceKey: s.spaceKey, url: s.url, publishedSeq: s.publishedSeq, publishedAt: s.publishedAt } : { enabled: false };
+
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 /**
@@ -88,14 +91,13 @@ export class CheckpointTrail {
   }
 
   async status(clientKey: string): Promise<TrailStatus> {
-    const s = await this.state(clientKey);
-    return s ? { enabled: true, spaceKey: s.spaceKey, url: s.url, publishedSeq: s.publishedSeq, publishedAt: s.publishedAt } : { enabled: false };
+    return statusOf(await this.state(clientKey));
   }
 
   /** Creates the trail page in `spaceKey` (once per site: an enabled trail is returned as it is). */
-  async enable(clientKey: string, spaceKey: string, now: Date): Promise<TrailStatus> {
+  async enable(clientKey: string, spaceKey: string, now: Date): Promise<{ status: TrailStatus; created: boolean }> {
     const existing = await this.state(clientKey);
-    if (existing) return this.status(clientKey);
+    if (existing) return { status: statusOf(existing), created: false };
     const history = await this.deps.history(clientKey);
     let page;
     try {
@@ -110,7 +112,7 @@ export class CheckpointTrail {
     const state: TrailState = { pageId: page.id, spaceKey, url: page.url, enabledAt: now.toISOString(), publishedSeq: last?.seq ?? null, publishedAt: now.toISOString() };
     await this.deps.confluence.putAppProperty(clientKey, TRAIL_PROPERTY, state);
     this.deps.logger.info({ clientKey, pageId: page.id, spaceKey }, 'checkpoint trail page created');
-    return this.status(clientKey);
+    return { status: statusOf(state), created: true };
   }
 
   /**

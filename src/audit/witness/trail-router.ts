@@ -37,9 +37,8 @@ export function createTrailRouter(opts: { addon: AddOn; trail: CheckpointTrail; 
       if (!(await confluence.isSiteAdmin(p.clientKey, p.accountId))) {
         throw new NotAllowedError('Only Confluence site administrators can start the checkpoint trail: it covers the audit trail of the whole site.');
       }
-      const before = await trail.status(p.clientKey);
-      const status = await trail.enable(p.clientKey, spaceKey, clock.now());
-      if (!before.enabled) {
+      const { status, created } = await trail.enable(p.clientKey, spaceKey, clock.now());
+      if (created) {
         await db.transaction((trx) =>
           audit.append(trx, p.clientKey, {
             action: 'checkpoint-trail.enabled',
@@ -49,7 +48,7 @@ export function createTrailRouter(opts: { addon: AddOn; trail: CheckpointTrail; 
           }),
         );
       }
-      res.status(before.enabled ? 200 : 201).json({ ...status, canEnable: false });
+      res.status(created ? 201 : 200).json({ ...status, canEnable: false });
     }),
   );
   return router;
