@@ -326,7 +326,9 @@ export function createRestRouter(opts: {
   router.get('/api/v2/blogposts/:id', v2Content('blogpost'));
 
   // v2 spec "Create page": spaceId, status, title, body {representation, value}; 200 with the page. The app
-  // writes as itself (WRITE scope); it holds no DELETE scope, so it can neither delete a page nor a version.
+  // writes as itself: the WRITE scope "can create or edit content in Confluence, but not delete them"
+  // (developer.atlassian.com/cloud/confluence/scopes-for-connect-apps). The 400 for a title already used in
+  // the space is v1 "Create content"'s documented answer; v2's wording of it is unconfirmed.
   router.post('/api/v2/pages', (req, res) => {
     const parsed = createPageBody.safeParse(req.body);
     if (!parsed.success) throw new DevhostError(400, `Invalid page: ${parsed.error.issues.map((i) => i.path.join('.') + ' ' + i.message).join('; ')}`);
@@ -338,7 +340,8 @@ export function createRestRouter(opts: {
   });
 
   // v2 spec "Update page": id, status, title, body, version {number, message}; the number must be the current
-  // one plus one (409 otherwise, as Confluence's optimistic locking answers).
+  // one plus one. 409 for any other number is what v1 "Update content" documents for a version conflict; the
+  // message text here is the devhost's own (unconfirmed for v2).
   router.put('/api/v2/pages/:id', (req, res) => {
     const parsed = updatePageBody.safeParse(req.body);
     if (!parsed.success) throw new DevhostError(400, `Invalid page: ${parsed.error.issues.map((i) => i.path.join('.') + ' ' + i.message).join('; ')}`);

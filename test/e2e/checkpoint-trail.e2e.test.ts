@@ -37,6 +37,13 @@ describe('checkpoint trail page in Confluence', () => {
   }
   const trailPage = () => d.store.state.pages.find((p) => p.status === 'current' && d.store.current(p).title === TRAIL_TITLE);
 
+  it('rests on scopes that cannot delete: the descriptor asks for READ and WRITE only', async () => {
+    // WRITE "can create or edit content in Confluence, but not delete them"; DELETE and above are never asked for
+    // (developer.atlassian.com/cloud/confluence/scopes-for-connect-apps), so the app cannot remove the trail.
+    const descriptor = await request(t.baseUrl).get('/atlassian-connect.json');
+    expect([...descriptor.body.scopes].map((x: string) => x.toUpperCase()).sort()).toEqual(['READ', 'WRITE']);
+  });
+
   it('is off until a site admin starts it; space admins and others may not', async () => {
     const status = await request(t.baseUrl).get('/api/checkpoint-trail').set('Authorization', as(d.users.spaceAdmin.accountId));
     expect(status.status).toBe(200);
