@@ -82,8 +82,8 @@ async function verifyDatabase(
   toSeq: number | undefined,
   pin: Pin,
   tsaCerts: string[] | null,
+  secretKey: Buffer | null,
 ): Promise<number> {
-  const { secretKey } = loadCliConfig(ctx.env);
   const [result, macs, cps] = await withDatabase(ctx, async (db) => {
     const log = createAuditLog(db, secretKey ?? undefined);
     const r = await log.verify(db, clientKey, { fromSeq, toSeq });
@@ -147,7 +147,8 @@ export const verifyCommand: CliCommand = {
     if (values['public-key'] !== undefined && values['key-id'] !== undefined) throw new UsageError('verify: give --public-key or --key-id, not both');
     if (values['key-id'] !== undefined && !isHashHex(values['key-id'])) throw new UsageError('verify: --key-id must be 64 lower-case hex characters (attest keys --id)');
     const pin: Pin = values['public-key'] !== undefined ? { publicKey: readPublicKey(values['public-key']) } : values['key-id'] !== undefined ? { keyId: values['key-id'] } : null;
-    const tsaCerts = values['tsa-cert'] !== undefined ? readTsaCertificates(values['tsa-cert']) : (loadCliConfig(ctx.env).tsa?.certificatesPem ?? null);
-    return verifyDatabase(ctx, clientKey, fromSeq, toSeq, pin, tsaCerts);
+    const config = loadCliConfig(ctx.env);
+    const tsaCerts = values['tsa-cert'] !== undefined ? readTsaCertificates(values['tsa-cert']) : (config.tsa?.certificatesPem ?? null);
+    return verifyDatabase(ctx, clientKey, fromSeq, toSeq, pin, tsaCerts, config.secretKey);
   },
 };

@@ -180,6 +180,15 @@ describe('attest export / attest verify FILE', () => {
     const v = await attest('verify', 'late.zip', '--trust-pack-key');
     expect(v.code).toBe(1);
     expect(v.stdout).toMatch(/^FAIL: .*an event up to seq 5 is dated 2026-01-01T00:00:00\.\d{6}Z, after the checkpoint that covers it was signed \(2025-12-31T00:00:00\.000Z\)/);
+
+    // Every checkpoint in the pack is held to the order they were signed in: a later seq signed earlier fails.
+    const order = 'cli-order-tenant';
+    await generateChain(tdb.db, order, 6);
+    await signedCheckpointAt(tdb.db, order, 3, keys.privateKey, 'cli-test', new Date('2026-02-02T00:00:00Z'));
+    await signedCheckpointAt(tdb.db, order, 6, keys.privateKey, 'cli-test', new Date('2026-02-01T00:00:00Z'));
+    expect((await attest('export', '--client-key', order, '-o', 'order.zip')).code).toBe(0);
+    const o = await attest('verify', 'order.zip', '--trust-pack-key');
+    expect(o).toMatchObject({ code: 1, stdout: expect.stringMatching(/^FAIL: checkpoints\.jsonl line 2: the checkpoint at seq 6 was signed at 2026-02-01T00:00:00\.000Z, not after the one at seq 3 \(2026-02-02T00:00:00\.000Z\): a checkpoint was backdated/) });
   });
 
   it('exports a one-space zip pack that verifies against the checkpoint with a pinned key; the VERIFY.md commands work', async () => {
