@@ -18,7 +18,8 @@ const PSQL_QUERY = `select e.seq,
   s.account_id, encode(s.salt, 'hex'), e.canonical::jsonb #>> '{data,decision}', e.canonical::jsonb #>> '{data,comment}',
   e.canonical, encode(e.leaf_hash, 'hex'),
   encode(coalesce(lag(e.chain_hash) over (order by e.seq), sha256(convert_to(E'attest-audit-v1\\n' || e.client_key, 'UTF8'))), 'hex'),
-  encode(e.chain_hash, 'hex')
+  encode(e.chain_hash, 'hex'),
+  case when e.canonical::jsonb ->> 'workflow' is not null then e.canonical::jsonb #>> '{data,workflowTitle}' end
 from audit_events e left join audit_subjects s on s.client_key = e.client_key and s.ref = e.actor_ref
 where e.client_key = '${TENANT}' order by e.seq`;
 

@@ -245,19 +245,19 @@ export class ApprovalsService {
         action: input.decision === 'approve' ? 'decision.approved' : 'decision.rejected',
         actor: { type: 'user', accountId: p.accountId },
         ...workflowRef(locked),
-        data: { decision: input.decision, comment: input.comment, round: locked.round, viaGroups },
+        data: titled(locked, { decision: input.decision, comment: input.comment, round: locked.round, viaGroups }),
       });
       if (outcome.result !== 'open') {
         await this.deps.audit.append(trx, p.clientKey, {
           action: `workflow.${outcome.result}`,
           actor: { type: 'user', accountId: p.accountId },
           ...workflowRef(updated),
-          data: {
+          data: titled(updated, {
             round: updated.round,
             approvals: outcome.approvals,
             rejections: outcome.rejections,
             expiresAt: updated.expiresAt ? updated.expiresAt.toISOString() : null,
-          },
+          }),
         });
       }
       return { kind: 'recorded' as const, wf: updated, decisions };
@@ -326,7 +326,7 @@ export class ApprovalsService {
           action: reset ? 'workflow.outdated' : 'workflow.rebound',
           actor: actor.type === 'system' ? { type: 'system' } : actor,
           ...workflowRef(updated),
-          data: {
+          data: titled(updated, {
             fromVersion: from,
             toVersion: page.version,
             contentChanged,
@@ -342,7 +342,7 @@ export class ApprovalsService {
                 : undecided
                   ? 'nobody had decided in this round yet: the workflow follows the new version'
                   : 'the space keeps approvals on edits',
-          },
+          }),
         });
         out.push(updated);
       }
@@ -374,7 +374,7 @@ export class ApprovalsService {
           action: 'workflow.moved',
           actor,
           ...workflowRef(updated),
-          data: { fromSpace: wf.spaceKey, toSpace: spaceKey, cause },
+          data: titled(updated, { fromSpace: wf.spaceKey, toSpace: spaceKey, cause }),
         });
         this.deps.logger.info({ clientKey, pageId, workflowId: wf.id, from: wf.spaceKey, to: spaceKey, cause }, 'workflow follows its page to another space');
         out.push(updated);
@@ -410,7 +410,7 @@ export class ApprovalsService {
         action: archive ? 'workflow.archived' : 'workflow.restored',
         actor,
         ...workflowRef(updated),
-        data: archive ? { previousState: wf.state, cause } : { state, cause },
+        data: titled(updated, archive ? { previousState: wf.state, cause } : { state, cause }),
       });
       changed.push(updated);
     }
@@ -438,13 +438,13 @@ export class ApprovalsService {
           action: 'workflow.expired',
           actor: { type: 'system' },
           ...workflowRef(updated),
-          data: {
+          data: titled(updated, {
             approvedAt: locked.approvedAt.toISOString(),
             reviewDays: locked.reviewDays,
             previousRound: locked.round,
             round: updated.round,
             reason: `the review interval of ${locked.reviewDays} days since approval has passed`,
-          },
+          }),
         });
         return updated;
       });
@@ -517,7 +517,7 @@ export class ApprovalsService {
         action: 'workflow.created',
         actor: { type: 'user', accountId: p.accountId },
         ...workflowRef(inserted),
-        data: { macroId: inserted.macroId, config: auditConfig(inserted, approverRefs) },
+        data: titled(inserted, { macroId: inserted.macroId, config: auditConfig(inserted, approverRefs) }),
       });
       return inserted;
     });
@@ -543,14 +543,14 @@ export class ApprovalsService {
         action: 'workflow.configured',
         actor: { type: 'user', accountId: p.accountId },
         ...workflowRef(updated),
-        data: { before: auditConfig(locked, beforeRefs), after: auditConfig(updated, afterRefs), state: updated.state },
+        data: titled(updated, { before: auditConfig(locked, beforeRefs), after: auditConfig(updated, afterRefs), state: updated.state }),
       });
       if (updated.state !== locked.state && (updated.state === 'approved' || updated.state === 'rejected')) {
         await this.deps.audit.append(trx, p.clientKey, {
           action: `workflow.${updated.state}`,
           actor: { type: 'user', accountId: p.accountId },
           ...workflowRef(updated),
-          data: { round: updated.round, cause: 'configuration changed' },
+          data: titled(updated, { round: updated.round, cause: 'configuration changed' }),
         });
       }
       return updated;
@@ -648,6 +648,14 @@ function settled(outcome: Outcome, reviewDays: number | null, now: Date): Partia
 /** The space, page and workflow an audit event about this workflow names. */
 function workflowRef(wf: Workflow) {
   return { spaceKey: wf.spaceKey, page: pageRef(wf), workflowId: wf.id };
+}
+
+/**
+ * An event's data with the workflow's macro title (`workflowTitle`) when it has one, so every event of a titled
+ * workflow names it and the evidence CSV's `workflow_title` column can show it from the canonical text.
+ */
+function titled(wf: Workflow, data: Record<string, unknown>): Record<string, unknown> {
+  return wf.title ? { ...data, workflowTitle: wf.title } : data;
 }
 
 function pageRef(wf: Workflow) {

@@ -22,7 +22,14 @@ export const EVIDENCE_COLUMNS = [
   'leaf_hash',
   'prev_chain_hash',
   'chain_hash',
+  'workflow_title',
 ] as const;
+
+/**
+ * The header before `workflow_title` was added (packs of format v3 and earlier, CSVs exported before
+ * 2026-12-02). The verifier still reads it; the columns it has mean the same.
+ */
+export const LEGACY_EVIDENCE_COLUMNS = EVIDENCE_COLUMNS.slice(0, EVIDENCE_COLUMNS.indexOf('workflow_title'));
 
 export type EvidenceColumn = (typeof EVIDENCE_COLUMNS)[number];
 
@@ -43,6 +50,7 @@ export const DERIVED_COLUMNS = [
   'actor_ref',
   'decision',
   'comment',
+  'workflow_title',
 ] as const satisfies readonly EvidenceColumn[];
 
 const DANGEROUS_FIRST = new Set(['=', '+', '-', '@', '\t', '\r']);
@@ -84,6 +92,7 @@ export function derivedCells(doc: CanonicalDoc): Record<(typeof DERIVED_COLUMNS)
     actor_ref: neutralise(text(actor?.ref)),
     decision: neutralise(typeof data.decision === 'string' ? data.decision : ''),
     comment: neutralise(typeof data.comment === 'string' ? data.comment : ''),
+    workflow_title: neutralise(doc.workflow != null && typeof data.workflowTitle === 'string' ? data.workflowTitle : ''),
   };
 }
 

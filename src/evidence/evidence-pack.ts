@@ -151,8 +151,8 @@ consistent, but only a checkpoint or a hash you hold independently ties it to At
 }
 ### 3. The chain reaches the checkpoint
 
-\`events.csv\` has one row per event, in seq order, RFC 4180 quoting, CRLF line ends. Its last column is
-\`chain_hash\`.${cp ? ` The row with seq ${cp.seq} must carry the chain hash in the checkpoint (line 4 of checkpoint.msg).${p.lastSeq === cp.seq ? ' It is the last row, so:\n\n    tail -c 66 events.csv | head -c 64; echo' : ''}` : ''}
+\`events.csv\` has one row per event, in seq order, RFC 4180 quoting, CRLF line ends. Its last two columns are
+\`chain_hash\` and \`workflow_title\` (one line, often empty).${cp ? ` The row with seq ${cp.seq} must carry the chain hash in the checkpoint (line 4 of checkpoint.msg).${p.lastSeq === cp.seq ? " It is the last row, so:\n\n    tail -n 1 events.csv | grep -oE '[0-9a-f]{64},(\"([^\"]|\"\")*\"|[^,\"]*).$' | head -c 64; echo" : ''}` : ''}
 
 ### 4. Recompute a row
 
@@ -176,7 +176,8 @@ A person is a ref: \`actor_ref\` = SHA-256(salt ‖ accountId), shown beside it 
 ### 5. What the columns mean
 
 \`recorded_at\`, \`action\`, \`space_key\`, \`page_id\`, \`page_title\`, \`page_version\`, \`workflow_id\`,
-\`actor_ref\`, \`decision\` and \`comment\` are copies of fields of \`canonical\`, for reading. A copy that
+\`actor_ref\`, \`decision\`, \`comment\` and \`workflow_title\` (the Approvals macro's title, when it has one) are
+copies of fields of \`canonical\`, for reading. A copy that
 begins with \`=\`, \`+\`, \`-\`, \`@\`, a tab or a carriage return has a \`'\` in front so that a spreadsheet
 shows it as text. Rows with only \`seq\` and the three hashes are events outside this export's filter
 (another space, or after its time range up to the checkpoint): they prove no event was left out without

@@ -12,7 +12,7 @@ import yauzl from 'yauzl';
 import { chainHash, genesisHash, isHashHex, leafHash, subjectRef } from '../audit/audit-format';
 import { verifyCheckpointStamp } from '../audit/witness/timestamp';
 import { Checkpoint, checkpointMessage, checkpointSignatureValid, keyId, manifestSignatureValid } from './evidence-checkpoint';
-import { COL, DERIVED_COLUMNS, derivedCells, EVIDENCE_COLUMNS, REDACTED_KEEP } from './evidence-csv';
+import { COL, DERIVED_COLUMNS, derivedCells, EVIDENCE_COLUMNS, type EvidenceColumn, LEGACY_EVIDENCE_COLUMNS, REDACTED_KEEP } from './evidence-csv';
 import { PACK, PACK_FORMAT, PACK_FORMAT_V1, PACK_FORMAT_V2 } from './evidence-pack';
 
 export interface FileVerifyOptions {
@@ -124,6 +124,8 @@ export class EvidenceChecker {
   private readonly erasedRefs = new Set<string>();
   /** A row shown by hashes only, in a filter that hides only by time: every later full row must be an erasure. */
   private hiddenSince: number | null = null;
+  /** The header the file has: today's, or the one before `workflow_title` was added. */
+  private columns: readonly EvidenceColumn[] = EVIDENCE_COLUMNS;
 
   constructor(
     private readonly opts: {
@@ -173,9 +175,9 @@ export class EvidenceChecker {
   }
 
   header(record: string[]): void {
-    if (record.length !== EVIDENCE_COLUMNS.length || record.some((c, i) => c !== EVIDENCE_COLUMNS[i])) {
-      fileProblem(`the header row is not the evidence CSV header (expected: ${EVIDENCE_COLUMNS.join(',')})`);
-    }
+    const known = [EVIDENCE_COLUMNS, LEGACY_EVIDENCE_COLUMNS].find((h) => record.length === h.length && record.every((c, i) => c === h[i]));
+    if (!known) fileProblem(`the header row is not the evidence CSV header (expected: ${EVIDENCE_COLUMNS.join(',')})`);
+    this.columns = known!;
   }
 
   row(record: string[]): void {
@@ -185,7 +187,8 @@ export class EvidenceChecker {
     const bad = (reason: string): never => {
       throw new VerifyFailure({ ok: false, row: rowNo, seq, reason: `row ${rowNo}${seq !== null ? ` (seq ${seq})` : ''}: ${reason}` });
     };
-    if (record.length !== EVIDENCE_COLUMNS.length) bad(`has ${record.length} columns, expected ${EVIDENCE_COLUMNS.length}`);
+    const columns = this.columns;
+    if (record.length !== columns.length) bad(`has ${record.length} columns, expected ${columns.length}`);
     if (seq === null) bad(`seq ${JSON.stringify(seqCell)} is not a positive whole number`);
     if (this.lastSeq !== null && seq !== this.lastSeq + 1) {
       bad(`expected seq ${this.lastSeq + 1}, found seq ${seq}: a row is ${seq! > this.lastSeq + 1 ? 'missing' : 'repeated or out of order'}`);
@@ -219,7 +222,7 @@ export class EvidenceChecker {
     const canonical = record[COL.canonical];
     const filter = this.opts.filter;
     if (canonical === '') {
-      const extra = EVIDENCE_COLUMNS.find((c, i) => record[i] !== '' && !REDACTED_KEEP.includes(c));
+      const extra = columns.find((c, i) => record[i] !== '' && !REDACTED_KEEP.includes(c));
       if (extra) bad(`a row without canonical text has a ${extra} value`);
       if (this.opts.noHidden) bad('is shown by hashes only, but the manifest is not signed: nobody vouches that it is outside the export\'s filter');
       if (filter && filter.space === null && filter.to === null) bad('is shown by hashes only, but the signed filter hides no row (no space, no end time)');
@@ -249,7 +252,8 @@ export class EvidenceChecker {
       }
       const cells = derivedCells(doc);
       for (const c of DERIVED_COLUMNS) {
-        if (record[COL[c]] !== cells[c]) bad(`${c} column does not match canonical`);
+        // A legacy header lacks the trailing columns added since; every column it has is checked.
+        if (COL[c] < columns.length && record[COL[c]] !== cells[c]) bad(`${c} column does not match canonical`);
       }
       if (typeof doc.at === 'string' && this.prevAt !== null && doc.at < this.prevAt) bad(`at ${doc.at} is before an earlier event's ${this.prevAt}`);
       this.prevAt = typeof doc.at === 'string' ? doc.at : this.prevAt;

@@ -536,4 +536,42 @@ describe('evidence export end to end', () => {
     expect(busy.rows[0].n).toBe(0);
     expect(bytes).toBeLessThan(10_000_000);
   });
+
+  it('names a titled workflow in its rows (workflow_title, the last column), held to the canonical text; a 17-column CSV still verifies', async () => {
+    const page = d.pages.postmortem;
+    await d.saveMacro(page.id, page.macroIds[0], { ...d.page(page.id).macros[0].params, title: 'Root-cause review' }, d.users.author.accountId);
+    await t.pageEvents.settled();
+    expect((await request(t.baseUrl).get(d.macroUrl(d.users.alice.accountId, page.id, page.macroIds[0]).slice(t.baseUrl.length))).status).toBe(200);
+    const token = `JWT ${d.contextJwt(d.users.alice.accountId, { pageId: page.id })}`;
+    const wf = await request(t.baseUrl).get(`/api/pages/${page.id}/workflows/${page.macroIds[0]}`).set('Authorization', token);
+    const decided = await request(t.baseUrl)
+      .post(`/api/pages/${page.id}/workflows/${page.macroIds[0]}/decisions`)
+      .set('Authorization', token)
+      .send({ decision: 'approve', pageVersion: wf.body.boundVersion });
+    expect(decided.status).toBe(201);
+
+    const rows = records((await get('/api/evidence.csv', d.users.siteAdmin.accountId)).body);
+    expect(rows[0][rows[0].length - 1]).toBe('workflow_title');
+    const ofPage = rows.slice(1).filter((r) => r[COL.page_id] === page.id);
+    expect(ofPage.map((r) => r[COL.action])).toEqual(expect.arrayContaining(['workflow.created', 'decision.approved', 'workflow.approved']));
+    expect(ofPage.every((r) => r[COL.workflow_title] === 'Root-cause review')).toBe(true);
+    expect(rows.slice(1).filter((r) => r[COL.page_id] !== page.id && r[COL.workflow_title] !== '')).toEqual([]);
+    expect(await verifyBuf(toCsv(rows))).toMatchObject({ ok: true });
+
+    // The column is a copy of the canonical text like every display column: a changed title fails.
+    const decisionRow = rows.findIndex((r) => r[COL.page_id] === page.id && r[COL.action] === 'decision.approved');
+    const forged = rows.map((r, i) => (i === decisionRow ? r.map((c, j) => (j === COL.workflow_title ? 'Board sign-off' : c)) : r));
+    expect(failure(await verifyBuf(toCsv(forged)))).toEqual({
+      seq: Number(rows[decisionRow][COL.seq]),
+      reason: `row ${decisionRow} (seq ${rows[decisionRow][COL.seq]}): workflow_title column does not match canonical`,
+    });
+
+    // CSVs exported before the column existed (17 columns) are still read, every column they have checked.
+    const legacy = rows.map((r) => r.slice(0, COL.workflow_title));
+    const legacyCsv = Buffer.from(stringify(legacy, { ...CSV_STRINGIFY_OPTIONS, header: false, columns: undefined }), 'utf8');
+    expect(await verifyBuf(legacyCsv)).toMatchObject({ ok: true });
+    const legacyForged = legacy.map((r, i) => (i === decisionRow ? r.map((c, j) => (j === COL.page_title ? 'Renamed' : c)) : r));
+    const legacyForgedCsv = Buffer.from(stringify(legacyForged, { ...CSV_STRINGIFY_OPTIONS, header: false, columns: undefined }), 'utf8');
+    expect(failure(await verifyBuf(legacyForgedCsv))?.reason).toMatch(/page_title column does not match canonical/);
+  });
 });
