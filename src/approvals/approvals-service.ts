@@ -249,7 +249,7 @@ export class ApprovalsService {
       });
       if (outcome.result !== 'open') {
         await this.deps.audit.append(trx, p.clientKey, {
-          action: `workflow.${outcome.result}`,
+          action: outcome.result === 'approved' ? 'workflow.approved' : 'workflow.rejected',
           actor: { type: 'user', accountId: p.accountId },
           ...workflowRef(updated),
           data: titled(updated, {
@@ -406,12 +406,13 @@ export class ApprovalsService {
       if ((wf.state === 'archived') === archive) continue;
       const state: WorkflowState = archive ? 'archived' : wf.stateBeforeArchive ?? 'pending';
       const updated = await this.deps.store.updateWorkflow(clientKey, wf.id, { state, stateBeforeArchive: archive ? wf.state : null }, trx);
-      await this.deps.audit.append(trx, clientKey, {
-        action: archive ? 'workflow.archived' : 'workflow.restored',
-        actor,
-        ...workflowRef(updated),
-        data: titled(updated, archive ? { previousState: wf.state, cause } : { state, cause }),
-      });
+      await this.deps.audit.append(
+        trx,
+        clientKey,
+        archive
+          ? { action: 'workflow.archived', actor, ...workflowRef(updated), data: titled(updated, { previousState: wf.state, cause }) }
+          : { action: 'workflow.restored', actor, ...workflowRef(updated), data: titled(updated, { state, cause }) },
+      );
       changed.push(updated);
     }
     return changed;
@@ -547,7 +548,7 @@ export class ApprovalsService {
       });
       if (updated.state !== locked.state && (updated.state === 'approved' || updated.state === 'rejected')) {
         await this.deps.audit.append(trx, p.clientKey, {
-          action: `workflow.${updated.state}`,
+          action: updated.state === 'approved' ? 'workflow.approved' : 'workflow.rejected',
           actor: { type: 'user', accountId: p.accountId },
           ...workflowRef(updated),
           data: titled(updated, { round: updated.round, cause: 'configuration changed' }),
@@ -654,7 +655,7 @@ function workflowRef(wf: Workflow) {
  * An event's data with the workflow's macro title (`workflowTitle`) when it has one, so every event of a titled
  * workflow names it and the evidence CSV's `workflow_title` column can show it from the canonical text.
  */
-function titled(wf: Workflow, data: Record<string, unknown>): Record<string, unknown> {
+function titled<T extends object>(wf: Workflow, data: T): T & { workflowTitle?: string } {
   return wf.title ? { ...data, workflowTitle: wf.title } : data;
 }
 

@@ -36,6 +36,3 @@ export const DEFAULT_POLICY: SpacePolicy = Object.freeze({
 export interface SpacePolicyProvider {
   policyFor(clientKey: string, spaceKey: string, trx?: Knex.Transaction): Promise<SpacePolicy>;
 }
-
-/** Every space with the defaults (until a space saves its own settings). */
-export const defaultPolicies: SpacePolicyProvider = { policyFor: async () => DEFAULT_POLICY };

@@ -29,12 +29,14 @@ const newTenant = () => `tenant-${++tenantCounter}-${Date.now().toString(36)}`;
 const PAGE = { id: '98305', version: 3, title: 'Release plan «Q4» \u{1F680}', bodyHash: 'ab'.repeat(32) };
 
 function sample(i: number): AuditEventInput {
+  const config = { title: null, rule: 'all', quorum: null, rejections: 1, approvers: [], groups: [], due: null, reviewDays: i };
+  const moved = { fromVersion: 3, toVersion: 4, contentChanged: true, resetOnEdit: 'content', previousState: 'pending', cause: 'webhook', reason: `n ${i}` };
   const kinds: AuditEventInput[] = [
-    { action: 'workflow.created', actor: { type: 'user', accountId: 'acc-alice' }, spaceKey: 'DOC', page: PAGE, workflowId: 'wf-1', data: { rule: 'all', n: i } },
-    { action: 'decision.approved', actor: { type: 'user', accountId: 'acc-bob' }, spaceKey: 'DOC', page: PAGE, workflowId: 'wf-1', data: { comment: 'LGTM "ok"\n\\', n: i } },
-    { action: 'workflow.expired', actor: { type: 'system' }, spaceKey: 'DOC', workflowId: 'wf-1', data: { n: i } },
-    { action: 'page.updated', actor: { type: 'confluence', accountId: 'acc-carol' }, spaceKey: 'OPS', page: { ...PAGE, id: '7', version: 4, bodyHash: null } },
-    { action: 'webhook.page_trashed', actor: { type: 'confluence', accountId: null }, page: { ...PAGE, id: '8' } },
+    { action: 'workflow.created', actor: { type: 'user', accountId: 'acc-alice' }, spaceKey: 'DOC', page: PAGE, workflowId: 'wf-1', data: { macroId: `m-${i}`, config } },
+    { action: 'decision.approved', actor: { type: 'user', accountId: 'acc-bob' }, spaceKey: 'DOC', page: PAGE, workflowId: 'wf-1', data: { decision: 'approve', comment: 'LGTM "ok"\n\\', round: i, viaGroups: [] } },
+    { action: 'workflow.expired', actor: { type: 'system' }, spaceKey: 'DOC', workflowId: 'wf-1', data: { approvedAt: '2026-01-01T00:00:00.000Z', reviewDays: 30, previousRound: i, round: i + 1, reason: 'lapsed' } },
+    { action: 'workflow.rebound', actor: { type: 'confluence', accountId: 'acc-carol' }, spaceKey: 'OPS', page: { ...PAGE, id: '7', version: 4, bodyHash: null }, data: moved },
+    { action: 'workflow.archived', actor: { type: 'confluence', accountId: null }, page: { ...PAGE, id: '8' }, data: { previousState: 'pending', cause: `page_trashed ${i}` } },
   ];
   return kinds[i % kinds.length];
 }
@@ -132,11 +134,13 @@ describe('append', () => {
     const ck = newTenant();
     const ev = await db.transaction(async (trx) => {
       const approvers = await audit.refs(trx, ck, ['acc-alice', 'acc-bob']);
-      return audit.append(trx, ck, { action: 'workflow.created', actor: { type: 'user', accountId: 'acc-alice' }, data: { approvers } });
+      const config = { title: null, rule: 'all', quorum: null, rejections: 1, approvers, groups: [], due: null, reviewDays: null };
+      return audit.append(trx, ck, { action: 'workflow.created', actor: { type: 'user', accountId: 'acc-alice' }, data: { macroId: 'm', config } });
     });
-    expect(ev.data.approvers).toEqual([ev.actor.ref, expect.stringMatching(/^[0-9a-f]{64}$/)]);
+    expect((ev.data.config as { approvers: string[] }).approvers).toEqual([ev.actor.ref, expect.stringMatching(/^[0-9a-f]{64}$/)]);
 
-    const bad: AuditEventInput[] = [
+    // Off-catalogue actions ('x') reach the format's own checks: each is refused for its own reason first.
+    const bad = [
       { action: 'x', actor: { type: 'system' }, data: { approvers: [{ accountId: 'acc-alice' }] } },
       { action: 'x', actor: { type: 'system' }, data: { at: new Date() } },
       { action: 'x', actor: { type: 'user' } },
@@ -145,10 +149,25 @@ describe('append', () => {
       { action: 'x', actor: { type: 'robot' as 'user' } },
       { action: 'x', actor: { type: 'system' }, page: { ...PAGE, bodyHash: 'AB'.repeat(32) } },
       { action: 'x', actor: { type: 'system' }, page: { ...PAGE, version: 0 } },
-    ];
+    ] as unknown as AuditEventInput[];
     for (const input of bad) {
       await expect(db.transaction((trx) => audit.append(trx, ck, input))).rejects.toBeInstanceOf(AuditEventError);
     }
+    expect(await audit.verify(db, ck)).toMatchObject({ ok: true, rows: 1 });
+  });
+
+  it('appends only actions of the catalogue, each with the data it declares', async () => {
+    const ck = newTenant();
+    const off = [
+      [{ action: 'page.updated', actor: { type: 'system' }, data: {} }, /"page.updated" is not in the audit action catalogue/],
+      [{ action: 'subject.erased', actor: { type: 'system' }, data: { ref: null } }, /subject.erased data: reason: /],
+      [{ action: 'subject.erased', actor: { type: 'system' }, data: { ref: null, reason: 'x', note: 'y' } }, /subject.erased data: \(root\): Unrecognized key/],
+      [{ action: 'decision.approved', actor: { type: 'system' }, data: { decision: 'maybe', comment: '', round: 1, viaGroups: [] } }, /decision.approved data: decision: /],
+    ] as const;
+    for (const [input, message] of off) {
+      await expect(db.transaction((trx) => audit.append(trx, ck, input as unknown as AuditEventInput))).rejects.toThrow(message);
+    }
+    await db.transaction((trx) => audit.append(trx, ck, { action: 'subject.erased', actor: { type: 'system' }, data: { ref: null, reason: 'x' } }));
     expect(await audit.verify(db, ck)).toMatchObject({ ok: true, rows: 1 });
   });
 
@@ -203,7 +222,7 @@ describe('append', () => {
     await expect(
       db.transaction(async (trx) => {
         await trx('business_change').insert({ client_key: ck, note: 'approved' });
-        await audit.append(trx, ck, { action: 'x', actor: { type: 'user' } });
+        await audit.append(trx, ck, { action: 'x', actor: { type: 'user' } } as unknown as AuditEventInput);
       }),
     ).rejects.toBeInstanceOf(AuditEventError);
     expect(await db('business_change').where({ client_key: ck })).toEqual([]);

@@ -17,6 +17,7 @@ import {
   subjectRef,
   verifyRows,
 } from './audit-format';
+import { AuditAction, AuditData, auditDataProblem } from './audit-actions';
 import { AuditStore } from './audit-store';
 import { adoptionMac, eventMac, MacKey, macKeys, sameMac } from './event-mac';
 
@@ -33,10 +34,8 @@ export class AuditEventError extends Error {
 
 export type { ActorType, VerifyResult } from './audit-format';
 
-/** What a service records; the audit log adds tenant, seq, time and hashes. */
-export interface AuditEventInput {
-  /** e.g. "workflow.created", "decision.approved". */
-  action: string;
+/** What every event a service records has; the audit log adds tenant, seq, time and hashes. */
+interface AuditEventBase {
   /**
    * `user`: a person (accountId required); `system`: Attest itself, e.g. the scheduler (no accountId);
    * `confluence`: a webhook, with the accountId of the Confluence user who caused it when known.
@@ -45,12 +44,14 @@ export interface AuditEventInput {
   spaceKey?: string | null;
   page?: CanonicalPage | null;
   workflowId?: string | null;
-  /**
-   * Event details. Plain JSON only, and never an accountId: turn people into refs with `refs()`.
-   * Keys named like `accountId` are refused.
-   */
-  data?: Record<string, unknown>;
 }
+
+/**
+ * What a service records: an action of the catalogue (src/audit/audit-actions.ts) with the data it carries.
+ * `data` is plain JSON only, and never an accountId: turn people into refs with `refs()` (keys named like
+ * `accountId` are refused).
+ */
+export type AuditEventInput = { [A in AuditAction]: AuditEventBase & { action: A; data: AuditData<A> } }[AuditAction];
 
 export interface AuditEvent {
   clientKey: string;
@@ -149,7 +150,7 @@ export class AuditLog {
    */
   async append(trx: Knex.Transaction, clientKey: string, event: AuditEventInput): Promise<AuditEvent> {
     if (typeof clientKey !== 'string' || clientKey === '') throw new AuditEventError('audit event: clientKey is required');
-    if (typeof event.action !== 'string' || event.action === '') throw new AuditEventError('audit event: action is required');
+    if (typeof event.action !== 'string' || (event.action as string) === '') throw new AuditEventError('audit event: action is required');
     const actorType = event.actor?.type;
     if (!ACTOR_TYPES.includes(actorType)) throw new AuditEventError(`audit event: unknown actor type ${JSON.stringify(actorType)}`);
     const accountId = event.actor.accountId ?? null;
@@ -159,6 +160,9 @@ export class AuditLog {
     const workflowId = optionalText('workflowId', event.workflowId);
     const page = checkedPage(event.page);
     const data = checkedData(event.data);
+    // Last, so that the format's own rules (actor, page, plain JSON, no accountId) are named first.
+    const offCatalogue = auditDataProblem(event.action, data);
+    if (offCatalogue) throw new AuditEventError(`audit event: ${offCatalogue}`);
 
     const ref = accountId ? await this.refFor(trx, clientKey, accountId) : null;
 

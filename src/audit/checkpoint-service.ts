@@ -97,10 +97,6 @@ export class CheckpointService {
     this.keyId = keyIdOf(deps.signingKey);
   }
 
-  async latestCheckpoint(clientKey: string): Promise<Checkpoint | null> {
-    return this.deps.store.latest(clientKey);
-  }
-
   async verificationStatus(clientKey: string): Promise<VerificationStatus> {
     return (await this.status(clientKey)).status;
   }

@@ -1,4 +1,4 @@
-/** Everything Attest asks of Confluence. Reached only through this interface (STYLE.md #7). */
+/** Everything Attest asks of Confluence. Reached only through this interface (../shared/STYLE.md, rule 7). */
 
 /** The two kinds of content the Approvals macro can sit on (Confluence's `page.type` context value). */
 export type ContentType = 'page' | 'blogpost';

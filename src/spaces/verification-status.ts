@@ -30,5 +30,3 @@ export interface ChainCheckpoint {
 export interface VerificationStatusSource {
   status(clientKey: string): Promise<{ verification?: ChainVerification; checkpoint?: ChainCheckpoint } | null>;
 }
-
-export const noVerificationStatus: VerificationStatusSource = { status: async () => null };

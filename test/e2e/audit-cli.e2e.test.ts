@@ -60,7 +60,7 @@ async function appendEvents(clientKey: string, n: number, db: Knex = tdb.db): Pr
         spaceKey: 'DOC',
         page: { id: '42', version: 1, title: 'Policy', bodyHash: null },
         workflowId: 'wf-9',
-        data: { comment: `ok ${i}` },
+        data: { decision: 'approve', comment: `ok ${i}`, round: 1, viaGroups: [] },
       }),
     );
   }
@@ -136,7 +136,7 @@ describe('attest verify --db', () => {
     // The superuser's forged approval: a correct chain link, but made without the app's key.
     const forger = createAuditLog(tdb.db, Buffer.alloc(32, 9));
     await tdb.db.transaction((trx) =>
-      forger.append(trx, ck, { action: 'decision.approved', actor: { type: 'user', accountId: 'acc-1' }, spaceKey: 'DOC', page: { id: '42', version: 1, title: 'Policy', bodyHash: null }, workflowId: 'wf-9', data: {} }),
+      forger.append(trx, ck, { action: 'decision.approved', actor: { type: 'user', accountId: 'acc-1' }, spaceKey: 'DOC', page: { id: '42', version: 1, title: 'Policy', bodyHash: null }, workflowId: 'wf-9', data: { decision: 'approve', comment: '', round: 1, viaGroups: [] } }),
     );
     expect(await attest('verify', '--db', '--client-key', ck)).toMatchObject({ code: 1, stdout: 'FAIL: seq 4: event MAC does not match: it was not appended by Attest, or was changed\n' });
     const noKey = await attestIn({ DATABASE_URL: tdb.url, DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'attest-cli-nokey-')), ATTEST_SECRET_KEY: undefined }, 'verify', '--db', '--client-key', ck);

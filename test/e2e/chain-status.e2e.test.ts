@@ -28,7 +28,7 @@ describe('chain checks: what is signed, and what the dashboard claims', () => {
           spaceKey: 'ENG',
           page: { id: '1001', version: 1, title: 'Policy', bodyHash: null },
           workflowId: 'wf-chain',
-          data: { comment: 'ok' },
+          data: { decision: 'approve', comment: 'ok', round: 1, viaGroups: [] },
         }),
       );
     }

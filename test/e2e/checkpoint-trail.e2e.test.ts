@@ -30,7 +30,7 @@ describe('checkpoint trail page in Confluence', () => {
           spaceKey: 'ENG',
           page: { id: '1001', version: 1, title: 'Policy', bodyHash: null },
           workflowId: 'wf-trail',
-          data: { comment: `ok ${i}` },
+          data: { decision: 'approve', comment: `ok ${i}`, round: 1, viaGroups: [] },
         }),
       );
     }

@@ -142,7 +142,7 @@ describe('attest export / attest verify FILE', () => {
     // The honest chain goes on: two more events (by the app, MACs and all) and a later checkpoint.
     const audit = createAuditLog(tdb.db, Buffer.from('cd'.repeat(32), 'hex'));
     for (let i = 0; i < 2; i++) {
-      await tdb.db.transaction((trx) => audit.append(trx, ck3, { action: 'workflow.created', actor: { type: 'system' }, spaceKey: 'ENG', workflowId: 'wf-x', data: {} }));
+      await tdb.db.transaction((trx) => audit.append(trx, ck3, { action: 'workflow.created', actor: { type: 'system' }, spaceKey: 'ENG', workflowId: 'wf-x', data: { macroId: 'm-x', config: { title: null, rule: 'all', quorum: null, rejections: 1, approvers: [], groups: [], due: null, reviewDays: null } } }));
     }
     await checkpointAt(ck3, 12);
     expect((await attest('export', '--client-key', ck3, '-o', 'new.zip')).code).toBe(0);

@@ -10,6 +10,7 @@ import request from 'supertest';
 import yauzl from 'yauzl';
 import yazl from 'yazl';
 import { chainHash, leafHash } from '../../src/audit/audit-format';
+import type { AuditEventInput } from '../../src/audit/audit-log';
 import { checkpointMessage, signManifest } from '../../src/evidence/evidence-checkpoint';
 import { COL, CSV_STRINGIFY_OPTIONS, EVIDENCE_COLUMNS, derivedCells } from '../../src/evidence/evidence-csv';
 import { EvidenceLinks } from '../../src/evidence/evidence-links';
@@ -48,7 +49,7 @@ describe('evidence export end to end', () => {
         page: { id: spaceKey === 'ENG' ? '1001' : '2001', version: 3, title: spaceKey === 'ENG' ? '-Release plan' : 'SEC access review', bodyHash: null },
         workflowId: `wf-${spaceKey}`,
         data,
-      }),
+      } as AuditEventInput),
     );
   }
 
@@ -110,7 +111,7 @@ describe('evidence export end to end', () => {
     await append('SEC', d.users.secMember.accountId, { decision: 'approve', comment: SEC_SECRET, round: 1, viaGroups: ['security'] });
     await append('ENG', d.users.bob.accountId, { decision: 'reject', comment: FORMULA, round: 1, viaGroups: [] }, 'decision.rejected');
     await append('ENG', 'erased-account-1', { decision: 'approve', comment: '+1 looks good', round: 1, viaGroups: [] });
-    await append('SEC', null, { reason: 'review lapsed' }, 'workflow.expired');
+    await append('SEC', null, { approvedAt: '2026-01-01T00:00:00.000Z', reviewDays: 30, previousRound: 1, round: 2, reason: 'review lapsed' }, 'workflow.expired');
     for (let i = 0; i < 6; i++) await append(i % 2 ? 'SEC' : 'ENG', d.users.bob.accountId, { decision: 'approve', comment: `ok ${i}`, round: 1, viaGroups: [] });
     // The erased person, as the privacy job erases one: their subject row is deleted (the chain keeps their
     // ref) and a subject.erased event names the ref, which explains the blank subject to the verifier.

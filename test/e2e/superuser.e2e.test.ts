@@ -49,7 +49,7 @@ describe('a database superuser without the keys', () => {
           spaceKey: 'ENG',
           page: { id: '1001', version: 1, title: 'Policy', bodyHash: null },
           workflowId: 'wf-1',
-          data: { comment: `ok ${i}` },
+          data: { decision: 'approve', comment: `ok ${i}`, round: 1, viaGroups: [] },
         }),
       );
     }
@@ -273,7 +273,7 @@ describe('a database superuser without the keys', () => {
           spaceKey: space,
           page: { id: space === 'ENG' ? '1001' : '2001', version: 1, title: 'Policy', bodyHash: null },
           workflowId: `wf-${space}`,
-          data: { comment },
+          data: { decision: 'approve', comment: comment, round: 1, viaGroups: [] },
         }),
       );
     }
