@@ -1,4 +1,4 @@
-import { CountedDecision, describeRule, evaluate, RuleConfig } from './approval-rules';
+import { CountedDecision, decideRefusal, describeRule, evaluate, RuleConfig } from './approval-rules';
 
 const cfg = (over: Partial<RuleConfig>): RuleConfig => ({ rule: 'all', quorum: null, rejections: 1, approvers: [], groups: [], ...over });
 const ok = (approverId: string, viaGroups: string[] = []): CountedDecision => ({ approverId, decision: 'approve', viaGroups });
@@ -50,5 +50,23 @@ describe('describeRule', () => {
       'Needs 2 approvals from different people listed; 2 rejections reject it.',
     );
     expect(describeRule(cfg({}))).toMatch(/No approvers are listed/);
+  });
+});
+
+describe('decideRefusal: who may decide, the one rule behind the decision API and My approvals', () => {
+  const wf = { approvers: ['alice'], boundAuthorId: 'bob', state: 'pending' as const };
+  it('lets a listed person or a member of a listed group decide on an open workflow', () => {
+    expect(decideRefusal(wf, 'alice', [], false)).toBeNull();
+    expect(decideRefusal(wf, 'carol', ['security'], false)).toBeNull();
+    expect(decideRefusal(wf, 'carol', [], false)).toBe('not-approver');
+  });
+  it('keeps the author of the bound version out unless the space allows self-approval', () => {
+    expect(decideRefusal({ ...wf, approvers: ['bob'] }, 'bob', [], false)).toBe('author');
+    expect(decideRefusal({ ...wf, approvers: ['bob'] }, 'bob', [], true)).toBeNull();
+    expect(decideRefusal({ ...wf, boundAuthorId: null }, 'alice', [], false)).toBeNull();
+  });
+  it('takes no decision on a closed workflow', () => {
+    for (const state of ['approved', 'rejected', 'archived'] as const) expect(decideRefusal({ ...wf, state }, 'alice', [], false)).toBe('closed');
+    for (const state of ['pending', 'outdated', 'expired'] as const) expect(decideRefusal({ ...wf, state }, 'alice', [], false)).toBeNull();
   });
 });

@@ -7,6 +7,42 @@ export type DecisionKind = 'approve' | 'reject';
 /** States in which approvers may still decide. */
 export const OPEN_STATES: readonly WorkflowState[] = ['pending', 'outdated', 'expired'];
 
+export function isOpen(state: WorkflowState): boolean {
+  return OPEN_STATES.includes(state);
+}
+
+export const DAY_MS = 86_400_000;
+
+/** Why a person may not decide on a workflow now; null when they may. */
+export type DecideRefusal = 'not-approver' | 'author' | 'closed';
+
+/**
+ * May this person decide? The one home of the rule the decision API enforces and My approvals lists by:
+ * they are listed, or belong to a listed group (`viaGroups`); they are not the author of the bound version
+ * unless the space allows self-approval (separation of duties); the workflow is open.
+ */
+export function decideRefusal(
+  wf: { approvers: readonly string[]; boundAuthorId: string | null; state: WorkflowState },
+  accountId: string,
+  viaGroups: readonly string[],
+  allowSelfApproval: boolean,
+): DecideRefusal | null {
+  if (!wf.approvers.includes(accountId) && viaGroups.length === 0) return 'not-approver';
+  if (!allowSelfApproval && wf.boundAuthorId !== null && wf.boundAuthorId === accountId) return 'author';
+  if (!isOpen(wf.state)) return 'closed';
+  return null;
+}
+
+/** How each state is named to people (the macro's lozenge, the dashboard, My approvals) and its lozenge tone. */
+export const STATE_LABELS: Record<WorkflowState, { label: string; tone: string }> = {
+  pending: { label: 'Pending', tone: 'inprogress' },
+  approved: { label: 'Approved', tone: 'success' },
+  rejected: { label: 'Rejected', tone: 'removed' },
+  outdated: { label: 'Page changed', tone: 'moved' },
+  expired: { label: 'Expired', tone: 'moved' },
+  archived: { label: 'Archived', tone: 'default' },
+};
+
 export interface RuleConfig {
   rule: Rule;
   quorum: number | null;

@@ -1,16 +1,10 @@
 import type { ConfluenceClient } from '../confluence/confluence-client';
-import { OPEN_STATES } from './approval-rules';
+import { DAY_MS, isOpen, OPEN_STATES, STATE_LABELS, WorkflowState } from './approval-rules';
 import type { WorkflowView } from './approvals-service';
 import { workflowName } from './macro-position';
 
-const STATE_LABEL: Record<string, { label: string; tone: string }> = {
-  pending: { label: 'Pending', tone: 'inprogress' },
-  approved: { label: 'Approved', tone: 'success' },
-  rejected: { label: 'Rejected', tone: 'removed' },
-  outdated: { label: 'Page changed', tone: 'moved' },
-  expired: { label: 'Expired', tone: 'moved' },
-  archived: { label: 'Archived', tone: 'default' },
-};
+/** The label of a state named by a string (JSON from the API), Pending when it is none. */
+const STATE_LABEL: Record<string, { label: string; tone: string } | undefined> = STATE_LABELS;
 
 /** Lookups one request keeps in flight at once, so a long list does not become a burst at Confluence. */
 const NAME_LOOKUPS_IN_FLIGHT = 8;
@@ -98,7 +92,6 @@ function listInWords(items: string[]): string {
   return `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`;
 }
 
-const DAY_MS = 86_400_000;
 
 /** What an edit to the page does to a settled workflow, in the words of the space's policy. */
 function whatAnEditDoes(resetOnEdit: string): string {
@@ -167,7 +160,7 @@ function reasonLine(v: WorkflowView, names: Map<string, string>): string | null 
 /** The view model of views/macro.hbs: text only, escaped by handlebars. */
 export function macroModel(v: WorkflowView, names: Map<string, string>) {
   const json = workflowJson(v, names);
-  const state = STATE_LABEL[json.state] ?? STATE_LABEL.pending;
+  const state = STATE_LABEL[json.state] ?? STATE_LABELS.pending;
   const open = OPEN_STATES.includes(v.workflow.state);
   const byRound = new Map<number, Array<(typeof json.decisions)[number] & { when: ReturnType<typeof moment> }>>();
   for (const d of json.decisions) {
@@ -224,11 +217,11 @@ function utc(iso: string | null): string {
  */
 export function staticModel(v: WorkflowView, names: Map<string, string>, renderedVersion: number | null) {
   const json = workflowJson(v, names);
-  const closed = !['pending', 'outdated', 'expired'].includes(json.state);
+  const closed = !isOpen(json.state as WorkflowState);
   return {
     title: json.pageTitle,
     name: json.name,
-    stateLabel: (STATE_LABEL[json.state] ?? STATE_LABEL.pending).label,
+    stateLabel: (STATE_LABEL[json.state] ?? STATE_LABELS.pending).label,
     approvedAt: json.state === 'approved' ? utc(json.approvedAt) : '',
     boundVersion: json.boundVersion,
     otherVersion: renderedVersion !== null && renderedVersion !== json.boundVersion ? renderedVersion : null,

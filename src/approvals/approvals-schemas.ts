@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { contentIdSchema } from '../confluence/confluence-ids';
 import { safeText } from '../lib/safe-text';
 
 const emptyToNull = (v: unknown) => (v === '' || v === undefined ? null : v);
@@ -40,7 +41,7 @@ const CONNECT_PARAMS = {
 /** The macro iframe's query: parameters exactly as the descriptor's URL template names them. */
 export const macroQuery = z
   .object({
-    pageId: z.string().regex(/^\d{1,30}$/, 'pageId must be a Confluence page id'),
+    pageId: contentIdSchema(),
     pageVersion: z.coerce.number().int().min(1, 'pageVersion must be at least 1').max(MAX_VERSION, 'pageVersion is not a page version'),
     // Confluence's `page.type`: "page" or "blogpost" (empty where it cannot bind one: a page then).
     pageType: z.preprocess((v) => (v === '' || v === undefined ? 'page' : v), z.enum(['page', 'blogpost'], { message: 'pageType must be page or blogpost' })),
@@ -70,7 +71,7 @@ export const macroQuery = z
 /** The static render's query (the descriptor's `renderModes.default.url`). */
 export const staticMacroQuery = z
   .object({
-    pageId: z.string().regex(/^\d{1,30}$/, 'pageId must be a Confluence page id'),
+    pageId: contentIdSchema(),
     pageVersion: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(1).max(MAX_VERSION).optional()),
     pageType: z.string().max(20).optional(),
     spaceKey: safeText({ max: 255, name: 'spaceKey' }).optional(),
@@ -81,7 +82,7 @@ export const staticMacroQuery = z
   .passthrough();
 
 export const workflowPathParams = z.object({
-  pageId: z.string().regex(/^\d{1,30}$/, 'pageId must be a Confluence page id'),
+  pageId: contentIdSchema(),
   macroId: safeText({ min: 1, max: 255, name: 'macroId' }),
 });
 

@@ -1,12 +1,12 @@
-import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { AuditLog } from '../audit/audit-log';
 import type { ConfluenceClient, ConfluencePage, ContentType } from '../confluence/confluence-client';
 import type { Principal } from '../confluence/connect-auth';
 import type { Clock } from '../lib/clock';
+import { sha256Hex } from '../lib/hash';
 import { AppCannotReadError, ConflictError, InputError, NotAllowedError, NotFoundError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
-import { DecisionKind, describeRule, evaluate, OPEN_STATES, Outcome, WorkflowState } from './approval-rules';
+import { DAY_MS, decideRefusal, DecisionKind, describeRule, evaluate, OPEN_STATES, Outcome, WorkflowState } from './approval-rules';
 import type { ApprovalsStore, DecisionRequest } from './approvals-store';
 import type { Decision, Workflow, WorkflowConfig } from './approvals-types';
 import { macroPosition } from './macro-position';
@@ -64,11 +64,6 @@ export interface WorkflowView {
 /** Why someone may not decide: not listed, wrote the bound version, the workflow is closed, another version is open. */
 export type RefusalKind = 'not-approver' | 'author' | 'closed' | 'other-version';
 
-export function sha256Hex(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
-}
-
-const DAY_MS = 86_400_000;
 
 export class ApprovalsService {
   constructor(
@@ -567,24 +562,24 @@ export class ApprovalsService {
 
   /** Why this user may not decide now, or null when they may. */
   private refusal(p: Principal, wf: Workflow, viaGroups: string[], policy: SpacePolicy): { kind: RefusalKind; error: Error } | null {
-    if (!wf.approvers.includes(p.accountId) && viaGroups.length === 0) {
-      return {
-        kind: 'not-approver',
-        error: new NotAllowedError('You are not an approver of this workflow: only the listed people and members of the listed groups can decide.'),
-      };
+    switch (decideRefusal(wf, p.accountId, viaGroups, policy.allowSelfApproval)) {
+      case null:
+        return null;
+      case 'not-approver':
+        return {
+          kind: 'not-approver',
+          error: new NotAllowedError('You are not an approver of this workflow: only the listed people and members of the listed groups can decide.'),
+        };
+      case 'author':
+        return {
+          kind: 'author',
+          error: new NotAllowedError(
+            `Someone other than the author of version ${wf.boundVersion} must approve it: you wrote that version (separation of duties; this space does not allow self-approval).`,
+          ),
+        };
+      case 'closed':
+        return { kind: 'closed', error: new ConflictError(`This workflow is ${wf.state}: it takes no more decisions.`) };
     }
-    if (!policy.allowSelfApproval && wf.boundAuthorId && wf.boundAuthorId === p.accountId) {
-      return {
-        kind: 'author',
-        error: new NotAllowedError(
-          `Someone other than the author of version ${wf.boundVersion} must approve it: you wrote that version (separation of duties; this space does not allow self-approval).`,
-        ),
-      };
-    }
-    if (!OPEN_STATES.includes(wf.state)) {
-      return { kind: 'closed', error: new ConflictError(`This workflow is ${wf.state}: it takes no more decisions.`) };
-    }
-    return null;
   }
 
   private async view(p: Principal, wf: Workflow, policy: SpacePolicy, viewedVersion: number | null = null): Promise<WorkflowView> {

@@ -1,102 +1,11 @@
 import type { Knex } from 'knex';
+import { OPEN_STATES } from './approval-rules';
 import type { Decision, Workflow } from './approvals-types';
+import { DecisionRow, toDecision, toWorkflow, WorkflowRow } from './workflow-rows';
 
 const WORKFLOWS = 'workflows';
 const DECISIONS = 'decisions';
 const DECISION_REQUESTS = 'decision_requests';
-
-interface WorkflowRow {
-  client_key: string;
-  id: string;
-  page_id: string;
-  content_type: Workflow['contentType'];
-  macro_id: string;
-  title: string | null;
-  page_position: number | null;
-  page_macro_count: number | null;
-  space_key: string;
-  page_title: string;
-  state: Workflow['state'];
-  state_before_archive: Workflow['state'] | null;
-  rule: Workflow['rule'];
-  quorum: number | null;
-  rejections: number;
-  approvers: string[];
-  groups: string[];
-  due_date: string | null;
-  review_days: number | null;
-  bound_version: number;
-  body_hash: string | null;
-  bound_author_id: string | null;
-  round: number;
-  approved_at: Date | null;
-  expires_at: Date | null;
-  last_decision_at: Date | null;
-  app_unreadable_since: Date | null;
-  created_at: Date;
-  updated_at: Date;
-}
-
-interface DecisionRow {
-  client_key: string;
-  id: number;
-  workflow_id: string;
-  approver_id: string;
-  decision: Decision['decision'];
-  comment: string;
-  page_version: number;
-  round: number;
-  via_groups: string[];
-  decided_at: Date;
-}
-
-export function toWorkflow(r: WorkflowRow): Workflow {
-  return {
-    id: r.id,
-    clientKey: r.client_key,
-    pageId: r.page_id,
-    contentType: r.content_type,
-    macroId: r.macro_id,
-    title: r.title,
-    pagePosition: r.page_position !== null && r.page_macro_count !== null ? { position: r.page_position, count: r.page_macro_count } : null,
-    spaceKey: r.space_key,
-    pageTitle: r.page_title,
-    state: r.state,
-    stateBeforeArchive: r.state_before_archive,
-    rule: r.rule,
-    quorum: r.quorum,
-    rejections: r.rejections,
-    approvers: r.approvers,
-    groups: r.groups,
-    dueDate: r.due_date,
-    reviewDays: r.review_days,
-    boundVersion: r.bound_version,
-    bodyHash: r.body_hash,
-    boundAuthorId: r.bound_author_id,
-    round: r.round,
-    approvedAt: r.approved_at,
-    expiresAt: r.expires_at,
-    lastDecisionAt: r.last_decision_at,
-    appUnreadableSince: r.app_unreadable_since,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-  };
-}
-
-/** Row → domain; also used by the stores that read decisions for the space dashboard and My approvals. */
-export function toDecision(r: DecisionRow): Decision {
-  return {
-    id: Number(r.id),
-    workflowId: r.workflow_id,
-    approverId: r.approver_id,
-    decision: r.decision,
-    comment: r.comment,
-    pageVersion: r.page_version,
-    round: r.round,
-    viaGroups: r.via_groups,
-    decidedAt: r.decided_at,
-  };
-}
 
 /** A decision request recorded under its Idempotency-Key, with the decision it recorded. */
 export interface DecisionRequest {
@@ -259,7 +168,7 @@ export class ApprovalsStore {
   async openWorkflows(clientKey: string): Promise<Workflow[]> {
     const rows = await this.db<WorkflowRow>(WORKFLOWS)
       .where({ client_key: clientKey })
-      .whereIn('state', ['pending', 'outdated', 'expired'])
+      .whereIn('state', OPEN_STATES)
       .orderBy('created_at');
     return rows.map(toWorkflow);
   }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { spaceKeySchema } from '../confluence/confluence-ids';
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$/;
@@ -39,7 +40,7 @@ export const exportQuery = z
   .strict()
   .refine((q) => !q.from || !q.to || q.from < q.to, { message: 'The start date (from) must be before the end date (to)' });
 
-export const spaceParams = z.object({ spaceKey: z.string().regex(/^[A-Za-z0-9_~-]{1,255}$/, 'spaceKey is not a space key') }).strict();
+export const spaceParams = z.object({ spaceKey: spaceKeySchema('spaceKey is not a space key') }).strict();
 
 export const linkBody = z
   .object({

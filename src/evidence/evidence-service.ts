@@ -1,6 +1,7 @@
 import { createHash, createPublicKey, Hash, KeyObject } from 'node:crypto';
 import { Readable, Transform, TransformCallback, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { sha256Hex } from '../lib/hash';
 import { stringify } from 'csv-stringify';
 import yazl from 'yazl';
 import { genesisHash } from '../audit/audit-format';
@@ -95,7 +96,6 @@ class Digest extends Transform {
 /** Erasures are shown whatever the filter: they hold a ref and a fixed reason, and explain every blank subject. */
 const ERASURE = 'subject.erased';
 
-const sha256Hex = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 /**
  * Evidence exports: who may export what, and the CSV / zip pack streamed from one read-only snapshot

@@ -1,4 +1,4 @@
-import { describeRule, evaluate } from '../approvals/approval-rules';
+import { decideRefusal, describeRule, evaluate } from '../approvals/approval-rules';
 import type { SpacePolicyProvider } from '../approvals/space-policy';
 import type { Workflow } from '../approvals/approvals-types';
 import { workflowName } from '../approvals/macro-position';
@@ -55,9 +55,9 @@ export class MyApprovalsService {
       const outcome = evaluate(wf, decisions.filter((d) => d.workflowId === wf.id));
       // Under "all", a group is done once one member approved: it no longer waits on the others.
       const viaGroups = wf.rule === 'all' ? mine.filter((g) => outcome.waitingOnGroups.includes(g)) : mine;
-      if (!listed && !viaGroups.length) continue;
-      // Separation of duties: the author of the bound version cannot act on it, so it waits on others.
-      if (wf.boundAuthorId === p.accountId && !(await selfApprovalAllowed(wf.spaceKey))) continue;
+      // The decision API's rule (separation of duties included; the space's policy is read only for the author).
+      const author = wf.boundAuthorId === p.accountId;
+      if (decideRefusal(wf, p.accountId, viaGroups, author ? await selfApprovalAllowed(wf.spaceKey) : true) !== null) continue;
       waiting.push({
         id: wf.id,
         pageId: wf.pageId,

@@ -1,10 +1,10 @@
 import type { Knex } from 'knex';
-import { toDecision, toWorkflow } from '../approvals/approvals-store';
+import { OPEN_STATES } from '../approvals/approval-rules';
+import { DecisionRow, toDecision, toWorkflow, WorkflowRow } from '../approvals/workflow-rows';
 import type { Decision, Workflow } from '../approvals/approvals-types';
 
 const WORKFLOWS = 'workflows';
 const DECISIONS = 'decisions';
-const OPEN = ['pending', 'outdated', 'expired'];
 
 export class MyApprovalsStore {
   constructor(private readonly db: Knex) {}
@@ -14,10 +14,10 @@ export class MyApprovalsStore {
    * has not decided in the current round (served by the partial GIN indexes on approvers and groups).
    */
   async openFor(clientKey: string, accountId: string, groups: string[], limit: number): Promise<Workflow[]> {
-    const rows = await this.db(`${WORKFLOWS} as w`)
+    const rows = await this.db<WorkflowRow>(`${WORKFLOWS} as w`)
       .select('w.*')
       .where('w.client_key', clientKey)
-      .whereIn('w.state', OPEN)
+      .whereIn('w.state', OPEN_STATES)
       .where((q) => {
         q.whereRaw('w.approvers @> ARRAY[?]::text[]', [accountId]);
         if (groups.length) q.orWhereRaw('w.groups && ?::text[]', [groups]);
@@ -30,7 +30,7 @@ export class MyApprovalsStore {
       )
       .orderByRaw('w.due_date ASC NULLS LAST, w.created_at ASC, w.id ASC')
       .limit(limit);
-    return rows.map((r) => toWorkflow(r as never));
+    return (rows as WorkflowRow[]).map(toWorkflow);
   }
 
   /** Decisions of the current round of each workflow. */
@@ -42,6 +42,6 @@ export class MyApprovalsStore {
       .where('d.client_key', clientKey)
       .whereIn('d.workflow_id', workflows.map((w) => w.id))
       .orderBy([{ column: 'd.decided_at' }, { column: 'd.id' }]);
-    return rows.map((r) => toDecision(r as never));
+    return (rows as DecisionRow[]).map(toDecision);
   }
 }

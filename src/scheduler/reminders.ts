@@ -1,3 +1,4 @@
+import { DAY_MS } from '../approvals/approval-rules';
 import type { ApprovalsService } from '../approvals/approvals-service';
 import type { Workflow } from '../approvals/approvals-types';
 import { workflowName } from '../approvals/macro-position';
@@ -7,7 +8,6 @@ import { NotFoundError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import type { RemindersStore } from './reminders-store';
 
-const DAY_MS = 86_400_000;
 /** Approvers replaced after a closed account was erased: nobody to mention. */
 const ERASED = /^erased:/;
 

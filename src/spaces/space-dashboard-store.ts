@@ -1,11 +1,10 @@
 import type { Knex } from 'knex';
-import type { WorkflowState } from '../approvals/approval-rules';
-import { toDecision, toWorkflow } from '../approvals/approvals-store';
+import { OPEN_STATES, WorkflowState } from '../approvals/approval-rules';
+import { DecisionRow, toDecision, toWorkflow, WorkflowRow } from '../approvals/workflow-rows';
 import type { Decision, Workflow } from '../approvals/approvals-types';
 
 const WORKFLOWS = 'workflows';
 const DECISIONS = 'decisions';
-const OPEN: WorkflowState[] = ['pending', 'outdated', 'expired'];
 
 /**
  * The dashboard's urgency order is a sequence of segments; within each, rows come from one ordered
@@ -20,7 +19,7 @@ export interface Segment {
 }
 
 export const SEGMENTS: readonly Segment[] = [
-  { key: 'overdue', kind: 'overdue', states: OPEN },
+  { key: 'overdue', kind: 'overdue', states: [...OPEN_STATES] },
   { key: 'expired', kind: 'open', states: ['expired'] },
   { key: 'outdated', kind: 'open', states: ['outdated'] },
   { key: 'pending', kind: 'open', states: ['pending'] },
@@ -99,10 +98,10 @@ export class SpaceDashboardStore {
       if (opts.after && seg.index < opts.after.segment) continue;
       const after = opts.after && seg.index === opts.after.segment ? opts.after : null;
       const found = await this.segmentQuery(clientKey, spaceKey, opts.today, seg, after, opts.limit + 1 - rows.length);
-      for (const r of found as Array<Record<string, unknown>>) {
+      for (const r of found as Array<WorkflowRow & { created_key: string }>) {
         rows.push({
-          workflow: toWorkflow(r as never),
-          key: { segment: seg.index, due: seg.segment.kind === 'overdue' ? (r.due_date as string) : null, created: r.created_key as string, id: r.id as string },
+          workflow: toWorkflow(r),
+          key: { segment: seg.index, due: seg.segment.kind === 'overdue' ? r.due_date : null, created: r.created_key, id: r.id },
         });
       }
       if (rows.length > opts.limit) break;
@@ -133,7 +132,7 @@ export class SpaceDashboardStore {
     const [overdue] = await this.db(WORKFLOWS)
       .count<Array<{ count: number }>>('* as count')
       .where({ client_key: clientKey, space_key: spaceKey })
-      .whereIn('state', OPEN)
+      .whereIn('state', OPEN_STATES)
       .where('due_date', '<', today);
     out.overdue = Number(overdue.count);
     return out;
@@ -146,6 +145,6 @@ export class SpaceDashboardStore {
       .where({ client_key: clientKey })
       .whereIn('workflow_id', workflowIds)
       .orderBy([{ column: 'decided_at' }, { column: 'id' }]);
-    return rows.map((r) => toDecision(r as never));
+    return (rows as DecisionRow[]).map(toDecision);
   }
 }

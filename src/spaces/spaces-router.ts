@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import type { AddOn } from 'atlassian-connect-express';
+import { STATE_LABELS } from '../approvals/approval-rules';
 import { z } from 'zod';
 import type { ConfluenceClient } from '../confluence/confluence-client';
 import { contextJwt, pageJwt, requireUser } from '../confluence/connect-auth';
@@ -13,14 +14,10 @@ import { DASHBOARD_STATES, settingsBody, spaceKeyParams, workflowsQuery } from '
 /** The module iframe's query: Connect adds its own parameters (xdm_e, cp, lic, …) beside ours. */
 const screenQuery = z.object({ spaceKey: spaceKeyParams.shape.spaceKey }).passthrough();
 
-const STATE_LABELS: Record<string, string> = {
+/** The dashboard's filters: the states as named everywhere, and Overdue (open and past its due date). */
+const FILTER_LABELS: Record<string, string> = {
   overdue: 'Overdue',
-  pending: 'Pending',
-  outdated: 'Page changed',
-  expired: 'Expired',
-  approved: 'Approved',
-  rejected: 'Rejected',
-  archived: 'Archived',
+  ...Object.fromEntries(Object.entries(STATE_LABELS).map(([state, { label }]) => [state, label])),
 };
 
 /**
@@ -72,7 +69,7 @@ export function createSpacesRouter(opts: {
         reviewDays: s.defaults.reviewDays ?? '',
         updatedBy: json.updatedBy?.displayName ?? null,
         updatedAt: moment(json.updatedAt),
-        filters: [{ value: '', label: 'All' }, ...DASHBOARD_STATES.map((v) => ({ value: v, label: STATE_LABELS[v] }))],
+        filters: [{ value: '', label: 'All' }, ...DASHBOARD_STATES.map((v) => ({ value: v, label: FILTER_LABELS[v] }))],
       });
     }),
   );

@@ -1,10 +1,11 @@
 import { z } from 'zod';
+import { spaceKeySchema } from '../confluence/confluence-ids';
 import { safeText } from '../lib/safe-text';
 import { DEFAULT_POLICY, SpacePolicy } from '../approvals/space-policy';
 
 /** Confluence space keys: letters and digits; personal spaces start with "~". */
 export const spaceKeyParams = z
-  .object({ spaceKey: z.string().regex(/^~?[A-Za-z0-9_-]{1,255}$/, 'spaceKey must be a Confluence space key') })
+  .object({ spaceKey: spaceKeySchema() })
   .strict();
 
 const accountId = z.string().trim().min(1).max(128).regex(/^[A-Za-z0-9:_-]+$/, 'Default approvers must be Atlassian account IDs');

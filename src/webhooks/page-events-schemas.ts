@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { contentIdSchema } from '../confluence/confluence-ids';
 import { InputError } from '../lib/errors';
 import { sanitiseDeep, unsafeTextPath } from '../lib/safe-text';
 import { isUpdateEvent, NewPageEvent, PageEventName } from './page-events-store';
@@ -7,7 +8,7 @@ import { isUpdateEvent, NewPageEvent, PageEventName } from './page-events-store'
  * Confluence's page webhook body (CONNECT.md). Only the fields we use are checked; Confluence adds
  * fields over time, so unknown ones are kept in the stored payload rather than refused.
  */
-const numericId = z.string().regex(/^\d{1,30}$/, 'must be a numeric id');
+const numericId = contentIdSchema('must be a numeric id');
 /** What the inbox columns hold: page versions are PostgreSQL integers, times JavaScript dates. */
 const MAX_VERSION = 2_147_483_647;
 const MAX_TIME_MS = 8_640_000_000_000_000;

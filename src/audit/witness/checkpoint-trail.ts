@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CONTENT_ID_PATTERN, SPACE_KEY_PATTERN } from '../../confluence/confluence-ids';
 import type { ConfluenceClient } from '../../confluence/confluence-client';
 import { NotFoundError, UpstreamError } from '../../lib/errors';
 import type { Logger } from '../../lib/logger';
@@ -12,8 +13,8 @@ export const TRAIL_INTERVAL_MS = 60 * 60 * 1000;
 
 const trailState = z
   .object({
-    pageId: z.string().regex(/^\d+$/),
-    spaceKey: z.string().min(1),
+    pageId: z.string().regex(CONTENT_ID_PATTERN),
+    spaceKey: z.string().regex(SPACE_KEY_PATTERN),
     url: z.string().nullable(),
     enabledAt: z.string(),
     publishedSeq: z.number().int().nonnegative().nullable(),

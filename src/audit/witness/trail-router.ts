@@ -2,6 +2,7 @@ import { Router } from 'express';
 import type { AddOn } from 'atlassian-connect-express';
 import type { Knex } from 'knex';
 import { z } from 'zod';
+import { spaceKeySchema } from '../../confluence/confluence-ids';
 import type { ConfluenceClient } from '../../confluence/confluence-client';
 import { contextJwt, requireUser } from '../../confluence/connect-auth';
 import type { Clock } from '../../lib/clock';
@@ -10,7 +11,7 @@ import { asyncHandler, parseInput } from '../../lib/http';
 import type { AuditLog } from '../audit-log';
 import type { CheckpointTrail } from './checkpoint-trail';
 
-const enableBody = z.object({ spaceKey: z.string().regex(/^~?[A-Za-z0-9_-]{1,255}$/, 'spaceKey must be a Confluence space key') }).strict();
+const enableBody = z.object({ spaceKey: spaceKeySchema() }).strict();
 
 /**
  * The checkpoint trail page (docs/threat-model.md): anyone signed in may see where it is; only a site admin
