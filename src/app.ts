@@ -97,7 +97,10 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
   app.disable('x-powered-by');
 
   const store = new AceStore(db, new SecretBox(config.secretKey));
+  // Process-wide registrations ACE and handlebars read from globals, in one place.
   ace.store.register(STORE_ADAPTER, () => store as never);
+  // ACE reads the install-signing key server from the environment when it verifies an install.
+  if (config.connectKeysUrl) process.env.CONNECT_KEYS_CDN_URL = config.connectKeysUrl;
 
   const devOrigin = new URL(config.localBaseUrl).origin;
   app.use(

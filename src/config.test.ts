@@ -72,6 +72,13 @@ describe('loadConfig', () => {
     expect(loadConfig({ DATA_DIR: tmp(), HOST: '0.0.0.0' }).host).toBe('0.0.0.0');
   });
 
+  it("takes ACE's install-key server from CONNECT_KEYS_CDN_URL, the devhost's by default in development, ACE's own without", () => {
+    expect(loadConfig({ DATA_DIR: tmp() }).connectKeysUrl).toBe('http://localhost:3000/devhost/connect-keys');
+    expect(loadConfig({ DATA_DIR: tmp(), DEVHOST: 'off' }).connectKeysUrl).toBeUndefined();
+    expect(loadConfig({ DATA_DIR: tmp(), CONNECT_KEYS_CDN_URL: 'http://127.0.0.1:9/keys' }).connectKeysUrl).toBe('http://127.0.0.1:9/keys');
+    expect(() => loadConfig({ DATA_DIR: tmp(), CONNECT_KEYS_CDN_URL: 'keys' })).toThrow(/CONNECT_KEYS_CDN_URL: is not a valid URL/);
+  });
+
   it('accepts a PEM given with literal \\n (as env files often carry it)', () => {
     const pem = ed25519Pem().replace(/\n/g, '\\n');
     expect(loadConfig({ DATA_DIR: tmp(), ATTEST_SIGNING_KEY: pem }).signingKey.asymmetricKeyType).toBe('ed25519');

@@ -34,6 +34,11 @@ export interface Config {
   tsa?: { url: string; certificatesPem: string[] };
   /** Bearer token for `/metrics` (ATTEST_METRICS_TOKEN); unset: metrics are not served. */
   metricsToken?: string;
+  /**
+   * Where ACE fetches the public keys that sign Confluence's install requests (its CONNECT_KEYS_CDN_URL);
+   * unset: ACE's default, Atlassian's key server. With the devhost: the devhost's own.
+   */
+  connectKeysUrl?: string;
 }
 
 /** The development signing key's file in DATA_DIR (created by the server's first start, never by the CLI). */
@@ -64,6 +69,7 @@ const envSchema = z.object({
   ATTEST_TSA_URL: z.string().optional(),
   ATTEST_TSA_CERT: z.string().optional(),
   ATTEST_METRICS_TOKEN: z.string().optional(),
+  CONNECT_KEYS_CDN_URL: z.string().optional(),
 });
 
 type Env = Record<string, string | undefined>;
@@ -258,5 +264,10 @@ function loadConfigWith(env: Env, keys: 'create' | 'existing'): Config | CliConf
     scheduler: !['off', 'false', '0'].includes(schedulerRaw),
     tsa,
     metricsToken,
+    connectKeysUrl: parsed.CONNECT_KEYS_CDN_URL
+      ? parseUrl('CONNECT_KEYS_CDN_URL', parsed.CONNECT_KEYS_CDN_URL, isProduction ? ['https:'] : ['http:', 'https:'])
+      : devhost
+        ? `${localBaseUrl}/devhost/connect-keys`
+        : undefined,
   };
 }

@@ -20,10 +20,6 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger({ level: config.logLevel });
-  if (config.devhost && !process.env.CONNECT_KEYS_CDN_URL) {
-    // ACE fetches install-signing keys from here; the devhost serves its own.
-    process.env.CONNECT_KEYS_CDN_URL = `${config.localBaseUrl}/devhost/connect-keys`;
-  }
 
   const database = await openDatabase(config, logger);
   let server: http.Server | undefined;
