@@ -115,7 +115,8 @@ export const refuseMalformedJwtClaims: RequestHandler = (req, _res, next) => {
 /** App setting holding `(hostBaseUrl) => host script URL` for the views. */
 export const HOST_SCRIPT_RESOLVER = 'attest.hostScriptFor';
 
-function attachPrincipal(req: Request, res: Response, next: NextFunction): void {
+/** After a verified page JWT (ACE's or the lean check): the principal, no session token, the host script. */
+export function attachPrincipal(req: Request, res: Response, next: NextFunction): void {
   try {
     requireExpiry(req);
     const ctx = (req as unknown as { context?: AceContext }).context ?? {};
