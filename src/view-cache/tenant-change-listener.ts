@@ -53,7 +53,10 @@ export class TenantChangeListener {
 
   private async connect(): Promise<void> {
     if (this.stopped) return;
-    const settings = typeof this.opts.connection === 'string' ? { connectionString: this.opts.connection } : { ...this.opts.connection };
+    const c = this.opts.connection;
+    // knex keeps the password non-enumerable: name each field (a spread would drop it).
+    const settings: ClientConfig =
+      typeof c === 'string' ? { connectionString: c } : { host: c.host, port: c.port, user: c.user, password: c.password, database: c.database, ssl: c.ssl };
     const client = new Client({ ...settings, application_name: 'attest-tenant-change-listener' });
     this.client = client;
     const lost = (why: string) => {
