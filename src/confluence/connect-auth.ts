@@ -115,10 +115,18 @@ export const refuseMalformedJwtClaims: RequestHandler = (req, _res, next) => {
 /** App setting holding `(hostBaseUrl) => host script URL` for the views. */
 export const HOST_SCRIPT_RESOLVER = 'attest.hostScriptFor';
 
-/** After a verified page JWT (ACE's or the lean check): the principal, no session token, the host script. */
-export function attachPrincipal(req: Request, res: Response, next: NextFunction): void {
+function attachPrincipal(req: Request, res: Response, next: NextFunction): void {
   try {
     requireExpiry(req);
+  } catch (err) {
+    return next(err);
+  }
+  attachVerifiedPrincipal(req, res, next);
+}
+
+/** After a verified page JWT whose `exp` is checked (the lean check): the principal, no session token, the host script. */
+export function attachVerifiedPrincipal(req: Request, res: Response, next: NextFunction): void {
+  try {
     const ctx = (req as unknown as { context?: AceContext }).context ?? {};
     if (!ctx.clientKey) throw new AuthenticationError('the JWT does not name an installation');
     (req as PrincipalRequest).principal = {

@@ -2,7 +2,7 @@ import type { Request, RequestHandler } from 'express';
 import type { AddOn } from 'atlassian-connect-express';
 import { createQueryStringHash, decodeSymmetric, fromExpressRequest, SymmetricAlgorithm } from 'atlassian-jwt';
 import { AuthenticationError } from '../lib/errors';
-import { attachPrincipal } from './connect-auth';
+import { attachVerifiedPrincipal } from './connect-auth';
 
 /** An installation as verification needs it (from a cache that is invalidated on install and uninstall). */
 export interface JwtTenant {
@@ -67,7 +67,7 @@ export function leanPageJwt(addon: AddOn, tenants: TenantLookup): RequestHandler
       next();
     }, next);
   };
-  return [verify, attachPrincipal];
+  return [verify, attachVerifiedPrincipal];
 }
 
 async function verifyPageJwt(req: Request, tenants: TenantLookup, baseUrl: string): Promise<{ clientKey: string; tenant: JwtTenant; claims: PageClaims }> {
