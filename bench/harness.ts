@@ -57,7 +57,8 @@ export async function load(
   total: number,
   maxMs: number,
   worker: (client: number, n: number) => Promise<void>,
-): Promise<{ done: number; seconds: number; perSecond: number; p50: number; p99: number }> {
+  keepLatencies = false,
+): Promise<{ done: number; seconds: number; perSecond: number; p50: number; p99: number; latencies?: number[] }> {
   let next = 0;
   const latencies: number[] = [];
   const started = performance.now();
@@ -74,7 +75,7 @@ export async function load(
   const seconds = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
   const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0;
-  return { done: latencies.length, seconds, perSecond: latencies.length / seconds, p50: pct(0.5), p99: pct(0.99) };
+  return { done: latencies.length, seconds, perSecond: latencies.length / seconds, p50: pct(0.5), p99: pct(0.99), ...(keepLatencies ? { latencies } : {}) };
 }
 
 export function row(name: string, r: { done: number; seconds: number; perSecond: number; p50: number; p99: number }): string {

@@ -51,6 +51,8 @@ import { errorHandler, notFound, refuseUnsafeUrlText, requestLogger } from './li
 import { aceLogger, Logger } from './lib/logger';
 import { SecretBox } from './lib/secret-box';
 import type { Devhost } from './devhost/devhost';
+import { createViewCache } from './view-cache/view-cache-feature';
+import type { ViewCacheFeature } from './view-cache/view-cache';
 import { HOST_SCRIPT_RESOLVER, refuseMalformedJwtClaims, withoutSessionTokens } from './confluence/connect-auth';
 
 export const ROOT = path.resolve(__dirname, '..');
@@ -82,6 +84,8 @@ export interface AttestApp {
   /** Scheduled duties; server.ts starts it, tests call runDue. */
   scheduler: Scheduler;
   devhost?: Devhost;
+  /** What macro renders read, cached until a write to the tenant's rows (issue 15). */
+  viewCache: ViewCacheFeature;
   /** Closes what the app opened itself (the exports' pool); the caller closes `db`. */
   close(): Promise<void>;
 }
@@ -204,6 +208,7 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
   // Macros inherit the space's defaults; its policies (self-approval, reset on edit) are the ceiling.
   const policies: SpacePolicyProvider = spaceSettings;
   const verification: VerificationStatusSource = { status: (clientKey) => checkpoints.dashboardStatus(clientKey) };
+  const viewCache = await createViewCache({ db, store, logger: logger.child({ component: 'view-cache' }) });
   const approvals = new ApprovalsService({
     db,
     store: new ApprovalsStore(db),
@@ -212,6 +217,7 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
     policies,
     clock,
     logger: logger.child({ component: 'approvals' }),
+    renderReads: viewCache.cache,
   });
 
   // The descriptor names the checkpoint key's id (from this process's key, never the database): Confluence
@@ -236,7 +242,7 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
   app.use(createOpsRouter({ db }));
   app.use(metrics.router);
   app.use(createLifecycleRouter({ addon, store, logger }));
-  app.use(createApprovalsRouter({ addon, service: approvals, confluence }));
+  app.use(createApprovalsRouter({ addon, service: approvals, confluence, tenants: (clientKey) => viewCache.cache.tenant(clientKey) }));
   app.use(createTrailRouter({ addon, trail, confluence, db, audit, clock }));
   // Evidence exports (#6): CSV and zip packs of the chain, and the signed links iframes download through.
   // Each holds a snapshot for as long as its download runs: their own small pool and caps (#18).
@@ -303,8 +309,9 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
 
   app.use(notFound);
   app.use(errorHandler(logger));
-  return { app, addon, store, audit, confluence, approvals, pageEvents, checkpoints, privacy, scheduler, devhost, close: async () => {
+  return { app, addon, store, audit, confluence, approvals, pageEvents, checkpoints, privacy, scheduler, devhost, viewCache, close: async () => {
     pageEvents.stopHolding();
+    await viewCache.stop();
     await exportDb.destroy();
   } };
 }

@@ -2,6 +2,7 @@ import { Router, Request, Response } from 'express';
 import type { AddOn } from 'atlassian-connect-express';
 import type { ConfluenceClient } from '../confluence/confluence-client';
 import { contextJwt, pageJwt, principalOf, requireUser } from '../confluence/connect-auth';
+import { leanPageJwt, TenantLookup } from '../confluence/lean-page-jwt';
 import { AppError } from '../lib/errors';
 import { asyncHandler, parseInput } from '../lib/http';
 import type { ApprovalsService, WorkflowView } from './approvals-service';
@@ -24,7 +25,13 @@ function viewedVersionOf(req: Request, pageId: string): number | null {
  * The Approvals macro (page JWT: its parameters are covered by the qsh), its editor, and the public
  * workflow API (context JWT from AP.context.getToken(); the page is authorised here, per request).
  */
-export function createApprovalsRouter(opts: { addon: AddOn; service: ApprovalsService; confluence: ConfluenceClient }): Router {
+export function createApprovalsRouter(opts: {
+  addon: AddOn;
+  service: ApprovalsService;
+  confluence: ConfluenceClient;
+  /** The macro's page JWT is checked against these (a cache invalidated by tenant changes); ACE's check without it. */
+  tenants?: TenantLookup;
+}): Router {
   const { addon, service, confluence } = opts;
   const router = Router();
 
@@ -37,7 +44,7 @@ export function createApprovalsRouter(opts: { addon: AddOn; service: ApprovalsSe
 
   router.get(
     '/macro',
-    ...pageJwt(addon),
+    ...(opts.tenants ? leanPageJwt(addon, opts.tenants) : pageJwt(addon)),
     asyncHandler(async (req, res) => {
       const p = requireUser(req);
       const q = parseInput(macroQuery, req.query);

@@ -11,6 +11,12 @@ import type { ApprovalsStore, DecisionRequest } from './approvals-store';
 import type { Decision, Workflow, WorkflowConfig } from './approvals-types';
 import { macroPosition } from './macro-position';
 import { SpacePolicy, SpacePolicyProvider } from './space-policy';
+import type { RenderSnapshot } from '../view-cache/view-cache';
+
+/** Reads of a macro render in one call (src/view-cache: cached until a write to the tenant's rows). */
+export interface RenderReads {
+  renderSnapshot(clientKey: string, spaceKey: string, pageId: string, macroId: string): Promise<RenderSnapshot>;
+}
 
 /** The signed macro parameters (every one of them is covered by the iframe JWT's qsh). */
 export interface MacroParams {
@@ -75,8 +81,16 @@ export class ApprovalsService {
       policies: SpacePolicyProvider;
       clock: Clock;
       logger: Logger;
+      /** What a render reads (policy, workflow, decisions), from a cache invalidated by every write; the stores without it. */
+      renderReads?: RenderReads;
     },
   ) {}
+
+  private async renderSnapshot(clientKey: string, params: MacroParams): Promise<RenderSnapshot> {
+    if (this.deps.renderReads) return this.deps.renderReads.renderSnapshot(clientKey, params.spaceKey, params.pageId, params.macroId);
+    const policy = await this.deps.policies.policyFor(clientKey, params.spaceKey);
+    return { policy, workflow: await this.deps.store.findWorkflow(clientKey, params.pageId, params.macroId), decisions: [] };
+  }
 
   /**
    * Viewing anything about a page needs read permission on it, checked with Confluence for this user.
@@ -115,9 +129,10 @@ export class ApprovalsService {
    */
   async render(p: Principal, params: MacroParams): Promise<WorkflowView> {
     await this.assertCanRead(p, params.pageId);
-    const policy = await this.deps.policies.policyFor(p.clientKey, params.spaceKey);
+    const snapshot = await this.renderSnapshot(p.clientKey, params);
+    const policy = snapshot.policy;
     const config = this.configFrom(params, policy);
-    const found = await this.deps.store.findWorkflow(p.clientKey, params.pageId, params.macroId);
+    const found = snapshot.workflow;
     let wf: Workflow;
     if (!found) {
       const page = await this.readPage(p.clientKey, params.pageId, params.pageVersion, params.contentType);
@@ -137,7 +152,9 @@ export class ApprovalsService {
       // Parameters signed for an older version (page history) do not configure the workflow.
       if (params.pageVersion >= wf.boundVersion && configChanged(wf, config)) wf = await this.reconfigure(p, wf, config);
     }
-    return this.view(p, wf, policy, params.pageVersion);
+    // The snapshot's decisions belong to the workflow as it was read; after any change they are read again.
+    const decisions = this.deps.renderReads && wf === found ? snapshot.decisions : undefined;
+    return this.view(p, wf, policy, params.pageVersion, decisions);
   }
 
   /**
@@ -582,8 +599,8 @@ export class ApprovalsService {
     }
   }
 
-  private async view(p: Principal, wf: Workflow, policy: SpacePolicy, viewedVersion: number | null = null): Promise<WorkflowView> {
-    const decisions = await this.deps.store.decisionsOf(p.clientKey, wf.id);
+  private async view(p: Principal, wf: Workflow, policy: SpacePolicy, viewedVersion: number | null = null, known?: readonly Decision[]): Promise<WorkflowView> {
+    const decisions = known ? [...known] : await this.deps.store.decisionsOf(p.clientKey, wf.id);
     const viaGroups = OPEN_STATES.includes(wf.state) ? await this.listedGroupsOf(p, wf.groups) : [];
     return this.viewOf(p, wf, decisions, viaGroups, policy, viewedVersion);
   }

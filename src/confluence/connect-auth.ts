@@ -118,6 +118,15 @@ export const HOST_SCRIPT_RESOLVER = 'attest.hostScriptFor';
 function attachPrincipal(req: Request, res: Response, next: NextFunction): void {
   try {
     requireExpiry(req);
+  } catch (err) {
+    return next(err);
+  }
+  attachVerifiedPrincipal(req, res, next);
+}
+
+/** After a verified page JWT whose `exp` is checked (the lean check): the principal, no session token, the host script. */
+export function attachVerifiedPrincipal(req: Request, res: Response, next: NextFunction): void {
+  try {
     const ctx = (req as unknown as { context?: AceContext }).context ?? {};
     if (!ctx.clientKey) throw new AuthenticationError('the JWT does not name an installation');
     (req as PrincipalRequest).principal = {

@@ -1,0 +1,156 @@
+import { randomBytes } from 'node:crypto';
+import { Client, ClientConfig } from 'pg';
+import type { Logger } from '../lib/logger';
+
+/** The channel the triggers of migration 20261202000700 notify on; the payload is a client_key ('' = every tenant). */
+export const TENANT_CHANGE_CHANNEL = 'attest_tenant_change';
+/** Our own round trips through PostgreSQL's notification queue (see `sync`). */
+const SYNC_CHANNEL = 'attest_tenant_change_sync';
+
+export interface TenantChangeEvents {
+  /** A transaction that changed this tenant's rows committed (any instance). '' = every tenant. */
+  changed(clientKey: string): void;
+  /**
+   * Changes may have been missed (the connection dropped, or it is new): forget everything. `listening` says
+   * whether notifications arrive from now on; while false a cache must not serve what it holds.
+   */
+  reset(listening: boolean): void;
+}
+
+/**
+ * LISTEN on a dedicated connection (never one of the pool's: LISTEN belongs to a session). When the
+ * connection drops the cache is told at once (`reset(false)`: bypass), and the listener reconnects with a
+ * bounded backoff; once LISTEN is in place again, `reset(true)` lets the cache fill afresh.
+ */
+export class TenantChangeListener {
+  private client: Client | null = null;
+  private listening = false;
+  private stopped = false;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private attempt = 0;
+  private readonly syncs = new Map<string, () => void>();
+
+  constructor(
+    private readonly opts: {
+      /** knex's connection settings of the pool (a URL or pg's parsed config). */
+      connection: string | ClientConfig;
+      events: TenantChangeEvents;
+      logger: Logger;
+      /** Longest wait between reconnection attempts. */
+      maxBackoffMs?: number;
+    },
+  ) {}
+
+  get isListening(): boolean {
+    return this.listening;
+  }
+
+  /** Resolves once listening (or after the first failure, with reconnection under way). */
+  async start(): Promise<void> {
+    this.stopped = false;
+    await this.connect();
+  }
+
+  private async connect(): Promise<void> {
+    if (this.stopped) return;
+    const c = this.opts.connection;
+    // knex keeps the password non-enumerable: name each field (a spread would drop it).
+    const settings: ClientConfig =
+      typeof c === 'string' ? { connectionString: c } : { host: c.host, port: c.port, user: c.user, password: c.password, database: c.database, ssl: c.ssl };
+    const client = new Client({ ...settings, application_name: 'attest-tenant-change-listener' });
+    this.client = client;
+    const lost = (why: string) => {
+      if (this.client !== client) return;
+      this.client = null;
+      this.setListening(false);
+      client.removeAllListeners('notification');
+      client.end().catch(() => undefined);
+      if (this.stopped) return;
+      this.opts.logger.warn({ why }, 'tenant change listener lost its connection: caches bypassed until it listens again');
+      this.scheduleReconnect();
+    };
+    client.on('error', (err) => lost(err.message));
+    client.on('end', () => lost('connection ended'));
+    client.on('notification', (msg) => {
+      if (msg.channel === TENANT_CHANGE_CHANNEL) this.opts.events.changed(msg.payload ?? '');
+      else if (msg.channel === SYNC_CHANNEL && msg.payload) {
+        const done = this.syncs.get(msg.payload);
+        if (done) {
+          this.syncs.delete(msg.payload);
+          done();
+        }
+      }
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${TENANT_CHANGE_CHANNEL}`);
+      await client.query(`LISTEN ${SYNC_CHANNEL}`);
+      if (this.client !== client) return;
+      this.attempt = 0;
+      this.setListening(true);
+    } catch (err) {
+      lost((err as Error).message);
+    }
+  }
+
+  private setListening(listening: boolean): void {
+    // Either way whatever a cache holds may be stale: it was filled before a gap in what we heard.
+    this.listening = listening;
+    this.opts.events.reset(listening);
+  }
+
+  private scheduleReconnect(): void {
+    if (this.retryTimer || this.stopped) return;
+    const max = this.opts.maxBackoffMs ?? 5_000;
+    const delay = Math.min(max, 100 * 2 ** Math.min(this.attempt++, 10));
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      void this.connect();
+    }, delay);
+    this.retryTimer.unref();
+  }
+
+  /**
+   * Resolves once every change committed before this call has been delivered to `changed`: PostgreSQL
+   * delivers notifications in commit order, so our own NOTIFY coming back means the earlier ones came first.
+   * Rejects after `timeoutMs`, or at once when not listening.
+   */
+  async sync(timeoutMs = 5_000): Promise<void> {
+    const client = this.client;
+    if (!client || !this.listening) throw new Error('the tenant change listener is not listening');
+    const nonce = randomBytes(8).toString('hex');
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.syncs.delete(nonce);
+        reject(new Error('tenant change sync timed out'));
+      }, timeoutMs);
+      this.syncs.set(nonce, () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      client.query('SELECT pg_notify($1, $2)', [SYNC_CHANNEL, nonce]).catch((err: Error) => {
+        clearTimeout(timer);
+        this.syncs.delete(nonce);
+        reject(err);
+      });
+    });
+  }
+
+  /** Ends the connection for good. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    const client = this.client;
+    this.client = null;
+    this.listening = false;
+    if (client) await client.end().catch(() => undefined);
+  }
+
+  /** The PostgreSQL backend pid of the listening session (tests terminate it to simulate a drop). */
+  async backendPid(): Promise<number | null> {
+    if (!this.client) return null;
+    const r = await this.client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    return r.rows[0]?.pid ?? null;
+  }
+}

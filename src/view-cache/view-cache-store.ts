@@ -1,0 +1,45 @@
+import type { Knex } from 'knex';
+import { toDecision, toWorkflow } from '../approvals/approvals-store';
+import type { Decision, Workflow } from '../approvals/approvals-types';
+
+/** What a macro render reads from the database about one macro, as stored (the space's settings unnormalised). */
+export interface StoredRenderRows {
+  spaceSettings: unknown | null;
+  workflow: Workflow | null;
+  decisions: Decision[];
+}
+
+type WorkflowRow = Parameters<typeof toWorkflow>[0];
+type DecisionRow = Parameters<typeof toDecision>[0];
+
+const WORKFLOW_TIMES = ['approved_at', 'expires_at', 'last_decision_at', 'app_unreadable_since', 'created_at', 'updated_at'] as const;
+
+/** JSON carries timestamps as text: back to the Dates the row mappers expect (dates stay 'YYYY-MM-DD', as pg gives them). */
+function revive<T extends Record<string, unknown>>(row: T, fields: readonly string[]): T {
+  const out: Record<string, unknown> = { ...row };
+  for (const f of fields) if (typeof out[f] === 'string') out[f] = new Date(out[f] as string);
+  return out as T;
+}
+
+export class ViewCacheStore {
+  constructor(private readonly db: Knex) {}
+
+  /** The space's settings row, the macro's workflow and its decisions (oldest first) in one statement. */
+  async renderRows(clientKey: string, spaceKey: string, pageId: string, macroId: string): Promise<StoredRenderRows> {
+    const { rows } = await this.db.raw(
+      `SELECT
+         (SELECT s.settings FROM space_settings s WHERE s.client_key = :ck AND s.space_key = :sk) AS settings,
+         (SELECT to_jsonb(w) FROM workflows w WHERE w.client_key = :ck AND w.page_id = :pid AND w.macro_id = :mid) AS workflow,
+         (SELECT coalesce(json_agg(d ORDER BY d.decided_at, d.id), '[]'::json)
+            FROM workflows w JOIN decisions d ON d.client_key = w.client_key AND d.workflow_id = w.id
+           WHERE w.client_key = :ck AND w.page_id = :pid AND w.macro_id = :mid) AS decisions`,
+      { ck: clientKey, sk: spaceKey, pid: pageId, mid: macroId },
+    );
+    const r = rows[0] as { settings: unknown | null; workflow: WorkflowRow | null; decisions: DecisionRow[] };
+    return {
+      spaceSettings: r.settings ?? null,
+      workflow: r.workflow ? toWorkflow(revive(r.workflow as unknown as Record<string, unknown>, WORKFLOW_TIMES) as unknown as WorkflowRow) : null,
+      decisions: r.decisions.map((d) => toDecision(revive(d as unknown as Record<string, unknown>, ['decided_at']) as unknown as DecisionRow)),
+    };
+  }
+}

@@ -1,0 +1,107 @@
+import { ViewCache, ViewCacheLoaders } from './view-cache';
+import type { StoredRenderRows } from './view-cache-store';
+
+/** Loaders that count their calls and can be held mid-load, to interleave a change with a load. */
+function loaders() {
+  let version = 1;
+  let hold: Promise<void> | null = null;
+  const calls = { tenant: 0, render: 0 };
+  const l: ViewCacheLoaders = {
+    tenant: async (clientKey) => {
+      calls.tenant++;
+      const v = version;
+      if (hold) await hold;
+      return clientKey === 'unknown' ? null : { clientKey, sharedSecret: `secret-${v}`, baseUrl: 'https://x.atlassian.net/wiki' };
+    },
+    renderRows: async (): Promise<StoredRenderRows> => {
+      calls.render++;
+      const v = version;
+      if (hold) await hold;
+      return { spaceSettings: null, workflow: null, decisions: [{ id: v } as never] };
+    },
+  };
+  return {
+    l,
+    calls,
+    bump: () => void version++,
+    holdNext: () => {
+      let release!: () => void;
+      hold = new Promise((r) => (release = r));
+      return () => {
+        hold = null;
+        release();
+      };
+    },
+  };
+}
+
+describe('ViewCache', () => {
+  it('serves nothing until its listener listens, and forgets everything when it stops', async () => {
+    const f = loaders();
+    const cache = new ViewCache(f.l);
+    await cache.tenant('a');
+    await cache.tenant('a');
+    expect(f.calls.tenant).toBe(2);
+    cache.reset(true);
+    await cache.tenant('a');
+    await cache.tenant('a');
+    expect(f.calls.tenant).toBe(3);
+    cache.reset(false);
+    await cache.tenant('a');
+    expect(f.calls.tenant).toBe(4);
+  });
+
+  it('drops only the changed tenant, and everything on an empty payload', async () => {
+    const f = loaders();
+    const cache = new ViewCache(f.l);
+    cache.reset(true);
+    await cache.renderSnapshot('a', 'S', '1', 'm');
+    await cache.renderSnapshot('b', 'S', '1', 'm');
+    cache.changed('a');
+    await cache.renderSnapshot('a', 'S', '1', 'm');
+    await cache.renderSnapshot('b', 'S', '1', 'm');
+    expect(f.calls.render).toBe(3);
+    cache.changed('');
+    await cache.renderSnapshot('b', 'S', '1', 'm');
+    expect(f.calls.render).toBe(4);
+  });
+
+  it('does not keep a load that a change overlapped (it may hold the rows from before the change)', async () => {
+    const f = loaders();
+    const cache = new ViewCache(f.l);
+    cache.reset(true);
+    const release = f.holdNext();
+    const loading = cache.renderSnapshot('a', 'S', '1', 'm');
+    f.bump();
+    cache.changed('a');
+    release();
+    expect((await loading).decisions[0]).toEqual({ id: 1 });
+    expect((await cache.renderSnapshot('a', 'S', '1', 'm')).decisions[0]).toEqual({ id: 2 });
+    expect(f.calls.render).toBe(2);
+    // …and the same for a secret replaced by a reinstall during the lookup.
+    const releaseTenant = f.holdNext();
+    const looking = cache.tenant('a');
+    f.bump();
+    cache.changed('a');
+    releaseTenant();
+    expect((await looking)?.sharedSecret).toBe('secret-2');
+    expect((await cache.tenant('a'))?.sharedSecret).toBe('secret-3');
+  });
+
+  it('never remembers an unknown installation (anyone can name one)', async () => {
+    const f = loaders();
+    const cache = new ViewCache(f.l);
+    cache.reset(true);
+    expect(await cache.tenant('unknown')).toBeNull();
+    expect(await cache.tenant('unknown')).toBeNull();
+    expect(f.calls.tenant).toBe(2);
+  });
+
+  it('hands out frozen snapshots (a caller cannot change what the next render reads)', async () => {
+    const cache = new ViewCache(loaders().l);
+    cache.reset(true);
+    const s = await cache.renderSnapshot('a', 'S', '1', 'm');
+    expect(Object.isFrozen(s.decisions)).toBe(true);
+    expect(() => (s.decisions as unknown[]).push({})).toThrow();
+  });
+});
