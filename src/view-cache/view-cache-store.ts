@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { toDecision, toWorkflow } from '../approvals/approvals-store';
+import { DecisionRow, toDecision, toWorkflow, WorkflowRow } from '../approvals/workflow-rows';
 import type { Decision, Workflow } from '../approvals/approvals-types';
 
 /** What a macro render reads from the database about one macro, as stored (the space's settings unnormalised). */
@@ -9,8 +9,6 @@ export interface StoredRenderRows {
   decisions: Decision[];
 }
 
-type WorkflowRow = Parameters<typeof toWorkflow>[0];
-type DecisionRow = Parameters<typeof toDecision>[0];
 
 const WORKFLOW_TIMES = ['approved_at', 'expires_at', 'last_decision_at', 'app_unreadable_since', 'created_at', 'updated_at'] as const;
 
