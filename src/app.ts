@@ -41,8 +41,12 @@ import { CheckpointService, CheckpointWitnesses, createCheckpointService } from 
 import { HttpPrivacyReportClient } from './privacy/privacy-client';
 import { PrivacyService } from './privacy/privacy-service';
 import { PrivacyStore } from './privacy/privacy-store';
-import { createJobs } from './scheduler/jobs';
-import { ReminderService } from './scheduler/reminders';
+import { tenantJobs } from './scheduler/jobs';
+import { reminderDuties, ReminderService } from './scheduler/reminders';
+import { approvalsDuties } from './approvals/approvals-duties';
+import { checkpointDuties } from './audit/checkpoint-duties';
+import { privacyDuties } from './privacy/privacy-duties';
+import { pageEventsDuties } from './webhooks/page-events-duties';
 import { RemindersStore } from './scheduler/reminders-store';
 import { Scheduler } from './scheduler/scheduler';
 import { SchedulerStore } from './scheduler/scheduler-store';
@@ -288,13 +292,16 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
     store: schedulerStore,
     clock,
     logger: logger.child({ component: 'scheduler' }),
-    jobs: createJobs({
+    // Each feature contributes its scheduled duties; the scheduler runs them for every tenant.
+    jobs: tenantJobs({
       store: schedulerStore,
-      approvals,
-      pageEvents,
-      reminders: new ReminderService({ approvals, policies, confluence, store: new RemindersStore(db), logger: logger.child({ component: 'reminders' }) }),
-      checkpoints,
-      privacy,
+      duties: [
+        ...pageEventsDuties(pageEvents),
+        ...approvalsDuties(approvals),
+        ...reminderDuties(new ReminderService({ approvals, policies, confluence, store: new RemindersStore(db), logger: logger.child({ component: 'reminders' }) })),
+        ...checkpointDuties(checkpoints),
+        ...privacyDuties(privacy),
+      ],
       logger: logger.child({ component: 'scheduler' }),
     }),
   });

@@ -1,91 +1,45 @@
-import type { ApprovalsService } from '../approvals/approvals-service';
-import type { CheckpointService } from '../audit/checkpoint-service';
 import type { Logger } from '../lib/logger';
-import type { PrivacyService } from '../privacy/privacy-service';
-import type { PageEventsService } from '../webhooks/page-events-service';
-import type { ReminderService } from './reminders';
 import type { Job } from './scheduler';
 import type { SchedulerStore } from './scheduler-store';
 
-/** Default schedules (UTC, node-cron syntax). */
-export const DEFAULT_SCHEDULES = {
-  'page-events-retry': '* * * * *',
-  recertification: '*/15 * * * *',
-  reminders: '0 * * * *',
-  checkpoints: '*/5 * * * *',
-  'verify-full': '30 2 * * *',
-  privacy: '15 * * * *',
-} as const;
-
-export type JobName = keyof typeof DEFAULT_SCHEDULES;
-
-type Counts = Record<string, number>;
+/** What one run of a duty did for one tenant, counted into the job's run record (e.g. `{ sent: 2 }`). */
+export type DutyCounts = Record<string, number>;
 
 /**
- * The scheduled duties, each run for every installed tenant. A tenant whose run throws is counted
- * and logged; the others still run.
+ * A scheduled duty a feature contributes: run for every installed tenant on its schedule (UTC, node-cron
+ * syntax). It must be safe to run twice for the same tick.
  */
-export function createJobs(deps: {
+export interface TenantDuty {
+  name: string;
+  schedule: string;
+  run(clientKey: string, tick: Date): Promise<DutyCounts>;
+}
+
+/**
+ * Turns the features' duties into the scheduler's jobs, each run for every installed tenant. A tenant whose
+ * run throws is counted and logged; the others still run. `schedules` overrides a duty's schedule by name.
+ */
+export function tenantJobs(deps: {
   store: SchedulerStore;
-  approvals: ApprovalsService;
-  pageEvents: PageEventsService;
-  reminders: ReminderService;
-  checkpoints: CheckpointService;
-  privacy: PrivacyService;
+  duties: TenantDuty[];
   logger: Logger;
-  schedules?: Partial<Record<JobName, string>>;
+  schedules?: Record<string, string>;
 }): Job[] {
-  const perTenant =
-    (name: JobName, fn: (clientKey: string, tick: Date, counts: Counts) => Promise<void>) =>
-    async (tick: Date): Promise<Counts> => {
-      const counts: Counts = { tenants: 0, tenantErrors: 0 };
+  return deps.duties.map((duty) => ({
+    name: duty.name,
+    schedule: deps.schedules?.[duty.name] ?? duty.schedule,
+    run: async (tick: Date): Promise<DutyCounts> => {
+      const counts: DutyCounts = { tenants: 0, tenantErrors: 0 };
       for (const clientKey of await deps.store.installedTenants()) {
         counts.tenants++;
         try {
-          await fn(clientKey, tick, counts);
+          for (const [key, n] of Object.entries(await duty.run(clientKey, tick))) counts[key] = (counts[key] ?? 0) + n;
         } catch (err) {
           counts.tenantErrors++;
-          deps.logger.error({ err, job: name, clientKey }, 'job failed for a tenant');
+          deps.logger.error({ err, job: duty.name, clientKey }, 'job failed for a tenant');
         }
       }
       return counts;
-    };
-  const add = (counts: Counts, key: string, n = 1) => {
-    counts[key] = (counts[key] ?? 0) + n;
-  };
-  const job = (name: JobName, fn: (clientKey: string, tick: Date, counts: Counts) => Promise<void>): Job => ({
-    name,
-    schedule: deps.schedules?.[name] ?? DEFAULT_SCHEDULES[name],
-    run: perTenant(name, fn),
-  });
-
-  return [
-    job('page-events-retry', async (ck, tick, c) => {
-      const r = await deps.pageEvents.retryUnprocessed(ck, tick);
-      add(c, 'retried', r.retried);
-      add(c, 'failed', r.failed);
-    }),
-    job('recertification', async (ck, tick, c) => {
-      add(c, 'expired', (await deps.approvals.expireDue(ck, tick)).length);
-    }),
-    job('reminders', async (ck, tick, c) => {
-      const r = await deps.reminders.sendDue(ck, tick);
-      add(c, 'sent', r.sent);
-      add(c, 'failed', r.failed);
-    }),
-    // Every run verifies since the last checkpoint; a head that passes and moved is signed.
-    job('checkpoints', async (ck, tick, c) => {
-      if (!(await deps.checkpoints.verifyIncremental(ck, tick))) return add(c, 'verifyFailed');
-      add(c, await deps.checkpoints.checkpoint(ck, tick));
-    }),
-    job('verify-full', async (ck, tick, c) => {
-      add(c, (await deps.checkpoints.verifyFull(ck, tick)) ? 'ok' : 'failed');
-    }),
-    job('privacy', async (ck, tick, c) => {
-      const r = await deps.privacy.runCycle(ck, tick);
-      add(c, r.status);
-      add(c, 'reported', r.reported);
-      add(c, 'erased', r.erased);
-    }),
-  ];
+    },
+  }));
 }

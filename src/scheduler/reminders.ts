@@ -1,4 +1,5 @@
 import { DAY_MS } from '../approvals/approval-rules';
+import type { TenantDuty } from './jobs';
 import type { ApprovalsService } from '../approvals/approvals-service';
 import type { Workflow } from '../approvals/approvals-types';
 import { workflowName } from '../approvals/macro-position';
@@ -75,4 +76,18 @@ export class ReminderService {
     }
     return counts;
   }
+}
+
+/** Reminders to approvers who have not acted, hourly (each space's cadence decides who is due). */
+export function reminderDuties(reminders: ReminderService): TenantDuty[] {
+  return [
+    {
+      name: 'reminders',
+      schedule: '0 * * * *',
+      run: async (clientKey, tick) => {
+        const r = await reminders.sendDue(clientKey, tick);
+        return { sent: r.sent, failed: r.failed };
+      },
+    },
+  ];
 }
