@@ -473,10 +473,13 @@ export class ApprovalsService {
     now: Date,
   ): Promise<Array<{ workflow: Workflow; waitingOnUsers: string[]; waitingOnGroups: string[]; overdue: boolean }>> {
     const today = now.toISOString().slice(0, 10);
+    // Two queries for the whole tenant, not two per workflow.
+    const [workflows, decisions] = await Promise.all([this.deps.store.openWorkflows(clientKey), this.deps.store.currentDecisionsOfOpen(clientKey)]);
+    const byWorkflow = new Map<string, Decision[]>();
+    for (const d of decisions) byWorkflow.set(d.workflowId, [...(byWorkflow.get(d.workflowId) ?? []), d]);
     const out = [];
-    for (const wf of await this.deps.store.openWorkflows(clientKey)) {
-      const decisions = await this.deps.store.decisionsOf(clientKey, wf.id);
-      const outcome = evaluate(wf, decisions.filter((d) => d.round === wf.round));
+    for (const wf of workflows) {
+      const outcome = evaluate(wf, (byWorkflow.get(wf.id) ?? []).filter((d) => d.round === wf.round));
       out.push({ workflow: wf, waitingOnUsers: outcome.waitingOnUsers, waitingOnGroups: outcome.waitingOnGroups, overdue: !!wf.dueDate && wf.dueDate < today });
     }
     return out;

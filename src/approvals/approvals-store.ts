@@ -173,6 +173,17 @@ export class ApprovalsStore {
     return rows.map(toWorkflow);
   }
 
+  /** The current round's decisions of every open workflow of the tenant, oldest first: one query for reminders. */
+  async currentDecisionsOfOpen(clientKey: string): Promise<Decision[]> {
+    const rows = await this.db<DecisionRow>(`${DECISIONS} as d`)
+      .join(`${WORKFLOWS} as w`, (j) => j.on('w.client_key', 'd.client_key').andOn('w.id', 'd.workflow_id').andOn('w.round', 'd.round'))
+      .select('d.*')
+      .where('d.client_key', clientKey)
+      .whereIn('w.state', OPEN_STATES)
+      .orderBy([{ column: 'd.decided_at' }, { column: 'd.id' }]);
+    return (rows as DecisionRow[]).map(toDecision);
+  }
+
   /** The decision recorded under this Idempotency-Key on this workflow, if any. */
   async findDecisionRequest(clientKey: string, workflowId: string, idempotencyKey: string, trx?: Knex.Transaction): Promise<DecisionRequest | null> {
     const row = await (trx ?? this.db)(DECISION_REQUESTS)

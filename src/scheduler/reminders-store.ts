@@ -17,9 +17,13 @@ export interface Reminder {
 export class RemindersStore {
   constructor(private readonly db: Knex) {}
 
-  async last(clientKey: string, workflowId: string): Promise<Reminder | null> {
-    const r = await this.db(REMINDERS).where({ client_key: clientKey, workflow_id: workflowId }).orderBy('sent_at', 'desc').first();
-    return r ? toReminder(r) : null;
+  /** The latest reminder of each workflow of the tenant that has one (one query per run, not one per workflow). */
+  async lastOfEach(clientKey: string): Promise<Map<string, Reminder>> {
+    const rows = await this.db(REMINDERS)
+      .distinctOn('workflow_id')
+      .where({ client_key: clientKey })
+      .orderBy([{ column: 'workflow_id' }, { column: 'sent_at', order: 'desc' }]);
+    return new Map(rows.map((r) => [r.workflow_id as string, toReminder(r)]));
   }
 
   /** Records the reminder before the comment is posted (at most once, even if the process dies). */

@@ -3,7 +3,7 @@ import type { TenantDuty } from './jobs';
 import type { ApprovalsService } from '../approvals/approvals-service';
 import type { Workflow } from '../approvals/approvals-types';
 import { workflowName } from '../approvals/macro-position';
-import type { SpacePolicyProvider } from '../approvals/space-policy';
+import type { SpacePolicy, SpacePolicyProvider } from '../approvals/space-policy';
 import type { ConfluenceClient } from '../confluence/confluence-client';
 import { NotFoundError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
@@ -51,11 +51,14 @@ export class ReminderService {
 
   async sendDue(clientKey: string, now: Date): Promise<{ sent: number; notDue: number; failed: number }> {
     const counts = { sent: 0, notDue: 0, failed: 0 };
-    for (const { workflow: wf, waitingOnUsers, waitingOnGroups, overdue } of await this.deps.approvals.awaitingDecisions(clientKey, now)) {
+    const [awaiting, lastOf] = await Promise.all([this.deps.approvals.awaitingDecisions(clientKey, now), this.deps.store.lastOfEach(clientKey)]);
+    const policies = new Map<string, Promise<SpacePolicy>>();
+    for (const { workflow: wf, waitingOnUsers, waitingOnGroups, overdue } of awaiting) {
       const users = waitingOnUsers.filter((id) => !ERASED.test(id));
       if (!users.length && !waitingOnGroups.length) continue;
-      const policy = await this.deps.policies.policyFor(clientKey, wf.spaceKey);
-      const last = await this.deps.store.last(clientKey, wf.id);
+      if (!policies.has(wf.spaceKey)) policies.set(wf.spaceKey, this.deps.policies.policyFor(clientKey, wf.spaceKey));
+      const policy = await policies.get(wf.spaceKey)!;
+      const last = lastOf.get(wf.id);
       if (last && last.sentAt.getTime() + policy.reminderCadenceDays * DAY_MS > now.getTime()) {
         counts.notDue++;
         continue;

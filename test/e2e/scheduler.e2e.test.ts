@@ -121,6 +121,34 @@ describe('scheduled duties end to end', () => {
     expect(rows.every((r) => r.status === 'sent' && r.comment_id)).toBe(true);
   });
 
+  it('reminds with the same number of queries however many workflows are open: none per workflow', async () => {
+    const queriesOfRun = async (tick: Date) => {
+      let n = 0;
+      const count = () => void n++;
+      a.db.on('query', count);
+      try {
+        expect((await a.scheduler.runDue('reminders', tick)).ran).toBe(true);
+      } finally {
+        a.db.off('query', count);
+      }
+      return n;
+    };
+    const open = async () => Number((await a.db('workflows').where({ client_key: d.clientKey }).whereIn('state', ['pending', 'outdated', 'expired']).count<{ n: string }[]>('* as n'))[0].n);
+    clock.advance(HOUR);
+    await queriesOfRun(clock.now()); // whatever is due now is sent
+    clock.advance(HOUR);
+    const [openBefore, before] = [await open(), await queriesOfRun(clock.now())];
+    // Two more open workflows, in spaces that already have one (each space's policy is read once per run).
+    expect((await render(d.users.alice.accountId, 'postmortem')).status).toBe(200);
+    expect((await render(d.users.alice.accountId, 'vendorRisk')).status).toBe(200);
+    clock.advance(HOUR);
+    await queriesOfRun(clock.now()); // their first reminders
+    clock.advance(HOUR);
+    const [openAfter, after] = [await open(), await queriesOfRun(clock.now())];
+    expect(openAfter).toBe(openBefore + 2);
+    expect(after).toBe(before);
+  });
+
   it('signs a moved head with Ed25519; the signature verifies with `attest keys` and node:crypto (and openssl)', async () => {
     const tick = clock.now();
     expect(await both('checkpoints', tick)).toBe(1);
