@@ -5,7 +5,7 @@
  * ≥ 50k rows/s. Ends with one JSON line of the figures.
  *
  *   npx tsx bench/verify.ts [N]                      generates N events (default 1,000,000) and exports them
- *   npx tsx bench/verify.ts --file F.csv [--pack F.zip]   uses existing exports of the same chain
+ *   npx tsx bench/verify.ts --file F.csv [--pack F.zip]   uses existing exports of the same chain (BENCH_KEEP=1 keeps them)
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -35,7 +35,9 @@ async function exportFixture(n: number): Promise<{ csv: string; pack: string; cl
       const ex = await measure(process.execPath, [ATTEST_BIN, 'export', '--client-key', TENANT, '--format', fmt, '-o', file], { env: keyed });
       if (ex.code !== 0) throw new Error(ex.stderr);
     }
-    return { csv: `${base}.csv`, pack: `${base}.zip`, cleanup: async () => ['csv', 'zip'].forEach((x) => fs.rmSync(`${base}.${x}`, { force: true })) };
+    // BENCH_KEEP=1 leaves both files for `--file … --pack …` runs.
+    const cleanup = async () => (process.env.BENCH_KEEP ? console.log(`kept ${base}.csv and ${base}.zip`) : ['csv', 'zip'].forEach((x) => fs.rmSync(`${base}.${x}`, { force: true })));
+    return { csv: `${base}.csv`, pack: `${base}.zip`, cleanup };
   } finally {
     await bench.close();
   }
