@@ -1,9 +1,11 @@
-import { createPublicKey, KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import { isHashHex } from '../audit/audit-format';
 import { printable } from '../lib/terminal';
 import { FileVerifyResult, readEarlierCheckpoint, verifyEvidenceFile } from '../evidence/evidence-verifier';
-import { CliContext, EXIT, parseCommandArgs, UsageError } from './command';
+import { CliContext, EXIT, parseCommandArgs, readPublicKey, UsageError } from './command';
+
+export { readPublicKey };
 
 export const VERIFY_FILE_USAGE = `attest verify FILE.csv|FILE.zip [--public-key PEM | --key-id HEX | --trust-pack-key] [--genesis CLIENT_KEY | --prev HASH] [--since OLD.zip|checkpoint.json] [--tsa-cert PEM] [--strict | --no-strict] [--csv]
 
@@ -32,20 +34,6 @@ through its chain.txt (one line per event), and its events.csv must be byte for 
                      chain.txt is then held to its digest only)
 Prints "ok: ..." (always saying how far signatures reach) and exits 0, or "FAIL: ..." for the first bad row
 and exits 1.`;
-
-export function readPublicKey(file: string, command = 'verify'): KeyObject {
-  let pem: string;
-  try {
-    pem = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new UsageError(`${command}: cannot read --public-key ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-  try {
-    return createPublicKey(pem);
-  } catch {
-    throw new UsageError(`${command}: --public-key ${file} is not a PEM public key`);
-  }
-}
 
 export function readTsaCertificates(file: string): string[] {
   let pem: string;
