@@ -597,6 +597,23 @@ describe('evidence export end to end', () => {
     });
   });
 
+  it('refuses a pack whose stored canonical text holds a raw line feed (not RFC 8785: chain.txt would split it), and the CSV shows it for the verifier to name (issue 15)', async () => {
+    const ck2 = 'lf-tenant';
+    const canonical = '{"a":"line one\nline two"}';
+    const leaf = leafHash(canonical);
+    const chain = chainHash(createHash('sha256').update(`attest-audit-v1\n${ck2}`).digest(), leaf);
+    await t.db('audit_events').insert({ client_key: ck2, seq: 1, recorded_at: new Date(), action: 'x', canonical, leaf_hash: leaf, chain_hash: chain });
+    await t.db('audit_checkpoints').insert({ client_key: ck2, seq: 1, chain_hash: chain, signed_at: new Date(), signature: 'AA==', key_id: 'test' });
+    const service = createOperatorExport(t.db, { signingKey: t.config.signingKey, publicKey: null }, { now: () => new Date() });
+    const sink = () => new Writable({ write: (_c, _e, cb) => cb() });
+    await expect(service.write(ck2, { spaceKey: null, from: null, to: null }, 'zip', sink())).rejects.toThrow(
+      /^seq 1: its canonical text holds a raw line feed, so it is not in RFC 8785 form\. No evidence pack can be exported/,
+    );
+    const chunks: Buffer[] = [];
+    await service.write(ck2, { spaceKey: null, from: null, to: null }, 'csv', new Writable({ write: (c, _e, cb) => (chunks.push(c), cb()) }));
+    expect(failure(await verifyBuf(Buffer.concat(chunks)))).toEqual({ seq: 1, reason: 'row 1 (seq 1): canonical is not valid JSON' });
+  });
+
   it('stops the query when the client disconnects', async () => {
     // Enough rows that the export cannot finish before the client goes away.
     await t.db.raw(
