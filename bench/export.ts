@@ -89,6 +89,10 @@ async function main(): Promise<void> {
       zipPeakRssMbAt1k: Math.round(smallZip.peakRssMb),
       rssGoalMet: exCsv.peakRssMb <= 120 && exZip.peakRssMb <= 120,
       psqlPeakRssMb: Math.round(psql.peakRssMb),
+      // CPU of each client process (psql does its work in the server; ours is in Node): for runs on shared cores.
+      psqlCpuSeconds: r2(psql.cpuSeconds),
+      csvCpuSeconds: r2(exCsv.cpuSeconds),
+      zipCpuSeconds: r2(exZip.cpuSeconds),
     };
     if (process.env.BENCH_KEEP) {
       fs.copyFileSync(csv, process.env.BENCH_KEEP);
