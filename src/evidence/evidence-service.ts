@@ -59,8 +59,8 @@ interface Plan {
 }
 
 /**
- * SHA-256 and byte count of what passes through, re-chunked to 64 KiB: csv-stringify emits one small
- * chunk per row, and deflate pays per chunk.
+ * SHA-256 and byte count of what passes through, re-chunked to 64 KiB: checkpoints.jsonl comes one small
+ * chunk per line, and deflate pays per chunk.
  */
 class Digest extends Transform {
   private readonly hash: Hash | null;
