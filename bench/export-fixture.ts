@@ -103,6 +103,8 @@ export interface Measured {
   seconds: number;
   /** Peak resident set size of the process, MB (GNU time's %M). */
   peakRssMb: number;
+  /** User + system CPU seconds (GNU time's %U + %S): less distorted than wall time when other work shares the cores. */
+  cpuSeconds: number;
   stdout: string;
   stderr: string;
 }
@@ -113,7 +115,7 @@ export function measure(cmd: string, args: string[], opts: { env?: NodeJS.Proces
   const timeFile = path.join(os.tmpdir(), `attest-time-${process.pid}-${Math.random().toString(36).slice(2)}`);
   return new Promise((resolve, reject) => {
     const out = opts.stdoutFile ? fs.openSync(opts.stdoutFile, 'w') : 'pipe';
-    const child = spawn('/usr/bin/time', ['-f', '%e %M', '-o', timeFile, cmd, ...args], {
+    const child = spawn('/usr/bin/time', ['-f', '%e %M %U %S', '-o', timeFile, cmd, ...args], {
       env: opts.env ?? process.env,
       cwd: opts.cwd,
       stdio: ['ignore', out, 'pipe'],
@@ -125,9 +127,9 @@ export function measure(cmd: string, args: string[], opts: { env?: NodeJS.Proces
     child.on('error', reject);
     child.on('close', (code) => {
       if (typeof out === 'number') fs.closeSync(out);
-      const [secs, kb] = fs.readFileSync(timeFile, 'utf8').trim().split(/\s+/).slice(-2).map(Number);
+      const [secs, kb, user, sys] = fs.readFileSync(timeFile, 'utf8').trim().split(/\s+/).slice(-4).map(Number);
       fs.rmSync(timeFile, { force: true });
-      resolve({ code: code ?? -1, seconds: secs, peakRssMb: kb / 1024, stdout, stderr });
+      resolve({ code: code ?? -1, seconds: secs, peakRssMb: kb / 1024, cpuSeconds: user + sys, stdout, stderr });
     });
   });
 }

@@ -1,8 +1,11 @@
 /**
  * Export benchmark: `attest export` (CSV and zip pack) of N events against psql's `\copy … to stdout with csv`
- * of the same rows and columns computed in SQL. Wall time and peak RSS of each client process.
+ * of the same rows and columns computed in SQL. Wall time and peak RSS of each client process, and the peak of
+ * an export of 1,000 events of another tenant on the same database (flat memory: the peak must not grow with N).
+ * Goals (issue 15): CSV time ≤ 1.2× psql, peak RSS ≤ 120 MB. Ends with one JSON line of the figures.
  *
  *   npx tsx bench/export.ts [N]          (default 1,000,000; DATABASE_URL or an embedded PostgreSQL)
+ *   BENCH_KEEP=/tmp/1m.csv BENCH_KEEP_PACK=/tmp/1m.zip …   keep the exports for bench/verify.ts --file … --pack …
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -11,6 +14,7 @@ import { ATTEST_BIN, benchDatabase, checkpointAt, generateChain, measure } from 
 
 const N = Number(process.argv[2] ?? process.env.BENCH_ROWS ?? 1_000_000);
 const TENANT = 'bench-tenant';
+const SMALL_TENANT = 'bench-small';
 
 const PSQL_QUERY = `select e.seq,
   to_char(e.recorded_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), e.action, e.space_key, e.page_id,
@@ -30,6 +34,7 @@ async function main(): Promise<void> {
     await generateChain(bench.db, TENANT, N, (done) => {
       if (done % 100_000 === 0 || done === N) process.stderr.write(`\rgenerating ${done}/${N}`);
     });
+    await generateChain(bench.db, SMALL_TENANT, 1000);
     process.stderr.write(`\rgenerated ${N} events in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
     await bench.db.raw('vacuum analyze audit_events');
     const env = {
@@ -42,6 +47,7 @@ async function main(): Promise<void> {
     };
     // The server's checkpoint job signed (and witnessed) the head; the operator's CLI signs nothing itself.
     await checkpointAt(bench.db, TENANT, N, loadConfig(env).signingKey);
+    await checkpointAt(bench.db, SMALL_TENANT, 1000, loadConfig(env).signingKey);
     const csv = path.join(bench.dir, 'export.csv');
     const zip = path.join(bench.dir, 'export.zip');
     const copy = path.join(bench.dir, 'copy.csv');
@@ -50,7 +56,9 @@ async function main(): Promise<void> {
     const psql = await measure('/usr/bin/psql', [bench.url, '-X', '-q', '-c', `\\copy (${PSQL_QUERY}) to stdout with csv header`], { env, stdoutFile: copy });
     const exCsv = await measure(process.execPath, [ATTEST_BIN, 'export', '--client-key', TENANT, '-o', csv], { env });
     const exZip = await measure(process.execPath, [ATTEST_BIN, 'export', '--client-key', TENANT, '--format', 'zip', '-o', zip], { env });
-    for (const m of [psql, exCsv, exZip]) if (m.code !== 0) throw new Error(`a run failed: ${m.stderr}`);
+    const smallCsv = await measure(process.execPath, [ATTEST_BIN, 'export', '--client-key', SMALL_TENANT, '-o', path.join(bench.dir, 'small.csv')], { env });
+    const smallZip = await measure(process.execPath, [ATTEST_BIN, 'export', '--client-key', SMALL_TENANT, '-o', path.join(bench.dir, 'small.zip')], { env });
+    for (const m of [psql, exCsv, exZip, smallCsv, smallZip]) if (m.code !== 0) throw new Error(`a run failed: ${m.stderr}`);
     const mb = (f: string) => fs.statSync(f).size / 2 ** 20;
     const rows = [
       ['psql \\copy … with csv', psql, mb(copy)],
@@ -65,10 +73,37 @@ async function main(): Promise<void> {
         `| ${name} | ${m.seconds.toFixed(2)} | ${Math.round(N / m.seconds).toLocaleString('en')} | ${m.peakRssMb.toFixed(0)} | ${size.toFixed(0)} | ${(m.seconds / psql.seconds).toFixed(2)}× | ${(m.peakRssMb / psql.peakRssMb).toFixed(1)}× |`,
       );
     }
+    console.log(`\nPeak RSS of an export of 1,000 events on the same database: csv ${smallCsv.peakRssMb.toFixed(0)} MB, zip ${smallZip.peakRssMb.toFixed(0)} MB.`);
+    const r2 = (x: number) => Number(x.toFixed(2));
+    const figures = {
+      bench: 'export',
+      events: N,
+      psqlSeconds: r2(psql.seconds),
+      csvSeconds: r2(exCsv.seconds),
+      csvVsPsql: r2(exCsv.seconds / psql.seconds),
+      csvTimeGoalMet: exCsv.seconds <= 1.2 * psql.seconds,
+      zipSeconds: r2(exZip.seconds),
+      zipVsPsql: r2(exZip.seconds / psql.seconds),
+      csvPeakRssMb: Math.round(exCsv.peakRssMb),
+      zipPeakRssMb: Math.round(exZip.peakRssMb),
+      csvPeakRssMbAt1k: Math.round(smallCsv.peakRssMb),
+      zipPeakRssMbAt1k: Math.round(smallZip.peakRssMb),
+      rssGoalMet: exCsv.peakRssMb <= 120 && exZip.peakRssMb <= 120,
+      psqlPeakRssMb: Math.round(psql.peakRssMb),
+      // CPU of each client process (psql does its work in the server; ours is in Node): for runs on shared cores.
+      psqlCpuSeconds: r2(psql.cpuSeconds),
+      csvCpuSeconds: r2(exCsv.cpuSeconds),
+      zipCpuSeconds: r2(exZip.cpuSeconds),
+    };
     if (process.env.BENCH_KEEP) {
       fs.copyFileSync(csv, process.env.BENCH_KEEP);
       console.log(`\nkept the CSV export at ${process.env.BENCH_KEEP}`);
     }
+    if (process.env.BENCH_KEEP_PACK) {
+      fs.copyFileSync(zip, process.env.BENCH_KEEP_PACK);
+      console.log(`kept the pack at ${process.env.BENCH_KEEP_PACK}`);
+    }
+    console.log(`\n${JSON.stringify(figures)}`);
   } finally {
     await bench.close();
   }

@@ -4,21 +4,21 @@
  */
 import { ConfigError } from './config';
 import { CliCommand, CliContext, EXIT, UsageError } from './cli/command';
-import { keysCommand } from './cli/keys';
-import { exportCommand } from './cli/export';
-import { migrateCommand } from './cli/migrate';
-import { verifyCommand } from './cli/verify';
 
-export const commands: Record<string, CliCommand> = {
-  keys: keysCommand,
-  export: exportCommand,
-  migrate: migrateCommand,
-  verify: verifyCommand,
+/**
+ * Each command is loaded when it runs: `attest export` need not load the verifier's ASN.1 stack, nor `attest
+ * verify` knex (issue 15: a command's peak memory starts from what it loaded).
+ */
+const commands: Record<string, () => CliCommand> = {
+  keys: () => (require('./cli/keys') as typeof import('./cli/keys')).keysCommand,
+  export: () => (require('./cli/export') as typeof import('./cli/export')).exportCommand,
+  migrate: () => (require('./cli/migrate') as typeof import('./cli/migrate')).migrateCommand,
+  verify: () => (require('./cli/verify') as typeof import('./cli/verify')).verifyCommand,
 };
 
 function usage(): string {
   const width = Math.max(...Object.keys(commands).map((n) => n.length));
-  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  const lines = Object.entries(commands).map(([name, load]) => `  ${name.padEnd(width)}  ${load().summary}`);
   return [
     'usage: attest COMMAND [options]',
     '',
@@ -47,7 +47,7 @@ export async function main(argv: string[], ctx: CliContext = processContext()): 
     ctx.out(usage());
     return EXIT.ok;
   }
-  const command = Object.hasOwn(commands, name) ? commands[name] : undefined;
+  const command = Object.hasOwn(commands, name) ? commands[name]() : undefined;
   if (!command) {
     ctx.err(`attest: unknown command "${name}" (attest --help lists them)`);
     return EXIT.usage;

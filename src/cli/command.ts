@@ -1,3 +1,5 @@
+import { createPublicKey, KeyObject } from 'node:crypto';
+import fs from 'node:fs';
 import { parseArgs, ParseArgsConfig } from 'node:util';
 import pino from 'pino';
 import { loadCliConfig } from '../config';
@@ -83,5 +85,20 @@ export async function withDatabase<T>(ctx: CliContext, fn: (db: Knex) => Promise
     return await fn(database.db);
   } finally {
     await database.close();
+  }
+}
+
+/** A PEM public key named on the command line (`--public-key`). */
+export function readPublicKey(file: string, command = 'verify'): KeyObject {
+  let pem: string;
+  try {
+    pem = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`${command}: cannot read --public-key ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  try {
+    return createPublicKey(pem);
+  } catch {
+    throw new UsageError(`${command}: --public-key ${file} is not a PEM public key`);
   }
 }

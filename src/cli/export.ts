@@ -5,10 +5,9 @@ import type { Writable } from 'node:stream';
 import { loadCliConfig } from '../config';
 import { systemClock } from '../lib/clock';
 import { parseEvidenceTime } from '../evidence/evidence-schemas';
-import { createOperatorExport } from '../evidence/evidence-feature';
+import { createOperatorExport } from '../evidence/operator-export';
 import type { EvidenceFormat } from '../evidence/evidence-service';
-import { CliCommand, EXIT, parseCommandArgs, UsageError, withDatabase } from './command';
-import { readPublicKey } from './verify-file';
+import { CliCommand, EXIT, parseCommandArgs, readPublicKey, UsageError, withDatabase } from './command';
 
 const USAGE = `attest export --client-key KEY [--space SPACE] [--from TIME] [--to TIME] [--format csv|zip] [--public-key PEM] [-o FILE]
 

@@ -1,16 +1,19 @@
-import { createPublicKey, KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import { isHashHex } from '../audit/audit-format';
 import { printable } from '../lib/terminal';
 import { FileVerifyResult, readEarlierCheckpoint, verifyEvidenceFile } from '../evidence/evidence-verifier';
-import { CliContext, EXIT, parseCommandArgs, UsageError } from './command';
+import { CliContext, EXIT, parseCommandArgs, readPublicKey, UsageError } from './command';
 
-export const VERIFY_FILE_USAGE = `attest verify FILE.csv|FILE.zip [--public-key PEM | --key-id HEX | --trust-pack-key] [--genesis CLIENT_KEY | --prev HASH] [--since OLD.zip|checkpoint.json] [--tsa-cert PEM] [--strict | --no-strict]
+export { readPublicKey };
+
+export const VERIFY_FILE_USAGE = `attest verify FILE.csv|FILE.zip [--public-key PEM | --key-id HEX | --trust-pack-key] [--genesis CLIENT_KEY | --prev HASH] [--since OLD.zip|checkpoint.json] [--tsa-cert PEM] [--strict | --no-strict] [--csv]
 
 Verifies an evidence export offline, streaming it (any size): seq continuity, every leaf and chain hash,
 every display column against the canonical text, actor_ref = SHA-256(salt ‖ accountId) where both are
 shown, the first prev_chain_hash (the tenant's genesis hash for a chain that starts at seq 1, or HASH),
-and for a pack (zip) the file digests in manifest.json and the signed checkpoint.
+and for a pack (zip) the file digests in manifest.json and the signed checkpoint. A pack of format v4 is read
+through its chain.txt (one line per event), and its events.csv must be byte for byte the CSV those lines derive.
   --public-key PEM   the checkpoint key you obtained from the operator (attest keys; the Attest screen shows its id)
   --key-id HEX       or just its id: the pack's key must have this SHA-256 fingerprint (attest keys --id)
   --trust-pack-key   accept the key inside the pack without pinning it (then "ok" proves only that the pack
@@ -27,22 +30,10 @@ and for a pack (zip) the file digests in manifest.json and the signed checkpoint
   --strict           fail when a row is after the last signed checkpoint, or a pack's manifest is unsigned
                      (the default for a pack; a CSV carries no signature, so it then always fails)
   --no-strict        report such rows as unsigned instead of failing
+  --csv              a v4 pack: parse and check events.csv itself instead of deriving it from chain.txt (slower;
+                     chain.txt is then held to its digest only)
 Prints "ok: ..." (always saying how far signatures reach) and exits 0, or "FAIL: ..." for the first bad row
 and exits 1.`;
-
-export function readPublicKey(file: string, command = 'verify'): KeyObject {
-  let pem: string;
-  try {
-    pem = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new UsageError(`${command}: cannot read --public-key ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-  try {
-    return createPublicKey(pem);
-  } catch {
-    throw new UsageError(`${command}: --public-key ${file} is not a PEM public key`);
-  }
-}
 
 export function readTsaCertificates(file: string): string[] {
   let pem: string;
@@ -120,6 +111,7 @@ export async function verifyFile(args: string[], ctx: CliContext): Promise<numbe
       since: { type: 'string' },
       strict: { type: 'boolean' },
       'no-strict': { type: 'boolean' },
+      csv: { type: 'boolean' },
     },
     true,
   );
@@ -167,6 +159,7 @@ export async function verifyFile(args: string[], ctx: CliContext): Promise<numbe
     publicKey,
     strict: values.strict ? true : values['no-strict'] ? false : undefined,
     tsaCertificatesPem: values['tsa-cert'] !== undefined ? readTsaCertificates(values['tsa-cert']) : undefined,
+    viaCsv: !!values.csv,
   });
   if (!result.ok) {
     // The reason and the summary quote the file (its tenant, its values): never let them drive the terminal.

@@ -132,7 +132,10 @@ export function evidenceRecord(e: EvidenceEvent, prevChainHash: string): string[
   return row;
 }
 
-/** csv-stringify options shared by every writer: RFC 4180 quoting, CRLF line ends, the header row. */
+/**
+ * csv-stringify options for RFC 4180 quoting, CRLF line ends and the header row: the reference that the
+ * exporter's own record writer (csv-records.ts) is held to, byte for byte, and what tests write CSV with.
+ */
 export const CSV_STRINGIFY_OPTIONS = {
   header: true,
   columns: EVIDENCE_COLUMNS as unknown as string[],

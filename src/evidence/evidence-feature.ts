@@ -40,14 +40,7 @@ export function createEvidence(deps: {
   };
 }
 
-/**
- * The export service without Confluence permission checks, for the operator's `attest export`. It signs no
- * checkpoint (it has no witness), so its exports end at the last witnessed one; with the signing key it signs
- * the pack's manifest, without it (only the public key, or none) the manifest is unsigned and hides no row.
- */
-export function createOperatorExport(db: Knex, keys: { signingKey: KeyObject | null; publicKey: KeyObject | null }, clock: Clock): EvidenceService {
-  return new EvidenceService({ store: new EvidenceStore(db), signingKey: keys.signingKey, publicKey: keys.publicKey, clock, signHead: async () => undefined });
-}
+export { createOperatorExport } from './operator-export';
 
 /** Every export first signs the tenant's head as a checkpoint, as the scheduler would, so it ends at a signature. */
 function exportDeps(db: Knex, signingKey: KeyObject, clock: Clock, checkpoints: CheckpointService) {

@@ -3,6 +3,8 @@ import type { Checkpoint } from './evidence-checkpoint';
 
 export const PACK = {
   events: 'events.csv',
+  /** One line per row of events.csv: its hashes, subject and canonical text; every CSV cell follows from it (v4). */
+  chain: 'chain.txt',
   manifest: 'manifest.json',
   checkpoint: 'checkpoint.json',
   checkpointMessage: 'checkpoint.msg',
@@ -19,10 +21,13 @@ export const PACK = {
 } as const;
 
 /**
- * v3 adds checkpoints.jsonl (every checkpoint in range, with its TSA token) and the manifest's `checkpoints`
+ * v4 adds chain.txt (what the verifier reads by default; events.csv must be exactly what it derives from it);
+ * v3 added checkpoints.jsonl (every checkpoint in range, with its TSA token) and the manifest's `checkpoints`
  * count and `manifestSigned`; v2 added manifest.msg and manifest.sig (the manifest signed with the checkpoint key).
  */
-export const PACK_FORMAT = 'attest-evidence-pack-v3';
+export const PACK_FORMAT = 'attest-evidence-pack-v4';
+/** Packs without chain.txt: the verifier reads their events.csv. */
+export const PACK_FORMAT_V3 = 'attest-evidence-pack-v3';
 /** Packs with a signed manifest but only the last checkpoint: still read. */
 export const PACK_FORMAT_V2 = 'attest-evidence-pack-v2';
 /** Packs before the signed manifest: still read, but never "ok" under --strict. */

@@ -2,7 +2,6 @@ import { createHash, createPublicKey, Hash, KeyObject } from 'node:crypto';
 import { Readable, Transform, TransformCallback, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { sha256Hex } from '../lib/hash';
-import { stringify } from 'csv-stringify';
 import yazl from 'yazl';
 import { genesisHash } from '../audit/audit-format';
 import type { SpacePolicyProvider } from '../approvals/space-policy';
@@ -10,7 +9,9 @@ import { ConfluenceClient, isSpaceAdmin } from '../confluence/confluence-client'
 import type { Clock } from '../lib/clock';
 import { ConflictError, NotAllowedError } from '../lib/errors';
 import { Checkpoint, checkpointMessage, keyId, manifestMessage, publicKeyPem, signManifest } from './evidence-checkpoint';
-import { COL, CSV_STRINGIFY_OPTIONS, EvidenceEvent, evidenceRecord, neutralise } from './evidence-csv';
+import { COL, EVIDENCE_COLUMNS, EvidenceEvent, evidenceRecord, neutralise } from './evidence-csv';
+import { csvRecord } from './csv-records';
+import { ChainLineError, chainLine } from './chain-lines';
 import type { EvidenceStore } from './evidence-store';
 import { PACK, PACK_FORMAT, verifyGuide } from './evidence-pack';
 
@@ -59,8 +60,8 @@ interface Plan {
 }
 
 /**
- * SHA-256 and byte count of what passes through, re-chunked to 64 KiB: csv-stringify emits one small
- * chunk per row, and deflate pays per chunk.
+ * SHA-256 and byte count of what passes through, re-chunked to 64 KiB: checkpoints.jsonl comes one small
+ * chunk per line, and deflate pays per chunk.
  */
 class Digest extends Transform {
   private readonly hash: Hash | null;
@@ -91,6 +92,28 @@ class Digest extends Transform {
     this.pending = [];
     this.pendingBytes = 0;
   }
+}
+
+/**
+ * Records to text, in chunks of about 64 KiB (one chunk per row would cost the next stream per row):
+ * `first` (a header), then `line(record)` for each.
+ */
+function textOf(line: (record: string[]) => string, first: string): Transform {
+  let pending = first;
+  return new Transform({
+    writableObjectMode: true,
+    transform(record: string[], _enc, cb) {
+      pending += line(record);
+      if (pending.length >= 1 << 16) {
+        const out = pending;
+        pending = '';
+        cb(null, out);
+      } else cb();
+    },
+    flush(cb) {
+      cb(null, pending || undefined);
+    },
+  });
 }
 
 /** Erasures are shown whatever the filter: they hold a ref and a fixed reason, and explain every blank subject. */
@@ -180,7 +203,7 @@ export class EvidenceService {
       };
       const records = plan ? this.records(store, clientKey, filter, plan, summary, opts) : Readable.from([]);
       if (format === 'csv') {
-        await pipeline(records, stringify(CSV_STRINGIFY_OPTIONS), new Digest({ hash: false }), out, { signal: opts.signal });
+        await pipeline(records, textOf(csvRecord, csvRecord(EVIDENCE_COLUMNS)), out, { signal: opts.signal });
       } else {
         await this.writePack(store, clientKey, filter, plan, summary, records, out, opts.signal);
       }
@@ -325,8 +348,23 @@ export class EvidenceService {
       const digest = new Digest({ hash: true });
       // Level 1: most of a row is hex hashes, which deflate hardly shrinks; higher levels only cost time.
       zip.addReadStream(digest, PACK.events, { mtime: this.deps.clock.now(), compressionLevel: 1 });
-      await pipeline(records, stringify(CSV_STRINGIFY_OPTIONS), digest, { signal });
+      await pipeline(records, textOf(csvRecord, csvRecord(EVIDENCE_COLUMNS)), digest, { signal });
       files[PACK.events] = { sha256: digest.hex, bytes: digest.bytes };
+      if (plan) {
+        // chain.txt: the same rows again, read a second time in the same snapshot (a zip holds its entries one
+        // after the other, and buffering a whole file of tenant data on disk is worse than a second read).
+        const again: ExportSummary = { ...summary, rows: 0, redactedRows: 0, firstSeq: null, lastSeq: null };
+        const lines = new Digest({ hash: true });
+        zip.addReadStream(lines, PACK.chain, { mtime: this.deps.clock.now(), compressionLevel: 1 });
+        try {
+          await pipeline(this.records(store, clientKey, filter, plan, again, {}), textOf(chainLine, ''), lines, { signal });
+        } catch (err) {
+          if (err instanceof ChainLineError) throw new ConflictError(`${err.message}. No evidence pack can be exported until this is investigated (attest verify --db names the row).`);
+          throw err;
+        }
+        if (again.rows !== summary.rows || again.lastSeq !== summary.lastSeq) throw new Error('the second read of the snapshot differs from the first');
+        files[PACK.chain] = { sha256: lines.hex, bytes: lines.bytes };
+      }
 
       const cp = plan?.checkpoint ?? null;
       const publicKey = this.deps.publicKey ?? (this.deps.signingKey ? createPublicKey(this.deps.signingKey) : null);

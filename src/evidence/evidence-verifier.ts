@@ -6,14 +6,16 @@ import { createHash, KeyObject, createPublicKey } from 'node:crypto';
 import fs from 'node:fs';
 import { Readable, Transform, TransformCallback } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
-import canonicalize from 'canonicalize';
-import { parse } from 'csv-parse';
+import { createInflateRaw } from 'node:zlib';
 import yauzl from 'yauzl';
-import { chainHash, genesisHash, isHashHex, leafHash, subjectRef } from '../audit/audit-format';
+import { genesisHash, isHashHex } from '../audit/audit-format';
 import { verifyCheckpointStamp } from '../audit/witness/timestamp';
 import { Checkpoint, checkpointMessage, checkpointSignatureValid, keyId, manifestSignatureValid } from './evidence-checkpoint';
 import { COL, DERIVED_COLUMNS, derivedCells, EVIDENCE_COLUMNS, type EvidenceColumn, LEGACY_EVIDENCE_COLUMNS, REDACTED_KEEP } from './evidence-csv';
-import { PACK, PACK_FORMAT, PACK_FORMAT_V1, PACK_FORMAT_V2 } from './evidence-pack';
+import { PACK, PACK_FORMAT, PACK_FORMAT_V1, PACK_FORMAT_V2, PACK_FORMAT_V3 } from './evidence-pack';
+import { CsvRecordReader, CsvSyntaxError, csvField, csvRecord, MAX_RECORD_CHARS } from './csv-records';
+import { CHAIN_LINE_FIELDS, canonicalOfLine, recordOfLine } from './chain-lines';
+import { chainHashHex, isCanonicalForm, leafHashHex, subjectRefHex } from './verify-hashes';
 
 export interface FileVerifyOptions {
   /** The chain must start at seq 1 from this tenant's genesis hash (`--genesis`). */
@@ -34,6 +36,8 @@ export interface FileVerifyOptions {
    * its seq (or starting right after it from that hash). A fork after the earlier export fails.
    */
   since?: { seq: number; chainHash: string };
+  /** A v4 pack: verify events.csv as a bare CSV is verified (every cell parsed and checked) instead of through chain.txt. */
+  viaCsv?: boolean;
 }
 
 export interface CheckpointOutcome {
@@ -180,42 +184,48 @@ export class EvidenceChecker {
     this.columns = known!;
   }
 
-  row(record: string[]): void {
+  /**
+   * One row. `parsed`: the canonical text as the caller already read it with JSON.parse, the record's display
+   * cells having been derived from it (a pack's chain.txt, whose CSV is then compared byte for byte).
+   */
+  /** A failure of row `rowNo` (a method, not a closure per row: the verifier's hot path). */
+  private bad(rowNo: number, seq: number | null, reason: string): never {
+    throw new VerifyFailure({ ok: false, row: rowNo, seq, reason: `row ${rowNo}${seq !== null ? ` (seq ${seq})` : ''}: ${reason}` });
+  }
+
+  row(record: string[], parsed?: Record<string, unknown>): void {
     const rowNo = this.rows + 1;
     const seqCell = record[COL.seq] ?? '';
     const seq = /^[1-9]\d{0,15}$/.test(seqCell) ? Number(seqCell) : null;
-    const bad = (reason: string): never => {
-      throw new VerifyFailure({ ok: false, row: rowNo, seq, reason: `row ${rowNo}${seq !== null ? ` (seq ${seq})` : ''}: ${reason}` });
-    };
     const columns = this.columns;
-    if (record.length !== columns.length) bad(`has ${record.length} columns, expected ${columns.length}`);
-    if (seq === null) bad(`seq ${JSON.stringify(seqCell)} is not a positive whole number`);
+    if (record.length !== columns.length) this.bad(rowNo, seq, `has ${record.length} columns, expected ${columns.length}`);
+    if (seq === null) this.bad(rowNo, seq, `seq ${JSON.stringify(seqCell)} is not a positive whole number`);
     if (this.lastSeq !== null && seq !== this.lastSeq + 1) {
-      bad(`expected seq ${this.lastSeq + 1}, found seq ${seq}: a row is ${seq! > this.lastSeq + 1 ? 'missing' : 'repeated or out of order'}`);
+      this.bad(rowNo, seq, `expected seq ${this.lastSeq + 1}, found seq ${seq}: a row is ${seq! > this.lastSeq + 1 ? 'missing' : 'repeated or out of order'}`);
     }
     for (const c of ['leaf_hash', 'prev_chain_hash', 'chain_hash'] as const) {
-      if (!isHashHex(record[COL[c]])) bad(`${c} is not 64 lower-case hex characters`);
+      if (!isHashHex(record[COL[c]])) this.bad(rowNo, seq, `${c} is not 64 lower-case hex characters`);
     }
     const leaf = record[COL.leaf_hash];
     const prev = record[COL.prev_chain_hash];
     const chain = record[COL.chain_hash];
 
     if (this.head !== null) {
-      if (prev !== this.head) bad(`prev_chain_hash is not the chain hash of seq ${seq! - 1}`);
+      if (prev !== this.head) this.bad(rowNo, seq, `prev_chain_hash is not the chain hash of seq ${seq! - 1}`);
     } else if (this.opts.prevChainHash !== undefined) {
-      if (prev !== this.opts.prevChainHash) bad('prev_chain_hash is not the hash given with --prev');
+      if (prev !== this.opts.prevChainHash) this.bad(rowNo, seq, 'prev_chain_hash is not the hash given with --prev');
     } else if (this.opts.genesisRequired && seq !== 1) {
-      bad('the chain must start at seq 1 (--genesis)');
+      this.bad(rowNo, seq, 'the chain must start at seq 1 (--genesis)');
     }
     if (this.head === null && this.opts.prevChainHash === undefined && seq === 1) {
       if (this.tenant !== null) {
-        if (prev !== genesisHash(this.tenant).toString('hex')) bad(`prev_chain_hash is not the genesis hash of tenant ${this.tenant}`);
+        if (prev !== genesisHash(this.tenant).toString('hex')) this.bad(rowNo, seq, `prev_chain_hash is not the genesis hash of tenant ${this.tenant}`);
       } else {
         this.pendingGenesis = prev;
       }
     }
-    if (chainHash(Buffer.from(prev, 'hex'), Buffer.from(leaf, 'hex')).toString('hex') !== chain) {
-      bad('chain_hash is not SHA-256(0x01 ‖ prev_chain_hash ‖ leaf_hash)');
+    if (chainHashHex(prev, leaf) !== chain) {
+      this.bad(rowNo, seq, 'chain_hash is not SHA-256(0x01 ‖ prev_chain_hash ‖ leaf_hash)');
     }
 
     if (this.firstPrev === null) this.firstPrev = prev;
@@ -223,24 +233,24 @@ export class EvidenceChecker {
     const filter = this.opts.filter;
     if (canonical === '') {
       const extra = columns.find((c, i) => record[i] !== '' && !REDACTED_KEEP.includes(c));
-      if (extra) bad(`a row without canonical text has a ${extra} value`);
-      if (this.opts.noHidden) bad('is shown by hashes only, but the manifest is not signed: nobody vouches that it is outside the export\'s filter');
-      if (filter && filter.space === null && filter.to === null) bad('is shown by hashes only, but the signed filter hides no row (no space, no end time)');
+      if (extra) this.bad(rowNo, seq, `a row without canonical text has a ${extra} value`);
+      if (this.opts.noHidden) this.bad(rowNo, seq, 'is shown by hashes only, but the manifest is not signed: nobody vouches that it is outside the export\'s filter');
+      if (filter && filter.space === null && filter.to === null) this.bad(rowNo, seq, 'is shown by hashes only, but the signed filter hides no row (no space, no end time)');
       if (filter && filter.space === null && this.hiddenSince === null) this.hiddenSince = seq;
       this.redactedRows++;
     } else {
-      if (leafHash(canonical).toString('hex') !== leaf) bad('leaf hash does not match canonical');
+      if (leafHashHex(canonical) !== leaf) this.bad(rowNo, seq, 'leaf hash does not match canonical');
       let doc: Record<string, unknown>;
       try {
-        doc = JSON.parse(canonical);
+        doc = parsed ?? JSON.parse(canonical);
       } catch {
-        return bad('canonical is not valid JSON');
+        return this.bad(rowNo, seq, 'canonical is not valid JSON');
       }
-      if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) bad('canonical is not a JSON object');
-      if (canonicalize(doc) !== canonical) bad('canonical is not in RFC 8785 form');
-      if (doc.v !== 1) bad(`canonical has format version ${JSON.stringify(doc.v)}, expected 1`);
-      if (doc.seq !== seq) bad(`canonical says seq ${JSON.stringify(doc.seq)}`);
-      if (typeof doc.tenant !== 'string') bad('canonical has no tenant');
+      if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) this.bad(rowNo, seq, 'canonical is not a JSON object');
+      if (!isCanonicalForm(doc, canonical)) this.bad(rowNo, seq, 'canonical is not in RFC 8785 form');
+      if (doc.v !== 1) this.bad(rowNo, seq, `canonical has format version ${JSON.stringify(doc.v)}, expected 1`);
+      if (doc.seq !== seq) this.bad(rowNo, seq, `canonical says seq ${JSON.stringify(doc.seq)}`);
+      if (typeof doc.tenant !== 'string') this.bad(rowNo, seq, 'canonical has no tenant');
       if (this.tenant === null) {
         this.tenant = doc.tenant as string;
         if (this.pendingGenesis !== null && this.pendingGenesis !== genesisHash(this.tenant).toString('hex')) {
@@ -248,14 +258,16 @@ export class EvidenceChecker {
         }
         this.pendingGenesis = null;
       } else if (doc.tenant !== this.tenant) {
-        bad(`canonical belongs to tenant ${JSON.stringify(doc.tenant)}, not ${JSON.stringify(this.tenant)}`);
+        this.bad(rowNo, seq, `canonical belongs to tenant ${JSON.stringify(doc.tenant)}, not ${JSON.stringify(this.tenant)}`);
       }
-      const cells = derivedCells(doc);
-      for (const c of DERIVED_COLUMNS) {
-        // A legacy header lacks the trailing columns added since; every column it has is checked.
-        if (COL[c] < columns.length && record[COL[c]] !== cells[c]) bad(`${c} column does not match canonical`);
+      if (!parsed) {
+        const cells = derivedCells(doc);
+        for (const c of DERIVED_COLUMNS) {
+          // A legacy header lacks the trailing columns added since; every column it has is checked.
+          if (COL[c] < columns.length && record[COL[c]] !== cells[c]) this.bad(rowNo, seq, `${c} column does not match canonical`);
+        }
       }
-      if (typeof doc.at === 'string' && this.prevAt !== null && doc.at < this.prevAt) bad(`at ${doc.at} is before an earlier event's ${this.prevAt}`);
+      if (typeof doc.at === 'string' && this.prevAt !== null && doc.at < this.prevAt) this.bad(rowNo, seq, `at ${doc.at} is before an earlier event's ${this.prevAt}`);
       this.prevAt = typeof doc.at === 'string' ? doc.at : this.prevAt;
       const erasure = doc.action === 'subject.erased';
       if (erasure) {
@@ -263,21 +275,21 @@ export class EvidenceChecker {
         if (typeof ref === 'string' && ref) this.erasedRefs.add(ref);
       } else if (filter) {
         const at = typeof doc.at === 'string' ? Date.parse(doc.at) : NaN;
-        if (filter.space !== null && doc.space !== filter.space) bad(`is shown in full but belongs to space ${JSON.stringify(doc.space ?? null)}, outside the signed filter (space ${filter.space})`);
-        if (filter.from !== null && !(at >= Date.parse(filter.from))) bad(`is shown in full but was recorded at ${doc.at}, before the signed filter's start ${filter.from}`);
-        if (filter.to !== null && !(at < Date.parse(filter.to))) bad(`is shown in full but was recorded at ${doc.at}, after the signed filter's end ${filter.to}`);
-        if (this.hiddenSince !== null) bad(`is shown in full after seq ${this.hiddenSince} was hidden, though the signed filter hides only by time: seq ${this.hiddenSince} is in range and was hidden`);
+        if (filter.space !== null && doc.space !== filter.space) this.bad(rowNo, seq, `is shown in full but belongs to space ${JSON.stringify(doc.space ?? null)}, outside the signed filter (space ${filter.space})`);
+        if (filter.from !== null && !(at >= Date.parse(filter.from))) this.bad(rowNo, seq, `is shown in full but was recorded at ${doc.at}, before the signed filter's start ${filter.from}`);
+        if (filter.to !== null && !(at < Date.parse(filter.to))) this.bad(rowNo, seq, `is shown in full but was recorded at ${doc.at}, after the signed filter's end ${filter.to}`);
+        if (this.hiddenSince !== null) this.bad(rowNo, seq, `is shown in full after seq ${this.hiddenSince} was hidden, though the signed filter hides only by time: seq ${this.hiddenSince} is in range and was hidden`);
       }
       const account = record[COL.actor_account_id];
       const salt = record[COL.actor_salt];
       const actorRef = record[COL.actor_ref];
       if (account === '' && actorRef !== '' && !this.blankRefs.has(actorRef) && !erasure) this.blankRefs.set(actorRef, seq!);
-      if ((account === '') !== (salt === '')) bad('actor_account_id and actor_salt must both be present or both empty');
+      if ((account === '') !== (salt === '')) this.bad(rowNo, seq, 'actor_account_id and actor_salt must both be present or both empty');
       if (account !== '') {
-        if (record[COL.actor_ref] === '') bad('actor_account_id given for an event without an actor_ref');
-        if (!SALT_HEX.test(salt)) bad('actor_salt is not 32 lower-case hex characters');
-        if (subjectRef(Buffer.from(salt, 'hex'), unquote(account)) !== record[COL.actor_ref]) {
-          bad('actor_ref is not SHA-256(actor_salt ‖ actor_account_id)');
+        if (record[COL.actor_ref] === '') this.bad(rowNo, seq, 'actor_account_id given for an event without an actor_ref');
+        if (!SALT_HEX.test(salt)) this.bad(rowNo, seq, 'actor_salt is not 32 lower-case hex characters');
+        if (subjectRefHex(salt, unquote(account)) !== record[COL.actor_ref]) {
+          this.bad(rowNo, seq, 'actor_ref is not SHA-256(actor_salt ‖ actor_account_id)');
         }
       }
     }
@@ -314,14 +326,13 @@ class Sha256Tap extends Transform {
   }
 }
 
-/** Feeds a CSV byte stream through the checker. */
+/** Feeds a CSV byte stream through the checker (the strict RFC 4180 reader: csv-records.ts). */
 async function checkCsv(input: Readable, checker: EvidenceChecker): Promise<void> {
-  const parser = parse({ bom: true, relax_column_count: true, skip_empty_lines: false });
-  input.on('error', (err) => parser.destroy(err));
-  input.pipe(parser);
+  const reader = new CsvRecordReader();
+  const decoder = new StringDecoder('utf8');
   let header = true;
-  try {
-    for await (const record of parser as AsyncIterable<string[]>) {
+  const take = (records: string[][]) => {
+    for (const record of records) {
       if (header) {
         checker.header(record);
         header = false;
@@ -329,19 +340,145 @@ async function checkCsv(input: Readable, checker: EvidenceChecker): Promise<void
         checker.row(record);
       }
     }
+  };
+  try {
+    for await (const chunk of input) take(reader.push(decoder.write(chunk as Buffer)));
+    take(reader.push(decoder.end()));
+    take(reader.end());
   } catch (err) {
-    if (err instanceof VerifyFailure) {
-      input.unpipe(parser);
-      input.destroy();
-      throw err;
-    }
-    const e = err as Error & { code?: string };
-    if (e.code && e.code.startsWith('CSV_')) {
-      fileProblem(`the CSV cannot be parsed after row ${checker.rows}: ${e.message}`);
-    }
+    if (err instanceof CsvSyntaxError) fileProblem(`the CSV cannot be parsed after row ${checker.rows}: ${err.message}`);
     throw err;
+  } finally {
+    input.destroy();
   }
   if (header) fileProblem('the file is empty (no header row)');
+}
+
+/** events.csv read alongside chain.txt: its next bytes compared with what the chain lines derive. */
+class CsvComparison {
+  private readonly it: AsyncIterator<Buffer>;
+  private cur: Buffer = Buffer.alloc(0);
+  private off = 0;
+  constructor(stream: Readable) {
+    this.it = stream[Symbol.asyncIterator]();
+  }
+
+  /**
+   * -1 when the file's next bytes are `expected`, else the offset in `expected` of the first byte that differs
+   * (or that the file lacks). It stops reading at the first difference.
+   */
+  async next(expected: Buffer): Promise<number> {
+    let at = 0;
+    while (at < expected.length) {
+      if (this.off >= this.cur.length) {
+        const r = await this.it.next();
+        if (r.done) return at;
+        this.cur = r.value;
+        this.off = 0;
+        continue;
+      }
+      const n = Math.min(expected.length - at, this.cur.length - this.off);
+      if (expected.compare(this.cur, this.off, this.off + n, at, at + n) !== 0) {
+        let i = 0;
+        while (expected[at + i] === this.cur[this.off + i]) i++;
+        return at + i;
+      }
+      at += n;
+      this.off += n;
+    }
+    return -1;
+  }
+
+  /** Whether the file ends here. */
+  async atEnd(): Promise<boolean> {
+    while (this.off >= this.cur.length) {
+      const r = await this.it.next();
+      if (r.done) return true;
+      this.cur = r.value;
+      this.off = 0;
+    }
+    return false;
+  }
+}
+
+/**
+ * A v4 pack's rows, read from chain.txt: every line through the checker (hashes, links, canonical form,
+ * subjects, filter), and events.csv compared with the CSV the lines derive, so that every cell the CSV shows
+ * is proven without parsing it. Returns the first row where events.csv differs (row 0: the header; seq null:
+ * the CSV ends early or goes on), or null when it is exactly the derived CSV.
+ */
+async function checkChainFile(
+  chain: Readable,
+  csv: Readable,
+  checker: EvidenceChecker,
+): Promise<{ mismatch: { row: number; seq: number | null } | null }> {
+  const cmp = new CsvComparison(csv);
+  let mismatch: { row: number; seq: number | null } | null = (await cmp.next(Buffer.from(csvRecord(EVIDENCE_COLUMNS), 'utf8'))) < 0 ? null : { row: 0, seq: null };
+  const decoder = new StringDecoder('utf8');
+  let buffered = '';
+  for await (const chunk of chain) {
+    buffered += decoder.write(chunk as Buffer);
+    // The CSV of this chunk's lines, compared in one piece.
+    const firstRow = checker.rows + 1;
+    const seqs: number[] = [];
+    const texts: string[] = [];
+    let from = 0;
+    let nl: number;
+    while ((nl = buffered.indexOf('\n', from)) >= 0) {
+      const record = checkLine(buffered.slice(from, nl), checker);
+      from = nl + 1;
+      if (mismatch === null) {
+        texts.push(csvOfCheckedRecord(record));
+        seqs.push(checker.lastSeq!);
+      }
+    }
+    buffered = buffered.slice(from);
+    if (buffered.length > MAX_RECORD_CHARS) fileProblem(`${PACK.chain} line ${checker.rows + 1} is too long`);
+    if (mismatch === null && texts.length) {
+      const at = await cmp.next(Buffer.from(texts.join(''), 'utf8'));
+      if (at >= 0) {
+        // The row whose bytes hold the first difference (at < the chunk's length: it did not all match).
+        let end = 0;
+        let i = 0;
+        for (; i < texts.length - 1; i++) {
+          end += Buffer.byteLength(texts[i], 'utf8');
+          if (end > at) break;
+        }
+        mismatch = { row: firstRow + i, seq: seqs[i] };
+      }
+    }
+  }
+  buffered += decoder.end();
+  if (buffered !== '') fileProblem(`${PACK.chain} does not end with a line break`);
+  if (mismatch === null && !(await cmp.atEnd())) mismatch = { row: checker.rows + 1, seq: null };
+  return { mismatch };
+}
+
+/** One chain.txt line through the checker; returns the CSV record it stands for. */
+function checkLine(line: string, checker: EvidenceChecker): string[] {
+  const rowNo = checker.rows + 1;
+  const text = canonicalOfLine(line);
+  let doc: Record<string, unknown> | undefined;
+  if (text) {
+    try {
+      const v: unknown = JSON.parse(text);
+      if (v !== null && typeof v === 'object' && !Array.isArray(v)) doc = v as Record<string, unknown>;
+    } catch {
+      // The checker names it (after the leaf hash, as for a CSV row).
+    }
+  }
+  const record = recordOfLine(line, doc ?? null);
+  if (!record) throw new VerifyFailure({ ok: false, row: rowNo, seq: null, reason: `${PACK.chain} line ${rowNo} is not ${CHAIN_LINE_FIELDS.length} tab-separated fields` });
+  checker.row(record, doc);
+  return record;
+}
+
+/** The cells the checker held to digits and hex (seq, salt, hashes) need no quoting: csvRecord for a checked record. */
+const PLAIN = new Set<number>([COL.seq, COL.actor_salt, COL.leaf_hash, COL.prev_chain_hash, COL.chain_hash]);
+function csvOfCheckedRecord(record: string[]): string {
+  let out = record[0];
+  for (let i = 1; i < record.length; i++) out += `,${PLAIN.has(i) ? record[i] : csvField(record[i])}`;
+  return `${out}\r\n`;
 }
 
 /**
@@ -506,6 +643,37 @@ async function readSmall(zf: yauzl.ZipFile, entry: yauzl.Entry): Promise<Buffer>
   return Buffer.concat(chunks);
 }
 
+/**
+ * A large entry, inflated in 256 KiB pieces (yauzl's own inflater hands back 16 KiB at a time, and the verifier
+ * pays per piece). Its size is held to the zip's record, as yauzl does; its content to the manifest's digest.
+ */
+async function openLarge(zf: yauzl.ZipFile, entry: yauzl.Entry): Promise<Readable> {
+  if (!entry.isCompressed()) return zf.openReadStreamPromise(entry);
+  const raw = await zf.openReadStreamPromise(entry, { decompress: false });
+  const inflate = createInflateRaw({ chunkSize: 1 << 18 });
+  let bytes = 0;
+  const sized = new Transform({
+    transform(chunk: Buffer, _e, cb) {
+      bytes += chunk.length;
+      if (bytes > entry.uncompressedSize) return cb(new Error(`${entry.fileName} inflates to more than its recorded size`));
+      cb(null, chunk);
+    },
+    flush(cb) {
+      cb(bytes === entry.uncompressedSize ? null : new Error(`${entry.fileName} inflates to ${bytes} bytes, not its recorded ${entry.uncompressedSize}`));
+    },
+  });
+  raw.on('error', (err) => inflate.destroy(err));
+  inflate.on('error', (err) => sized.destroy(err));
+  return raw.pipe(inflate).pipe(sized);
+}
+
+/** SHA-256 of a zip entry of any size, streamed. */
+async function entryDigest(zf: yauzl.ZipFile, entry: yauzl.Entry): Promise<string> {
+  const h = createHash('sha256');
+  for await (const c of await zf.openReadStreamPromise(entry)) h.update(c as Buffer);
+  return h.digest('hex');
+}
+
 function parseJson<T>(name: string, buf: Buffer): T {
   try {
     return JSON.parse(buf.toString('utf8')) as T;
@@ -527,7 +695,7 @@ export async function verifyEvidencePack(file: string, opts: FileVerifyOptions =
     const need = (name: string) => entries.get(name) ?? fileProblem(`the pack has no ${name}`);
     const manifestBytes = await readSmall(zf, need(PACK.manifest));
     const manifest = parseJson<Manifest>(PACK.manifest, manifestBytes);
-    if (manifest.format !== PACK_FORMAT && manifest.format !== PACK_FORMAT_V2 && manifest.format !== PACK_FORMAT_V1) {
+    if (![PACK_FORMAT, PACK_FORMAT_V3, PACK_FORMAT_V2, PACK_FORMAT_V1].includes(manifest.format)) {
       fileProblem(`manifest.json format is ${JSON.stringify(manifest.format)}, expected ${PACK_FORMAT}`);
     }
     if (typeof manifest.tenant !== 'string' || !manifest.files || typeof manifest.files !== 'object') fileProblem('manifest.json is incomplete');
@@ -546,7 +714,8 @@ export async function verifyEvidencePack(file: string, opts: FileVerifyOptions =
     }
     const whose = () => `the ${keySource === 'given' ? 'public key given' : "pack's public key"} (key id ${keyId(key!)})`;
     let manifestState: 'signed' | 'unsigned' = 'unsigned';
-    const v3 = manifest.format === PACK_FORMAT;
+    const v4 = manifest.format === PACK_FORMAT;
+    const v3 = v4 || manifest.format === PACK_FORMAT_V3;
     const mustBeSigned = manifest.format === PACK_FORMAT_V2 || (v3 && manifest.manifestSigned !== false);
     if (mustBeSigned || entries.has(PACK.manifestSignature)) {
       const sig = entries.get(PACK.manifestSignature) ?? fileProblem(`the pack has no ${PACK.manifestSignature}: its manifest is not signed`);
@@ -561,12 +730,12 @@ export async function verifyEvidencePack(file: string, opts: FileVerifyOptions =
     // Every small file listed must match its digest; events.csv and checkpoints.jsonl are hashed while they stream.
     const small = new Map<string, Buffer>();
     for (const [name, f] of Object.entries(manifest.files)) {
-      if (name === PACK.events || name === PACK.checkpoints) continue;
+      if (name === PACK.events || name === PACK.checkpoints || name === PACK.chain) continue;
       const buf = await readSmall(zf, need(name));
       if (createHash('sha256').update(buf).digest('hex') !== f.sha256) fileProblem(`${name} does not match its SHA-256 in manifest.json`);
       small.set(name, buf);
     }
-    for (const name of [PACK.checkpoints, PACK.checkpoint]) {
+    for (const name of [PACK.checkpoints, PACK.checkpoint, PACK.chain]) {
       if (entries.has(name) && !manifest.files[name]) fileProblem(`the pack holds a ${name} that manifest.json does not list`);
     }
 
@@ -602,11 +771,47 @@ export async function verifyEvidencePack(file: string, opts: FileVerifyOptions =
     if (checkpoint) checker.watchSeq(checkpoint.seq);
     for (const c of all?.list ?? []) checker.watchSeq(c.seq);
     if (opts.since) checker.watchSeq(opts.since.seq);
-    const tap = new Sha256Tap();
-    const events = await zf.openReadStreamPromise(need(PACK.events));
-    events.on('error', (err) => tap.destroy(err));
-    await checkCsv(events.pipe(tap), checker);
-    if (tap.hex !== manifest.files[PACK.events].sha256) fileProblem(`${PACK.events} does not match its SHA-256 in manifest.json`);
+    const chainListed = manifest.files[PACK.chain];
+    if (v4 && !chainListed) fileProblem(`manifest.json lists no ${PACK.chain}`);
+    if (v4 && !opts.viaCsv) {
+      // chain.txt is proven row by row (hashes to the signed checkpoints, digest in the signed manifest), and
+      // events.csv must be byte for byte the CSV it derives: every cell the CSV shows is then proven too.
+      const chainTap = new Sha256Tap();
+      const chain = await openLarge(zf, need(PACK.chain));
+      chain.on('error', (err) => chainTap.destroy(err));
+      const csv = await openLarge(zf, need(PACK.events));
+      let mismatch: { row: number; seq: number | null } | null;
+      try {
+        ({ mismatch } = await checkChainFile(chain.pipe(chainTap), csv, checker));
+      } finally {
+        csv.destroy();
+        chainTap.destroy();
+      }
+      if (chainTap.hex !== chainListed.sha256) fileProblem(`${PACK.chain} does not match its SHA-256 in manifest.json`);
+      if (mismatch) {
+        // Say which file was changed: events.csv against its own digest first.
+        if ((await entryDigest(zf, need(PACK.events))) !== manifest.files[PACK.events].sha256) fileProblem(`${PACK.events} does not match its SHA-256 in manifest.json`);
+        const what =
+          mismatch.row === 0
+            ? 'the header row of events.csv is not the evidence CSV header'
+            : mismatch.seq === null
+              ? `events.csv does not end where ${PACK.chain} does (after row ${mismatch.row - 1})`
+              : `row ${mismatch.row} (seq ${mismatch.seq}): events.csv does not show what ${PACK.chain} holds for this row`;
+        throw new VerifyFailure({
+          ok: false,
+          row: mismatch.row === 0 ? null : mismatch.row,
+          seq: mismatch.seq,
+          reason: `${what}: the two files disagree, though the manifest signs both`,
+        });
+      }
+    } else {
+      const tap = new Sha256Tap();
+      const events = await zf.openReadStreamPromise(need(PACK.events));
+      events.on('error', (err) => tap.destroy(err));
+      await checkCsv(events.pipe(tap), checker);
+      if (tap.hex !== manifest.files[PACK.events].sha256) fileProblem(`${PACK.events} does not match its SHA-256 in manifest.json`);
+      if (chainListed && (await entryDigest(zf, need(PACK.chain))) !== chainListed.sha256) fileProblem(`${PACK.chain} does not match its SHA-256 in manifest.json`);
+    }
     if (manifest.rows !== checker.rows || manifest.firstSeq !== checker.firstSeq || manifest.lastSeq !== checker.lastSeq) {
       fileProblem(
         `manifest.json says ${manifest.rows} rows, seq ${manifest.firstSeq}..${manifest.lastSeq}; ${PACK.events} has ${checker.rows} rows, seq ${checker.firstSeq}..${checker.lastSeq}`,

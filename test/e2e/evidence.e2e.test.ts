@@ -13,6 +13,7 @@ import { chainHash, leafHash } from '../../src/audit/audit-format';
 import type { AuditEventInput } from '../../src/audit/audit-log';
 import { checkpointMessage, signManifest } from '../../src/evidence/evidence-checkpoint';
 import { COL, CSV_STRINGIFY_OPTIONS, EVIDENCE_COLUMNS, derivedCells } from '../../src/evidence/evidence-csv';
+import { chainLine } from '../../src/evidence/chain-lines';
 import { EvidenceLinks } from '../../src/evidence/evidence-links';
 import { createOperatorExport } from '../../src/evidence/evidence-feature';
 import { verifyEvidenceCsv, verifyEvidenceFile, FileVerifyResult } from '../../src/evidence/evidence-verifier';
@@ -37,6 +38,8 @@ describe('evidence export end to end', () => {
     });
   const records = (buf: Buffer): string[][] => parse(buf, { bom: true, relax_column_count: true });
   const toCsv = (rows: string[][]): Buffer => Buffer.from(stringify(rows.slice(1), CSV_STRINGIFY_OPTIONS), 'utf8');
+  /** A pack's chain.txt for these CSV rows (header first), as the exporter writes it. */
+  const toChain = (rows: string[][]): Buffer => Buffer.from(rows.slice(1).map(chainLine).join(''), 'utf8');
   const verifyBuf = (buf: Buffer, opts = {}) => verifyEvidenceCsv(Readable.from([buf]), opts);
   const failure = (r: FileVerifyResult) => (r.ok ? null : { seq: r.seq, reason: r.reason });
 
@@ -328,7 +331,7 @@ describe('evidence export end to end', () => {
 
     it('holds events, manifest, checkpoint, public key and VERIFY.md, and verifies against the checkpoint', async () => {
       expect([...files.keys()].sort()).toEqual(
-        ['SHA256SUMS', 'VERIFY.md', 'checkpoint.json', 'checkpoint.msg', 'checkpoint.sig', 'checkpoint.tst', 'checkpoints.jsonl', 'events.csv', 'manifest.json', 'manifest.msg', 'manifest.sig', 'public-key.pem'].sort(),
+        ['SHA256SUMS', 'VERIFY.md', 'chain.txt', 'checkpoint.json', 'checkpoint.msg', 'checkpoint.sig', 'checkpoint.tst', 'checkpoints.jsonl', 'events.csv', 'manifest.json', 'manifest.msg', 'manifest.sig', 'public-key.pem'].sort(),
       );
       const manifest = JSON.parse(files.get('manifest.json')!.toString());
       expect(manifest).toMatchObject({ tenant: ck(), rows: lastSeq, firstSeq: 1, lastSeq, checkpoint: { seq: lastSeq }, filters: { space: null, from: null, to: null } });
@@ -354,7 +357,11 @@ describe('evidence export end to end', () => {
       forged.set('manifest.json', Buffer.from(JSON.stringify(manifest)));
       const r = await verifyEvidenceFile(await writeZip(forged, 'cut.zip'));
       expect(failure(r)?.reason).toMatch(/^the manifest signature does not verify with the pack's public key \(key id [0-9a-f]{64}\): manifest.json was changed after it was signed, or signed with another key$/);
-      // Even a pack whose manifest someone could re-sign keeps the checkpoint at the old end.
+      // Even a pack whose manifest someone could re-sign keeps the checkpoint at the old end (chain.txt cut to match).
+      const cutChain = toChain(rows.slice(0, -2));
+      manifest.files['chain.txt'] = { sha256: createHash('sha256').update(cutChain).digest('hex'), bytes: cutChain.length };
+      forged.set('chain.txt', cutChain);
+      forged.set('manifest.json', Buffer.from(JSON.stringify(manifest)));
       const resigned = new Map(forged);
       resigned.set('manifest.sig', signManifest(t.config.signingKey, ck(), forged.get('manifest.json')!));
       const r2 = await verifyEvidenceFile(await writeZip(resigned, 'cut-resigned.zip'));
@@ -369,12 +376,15 @@ describe('evidence export end to end', () => {
       /** The pack with events.csv replaced and its manifest (digest, redactedRows) re-signed, as only a key holder could. */
       const resign = async (rows: string[][], name: string, change: (m: Record<string, unknown>) => void = () => undefined) => {
         const csv = toCsv(rows);
+        const chain = toChain(rows);
         const manifest = JSON.parse(files.get('manifest.json')!.toString());
         manifest.files['events.csv'] = { sha256: createHash('sha256').update(csv).digest('hex'), bytes: csv.length };
+        manifest.files['chain.txt'] = { sha256: createHash('sha256').update(chain).digest('hex'), bytes: chain.length };
         manifest.redactedRows = rows.slice(1).filter((r) => r[COL.canonical] === '').length;
         change(manifest);
         const out = new Map(files);
         out.set('events.csv', csv);
+        out.set('chain.txt', chain);
         out.set('manifest.json', Buffer.from(JSON.stringify(manifest)));
         out.set('manifest.sig', signManifest(t.config.signingKey, ck(), out.get('manifest.json')!));
         return verifyEvidenceFile(await writeZip(out, name));
@@ -393,6 +403,79 @@ describe('evidence export end to end', () => {
       expect(erasure).toBeGreaterThan(0);
       const noErasure = rows.map((r, i) => (i === erasure ? hide(r) : r));
       expect(failure(await resign(noErasure, 'no-erasure.zip', (m) => ((m.filters as Record<string, unknown>).to = '2100-01-01T00:00:00.000Z')))?.reason).toMatch(/is shown without its person, but no subject.erased event for it is in the file/);
+    });
+
+    it('reads chain.txt by default and proves every CSV cell from it: the two files cannot be made to disagree (issue 15)', async () => {
+      /** The pack with some files replaced; `resign`: the manifest lists their new digests and is re-signed, as only a key holder could. */
+      const tampered = async (name: string, replace: Record<string, Buffer>, resign: boolean) => {
+        const out = new Map(files);
+        const manifest = JSON.parse(files.get('manifest.json')!.toString());
+        for (const [file, buf] of Object.entries(replace)) {
+          out.set(file, buf);
+          if (resign) manifest.files[file] = { sha256: createHash('sha256').update(buf).digest('hex'), bytes: buf.length };
+        }
+        if (resign) {
+          out.set('manifest.json', Buffer.from(JSON.stringify(manifest)));
+          out.set('manifest.sig', signManifest(t.config.signingKey, ck(), out.get('manifest.json')!));
+        }
+        return writeZip(out, name);
+      };
+      const rows = records(files.get('events.csv')!);
+      const chain = files.get('chain.txt')!.toString('utf8');
+      expect(chain.split('\n')).toHaveLength(rows.length); // one line per row, and a final LF
+      expect(toChain(rows).equals(files.get('chain.txt')!)).toBe(true);
+      // A display cell changed in the CSV alone: its digest gives it away; re-signed, the derived CSV does.
+      const edited = rows.map((r, i) => (i === 3 ? r.map((c, j) => (j === COL.comment ? 'approved after all' : c)) : r));
+      expect(failure(await verifyEvidenceFile(await tampered('csv-cell.zip', { 'events.csv': toCsv(edited) }, false)))?.reason).toBe('events.csv does not match its SHA-256 in manifest.json');
+      expect(failure(await verifyEvidenceFile(await tampered('csv-cell-resigned.zip', { 'events.csv': toCsv(edited) }, true)))).toEqual({
+        seq: 3,
+        reason: 'row 3 (seq 3): events.csv does not show what chain.txt holds for this row: the two files disagree, though the manifest signs both',
+      });
+      // A row added to the CSV only, or its header changed.
+      const extra = toCsv([...rows, rows[rows.length - 1]]);
+      expect(failure(await verifyEvidenceFile(await tampered('csv-extra.zip', { 'events.csv': extra }, true)))?.reason).toBe(
+        `events.csv does not end where chain.txt does (after row ${rows.length - 1}): the two files disagree, though the manifest signs both`,
+      );
+      const header = Buffer.concat([Buffer.from('seq,recorded_at '), toCsv(rows).subarray(Buffer.byteLength('seq,recorded_at,'))]);
+      expect(failure(await verifyEvidenceFile(await tampered('csv-header.zip', { 'events.csv': header }, true)))?.reason).toMatch(/^the header row of events.csv is not the evidence CSV header/);
+      // chain.txt changed: a comment in a canonical text, with or without the manifest re-signed.
+      const lines = chain.split('\n');
+      const forgedLine = lines.map((l, i) => (i === 2 ? l.replace('"comment":"', '"comment":"not ') : l)).join('\n');
+      expect(forgedLine).not.toBe(chain);
+      for (const resign of [false, true]) {
+        const r = await verifyEvidenceFile(await tampered(`chain-${resign}.zip`, { 'chain.txt': Buffer.from(forgedLine) }, resign));
+        expect(failure(r)).toEqual({ seq: 3, reason: 'row 3 (seq 3): leaf hash does not match canonical' });
+      }
+      // Both changed alike, with the hashes recomputed: the chain no longer reaches the signed checkpoint.
+      const both = rows.map((r, i) => {
+        if (i !== 3) return r;
+        const doc = JSON.parse(r[COL.canonical]);
+        doc.data.comment = 'approved after all';
+        const canonical = canonicalize(doc)!;
+        return r.map((c, j) => (j === COL.canonical ? canonical : j === COL.comment ? 'approved after all' : j === COL.leaf_hash ? leafHash(canonical).toString('hex') : c));
+      });
+      const rb = await verifyEvidenceFile(await tampered('both.zip', { 'events.csv': toCsv(both), 'chain.txt': toChain(both) }, true));
+      expect(failure(rb)).toEqual({ seq: 3, reason: 'row 3 (seq 3): chain_hash is not SHA-256(0x01 ‖ prev_chain_hash ‖ leaf_hash)' });
+      // A pack without its chain.txt, or one the manifest does not list.
+      const noChain = new Map(files);
+      noChain.delete('chain.txt');
+      expect(failure(await verifyEvidenceFile(await writeZip(noChain, 'no-chain.zip')))?.reason).toBe('the pack has no chain.txt');
+      // --csv reads events.csv as before and still holds chain.txt to its digest.
+      expect(await verifyEvidenceFile(zipFile, { viaCsv: true })).toMatchObject({ ok: true, rows: lastSeq, checkpoint: { status: 'verified', seq: lastSeq } });
+      expect(failure(await verifyEvidenceFile(await tampered('chain-via-csv.zip', { 'chain.txt': Buffer.from(forgedLine) }, false), { viaCsv: true }))?.reason).toBe(
+        'chain.txt does not match its SHA-256 in manifest.json',
+      );
+    });
+
+    it('still reads a format v3 pack (no chain.txt) through its CSV', async () => {
+      const out = new Map(files);
+      out.delete('chain.txt');
+      const manifest = JSON.parse(files.get('manifest.json')!.toString());
+      manifest.format = 'attest-evidence-pack-v3';
+      delete manifest.files['chain.txt'];
+      out.set('manifest.json', Buffer.from(JSON.stringify(manifest)));
+      out.set('manifest.sig', signManifest(t.config.signingKey, ck(), out.get('manifest.json')!));
+      expect(await verifyEvidenceFile(await writeZip(out, 'v3.zip'))).toMatchObject({ ok: true, rows: lastSeq, manifest: 'signed', checkpoint: { status: 'verified', seq: lastSeq } });
     });
 
     it('refuses the manifest and the checkpoint under a wrong public key', async () => {
@@ -458,7 +541,7 @@ describe('evidence export end to end', () => {
       const res = await get('/api/evidence.zip', d.users.siteAdmin.accountId);
       const files = await readZip(res.body);
       const manifest = JSON.parse(files.get('manifest.json')!.toString());
-      expect(manifest).toMatchObject({ format: 'attest-evidence-pack-v3', lastSeq: head, checkpoint: { seq: head }, endedAtCheckpoint: null });
+      expect(manifest).toMatchObject({ format: 'attest-evidence-pack-v4', lastSeq: head, checkpoint: { seq: head }, endedAtCheckpoint: null });
       expect(await t.db('audit_checkpoints').where({ client_key: ck(), seq: head })).toHaveLength(1);
       expect(files.get('manifest.msg')!.toString()).toBe(`attest-pack-manifest-v1\n${ck()}\n${createHash('sha256').update(files.get('manifest.json')!).digest('hex')}\n`);
       const r = await verifyEvidenceFile(saveBuf(res.body, 'head.zip'));
@@ -513,6 +596,23 @@ describe('evidence export end to end', () => {
       expect(failure(await verifyEvidenceFile(file))?.reason).toMatch(/^manifest.json is not signed \(pack format attest-evidence-pack-v1\)/);
       expect(await verifyEvidenceFile(file, { strict: false })).toMatchObject({ ok: true, signedToSeq: head, unsignedRows: 0, manifest: 'unsigned' });
     });
+  });
+
+  it('refuses a pack whose stored canonical text holds a raw line feed (not RFC 8785: chain.txt would split it), and the CSV shows it for the verifier to name (issue 15)', async () => {
+    const ck2 = 'lf-tenant';
+    const canonical = '{"a":"line one\nline two"}';
+    const leaf = leafHash(canonical);
+    const chain = chainHash(createHash('sha256').update(`attest-audit-v1\n${ck2}`).digest(), leaf);
+    await t.db('audit_events').insert({ client_key: ck2, seq: 1, recorded_at: new Date(), action: 'x', canonical, leaf_hash: leaf, chain_hash: chain });
+    await t.db('audit_checkpoints').insert({ client_key: ck2, seq: 1, chain_hash: chain, signed_at: new Date(), signature: 'AA==', key_id: 'test' });
+    const service = createOperatorExport(t.db, { signingKey: t.config.signingKey, publicKey: null }, { now: () => new Date() });
+    const sink = () => new Writable({ write: (_c, _e, cb) => cb() });
+    await expect(service.write(ck2, { spaceKey: null, from: null, to: null }, 'zip', sink())).rejects.toThrow(
+      /^seq 1: its canonical text holds a raw line feed, so it is not in RFC 8785 form\. No evidence pack can be exported/,
+    );
+    const chunks: Buffer[] = [];
+    await service.write(ck2, { spaceKey: null, from: null, to: null }, 'csv', new Writable({ write: (c, _e, cb) => (chunks.push(c), cb()) }));
+    expect(failure(await verifyBuf(Buffer.concat(chunks)))).toEqual({ seq: 1, reason: 'row 1 (seq 1): canonical is not valid JSON' });
   });
 
   it('stops the query when the client disconnects', async () => {

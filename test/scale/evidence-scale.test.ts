@@ -66,9 +66,10 @@ describe(`scale: ${SCALE_ROWS} rows export and verify in flat memory`, () => {
     const growth = { export: big.peakRssMb - small.peakRssMb, verify: vBig.peakRssMb - vSmall.peakRssMb };
     process.stderr.write(`evidence scale ${SCALE_ROWS} rows (~${bigCsvMb.toFixed(0)} MB CSV): export ${big.seconds}s peak ${big.peakRssMb.toFixed(0)} MB (half: ${small.seconds}s, ${small.peakRssMb.toFixed(0)} MB); verify ${vBig.seconds}s peak ${vBig.peakRssMb.toFixed(0)} MB (half: ${vSmall.peakRssMb.toFixed(0)} MB); pack export ${pack.seconds}s peak ${pack.peakRssMb.toFixed(0)} MB, verify ${vPack.seconds}s peak ${vPack.peakRssMb.toFixed(0)} MB\n`);
     // Holding rows, the second half would cost at least half the CSV's size (strings carry overhead on top);
-    // streaming stays below it (V8 settles its heap within a second or two: bench/export.ts shows the
-    // same ~160 MB peak at 1,000,000 rows as at 100,000).
+    // streaming stays below it (V8 settles its heap within a second or two: bench/export.ts shows the peak of
+    // an export of 1,000 rows beside one of 1,000,000).
     expect(growth.export).toBeLessThan(bigCsvMb / 2);
     expect(growth.verify).toBeLessThan(bigCsvMb / 2);
-  }, Math.max(170_000, SCALE_ROWS));
+    // A pack reads the rows twice (events.csv, then chain.txt: pack v4, issue 15), so it takes longer than before.
+  }, Math.max(300_000, SCALE_ROWS * 1.5));
 });

@@ -1,0 +1,54 @@
+/**
+ * The verifier's per-row work, done with one-shot hashing (issue 15): `crypto.hash` costs a third of a
+ * `createHash` object, and hex in, hex out avoids a Buffer per hash. Same functions as src/audit/audit-format.ts
+ * (a test holds them equal); kept here so the hot path allocates as little as it can.
+ */
+import { hash } from 'node:crypto';
+import canonicalize from 'canonicalize';
+
+/** hex SHA-256(0x00 ‖ utf8(canonical)). */
+export function leafHashHex(canonical: string): string {
+  return hash('sha256', `\0${canonical}`, 'hex');
+}
+
+const node = Buffer.alloc(65);
+node[0] = 0x01;
+
+/** hex SHA-256(0x01 ‖ prev ‖ leaf), both given as 64 lower-case hex characters (checked by the caller). */
+export function chainHashHex(prevHex: string, leafHex: string): string {
+  node.write(prevHex, 1, 32, 'hex');
+  node.write(leafHex, 33, 32, 'hex');
+  return hash('sha256', node, 'hex');
+}
+
+/** hex SHA-256(salt ‖ utf8(accountId)). */
+export function subjectRefHex(saltHex: string, accountId: string): string {
+  return hash('sha256', Buffer.concat([Buffer.from(saltHex, 'hex'), Buffer.from(accountId, 'utf8')]), 'hex');
+}
+
+/** Every object's keys, in the order JSON.stringify writes them, strictly ascending by UTF-16 code units. */
+function keysSorted(v: unknown): boolean {
+  if (v === null || typeof v !== 'object') return true;
+  if (Array.isArray(v)) {
+    for (const x of v) if (!keysSorted(x)) return false;
+    return true;
+  }
+  let prev: string | null = null;
+  for (const k in v as Record<string, unknown>) {
+    if (prev !== null && !(prev < k)) return false;
+    prev = k;
+    if (!keysSorted((v as Record<string, unknown>)[k])) return false;
+  }
+  return true;
+}
+
+/**
+ * Whether `text` (which JSON.parse read as `doc`) is the RFC 8785 form of `doc`: `canonicalize(doc) === text`.
+ * JCS writes strings and numbers exactly as JSON.stringify does and differs only in key order, so when
+ * JSON.stringify gives back `text` with every object's keys already sorted, the two agree; that is three times
+ * cheaper. Otherwise (unsorted keys, or integer-like keys, which V8 enumerates first) the full canonicalize decides.
+ */
+export function isCanonicalForm(doc: unknown, text: string): boolean {
+  if (JSON.stringify(doc) === text && keysSorted(doc)) return true;
+  return canonicalize(doc) === text;
+}
