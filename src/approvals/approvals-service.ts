@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
-import type { AuditLog } from '../audit/audit-log';
+import type { AuditEventInput, AuditLog } from '../audit/audit-log';
 import type { ConfluenceClient, ConfluencePage, ContentType } from '../confluence/confluence-client';
 import type { Principal } from '../confluence/connect-auth';
 import type { Clock } from '../lib/clock';
@@ -203,14 +203,14 @@ export class ApprovalsService {
     const viaGroups = await this.listedGroupsOf(p, current.groups);
     const policy = await this.deps.policies.policyFor(p.clientKey, current.spaceKey);
 
+    // Locks in the same order as every transaction (workflow, then the tenant's audit head), and everything
+    // that does not need the head lock comes before it: the head is then held for one statement and the commit.
     const result = await this.deps.db.transaction(async (trx) => {
       const locked = await this.deps.store.lockWorkflow(p.clientKey, pageId, macroId, trx);
       if (!locked) throw new NotFoundError('This approval workflow no longer exists.');
-      // A concurrent request with the same key waited for the lock above: it finds what the first recorded.
-      if (idempotencyKey) {
-        const earlier = await this.deps.store.findDecisionRequest(p.clientKey, locked.id, idempotencyKey, trx);
-        if (earlier) return { kind: 'repeat' as const, earlier, wf: locked };
-      }
+      // Read once, after the lock: a concurrent request with the same key that waited for it finds what the first recorded.
+      const { decisions: before, earlier } = await this.deps.store.decisionsAndRequest(p.clientKey, locked.id, idempotencyKey, trx);
+      if (earlier) return { kind: 'repeat' as const, earlier, wf: locked };
       const refusal = this.refusal(p, locked, viaGroups, policy);
       if (refusal) throw refusal.error;
       if (input.pageVersion !== locked.boundVersion) {
@@ -219,7 +219,7 @@ export class ApprovalsService {
       const otherVersion = otherVersionRefusal(locked, viewedVersion);
       if (otherVersion) throw otherVersion;
       const now = this.deps.clock.now();
-      const decision = await this.deps.store.insertDecision(
+      const decision = await this.deps.store.insertDecisionWithRequest(
         p.clientKey,
         {
           workflowId: locked.id,
@@ -231,24 +231,23 @@ export class ApprovalsService {
           viaGroups,
           decidedAt: now,
         },
+        idempotencyKey ? { idempotencyKey, requestHash } : null,
         trx,
       );
-      if (idempotencyKey) {
-        await this.deps.store.insertDecisionRequest(p.clientKey, { workflowId: locked.id, idempotencyKey, requestHash, decisionId: decision.id }, trx);
-      }
-      const decisions = await this.deps.store.decisionsOf(p.clientKey, locked.id, trx);
+      const decisions = [...before, decision].sort(byDecidedAt);
       const outcome = evaluate(locked, decisions.filter((d) => d.round === locked.round));
       const patch: Partial<Workflow> = { lastDecisionAt: decision.decidedAt, ...settled(outcome, locked.reviewDays, now) };
       const updated = await this.deps.store.updateWorkflow(p.clientKey, locked.id, patch, trx);
-      // Appends come last: the tenant's head lock is then held only until the commit.
-      await this.deps.audit.append(trx, p.clientKey, {
-        action: input.decision === 'approve' ? 'decision.approved' : 'decision.rejected',
-        actor: { type: 'user', accountId: p.accountId },
-        ...workflowRef(locked),
-        data: { decision: input.decision, comment: input.comment, round: locked.round, viaGroups },
-      });
+      const events: AuditEventInput[] = [
+        {
+          action: input.decision === 'approve' ? 'decision.approved' : 'decision.rejected',
+          actor: { type: 'user', accountId: p.accountId },
+          ...workflowRef(locked),
+          data: { decision: input.decision, comment: input.comment, round: locked.round, viaGroups },
+        },
+      ];
       if (outcome.result !== 'open') {
-        await this.deps.audit.append(trx, p.clientKey, {
+        events.push({
           action: `workflow.${outcome.result}`,
           actor: { type: 'user', accountId: p.accountId },
           ...workflowRef(updated),
@@ -260,6 +259,8 @@ export class ApprovalsService {
           },
         });
       }
+      // The transaction's last work: the events, then the commit, in one round trip once the head is locked.
+      await this.deps.audit.appendAndCommit(trx, p.clientKey, events);
       return { kind: 'recorded' as const, wf: updated, decisions };
     });
     if (result.kind === 'repeat') return { view: await this.replay(p, result.wf, result.earlier, requestHash, viewedVersion), replayed: true };
@@ -624,6 +625,11 @@ export class ApprovalsService {
 /** What makes two decision requests the same request: the decision, its comment and the page version. */
 function decisionRequestHash(input: DecisionInput): string {
   return sha256Hex(JSON.stringify([input.decision, input.comment, input.pageVersion]));
+}
+
+/** Decisions in the order the store lists them: by time, then by id. */
+function byDecidedAt(a: Decision, b: Decision): number {
+  return a.decidedAt.getTime() - b.decidedAt.getTime() || a.id - b.id;
 }
 
 /** A person only ever decides on the version they are reading: any other version is read-only. */

@@ -292,6 +292,56 @@ export class ApprovalsStore {
     });
   }
 
+  /**
+   * For a decision on a workflow this transaction has locked: its decisions, oldest first, and the one recorded
+   * under `idempotencyKey` (if any), in one query. Run after the lock, so that it reads what the transactions
+   * it waited for committed.
+   */
+  async decisionsAndRequest(
+    clientKey: string,
+    workflowId: string,
+    idempotencyKey: string | null,
+    trx: Knex.Transaction,
+  ): Promise<{ decisions: Decision[]; earlier: DecisionRequest | null }> {
+    const rows: Array<DecisionRow & { idempotency_key: string | null; request_hash: string | null }> = await trx(DECISIONS)
+      .leftJoin(DECISION_REQUESTS, function () {
+        this.on(`${DECISION_REQUESTS}.client_key`, '=', `${DECISIONS}.client_key`)
+          .andOn(`${DECISION_REQUESTS}.decision_id`, '=', `${DECISIONS}.id`)
+          .andOn(`${DECISION_REQUESTS}.idempotency_key`, '=', trx.raw('?', [idempotencyKey]));
+      })
+      .where({ [`${DECISIONS}.client_key`]: clientKey, [`${DECISIONS}.workflow_id`]: workflowId })
+      .orderBy([{ column: `${DECISIONS}.decided_at` }, { column: `${DECISIONS}.id` }])
+      .select(`${DECISIONS}.*`, `${DECISION_REQUESTS}.idempotency_key`, `${DECISION_REQUESTS}.request_hash`);
+    let earlier: DecisionRequest | null = null;
+    const decisions = rows.map(({ idempotency_key, request_hash, ...row }) => {
+      const decision = toDecision(row);
+      if (idempotency_key !== null && request_hash !== null) earlier = { idempotencyKey: idempotency_key, requestHash: request_hash, decision };
+      return decision;
+    });
+    return { decisions, earlier };
+  }
+
+  /** Inserts a decision and, with a key, the request that made it, in one statement. */
+  async insertDecisionWithRequest(
+    clientKey: string,
+    d: Omit<Decision, 'id' | 'decidedAt'> & { decidedAt: Date },
+    request: { idempotencyKey: string; requestHash: string } | null,
+    trx: Knex.Transaction,
+  ): Promise<Decision> {
+    if (!request) return this.insertDecision(clientKey, d, trx);
+    const { rows } = await trx.raw(
+      `with d as (
+         insert into ${DECISIONS} (client_key, workflow_id, approver_id, decision, comment, page_version, round, via_groups, decided_at)
+         values (?, ?, ?, ?, ?, ?, ?, ?, ?) returning *),
+       r as (
+         insert into ${DECISION_REQUESTS} (client_key, workflow_id, idempotency_key, request_hash, decision_id)
+         select client_key, workflow_id, ?, ?, id from d)
+       select * from d`,
+      [clientKey, d.workflowId, d.approverId, d.decision, d.comment, d.pageVersion, d.round, d.viaGroups, d.decidedAt, request.idempotencyKey, request.requestHash],
+    );
+    return toDecision(rows[0] as DecisionRow);
+  }
+
   /** Every decision on a workflow, oldest first. */
   async decisionsOf(clientKey: string, workflowId: string, trx?: Knex.Transaction): Promise<Decision[]> {
     const rows = await (trx ?? this.db)<DecisionRow>(DECISIONS)
