@@ -53,7 +53,11 @@ async function main() {
 
   await load(clients, clients * 2, 30_000, (c, n) => post(workflows[c][n % slots])); // warm-up
   const lockBefore = await headLockWait(env.baseUrl);
+  const cpuBefore = process.cpuUsage();
   const api = await load(clients, total, 120_000, (c, n) => post(workflows[c][n % slots]));
+  const cpu = process.cpuUsage(cpuBefore);
+  // Client and server share this process: its CPU per decision bounds what one core can do.
+  const cpuMsPerDecision = (cpu.user + cpu.system) / 1000 / Math.max(1, api.done);
   const lockAfter = await headLockWait(env.baseUrl);
   const lockWaitMs = ((lockAfter.sum - lockBefore.sum) / Math.max(1, lockAfter.count - lockBefore.count)) * 1000;
 
@@ -72,6 +76,7 @@ async function main() {
   console.log(row('API decision (JWT, permission, decision, audit)', api));
   console.log(row('plain INSERT; COMMIT (same row size)', base));
   const ratio = api.perSecond / base.perSecond;
+  console.log(`Node CPU per decision (app and load generator, one process): ${cpuMsPerDecision.toFixed(2)} ms`);
   console.log(`mean wait for the tenant's head lock per append (attest_audit_head_lock_wait_seconds): ${lockWaitMs.toFixed(1)} ms`);
   console.log(`ratio API / plain: ${ratio.toFixed(3)}  (chain verifies: ${verify.ok})`);
   console.log(
@@ -82,6 +87,9 @@ async function main() {
       plain: { done: base.done, perSecond: round(base.perSecond), p50Ms: round(base.p50), p99Ms: round(base.p99) },
       ratio: Number(ratio.toFixed(3)),
       headLockWaitMeanMs: round(lockWaitMs),
+      appends: lockAfter.count - lockBefore.count,
+      cpuMsPerDecision: round(cpuMsPerDecision),
+      decisionBatch: process.env.ATTEST_DECISION_BATCH ?? 'default',
       chainVerifies: verify.ok,
     }),
   );

@@ -209,6 +209,7 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
     policies,
     clock,
     logger: logger.child({ component: 'approvals' }),
+    decisionBatches: config.decisionBatches,
   });
 
   // The descriptor names the checkpoint key's id (from this process's key, never the database): Confluence

@@ -34,6 +34,11 @@ export interface Config {
   tsa?: { url: string; certificatesPem: string[] };
   /** Bearer token for `/metrics` (ATTEST_METRICS_TOKEN); unset: metrics are not served. */
   metricsToken?: string;
+  /**
+   * Group commit of a tenant's decisions (ATTEST_DECISION_BATCH, `max` or `max,concurrent`, default 32,2):
+   * at most `max` decisions per transaction, at most `concurrent` such transactions per tenant; 1 = each alone.
+   */
+  decisionBatches: { maxBatch: number; maxConcurrent: number };
 }
 
 /** The development signing key's file in DATA_DIR (created by the server's first start, never by the CLI). */
@@ -64,6 +69,7 @@ const envSchema = z.object({
   ATTEST_TSA_URL: z.string().optional(),
   ATTEST_TSA_CERT: z.string().optional(),
   ATTEST_METRICS_TOKEN: z.string().optional(),
+  ATTEST_DECISION_BATCH: z.string().optional(),
 });
 
 type Env = Record<string, string | undefined>;
@@ -241,6 +247,13 @@ function loadConfigWith(env: Env, keys: 'create' | 'existing'): Config | CliConf
     throw new ConfigError('ATTEST_METRICS_TOKEN', 'must be at least 16 printable characters without spaces');
   }
 
+  const batchRaw = parsed.ATTEST_DECISION_BATCH ?? '32,2';
+  const batchMatch = /^(\d{1,3})(?:,(\d{1,2}))?$/.exec(batchRaw);
+  if (!batchMatch || Number(batchMatch[1]) < 1 || (batchMatch[2] !== undefined && Number(batchMatch[2]) < 1)) {
+    throw new ConfigError('ATTEST_DECISION_BATCH', 'must be the most decisions per transaction, optionally with how many run at once: e.g. 32 or 32,2');
+  }
+  const decisionBatches = { maxBatch: Number(batchMatch[1]), maxConcurrent: Number(batchMatch[2] ?? 2) };
+
   return {
     port,
     host,
@@ -258,5 +271,6 @@ function loadConfigWith(env: Env, keys: 'create' | 'existing'): Config | CliConf
     scheduler: !['off', 'false', '0'].includes(schedulerRaw),
     tsa,
     metricsToken,
+    decisionBatches,
   };
 }
