@@ -246,6 +246,8 @@ export class ApprovalsService {
     try {
       return await this.applyDecisionsTogether(clientKey, jobs);
     } catch (err) {
+      // Lost with the commit in flight: they may be recorded, so applying them again could record them twice.
+      if (err instanceof CommitOutcomeUnknown) return jobs.map(() => ({ ok: false, error: err.cause }));
       if (jobs.length === 1) return [{ ok: false, error: err }];
       this.deps.logger.warn({ clientKey, decisions: jobs.length, err }, 'a batch of decisions failed: applying them one by one');
       const alone: Array<Settled<DecisionResult>> = [];
@@ -256,106 +258,118 @@ export class ApprovalsService {
 
   private async applyDecisionsTogether(clientKey: string, jobs: DecisionJob[]): Promise<Array<Settled<DecisionResult>>> {
     const { store } = this.deps;
-    return this.deps.db.transaction(async (trx) => {
-      // Locks in the same order as every transaction (workflows, then the tenant's audit head); everything that
-      // does not need the head lock comes before it, so that it is held for one statement and the commit.
-      const macroKey = (pageId: string, macroId: string) => `${pageId}\n${macroId}`;
-      const macros = [...new Map(jobs.map((j) => [macroKey(j.pageId, j.macroId), { pageId: j.pageId, macroId: j.macroId }])).values()];
-      const workflows = new Map((await store.lockWorkflowsByMacro(clientKey, macros, trx)).map((w) => [macroKey(w.pageId, w.macroId), w]));
-      const keys = [...new Set(jobs.map((j) => j.idempotencyKey).filter((k): k is string => k !== null))];
-      // Read once, after the locks: a request with the same key that waited for them finds what the first recorded.
-      const { decisions: decisionsOf, requests } = await store.decisionsAndRequestsOf(clientKey, [...workflows.values()].map((w) => w.id), keys, trx);
+    let commitSent = false;
+    let committed: Array<Settled<DecisionResult>> | null = null;
+    try {
+      return await this.deps.db.transaction(async (trx) => {
+        // Locks in the same order as every transaction (workflows, then the tenant's audit head); everything that
+        // does not need the head lock comes before it, so that it is held for one statement and the commit.
+        const macroKey = (pageId: string, macroId: string) => `${pageId}\n${macroId}`;
+        const macros = [...new Map(jobs.map((j) => [macroKey(j.pageId, j.macroId), { pageId: j.pageId, macroId: j.macroId }])).values()];
+        const workflows = new Map((await store.lockWorkflowsByMacro(clientKey, macros, trx)).map((w) => [macroKey(w.pageId, w.macroId), w]));
+        const keys = [...new Set(jobs.map((j) => j.idempotencyKey).filter((k): k is string => k !== null))];
+        // Read once, after the locks: a request with the same key that waited for them finds what the first recorded.
+        const { decisions: decisionsOf, requests } = await store.decisionsAndRequestsOf(clientKey, [...workflows.values()].map((w) => w.id), keys, trx);
 
-      const answers: Array<Settled<DecisionResult> | { recorded: Decision; wf: Workflow; decisions: Decision[] }> = [];
-      const recorded: Array<{ decision: Decision; request: { idempotencyKey: string; requestHash: string } | null }> = [];
-      const changes = new Map<string, { id: string; lastDecisionAt: Date; settled: { state: Workflow['state']; approvedAt: Date | null; expiresAt: Date | null } | null }>();
-      const events: AuditEventInput[] = [];
-      for (const job of jobs) {
-        const { p, input } = job;
-        const locked = workflows.get(macroKey(job.pageId, job.macroId));
-        if (!locked) {
-          answers.push({ ok: false, error: new NotFoundError('This approval workflow no longer exists.') });
-          continue;
-        }
-        const earlier = job.idempotencyKey ? requests.get(requestKey(locked.id, job.idempotencyKey)) : undefined;
-        if (earlier) {
-          answers.push({ ok: true, value: { kind: 'repeat', earlier, wf: locked } });
-          continue;
-        }
-        const refused = this.refusal(p, locked, job.viaGroups, job.policy)?.error
-          ?? (input.pageVersion !== locked.boundVersion
-            ? new ConflictError(`The page changed — reload. This workflow is now bound to version ${locked.boundVersion}, not ${input.pageVersion}.`)
-            : otherVersionRefusal(locked, job.viewedVersion));
-        if (refused) {
-          answers.push({ ok: false, error: refused });
-          continue;
-        }
-        const now = this.deps.clock.now();
-        // Its id comes with the insert below; until then it counts as the newest decision of its workflow.
-        const decision: Decision = {
-          id: 0,
-          workflowId: locked.id,
-          approverId: p.accountId,
-          decision: input.decision,
-          comment: input.comment,
-          pageVersion: locked.boundVersion,
-          round: locked.round,
-          viaGroups: job.viaGroups,
-          decidedAt: now,
-        };
-        const list = decisionsOf.get(locked.id)!;
-        list.push(decision);
-        list.sort((a, b) => a.decidedAt.getTime() - b.decidedAt.getTime());
-        const request = job.idempotencyKey ? { idempotencyKey: job.idempotencyKey, requestHash: job.requestHash } : null;
-        if (request) requests.set(requestKey(locked.id, request.idempotencyKey), { ...request, decision });
-        recorded.push({ decision, request });
-        const outcome = evaluate(locked, list.filter((d) => d.round === locked.round));
-        const patch = settled(outcome, locked.reviewDays, now);
-        const updated: Workflow = { ...locked, lastDecisionAt: now, ...patch };
-        workflows.set(macroKey(job.pageId, job.macroId), updated);
-        const settledNow = outcome.result !== 'open' ? { state: updated.state, approvedAt: updated.approvedAt, expiresAt: updated.expiresAt } : null;
-        changes.set(locked.id, { id: locked.id, lastDecisionAt: now, settled: settledNow ?? changes.get(locked.id)?.settled ?? null });
-        events.push({
-          action: input.decision === 'approve' ? 'decision.approved' : 'decision.rejected',
-          actor: { type: 'user', accountId: p.accountId },
-          ...workflowRef(locked),
-          data: { decision: input.decision, comment: input.comment, round: locked.round, viaGroups: job.viaGroups },
-        });
-        if (outcome.result !== 'open') {
+        const answers: Array<Settled<DecisionResult> | { recorded: Decision; wf: Workflow; decisions: Decision[] }> = [];
+        const recorded: Array<{ decision: Decision; request: { idempotencyKey: string; requestHash: string } | null }> = [];
+        const changes = new Map<string, { id: string; lastDecisionAt: Date; settled: { state: Workflow['state']; approvedAt: Date | null; expiresAt: Date | null } | null }>();
+        const events: AuditEventInput[] = [];
+        for (const job of jobs) {
+          const { p, input } = job;
+          const locked = workflows.get(macroKey(job.pageId, job.macroId));
+          if (!locked) {
+            answers.push({ ok: false, error: new NotFoundError('This approval workflow no longer exists.') });
+            continue;
+          }
+          const earlier = job.idempotencyKey ? requests.get(requestKey(locked.id, job.idempotencyKey)) : undefined;
+          if (earlier) {
+            answers.push({ ok: true, value: { kind: 'repeat', earlier, wf: locked } });
+            continue;
+          }
+          const refused = this.refusal(p, locked, job.viaGroups, job.policy)?.error
+            ?? (input.pageVersion !== locked.boundVersion
+              ? new ConflictError(`The page changed — reload. This workflow is now bound to version ${locked.boundVersion}, not ${input.pageVersion}.`)
+              : otherVersionRefusal(locked, job.viewedVersion));
+          if (refused) {
+            answers.push({ ok: false, error: refused });
+            continue;
+          }
+          const now = this.deps.clock.now();
+          // Its id comes with the insert below; until then it counts as the newest decision of its workflow.
+          const decision: Decision = {
+            id: 0,
+            workflowId: locked.id,
+            approverId: p.accountId,
+            decision: input.decision,
+            comment: input.comment,
+            pageVersion: locked.boundVersion,
+            round: locked.round,
+            viaGroups: job.viaGroups,
+            decidedAt: now,
+          };
+          const list = decisionsOf.get(locked.id)!;
+          list.push(decision);
+          list.sort((a, b) => a.decidedAt.getTime() - b.decidedAt.getTime());
+          const request = job.idempotencyKey ? { idempotencyKey: job.idempotencyKey, requestHash: job.requestHash } : null;
+          if (request) requests.set(requestKey(locked.id, request.idempotencyKey), { ...request, decision });
+          recorded.push({ decision, request });
+          const outcome = evaluate(locked, list.filter((d) => d.round === locked.round));
+          const patch = settled(outcome, locked.reviewDays, now);
+          const updated: Workflow = { ...locked, lastDecisionAt: now, ...patch };
+          workflows.set(macroKey(job.pageId, job.macroId), updated);
+          const settledNow = outcome.result !== 'open' ? { state: updated.state, approvedAt: updated.approvedAt, expiresAt: updated.expiresAt } : null;
+          changes.set(locked.id, { id: locked.id, lastDecisionAt: now, settled: settledNow ?? changes.get(locked.id)?.settled ?? null });
           events.push({
-            action: `workflow.${outcome.result}`,
+            action: input.decision === 'approve' ? 'decision.approved' : 'decision.rejected',
             actor: { type: 'user', accountId: p.accountId },
-            ...workflowRef(updated),
-            data: {
-              round: updated.round,
-              approvals: outcome.approvals,
-              rejections: outcome.rejections,
-              expiresAt: updated.expiresAt ? updated.expiresAt.toISOString() : null,
-            },
+            ...workflowRef(locked),
+            data: { decision: input.decision, comment: input.comment, round: locked.round, viaGroups: job.viaGroups },
           });
+          if (outcome.result !== 'open') {
+            events.push({
+              action: `workflow.${outcome.result}`,
+              actor: { type: 'user', accountId: p.accountId },
+              ...workflowRef(updated),
+              data: {
+                round: updated.round,
+                approvals: outcome.approvals,
+                rejections: outcome.rejections,
+                expiresAt: updated.expiresAt ? updated.expiresAt.toISOString() : null,
+              },
+            });
+          }
+          answers.push({ recorded: decision, wf: updated, decisions: [...list] });
         }
-        answers.push({ recorded: decision, wf: updated, decisions: [...list] });
-      }
-      if (!recorded.length) return answers as Array<Settled<DecisionResult>>;
+        if (!recorded.length) return answers as Array<Settled<DecisionResult>>;
 
-      const inserted = await store.insertDecisions(clientKey, recorded.map((r) => r.decision), trx);
-      recorded.forEach((r, i) => Object.assign(r.decision, { id: inserted[i].id, decidedAt: inserted[i].decidedAt }));
-      await store.insertDecisionRequests(
-        clientKey,
-        recorded.filter((r) => r.request).map((r) => ({ workflowId: r.decision.workflowId, ...r.request!, decisionId: r.decision.id })),
-        trx,
-      );
-      const stored = new Map((await store.updateWorkflowsAfterDecisions(clientKey, [...changes.values()], trx)).map((w) => [w.id, w]));
-      // The transaction's last work: the events, then the commit, in one round trip once the head is locked.
-      await this.deps.audit.appendAndCommit(trx, clientKey, events);
-      return answers.map((a, i) => {
-        if (!('recorded' in a)) return a;
-        // The last decision on a workflow answers with the workflow as stored; an earlier one with the state it left.
-        const last = !answers.slice(i + 1).some((b) => 'recorded' in b && b.wf.id === a.wf.id);
-        const wf = last ? stored.get(a.wf.id) ?? a.wf : a.wf;
-        return { ok: true as const, value: { kind: 'recorded' as const, wf, decisions: a.decisions } };
+        const inserted = await store.insertDecisions(clientKey, recorded.map((r) => r.decision), trx);
+        recorded.forEach((r, i) => Object.assign(r.decision, { id: inserted[i].id, decidedAt: inserted[i].decidedAt }));
+        await store.insertDecisionRequests(
+          clientKey,
+          recorded.filter((r) => r.request).map((r) => ({ workflowId: r.decision.workflowId, ...r.request!, decisionId: r.decision.id })),
+          trx,
+        );
+        const stored = new Map((await store.updateWorkflowsAfterDecisions(clientKey, [...changes.values()], trx)).map((w) => [w.id, w]));
+        // The transaction's last work: the events, then the commit, in one round trip once the head is locked.
+        commitSent = true;
+        await this.deps.audit.appendAndCommit(trx, clientKey, events);
+        committed = answers.map((a, i) => {
+          if (!('recorded' in a)) return a;
+          // The last decision on a workflow answers with the workflow as stored; an earlier one with the state it left.
+          const last = !answers.slice(i + 1).some((b) => 'recorded' in b && b.wf.id === a.wf.id);
+          const wf = last ? stored.get(a.wf.id) ?? a.wf : a.wf;
+          return { ok: true as const, value: { kind: 'recorded' as const, wf, decisions: a.decisions } };
+        });
+        return committed;
       });
-    });
+    } catch (err) {
+      // Committed, and then knex's closing statement (on an already empty transaction) failed: they are recorded.
+      if (committed) return committed;
+      // PostgreSQL answered with an error: nothing was committed. No answer at all: the commit may have happened.
+      if (commitSent && !isDatabaseError(err)) throw new CommitOutcomeUnknown(err);
+      throw err;
+    }
   }
 
   /**
@@ -716,9 +730,20 @@ function decisionRequestHash(input: DecisionInput): string {
   return sha256Hex(JSON.stringify([input.decision, input.comment, input.pageVersion]));
 }
 
-/** Decisions in the order the store lists them: by time, then by id. */
-function byDecidedAt(a: Decision, b: Decision): number {
-  return a.decidedAt.getTime() - b.decidedAt.getTime() || a.id - b.id;
+/** A transaction whose commit was sent but not answered: it may or may not have committed. */
+class CommitOutcomeUnknown extends Error {
+  constructor(readonly cause: unknown) {
+    super('the commit was sent but not answered');
+    this.name = 'CommitOutcomeUnknown';
+  }
+}
+
+/**
+ * An ERROR PostgreSQL answered with (it aborts the transaction), as opposed to a lost connection or a FATAL
+ * termination, which may come after the commit.
+ */
+function isDatabaseError(err: unknown): boolean {
+  return (err as { severity?: unknown } | null)?.severity === 'ERROR';
 }
 
 /** A person only ever decides on the version they are reading: any other version is read-only. */
