@@ -35,7 +35,7 @@ export interface Config {
   /** Bearer token for `/metrics` (ATTEST_METRICS_TOKEN); unset: metrics are not served. */
   metricsToken?: string;
   /**
-   * Group commit of a tenant's decisions (ATTEST_DECISION_BATCH, `max` or `max,concurrent`, default 32,2):
+   * Group commit of a tenant's decisions (ATTEST_DECISION_BATCH, `max` or `max,concurrent`, default 32,4):
    * at most `max` decisions per transaction, at most `concurrent` such transactions per tenant; 1 = each alone.
    */
   decisionBatches: { maxBatch: number; maxConcurrent: number };
@@ -247,12 +247,12 @@ function loadConfigWith(env: Env, keys: 'create' | 'existing'): Config | CliConf
     throw new ConfigError('ATTEST_METRICS_TOKEN', 'must be at least 16 printable characters without spaces');
   }
 
-  const batchRaw = parsed.ATTEST_DECISION_BATCH ?? '32,2';
+  const batchRaw = parsed.ATTEST_DECISION_BATCH ?? '32,4';
   const batchMatch = /^(\d{1,3})(?:,(\d{1,2}))?$/.exec(batchRaw);
   if (!batchMatch || Number(batchMatch[1]) < 1 || (batchMatch[2] !== undefined && Number(batchMatch[2]) < 1)) {
     throw new ConfigError('ATTEST_DECISION_BATCH', 'must be the most decisions per transaction, optionally with how many run at once: e.g. 32 or 32,2');
   }
-  const decisionBatches = { maxBatch: Number(batchMatch[1]), maxConcurrent: Number(batchMatch[2] ?? 2) };
+  const decisionBatches = { maxBatch: Number(batchMatch[1]), maxConcurrent: Number(batchMatch[2] ?? 4) };
 
   return {
     port,

@@ -105,7 +105,7 @@ export class ApprovalsService {
       decisionBatches?: { maxBatch: number; maxConcurrent: number };
     },
   ) {
-    this.decisions = new Batches((clientKey, jobs) => this.applyDecisions(clientKey, jobs), deps.decisionBatches ?? { maxBatch: 32, maxConcurrent: 2 });
+    this.decisions = new Batches((clientKey, jobs) => this.applyDecisions(clientKey, jobs), deps.decisionBatches ?? { maxBatch: 32, maxConcurrent: 4 });
   }
 
   /**
