@@ -36,7 +36,8 @@ export interface Config {
   metricsToken?: string;
   /**
    * Group commit of a tenant's decisions (ATTEST_DECISION_BATCH, `max` or `max,concurrent`, default 32,4):
-   * at most `max` decisions per transaction, at most `concurrent` such transactions per tenant; 1 = each alone.
+   * at most `max` decisions per transaction, at most `concurrent` (default 4) such transactions per tenant;
+   * `1` = each decision alone, without a limit.
    */
   decisionBatches: { maxBatch: number; maxConcurrent: number };
 }
@@ -252,7 +253,9 @@ function loadConfigWith(env: Env, keys: 'create' | 'existing'): Config | CliConf
   if (!batchMatch || Number(batchMatch[1]) < 1 || (batchMatch[2] !== undefined && Number(batchMatch[2]) < 1)) {
     throw new ConfigError('ATTEST_DECISION_BATCH', 'must be the most decisions per transaction, optionally with how many run at once: e.g. 32 or 32,2');
   }
-  const decisionBatches = { maxBatch: Number(batchMatch[1]), maxConcurrent: Number(batchMatch[2] ?? 4) };
+  const maxBatch = Number(batchMatch[1]);
+  // `1` alone turns group commit off: each decision in its own transaction, as many at once as arrive.
+  const decisionBatches = { maxBatch, maxConcurrent: batchMatch[2] !== undefined ? Number(batchMatch[2]) : maxBatch === 1 ? Infinity : 4 };
 
   return {
     port,
