@@ -249,8 +249,8 @@ export class ApprovalsStore {
   }
 
   /** The decision recorded under this Idempotency-Key on this workflow, if any. */
-  async findDecisionRequest(clientKey: string, workflowId: string, idempotencyKey: string, trx?: Knex.Transaction): Promise<DecisionRequest | null> {
-    const row = await (trx ?? this.db)(DECISION_REQUESTS)
+  async findDecisionRequest(clientKey: string, workflowId: string, idempotencyKey: string): Promise<DecisionRequest | null> {
+    const row = await this.db(DECISION_REQUESTS)
       .join(DECISIONS, function () {
         this.on(`${DECISIONS}.client_key`, '=', `${DECISION_REQUESTS}.client_key`).andOn(`${DECISIONS}.id`, '=', `${DECISION_REQUESTS}.decision_id`);
       })

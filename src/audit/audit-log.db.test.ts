@@ -342,6 +342,10 @@ describe('appendAndCommit (the append and the commit in one round trip)', () => 
     const blocker = await db.transaction();
     await blocker.raw('select 1 from audit_heads where client_key = ? for update', [ck]);
     const pending = inTrx(ck, 'waited', [sample(0)], timed);
+    // Hold the lock for 300 ms more once the append is queued on it (seen by PostgreSQL, bounded in time).
+    const queued = async () =>
+      Number((await db.raw(`select count(*) as n from pg_stat_activity where wait_event_type = 'Lock' and query like '%from audit_heads where client_key = $1 for update'`)).rows[0].n);
+    for (const until = Date.now() + 10_000; Date.now() < until && (await queued()) === 0; ) await new Promise((r) => setTimeout(r, 20));
     await new Promise((r) => setTimeout(r, 300));
     await blocker.commit();
     await pending;
