@@ -7,7 +7,7 @@
  */
 import http from 'node:http';
 import { ApprovalsStore } from '../src/approvals/approvals-store';
-import { load, row, startBenchEnv } from './harness';
+import { BENCH_METRICS_TOKEN, load, row, startBenchEnv } from './harness';
 
 async function main() {
   const total = Number(process.argv[2] ?? 3000);
@@ -52,7 +52,14 @@ async function main() {
     });
 
   await load(clients, clients * 2, 30_000, (c, n) => post(workflows[c][n % slots])); // warm-up
+  const lockBefore = await headLockWait(env.baseUrl);
+  const cpuBefore = process.cpuUsage();
   const api = await load(clients, total, 120_000, (c, n) => post(workflows[c][n % slots]));
+  const cpu = process.cpuUsage(cpuBefore);
+  // Client and server share this process: its CPU per decision bounds what one core can do.
+  const cpuMsPerDecision = (cpu.user + cpu.system) / 1000 / Math.max(1, api.done);
+  const lockAfter = await headLockWait(env.baseUrl);
+  const lockWaitMs = ((lockAfter.sum - lockBefore.sum) / Math.max(1, lockAfter.count - lockBefore.count)) * 1000;
 
   // Baseline: the same number of rows of the same size (a decision row plus its audit event) inserted and committed.
   const sample = await env.db('audit_events').orderBy('seq', 'desc').first();
@@ -68,9 +75,36 @@ async function main() {
   console.log(`decisions through the API vs plain INSERT+COMMIT, ${clients} concurrent clients, one tenant`);
   console.log(row('API decision (JWT, permission, decision, audit)', api));
   console.log(row('plain INSERT; COMMIT (same row size)', base));
-  console.log(`ratio API / plain: ${(api.perSecond / base.perSecond).toFixed(3)}  (chain verifies: ${verify.ok})`);
+  const ratio = api.perSecond / base.perSecond;
+  console.log(`Node CPU per decision (app and load generator, one process): ${cpuMsPerDecision.toFixed(2)} ms`);
+  console.log(`mean wait for the tenant's head lock per append (attest_audit_head_lock_wait_seconds): ${lockWaitMs.toFixed(1)} ms`);
+  console.log(`ratio API / plain: ${ratio.toFixed(3)}  (chain verifies: ${verify.ok})`);
+  console.log(
+    JSON.stringify({
+      bench: 'decisions',
+      clients,
+      api: { done: api.done, perSecond: round(api.perSecond), p50Ms: round(api.p50), p99Ms: round(api.p99) },
+      plain: { done: base.done, perSecond: round(base.perSecond), p50Ms: round(base.p50), p99Ms: round(base.p99) },
+      ratio: Number(ratio.toFixed(3)),
+      headLockWaitMeanMs: round(lockWaitMs),
+      appends: lockAfter.count - lockBefore.count,
+      cpuMsPerDecision: round(cpuMsPerDecision),
+      decisionBatch: process.env.ATTEST_DECISION_BATCH ?? 'default',
+      chainVerifies: verify.ok,
+    }),
+  );
   agent.destroy();
   await env.close();
+}
+
+const round = (x: number) => Math.round(x * 10) / 10;
+
+/** The app's own head-lock histogram, read from `/metrics` as an operator's Prometheus would. */
+async function headLockWait(baseUrl: string): Promise<{ sum: number; count: number }> {
+  const res = await fetch(`${baseUrl}/metrics`, { headers: { Authorization: `Bearer ${BENCH_METRICS_TOKEN}` } });
+  const text = await res.text();
+  const value = (name: string) => Number(text.split('\n').find((l) => l.startsWith(`${name} `))?.split(' ')[1] ?? 0);
+  return { sum: value('attest_audit_head_lock_wait_seconds_sum'), count: value('attest_audit_head_lock_wait_seconds_count') };
 }
 
 main().catch((err) => {

@@ -7,6 +7,9 @@ import type { Knex } from '../src/db/knex';
 import { benchDatabase } from './bench-database';
 import { createLogger, silentLogger } from '../src/lib/logger';
 
+/** `/metrics` is served with this token in benchmarks, so that a bench can read the app's own figures. */
+export const BENCH_METRICS_TOKEN = 'bench-metrics-token-0123456789';
+
 export interface BenchEnv {
   attest: AttestApp;
   baseUrl: string;
@@ -28,7 +31,7 @@ export async function startBenchEnv(): Promise<BenchEnv> {
   server.keepAliveTimeout = 30_000;
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const config = loadConfig({ NODE_ENV: 'development', DATA_DIR: path.join(dir, 'data'), DATABASE_URL: dbUrl, AC_LOCAL_BASE_URL: baseUrl, LOG_LEVEL: 'silent' });
+  const config = loadConfig({ NODE_ENV: 'development', DATA_DIR: path.join(dir, 'data'), DATABASE_URL: dbUrl, AC_LOCAL_BASE_URL: baseUrl, LOG_LEVEL: 'silent', ATTEST_METRICS_TOKEN: BENCH_METRICS_TOKEN, ATTEST_DECISION_BATCH: process.env.ATTEST_DECISION_BATCH });
   process.env.CONNECT_KEYS_CDN_URL = `${baseUrl}/devhost/connect-keys`;
   const attest = await createApp({ config, db, logger: process.env.BENCH_LOG ? createLogger({ level: 'warn' }) : silentLogger() });
   server.on('request', attest.app);

@@ -187,7 +187,7 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
   );
 
   const confluence = new CachedConfluenceClient(new AceConfluenceClient(addon, logger.child({ component: 'confluence' })), clock);
-  const audit = createAuditLog(db, config.secretKey, { onAppended: metrics.appended });
+  const audit = createAuditLog(db, config.secretKey, { onAppended: metrics.appended, onHeadLockWait: metrics.headLockWait });
   // Rows written before events carried MACs are vouched for once, before anything new is appended.
   for (const a of await audit.adoptAllRowsWithoutMac(db)) logger.info(a, 'audit rows written before MACs adopted');
   // Signed checkpoints and the chain's verification state (#4); the space dashboard shows them.
@@ -222,6 +222,7 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
     clock,
     logger: logger.child({ component: 'approvals' }),
     renderReads: viewCache.cache,
+    decisionBatches: config.decisionBatches,
   });
 
   // The descriptor names the checkpoint key's id (from this process's key, never the database): Confluence

@@ -36,6 +36,9 @@ describe('loadConfig', () => {
     [{ NODE_ENV: 'Production' }, /^NODE_ENV: must be one of development, test, production \(exactly, lower case\), got "Production"/],
     [{ NODE_ENV: 'prod' }, /^NODE_ENV: must be one of/],
     [{ NODE_ENV: 'staging' }, /^NODE_ENV: must be one of/],
+    [{ ATTEST_DECISION_BATCH: '0' }, /^ATTEST_DECISION_BATCH: must be the most decisions per transaction/],
+    [{ ATTEST_DECISION_BATCH: '32,0' }, /^ATTEST_DECISION_BATCH: /],
+    [{ ATTEST_DECISION_BATCH: 'lots' }, /^ATTEST_DECISION_BATCH: /],
   ])('names the variable and the problem: %j', (env, message) => {
     expect(() => loadConfig({ DATA_DIR: tmp(), ...env })).toThrow(message);
   });
@@ -82,5 +85,13 @@ describe('loadConfig', () => {
   it('accepts a PEM given with literal \\n (as env files often carry it)', () => {
     const pem = ed25519Pem().replace(/\n/g, '\\n');
     expect(loadConfig({ DATA_DIR: tmp(), ATTEST_SIGNING_KEY: pem }).signingKey.asymmetricKeyType).toBe('ed25519');
+  });
+
+  it('groups a tenant\'s decisions 32 to a transaction, 4 transactions at once, unless told otherwise', () => {
+    const dir = tmp();
+    expect(loadConfig({ DATA_DIR: dir }).decisionBatches).toEqual({ maxBatch: 32, maxConcurrent: 4 });
+    expect(loadConfig({ DATA_DIR: dir, ATTEST_DECISION_BATCH: '8,2' }).decisionBatches).toEqual({ maxBatch: 8, maxConcurrent: 2 });
+    // 1 turns group commit off: each decision alone, no limit on how many run at once.
+    expect(loadConfig({ DATA_DIR: dir, ATTEST_DECISION_BATCH: '1' }).decisionBatches).toEqual({ maxBatch: 1, maxConcurrent: Infinity });
   });
 });

@@ -39,6 +39,12 @@ export interface Config {
    * unset: ACE's default, Atlassian's key server. With the devhost: the devhost's own.
    */
   connectKeysUrl?: string;
+  /**
+   * Group commit of a tenant's decisions (ATTEST_DECISION_BATCH, `max` or `max,concurrent`, default 32,4):
+   * at most `max` decisions per transaction, at most `concurrent` (default 4) such transactions per tenant;
+   * `1` = each decision alone, without a limit.
+   */
+  decisionBatches: { maxBatch: number; maxConcurrent: number };
 }
 
 /** The development signing key's file in DATA_DIR (created by the server's first start, never by the CLI). */
@@ -70,6 +76,7 @@ const envSchema = z.object({
   ATTEST_TSA_CERT: z.string().optional(),
   ATTEST_METRICS_TOKEN: z.string().optional(),
   CONNECT_KEYS_CDN_URL: z.string().optional(),
+  ATTEST_DECISION_BATCH: z.string().optional(),
 });
 
 type Env = Record<string, string | undefined>;
@@ -247,6 +254,15 @@ function loadConfigWith(env: Env, keys: 'create' | 'existing'): Config | CliConf
     throw new ConfigError('ATTEST_METRICS_TOKEN', 'must be at least 16 printable characters without spaces');
   }
 
+  const batchRaw = parsed.ATTEST_DECISION_BATCH ?? '32,4';
+  const batchMatch = /^(\d{1,3})(?:,(\d{1,2}))?$/.exec(batchRaw);
+  if (!batchMatch || Number(batchMatch[1]) < 1 || (batchMatch[2] !== undefined && Number(batchMatch[2]) < 1)) {
+    throw new ConfigError('ATTEST_DECISION_BATCH', 'must be the most decisions per transaction, optionally with how many run at once: e.g. 32 or 32,2');
+  }
+  const maxBatch = Number(batchMatch[1]);
+  // `1` alone turns group commit off: each decision in its own transaction, as many at once as arrive.
+  const decisionBatches = { maxBatch, maxConcurrent: batchMatch[2] !== undefined ? Number(batchMatch[2]) : maxBatch === 1 ? Infinity : 4 };
+
   return {
     port,
     host,
@@ -269,5 +285,6 @@ function loadConfigWith(env: Env, keys: 'create' | 'existing'): Config | CliConf
       : devhost
         ? `${localBaseUrl}/devhost/connect-keys`
         : undefined,
+    decisionBatches,
   };
 }

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { AuditLog } from '../audit/audit-log';
+import type { AuditEventInput, AuditLog } from '../audit/audit-log';
 import type { ConfluenceClient, ConfluencePage, ContentType } from '../confluence/confluence-client';
 import type { Principal } from '../confluence/connect-auth';
 import type { Clock } from '../lib/clock';
@@ -7,8 +7,9 @@ import { sha256Hex } from '../lib/hash';
 import { AppCannotReadError, ConflictError, InputError, NotAllowedError, NotFoundError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import { DAY_MS, decideRefusal, DecisionKind, describeRule, evaluate, OPEN_STATES, Outcome, WorkflowState } from './approval-rules';
-import type { ApprovalsStore, DecisionRequest } from './approvals-store';
+import { ApprovalsStore, DecisionRequest, requestKey } from './approvals-store';
 import type { Decision, Workflow, WorkflowConfig } from './approvals-types';
+import { Batches, Settled } from './decision-batches';
 import { macroPosition } from './macro-position';
 import { SpacePolicy, SpacePolicyProvider } from './space-policy';
 import type { RenderSnapshot } from '../view-cache/view-cache';
@@ -67,11 +68,28 @@ export interface WorkflowView {
   };
 }
 
+/** A decision that passed the checks needing no lock, waiting for its batch (group commit). */
+interface DecisionJob {
+  p: Principal;
+  pageId: string;
+  macroId: string;
+  input: DecisionInput;
+  viewedVersion: number | null;
+  idempotencyKey: string | null;
+  requestHash: string;
+  viaGroups: string[];
+  policy: SpacePolicy;
+}
+
+type DecisionResult = { kind: 'recorded'; wf: Workflow; decisions: Decision[] } | { kind: 'repeat'; earlier: DecisionRequest; wf: Workflow };
+
 /** Why someone may not decide: not listed, wrote the bound version, the workflow is closed, another version is open. */
 export type RefusalKind = 'not-approver' | 'author' | 'closed' | 'other-version';
 
 
 export class ApprovalsService {
+  private readonly decisions: Batches<DecisionJob, DecisionResult>;
+
   constructor(
     private readonly deps: {
       db: Knex;
@@ -83,8 +101,15 @@ export class ApprovalsService {
       logger: Logger;
       /** What a render reads (policy, workflow, decisions), from a cache invalidated by every write; the stores without it. */
       renderReads?: RenderReads;
+      /**
+       * Group commit of one tenant's decisions (issue 15): how many share a transaction at most, and how many
+       * such transactions of a tenant run at once. `{ maxBatch: 1 }` applies each decision alone.
+       */
+      decisionBatches?: { maxBatch: number; maxConcurrent: number };
     },
-  ) {}
+  ) {
+    this.decisions = new Batches((clientKey, jobs) => this.applyDecisions(clientKey, jobs), deps.decisionBatches ?? { maxBatch: 32, maxConcurrent: 4 });
+  }
 
   private async renderSnapshot(clientKey: string, params: MacroParams): Promise<RenderSnapshot> {
     if (this.deps.renderReads) return this.deps.renderReads.renderSnapshot(clientKey, params.spaceKey, params.pageId, params.macroId);
@@ -215,69 +240,148 @@ export class ApprovalsService {
     const viaGroups = await this.listedGroupsOf(p, current.groups);
     const policy = await this.deps.policies.policyFor(p.clientKey, current.spaceKey);
 
-    const result = await this.deps.db.transaction(async (trx) => {
-      const locked = await this.deps.store.lockWorkflow(p.clientKey, pageId, macroId, trx);
-      if (!locked) throw new NotFoundError('This approval workflow no longer exists.');
-      // A concurrent request with the same key waited for the lock above: it finds what the first recorded.
-      if (idempotencyKey) {
-        const earlier = await this.deps.store.findDecisionRequest(p.clientKey, locked.id, idempotencyKey, trx);
-        if (earlier) return { kind: 'repeat' as const, earlier, wf: locked };
-      }
-      const refusal = this.refusal(p, locked, viaGroups, policy);
-      if (refusal) throw refusal.error;
-      if (input.pageVersion !== locked.boundVersion) {
-        throw new ConflictError(`The page changed — reload. This workflow is now bound to version ${locked.boundVersion}, not ${input.pageVersion}.`);
-      }
-      const otherVersion = otherVersionRefusal(locked, viewedVersion);
-      if (otherVersion) throw otherVersion;
-      const now = this.deps.clock.now();
-      const decision = await this.deps.store.insertDecision(
-        p.clientKey,
-        {
-          workflowId: locked.id,
-          approverId: p.accountId,
-          decision: input.decision,
-          comment: input.comment,
-          pageVersion: locked.boundVersion,
-          round: locked.round,
-          viaGroups,
-          decidedAt: now,
-        },
-        trx,
-      );
-      if (idempotencyKey) {
-        await this.deps.store.insertDecisionRequest(p.clientKey, { workflowId: locked.id, idempotencyKey, requestHash, decisionId: decision.id }, trx);
-      }
-      const decisions = await this.deps.store.decisionsOf(p.clientKey, locked.id, trx);
-      const outcome = evaluate(locked, decisions.filter((d) => d.round === locked.round));
-      const patch: Partial<Workflow> = { lastDecisionAt: decision.decidedAt, ...settled(outcome, locked.reviewDays, now) };
-      const updated = await this.deps.store.updateWorkflow(p.clientKey, locked.id, patch, trx);
-      // Appends come last: the tenant's head lock is then held only until the commit.
-      await this.deps.audit.append(trx, p.clientKey, {
-        action: input.decision === 'approve' ? 'decision.approved' : 'decision.rejected',
-        actor: { type: 'user', accountId: p.accountId },
-        ...workflowRef(locked),
-        data: titled(locked, { decision: input.decision, comment: input.comment, round: locked.round, viaGroups }),
-      });
-      if (outcome.result !== 'open') {
-        await this.deps.audit.append(trx, p.clientKey, {
-          action: outcome.result === 'approved' ? 'workflow.approved' : 'workflow.rejected',
-          actor: { type: 'user', accountId: p.accountId },
-          ...workflowRef(updated),
-          data: titled(updated, {
-            round: updated.round,
-            approvals: outcome.approvals,
-            rejections: outcome.rejections,
-            expiresAt: updated.expiresAt ? updated.expiresAt.toISOString() : null,
-          }),
-        });
-      }
-      return { kind: 'recorded' as const, wf: updated, decisions };
-    });
+    const result = await this.decisions.submit(p.clientKey, { p, pageId, macroId, input, viewedVersion, idempotencyKey, requestHash, viaGroups, policy });
     if (result.kind === 'repeat') return { view: await this.replay(p, result.wf, result.earlier, requestHash, viewedVersion), replayed: true };
     const { wf, decisions } = result;
     this.deps.logger.info({ clientKey: p.clientKey, pageId, workflowId: wf.id, decision: input.decision, state: wf.state }, 'decision recorded');
     return { view: this.viewOf(p, wf, decisions, viaGroups, policy, viewedVersion), replayed: false };
+  }
+
+  /**
+   * Applies decisions of one tenant in one transaction, each in arrival order against the state the ones
+   * before it left (the same checks as alone: a refused one writes nothing and is answered with its error,
+   * the others go on); then one statement each for the decisions, their keys and their workflows, and all
+   * their audit events appended with the commit. A database error sinks the transaction: then each decision
+   * is applied alone, so that it fails only its own request.
+   */
+  private async applyDecisions(clientKey: string, jobs: DecisionJob[]): Promise<Array<Settled<DecisionResult>>> {
+    try {
+      return await this.applyDecisionsTogether(clientKey, jobs);
+    } catch (err) {
+      // Lost with the commit in flight: they may be recorded, so applying them again could record them twice.
+      if (err instanceof CommitOutcomeUnknown) return jobs.map(() => ({ ok: false, error: err.cause }));
+      if (jobs.length === 1) return [{ ok: false, error: err }];
+      this.deps.logger.warn({ clientKey, decisions: jobs.length, err }, 'a batch of decisions failed: applying them one by one');
+      const alone: Array<Settled<DecisionResult>> = [];
+      for (const job of jobs) alone.push((await this.applyDecisions(clientKey, [job]))[0]);
+      return alone;
+    }
+  }
+
+  private async applyDecisionsTogether(clientKey: string, jobs: DecisionJob[]): Promise<Array<Settled<DecisionResult>>> {
+    const { store } = this.deps;
+    let commitSent = false;
+    let committed: Array<Settled<DecisionResult>> | null = null;
+    try {
+      return await this.deps.db.transaction(async (trx) => {
+        // Locks in the same order as every transaction (workflows, then the tenant's audit head); everything that
+        // does not need the head lock comes before it, so that it is held for one statement and the commit.
+        const macroKey = (pageId: string, macroId: string) => `${pageId}\n${macroId}`;
+        const macros = [...new Map(jobs.map((j) => [macroKey(j.pageId, j.macroId), { pageId: j.pageId, macroId: j.macroId }])).values()];
+        const workflows = new Map((await store.lockWorkflowsByMacro(clientKey, macros, trx)).map((w) => [macroKey(w.pageId, w.macroId), w]));
+        const keys = [...new Set(jobs.map((j) => j.idempotencyKey).filter((k): k is string => k !== null))];
+        // Read once, after the locks: a request with the same key that waited for them finds what the first recorded.
+        const { decisions: decisionsOf, requests } = await store.decisionsAndRequestsOf(clientKey, [...workflows.values()].map((w) => w.id), keys, trx);
+
+        const answers: Array<Settled<DecisionResult> | { recorded: Decision; wf: Workflow; decisions: Decision[] }> = [];
+        const recorded: Array<{ decision: Decision; request: { idempotencyKey: string; requestHash: string } | null }> = [];
+        const changes = new Map<string, { id: string; lastDecisionAt: Date; settled: { state: Workflow['state']; approvedAt: Date | null; expiresAt: Date | null } | null }>();
+        const events: AuditEventInput[] = [];
+        for (const job of jobs) {
+          const { p, input } = job;
+          const locked = workflows.get(macroKey(job.pageId, job.macroId));
+          if (!locked) {
+            answers.push({ ok: false, error: new NotFoundError('This approval workflow no longer exists.') });
+            continue;
+          }
+          const earlier = job.idempotencyKey ? requests.get(requestKey(locked.id, job.idempotencyKey)) : undefined;
+          if (earlier) {
+            answers.push({ ok: true, value: { kind: 'repeat', earlier, wf: locked } });
+            continue;
+          }
+          const refused = this.refusal(p, locked, job.viaGroups, job.policy)?.error
+            ?? (input.pageVersion !== locked.boundVersion
+              ? new ConflictError(`The page changed — reload. This workflow is now bound to version ${locked.boundVersion}, not ${input.pageVersion}.`)
+              : otherVersionRefusal(locked, job.viewedVersion));
+          if (refused) {
+            answers.push({ ok: false, error: refused });
+            continue;
+          }
+          const now = this.deps.clock.now();
+          // Its id comes with the insert below; until then it counts as the newest decision of its workflow.
+          const decision: Decision = {
+            id: 0,
+            workflowId: locked.id,
+            approverId: p.accountId,
+            decision: input.decision,
+            comment: input.comment,
+            pageVersion: locked.boundVersion,
+            round: locked.round,
+            viaGroups: job.viaGroups,
+            decidedAt: now,
+          };
+          const list = decisionsOf.get(locked.id)!;
+          list.push(decision);
+          list.sort((a, b) => a.decidedAt.getTime() - b.decidedAt.getTime());
+          const request = job.idempotencyKey ? { idempotencyKey: job.idempotencyKey, requestHash: job.requestHash } : null;
+          if (request) requests.set(requestKey(locked.id, request.idempotencyKey), { ...request, decision });
+          recorded.push({ decision, request });
+          const outcome = evaluate(locked, list.filter((d) => d.round === locked.round));
+          const patch = settled(outcome, locked.reviewDays, now);
+          const updated: Workflow = { ...locked, lastDecisionAt: now, ...patch };
+          workflows.set(macroKey(job.pageId, job.macroId), updated);
+          const settledNow = outcome.result !== 'open' ? { state: updated.state, approvedAt: updated.approvedAt, expiresAt: updated.expiresAt } : null;
+          changes.set(locked.id, { id: locked.id, lastDecisionAt: now, settled: settledNow ?? changes.get(locked.id)?.settled ?? null });
+          events.push({
+            action: input.decision === 'approve' ? 'decision.approved' : 'decision.rejected',
+            actor: { type: 'user', accountId: p.accountId },
+            ...workflowRef(locked),
+            data: titled(locked, { decision: input.decision, comment: input.comment, round: locked.round, viaGroups: job.viaGroups }),
+          });
+          if (outcome.result !== 'open') {
+            events.push({
+              action: outcome.result === 'approved' ? 'workflow.approved' : 'workflow.rejected',
+              actor: { type: 'user', accountId: p.accountId },
+              ...workflowRef(updated),
+              data: titled(updated, {
+                round: updated.round,
+                approvals: outcome.approvals,
+                rejections: outcome.rejections,
+                expiresAt: updated.expiresAt ? updated.expiresAt.toISOString() : null,
+              }),
+            });
+          }
+          answers.push({ recorded: decision, wf: updated, decisions: [...list] });
+        }
+        if (!recorded.length) return answers as Array<Settled<DecisionResult>>;
+
+        const inserted = await store.insertDecisions(clientKey, recorded.map((r) => r.decision), trx);
+        recorded.forEach((r, i) => Object.assign(r.decision, { id: inserted[i].id, decidedAt: inserted[i].decidedAt }));
+        await store.insertDecisionRequests(
+          clientKey,
+          recorded.filter((r) => r.request).map((r) => ({ workflowId: r.decision.workflowId, ...r.request!, decisionId: r.decision.id })),
+          trx,
+        );
+        const stored = new Map((await store.updateWorkflowsAfterDecisions(clientKey, [...changes.values()], trx)).map((w) => [w.id, w]));
+        // The transaction's last work: the events, then the commit, in one round trip once the head is locked.
+        commitSent = true;
+        await this.deps.audit.appendAndCommit(trx, clientKey, events);
+        committed = answers.map((a, i) => {
+          if (!('recorded' in a)) return a;
+          // The last decision on a workflow answers with the workflow as stored; an earlier one with the state it left.
+          const last = !answers.slice(i + 1).some((b) => 'recorded' in b && b.wf.id === a.wf.id);
+          const wf = last ? stored.get(a.wf.id) ?? a.wf : a.wf;
+          return { ok: true as const, value: { kind: 'recorded' as const, wf, decisions: a.decisions } };
+        });
+        return committed;
+      });
+    } catch (err) {
+      // Committed, and then knex's closing statement (on an already empty transaction) failed: they are recorded.
+      if (committed) return committed;
+      // PostgreSQL answered with an error: nothing was committed. No answer at all: the commit may have happened.
+      if (commitSent && !isDatabaseError(err)) throw new CommitOutcomeUnknown(err);
+      throw err;
+    }
   }
 
   /**
@@ -640,6 +744,22 @@ export class ApprovalsService {
 /** What makes two decision requests the same request: the decision, its comment and the page version. */
 function decisionRequestHash(input: DecisionInput): string {
   return sha256Hex(JSON.stringify([input.decision, input.comment, input.pageVersion]));
+}
+
+/** A transaction whose commit was sent but not answered: it may or may not have committed. */
+class CommitOutcomeUnknown extends Error {
+  constructor(readonly cause: unknown) {
+    super('the commit was sent but not answered');
+    this.name = 'CommitOutcomeUnknown';
+  }
+}
+
+/**
+ * An ERROR PostgreSQL answered with (it aborts the transaction), as opposed to a lost connection or a FATAL
+ * termination, which may come after the commit.
+ */
+function isDatabaseError(err: unknown): boolean {
+  return (err as { severity?: unknown } | null)?.severity === 'ERROR';
 }
 
 /** A person only ever decides on the version they are reading: any other version is read-only. */

@@ -14,6 +14,11 @@ export interface DecisionRequest {
   decision: Decision;
 }
 
+/** How `decisionsAndRequestsOf` names a recorded request: its workflow and its Idempotency-Key. */
+export function requestKey(workflowId: string, idempotencyKey: string): string {
+  return `${workflowId}\n${idempotencyKey}`;
+}
+
 type WorkflowPatch = Partial<Omit<Workflow, 'id' | 'clientKey' | 'pageId' | 'macroId' | 'createdAt' | 'updatedAt'>>;
 
 const COLUMN: Record<Exclude<keyof WorkflowPatch, 'pagePosition'>, keyof WorkflowRow> = {
@@ -109,27 +114,6 @@ export class ApprovalsStore {
     return toWorkflow(updated as WorkflowRow);
   }
 
-  async insertDecision(
-    clientKey: string,
-    d: Omit<Decision, 'id' | 'decidedAt'> & { decidedAt: Date },
-    trx: Knex.Transaction,
-  ): Promise<Decision> {
-    const [row] = await trx<DecisionRow>(DECISIONS)
-      .insert({
-        client_key: clientKey,
-        workflow_id: d.workflowId,
-        approver_id: d.approverId,
-        decision: d.decision,
-        comment: d.comment,
-        page_version: d.pageVersion,
-        round: d.round,
-        via_groups: d.viaGroups,
-        decided_at: d.decidedAt,
-      })
-      .returning('*');
-    return toDecision(row as DecisionRow);
-  }
-
   /** The workflows on a page (no lock: to decide whether a page event concerns us at all). */
   async workflowsOfPage(clientKey: string, pageId: string): Promise<Workflow[]> {
     const rows = await this.db<WorkflowRow>(WORKFLOWS).where({ client_key: clientKey, page_id: pageId }).orderBy('macro_id');
@@ -185,8 +169,8 @@ export class ApprovalsStore {
   }
 
   /** The decision recorded under this Idempotency-Key on this workflow, if any. */
-  async findDecisionRequest(clientKey: string, workflowId: string, idempotencyKey: string, trx?: Knex.Transaction): Promise<DecisionRequest | null> {
-    const row = await (trx ?? this.db)(DECISION_REQUESTS)
+  async findDecisionRequest(clientKey: string, workflowId: string, idempotencyKey: string): Promise<DecisionRequest | null> {
+    const row = await this.db(DECISION_REQUESTS)
       .join(DECISIONS, function () {
         this.on(`${DECISIONS}.client_key`, '=', `${DECISION_REQUESTS}.client_key`).andOn(`${DECISIONS}.id`, '=', `${DECISION_REQUESTS}.decision_id`);
       })
@@ -197,19 +181,119 @@ export class ApprovalsStore {
     return { idempotencyKey: idempotency_key, requestHash: request_hash, decision: toDecision(decision) };
   }
 
-  /** Records the key of the request that made `decisionId`, in the decision's transaction. */
-  async insertDecisionRequest(
+  /**
+   * Locks the workflows named by (page, macro) until the transaction ends, in (page, macro) order — the order
+   * `lockWorkflowsOfPage` takes a page's, so two transactions never wait for each other in a circle.
+   */
+  async lockWorkflowsByMacro(clientKey: string, macros: Array<{ pageId: string; macroId: string }>, trx: Knex.Transaction): Promise<Workflow[]> {
+    if (!macros.length) return [];
+    const rows = await trx<WorkflowRow>(WORKFLOWS)
+      .where({ client_key: clientKey })
+      .whereIn(['page_id', 'macro_id'], macros.map((m) => [m.pageId, m.macroId]))
+      .orderBy([{ column: 'page_id' }, { column: 'macro_id' }])
+      .forUpdate();
+    return rows.map(toWorkflow);
+  }
+
+  /**
+   * For decisions on workflows this transaction has locked: their decisions (each list oldest first) and the
+   * decisions recorded under the given Idempotency-Keys, in one query. Run after the locks, so that it reads
+   * what the transactions it waited for committed.
+   */
+  async decisionsAndRequestsOf(
     clientKey: string,
-    r: { workflowId: string; idempotencyKey: string; requestHash: string; decisionId: number },
+    workflowIds: string[],
+    idempotencyKeys: string[],
+    trx: Knex.Transaction,
+  ): Promise<{ decisions: Map<string, Decision[]>; requests: Map<string, DecisionRequest> }> {
+    const decisions = new Map<string, Decision[]>(workflowIds.map((id) => [id, []]));
+    const requests = new Map<string, DecisionRequest>();
+    if (!workflowIds.length) return { decisions, requests };
+    const rows: Array<DecisionRow & { idempotency_key: string | null; request_hash: string | null }> = await trx(DECISIONS)
+      .leftJoin(DECISION_REQUESTS, function () {
+        this.on(`${DECISION_REQUESTS}.client_key`, '=', `${DECISIONS}.client_key`)
+          .andOn(`${DECISION_REQUESTS}.decision_id`, '=', `${DECISIONS}.id`)
+          .andOn(`${DECISION_REQUESTS}.idempotency_key`, '=', trx.raw('any(?::text[])', [idempotencyKeys]));
+      })
+      .where({ [`${DECISIONS}.client_key`]: clientKey })
+      .whereIn(`${DECISIONS}.workflow_id`, workflowIds)
+      .orderBy([{ column: `${DECISIONS}.decided_at` }, { column: `${DECISIONS}.id` }])
+      .select(`${DECISIONS}.*`, `${DECISION_REQUESTS}.idempotency_key`, `${DECISION_REQUESTS}.request_hash`);
+    for (const { idempotency_key, request_hash, ...row } of rows) {
+      const decision = toDecision(row);
+      decisions.get(decision.workflowId)?.push(decision);
+      if (idempotency_key !== null && request_hash !== null) {
+        requests.set(requestKey(decision.workflowId, idempotency_key), { idempotencyKey: idempotency_key, requestHash: request_hash, decision });
+      }
+    }
+    return { decisions, requests };
+  }
+
+  /** Inserts decisions in one statement; they get ids in the order given. */
+  async insertDecisions(clientKey: string, ds: Array<Omit<Decision, 'id' | 'decidedAt'> & { decidedAt: Date }>, trx: Knex.Transaction): Promise<Decision[]> {
+    if (!ds.length) return [];
+    const rows = await trx<DecisionRow>(DECISIONS)
+      .insert(
+        ds.map((d) => ({
+          client_key: clientKey,
+          workflow_id: d.workflowId,
+          approver_id: d.approverId,
+          decision: d.decision,
+          comment: d.comment,
+          page_version: d.pageVersion,
+          round: d.round,
+          via_groups: d.viaGroups,
+          decided_at: d.decidedAt,
+        })),
+      )
+      .returning('*');
+    return (rows as DecisionRow[]).map(toDecision).sort((a, b) => a.id - b.id);
+  }
+
+  /** Records the keys of the requests that made these decisions, in the decisions' transaction. */
+  async insertDecisionRequests(
+    clientKey: string,
+    rs: Array<{ workflowId: string; idempotencyKey: string; requestHash: string; decisionId: number }>,
     trx: Knex.Transaction,
   ): Promise<void> {
-    await trx(DECISION_REQUESTS).insert({
-      client_key: clientKey,
-      workflow_id: r.workflowId,
-      idempotency_key: r.idempotencyKey,
-      request_hash: r.requestHash,
-      decision_id: r.decisionId,
-    });
+    if (!rs.length) return;
+    await trx(DECISION_REQUESTS).insert(
+      rs.map((r) => ({ client_key: clientKey, workflow_id: r.workflowId, idempotency_key: r.idempotencyKey, request_hash: r.requestHash, decision_id: r.decisionId })),
+    );
+  }
+
+  /**
+   * What decisions change on their workflows, in one statement: the time of the last decision, and for a
+   * settled outcome the state and when the approval was given and lapses. Returns the workflows as updated.
+   */
+  async updateWorkflowsAfterDecisions(
+    clientKey: string,
+    changes: Array<{ id: string; lastDecisionAt: Date; settled: { state: Workflow['state']; approvedAt: Date | null; expiresAt: Date | null } | null }>,
+    trx: Knex.Transaction,
+  ): Promise<Workflow[]> {
+    if (!changes.length) return [];
+    const { rows } = await trx.raw(
+      `update ${WORKFLOWS} w
+          set last_decision_at = u.last_decision_at,
+              state = case when u.settled then u.state else w.state end,
+              approved_at = case when u.settled then u.approved_at else w.approved_at end,
+              expires_at = case when u.settled then u.expires_at else w.expires_at end,
+              updated_at = now()
+         from unnest(?::uuid[], ?::timestamptz[], ?::boolean[], ?::text[], ?::timestamptz[], ?::timestamptz[])
+              as u(id, last_decision_at, settled, state, approved_at, expires_at)
+        where w.client_key = ? and w.id = u.id
+        returning w.*`,
+      [
+        changes.map((c) => c.id),
+        changes.map((c) => c.lastDecisionAt),
+        changes.map((c) => c.settled !== null),
+        changes.map((c) => c.settled?.state ?? null),
+        changes.map((c) => c.settled?.approvedAt ?? null),
+        changes.map((c) => c.settled?.expiresAt ?? null),
+        clientKey,
+      ] as unknown as Knex.RawBinding[],
+    );
+    return (rows as WorkflowRow[]).map(toWorkflow);
   }
 
   /** Every decision on a workflow, oldest first. */

@@ -4,6 +4,7 @@ import { createTestDatabase, TestDatabase } from '../../test/helpers/database';
 import { InputError } from '../lib/errors';
 import { AuditEventError, AuditEventInput, AuditLog, createAuditLog } from './audit-log';
 import { AuditStore } from './audit-store';
+import { macKeys } from './event-mac';
 
 /** Any 32 bytes: the tests' ATTEST_SECRET_KEY, from which event MAC keys derive. */
 const TEST_SECRET_KEY = Buffer.alloc(32, 7);
@@ -241,6 +242,136 @@ describe('append', () => {
     expect(await db('audit_heads').where({ client_key: ck })).toEqual([]);
     expect(await db('audit_events').where({ client_key: ck })).toEqual([]);
     expect(await db('audit_subjects').where({ client_key: ck })).toEqual([]);
+  });
+});
+
+describe('appendAndCommit (the append and the commit in one round trip)', () => {
+  const inTrx = (ck: string, note: string, events: AuditEventInput[], log = audit, pool = db) =>
+    pool.transaction(async (trx) => {
+      await trx('business_change').insert({ client_key: ck, note });
+      return log.appendAndCommit(trx, ck, events);
+    });
+
+  it('commits the change with its events, numbered in order, in one chain with appends made the other way', async () => {
+    const ck = newTenant();
+    await appendMany(ck, 2);
+    const events = await inTrx(ck, 'decided', [sample(1), sample(2)]);
+    expect(events.map((e) => e.seq)).toEqual([3, 4]);
+    expect(events[1].prevChainHash).toBe(events[0].chainHash);
+    await db.transaction((trx) => audit.append(trx, ck, sample(3)));
+    expect(await db('business_change').where({ client_key: ck }).pluck('note')).toEqual(['decided']);
+    const rows = await db('audit_events').where({ client_key: ck }).orderBy('seq');
+    expect(rows.map((r) => r.canonical).slice(2, 4)).toEqual(events.map((e) => e.canonical));
+    expect(rows[3].chain_hash.toString('hex')).toBe(events[1].chainHash);
+    expect(await audit.verify(db, ck)).toMatchObject({ ok: true, rows: 5, lastSeq: 5 });
+    expect(await audit.verifyMacs(db, ck, { fromSeq: 1, toSeq: 5 })).toEqual({ ok: true });
+  });
+
+  it('keeps the chain whole under 200 concurrent transactions from two pools, mixed with single appends', async () => {
+    const ck = newTenant();
+    const second = tdb.pool(10);
+    const secondLog = createAuditLog(second, TEST_SECRET_KEY);
+    const results = await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        i % 3 === 0
+          ? db.transaction((trx) => audit.append(trx, ck, sample(i))).then(() => 1)
+          : (i % 3 === 1 ? inTrx(ck, `n${i}`, [sample(i)]) : inTrx(ck, `n${i}`, [sample(i), sample(i + 1)], secondLog, second)).then((e) => e.length),
+      ),
+    );
+    const total = results.reduce((a, b) => a + b, 0);
+    const rows = await db('audit_events').where({ client_key: ck }).orderBy('seq').select('seq', 'canonical');
+    expect(rows.map((r) => Number(r.seq))).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+    const ats = rows.map((r) => JSON.parse(r.canonical).at as string);
+    expect([...ats].sort()).toEqual(ats);
+    expect(await db('business_change').where({ client_key: ck }).count<{ n: number }[]>('* as n').first()).toEqual({ n: 133 });
+    expect(await audit.verify(db, ck)).toMatchObject({ ok: true, rows: total, lastSeq: total });
+    expect(await audit.verifyMacs(db, ck, { fromSeq: 1, toSeq: total })).toEqual({ ok: true });
+  });
+
+  it('leaves no half-written event and no change when it fails between locking the head and the commit', async () => {
+    const ck = newTenant();
+    await appendMany(ck, 2);
+    let clockFails = true;
+    const failing = new AuditLog({
+      store: new AuditStore(db),
+      macKey: macKeys(TEST_SECRET_KEY),
+      now: () => {
+        if (clockFails) throw new Error('crashed holding the head lock');
+        return Date.now();
+      },
+    });
+    await expect(inTrx(ck, 'lost', [sample(1)], failing)).rejects.toThrow('crashed holding the head lock');
+    // The database refuses what does not extend the head: a squatter on the next seq aborts the whole transaction.
+    await tamper([
+      `insert into audit_events (client_key, seq, recorded_at, action, canonical, leaf_hash, chain_hash)
+       values (?, 3, now(), 'squat', '{}', ?, ?)`,
+      [ck, Buffer.alloc(32), Buffer.alloc(32)],
+    ]);
+    await expect(inTrx(ck, 'lost too', [sample(1)])).rejects.toThrow(/audit_events_pkey/);
+    await tamper([`delete from audit_events where client_key = ? and seq = 3`, [ck]]);
+    expect(await db('business_change').where({ client_key: ck })).toEqual([]);
+    expect(Number((await db('audit_heads').where({ client_key: ck }).first()).seq)).toBe(2);
+    expect(await audit.verify(db, ck)).toMatchObject({ ok: true, rows: 2 });
+    // The lock was released: the next transaction appends at seq 3.
+    clockFails = false;
+    expect((await inTrx(ck, 'kept', [sample(1)], failing)).map((e) => e.seq)).toEqual([3]);
+    expect(await audit.verify(db, ck)).toMatchObject({ ok: true, rows: 3 });
+  });
+
+  it('is refused by the database unless it extends the locked head with the canonical text\'s own hashes', async () => {
+    const ck = newTenant();
+    const [first] = await inTrx(ck, 'one', [sample(0)]);
+    const store = new AuditStore(db);
+    const attempt = (prevSeq: number, prevChain: Buffer | null, change: (r: Record<string, unknown>) => void) =>
+      db.transaction(async (trx) => {
+        const row: Record<string, unknown> = {
+          seq: prevSeq + 1, recordedAt: first.at, action: 'x', spaceKey: null, pageId: null, workflowId: null, actorRef: null,
+          canonical: first.canonical, leafHash: Buffer.from(first.leafHash, 'hex'), chainHash: Buffer.from(first.chainHash, 'hex'), mac: Buffer.alloc(32),
+        };
+        change(row);
+        await store.on(trx).appendEventsAndCommit(ck, prevSeq, prevChain, [row as never]);
+      });
+    const head = Buffer.from(first.chainHash, 'hex');
+    await expect(attempt(0, null, () => undefined)).rejects.toThrow(/head of .* is not at seq 0/);
+    await expect(attempt(1, head, () => undefined)).rejects.toThrow(/does not extend the chain/);
+    await expect(attempt(1, head, (r) => (r.chainHash = chainOf(head, r.leafHash as Buffer)))).resolves.toBeUndefined();
+    // That one extended the head with a valid link; the next must not go back in time.
+    const two = Buffer.from((await db('audit_heads').where({ client_key: ck }).first()).chain_hash);
+    await expect(
+      attempt(2, two, (r) => {
+        r.recordedAt = '2000-01-01T00:00:00.000000Z';
+        r.chainHash = chainOf(two, r.leafHash as Buffer);
+      }),
+    ).rejects.toThrow(/earlier than the one before it/);
+    expect(Number((await db('audit_heads').where({ client_key: ck }).first()).seq)).toBe(2);
+  });
+
+  it('reports the wait for the head lock once per append', async () => {
+    const ck = newTenant();
+    const waits: number[] = [];
+    const timed = createAuditLog(db, TEST_SECRET_KEY, { onHeadLockWait: (s) => waits.push(s) });
+    const holder = await db.transaction();
+    try {
+      await holder.raw('insert into audit_heads (client_key, seq) values (?, 0)', [ck]);
+      await holder.commit();
+    } catch (err) {
+      await holder.rollback();
+      throw err;
+    }
+    const blocker = await db.transaction();
+    await blocker.raw('select 1 from audit_heads where client_key = ? for update', [ck]);
+    const pending = inTrx(ck, 'waited', [sample(0)], timed);
+    // Hold the lock for 300 ms more once the append is queued on it (seen by PostgreSQL, bounded in time).
+    const queued = async () =>
+      Number((await db.raw(`select count(*) as n from pg_stat_activity where wait_event_type = 'Lock' and query like '%from audit_heads where client_key = $1 for update'`)).rows[0].n);
+    for (const until = Date.now() + 10_000; Date.now() < until && (await queued()) === 0; ) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 300));
+    await blocker.commit();
+    await pending;
+    await db.transaction((trx) => timed.append(trx, ck, sample(1)));
+    expect(waits).toHaveLength(2);
+    expect(waits[0]).toBeGreaterThanOrEqual(0.25);
+    expect(waits[1]).toBeLessThan(0.25);
   });
 });
 

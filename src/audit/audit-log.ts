@@ -18,7 +18,7 @@ import {
   verifyRows,
 } from './audit-format';
 import { AuditAction, AuditData, auditDataProblem } from './audit-actions';
-import { AuditStore } from './audit-store';
+import { AuditHead, AuditStore } from './audit-store';
 import { adoptionMac, eventMac, MacKey, macKeys, sameMac } from './event-mac';
 
 /**
@@ -121,6 +121,35 @@ function checkedData(data: Record<string, unknown> | undefined): Record<string, 
   return data;
 }
 
+interface CheckedEvent {
+  action: string;
+  actorType: ActorType;
+  accountId: string | null;
+  spaceKey: string | null;
+  page: CanonicalPage | null;
+  workflowId: string | null;
+  data: Record<string, unknown>;
+}
+
+/** The event as the chain will record it, or an AuditEventError naming what breaks the chain's rules. */
+function checkedEvent(clientKey: string, event: AuditEventInput): CheckedEvent {
+  if (typeof clientKey !== 'string' || clientKey === '') throw new AuditEventError('audit event: clientKey is required');
+  if (typeof event.action !== 'string' || (event.action as string) === '') throw new AuditEventError('audit event: action is required');
+  const actorType = event.actor?.type;
+  if (!ACTOR_TYPES.includes(actorType)) throw new AuditEventError(`audit event: unknown actor type ${JSON.stringify(actorType)}`);
+  const accountId = event.actor.accountId ?? null;
+  if (actorType === 'user' && !accountId) throw new AuditEventError('audit event: a user actor needs an accountId');
+  if (actorType === 'system' && accountId) throw new AuditEventError('audit event: a system actor has no accountId');
+  const spaceKey = optionalText('spaceKey', event.spaceKey);
+  const workflowId = optionalText('workflowId', event.workflowId);
+  const page = checkedPage(event.page);
+  const data = checkedData(event.data);
+  // Last, so that the format's own rules (actor, page, plain JSON, no accountId) are named first.
+  const offCatalogue = auditDataProblem(event.action, data);
+  if (offCatalogue) throw new AuditEventError(`audit event: ${offCatalogue}`);
+  return { action: event.action, actorType, accountId, spaceKey, workflowId, page, data };
+}
+
 /**
  * The tenant's hash-chained audit trail (format v1). Appends run inside the caller's transaction so an
  * event commits with the change it records, or neither does; every failure throws.
@@ -130,16 +159,25 @@ export class AuditLog {
   private readonly macKey: MacKey | null;
   private readonly now: () => number;
   private readonly onAppended: ((action: string) => void) | null;
+  private readonly onHeadLockWait: ((seconds: number) => void) | null;
 
   /**
    * `macKey` (from ATTEST_SECRET_KEY) is what lets this process append and check MACs; without it the log
    * is read-only (the CLI verifies hashes and signatures, which need no secret).
    */
-  constructor(deps: { store: AuditStore; macKey?: MacKey | null; now?: () => number; onAppended?: (action: string) => void }) {
+  constructor(deps: {
+    store: AuditStore;
+    macKey?: MacKey | null;
+    now?: () => number;
+    onAppended?: (action: string) => void;
+    /** Seconds from asking for the tenant's head lock to holding it, once per append. */
+    onHeadLockWait?: (seconds: number) => void;
+  }) {
     this.store = deps.store;
     this.macKey = deps.macKey ?? null;
     this.now = deps.now ?? Date.now;
     this.onAppended = deps.onAppended ?? null;
+    this.onHeadLockWait = deps.onHeadLockWait ?? null;
   }
 
   /**
@@ -149,82 +187,112 @@ export class AuditLog {
    * head lock, which keeps lock order the same in every transaction).
    */
   async append(trx: Knex.Transaction, clientKey: string, event: AuditEventInput): Promise<AuditEvent> {
-    if (typeof clientKey !== 'string' || clientKey === '') throw new AuditEventError('audit event: clientKey is required');
-    if (typeof event.action !== 'string' || (event.action as string) === '') throw new AuditEventError('audit event: action is required');
-    const actorType = event.actor?.type;
-    if (!ACTOR_TYPES.includes(actorType)) throw new AuditEventError(`audit event: unknown actor type ${JSON.stringify(actorType)}`);
-    const accountId = event.actor.accountId ?? null;
-    if (actorType === 'user' && !accountId) throw new AuditEventError('audit event: a user actor needs an accountId');
-    if (actorType === 'system' && accountId) throw new AuditEventError('audit event: a system actor has no accountId');
-    const spaceKey = optionalText('spaceKey', event.spaceKey);
-    const workflowId = optionalText('workflowId', event.workflowId);
-    const page = checkedPage(event.page);
-    const data = checkedData(event.data);
-    // Last, so that the format's own rules (actor, page, plain JSON, no accountId) are named first.
-    const offCatalogue = auditDataProblem(event.action, data);
-    if (offCatalogue) throw new AuditEventError(`audit event: ${offCatalogue}`);
-
-    const ref = accountId ? await this.refFor(trx, clientKey, accountId) : null;
-
-    if (!this.macKey) throw new Error('this audit log was opened without ATTEST_SECRET_KEY and cannot append');
+    const checked = checkedEvent(clientKey, event);
+    const ref = checked.accountId ? await this.refFor(trx, clientKey, checked.accountId) : null;
     const store = this.store.on(trx);
+    const head = await this.lockHead(store, clientKey);
+    const [built] = this.build(clientKey, head, [{ ...checked, ref }]);
+    await store.insertEventAndAdvance(clientKey, built.row);
+    this.countOnCommit(trx, [built.event]);
+    return built.event;
+  }
+
+  /**
+   * Appends `events` (in order) to the tenant's chain and commits `trx`, in one round trip once the head is
+   * locked: the head lock is held for one statement and the commit's flush, not for trips back to Node.
+   * Everything that does not need the lock (checks, the people's refs) happens before it is taken. This is
+   * the transaction's last database work: after it `trx` holds nothing (knex's own commit ends it); on any
+   * failure nothing of it is committed.
+   */
+  async appendAndCommit(trx: Knex.Transaction, clientKey: string, events: AuditEventInput[]): Promise<AuditEvent[]> {
+    const checked = events.map((e) => checkedEvent(clientKey, e));
+    if (!checked.length) throw new AuditEventError('audit event: nothing to append');
+    const people = [...new Set(checked.map((c) => c.accountId).filter((id): id is string => id !== null))];
+    const refs = new Map(people.length ? (await this.refs(trx, clientKey, people)).map((ref, i) => [people[i], ref]) : []);
+    const store = this.store.on(trx);
+    const head = await this.lockHead(store, clientKey);
+    const built = this.build(clientKey, head, checked.map((c) => ({ ...c, ref: c.accountId ? refs.get(c.accountId)! : null })));
+    await store.appendEventsAndCommit(clientKey, head.seq, head.chainHash, built.map((b) => b.row));
+    this.countOnCommit(trx, built.map((b) => b.event));
+    return built.map((b) => b.event);
+  }
+
+  /** Locks the tenant's head row (creating it at seq 0 the first time), reporting how long that took. */
+  private async lockHead(store: AuditStore, clientKey: string) {
+    if (!this.macKey) throw new Error('this audit log was opened without ATTEST_SECRET_KEY and cannot append');
+    const started = process.hrtime.bigint();
     let head = await store.lockHead(clientKey);
     if (!head) {
       await store.ensureHead(clientKey);
       head = await store.lockHead(clientKey);
       if (!head) throw new Error(`audit head for ${clientKey} vanished while appending`);
     }
+    this.onHeadLockWait?.(Number(process.hrtime.bigint() - started) / 1e9);
+    return head;
+  }
+
+  /** Seq, time, canonical text, hashes and MAC of events that follow `head` (held locked). */
+  private build(clientKey: string, head: AuditHead & { lastAtMicros: bigint | null }, events: Array<CheckedEvent & { ref: string | null }>) {
+    const key = this.macKey!(clientKey);
     // The app's clock, never earlier than the last event (instances' clocks may differ slightly).
     const nowMicros = BigInt(this.now()) * 1000n;
     const at = formatMicros(head.lastAtMicros !== null && head.lastAtMicros > nowMicros ? head.lastAtMicros : nowMicros);
-    const seq = head.seq + 1;
-    const prev = head.chainHash ?? genesisHash(clientKey);
-    const doc: CanonicalEvent = {
-      v: FORMAT_VERSION,
-      tenant: clientKey,
-      seq,
-      at,
-      action: event.action,
-      actor: { type: actorType, ref },
-      space: spaceKey,
-      page,
-      workflow: workflowId,
-      data,
-    };
-    const canonical = canonicalText(doc);
-    const leaf = leafHash(canonical);
-    const chain = chainHash(prev, leaf);
-    await store.insertEventAndAdvance(clientKey, {
-      seq,
-      recordedAt: at,
-      action: event.action,
-      spaceKey,
-      pageId: page?.id ?? null,
-      workflowId,
-      actorRef: ref,
-      canonical,
-      leafHash: leaf,
-      chainHash: chain,
-      mac: eventMac(this.macKey(clientKey), leaf),
+    let prev = head.chainHash ?? genesisHash(clientKey);
+    return events.map((e, i) => {
+      const seq = head.seq + 1 + i;
+      const actor = { type: e.actorType, ref: e.ref };
+      const doc: CanonicalEvent = {
+        v: FORMAT_VERSION,
+        tenant: clientKey,
+        seq,
+        at,
+        action: e.action,
+        actor,
+        space: e.spaceKey,
+        page: e.page,
+        workflow: e.workflowId,
+        data: e.data,
+      };
+      const canonical = canonicalText(doc);
+      const leaf = leafHash(canonical);
+      const chain = chainHash(prev, leaf);
+      const event: AuditEvent = {
+        clientKey,
+        seq,
+        at,
+        action: e.action,
+        actor,
+        spaceKey: e.spaceKey,
+        page: e.page,
+        workflowId: e.workflowId,
+        data: e.data,
+        canonical,
+        leafHash: leaf.toString('hex'),
+        prevChainHash: prev.toString('hex'),
+        chainHash: chain.toString('hex'),
+      };
+      const row = {
+        seq,
+        recordedAt: at,
+        action: e.action,
+        spaceKey: e.spaceKey,
+        pageId: e.page?.id ?? null,
+        workflowId: e.workflowId,
+        actorRef: e.ref,
+        canonical,
+        leafHash: leaf,
+        chainHash: chain,
+        mac: eventMac(key, leaf),
+      };
+      prev = chain;
+      return { event, row };
     });
-    // Counted once the transaction commits (a rolled-back append never happened).
+  }
+
+  /** Counted once the transaction commits (a rolled-back append never happened). */
+  private countOnCommit(trx: Knex.Transaction, events: AuditEvent[]): void {
     const counted = this.onAppended;
-    if (counted) trx.executionPromise.then(() => counted(event.action), () => undefined);
-    return {
-      clientKey,
-      seq,
-      at,
-      action: event.action,
-      actor: { type: actorType, ref },
-      spaceKey,
-      page,
-      workflowId,
-      data,
-      canonical,
-      leafHash: leaf.toString('hex'),
-      prevChainHash: prev.toString('hex'),
-      chainHash: chain.toString('hex'),
-    };
+    if (counted) trx.executionPromise.then(() => events.forEach((e) => counted(e.action)), () => undefined);
   }
 
   /** The ref that stands for `accountId` in this tenant's chain, created on first use inside `trx`. */
@@ -360,8 +428,12 @@ export class AuditLog {
 }
 
 /** `secretKey`: ATTEST_SECRET_KEY; without it the log can verify hashes but neither append nor check MACs. */
-export function createAuditLog(db: Knex, secretKey?: Buffer, opts: { onAppended?: (action: string) => void } = {}): AuditLog {
-  return new AuditLog({ store: new AuditStore(db), macKey: secretKey ? macKeys(secretKey) : null, onAppended: opts.onAppended });
+export function createAuditLog(
+  db: Knex,
+  secretKey?: Buffer,
+  opts: { onAppended?: (action: string) => void; onHeadLockWait?: (seconds: number) => void } = {},
+): AuditLog {
+  return new AuditLog({ store: new AuditStore(db), macKey: secretKey ? macKeys(secretKey) : null, onAppended: opts.onAppended, onHeadLockWait: opts.onHeadLockWait });
 }
 
 /** `YYYY-MM-DDTHH:MM:SS.ffffffZ` (format v1's `at`) from microseconds since the epoch. */

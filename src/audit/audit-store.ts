@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { queryAndCommit } from '../db/query-and-commit';
 import { ChainRow, PG_AT_FORMAT } from './audit-format';
 
 const EVENTS = 'audit_events';
@@ -94,6 +95,25 @@ export class AuditStore {
       ],
     );
     if (rows.length !== 1) throw new Error(`audit head for ${clientKey} is not at seq ${e.seq - 1}`);
+  }
+
+  /**
+   * Inserts the events after seq `prevSeq` (whose chain hash is `prevChain`), moves the head to the last of
+   * them and commits the transaction, all in one round trip (`audit_append_events`, which re-checks the
+   * head, the links and the leaves and raises instead of writing anything else). The store must be bound to
+   * the caller's top-level transaction, with the head already locked by it.
+   */
+  async appendEventsAndCommit(clientKey: string, prevSeq: number, prevChain: Buffer | null, events: Array<ChainRow & { mac: Buffer }>): Promise<void> {
+    await queryAndCommit(
+      this.db as Knex.Transaction,
+      `select audit_append_events($1, $2, $3, $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bytea[], $12::bytea[], $13::bytea[]) as seq`,
+      [
+        clientKey, prevSeq, prevChain,
+        events.map((e) => e.recordedAt), events.map((e) => e.action), events.map((e) => e.spaceKey), events.map((e) => e.pageId),
+        events.map((e) => e.workflowId), events.map((e) => e.actorRef), events.map((e) => e.canonical),
+        events.map((e) => e.leafHash), events.map((e) => e.chainHash), events.map((e) => e.mac),
+      ],
+    );
   }
 
   async head(clientKey: string): Promise<AuditHead | null> {

@@ -20,6 +20,8 @@ export interface Metrics {
   router: Router;
   /** The audit log's `onAppended`: one count per committed event. */
   appended(action: string): void;
+  /** The audit log's `onHeadLockWait`: seconds from asking for a tenant's head lock to holding it. */
+  headLockWait(seconds: number): void;
 }
 
 const ROUTE_UNMATCHED = 'unmatched';
@@ -107,6 +109,14 @@ export function createMetrics(opts: { db: Knex; token?: string; now?: () => numb
     registers: [registry],
   });
 
+  // Appends of one tenant queue on its head row: this is the queue, as each append saw it (one round trip included).
+  const headLockWait = new Histogram({
+    name: 'attest_audit_head_lock_wait_seconds',
+    help: "Time an audit append waited for its tenant's head lock (the queue of that tenant's appends), including the locking statement's round trip",
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+
   const pool = new Gauge({
     name: 'attest_db_pool_connections',
     help: 'Database pool connections by state (used, free, pending acquires)',
@@ -150,5 +160,11 @@ export function createMetrics(opts: { db: Knex; token?: string; now?: () => numb
     }
   });
 
-  return { registry, httpMiddleware, router, appended: (action) => appends.inc({ action }) };
+  return {
+    registry,
+    httpMiddleware,
+    router,
+    appended: (action) => appends.inc({ action }),
+    headLockWait: (seconds) => headLockWait.observe(seconds),
+  };
 }

@@ -1,0 +1,181 @@
+import { createHash } from 'node:crypto';
+import type { Knex } from 'knex';
+import { createTestDatabase, TestDatabase } from '../../test/helpers/database';
+import { AuditLog } from '../audit/audit-log';
+import { AuditStore } from '../audit/audit-store';
+import { macKeys } from '../audit/event-mac';
+import type { ConfluenceClient, ConfluencePage } from '../confluence/confluence-client';
+import type { Principal } from '../confluence/connect-auth';
+import { ManualClock } from '../lib/clock';
+import { silentLogger } from '../lib/logger';
+import { ApprovalsService, DecisionInput } from './approvals-service';
+import { ApprovalsStore } from './approvals-store';
+import { DEFAULT_POLICY, SpacePolicyProvider } from './space-policy';
+
+const defaultPolicies: SpacePolicyProvider = { policyFor: async () => DEFAULT_POLICY };
+
+/**
+ * Group commit (issue 15): decisions of one tenant that arrive together share one transaction. Whatever the
+ * batches, the result must be exactly that of applying the same decisions one by one in arrival order:
+ * the same rows in every table and the same chain, hash for hash.
+ */
+const CK = 'batch-tenant';
+const SPACE = 'ENG';
+const PAGE: ConfluencePage = {
+  id: '4242', type: 'page', title: 'Runbook', spaceId: '1', spaceKey: SPACE, version: 3,
+  versionAuthorId: 'acc-author', versionCreatedAt: null, body: '<p>x</p>',
+};
+const PEOPLE = ['acc-ann', 'acc-ben', 'acc-cat', 'acc-dan', 'acc-eve', 'acc-author', 'acc-mallory'];
+// Every workflow on the one page; ids fixed so that both databases hold the same rows.
+const WORKFLOWS = [
+  { id: '00000000-0000-4000-8000-000000000001', macroId: 'm-all', rule: 'all', quorum: null, rejections: 1, approvers: ['acc-ann', 'acc-ben'] },
+  { id: '00000000-0000-4000-8000-000000000002', macroId: 'm-any', rule: 'any', quorum: null, rejections: 1, approvers: ['acc-ann', 'acc-cat', 'acc-author'] },
+  { id: '00000000-0000-4000-8000-000000000003', macroId: 'm-quorum', rule: 'quorum', quorum: 2, rejections: 2, approvers: ['acc-ben', 'acc-cat', 'acc-dan', 'acc-eve'] },
+  // Never settles: the Idempotency-Key requests on it are answered whatever the order.
+  { id: '00000000-0000-4000-8000-000000000004', macroId: 'm-open', rule: 'quorum', quorum: 99, rejections: 99, approvers: ['acc-dan', 'acc-eve'] },
+] as const;
+
+interface Request {
+  who: string;
+  macroId: string;
+  input: DecisionInput;
+  key?: string;
+}
+
+const approve = (who: string, macroId: string, key?: string): Request => ({ who, macroId, input: { decision: 'approve', comment: `ok from ${who}`, pageVersion: 3 }, key });
+const reject = (who: string, macroId: string): Request => ({ who, macroId, input: { decision: 'reject', comment: `no: ${who} found a gap`, pageVersion: 3 } });
+
+// Approvals that settle workflows, refusals of every kind (not an approver, the author, a closed workflow,
+// another version), a rejection, the same Idempotency-Key twice and the same key reused for another decision.
+const REQUESTS: Request[] = [
+  approve('acc-dan', 'm-open', 'key-1'),
+  approve('acc-ann', 'm-all'),
+  approve('acc-mallory', 'm-all'),
+  approve('acc-author', 'm-any'),
+  approve('acc-cat', 'm-any'),
+  approve('acc-ann', 'm-any'),
+  approve('acc-ben', 'm-quorum'),
+  reject('acc-dan', 'm-quorum'),
+  approve('acc-eve', 'm-quorum'),
+  approve('acc-ben', 'm-all'),
+  approve('acc-dan', 'm-open', 'key-1'),
+  reject('acc-eve', 'm-open'),
+  { ...approve('acc-eve', 'm-open'), input: { decision: 'approve', comment: 'wrong version', pageVersion: 2 } },
+  { ...reject('acc-dan', 'm-open'), key: 'key-1' },
+  approve('acc-cat', 'm-quorum'),
+];
+
+const FIXED = new Date('2026-12-02T04:00:00.000Z');
+
+async function prepare(db: Knex): Promise<void> {
+  for (const w of WORKFLOWS) {
+    await db('workflows').insert({
+      client_key: CK, id: w.id, page_id: PAGE.id, content_type: 'page', macro_id: w.macroId, space_key: SPACE, page_title: PAGE.title,
+      state: 'pending', rule: w.rule, quorum: w.quorum, rejections: w.rejections, approvers: [...w.approvers], groups: [], bound_version: 3,
+      body_hash: null, bound_author_id: 'acc-author', review_days: 30,
+    });
+  }
+  // The same salts in both databases, so that people have the same refs in both chains.
+  await db('audit_subjects').insert(
+    PEOPLE.map((accountId, i) => {
+      const salt = Buffer.alloc(16, i + 1);
+      return { client_key: CK, account_id: accountId, salt, ref: createHash('sha256').update(salt).update(accountId).digest('hex') };
+    }),
+  );
+}
+
+function serviceOn(db: Knex, decisionBatches: { maxBatch: number; maxConcurrent: number }) {
+  const confluence = {
+    readAccess: async () => 'granted',
+    getPage: async () => PAGE,
+    groupsOf: async () => [],
+  } as unknown as ConfluenceClient;
+  const store = new ApprovalsStore(db);
+  const audit = new AuditLog({ store: new AuditStore(db), macKey: macKeys(Buffer.alloc(32, 7)), now: () => FIXED.getTime() });
+  const service = new ApprovalsService({ db, store, audit, confluence, policies: defaultPolicies, clock: new ManualClock(FIXED), logger: silentLogger(), decisionBatches });
+  return { service, store };
+}
+
+const principal = (accountId: string): Principal => ({ clientKey: CK, accountId, hostBaseUrl: 'https://example.atlassian.net/wiki' });
+const decide = (service: ApprovalsService, r: Request) => service.decide(principal(r.who), PAGE.id, r.macroId, r.input, null, r.key ?? null);
+
+/** Every row of the tenant in the tables a decision writes, as text, without the database's own timestamps. */
+async function tables(db: Knex): Promise<Record<string, unknown[]>> {
+  const rows = async (table: string, order: string, drop: string[] = []) =>
+    (await db(table).where({ client_key: CK }).orderByRaw(order)).map((r: Record<string, unknown>) => {
+      for (const c of drop) delete r[c];
+      return JSON.stringify(r, (_k, v) => (v && v.type === 'Buffer' ? Buffer.from(v.data).toString('hex') : v));
+    });
+  return {
+    workflows: await rows('workflows', 'id', ['created_at', 'updated_at']),
+    decisions: await rows('decisions', 'id'),
+    decision_requests: await rows('decision_requests', 'decision_id', ['created_at']),
+    audit_events: await rows('audit_events', 'seq'),
+    audit_heads: await rows('audit_heads', 'client_key'),
+    audit_subjects: await rows('audit_subjects', 'account_id', ['created_at']),
+  };
+}
+
+let batched: TestDatabase;
+let sequential: TestDatabase;
+
+beforeAll(async () => {
+  [batched, sequential] = await Promise.all([createTestDatabase(), createTestDatabase()]);
+  await Promise.all([prepare(batched.db), prepare(sequential.db)]);
+});
+
+afterAll(async () => {
+  await Promise.all([batched?.drop(), sequential?.drop()]);
+});
+
+it('leaves every table and the chain exactly as applying the same decisions one by one would', async () => {
+  const a = serviceOn(batched.db, { maxBatch: 32, maxConcurrent: 1 });
+  const arrivals: Request[] = [];
+  const batches: number[] = []; // workflows locked by each batch
+  const submit = (a.service as unknown as { decisions: { submit: (...args: unknown[]) => Promise<unknown> } }).decisions;
+  const realSubmit = submit.submit.bind(submit);
+  submit.submit = (key: unknown, job: unknown) => {
+    const j = job as { p: Principal; macroId: string; input: DecisionInput; idempotencyKey: string | null };
+    arrivals.push({ who: j.p.accountId, macroId: j.macroId, input: j.input, key: j.idempotencyKey ?? undefined });
+    return realSubmit(key, job);
+  };
+  const lockMany = a.store.lockWorkflowsByMacro.bind(a.store);
+  a.store.lockWorkflowsByMacro = (ck, macros, trx) => {
+    batches.push(macros.length);
+    return lockMany(ck, macros, trx);
+  };
+
+  // Hold one workflow so that the first batch waits and the others pile up behind it.
+  const holder = await batched.db.transaction();
+  await holder('workflows').where({ client_key: CK, macro_id: 'm-open' }).forUpdate();
+  const answers = REQUESTS.map((r) => decide(a.service, r).then((x) => ({ ok: true as const, x }), (e: Error) => ({ ok: false as const, e })));
+  await new Promise((r) => setTimeout(r, 500));
+  await holder.commit();
+  const batchedAnswers = await Promise.all(answers);
+  expect(arrivals).toHaveLength(REQUESTS.length);
+  expect(batches.length).toBeLessThan(REQUESTS.length);
+  expect(Math.max(...batches)).toBeGreaterThan(2);
+
+  // The same requests, in the order the batched service received them, each alone and each awaited.
+  const b = serviceOn(sequential.db, { maxBatch: 1, maxConcurrent: 1 });
+  const sequentialAnswers = [];
+  for (const r of arrivals) sequentialAnswers.push(await decide(b.service, r).then((x) => ({ ok: true as const, x }), (e: Error) => ({ ok: false as const, e })));
+
+  const shape = (x: { ok: true; x: Awaited<ReturnType<typeof decide>> } | { ok: false; e: Error }) =>
+    // A replay shows the workflow as it is when answered, which in a batch includes the decisions after it.
+    x.ok ? (x.x.replayed ? { replayed: true } : { state: x.x.view.workflow.state, decisions: x.x.view.decisions.map((d) => d.id) }) : { error: x.e.message };
+  const byRequest = (list: Array<Parameters<typeof shape>[0]>, order: Request[]) => new Map(order.map((r, i) => [r, shape(list[i])]));
+  const sequentialByArrival = byRequest(sequentialAnswers, arrivals);
+  // Each caller got the answer it would have got alone (arrivals are the same request objects, reordered).
+  const batchedByRequest = byRequest(batchedAnswers, REQUESTS);
+  for (const r of REQUESTS) expect([r.who, r.macroId, batchedByRequest.get(r)]).toEqual([r.who, r.macroId, sequentialByArrival.get(arrivals.find((x) => x.who === r.who && x.macroId === r.macroId && x.input === r.input && (x.key ?? null) === (r.key ?? null))!)]);
+
+  const [ta, tb] = await Promise.all([tables(batched.db), tables(sequential.db)]);
+  expect(ta).toEqual(tb);
+  // The scenario exercised what it is meant to: settled workflows, refusals, a repeat, chain events.
+  expect(ta.audit_events.length).toBeGreaterThan(8);
+  expect(batchedAnswers.filter((x) => !x.ok).length).toBeGreaterThanOrEqual(4);
+  expect(batchedAnswers.some((x) => x.ok && x.x.replayed)).toBe(true);
+  const ca = new AuditLog({ store: new AuditStore(batched.db) });
+  expect(await ca.verify(batched.db, CK)).toMatchObject({ ok: true });
+});
