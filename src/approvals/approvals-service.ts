@@ -114,7 +114,8 @@ export class ApprovalsService {
   private async renderSnapshot(clientKey: string, params: MacroParams): Promise<RenderSnapshot> {
     if (this.deps.renderReads) return this.deps.renderReads.renderSnapshot(clientKey, params.spaceKey, params.pageId, params.macroId);
     const policy = await this.deps.policies.policyFor(clientKey, params.spaceKey);
-    return { policy, workflow: await this.deps.store.findWorkflow(clientKey, params.pageId, params.macroId), decisions: [] };
+    const workflow = await this.deps.store.findWorkflow(clientKey, params.pageId, params.macroId);
+    return { policy, workflow, decisions: workflow ? await this.deps.store.decisionsOf(clientKey, workflow.id) : [] };
   }
 
   /**
@@ -178,7 +179,7 @@ export class ApprovalsService {
       if (params.pageVersion >= wf.boundVersion && configChanged(wf, config)) wf = await this.reconfigure(p, wf, config);
     }
     // The snapshot's decisions belong to the workflow as it was read; after any change they are read again.
-    const decisions = this.deps.renderReads && wf === found ? snapshot.decisions : undefined;
+    const decisions = wf === found ? snapshot.decisions : undefined;
     return this.view(p, wf, policy, params.pageVersion, decisions);
   }
 

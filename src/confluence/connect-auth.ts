@@ -197,18 +197,31 @@ interface ContextClaims {
   context?: { user?: { accountId?: unknown } };
 }
 
+/** The claims of a Connect JWT before its signature is checked (to learn its issuer); 401 when unreadable. */
+export function unverifiedClaims<T>(token: string): T {
+  try {
+    return decodeSymmetric(token, '', SymmetricAlgorithm.HS256, true) as T;
+  } catch {
+    throw new AuthenticationError('the JWT cannot be read');
+  }
+}
+
+/** The claims of an HS256 Connect JWT signed with the tenant's shared secret; 401 when the signature fails. */
+export function signedClaims<T>(token: string, sharedSecret: string): T {
+  try {
+    return decodeSymmetric(token, sharedSecret, SymmetricAlgorithm.HS256, false) as T;
+  } catch {
+    throw new AuthenticationError('the JWT signature is not valid');
+  }
+}
+
 async function verifyContextJwt(addon: AddOn, req: Request): Promise<{ principal: Principal; context: unknown }> {
   const header = req.headers.authorization;
   if (!header || !header.startsWith('JWT ')) {
     throw new AuthenticationError('this API needs a context JWT from AP.context.getToken() in "Authorization: JWT …"');
   }
   const token = header.slice(4).trim();
-  let unverified: ContextClaims;
-  try {
-    unverified = decodeSymmetric(token, '', SymmetricAlgorithm.HS256, true) as ContextClaims;
-  } catch {
-    throw new AuthenticationError('the JWT cannot be read');
-  }
+  const unverified = unverifiedClaims<ContextClaims>(token);
   const issuer = unverified.iss;
   // ACE's session tokens are issued by the app for a tenant (aud); Confluence's are issued by the tenant.
   if (typeof issuer !== 'string' || !issuer || issuer === addon.key) {
@@ -216,12 +229,7 @@ async function verifyContextJwt(addon: AddOn, req: Request): Promise<{ principal
   }
   const tenant = (await addon.settings.get('clientInfo', issuer)) as { sharedSecret?: string; baseUrl?: string } | null;
   if (!tenant?.sharedSecret) throw new AuthenticationError('the JWT names no installation');
-  let claims: ContextClaims;
-  try {
-    claims = decodeSymmetric(token, tenant.sharedSecret, SymmetricAlgorithm.HS256, false) as ContextClaims;
-  } catch {
-    throw new AuthenticationError('the JWT signature is not valid');
-  }
+  const claims = signedClaims<ContextClaims>(token, tenant.sharedSecret);
   if (claims.qsh !== 'context-qsh') {
     throw new AuthenticationError('this API takes a context JWT (qsh "context-qsh"), not a token bound to another URL');
   }

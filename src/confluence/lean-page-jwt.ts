@@ -1,8 +1,8 @@
 import type { Request, RequestHandler } from 'express';
 import type { AddOn } from 'atlassian-connect-express';
-import { createQueryStringHash, decodeSymmetric, fromExpressRequest, SymmetricAlgorithm } from 'atlassian-jwt';
+import { createQueryStringHash, fromExpressRequest } from 'atlassian-jwt';
 import { AuthenticationError } from '../lib/errors';
-import { attachVerifiedPrincipal } from './connect-auth';
+import { attachVerifiedPrincipal, signedClaims, unverifiedClaims } from './connect-auth';
 
 /** An installation as verification needs it (from a cache that is invalidated on install and uninstall). */
 export interface JwtTenant {
@@ -37,6 +37,10 @@ function pageTokenOf(req: Request): string {
 }
 
 /**
+ * The claims relied on are Connect's (../shared/CONNECT.md "JWT"; Atlassian, "Understanding JWT for Connect apps",
+ * developer.atlassian.com/cloud/confluence/understanding-jwt-for-connect-apps): HS256 with the installation's
+ * shared secret, `iss` = its clientKey, `sub` = the user's accountId, `iat`, `exp`, and `qsh` over the request.
+ *
  * ACE's `authenticate()` for module pages, without what it costs and we do not use: the same checks in the
  * same order — `iss` names an installed tenant (an `aud`, when present, must name the same one), HS256 with that
  * tenant's shared secret, `exp` not reached (ACE: `now >= exp` fails, no leeway; we also insist on an `exp`), the
@@ -72,12 +76,7 @@ export function leanPageJwt(addon: AddOn, tenants: TenantLookup): RequestHandler
 
 async function verifyPageJwt(req: Request, tenants: TenantLookup, baseUrl: string): Promise<{ clientKey: string; tenant: JwtTenant; claims: PageClaims }> {
   const token = pageTokenOf(req);
-  let unverified: PageClaims;
-  try {
-    unverified = decodeSymmetric(token, '', SymmetricAlgorithm.HS256, true) as PageClaims;
-  } catch {
-    throw new AuthenticationError('the JWT cannot be read');
-  }
+  const unverified = unverifiedClaims<PageClaims>(token);
   if (typeof unverified.iss !== 'string' || !unverified.iss) throw new AuthenticationError('the JWT does not say who issued it (iss)');
   if (typeof unverified.qsh !== 'string' || !unverified.qsh) throw new AuthenticationError('the JWT has no query string hash (qsh)');
   const clientKey = unverified.iss;
@@ -87,12 +86,7 @@ async function verifyPageJwt(req: Request, tenants: TenantLookup, baseUrl: strin
   }
   const tenant = await tenants(clientKey);
   if (!tenant?.sharedSecret) throw new AuthenticationError('the JWT names no installation of this app');
-  let claims: PageClaims;
-  try {
-    claims = decodeSymmetric(token, tenant.sharedSecret, SymmetricAlgorithm.HS256, false) as PageClaims;
-  } catch {
-    throw new AuthenticationError('the JWT signature is not valid');
-  }
+  const claims = signedClaims<PageClaims>(token, tenant.sharedSecret);
   const now = Math.floor(Date.now() / 1000);
   if (typeof claims.exp !== 'number') throw new AuthenticationError('the JWT has no expiry (exp) claim');
   if (now >= claims.exp) throw new AuthenticationError('the JWT has expired. Try reloading the page.');

@@ -17,17 +17,12 @@ export interface TenantDuty {
 
 /**
  * Turns the features' duties into the scheduler's jobs, each run for every installed tenant. A tenant whose
- * run throws is counted and logged; the others still run. `schedules` overrides a duty's schedule by name.
+ * run throws is counted and logged; the others still run.
  */
-export function tenantJobs(deps: {
-  store: SchedulerStore;
-  duties: TenantDuty[];
-  logger: Logger;
-  schedules?: Record<string, string>;
-}): Job[] {
+export function tenantJobs(deps: { store: SchedulerStore; duties: TenantDuty[]; logger: Logger }): Job[] {
   return deps.duties.map((duty) => ({
     name: duty.name,
-    schedule: deps.schedules?.[duty.name] ?? duty.schedule,
+    schedule: duty.schedule,
     run: async (tick: Date): Promise<DutyCounts> => {
       const counts: DutyCounts = { tenants: 0, tenantErrors: 0 };
       for (const clientKey of await deps.store.installedTenants()) {
