@@ -5,7 +5,8 @@ import { AuditLog, createAuditLog } from './audit-log';
 import { AuditStore } from './audit-store';
 import { checkpointMessage, keyIdOf, publicKeyOf, signCheckpoint, verifyCheckpoint } from './checkpoint-format';
 import { Checkpoint, CheckpointStore, CheckpointWitness, VerificationMode, VerificationRecord } from './checkpoint-store';
-import { requestTimestamp, TimestampReceipt, verifyCheckpointStamp } from './witness/timestamp';
+import { TimestampReceipt, verifyCheckpointStamp } from './witness/timestamp';
+import { requestTimestamp } from './witness/timestamp-request';
 import type { Witness, WitnessedCheckpoint } from './witness/witness';
 
 /**

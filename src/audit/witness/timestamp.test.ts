@@ -10,7 +10,8 @@ import express from 'express';
 import * as pkijs from 'pkijs';
 import { ManualClock } from '../../lib/clock';
 import { createDevhostTsa, DEVHOST_TSA_POLICY, type DevhostTsa } from '../../devhost/devhost-tsa';
-import { buildTimestampQuery, requestTimestamp, TimestampError, verifyTimestampToken } from './timestamp';
+import { TimestampError, verifyTimestampToken } from './timestamp';
+import { buildTimestampQuery, requestTimestamp } from './timestamp-request';
 import { failureNames, OID, toArrayBuffer } from './timestamp-asn1';
 
 /**
