@@ -1,17 +1,17 @@
 import http from 'node:http';
 import { AttestApp, createApp } from './app';
-import { ConfigError, loadConfig } from './config';
+import { Config, ConfigError, loadConfig } from './config';
 import { openDatabase } from './db/database';
 import { migrateLatest } from './db/knex';
 import { applyServerTimeouts } from './lib/http';
-import { createLogger } from './lib/logger';
+import { createLogger, Logger } from './lib/logger';
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
-async function main(): Promise<void> {
-  let config;
+/** The configuration, or exit 1 with the reason on stderr (no stack: the operator's input was wrong). */
+function configOrExit(): Config {
   try {
-    config = loadConfig();
+    return loadConfig();
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`attest: configuration error: ${err.message}\n`);
@@ -19,11 +19,19 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const logger = createLogger({ level: config.logLevel });
+}
 
-  const database = await openDatabase(config, logger);
-  let server: http.Server | undefined;
-  let attest: AttestApp | undefined;
+/** What is running, filled in as start-up gets there; shutdown stops whatever exists. */
+interface Running {
+  server?: http.Server;
+  attest?: AttestApp;
+}
+
+/**
+ * SIGTERM/SIGINT: stop taking connections, let the scheduler and the page events in flight finish, close the
+ * app and the database; exit 1 if that takes longer than SHUTDOWN_GRACE_MS or fails.
+ */
+function onSignals(running: Running, database: { close(): Promise<void> }, logger: Logger): void {
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
@@ -35,8 +43,9 @@ async function main(): Promise<void> {
     }, SHUTDOWN_GRACE_MS);
     force.unref();
     try {
+      const { server, attest } = running;
       if (server) {
-        const closed = new Promise<void>((resolve) => server!.close(() => resolve()));
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         await closed;
       }
@@ -56,28 +65,43 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+}
 
+async function listen(server: http.Server, config: Config): Promise<void> {
+  applyServerTimeouts(server);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+}
+
+/**
+ * The stand-in installs itself; if that fails (say CONNECT_KEYS_CDN_URL points at another key server) the
+ * add-on still serves real installs, so this is worth a log line, not a stop.
+ */
+async function installDevhost(attest: AttestApp, config: Config, logger: Logger): Promise<void> {
+  if (!attest.devhost) return;
+  await attest.devhost.install().then(
+    () => logger.info(`devhost: open ${config.localBaseUrl}/devhost`),
+    (err: unknown) => logger.error({ err: String((err as Error)?.message ?? err) }, 'devhost: the signed install failed; /devhost pages will not load'),
+  );
+}
+
+async function main(): Promise<void> {
+  const config = configOrExit();
+  const logger = createLogger({ level: config.logLevel });
+  const database = await openDatabase(config, logger);
+  const running: Running = {};
+  onSignals(running, database, logger);
   try {
     const applied = await migrateLatest(database.db);
     if (applied.length) logger.info({ applied }, 'migrations applied');
-    attest = await createApp({ config, db: database.db, logger });
-    const { app, devhost } = attest;
-    server = http.createServer(app);
-    applyServerTimeouts(server);
-    await new Promise<void>((resolve, reject) => {
-      server!.once('error', reject);
-      server!.listen(config.port, config.host, () => resolve());
-    });
+    running.attest = await createApp({ config, db: database.db, logger });
+    running.server = http.createServer(running.attest.app);
+    await listen(running.server, config);
     logger.info({ host: config.host, port: config.port, baseUrl: config.localBaseUrl }, 'Attest is listening');
-    if (config.scheduler) attest.scheduler.start();
-    if (devhost) {
-      // The stand-in installs itself; if that fails (say CONNECT_KEYS_CDN_URL points at another key
-      // server) the add-on still serves real installs, so this is worth a log line, not a stop.
-      await devhost.install().then(
-        () => logger.info(`devhost: open ${config.localBaseUrl}/devhost`),
-        (err: unknown) => logger.error({ err: String((err as Error)?.message ?? err) }, 'devhost: the signed install failed; /devhost pages will not load'),
-      );
-    }
+    if (config.scheduler) running.attest.scheduler.start();
+    await installDevhost(running.attest, config, logger);
   } catch (err) {
     logger.error({ err }, 'start failed');
     await database.close().catch(() => undefined);

