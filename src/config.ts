@@ -156,6 +156,92 @@ export function loadCliConfig(env: Env = process.env): CliConfig {
   return loadConfigWith(env, 'existing');
 }
 
+type ParsedEnv = z.infer<typeof envSchema>;
+
+/** The at-rest and signing keys: required in production; in development made on first use; for the CLI only where they exist. */
+function keysOf(parsed: ParsedEnv, dataDir: string, isProduction: boolean, keys: 'create' | 'existing'): { secretKey: Buffer | null; signingKey: KeyObject | null } {
+  let secretKey: Buffer | null;
+  let signingKey: KeyObject | null;
+  if (keys === 'existing') {
+    const existing = (name: string) => {
+      const file = path.join(dataDir, name);
+      return !isProduction && fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : undefined;
+    };
+    const secret = parsed.ATTEST_SECRET_KEY ?? existing('secret.key');
+    const signing = parsed.ATTEST_SIGNING_KEY ?? existing(DEV_SIGNING_KEY_FILE);
+    secretKey = secret ? parseSecretKey(secret) : null;
+    signingKey = signing ? parseSigningKey(signing) : null;
+  } else if (isProduction) {
+    if (!parsed.ATTEST_SECRET_KEY) throw new ConfigError('ATTEST_SECRET_KEY', 'is required in production');
+    if (!parsed.ATTEST_SIGNING_KEY) throw new ConfigError('ATTEST_SIGNING_KEY', 'is required in production');
+    secretKey = parseSecretKey(parsed.ATTEST_SECRET_KEY);
+    signingKey = parseSigningKey(parsed.ATTEST_SIGNING_KEY);
+  } else {
+    secretKey = parseSecretKey(
+      parsed.ATTEST_SECRET_KEY ?? keyFile(dataDir, 'secret.key', () => randomBytes(32).toString('hex') + '\n'),
+    );
+    signingKey = parseSigningKey(
+      parsed.ATTEST_SIGNING_KEY ??
+        keyFile(dataDir, DEV_SIGNING_KEY_FILE, () =>
+          generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+        ),
+    );
+  }
+  return { secretKey, signingKey };
+}
+
+/** An on/off switch (on by default): on, off, true, false, 1 or 0. */
+function onOff(name: string, value: string | undefined): boolean {
+  const raw = (value ?? 'on').toLowerCase();
+  if (!['on', 'off', 'true', 'false', '1', '0'].includes(raw)) {
+    throw new ConfigError(name, `must be "on" or "off", got "${value}"`);
+  }
+  return !['off', 'false', '0'].includes(raw);
+}
+
+function logLevelOf(value: string | undefined): string {
+  const logLevel = value || 'info';
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
+    throw new ConfigError('LOG_LEVEL', `must be one of fatal, error, warn, info, debug, trace, silent`);
+  }
+  return logLevel;
+}
+
+/** An RFC 3161 TSA and the certificate(s) its tokens must be signed with: both or neither. */
+function tsaOf(parsed: ParsedEnv, isProduction: boolean): Config['tsa'] {
+  let tsa: Config['tsa'];
+  if (parsed.ATTEST_TSA_URL) {
+    const url = parseUrl('ATTEST_TSA_URL', parsed.ATTEST_TSA_URL, isProduction ? ['https:', 'http:'] : ['http:', 'https:']);
+    const pem = (parsed.ATTEST_TSA_CERT ?? '').replace(/\\n/g, '\n');
+    const certificatesPem = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+    if (!certificatesPem.length) throw new ConfigError('ATTEST_TSA_CERT', 'is required with ATTEST_TSA_URL: the PEM certificate(s) the TSA signs its tokens with');
+    tsa = { url, certificatesPem };
+  } else if (parsed.ATTEST_TSA_CERT) {
+    throw new ConfigError('ATTEST_TSA_URL', 'is required with ATTEST_TSA_CERT');
+  }
+  return tsa;
+}
+
+function metricsTokenOf(value: string | undefined): string | undefined {
+  const metricsToken = value || undefined;
+  if (metricsToken !== undefined && (metricsToken.length < 16 || !/^[\x21-\x7e]+$/.test(metricsToken))) {
+    throw new ConfigError('ATTEST_METRICS_TOKEN', 'must be at least 16 printable characters without spaces');
+  }
+  return metricsToken;
+}
+
+/** Group commit of a tenant's decisions: `N` or `N,M` (at most N per transaction, M such transactions at once). */
+function decisionBatchesOf(value: string | undefined): Config['decisionBatches'] {
+  const batchRaw = value ?? '32,4';
+  const batchMatch = /^(\d{1,3})(?:,(\d{1,2}))?$/.exec(batchRaw);
+  if (!batchMatch || Number(batchMatch[1]) < 1 || (batchMatch[2] !== undefined && Number(batchMatch[2]) < 1)) {
+    throw new ConfigError('ATTEST_DECISION_BATCH', 'must be the most decisions per transaction, optionally with how many run at once: e.g. 32 or 32,2');
+  }
+  const maxBatch = Number(batchMatch[1]);
+  // `1` alone turns group commit off: each decision in its own transaction, as many at once as arrive.
+  return { maxBatch, maxConcurrent: batchMatch[2] !== undefined ? Number(batchMatch[2]) : maxBatch === 1 ? Infinity : 4 };
+}
+
 function loadConfigWith(env: Env, keys: 'create'): Config;
 function loadConfigWith(env: Env, keys: 'existing'): CliConfig;
 function loadConfigWith(env: Env, keys: 'create' | 'existing'): Config | CliConfig {
@@ -186,44 +272,11 @@ function loadConfigWith(env: Env, keys: 'create' | 'existing'): Config | CliConf
     throw new ConfigError('AC_LOCAL_BASE_URL', 'is required in production (the public https URL of this service)');
   }
 
-  let secretKey: Buffer | null;
-  let signingKey: KeyObject | null;
-  if (keys === 'existing') {
-    const existing = (name: string) => {
-      const file = path.join(dataDir, name);
-      return !isProduction && fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : undefined;
-    };
-    const secret = parsed.ATTEST_SECRET_KEY ?? existing('secret.key');
-    const signing = parsed.ATTEST_SIGNING_KEY ?? existing(DEV_SIGNING_KEY_FILE);
-    secretKey = secret ? parseSecretKey(secret) : null;
-    signingKey = signing ? parseSigningKey(signing) : null;
-  } else if (isProduction) {
-    if (!parsed.ATTEST_SECRET_KEY) throw new ConfigError('ATTEST_SECRET_KEY', 'is required in production');
-    if (!parsed.ATTEST_SIGNING_KEY) throw new ConfigError('ATTEST_SIGNING_KEY', 'is required in production');
-    secretKey = parseSecretKey(parsed.ATTEST_SECRET_KEY);
-    signingKey = parseSigningKey(parsed.ATTEST_SIGNING_KEY);
-  } else {
-    secretKey = parseSecretKey(
-      parsed.ATTEST_SECRET_KEY ?? keyFile(dataDir, 'secret.key', () => randomBytes(32).toString('hex') + '\n'),
-    );
-    signingKey = parseSigningKey(
-      parsed.ATTEST_SIGNING_KEY ??
-        keyFile(dataDir, DEV_SIGNING_KEY_FILE, () =>
-          generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-        ),
-    );
-  }
+  const { secretKey, signingKey } = keysOf(parsed, dataDir, isProduction, keys);
 
-  const devhostRaw = (parsed.DEVHOST ?? 'on').toLowerCase();
-  if (!['on', 'off', 'true', 'false', '1', '0'].includes(devhostRaw)) {
-    throw new ConfigError('DEVHOST', `must be "on" or "off", got "${parsed.DEVHOST}"`);
-  }
-  const devhost = !isProduction && !['off', 'false', '0'].includes(devhostRaw);
+  const devhost = onOff('DEVHOST', parsed.DEVHOST) && !isProduction;
 
-  const logLevel = parsed.LOG_LEVEL || 'info';
-  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
-    throw new ConfigError('LOG_LEVEL', `must be one of fatal, error, warn, info, debug, trace, silent`);
-  }
+  const logLevel = logLevelOf(parsed.LOG_LEVEL);
 
   // The devhost emulates the reporting API; elsewhere Atlassian's host (the exact one is unconfirmed).
   const privacyUrl = (
@@ -233,36 +286,6 @@ function loadConfigWith(env: Env, keys: 'create' | 'existing'): Config | CliConf
         ? `${localBaseUrl}/devhost`
         : 'https://api.atlassian.com'
   ).replace(/\/$/, '');
-  const schedulerRaw = (parsed.ATTEST_SCHEDULER ?? 'on').toLowerCase();
-  if (!['on', 'off', 'true', 'false', '1', '0'].includes(schedulerRaw)) {
-    throw new ConfigError('ATTEST_SCHEDULER', `must be "on" or "off", got "${parsed.ATTEST_SCHEDULER}"`);
-  }
-
-  let tsa: Config['tsa'];
-  if (parsed.ATTEST_TSA_URL) {
-    const url = parseUrl('ATTEST_TSA_URL', parsed.ATTEST_TSA_URL, isProduction ? ['https:', 'http:'] : ['http:', 'https:']);
-    const pem = (parsed.ATTEST_TSA_CERT ?? '').replace(/\\n/g, '\n');
-    const certificatesPem = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-    if (!certificatesPem.length) throw new ConfigError('ATTEST_TSA_CERT', 'is required with ATTEST_TSA_URL: the PEM certificate(s) the TSA signs its tokens with');
-    tsa = { url, certificatesPem };
-  } else if (parsed.ATTEST_TSA_CERT) {
-    throw new ConfigError('ATTEST_TSA_URL', 'is required with ATTEST_TSA_CERT');
-  }
-
-  const metricsToken = parsed.ATTEST_METRICS_TOKEN || undefined;
-  if (metricsToken !== undefined && (metricsToken.length < 16 || !/^[\x21-\x7e]+$/.test(metricsToken))) {
-    throw new ConfigError('ATTEST_METRICS_TOKEN', 'must be at least 16 printable characters without spaces');
-  }
-
-  const batchRaw = parsed.ATTEST_DECISION_BATCH ?? '32,4';
-  const batchMatch = /^(\d{1,3})(?:,(\d{1,2}))?$/.exec(batchRaw);
-  if (!batchMatch || Number(batchMatch[1]) < 1 || (batchMatch[2] !== undefined && Number(batchMatch[2]) < 1)) {
-    throw new ConfigError('ATTEST_DECISION_BATCH', 'must be the most decisions per transaction, optionally with how many run at once: e.g. 32 or 32,2');
-  }
-  const maxBatch = Number(batchMatch[1]);
-  // `1` alone turns group commit off: each decision in its own transaction, as many at once as arrive.
-  const decisionBatches = { maxBatch, maxConcurrent: batchMatch[2] !== undefined ? Number(batchMatch[2]) : maxBatch === 1 ? Infinity : 4 };
-
   return {
     port,
     host,
@@ -277,14 +300,14 @@ function loadConfigWith(env: Env, keys: 'create' | 'existing'): Config | CliConf
     logLevel,
     hostAllowList: parsed.AC_HOST_WHITELIST,
     privacyUrl,
-    scheduler: !['off', 'false', '0'].includes(schedulerRaw),
-    tsa,
-    metricsToken,
+    scheduler: onOff('ATTEST_SCHEDULER', parsed.ATTEST_SCHEDULER),
+    tsa: tsaOf(parsed, isProduction),
+    metricsToken: metricsTokenOf(parsed.ATTEST_METRICS_TOKEN),
     connectKeysUrl: parsed.CONNECT_KEYS_CDN_URL
       ? parseUrl('CONNECT_KEYS_CDN_URL', parsed.CONNECT_KEYS_CDN_URL, isProduction ? ['https:'] : ['http:', 'https:'])
       : devhost
         ? `${localBaseUrl}/devhost/connect-keys`
         : undefined,
-    decisionBatches,
+    decisionBatches: decisionBatchesOf(parsed.ATTEST_DECISION_BATCH),
   };
 }
