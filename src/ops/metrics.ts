@@ -30,6 +30,7 @@ export function createMetrics(opts: { db: Knex; token?: string; now?: () => numb
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'attest_process_' });
   const now = opts.now ?? Date.now;
+  registerDatabaseGauges(registry, opts.db, now);
 
   const httpDuration = new Histogram({
     name: 'attest_http_request_duration_seconds',
@@ -39,6 +40,48 @@ export function createMetrics(opts: { db: Knex; token?: string; now?: () => numb
     registers: [registry],
   });
 
+  const appends = new Counter({
+    name: 'attest_audit_appends_total',
+    help: 'Audit events appended (committed) by this instance, by action (decisions are decision.approved and decision.rejected)',
+    labelNames: ['action'] as const,
+    registers: [registry],
+  });
+
+  // Appends of one tenant queue on its head row: this is the queue, as each append saw it (one round trip included).
+  const headLockWait = new Histogram({
+    name: 'attest_audit_head_lock_wait_seconds',
+    help: "Time an audit append waited for its tenant's head lock (the queue of that tenant's appends), including the locking statement's round trip",
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+
+  const httpMiddleware = (req: Request, res: Response, next: NextFunction) => {
+    const start = process.hrtime.bigint();
+    res.on('finish', () => {
+      const route = req.route?.path ? `${req.baseUrl}${req.route.path}` : ROUTE_UNMATCHED;
+      httpDuration.observe({ method: req.method, route, status: String(res.statusCode) }, Number(process.hrtime.bigint() - start) / 1e9);
+    });
+    next();
+  };
+
+  const router = metricsRouter(registry, opts.token);
+
+  return {
+    registry,
+    httpMiddleware,
+    router,
+    appended: (action) => appends.inc({ action }),
+    headLockWait: (seconds) => headLockWait.observe(seconds),
+  };
+}
+
+/**
+ * What the database says, read at scrape time (so every instance reports the same): the evidence's health,
+ * the webhook inbox, scheduled job runs, and this instance's pool.
+ */
+function registerDatabaseGauges(registry: Registry, db: Knex, now: () => number): void {
+  registerEvidenceGauges(registry, db, now);
+  const opts = { db };
   new Gauge({
     name: 'attest_webhook_inbox_unprocessed',
     help: 'Page webhook deliveries stored but not yet handled',
@@ -59,6 +102,66 @@ export function createMetrics(opts: { db: Knex; token?: string; now?: () => numb
     },
   });
 
+  const jobRuns = new Gauge({
+    name: 'attest_scheduler_runs',
+    help: 'Scheduled job runs in the last 24 hours by job and outcome',
+    labelNames: ['job', 'outcome'] as const,
+    registers: [registry],
+    async collect() {
+      const rows = await opts.db('job_runs')
+        .where('started_at', '>', new Date(now() - 24 * 60 * 60 * 1000))
+        .groupBy('job', 'outcome')
+        .select('job', 'outcome')
+        .count<{ job: string; outcome: string; n: string }[]>('* as n');
+      jobRuns.reset();
+      for (const r of rows) jobRuns.set({ job: r.job, outcome: r.outcome }, Number(r.n));
+    },
+  });
+
+  const pool = new Gauge({
+    name: 'attest_db_pool_connections',
+    help: 'Database pool connections by state (used, free, pending acquires)',
+    labelNames: ['state'] as const,
+    registers: [registry],
+    collect() {
+      const p = (opts.db.client as { pool?: { numUsed(): number; numFree(): number; numPendingAcquires(): number } }).pool;
+      if (!p) return;
+      pool.set({ state: 'used' }, p.numUsed());
+      pool.set({ state: 'free' }, p.numFree());
+      pool.set({ state: 'pending' }, p.numPendingAcquires());
+    },
+  });
+
+}
+
+/** `/metrics`: 404 without a token configured, 401 without the right bearer token (compared in constant time). */
+function metricsRouter(registry: Registry, token: string | undefined): Router {
+  const router = createRouter();
+  router.get('/metrics', async (req, res) => {
+    if (!token) {
+      res.status(404).json({ error: { message: 'Metrics are off: set ATTEST_METRICS_TOKEN to serve them.' } });
+      return;
+    }
+    const given = Buffer.from((req.headers.authorization ?? '').replace(/^Bearer /, ''), 'utf8');
+    const expected = Buffer.from(token, 'utf8');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      res.status(401).set('WWW-Authenticate', 'Bearer').json({ error: { message: 'Metrics need Authorization: Bearer <ATTEST_METRICS_TOKEN>.' } });
+      return;
+    }
+    try {
+      const body = await registry.metrics();
+      res.set('Content-Type', registry.contentType).set('Cache-Control', 'no-store').send(body);
+    } catch {
+      res.status(503).set('Retry-After', '5').json({ error: { message: 'Metrics could not be read from the database right now.' } });
+    }
+  });
+
+  return router;
+}
+
+/** The oldest event no signed checkpoint covers yet, and tenants whose latest chain check failed. */
+function registerEvidenceGauges(registry: Registry, db: Knex, now: () => number): void {
+  const opts = { db };
   new Gauge({
     name: 'attest_unsigned_events_oldest_seconds',
     help: "Age of the oldest audit event that no signed checkpoint covers yet, over all tenants (0 when all are signed): checkpoints run every 5 minutes, so a value past 15 minutes means signing is refused or delayed",
@@ -86,85 +189,4 @@ export function createMetrics(opts: { db: Knex; token?: string; now?: () => numb
     },
   });
 
-  const jobRuns = new Gauge({
-    name: 'attest_scheduler_runs',
-    help: 'Scheduled job runs in the last 24 hours by job and outcome',
-    labelNames: ['job', 'outcome'] as const,
-    registers: [registry],
-    async collect() {
-      const rows = await opts.db('job_runs')
-        .where('started_at', '>', new Date(now() - 24 * 60 * 60 * 1000))
-        .groupBy('job', 'outcome')
-        .select('job', 'outcome')
-        .count<{ job: string; outcome: string; n: string }[]>('* as n');
-      jobRuns.reset();
-      for (const r of rows) jobRuns.set({ job: r.job, outcome: r.outcome }, Number(r.n));
-    },
-  });
-
-  const appends = new Counter({
-    name: 'attest_audit_appends_total',
-    help: 'Audit events appended (committed) by this instance, by action (decisions are decision.approved and decision.rejected)',
-    labelNames: ['action'] as const,
-    registers: [registry],
-  });
-
-  // Appends of one tenant queue on its head row: this is the queue, as each append saw it (one round trip included).
-  const headLockWait = new Histogram({
-    name: 'attest_audit_head_lock_wait_seconds',
-    help: "Time an audit append waited for its tenant's head lock (the queue of that tenant's appends), including the locking statement's round trip",
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-    registers: [registry],
-  });
-
-  const pool = new Gauge({
-    name: 'attest_db_pool_connections',
-    help: 'Database pool connections by state (used, free, pending acquires)',
-    labelNames: ['state'] as const,
-    registers: [registry],
-    collect() {
-      const p = (opts.db.client as { pool?: { numUsed(): number; numFree(): number; numPendingAcquires(): number } }).pool;
-      if (!p) return;
-      pool.set({ state: 'used' }, p.numUsed());
-      pool.set({ state: 'free' }, p.numFree());
-      pool.set({ state: 'pending' }, p.numPendingAcquires());
-    },
-  });
-
-  const httpMiddleware = (req: Request, res: Response, next: NextFunction) => {
-    const start = process.hrtime.bigint();
-    res.on('finish', () => {
-      const route = req.route?.path ? `${req.baseUrl}${req.route.path}` : ROUTE_UNMATCHED;
-      httpDuration.observe({ method: req.method, route, status: String(res.statusCode) }, Number(process.hrtime.bigint() - start) / 1e9);
-    });
-    next();
-  };
-
-  const router = createRouter();
-  router.get('/metrics', async (req, res) => {
-    if (!opts.token) {
-      res.status(404).json({ error: { message: 'Metrics are off: set ATTEST_METRICS_TOKEN to serve them.' } });
-      return;
-    }
-    const given = Buffer.from((req.headers.authorization ?? '').replace(/^Bearer /, ''), 'utf8');
-    const expected = Buffer.from(opts.token, 'utf8');
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-      res.status(401).set('WWW-Authenticate', 'Bearer').json({ error: { message: 'Metrics need Authorization: Bearer <ATTEST_METRICS_TOKEN>.' } });
-      return;
-    }
-    try {
-      const body = await registry.metrics();
-      res.set('Content-Type', registry.contentType).set('Cache-Control', 'no-store').send(body);
-    } catch {
-      res.status(503).set('Retry-After', '5').json({ error: { message: 'Metrics could not be read from the database right now.' } });
-    }
-  });
-
-  return {
-    registry,
-    httpMiddleware,
-    router,
-    appended: (action) => appends.inc({ action }),
-    headLockWait: (seconds) => headLockWait.observe(seconds),
-  };
 }
