@@ -21,8 +21,14 @@ export const DEFAULT_FEED_RATE_LIMIT = 30;
  * `GET /calendar/<secret>.ics`, no JWT (calendar clients cannot send one), rate limited per feed.
  */
 export function createCalendarRouter(opts: { addon: AddOn; service: CalendarService; feedRateLimit?: number }): Router {
-  const { addon, service } = opts;
   const router = Router();
+  addAdminRoutes(router, opts.addon, opts.service);
+  addFeedRoute(router, opts.service, opts.feedRateLimit ?? DEFAULT_FEED_RATE_LIMIT);
+  return router;
+}
+
+/** Status, create or replace, configure and revoke: context JWT, space admins only. */
+function addAdminRoutes(router: Router, addon: AddOn, service: CalendarService): void {
   const base = '/api/spaces/:spaceKey/calendar-feed';
 
   router.get(
@@ -71,15 +77,22 @@ export function createCalendarRouter(opts: { addon: AddOn; service: CalendarServ
     }),
   );
 
+}
+
+/** The feed: no JWT, the URL's secret is the credential; rate limited per feed. */
+function addFeedRoute(router: Router, service: CalendarService, limit: number): void {
   const feedLimit = rateLimit({
     windowMs: 60_000,
-    limit: opts.feedRateLimit ?? DEFAULT_FEED_RATE_LIMIT,
+    limit,
     standardHeaders: 'draft-8',
     legacyHeaders: false,
     keyGenerator: (req) => {
       const credentials = typeof req.params.file === 'string' ? parseFeedFileName(req.params.file) : null;
       return credentials ? `feed:${credentials.feedId}` : `ip:${ipKeyGenerator(req.ip ?? '')}`;
     },
+    // The address only counts names that cannot be a feed (refused without a query), so production's
+    // `trust proxy` (app.ts) and a forged X-Forwarded-For change nothing that matters: no console warnings.
+    validate: { trustProxy: false, xForwardedForHeader: false },
     handler: (_req, _res, next) => next(new TooManyRequestsError('This calendar was asked for too often: try again in a minute.')),
   });
 
@@ -93,6 +106,4 @@ export function createCalendarRouter(opts: { addon: AddOn; service: CalendarServ
       res.status(200).set('Cache-Control', 'private, no-store').type('text/calendar; charset=utf-8').send(ics);
     }),
   );
-
-  return router;
 }
