@@ -3,7 +3,7 @@ import { z } from 'zod';
 /** POST (create or replace the URL) and PUT (change the setting) /api/spaces/:spaceKey/calendar-feed. */
 export const calendarFeedBody = z
   .object({
-    showTitles: z.boolean({ message: '"Show page titles in the calendar" must be true or false' }),
+    showTitles: z.boolean({ message: '"Include page titles in the calendar" must be true or false' }),
   })
   .strict();
 

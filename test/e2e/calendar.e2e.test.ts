@@ -63,7 +63,7 @@ describe('calendar subscription end to end', () => {
     expect((await nora.status()).status).toBe(403);
     expect((await request(t.baseUrl).post('/api/spaces/ENG/calendar-feed').send({ showTitles: false })).status).toBe(401);
     for (const [body, message] of [
-      [{}, /Show page titles in the calendar/],
+      [{}, /Include page titles in the calendar/],
       [{ showTitles: 'yes' }, /must be true or false/],
       [{ showTitles: true, extra: 1 }, /extra/],
     ] as Array<[object, RegExp]>) {
