@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import { DAY_MS, isOpen } from '../approvals/approval-rules';
 import type { AuditLog } from '../audit/audit-log';
@@ -7,12 +8,18 @@ import type { Clock } from '../lib/clock';
 import { NotAllowedError, NotFoundError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import type { SpaceAdminCheck } from '../spaces/space-admin';
-import { CalendarEventInput, renderCalendar } from './calendar-ics';
+import { CalendarEventInput, CalendarInput, renderCalendar } from './calendar-ics';
 import type { CalendarDate, CalendarStore } from './calendar-store';
 import { feedFileName, newFeedCredentials, parseFeedFileName, secretMatches, secretSha256 } from './calendar-token';
 
-/** At most this many workflows in one feed (a response stays small; calendar clients poll it). */
-export const MAX_FEED_WORKFLOWS = 2000;
+/**
+ * At most this many workflows in one feed (≤ 2 events each). ical-generator folds lines one character at a
+ * time (a TextEncoder per character): 1000 events, about 530 KiB, take a second or more of CPU on a loaded
+ * machine, so the feed stays this small and a feed whose events did not change is served from memory.
+ */
+export const MAX_FEED_WORKFLOWS = 500;
+/** Rendered feeds kept in memory (per process), by feed id: the text and what it was rendered from. */
+const RENDERED_FEEDS = 200;
 /** Dates further back than this are history, not a cadence: the feed leaves them out. */
 export const FEED_HISTORY_DAYS = 90;
 
@@ -40,6 +47,8 @@ const UNKNOWN_FEED_HASH = secretSha256('no feed has this secret');
  * as iCalendar, behind a secret URL that a space admin creates, replaces and revokes.
  */
 export class CalendarService {
+  private readonly rendered = new Map<string, { key: string; text: string }>();
+
   constructor(
     private readonly deps: {
       db: Knex;
@@ -167,12 +176,24 @@ export class CalendarService {
         workflowTitle: wf.title,
       };
     });
-    return renderCalendar({
+    return this.render(feed.feedId, {
       spaceKey: feed.spaceKey,
       showTitles: feed.showTitles,
       uidDomain: new URL(this.deps.localBaseUrl).hostname,
       events,
       truncated: found.length > MAX_FEED_WORKFLOWS,
     });
+  }
+
+  /** The calendar text, rendered again only when what it shows changed (any field of any event). */
+  private render(feedId: string, input: CalendarInput): string {
+    const key = createHash('sha256').update(JSON.stringify(input)).digest('base64');
+    const hit = this.rendered.get(feedId);
+    if (hit?.key === key) return hit.text;
+    const text = renderCalendar(input);
+    this.rendered.delete(feedId);
+    if (this.rendered.size >= RENDERED_FEEDS) this.rendered.delete(this.rendered.keys().next().value as string);
+    this.rendered.set(feedId, { key, text });
+    return text;
   }
 }
