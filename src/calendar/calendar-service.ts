@@ -80,7 +80,7 @@ export class CalendarService {
   async create(p: Principal, spaceKey: string, opts: { showTitles: boolean }): Promise<NewCalendarFeed> {
     await this.assertSpaceAdmin(p, spaceKey);
     const credentials = newFeedCredentials();
-    const { feed, rotated } = await this.deps.db.transaction(async (trx) => {
+    const { feed, rotated, previousFeedId } = await this.deps.db.transaction(async (trx) => {
       const before = await this.deps.store.lock(p.clientKey, spaceKey, trx);
       const feed = await this.deps.store.put(p.clientKey, spaceKey, { feedId: credentials.feedId, secretSha256: secretSha256(credentials.secret), showTitles: opts.showTitles }, trx);
       await this.deps.audit.append(trx, p.clientKey, {
@@ -89,8 +89,9 @@ export class CalendarService {
         spaceKey,
         data: { showTitles: opts.showTitles },
       });
-      return { feed, rotated: !!before };
+      return { feed, rotated: !!before, previousFeedId: before?.feedId ?? null };
     });
+    if (previousFeedId) this.rendered.delete(previousFeedId);
     this.deps.logger.info({ clientKey: p.clientKey, spaceKey, rotated }, rotated ? 'calendar feed URL replaced' : 'calendar feed created');
     const url = `${this.deps.localBaseUrl.replace(/\/$/, '')}/calendar/${feedFileName(credentials)}`;
     return {
@@ -124,7 +125,7 @@ export class CalendarService {
 
   async revoke(p: Principal, spaceKey: string): Promise<void> {
     await this.assertSpaceAdmin(p, spaceKey);
-    await this.deps.db.transaction(async (trx) => {
+    const revoked = await this.deps.db.transaction(async (trx) => {
       const before = await this.deps.store.lock(p.clientKey, spaceKey, trx);
       if (!before) throw new NotFoundError(`Space ${spaceKey} has no calendar subscription to revoke.`);
       await this.deps.store.remove(p.clientKey, spaceKey, trx);
@@ -134,7 +135,10 @@ export class CalendarService {
         spaceKey,
         data: { showTitles: before.showTitles },
       });
+      return before;
     });
+    // Unreachable anyway (the row is gone), but a revoked calendar's text should not stay in memory.
+    this.rendered.delete(revoked.feedId);
     this.deps.logger.info({ clientKey: p.clientKey, spaceKey }, 'calendar feed revoked');
   }
 

@@ -71,8 +71,13 @@ export class CalendarStore {
     return row ? toFeed(row) : null;
   }
 
-  /** Locks the space's feed row (if any) until `trx` ends: two admins rotating at once queue. */
+  /**
+   * Locks the space's feed until `trx` ends, whether it has one yet or not (a transaction-scoped advisory
+   * lock on the space, as there may be no row to lock): two admins creating or rotating at once queue, and
+   * the second sees the first's feed, so its URL replaces it as a rotation.
+   */
   async lock(clientKey: string, spaceKey: string, trx: Knex.Transaction): Promise<CalendarFeed | null> {
+    await trx.raw('SELECT pg_advisory_xact_lock(hashtextextended(?, 0))', [`${FEEDS}\n${clientKey}\n${spaceKey}`]);
     const row = await trx<CalendarFeedRow>(FEEDS).where({ client_key: clientKey, space_key: spaceKey }).forUpdate().first();
     return row ? toFeed(row) : null;
   }

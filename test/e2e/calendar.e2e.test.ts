@@ -240,6 +240,16 @@ describe('calendar subscription end to end', () => {
     expect((await t.db('calendar_feeds').where({ client_key: d.clientKey, space_key: 'ENG' }))).toHaveLength(0);
     const actions = (await calendarEvents()).map((e: { action: string }) => e.action);
     expect(actions.slice(-2)).toEqual(['calendar-feed.rotated', 'calendar-feed.revoked']);
+
+    // Two admins creating at once: they queue; the second replaces the first (one created, one rotated).
+    const [a, b] = await Promise.all([engAdmin().create({ showTitles: false }), engAdmin().create({ showTitles: false })]);
+    expect([a.status, b.status]).toEqual([201, 201]);
+    expect([a.body.rotated, b.body.rotated].sort()).toEqual([false, true]);
+    const [first, second] = a.body.rotated ? [b, a] : [a, b];
+    expect((await fetchFeed(first.body.url)).status).toBe(404);
+    expect((await fetchFeed(second.body.url)).status).toBe(200);
+    expect((await calendarEvents()).slice(-2).map((e: { action: string }) => e.action)).toEqual(['calendar-feed.created', 'calendar-feed.rotated']);
+    expect((await engAdmin().revoke()).status).toBe(204);
     expect((await t.audit.verify(t.db, d.clientKey)).ok).toBe(true);
   });
 
