@@ -14,16 +14,16 @@ import { parseFeedFileName } from './calendar-token';
  * address: Google and Microsoft fetch every subscription of every customer from a few shared addresses.
  * Requests for names that cannot be a feed are counted per client address.
  */
-export const DEFAULT_FEED_RATE_LIMIT = 30;
+const FEED_READS_PER_MINUTE = 30;
 
 /**
  * The space admin's API for the calendar subscription (context JWT, space admins only) and the feed itself:
  * `GET /calendar/<secret>.ics`, no JWT (calendar clients cannot send one), rate limited per feed.
  */
-export function createCalendarRouter(opts: { addon: AddOn; service: CalendarService; feedRateLimit?: number }): Router {
+export function createCalendarRouter(opts: { addon: AddOn; service: CalendarService }): Router {
   const router = Router();
   addAdminRoutes(router, opts.addon, opts.service);
-  addFeedRoute(router, opts.service, opts.feedRateLimit ?? DEFAULT_FEED_RATE_LIMIT);
+  addFeedRoute(router, opts.service);
   return router;
 }
 
@@ -80,10 +80,10 @@ function addAdminRoutes(router: Router, addon: AddOn, service: CalendarService):
 }
 
 /** The feed: no JWT, the URL's secret is the credential; rate limited per feed. */
-function addFeedRoute(router: Router, service: CalendarService, limit: number): void {
+function addFeedRoute(router: Router, service: CalendarService): void {
   const feedLimit = rateLimit({
     windowMs: 60_000,
-    limit,
+    limit: FEED_READS_PER_MINUTE,
     standardHeaders: 'draft-8',
     legacyHeaders: false,
     keyGenerator: (req) => {
