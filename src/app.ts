@@ -25,6 +25,9 @@ import { createMetrics } from './ops/metrics';
 import { createEvidence } from './evidence/evidence-feature';
 import { DEFAULT_EXPORT_LIMITS, ExportLimits } from './evidence/export-limits';
 import { createSpacesRouter } from './spaces/spaces-router';
+import { createCalendarRouter } from './calendar/calendar-router';
+import { CalendarService } from './calendar/calendar-service';
+import { CalendarStore } from './calendar/calendar-store';
 import { SpaceAdminCheck } from './spaces/space-admin';
 import { SpaceDashboardService } from './spaces/space-dashboard-service';
 import { SpaceDashboardStore } from './spaces/space-dashboard-store';
@@ -261,6 +264,22 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
       dashboard: new SpaceDashboardService({ store: new SpaceDashboardStore(db), settings: spaceSettings, confluence, verification, clock, logger: logger.child({ component: 'spaces' }) }),
       confluence,
       checkpointKeyId: keyIdOf(config.signingKey),
+    }),
+  );
+  // The space's calendar subscription (#17): its admin API, and the feed behind a secret URL (no JWT).
+  app.use(
+    createCalendarRouter({
+      addon,
+      service: new CalendarService({
+        db,
+        store: new CalendarStore(db),
+        audit,
+        admins: new SpaceAdminCheck(confluence, clock),
+        hostBaseUrl: async (clientKey) => ((await store.get('clientInfo', clientKey)) as { baseUrl?: string } | null)?.baseUrl ?? null,
+        localBaseUrl: config.localBaseUrl,
+        clock,
+        logger: logger.child({ component: 'calendar' }),
+      }),
     }),
   );
   app.use(createMyApprovalsRouter({ addon, service: new MyApprovalsService({ store: new MyApprovalsStore(db), confluence, policies, clock }) }));

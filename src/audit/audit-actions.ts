@@ -159,6 +159,26 @@ export const AUDIT_ACTIONS = {
     when: "a closed account's personal data was erased (the chain keeps the ref)",
     data: z.strictObject({ ref: ref.nullable().describe('the erased person'), reason: z.string() }),
   },
+  'calendar-feed.created': {
+    about: 'space',
+    when: "a space admin created the space's calendar subscription URL",
+    data: z.strictObject({ showTitles: z.boolean().describe('whether its events name pages by title') }),
+  },
+  'calendar-feed.rotated': {
+    about: 'space',
+    when: 'a space admin replaced the calendar subscription URL: the old URL stopped working',
+    data: z.strictObject({ showTitles: z.boolean().describe('whether its events name pages by title') }),
+  },
+  'calendar-feed.configured': {
+    about: 'space',
+    when: 'a space admin changed whether the calendar subscription shows page titles',
+    data: z.strictObject({ showTitles: z.boolean().describe('the setting after the change') }),
+  },
+  'calendar-feed.revoked': {
+    about: 'space',
+    when: 'a space admin revoked the calendar subscription URL: it answers 404 from then on',
+    data: z.strictObject({ showTitles: z.boolean().describe('what the revoked feed showed') }),
+  },
   'checkpoint-trail.enabled': {
     about: 'space',
     when: 'a site admin started the checkpoint trail page in a space',

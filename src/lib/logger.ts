@@ -12,8 +12,18 @@ const SECRET_KEYS = /secret|password|authorization|jwt|token|privateKey|signingK
  * that regex, run directly, is quadratic on a long run of `eyJ` without dots (anyone can send such a path).
  */
 export function scrubText(text: string): string {
-  return text.replace(TOKEN_RUN, scrubRun).replace(/([?&](?:jwt|acpt)=)[^&\s]*/g, '$1[jwt]');
+  return text
+    .replace(TOKEN_RUN, scrubRun)
+    .replace(/([?&](?:jwt|acpt)=)[^&\s]*/g, '$1[jwt]')
+    .replace(CAPABILITY_RUN, `${CAPABILITY_PREFIX}[redacted]`);
 }
+
+/**
+ * Secret URLs (capability URLs: whoever has one may read what it serves, e.g. a calendar subscription)
+ * carry their secret after this prefix. Whatever logs a URL path (pino-http, ACE, errors) never shows it.
+ */
+export const CAPABILITY_PREFIX = 'atcap_';
+const CAPABILITY_RUN = new RegExp(`${CAPABILITY_PREFIX}[A-Za-z0-9_-]+`, 'g');
 
 function scrubRun(run: string): string {
   if (!run.includes('eyJ')) return run;

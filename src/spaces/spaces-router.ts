@@ -58,7 +58,7 @@ export function createSpacesRouter(opts: {
       const s = json.settings;
       res.render('space-settings', {
         pageTitle: `Attest · ${spaceKey}`,
-        scripts: ['attest-ap.js', 'attest-picker.js', 'space-settings.js', 'evidence-export.js'],
+        scripts: ['attest-ap.js', 'attest-picker.js', 'space-settings.js', 'evidence-export.js', 'calendar-feed.js'],
         spaceKey,
         s,
         exportRoleLocked: json.locked.includes('exportRole'),

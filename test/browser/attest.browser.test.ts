@@ -330,6 +330,39 @@ const WAIT = { timeout: 30_000 };
     await sec.close();
   }, 60_000);
 
+  it('a space admin makes the calendar URL on the Calendar tab; a calendar client reads it; revoking ends it', async () => {
+    // A due date in ENG that stays open whatever the other tests approve.
+    const page0 = d.pages.releaseChecklist;
+    await d.saveMacro(page0.id, page0.macroIds[0], { ...d.page(page0.id).macros[0].params, due: '2027-03-01' }, d.users.author.accountId);
+    expect((await fetch(d.macroUrl(d.users.alice.accountId, page0.id, page0.macroIds[0]))).status).toBe(200);
+
+    const page = await open(`/devhost/wiki/spaces/ENG/settings/attest?as=${as('spaceAdmin')}`);
+    const frame = page.frameLocator('iframe');
+    await frame.getByRole('tab', { name: 'Calendar' }).click();
+    await frame.locator('[data-testid=calendar-status]', { hasText: 'This space has no calendar URL.' }).waitFor(WAIT);
+    await frame.getByRole('button', { name: 'Create calendar URL' }).click();
+    const field = frame.getByLabel(/Calendar URL/);
+    await frame.locator('#calendar-url-box:not([hidden])').waitFor(WAIT);
+    const url = await field.inputValue();
+    expect(url).toMatch(new RegExp(`^${t.baseUrl}/calendar/atcap_[A-Za-z0-9_-]{65}\\.ics$`));
+    await frame.locator('[data-testid=calendar-status]', { hasText: 'name pages by id only' }).waitFor(WAIT);
+    await shot(page, 'space-calendar.png');
+
+    // What Outlook or Google would fetch: no JWT, no cookie.
+    const res = await fetch(url);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/calendar; charset=utf-8');
+    const ics = await res.text();
+    expect(ics).toContain(`SUMMARY:Approval due (page ${page0.id})`);
+    expect(ics).not.toContain('Release checklist');
+
+    await frame.getByRole('button', { name: 'Revoke the URL' }).click();
+    await frame.locator('#calendar-message', { hasText: 'revoked' }).waitFor(WAIT);
+    expect((await fetch(url)).status).toBe(404);
+    expect(problemsOf(page)).toEqual([]);
+    await page.close();
+  }, 60_000);
+
   it('has no serious or critical accessibility violation on any Attest screen (axe-core)', async () => {
     const axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
     const screens: Array<[string, string, (f: FrameLocator) => Promise<void>]> = [
@@ -341,6 +374,10 @@ const WAIT = { timeout: 30_000 };
         await f.locator('#workflows-table[data-loaded]').waitFor(WAIT);
       }],
       ['evidence', `/devhost/wiki/spaces/ENG/settings/attest?as=${as('spaceAdmin')}`, (f) => f.getByRole('tab', { name: 'Evidence' }).click()],
+      ['calendar', `/devhost/wiki/spaces/ENG/settings/attest?as=${as('spaceAdmin')}`, async (f) => {
+        await f.getByRole('tab', { name: 'Calendar' }).click();
+        await f.locator('[data-testid=calendar-status]', { hasText: 'calendar URL' }).waitFor(WAIT);
+      }],
       ['macro editor', `/devhost/wiki/spaces/ENG/pages/${d.pages.releaseChecklist.id}/edit-macro/${d.pages.releaseChecklist.macroIds[0]}?as=${as('author')}`, (f) => f.locator('#people-chosen li').first().waitFor(WAIT)],
       ['My approvals', `/devhost/wiki/plugins/my-approvals?as=${as('bob')}`, (f) => f.locator('#my-approvals-list li').first().waitFor(WAIT)],
       ['My approvals (empty)', `/devhost/wiki/plugins/my-approvals?as=${as('author')}`, (f) => f.locator('#my-approvals-empty').waitFor(WAIT)],
