@@ -33,6 +33,8 @@ import { SpaceSettingsStore } from './spaces/space-settings-store';
 import type { VerificationStatusSource } from './spaces/verification-status';
 import { MyApprovalsService } from './my-approvals/my-approvals-service';
 import { MyApprovalsStore } from './my-approvals/my-approvals-store';
+import { DelegationsService } from './my-approvals/delegations-service';
+import { DelegationsStore } from './my-approvals/delegations-store';
 import { registerWebhooks } from './webhooks/webhooks';
 import { PageEventsService } from './webhooks/page-events-service';
 import { PageEventsStore } from './webhooks/page-events-store';
@@ -213,6 +215,8 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
   const policies: SpacePolicyProvider = spaceSettings;
   const verification: VerificationStatusSource = { status: (clientKey) => checkpoints.dashboardStatus(clientKey) };
   const viewCache = await createViewCache({ db, store, logger: logger.child({ component: 'view-cache' }) });
+  // "Out of office" (issue 16): My approvals owns the delegations; deciding, listing and reminding read them.
+  const delegations = new DelegationsService({ db, store: new DelegationsStore(db), audit, confluence, clock, logger: logger.child({ component: 'delegations' }) });
   const approvals = new ApprovalsService({
     db,
     store: new ApprovalsStore(db),
@@ -220,6 +224,7 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
     confluence,
     policies,
     clock,
+    delegations,
     logger: logger.child({ component: 'approvals' }),
     renderReads: viewCache.cache,
     decisionBatches: config.decisionBatches,
@@ -263,7 +268,7 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
       checkpointKeyId: keyIdOf(config.signingKey),
     }),
   );
-  app.use(createMyApprovalsRouter({ addon, service: new MyApprovalsService({ store: new MyApprovalsStore(db), confluence, policies, clock }) }));
+  app.use(createMyApprovalsRouter({ addon, service: new MyApprovalsService({ store: new MyApprovalsStore(db), confluence, policies, clock, delegations }), delegations, confluence }));
   const pageEvents = new PageEventsService({
     db,
     store: new PageEventsStore(db),
@@ -299,7 +304,7 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
       duties: [
         ...pageEventsDuties(pageEvents),
         ...approvalsDuties(approvals),
-        ...reminderDuties(new ReminderService({ approvals, policies, confluence, store: new RemindersStore(db), logger: logger.child({ component: 'reminders' }) })),
+        ...reminderDuties(new ReminderService({ approvals, policies, confluence, delegations, store: new RemindersStore(db), logger: logger.child({ component: 'reminders' }) })),
         ...checkpointDuties(checkpoints),
         ...privacyDuties(privacy),
       ],

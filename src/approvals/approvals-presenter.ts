@@ -47,6 +47,8 @@ export function workflowJson(v: WorkflowView, names: Map<string, string>) {
       decision: latest.get(a)?.decision ?? null,
       comment: latest.get(a)?.comment ?? null,
       at: latest.get(a)?.decidedAt.toISOString() ?? null,
+      /** The delegate who made that decision on the approver's behalf; null when the approver decided. */
+      decidedBy: decidedBy(latest.get(a)?.delegateId ?? null, names),
     })),
     groups: wf.groups.map((g) => ({
       name: g,
@@ -61,6 +63,7 @@ export function workflowJson(v: WorkflowView, names: Map<string, string>) {
       round: d.round,
       at: d.decidedAt.toISOString(),
       counts: d.round === wf.round && latest.get(d.approverId) === d,
+      decidedBy: decidedBy(d.delegateId, names),
     })),
     waitingOn: { users: v.outcome.waitingOnUsers, groups: v.outcome.waitingOnGroups },
     approvals: v.outcome.approvals,
@@ -75,8 +78,21 @@ export function workflowJson(v: WorkflowView, names: Map<string, string>) {
       reason: v.viewer.canDecide ? null : v.viewer.reason,
       myDecision: v.viewer.myDecision?.decision ?? null,
       viewedVersion: v.viewer.viewedVersion,
+      /** The people the viewer stands in for (an active delegation), and whether the viewer may decide for each here. */
+      onBehalfOf: v.viewer.onBehalfOf.map((o) => ({
+        accountId: o.accountId,
+        displayName: names.get(o.accountId) ?? o.accountId,
+        until: o.endsOn,
+        canDecide: o.canDecide,
+        reason: o.reason,
+        theirDecision: o.myDecision?.decision ?? null,
+      })),
     },
   };
+}
+
+function decidedBy(delegateId: string | null, names: Map<string, string>): { accountId: string; displayName: string } | null {
+  return delegateId ? { accountId: delegateId, displayName: names.get(delegateId) ?? delegateId } : null;
 }
 
 /** A moment as the views show it: UTC text the browser replaces with the viewer's locale and zone (public/js/attest-ap.js). */
@@ -191,7 +207,15 @@ export function macroModel(v: WorkflowView, names: Map<string, string>) {
     waitingNames: json.waitingOn.users.map((id) => names.get(id) ?? id).concat(json.waitingOn.groups.map((g) => `a member of ${g}`)).join(', '),
     earlier: [...byRound.entries()].sort((a, b) => b[0] - a[0]).map(([round, decisions]) => ({ round, decisions })),
     canDecide: json.viewer.canDecide,
-    reasonLine: reasonLine(v, names),
+    /** People the viewer may decide for (delegations), and why not for the others. */
+    behalfChoices: json.viewer.onBehalfOf.filter((o) => o.canDecide),
+    behalfRefusals: json.viewer.onBehalfOf.filter((o) => !o.canDecide && o.reason).map((o) => `On behalf of ${o.displayName}: ${o.reason}`),
+    decideForm: json.viewer.canDecide || json.viewer.onBehalfOf.some((o) => o.canDecide),
+    // A delegate who is no approver themselves is told whom they decide for, not that they are not an approver.
+    reasonLine:
+      !json.viewer.canDecide && v.viewer.refusal === 'not-approver' && json.viewer.onBehalfOf.some((o) => o.canDecide)
+        ? `You decide here on behalf of ${listInWords(json.viewer.onBehalfOf.filter((o) => o.canDecide).map((o) => o.displayName))}, who is out of office.`
+        : reasonLine(v, names),
     closed: closedLine(v, names),
     /** Set when the reader has another version open than the one decisions are for: the block is read-only. */
     otherVersion: v.viewer.viewedVersion !== null && v.viewer.viewedVersion !== json.boundVersion ? v.viewer.viewedVersion : null,
@@ -201,7 +225,12 @@ export function macroModel(v: WorkflowView, names: Map<string, string>) {
 
 /** Every accountId a view mentions. */
 export function mentionedIds(v: WorkflowView): string[] {
-  return [...v.workflow.approvers, ...v.decisions.map((d) => d.approverId)];
+  return [
+    ...v.workflow.approvers,
+    ...v.decisions.map((d) => d.approverId),
+    ...v.decisions.flatMap((d) => (d.delegateId ? [d.delegateId] : [])),
+    ...v.viewer.onBehalfOf.map((o) => o.accountId),
+  ];
 }
 
 const DECISION_WORD: Record<string, string> = { approve: 'Approved', reject: 'Rejected' };
@@ -230,7 +259,7 @@ export function staticModel(v: WorkflowView, names: Map<string, string>, rendere
     expiresAt: utc(json.expiresAt),
     people: json.approvers.map((a) => ({
       name: a.displayName,
-      decision: a.decision ? DECISION_WORD[a.decision] : closed ? 'No decision' : 'Waiting',
+      decision: a.decision ? `${DECISION_WORD[a.decision]}${a.decidedBy ? ` by ${a.decidedBy.displayName} on behalf of ${a.displayName}` : ''}` : closed ? 'No decision' : 'Waiting',
       at: utc(a.at),
       comment: a.comment ?? '',
     })),
