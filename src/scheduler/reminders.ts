@@ -94,7 +94,7 @@ export class ReminderService {
           standIns.set(u, { delegateId: d.delegateId, delegatorName: names.get(u)! });
         }
       }
-      const notified = users.map((u) => standIns.get(u)?.delegateId ?? u);
+      const notified = [...new Set(users.map((u) => standIns.get(u)?.delegateId ?? u))];
       const id = await this.deps.store.claim(clientKey, { workflowId: wf.id, round: wf.round, accountIds: notified, groups: waitingOnGroups, sentAt: now });
       try {
         const comment = await this.deps.confluence.createComment(clientKey, { id: wf.pageId, type: wf.contentType }, reminderBody(wf, users, waitingOnGroups, overdue, standIns));
