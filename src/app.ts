@@ -25,9 +25,7 @@ import { createMetrics } from './ops/metrics';
 import { createEvidence } from './evidence/evidence-feature';
 import { DEFAULT_EXPORT_LIMITS, ExportLimits } from './evidence/export-limits';
 import { createSpacesRouter } from './spaces/spaces-router';
-import { createCalendarRouter } from './calendar/calendar-router';
-import { CalendarService } from './calendar/calendar-service';
-import { CalendarStore } from './calendar/calendar-store';
+import { createCalendar } from './calendar/calendar-feature';
 import { SpaceAdminCheck } from './spaces/space-admin';
 import { SpaceDashboardService } from './spaces/space-dashboard-service';
 import { SpaceDashboardStore } from './spaces/space-dashboard-store';
@@ -36,6 +34,8 @@ import { SpaceSettingsStore } from './spaces/space-settings-store';
 import type { VerificationStatusSource } from './spaces/verification-status';
 import { MyApprovalsService } from './my-approvals/my-approvals-service';
 import { MyApprovalsStore } from './my-approvals/my-approvals-store';
+import { DelegationsService } from './my-approvals/delegations-service';
+import { DelegationsStore } from './my-approvals/delegations-store';
 import { registerWebhooks } from './webhooks/webhooks';
 import { PageEventsService } from './webhooks/page-events-service';
 import { PageEventsStore } from './webhooks/page-events-store';
@@ -216,6 +216,8 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
   const policies: SpacePolicyProvider = spaceSettings;
   const verification: VerificationStatusSource = { status: (clientKey) => checkpoints.dashboardStatus(clientKey) };
   const viewCache = await createViewCache({ db, store, logger: logger.child({ component: 'view-cache' }) });
+  // "Out of office" (issue 16): My approvals owns the delegations; deciding, listing and reminding read them.
+  const delegations = new DelegationsService({ db, store: new DelegationsStore(db), audit, confluence, clock, logger: logger.child({ component: 'delegations' }) });
   const approvals = new ApprovalsService({
     db,
     store: new ApprovalsStore(db),
@@ -223,6 +225,7 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
     confluence,
     policies,
     clock,
+    delegations,
     logger: logger.child({ component: 'approvals' }),
     renderReads: viewCache.cache,
     decisionBatches: config.decisionBatches,
@@ -267,22 +270,10 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
     }),
   );
   // The space's calendar subscription (#17): its admin API, and the feed behind a secret URL (no JWT).
-  app.use(
-    createCalendarRouter({
-      addon,
-      service: new CalendarService({
-        db,
-        store: new CalendarStore(db),
-        audit,
-        admins: new SpaceAdminCheck(confluence, clock),
-        hostBaseUrl: async (clientKey) => ((await store.get('clientInfo', clientKey)) as { baseUrl?: string } | null)?.baseUrl ?? null,
-        localBaseUrl: config.localBaseUrl,
-        clock,
-        logger: logger.child({ component: 'calendar' }),
-      }),
-    }),
-  );
-  app.use(createMyApprovalsRouter({ addon, service: new MyApprovalsService({ store: new MyApprovalsStore(db), confluence, policies, clock }) }));
+  const clientBaseUrl = async (clientKey: string) => ((await store.get('clientInfo', clientKey)) as { baseUrl?: string } | null)?.baseUrl ?? null;
+  const calendar = createCalendar({ addon, db, audit, admins: new SpaceAdminCheck(confluence, clock), hostBaseUrl: clientBaseUrl, localBaseUrl: config.localBaseUrl, clock, logger });
+  app.use(calendar.router);
+  app.use(createMyApprovalsRouter({ addon, service: new MyApprovalsService({ store: new MyApprovalsStore(db), confluence, policies, clock, delegations }), delegations, confluence }));
   const pageEvents = new PageEventsService({
     db,
     store: new PageEventsStore(db),
@@ -318,7 +309,7 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
       duties: [
         ...pageEventsDuties(pageEvents),
         ...approvalsDuties(approvals),
-        ...reminderDuties(new ReminderService({ approvals, policies, confluence, store: new RemindersStore(db), logger: logger.child({ component: 'reminders' }) })),
+        ...reminderDuties(new ReminderService({ approvals, policies, confluence, delegations, store: new RemindersStore(db), logger: logger.child({ component: 'reminders' }) })),
         ...checkpointDuties(checkpoints),
         ...privacyDuties(privacy),
       ],

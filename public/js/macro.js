@@ -66,6 +66,9 @@
       form.querySelectorAll('button').forEach(function (b) { b.disabled = true; });
       msg.textContent = 'Saving…';
       var body = { decision: decision, comment: comment, pageVersion: Number(form.dataset.pageVersion) };
+      /* A delegate chooses whom the decision is for (empty: themselves). */
+      var forWhom = form.querySelector('select[name=onBehalfOf]');
+      if (forWhom && forWhom.value) body.onBehalfOf = forWhom.value;
       var same = JSON.stringify(body);
       if (!pending || pending.body !== same) pending = { body: same, key: newKey() };
       send(body, pending.key, 0, msg).then(function () {

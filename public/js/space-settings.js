@@ -50,6 +50,7 @@
     if (rule === 'quorum' && !(num('quorum') >= 1)) { msg.textContent = 'A quorum rule needs a quorum of 1 or more.'; form.elements.quorum.focus(); return; }
     var body = {
       allowSelfApproval: form.elements.allowSelfApproval.checked,
+      allowDelegation: form.elements.allowDelegation.checked,
       resetOnEdit: form.elements.resetOnEdit.value,
       reminderCadenceDays: num('reminderCadenceDays'),
       exportRole: form.elements.exportRole.value,

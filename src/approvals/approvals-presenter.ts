@@ -47,21 +47,14 @@ export function workflowJson(v: WorkflowView, names: Map<string, string>) {
       decision: latest.get(a)?.decision ?? null,
       comment: latest.get(a)?.comment ?? null,
       at: latest.get(a)?.decidedAt.toISOString() ?? null,
+      /** The delegate who made that decision on the approver's behalf; null when the approver decided. */
+      decidedBy: decidedBy(latest.get(a)?.delegateId ?? null, names),
     })),
     groups: wf.groups.map((g) => ({
       name: g,
       approvedBy: v.current.filter((d) => d.decision === 'approve' && d.viaGroups.includes(g) && latest.get(d.approverId) === d).map((d) => d.approverId),
     })),
-    decisions: v.decisions.map((d) => ({
-      approver: d.approverId,
-      approverName: names.get(d.approverId) ?? d.approverId,
-      decision: d.decision,
-      comment: d.comment,
-      pageVersion: d.pageVersion,
-      round: d.round,
-      at: d.decidedAt.toISOString(),
-      counts: d.round === wf.round && latest.get(d.approverId) === d,
-    })),
+    decisions: v.decisions.map((d) => decisionJson(d, wf.round, latest, names)),
     waitingOn: { users: v.outcome.waitingOnUsers, groups: v.outcome.waitingOnGroups },
     approvals: v.outcome.approvals,
     rejectionCount: v.outcome.rejections,
@@ -70,13 +63,46 @@ export function workflowJson(v: WorkflowView, names: Map<string, string>) {
     reviewDays: wf.reviewDays,
     approvedAt: wf.approvedAt?.toISOString() ?? null,
     expiresAt: wf.expiresAt?.toISOString() ?? null,
-    viewer: {
-      canDecide: v.viewer.canDecide,
-      reason: v.viewer.canDecide ? null : v.viewer.reason,
-      myDecision: v.viewer.myDecision?.decision ?? null,
-      viewedVersion: v.viewer.viewedVersion,
-    },
+    viewer: viewerJson(v, names),
   };
+}
+
+/** What the viewer may do here, and for whom they stand in. */
+function viewerJson(v: WorkflowView, names: Map<string, string>) {
+  return {
+    canDecide: v.viewer.canDecide,
+    reason: v.viewer.canDecide ? null : v.viewer.reason,
+    myDecision: v.viewer.myDecision?.decision ?? null,
+    viewedVersion: v.viewer.viewedVersion,
+    /** The people the viewer stands in for (an active delegation), and whether the viewer may decide for each here. */
+    onBehalfOf: v.viewer.onBehalfOf.map((o) => ({
+      accountId: o.accountId,
+      displayName: names.get(o.accountId) ?? o.accountId,
+      until: o.endsOn,
+      canDecide: o.canDecide,
+      reason: o.reason,
+      theirDecision: o.myDecision?.decision ?? null,
+    })),
+  };
+}
+
+/** One decision of the workflow; `counts` when it is its approver's latest in the current round. */
+function decisionJson(d: WorkflowView['decisions'][number], round: number, latest: Map<string, WorkflowView['decisions'][number]>, names: Map<string, string>) {
+  return {
+    approver: d.approverId,
+    approverName: names.get(d.approverId) ?? d.approverId,
+    decision: d.decision,
+    comment: d.comment,
+    pageVersion: d.pageVersion,
+    round: d.round,
+    at: d.decidedAt.toISOString(),
+    counts: d.round === round && latest.get(d.approverId) === d,
+    decidedBy: decidedBy(d.delegateId, names),
+  };
+}
+
+function decidedBy(delegateId: string | null, names: Map<string, string>): { accountId: string; displayName: string } | null {
+  return delegateId ? { accountId: delegateId, displayName: names.get(delegateId) ?? delegateId } : null;
 }
 
 /** A moment as the views show it: UTC text the browser replaces with the viewer's locale and zone (public/js/attest-ap.js). */
@@ -191,7 +217,15 @@ export function macroModel(v: WorkflowView, names: Map<string, string>) {
     waitingNames: json.waitingOn.users.map((id) => names.get(id) ?? id).concat(json.waitingOn.groups.map((g) => `a member of ${g}`)).join(', '),
     earlier: [...byRound.entries()].sort((a, b) => b[0] - a[0]).map(([round, decisions]) => ({ round, decisions })),
     canDecide: json.viewer.canDecide,
-    reasonLine: reasonLine(v, names),
+    /** People the viewer may decide for (delegations), and why not for the others. */
+    behalfChoices: json.viewer.onBehalfOf.filter((o) => o.canDecide),
+    behalfRefusals: json.viewer.onBehalfOf.filter((o) => !o.canDecide && o.reason).map((o) => `On behalf of ${o.displayName}: ${o.reason}`),
+    decideForm: json.viewer.canDecide || json.viewer.onBehalfOf.some((o) => o.canDecide),
+    // A delegate who is no approver themselves is told whom they decide for, not that they are not an approver.
+    reasonLine:
+      !json.viewer.canDecide && v.viewer.refusal === 'not-approver' && json.viewer.onBehalfOf.some((o) => o.canDecide)
+        ? `You decide here on behalf of ${listInWords(json.viewer.onBehalfOf.filter((o) => o.canDecide).map((o) => o.displayName))}, who is out of office.`
+        : reasonLine(v, names),
     closed: closedLine(v, names),
     /** Set when the reader has another version open than the one decisions are for: the block is read-only. */
     otherVersion: v.viewer.viewedVersion !== null && v.viewer.viewedVersion !== json.boundVersion ? v.viewer.viewedVersion : null,
@@ -201,7 +235,12 @@ export function macroModel(v: WorkflowView, names: Map<string, string>) {
 
 /** Every accountId a view mentions. */
 export function mentionedIds(v: WorkflowView): string[] {
-  return [...v.workflow.approvers, ...v.decisions.map((d) => d.approverId)];
+  return [
+    ...v.workflow.approvers,
+    ...v.decisions.map((d) => d.approverId),
+    ...v.decisions.flatMap((d) => (d.delegateId ? [d.delegateId] : [])),
+    ...v.viewer.onBehalfOf.map((o) => o.accountId),
+  ];
 }
 
 const DECISION_WORD: Record<string, string> = { approve: 'Approved', reject: 'Rejected' };
@@ -230,7 +269,7 @@ export function staticModel(v: WorkflowView, names: Map<string, string>, rendere
     expiresAt: utc(json.expiresAt),
     people: json.approvers.map((a) => ({
       name: a.displayName,
-      decision: a.decision ? DECISION_WORD[a.decision] : closed ? 'No decision' : 'Waiting',
+      decision: a.decision ? `${DECISION_WORD[a.decision]}${a.decidedBy ? ` by ${a.decidedBy.displayName} on behalf of ${a.displayName}` : ''}` : closed ? 'No decision' : 'Waiting',
       at: utc(a.at),
       comment: a.comment ?? '',
     })),

@@ -91,6 +91,14 @@ export const decisionBody = z
     decision: z.enum(['approve', 'reject'], { message: 'decision must be "approve" or "reject"' }),
     comment: safeText({ max: 4000, name: 'comment' }).default(''),
     pageVersion: z.number({ message: 'pageVersion must be a number' }).int().min(1).max(MAX_VERSION, 'pageVersion is not a page version'),
+    /** A delegate deciding for someone out of office names them (issue 16). */
+    onBehalfOf: z
+      .string({ message: 'onBehalfOf must be an Atlassian account ID' })
+      .min(1, 'onBehalfOf must be an Atlassian account ID')
+      .max(128, 'onBehalfOf must be an Atlassian account ID')
+      .regex(/^[A-Za-z0-9:_-]+$/, 'onBehalfOf must be an Atlassian account ID')
+      .nullable()
+      .optional(),
   })
   .strict();
 

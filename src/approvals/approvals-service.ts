@@ -10,6 +10,7 @@ import { DAY_MS, decideRefusal, DecisionKind, describeRule, evaluate, OPEN_STATE
 import { ApprovalsStore, DecisionRequest, requestKey } from './approvals-store';
 import type { Decision, Workflow, WorkflowConfig } from './approvals-types';
 import { Batches, Settled } from './decision-batches';
+import { dayOf, Delegation, DelegationLookup, isActive, onBehalfRefusal } from './delegation';
 import { macroPosition } from './macro-position';
 import { SpacePolicy, SpacePolicyProvider } from './space-policy';
 import type { RenderSnapshot } from '../view-cache/view-cache';
@@ -42,6 +43,25 @@ export interface DecisionInput {
   decision: DecisionKind;
   comment: string;
   pageVersion: number;
+  /** A delegate deciding for someone out of office: that person's accountId (issue 16). */
+  onBehalfOf?: string | null;
+}
+
+/** Who a decision counts for: the caller, or the delegator whose active delegation names the caller. */
+interface Acting {
+  accountId: string;
+  delegation: Delegation | null;
+}
+
+/** Someone the viewer stands in for (an active delegation naming them), and whether they may decide for them here. */
+export interface BehalfOption {
+  accountId: string;
+  delegationId: string;
+  endsOn: string;
+  canDecide: boolean;
+  reason: string | null;
+  refusal: RefusalKind | null;
+  myDecision: Decision | null;
 }
 
 /** What the macro and the API show: the workflow, its decisions and what the viewer may do. */
@@ -65,6 +85,8 @@ export interface WorkflowView {
     viaGroups: string[];
     myDecision: Decision | null;
     viewedVersion: number | null;
+    /** The people the viewer stands in for now (delegations), each with whether the viewer may decide for them here. */
+    onBehalfOf: BehalfOption[];
   };
 }
 
@@ -77,14 +99,19 @@ interface DecisionJob {
   viewedVersion: number | null;
   idempotencyKey: string | null;
   requestHash: string;
+  /** Who the decision counts for (resolved once, in `decide`); `viaGroups` are that person's listed groups. */
+  on: Acting;
   viaGroups: string[];
   policy: SpacePolicy;
 }
 
 type DecisionResult = { kind: 'recorded'; wf: Workflow; decisions: Decision[] } | { kind: 'repeat'; earlier: DecisionRequest; wf: Workflow };
 
-/** Why someone may not decide: not listed, wrote the bound version, the workflow is closed, another version is open. */
-export type RefusalKind = 'not-approver' | 'author' | 'closed' | 'other-version';
+/**
+ * Why someone may not decide: not listed, wrote the bound version, the workflow is closed, another version is open;
+ * for a delegate also: the delegate wrote the bound version, or the space does not allow delegation.
+ */
+export type RefusalKind = 'not-approver' | 'author' | 'closed' | 'other-version' | 'delegate-is-author' | 'delegation-forbidden';
 
 
 export class ApprovalsService {
@@ -99,6 +126,8 @@ export class ApprovalsService {
       policies: SpacePolicyProvider;
       clock: Clock;
       logger: Logger;
+      /** Active delegations (issue 16); without it nobody decides on someone else's behalf. */
+      delegations?: DelegationLookup;
       /** What a render reads (policy, workflow, decisions), from a cache invalidated by every write; the stores without it. */
       renderReads?: RenderReads;
       /**
@@ -180,7 +209,9 @@ export class ApprovalsService {
     }
     // The snapshot's decisions belong to the workflow as it was read; after any change they are read again.
     const decisions = wf === found ? snapshot.decisions : undefined;
-    return this.view(p, wf, policy, params.pageVersion, decisions);
+    const today = dayOf(this.deps.clock.now());
+    const delegations = snapshot.delegations?.filter((d) => d.delegateId === p.accountId && isActive(d, today));
+    return this.view(p, wf, policy, params.pageVersion, decisions, delegations);
   }
 
   /**
@@ -238,14 +269,17 @@ export class ApprovalsService {
     if (now.spaceKey && now.spaceKey !== current.spaceKey) {
       current = (await this.followPageSpace(p.clientKey, pageId, now.spaceKey, { type: 'user', accountId: p.accountId }, 'decision')).find((w) => w.id === current!.id) ?? current;
     }
-    const viaGroups = await this.listedGroupsOf(p, current.groups);
     const policy = await this.deps.policies.policyFor(p.clientKey, current.spaceKey);
+    // The one point where the caller becomes the person the decision counts for (a delegate: the delegator).
+    const on = await this.actingFor(p, input.onBehalfOf ?? null, policy);
+    const viaGroups = await this.listedGroupsOf(p.clientKey, on.accountId, current.groups);
 
-    const result = await this.decisions.submit(p.clientKey, { p, pageId, macroId, input, viewedVersion, idempotencyKey, requestHash, viaGroups, policy });
+    const result = await this.decisions.submit(p.clientKey, { p, pageId, macroId, input, viewedVersion, idempotencyKey, requestHash, on, viaGroups, policy });
     if (result.kind === 'repeat') return { view: await this.replay(p, result.wf, result.earlier, requestHash, viewedVersion), replayed: true };
     const { wf, decisions } = result;
-    this.deps.logger.info({ clientKey: p.clientKey, pageId, workflowId: wf.id, decision: input.decision, state: wf.state }, 'decision recorded');
-    return { view: this.viewOf(p, wf, decisions, viaGroups, policy, viewedVersion), replayed: false };
+    this.deps.logger.info({ clientKey: p.clientKey, pageId, workflowId: wf.id, decision: input.decision, state: wf.state, delegationId: on.delegation?.id }, 'decision recorded');
+    const ownGroups = on.delegation ? await this.listedGroupsOf(p.clientKey, p.accountId, wf.groups) : viaGroups;
+    return { view: this.viewOf(p, wf, decisions, ownGroups, policy, viewedVersion, await this.behalfOptions(p, wf, decisions, policy)), replayed: false };
   }
 
   /**
@@ -288,6 +322,9 @@ export class ApprovalsService {
         const recorded: Array<{ decision: Decision; request: { idempotencyKey: string; requestHash: string } | null }> = [];
         const changes = new Map<string, { id: string; lastDecisionAt: Date; settled: { state: Workflow['state']; approvedAt: Date | null; expiresAt: Date | null } | null }>();
         const events: AuditEventInput[] = [];
+        // The people delegates decide for appear in the events as refs, taken before the head lock.
+        const delegators = [...new Set(jobs.filter((j) => j.on.delegation).map((j) => j.on.accountId))];
+        const delegatorRefs = new Map(delegators.length ? (await this.deps.audit.refs(trx, clientKey, delegators)).map((ref, i) => [delegators[i], ref]) : []);
         for (const job of jobs) {
           const { p, input } = job;
           const locked = workflows.get(macroKey(job.pageId, job.macroId));
@@ -300,7 +337,7 @@ export class ApprovalsService {
             answers.push({ ok: true, value: { kind: 'repeat', earlier, wf: locked } });
             continue;
           }
-          const refused = this.refusal(p, locked, job.viaGroups, job.policy)?.error
+          const refused = this.refusal(job.on.accountId, locked, job.viaGroups, job.policy, job.on.delegation ? p.accountId : null)?.error
             ?? (input.pageVersion !== locked.boundVersion
               ? new ConflictError(`The page changed — reload. This workflow is now bound to version ${locked.boundVersion}, not ${input.pageVersion}.`)
               : otherVersionRefusal(locked, job.viewedVersion));
@@ -313,13 +350,15 @@ export class ApprovalsService {
           const decision: Decision = {
             id: 0,
             workflowId: locked.id,
-            approverId: p.accountId,
+            approverId: job.on.accountId,
             decision: input.decision,
             comment: input.comment,
             pageVersion: locked.boundVersion,
             round: locked.round,
             viaGroups: job.viaGroups,
             decidedAt: now,
+            delegateId: job.on.delegation ? p.accountId : null,
+            delegationId: job.on.delegation?.id ?? null,
           };
           const list = decisionsOf.get(locked.id)!;
           list.push(decision);
@@ -337,7 +376,13 @@ export class ApprovalsService {
             action: input.decision === 'approve' ? 'decision.approved' : 'decision.rejected',
             actor: { type: 'user', accountId: p.accountId },
             ...workflowRef(locked),
-            data: titled(locked, { decision: input.decision, comment: input.comment, round: locked.round, viaGroups: job.viaGroups }),
+            data: titled(locked, {
+              decision: input.decision,
+              comment: input.comment,
+              round: locked.round,
+              viaGroups: job.viaGroups,
+              ...(job.on.delegation ? { onBehalfOf: delegatorRefs.get(job.on.accountId)!, delegationId: job.on.delegation.id } : {}),
+            }),
           });
           if (outcome.result !== 'open') {
             events.push({
@@ -390,7 +435,7 @@ export class ApprovalsService {
    * A key reused by someone else or for another decision is refused, without saying what it recorded.
    */
   private async replay(p: Principal, wf: Workflow, earlier: DecisionRequest, requestHash: string, viewedVersion: number | null): Promise<WorkflowView> {
-    if (earlier.decision.approverId !== p.accountId || earlier.requestHash !== requestHash) {
+    if ((earlier.decision.delegateId ?? earlier.decision.approverId) !== p.accountId || earlier.requestHash !== requestHash) {
       throw new ConflictError('This Idempotency-Key was already used for a different decision. Send a new key for a new decision.');
     }
     this.deps.logger.info({ clientKey: p.clientKey, pageId: wf.pageId, workflowId: wf.id, decisionId: earlier.decision.id }, 'decision request repeated: answered with the recorded decision');
@@ -678,47 +723,120 @@ export class ApprovalsService {
     });
   }
 
-  /** The listed groups this user belongs to (only those matter for deciding). */
-  private async listedGroupsOf(p: Principal, groups: string[]): Promise<string[]> {
-    if (!groups.length || !p.accountId) return [];
-    const mine = await this.deps.confluence.groupsOf(p.clientKey, p.accountId);
+  /** The listed groups this person belongs to (only those matter for deciding). */
+  private async listedGroupsOf(clientKey: string, accountId: string, groups: string[]): Promise<string[]> {
+    if (!groups.length || !accountId) return [];
+    const mine = await this.deps.confluence.groupsOf(clientKey, accountId);
     return groups.filter((g) => mine.includes(g));
   }
 
-  /** Why this user may not decide now, or null when they may. */
-  private refusal(p: Principal, wf: Workflow, viaGroups: string[], policy: SpacePolicy): { kind: RefusalKind; error: Error } | null {
-    switch (decideRefusal(wf, p.accountId, viaGroups, policy.allowSelfApproval)) {
+  /**
+   * The person a decision counts for: the caller, or — with `onBehalfOf` — the person whose delegation active
+   * today names the caller as delegate, in a space that allows delegation. Only a delegation made by that very
+   * person counts: what was delegated to someone is not theirs to pass on.
+   */
+  private async actingFor(p: Principal, onBehalfOf: string | null, policy: SpacePolicy): Promise<Acting> {
+    if (onBehalfOf === null || onBehalfOf === p.accountId) return { accountId: p.accountId, delegation: null };
+    if (!policy.allowDelegation) throw new NotAllowedError('This space does not allow delegation: only the approvers themselves decide here.');
+    const today = dayOf(this.deps.clock.now());
+    const delegation = (await this.deps.delegations?.activeTo(p.clientKey, p.accountId, today))?.find((d) => d.delegatorId === onBehalfOf);
+    if (!delegation) {
+      throw new NotAllowedError(
+        'You have no active delegation from this person: a delegate decides for them only from the first through the last day they named, and a delegation cannot be passed on.',
+      );
+    }
+    return { accountId: onBehalfOf, delegation };
+  }
+
+  /** The people the viewer stands in for today, and whether the viewer may decide for each on this workflow. */
+  private async behalfOptions(p: Principal, wf: Workflow, decisions: readonly Decision[], policy: SpacePolicy, known?: readonly Delegation[]): Promise<BehalfOption[]> {
+    if (!p.accountId || !OPEN_STATES.includes(wf.state) || !policy.allowDelegation) return [];
+    const delegations = known ?? (await this.deps.delegations?.activeTo(p.clientKey, p.accountId, dayOf(this.deps.clock.now()))) ?? [];
+    const out: BehalfOption[] = [];
+    for (const d of delegations) {
+      const viaGroups = await this.listedGroupsOf(p.clientKey, d.delegatorId, wf.groups);
+      const refusal = this.refusal(d.delegatorId, wf, viaGroups, policy, p.accountId);
+      // Someone neither listed nor in a listed group has nothing here to delegate: not an option at all.
+      if (refusal?.kind === 'not-approver') continue;
+      const theirs = decisions.filter((x) => x.round === wf.round && x.approverId === d.delegatorId);
+      out.push({
+        accountId: d.delegatorId,
+        delegationId: d.id,
+        endsOn: d.endsOn,
+        canDecide: refusal === null,
+        reason: refusal?.error.message ?? null,
+        refusal: refusal?.kind ?? null,
+        myDecision: theirs.length ? theirs[theirs.length - 1] : null,
+      });
+    }
+    return out;
+  }
+
+  /** Why this person (or `delegateId` for them) may not decide now, or null when they may. */
+  private refusal(accountId: string, wf: Workflow, viaGroups: string[], policy: SpacePolicy, delegateId: string | null = null): { kind: RefusalKind; error: Error } | null {
+    const kind = delegateId === null ? decideRefusal(wf, accountId, viaGroups, policy.allowSelfApproval) : onBehalfRefusal(wf, accountId, delegateId, viaGroups, policy);
+    switch (kind) {
       case null:
         return null;
       case 'not-approver':
         return {
           kind: 'not-approver',
-          error: new NotAllowedError('You are not an approver of this workflow: only the listed people and members of the listed groups can decide.'),
+          error: new NotAllowedError(
+            delegateId === null
+              ? 'You are not an approver of this workflow: only the listed people and members of the listed groups can decide.'
+              : 'The person you stand in for is not an approver of this workflow: a delegate decides only where they could.',
+          ),
         };
       case 'author':
         return {
           kind: 'author',
           error: new NotAllowedError(
-            `Someone other than the author of version ${wf.boundVersion} must approve it: you wrote that version (separation of duties; this space does not allow self-approval).`,
+            delegateId === null
+              ? `Someone other than the author of version ${wf.boundVersion} must approve it: you wrote that version (separation of duties; this space does not allow self-approval).`
+              : `The person you stand in for wrote version ${wf.boundVersion}: an author cannot approve through a delegate (separation of duties).`,
           ),
         };
+      case 'delegate-is-author':
+        return {
+          kind: 'delegate-is-author',
+          error: new NotAllowedError(
+            `Someone other than the author of version ${wf.boundVersion} must approve it: you wrote that version, so you cannot approve it on anyone's behalf either (separation of duties).`,
+          ),
+        };
+      case 'delegation-forbidden':
+        return { kind: 'delegation-forbidden', error: new NotAllowedError('This space does not allow delegation: only the approvers themselves decide here.') };
       case 'closed':
         return { kind: 'closed', error: new ConflictError(`This workflow is ${wf.state}: it takes no more decisions.`) };
     }
   }
 
-  private async view(p: Principal, wf: Workflow, policy: SpacePolicy, viewedVersion: number | null = null, known?: readonly Decision[]): Promise<WorkflowView> {
+  private async view(
+    p: Principal,
+    wf: Workflow,
+    policy: SpacePolicy,
+    viewedVersion: number | null = null,
+    known?: readonly Decision[],
+    delegations?: readonly Delegation[],
+  ): Promise<WorkflowView> {
     const decisions = known ? [...known] : await this.deps.store.decisionsOf(p.clientKey, wf.id);
-    const viaGroups = OPEN_STATES.includes(wf.state) ? await this.listedGroupsOf(p, wf.groups) : [];
-    return this.viewOf(p, wf, decisions, viaGroups, policy, viewedVersion);
+    const viaGroups = OPEN_STATES.includes(wf.state) ? await this.listedGroupsOf(p.clientKey, p.accountId, wf.groups) : [];
+    return this.viewOf(p, wf, decisions, viaGroups, policy, viewedVersion, await this.behalfOptions(p, wf, decisions, policy, delegations));
   }
 
   /** The view from what is already known: no database, no Confluence. */
-  private viewOf(p: Principal, wf: Workflow, decisions: Decision[], viaGroups: string[], policy: SpacePolicy, viewedVersion: number | null): WorkflowView {
+  private viewOf(
+    p: Principal,
+    wf: Workflow,
+    decisions: Decision[],
+    viaGroups: string[],
+    policy: SpacePolicy,
+    viewedVersion: number | null,
+    onBehalfOf: BehalfOption[] = [],
+  ): WorkflowView {
     const current = decisions.filter((d) => d.round === wf.round);
     const outcome = evaluate(wf, current);
     const other = otherVersionRefusal(wf, viewedVersion);
-    const refusal = this.refusal(p, wf, OPEN_STATES.includes(wf.state) ? viaGroups : [], policy) ?? (other ? { kind: 'other-version' as const, error: other } : null);
+    const refusal = this.refusal(p.accountId, wf, OPEN_STATES.includes(wf.state) ? viaGroups : [], policy) ?? (other ? { kind: 'other-version' as const, error: other } : null);
     const mine = current.filter((d) => d.approverId === p.accountId);
     const today = this.deps.clock.now().toISOString().slice(0, 10);
     return {
@@ -737,14 +855,19 @@ export class ApprovalsService {
         viaGroups: OPEN_STATES.includes(wf.state) ? viaGroups : [],
         myDecision: mine.length ? mine[mine.length - 1] : null,
         viewedVersion,
+        // Reading another version is read-only for a delegate too.
+        onBehalfOf: other ? onBehalfOf.map((o) => ({ ...o, canDecide: false, reason: other.message, refusal: 'other-version' as const })) : onBehalfOf,
       },
     };
   }
 }
 
-/** What makes two decision requests the same request: the decision, its comment and the page version. */
+/** What makes two decision requests the same request: the decision, its comment, the page version (and whom it is for). */
 function decisionRequestHash(input: DecisionInput): string {
-  return sha256Hex(JSON.stringify([input.decision, input.comment, input.pageVersion]));
+  // The person decided for is part of the request; without one the hash is what it always was (stored keys keep matching).
+  const parts: unknown[] = [input.decision, input.comment, input.pageVersion];
+  if (input.onBehalfOf) parts.push(input.onBehalfOf);
+  return sha256Hex(JSON.stringify(parts));
 }
 
 /** A transaction whose commit was sent but not answered: it may or may not have committed. */

@@ -244,6 +244,8 @@ export class ApprovalsStore {
           round: d.round,
           via_groups: d.viaGroups,
           decided_at: d.decidedAt,
+          delegate_id: d.delegateId,
+          delegation_id: d.delegationId,
         })),
       )
       .returning('*');

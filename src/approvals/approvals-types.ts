@@ -47,6 +47,10 @@ export interface Decision {
   round: number;
   viaGroups: string[];
   decidedAt: Date;
+  /** Who made it when a delegate decided for `approverId` (issue 16); null when the approver decided. */
+  delegateId: string | null;
+  /** The delegation the delegate used; null when the approver decided. */
+  delegationId: string | null;
 }
 
 /** The part of a workflow a macro's parameters set. */

@@ -7,6 +7,8 @@ export type ResetOnEdit = 'content' | 'any' | 'never';
 export interface SpacePolicy {
   /** May the author of the bound page version approve it? A ceiling: macros cannot allow more. */
   allowSelfApproval: boolean;
+  /** May approvers name a delegate who decides on their behalf while they are out of office (issue 16)? */
+  allowDelegation: boolean;
   /** When a page edit resets approvals: content changed (default), any edit, or never. */
   resetOnEdit: ResetOnEdit;
   /** Days between reminders to approvers who have not acted. */
@@ -27,6 +29,7 @@ export interface SpacePolicy {
 
 export const DEFAULT_POLICY: SpacePolicy = Object.freeze({
   allowSelfApproval: false,
+  allowDelegation: true,
   resetOnEdit: 'content',
   reminderCadenceDays: 7,
   exportRole: 'space-admins',

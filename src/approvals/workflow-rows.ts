@@ -49,6 +49,8 @@ export interface DecisionRow {
   round: number;
   via_groups: string[];
   decided_at: Date;
+  delegate_id: string | null;
+  delegation_id: string | null;
 }
 
 export function toWorkflow(r: WorkflowRow): Workflow {
@@ -96,5 +98,7 @@ export function toDecision(r: DecisionRow): Decision {
     round: r.round,
     viaGroups: r.via_groups,
     decidedAt: r.decided_at,
+    delegateId: r.delegate_id ?? null,
+    delegationId: r.delegation_id ?? null,
   };
 }

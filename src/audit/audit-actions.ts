@@ -27,6 +27,8 @@ const workflowConfig = z.strictObject({
 
 const spaceSettings = z.strictObject({
   allowSelfApproval: z.boolean(),
+  // Written since issue 16; settings events from before it do not carry it.
+  allowDelegation: z.boolean().optional(),
   resetOnEdit: z.string(),
   reminderCadenceDays: int,
   exportRole: z.string(),
@@ -46,8 +48,18 @@ const decision = z.strictObject({
   comment: z.string().describe("the approver's comment, empty when none"),
   round: int.describe('the round decided in; a new round starts after a reset or an expiry'),
   viaGroups: z.array(z.string()).describe('the listed groups through which the person could decide'),
+  onBehalfOf: ref.optional().describe('when a delegate decided: the person it counts for (the actor is the delegate)'),
+  delegationId: z.string().optional().describe('when a delegate decided: the delegation used (see `delegation.set`)'),
   workflowTitle,
 });
+
+const delegation = {
+  delegationId: z.string().describe('the delegation'),
+  delegator: ref.describe('the person who is out of office'),
+  delegate: ref.describe('the person who decides for them'),
+  startsOn: z.string().describe('first day it is active (YYYY-MM-DD, UTC)'),
+  endsOn: z.string().describe('last day it is active, included (YYYY-MM-DD, UTC)'),
+};
 
 const closed = z.strictObject({
   round: int,
@@ -153,6 +165,24 @@ export const AUDIT_ACTIONS = {
       after: spaceSettings.describe('the settings after'),
       changed: z.array(z.string()).describe('the fields that changed, e.g. `defaults.rule`'),
     }),
+  },
+  'delegation.set': {
+    about: 'tenant',
+    when: 'a person names a delegate for a range of days in My approvals ("Out of office")',
+    data: z.strictObject(delegation),
+  },
+  'delegation.changed': {
+    about: 'tenant',
+    when: 'a person changes the delegate or the days of their delegation',
+    data: z.strictObject({
+      ...delegation,
+      before: z.strictObject({ delegate: ref, startsOn: z.string(), endsOn: z.string() }).describe('`delegate`, `startsOn`, `endsOn` before the change'),
+    }),
+  },
+  'delegation.ended': {
+    about: 'tenant',
+    when: 'a person ends their delegation before its end date (one that reaches its end date lapses without an event)',
+    data: z.strictObject({ ...delegation, endedOn: z.string().describe('the day it was ended (YYYY-MM-DD, UTC)') }),
   },
   'subject.erased': {
     about: 'tenant',

@@ -1,5 +1,6 @@
 import { decideRefusal, describeRule, evaluate } from '../approvals/approval-rules';
-import type { SpacePolicyProvider } from '../approvals/space-policy';
+import type { SpacePolicy, SpacePolicyProvider } from '../approvals/space-policy';
+import { dayOf, DelegationLookup, onBehalfRefusal } from '../approvals/delegation';
 import type { Workflow } from '../approvals/approvals-types';
 import { workflowName } from '../approvals/macro-position';
 import { ConfluenceClient, contentUrl } from '../confluence/confluence-client';
@@ -21,8 +22,10 @@ export interface MyApproval {
   dueDate: string | null;
   overdue: boolean;
   ruleText: string;
-  /** Why it waits on you: "you" when you are listed by name, else the listed groups you belong to. */
+  /** Why it waits on you: "you" when you are listed by name, else the listed groups you belong to (or they do, `onBehalfOf`). */
   via: { you: boolean; groups: string[] };
+  /** Set when it waits on someone you stand in for (their delegation names you): you decide on their behalf. */
+  onBehalfOf: { accountId: string; displayName: string; endsOn: string } | null;
   waitingSince: string;
 }
 
@@ -34,30 +37,60 @@ const READ_CHECKS_AT_ONCE = 8;
 /** Everything that waits on the current user, across every space they can read. */
 export class MyApprovalsService {
   constructor(
-    private readonly deps: { store: MyApprovalsStore; confluence: ConfluenceClient; policies: SpacePolicyProvider; clock: Clock },
+    private readonly deps: { store: MyApprovalsStore; confluence: ConfluenceClient; policies: SpacePolicyProvider; clock: Clock; delegations?: DelegationLookup },
   ) {}
 
   async list(p: Principal): Promise<{ items: MyApproval[]; truncated: boolean }> {
-    const groups = await this.deps.confluence.groupsOf(p.clientKey, p.accountId);
-    const candidates = await this.deps.store.openFor(p.clientKey, p.accountId, groups, CANDIDATES);
-    const decisions = await this.deps.store.currentDecisions(p.clientKey, candidates);
-    const today = this.deps.clock.now().toISOString().slice(0, 10);
-    const policies = new Map<string, Promise<boolean>>();
-    const selfApprovalAllowed = (spaceKey: string) => {
-      if (!policies.has(spaceKey)) policies.set(spaceKey, this.deps.policies.policyFor(p.clientKey, spaceKey).then((x) => x.allowSelfApproval));
+    const now = this.deps.clock.now();
+    const policies = new Map<string, Promise<SpacePolicy>>();
+    const policyOf = (spaceKey: string) => {
+      if (!policies.has(spaceKey)) policies.set(spaceKey, this.deps.policies.policyFor(p.clientKey, spaceKey));
       return policies.get(spaceKey)!;
     };
+    const own = await this.waitingOn(p, p.accountId, null, policyOf, now);
+    // What waits on the people whose delegation names this person today, where their space allows it (issue 16).
+    const delegations = this.deps.delegations ? await this.deps.delegations.activeTo(p.clientKey, p.accountId, dayOf(now)) : [];
+    const behalf = [];
+    for (const d of delegations) {
+      const name = (await this.deps.confluence.getUser(p.clientKey, d.delegatorId).catch(() => null))?.displayName ?? d.delegatorId;
+      behalf.push(await this.waitingOn(p, d.delegatorId, { accountId: d.delegatorId, displayName: name, endsOn: d.endsOn }, policyOf, now));
+    }
+    const waiting = [...own.items, ...behalf.flatMap((b) => b.items)];
+    const readable = await this.readableOnly(p, waiting);
+    readable.sort(urgency);
+    return { items: readable.slice(0, MAX_ITEMS), truncated: readable.length > MAX_ITEMS || own.full || behalf.some((b) => b.full) };
+  }
+
+  /**
+   * What waits on `accountId` — the signed-in person, or someone they stand in for (`onBehalfOf`) — and on which
+   * the signed-in person may decide: the decision API's rules, separation of duties for both people included.
+   */
+  private async waitingOn(
+    p: Principal,
+    accountId: string,
+    onBehalfOf: MyApproval['onBehalfOf'],
+    policyOf: (spaceKey: string) => Promise<SpacePolicy>,
+    now: Date,
+  ): Promise<{ items: MyApproval[]; full: boolean }> {
+    const groups = await this.deps.confluence.groupsOf(p.clientKey, accountId);
+    const candidates = await this.deps.store.openFor(p.clientKey, accountId, groups, CANDIDATES);
+    const decisions = await this.deps.store.currentDecisions(p.clientKey, candidates);
+    const today = now.toISOString().slice(0, 10);
 
     const waiting: MyApproval[] = [];
     for (const wf of candidates) {
       const mine = groups.filter((g) => wf.groups.includes(g));
-      const listed = wf.approvers.includes(p.accountId);
+      const listed = wf.approvers.includes(accountId);
       const outcome = evaluate(wf, decisions.filter((d) => d.workflowId === wf.id));
       // Under "all", a group is done once one member approved: it no longer waits on the others.
       const viaGroups = wf.rule === 'all' ? mine.filter((g) => outcome.waitingOnGroups.includes(g)) : mine;
-      // The decision API's rule (separation of duties included; the space's policy is read only for the author).
-      const author = wf.boundAuthorId === p.accountId;
-      if (decideRefusal(wf, p.accountId, viaGroups, author ? await selfApprovalAllowed(wf.spaceKey) : true) !== null) continue;
+      // The decision API's rule (separation of duties included; the space's policy is read only when it matters).
+      if (onBehalfOf) {
+        if (onBehalfRefusal(wf, accountId, p.accountId, viaGroups, await policyOf(wf.spaceKey)) !== null) continue;
+      } else {
+        const author = wf.boundAuthorId === accountId;
+        if (decideRefusal(wf, accountId, viaGroups, author ? (await policyOf(wf.spaceKey)).allowSelfApproval : true) !== null) continue;
+      }
       waiting.push({
         id: wf.id,
         pageId: wf.pageId,
@@ -72,13 +105,11 @@ export class MyApprovalsService {
         overdue: !!wf.dueDate && wf.dueDate < today,
         ruleText: describeRule(wf),
         via: { you: listed, groups: viaGroups },
+        onBehalfOf,
         waitingSince: wf.updatedAt.toISOString(),
       });
     }
-
-    const readable = await this.readableOnly(p, waiting);
-    readable.sort(urgency);
-    return { items: readable.slice(0, MAX_ITEMS), truncated: readable.length > MAX_ITEMS || candidates.length === CANDIDATES };
+    return { items: waiting, full: candidates.length === CANDIDATES };
   }
 
   /** Keeps what the user may read now (Confluence's answer, cached ≤ 60 s), a few checks at a time. */

@@ -26,6 +26,9 @@ export class PrivacyStore {
       `select account_id, max(at) as updated_at from (
          select account_id, created_at as at from audit_subjects where client_key = :ck
          union all select approver_id, decided_at from decisions where client_key = :ck
+         union all select delegate_id, decided_at from decisions where client_key = :ck and delegate_id is not null
+         union all select delegator_id, updated_at from delegations where client_key = :ck
+         union all select delegate_id, updated_at from delegations where client_key = :ck
          union all select unnest(approvers), updated_at from workflows where client_key = :ck
          union all select bound_author_id, updated_at from workflows where client_key = :ck and bound_author_id is not null
          union all select unnest(account_ids), sent_at from reminders where client_key = :ck
@@ -50,6 +53,12 @@ export class PrivacyStore {
   async erase(clientKey: string, accountId: string, marker: string, trx: Knex.Transaction): Promise<number> {
     let n = 0;
     n += await trx('decisions').where({ client_key: clientKey, approver_id: accountId }).update({ approver_id: marker });
+    n += await trx('decisions').where({ client_key: clientKey, delegate_id: accountId }).update({ delegate_id: marker });
+    // A delegation is no evidence (the chain records it, by refs): one naming a closed account goes.
+    n += await trx('delegations')
+      .where({ client_key: clientKey })
+      .where((q) => q.where('delegator_id', accountId).orWhere('delegate_id', accountId))
+      .delete();
     n += await trx('workflows')
       .where({ client_key: clientKey })
       .whereRaw('? = any(approvers)', [accountId])

@@ -110,6 +110,7 @@ export class SpaceSettingsService implements SpacePolicyProvider {
 function auditSettings(s: SpacePolicy, approverRefs: string[]) {
   return {
     allowSelfApproval: s.allowSelfApproval,
+    allowDelegation: s.allowDelegation,
     resetOnEdit: s.resetOnEdit,
     reminderCadenceDays: s.reminderCadenceDays,
     exportRole: s.exportRole,

@@ -18,6 +18,8 @@ const days = (label: string, max: number, unit = 'a number of days') =>
 export const settingsBody = z
   .object({
     allowSelfApproval: z.boolean({ message: '"Allow the author of a page version to approve it" must be true or false' }),
+    // Optional so that a client written before delegation existed keeps working: it then stays allowed.
+    allowDelegation: z.boolean({ message: '"Approvers may name a delegate while out of office" must be true or false' }).default(DEFAULT_POLICY.allowDelegation),
     resetOnEdit: z.enum(['content', 'any', 'never'], { message: '"When the page is edited" must be content, any or never' }),
     reminderCadenceDays: days('Remind approvers every … days', 365),
     exportRole: z.enum(['space-admins', 'site-admins'], { message: '"Who may export evidence" must be space-admins or site-admins' }),
@@ -67,6 +69,7 @@ export function normaliseSettings(stored: unknown): SpacePolicy {
   const strings = (x: unknown) => Array.isArray(x) && x.every((y) => typeof y === 'string');
   return {
     allowSelfApproval: pick(s.allowSelfApproval, (x) => typeof x === 'boolean', D.allowSelfApproval),
+    allowDelegation: pick(s.allowDelegation, (x) => typeof x === 'boolean', D.allowDelegation),
     resetOnEdit: pick(s.resetOnEdit, (x) => x === 'content' || x === 'any' || x === 'never', D.resetOnEdit),
     reminderCadenceDays: pick(s.reminderCadenceDays, isInt, D.reminderCadenceDays),
     exportRole: pick(s.exportRole, (x) => x === 'space-admins' || x === 'site-admins', D.exportRole),

@@ -1,12 +1,15 @@
 import type { Knex } from 'knex';
 import { DecisionRow, toDecision, toWorkflow, WorkflowRow } from '../approvals/workflow-rows';
 import type { Decision, Workflow } from '../approvals/approvals-types';
+import type { Delegation } from '../approvals/delegation';
 
 /** What a macro render reads from the database about one macro, as stored (the space's settings unnormalised). */
 export interface StoredRenderRows {
   spaceSettings: unknown | null;
   workflow: Workflow | null;
   decisions: Decision[];
+  /** The tenant's delegations nobody ended (issue 16): few, and a render must not query for them. */
+  delegations?: Delegation[];
 }
 
 
@@ -30,14 +33,20 @@ export class ViewCacheStore {
          (SELECT to_jsonb(w) FROM workflows w WHERE w.client_key = :ck AND w.page_id = :pid AND w.macro_id = :mid) AS workflow,
          (SELECT coalesce(json_agg(d ORDER BY d.decided_at, d.id), '[]'::json)
             FROM workflows w JOIN decisions d ON d.client_key = w.client_key AND d.workflow_id = w.id
-           WHERE w.client_key = :ck AND w.page_id = :pid AND w.macro_id = :mid) AS decisions`,
+           WHERE w.client_key = :ck AND w.page_id = :pid AND w.macro_id = :mid) AS decisions,
+         (SELECT coalesce(json_agg(g ORDER BY g.id), '[]'::json)
+            FROM delegations g WHERE g.client_key = :ck AND g.ended_at IS NULL) AS delegations`,
       { ck: clientKey, sk: spaceKey, pid: pageId, mid: macroId },
     );
-    const r = rows[0] as { settings: unknown | null; workflow: WorkflowRow | null; decisions: DecisionRow[] };
+    const r = rows[0] as { settings: unknown | null; workflow: WorkflowRow | null; decisions: DecisionRow[]; delegations: Array<Record<string, unknown>> };
     return {
       spaceSettings: r.settings ?? null,
       workflow: r.workflow ? toWorkflow(revive(r.workflow as unknown as Record<string, unknown>, WORKFLOW_TIMES) as unknown as WorkflowRow) : null,
       decisions: r.decisions.map((d) => toDecision(revive(d as unknown as Record<string, unknown>, ['decided_at']) as unknown as DecisionRow)),
+      delegations: r.delegations.map((g) => {
+        const x = revive(g, ['ended_at', 'created_at', 'updated_at']) as Record<string, any>;
+        return { id: x.id, delegatorId: x.delegator_id, delegateId: x.delegate_id, startsOn: x.starts_on, endsOn: x.ends_on, endedAt: x.ended_at ?? null, createdAt: x.created_at, updatedAt: x.updated_at };
+      }),
     };
   }
 }

@@ -1,4 +1,5 @@
 import type { Decision, Workflow } from '../approvals/approvals-types';
+import type { Delegation } from '../approvals/delegation';
 import { DEFAULT_POLICY, SpacePolicy } from '../approvals/space-policy';
 import { normaliseSettings } from '../spaces/spaces-schemas';
 import type { TenantChangeEvents } from './tenant-change-listener';
@@ -16,6 +17,8 @@ export interface RenderSnapshot {
   policy: SpacePolicy;
   workflow: Workflow | null;
   decisions: readonly Decision[];
+  /** The tenant's delegations nobody ended (the render picks the viewer's active ones); absent: ask the lookup. */
+  delegations?: readonly Delegation[];
 }
 
 export interface ViewCacheLoaders {
@@ -114,6 +117,7 @@ export class ViewCache implements TenantChangeEvents {
       policy: rows.spaceSettings ? normaliseSettings(rows.spaceSettings) : DEFAULT_POLICY,
       workflow: rows.workflow,
       decisions: rows.decisions,
+      delegations: rows.delegations,
     });
     if (this.enabled && this.stamp(clientKey) === before) {
       if (this.viewCount >= MAX_VIEWS) this.clearAll();

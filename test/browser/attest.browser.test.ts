@@ -413,4 +413,47 @@ const WAIT = { timeout: 30_000 };
       await page.close();
     }
   }, 60_000);
+
+  it('Out of office: a person names a delegate in My approvals, and the delegate approves on their behalf in the macro', async () => {
+    const day = (n: number) => new Date(Date.now() + n * 86_400_000).toISOString().slice(0, 10);
+    const mine = await open(`/devhost/wiki/plugins/my-approvals?as=${as('bob')}`);
+    const mf = mine.frameLocator('iframe');
+    await mf.locator('#ooo-none').waitFor(WAIT);
+    await mf.getByLabel('Delegate').fill('Ali');
+    await mf.getByRole('button', { name: 'Choose Alice Approver' }).click();
+    await mf.getByLabel('First day').fill(day(0));
+    await mf.getByLabel('Last day').fill(day(3));
+    await shot(mine, 'out-of-office-form.png');
+    await mf.getByRole('button', { name: 'Name delegate' }).click();
+    await mf.locator('[data-testid=delegation-current]', { hasText: 'Alice Approver decides for you' }).waitFor(WAIT);
+    await mf.getByRole('button', { name: 'End delegation' }).waitFor(WAIT);
+    await shot(mine, 'out-of-office-set.png');
+    expect(await t.db('delegations').where({ client_key: d.clientKey, delegator_id: d.users.bob.accountId, delegate_id: d.users.alice.accountId })).toEqual([
+      expect.objectContaining({ starts_on: day(0), ends_on: day(3), ended_at: null }),
+    ]);
+    expect(problemsOf(mine)).toEqual([]);
+    await mine.close();
+
+    // Alice sees Bob's approvals on his behalf…
+    const alice = await open(`/devhost/wiki/plugins/my-approvals?as=${as('alice')}`);
+    await alice.frameLocator('iframe').locator('#my-approvals-list [data-testid=on-behalf]', { hasText: 'on behalf of Bob Approver' }).first().waitFor(WAIT);
+    await shot(alice, 'my-approvals-on-behalf.png');
+    await alice.close();
+
+    // …and approves the SEC blog post for him through the macro
+    const blog = d.pages.securityUpdate;
+    const page = await open(`/devhost/wiki/spaces/SEC/blog/${blog.id}?as=${as('alice')}`);
+    const frame = page.frameLocator('iframe');
+    await frame.getByLabel('Decide for').selectOption({ label: `Bob Approver — on behalf, out of office through ${day(3)}` });
+    await frame.getByLabel(/Comment/).fill('Approved for Bob while he is away.');
+    await frame.getByRole('button', { name: 'Approve' }).click();
+    await frame.locator('[data-testid=on-behalf]', { hasText: 'by Alice Approver on behalf of Bob Approver' }).waitFor(WAIT);
+    await shot(page, 'macro-on-behalf.png');
+    const wf = await t.db('workflows').where({ client_key: d.clientKey, page_id: blog.id }).first();
+    expect(await t.db('decisions').where({ client_key: d.clientKey, workflow_id: wf.id, round: wf.round })).toEqual([
+      expect.objectContaining({ approver_id: d.users.bob.accountId, delegate_id: d.users.alice.accountId, comment: 'Approved for Bob while he is away.' }),
+    ]);
+    expect(problemsOf(page)).toEqual([]);
+    await page.close();
+  }, 90_000);
 });

@@ -36,7 +36,7 @@ describe('macro render cache', () => {
   const inDatabase = async (pageKey: PageKey, macro = 0) => {
     const w = where(pageKey, macro);
     const rows = await new ViewCacheStore(t.db).renderRows(d.clientKey, w.spaceKey, w.pageId, w.macroId);
-    return { policy: rows.spaceSettings ? normaliseSettings(rows.spaceSettings) : DEFAULT_POLICY, workflow: rows.workflow, decisions: rows.decisions };
+    return { policy: rows.spaceSettings ? normaliseSettings(rows.spaceSettings) : DEFAULT_POLICY, workflow: rows.workflow, decisions: rows.decisions, delegations: rows.delegations };
   };
   const json = (v: unknown) => JSON.parse(JSON.stringify(v));
 
@@ -151,6 +151,20 @@ describe('macro render cache', () => {
     expect(saved.status).toBe(200);
     await expectCacheMatchesDatabase('releaseChecklist');
     expect((await cached('releaseChecklist')).policy).toMatchObject({ resetOnEdit: 'any', reminderCadenceDays: 3 });
+  });
+
+  it('a delegation named and ended in My approvals (issue 16)', async () => {
+    await prime('releaseChecklist');
+    expect((await cached('releaseChecklist')).delegations).toEqual([]);
+    const as = `JWT ${d.contextJwt(d.users.bob.accountId)}`;
+    const today = new Date().toISOString().slice(0, 10);
+    const put = await request(t.baseUrl).put('/api/me/delegation').set('Authorization', as).send({ delegate: d.users.secMember.accountId, from: today, to: today });
+    expect(put.status).toBe(200);
+    await expectCacheMatchesDatabase('releaseChecklist');
+    expect((await cached('releaseChecklist')).delegations).toEqual([expect.objectContaining({ delegatorId: d.users.bob.accountId, delegateId: d.users.secMember.accountId })]);
+    expect((await request(t.baseUrl).delete('/api/me/delegation').set('Authorization', as)).status).toBe(200);
+    await expectCacheMatchesDatabase('releaseChecklist');
+    expect((await cached('releaseChecklist')).delegations).toEqual([]);
   });
 
   it('privacy erasure of a closed account', async () => {

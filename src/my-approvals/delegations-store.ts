@@ -1,0 +1,111 @@
+import type { Knex } from 'knex';
+import type { Delegation } from '../approvals/delegation';
+
+const DELEGATIONS = 'delegations';
+
+interface DelegationRow {
+  client_key: string;
+  id: string;
+  delegator_id: string;
+  delegate_id: string;
+  starts_on: string | Date;
+  ends_on: string | Date;
+  ended_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+/** pg gives `date` columns as text when the type parser says so, else as a Date at local midnight: always YYYY-MM-DD. */
+function day(v: string | Date): string {
+  if (typeof v === 'string') return v.slice(0, 10);
+  const y = v.getFullYear();
+  return `${y}-${String(v.getMonth() + 1).padStart(2, '0')}-${String(v.getDate()).padStart(2, '0')}`;
+}
+
+function toDelegation(r: DelegationRow): Delegation {
+  return {
+    id: r.id,
+    delegatorId: r.delegator_id,
+    delegateId: r.delegate_id,
+    startsOn: day(r.starts_on),
+    endsOn: day(r.ends_on),
+    endedAt: r.ended_at,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+export class DelegationsStore {
+  constructor(private readonly db: Knex) {}
+
+  /** The person's delegation that nobody ended (it may have lapsed by its date), locked until `trx` ends. */
+  async lockOpenOf(clientKey: string, delegatorId: string, trx: Knex.Transaction): Promise<Delegation | null> {
+    const row = await trx<DelegationRow>(DELEGATIONS).where({ client_key: clientKey, delegator_id: delegatorId }).whereNull('ended_at').forUpdate().first();
+    return row ? toDelegation(row) : null;
+  }
+
+  /** The person's delegation that nobody ended and that has not lapsed by `day` (current or upcoming). */
+  async currentOf(clientKey: string, delegatorId: string, day: string): Promise<Delegation | null> {
+    const row = await this.db<DelegationRow>(DELEGATIONS)
+      .where({ client_key: clientKey, delegator_id: delegatorId })
+      .whereNull('ended_at')
+      .where('ends_on', '>=', day)
+      .first();
+    return row ? toDelegation(row) : null;
+  }
+
+  /** Delegations naming this delegate that nobody ended and that have not lapsed by `day`, soonest first. */
+  async currentTo(clientKey: string, delegateId: string, day: string): Promise<Delegation[]> {
+    const rows = await this.db<DelegationRow>(DELEGATIONS)
+      .where({ client_key: clientKey, delegate_id: delegateId })
+      .whereNull('ended_at')
+      .where('ends_on', '>=', day)
+      .orderBy([{ column: 'starts_on' }, { column: 'id' }]);
+    return rows.map(toDelegation);
+  }
+
+  async activeTo(clientKey: string, delegateId: string, day: string): Promise<Delegation[]> {
+    const rows = await this.db<DelegationRow>(DELEGATIONS)
+      .where({ client_key: clientKey, delegate_id: delegateId })
+      .whereNull('ended_at')
+      .where('starts_on', '<=', day)
+      .where('ends_on', '>=', day)
+      .orderBy('id');
+    return rows.map(toDelegation);
+  }
+
+  async activeOf(clientKey: string, delegatorIds: string[], day: string): Promise<Delegation[]> {
+    if (!delegatorIds.length) return [];
+    const rows = await this.db<DelegationRow>(DELEGATIONS)
+      .where({ client_key: clientKey })
+      .whereIn('delegator_id', delegatorIds)
+      .whereNull('ended_at')
+      .where('starts_on', '<=', day)
+      .where('ends_on', '>=', day);
+    return rows.map(toDelegation);
+  }
+
+  async insert(clientKey: string, d: Pick<Delegation, 'delegatorId' | 'delegateId' | 'startsOn' | 'endsOn'>, trx: Knex.Transaction): Promise<Delegation> {
+    const [row] = await trx<DelegationRow>(DELEGATIONS)
+      .insert({ client_key: clientKey, delegator_id: d.delegatorId, delegate_id: d.delegateId, starts_on: d.startsOn, ends_on: d.endsOn })
+      .returning('*');
+    return toDelegation(row as DelegationRow);
+  }
+
+  async update(clientKey: string, id: string, d: Pick<Delegation, 'delegateId' | 'startsOn' | 'endsOn'>, trx: Knex.Transaction): Promise<Delegation> {
+    const [row] = await trx<DelegationRow>(DELEGATIONS)
+      .where({ client_key: clientKey, id })
+      .update({ delegate_id: d.delegateId, starts_on: d.startsOn, ends_on: d.endsOn, updated_at: trx.fn.now() as unknown as Date })
+      .returning('*');
+    return toDelegation(row as DelegationRow);
+  }
+
+  /** Ends a delegation (`endedAt`: when; a lapsed one is closed at its end date so that a new one can be named). */
+  async end(clientKey: string, id: string, endedAt: Date, trx: Knex.Transaction): Promise<Delegation> {
+    const [row] = await trx<DelegationRow>(DELEGATIONS)
+      .where({ client_key: clientKey, id })
+      .update({ ended_at: endedAt, updated_at: trx.fn.now() as unknown as Date })
+      .returning('*');
+    return toDelegation(row as DelegationRow);
+  }
+}
