@@ -1,22 +1,46 @@
 /**
  * Decisions per second through the HTTP API (context JWT, permission check through the devhost's
- * REST API, decision, audit append under the tenant's head lock), 32 concurrent clients on one tenant,
- * against a plain `INSERT …; COMMIT` of a row of the same size on the same PostgreSQL, same run.
+ * REST API, decision, audit append under the tenant's head lock), 32 concurrent clients, against a plain
+ * `INSERT …; COMMIT` of a row of the same size on the same PostgreSQL, same run.
  *
- *   npx tsx bench/decisions.ts [total=3000] [clients=32]
+ *   npx tsx bench/decisions.ts [total=3000] [clients=32] [--instances=1] [--tenants=1]
+ *
+ * `--instances=2`: a second app process (`src/server.ts`, another port, the same database; see harness.ts),
+ * clients alternate between the instances. `--tenants=8`: seven more installations through the devhost's
+ * signed install, the clients spread over them (each client keeps one tenant and one instance).
  */
 import http from 'node:http';
 import { ApprovalsStore } from '../src/approvals/approvals-store';
-import { BENCH_METRICS_TOKEN, load, row, startBenchEnv } from './harness';
+import { BENCH_METRICS_TOKEN, ExtraInstance, load, row, startBenchEnv, startExtraInstance, statementCounter } from './harness';
+
+function option(name: string, fallback: number): number {
+  const arg = process.argv.find((a) => a.startsWith(`--${name}=`));
+  const value = arg ? Number(arg.slice(name.length + 3)) : fallback;
+  if (!Number.isInteger(value) || value < 1 || value > 64) throw new Error(`--${name} must be a whole number from 1 to 64`);
+  return value;
+}
 
 async function main() {
-  const total = Number(process.argv[2] ?? 3000);
-  const clients = Number(process.argv[3] ?? 32);
+  const positional = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+  const total = Number(positional[0] ?? 3000);
+  const clients = Number(positional[1] ?? 32);
+  const instanceCount = option('instances', 1);
+  const tenantCount = option('tenants', 1);
   const env = await startBenchEnv();
+  const extra: ExtraInstance[] = [];
   const d = env.attest.devhost!;
   const page = d.page(d.pages.onCall.id);
   const alice = d.users.alice.accountId;
   const store = new ApprovalsStore(env.db);
+
+  // The primary installation and, for --tenants, more through the devhost's signed install.
+  const tenants = [d.clientKey];
+  for (let t = 1; t < tenantCount; t++) tenants.push((await d.installTenant({ clientKey: `bench-tenant-${t}` })).clientKey);
+  for (let i = 1; i < instanceCount; i++) extra.push(await startExtraInstance(env));
+  const instanceUrls = [env.baseUrl, ...extra.map((x) => x.baseUrl)];
+  // Each client keeps one instance and one tenant: instances alternate, tenants change every `instanceCount` clients.
+  const instanceOf = (c: number) => c % instanceCount;
+  const tenantOf = (c: number) => tenants[Math.floor(c / instanceCount) % tenantCount];
 
   // One open workflow per (client, slot): a quorum that is never reached keeps them open.
   const slots = Math.ceil(total / clients / 4);
@@ -26,7 +50,7 @@ async function main() {
       workflows[c] = [];
       for (let s = 0; s < slots; s++) {
         const macroId = `bench-${c}-${s}`;
-        await store.insertWorkflow(d.clientKey, {
+        await store.insertWorkflow(tenantOf(c), {
           contentType: 'page', pageId: page.id, macroId, title: null, pagePosition: null, spaceKey: 'ENG', pageTitle: page.title, state: 'pending',
           rule: 'quorum', quorum: 1000, rejections: 1000, approvers: [alice], groups: [], dueDate: null, reviewDays: null,
           boundVersion: page.version, bodyHash: null, boundAuthorId: d.users.author.accountId,
@@ -36,30 +60,44 @@ async function main() {
     }
   });
   const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
-  const token = d.contextJwt(alice, { pageId: page.id });
+  const tokens = new Map(tenants.map((ck) => [ck, d.contextJwt(alice, { pageId: page.id }, { clientKey: ck })]));
   const comment = 'Reviewed the change and the rollback plan; fine to ship.';
   const body = JSON.stringify({ decision: 'approve', comment, pageVersion: page.version });
-  const post = (macroId: string) =>
+  const servedByFirst = { n: 0 };
+  const post = (c: number, macroId: string) =>
     new Promise<void>((resolve, reject) => {
-      const req = http.request(`${env.baseUrl}/api/pages/${page.id}/workflows/${macroId}/decisions`, {
-        method: 'POST', agent, headers: { Authorization: `JWT ${token}`, 'Content-Type': 'application/json' },
+      const req = http.request(`${instanceUrls[instanceOf(c)]}/api/pages/${page.id}/workflows/${macroId}/decisions`, {
+        method: 'POST', agent, headers: { Authorization: `JWT ${tokens.get(tenantOf(c))}`, 'Content-Type': 'application/json' },
       }, (res) => {
         res.resume();
-        res.on('end', () => (res.statusCode === 201 ? resolve() : reject(new Error(`status ${res.statusCode}`))));
+        res.on('end', () => {
+          if (res.statusCode !== 201) return reject(new Error(`status ${res.statusCode}`));
+          if (instanceOf(c) === 0) servedByFirst.n++;
+          resolve();
+        });
       });
       req.on('error', reject);
       req.end(body);
     });
 
-  await load(clients, clients * 2, 30_000, (c, n) => post(workflows[c][n % slots])); // warm-up
-  const lockBefore = await headLockWait(env.baseUrl);
+  await load(clients, clients * 2, 30_000, (c, n) => post(c, workflows[c][n % slots])); // warm-up
+  const lockBefore = await headLockWait(instanceUrls);
   const cpuBefore = process.cpuUsage();
-  const api = await load(clients, total, 120_000, (c, n) => post(workflows[c][n % slots]));
+  const extraCpuBefore = extra.map((x) => x.cpuSeconds());
+  const statements = statementCounter(env.db);
+  servedByFirst.n = 0;
+  statements.start();
+  const api = await load(clients, total, 120_000, (c, n) => post(c, workflows[c][n % slots]));
+  const sqlInFirst = statements.stop();
   const cpu = process.cpuUsage(cpuBefore);
-  // Client and server share this process: its CPU per decision bounds what one core can do.
-  const cpuMsPerDecision = (cpu.user + cpu.system) / 1000 / Math.max(1, api.done);
-  const lockAfter = await headLockWait(env.baseUrl);
+  const extraCpuS = extra.map((x, i) => x.cpuSeconds() - extraCpuBefore[i]);
+  // The bench's process holds the load generator, the first instance and the devhost (Confluence's REST answers).
+  const cpuMsPerDecision = ((cpu.user + cpu.system) / 1000 + extraCpuS.reduce((a, b) => a + b, 0) * 1000) / Math.max(1, api.done);
+  const lockAfter = await headLockWait(instanceUrls);
   const lockWaitMs = ((lockAfter.sum - lockBefore.sum) / Math.max(1, lockAfter.count - lockBefore.count)) * 1000;
+  // knex statements of the first instance per decision it served (the append's `audit_append_events` + COMMIT
+  // goes through pg directly and is not among them: +1 per append).
+  const sqlPerDecision = sqlInFirst / Math.max(1, servedByFirst.n);
 
   // Baseline: the same number of rows of the same size (a decision row plus its audit event) inserted and committed.
   const sample = await env.db('audit_events').orderBy('seq', 'desc').first();
@@ -71,40 +109,53 @@ async function main() {
     });
   });
 
-  const verify = await env.attest.audit.verify(env.db, d.clientKey);
-  console.log(`decisions through the API vs plain INSERT+COMMIT, ${clients} concurrent clients, one tenant`);
+  let verifies = true;
+  for (const ck of tenants) verifies = (await env.attest.audit.verify(env.db, ck)).ok && verifies;
+  console.log(`decisions through the API vs plain INSERT+COMMIT, ${clients} concurrent clients, ${tenantCount} tenant(s), ${instanceCount} instance(s)`);
   console.log(row('API decision (JWT, permission, decision, audit)', api));
   console.log(row('plain INSERT; COMMIT (same row size)', base));
   const ratio = api.perSecond / base.perSecond;
-  console.log(`Node CPU per decision (app and load generator, one process): ${cpuMsPerDecision.toFixed(2)} ms`);
+  console.log(`Node CPU per decision (all instances, the devhost and the load generator): ${cpuMsPerDecision.toFixed(2)} ms` +
+    (extra.length ? ` (extra instances: ${extraCpuS.map((x) => `${x.toFixed(1)} s`).join(', ')} of CPU)` : ''));
+  console.log(`knex statements per decision in the first instance: ${sqlPerDecision.toFixed(2)} (+ audit_append_events with COMMIT per append)`);
+  if (process.env.BENCH_SQL) for (const [text, n] of statements.texts()) console.log(`  ${(n / Math.max(1, servedByFirst.n)).toFixed(2)}  ${text}`);
   console.log(`mean wait for the tenant's head lock per append (attest_audit_head_lock_wait_seconds): ${lockWaitMs.toFixed(1)} ms`);
-  console.log(`ratio API / plain: ${ratio.toFixed(3)}  (chain verifies: ${verify.ok})`);
+  console.log(`ratio API / plain: ${ratio.toFixed(3)}  (chains verify: ${verifies})`);
   console.log(
     JSON.stringify({
       bench: 'decisions',
       clients,
+      instances: instanceCount,
+      tenants: tenantCount,
       api: { done: api.done, perSecond: round(api.perSecond), p50Ms: round(api.p50), p99Ms: round(api.p99) },
       plain: { done: base.done, perSecond: round(base.perSecond), p50Ms: round(base.p50), p99Ms: round(base.p99) },
       ratio: Number(ratio.toFixed(3)),
       headLockWaitMeanMs: round(lockWaitMs),
       appends: lockAfter.count - lockBefore.count,
       cpuMsPerDecision: round(cpuMsPerDecision),
+      sqlPerDecision: Math.round(sqlPerDecision * 100) / 100,
       decisionBatch: process.env.ATTEST_DECISION_BATCH ?? 'default',
-      chainVerifies: verify.ok,
+      chainVerifies: verifies,
     }),
   );
   agent.destroy();
+  for (const x of extra) await x.stop();
   await env.close();
 }
 
 const round = (x: number) => Math.round(x * 10) / 10;
 
-/** The app's own head-lock histogram, read from `/metrics` as an operator's Prometheus would. */
-async function headLockWait(baseUrl: string): Promise<{ sum: number; count: number }> {
-  const res = await fetch(`${baseUrl}/metrics`, { headers: { Authorization: `Bearer ${BENCH_METRICS_TOKEN}` } });
-  const text = await res.text();
-  const value = (name: string) => Number(text.split('\n').find((l) => l.startsWith(`${name} `))?.split(' ')[1] ?? 0);
-  return { sum: value('attest_audit_head_lock_wait_seconds_sum'), count: value('attest_audit_head_lock_wait_seconds_count') };
+/** The apps' own head-lock histograms, read from `/metrics` as an operator's Prometheus would, summed over instances. */
+async function headLockWait(baseUrls: string[]): Promise<{ sum: number; count: number }> {
+  const out = { sum: 0, count: 0 };
+  for (const baseUrl of baseUrls) {
+    const res = await fetch(`${baseUrl}/metrics`, { headers: { Authorization: `Bearer ${BENCH_METRICS_TOKEN}` } });
+    const text = await res.text();
+    const value = (name: string) => Number(text.split('\n').find((l) => l.startsWith(`${name} `))?.split(' ')[1] ?? 0);
+    out.sum += value('attest_audit_head_lock_wait_seconds_sum');
+    out.count += value('attest_audit_head_lock_wait_seconds_count');
+  }
+  return out;
 }
 
 main().catch((err) => {

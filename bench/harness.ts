@@ -1,3 +1,5 @@
+import { spawn, ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -15,8 +17,110 @@ export interface BenchEnv {
   baseUrl: string;
   db: Knex;
   dbUrl: string;
+  /** The data directory of the in-process instance (its keys; a second instance must share them). */
+  dataDir: string;
   server: http.Server;
   close(): Promise<void>;
+}
+
+const ROOT = path.resolve(__dirname, '..');
+
+/** Another app instance: `src/server.ts` in its own process, on another port, against the same database. */
+export interface ExtraInstance {
+  baseUrl: string;
+  pid: number;
+  /** CPU seconds (user + system) the process has used so far, from /proc. */
+  cpuSeconds(): number;
+  stop(): Promise<void>;
+}
+
+const CLOCK_TICKS = 100; // USER_HZ on Linux
+
+/**
+ * A second (third…) instance as production runs one: `node --import tsx src/server.ts` with the same
+ * DATABASE_URL and keys (DATA_DIR), no devhost (the tenants' Confluence stays the first instance's devhost),
+ * no scheduler, metrics behind the bench token, and the server's own pool (10 connections, as in production). Resolves once `/readyz` answers, within 90 s.
+ */
+export async function startExtraInstance(env: BenchEnv): Promise<ExtraInstance> {
+  const port = await new Promise<number>((resolve) => {
+    const s = http.createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+  const baseUrl = `http://127.0.0.1:${port}`;
+  let out = '';
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/tmp',
+      NODE_ENV: 'development',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      AC_LOCAL_BASE_URL: baseUrl,
+      DATABASE_URL: env.dbUrl,
+      DATA_DIR: env.dataDir,
+      DEVHOST: 'off',
+      ATTEST_SCHEDULER: 'off',
+      LOG_LEVEL: process.env.BENCH_LOG ? 'warn' : 'silent',
+      ATTEST_METRICS_TOKEN: BENCH_METRICS_TOKEN,
+      ...(process.env.ATTEST_DECISION_BATCH ? { ATTEST_DECISION_BATCH: process.env.ATTEST_DECISION_BATCH } : {}),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.on('data', (c: Buffer) => (out = (out + c.toString()).slice(-20_000)));
+  child.stderr!.on('data', (c: Buffer) => (out = (out + c.toString()).slice(-20_000)));
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  let ready = false;
+  for (let i = 0; i < 360 && !ready && child.exitCode === null; i++) {
+    await new Promise((r) => setTimeout(r, 250));
+    ready = await fetch(`${baseUrl}/readyz`).then((r) => r.ok, () => false);
+  }
+  if (!ready) {
+    child.kill('SIGKILL');
+    throw new Error(`the extra instance did not start:\n${out}`);
+  }
+  return {
+    baseUrl,
+    pid: child.pid!,
+    cpuSeconds() {
+      // /proc/<pid>/stat: fields 14 and 15 (utime, stime) after the parenthesised command name.
+      const stat = fs.readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    },
+    async stop() {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** Counts the SQL statements knex sends (its `query` events) while `on`, and how often each text was sent. */
+export function statementCounter(db: Knex): { start(): void; stop(): number; texts(): Array<[string, number]> } {
+  let n = 0;
+  const byText = new Map<string, number>();
+  const count = (q: { sql?: string }) => {
+    n++;
+    const text = (q.sql ?? '').replace(/\s+/g, ' ').slice(0, 90);
+    byText.set(text, (byText.get(text) ?? 0) + 1);
+  };
+  return {
+    start() {
+      n = 0;
+      byText.clear();
+      db.on('query', count);
+    },
+    stop() {
+      db.removeListener('query', count);
+      return n;
+    },
+    texts: () => [...byText.entries()].sort((a, b) => b[1] - a[1]),
+  };
 }
 
 /**
@@ -41,6 +145,7 @@ export async function startBenchEnv(): Promise<BenchEnv> {
     baseUrl,
     db,
     dbUrl,
+    dataDir: path.join(dir, 'data'),
     server,
     async close() {
       server.closeAllConnections();

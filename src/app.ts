@@ -58,7 +58,7 @@ import { errorHandler, notFound, refuseUnsafeUrlText, requestLogger } from './li
 import { aceLogger, Logger } from './lib/logger';
 import { SecretBox } from './lib/secret-box';
 import type { Devhost } from './devhost/devhost';
-import { createViewCache } from './view-cache/view-cache-feature';
+import { CachedSpacePolicies, createViewCache } from './view-cache/view-cache-feature';
 import type { ViewCacheFeature } from './view-cache/view-cache';
 import { HOST_SCRIPT_RESOLVER, refuseMalformedJwtClaims, withoutSessionTokens } from './confluence/connect-auth';
 
@@ -108,6 +108,8 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
   app.disable('x-powered-by');
 
   const store = new AceStore(db, new SecretBox(config.secretKey));
+  // The tenant caches (issue 15) exist before ACE: from here on the store hands it the cached clientInfo.
+  const viewCache = await createViewCache({ db, store, logger: logger.child({ component: 'view-cache' }) });
   // Process-wide registrations ACE and handlebars read from globals, in one place.
   ace.store.register(STORE_ADAPTER, () => store as never);
   // ACE reads the install-signing key server from the environment when it verifies an install.
@@ -211,11 +213,12 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
     audit,
     admins: new SpaceAdminCheck(confluence, clock),
     logger: logger.child({ component: 'spaces' }),
+    onChanged: (clientKey) => viewCache.cache.configChanged(clientKey),
   });
   // Macros inherit the space's defaults; its policies (self-approval, reset on edit) are the ceiling.
-  const policies: SpacePolicyProvider = spaceSettings;
+  // Read from the cache outside transactions (invalidated by every change to space_settings, any instance).
+  const policies: SpacePolicyProvider = new CachedSpacePolicies(viewCache.cache, spaceSettings);
   const verification: VerificationStatusSource = { status: (clientKey) => checkpoints.dashboardStatus(clientKey) };
-  const viewCache = await createViewCache({ db, store, logger: logger.child({ component: 'view-cache' }) });
   // "Out of office" (issue 16): My approvals owns the delegations; deciding, listing and reminding read them.
   const delegations = new DelegationsService({ db, store: new DelegationsStore(db), audit, confluence, clock, logger: logger.child({ component: 'delegations' }) });
   const approvals = new ApprovalsService({

@@ -50,10 +50,34 @@ class NotSupportedError extends Error {
  * `addon_settings`. An uninstalled tenant keeps its row but is invisible to ACE, so its JWTs fail.
  */
 export class AceStore {
+  private clientInfoSource: ((clientKey: string) => Promise<ClientInfo | null>) | null = null;
+  private readonly tenantWritten = new Set<(clientKey: string) => void>();
+
   constructor(
     private readonly db: Knex,
     private readonly box: SecretBox,
   ) {}
+
+  /**
+   * From now on `get('clientInfo')` — every lookup ACE and our own JWT checks make, and every request ACE signs
+   * for Confluence — asks `source` (a cache, src/view-cache) instead of reading and decrypting the row.
+   * `readClientInfo` still reads the table. `onWritten` hears every install and uninstall this instance commits,
+   * before the write's NOTIFY comes back (that one reaches the other instances).
+   */
+  readClientInfoThrough(source: (clientKey: string) => Promise<ClientInfo | null>, onWritten: (clientKey: string) => void): void {
+    this.clientInfoSource = source;
+    this.tenantWritten.add(onWritten);
+  }
+
+  /** The installed tenant's clientInfo from the table (its secret decrypted), or null. */
+  async readClientInfo(clientKey: string): Promise<ClientInfo | null> {
+    const row = await this.db<TenantRow>(TENANTS).where({ client_key: clientKey, state: 'installed' }).first();
+    return row ? this.toClientInfo(row) : null;
+  }
+
+  private written(clientKey: string): void {
+    for (const f of this.tenantWritten) f(clientKey);
+  }
 
   isMemoryStore(): boolean {
     return false;
@@ -73,8 +97,10 @@ export class AceStore {
 
   private async read(key: string, clientKey: string): Promise<unknown> {
     if (key === CLIENT_INFO) {
-      const row = await this.db<TenantRow>(TENANTS).where({ client_key: clientKey, state: 'installed' }).first();
-      return row ? this.toClientInfo(row) : null;
+      if (!this.clientInfoSource) return this.readClientInfo(clientKey);
+      const info = await this.clientInfoSource(clientKey);
+      // A copy: what ACE is handed cannot change what the next request reads.
+      return info ? { ...info } : null;
     }
     const row = await this.db(SETTINGS).where({ client_key: clientKey, key }).first('val');
     return row ? row.val : null;
@@ -84,6 +110,8 @@ export class AceStore {
     const value = typeof val === 'string' && key === CLIENT_INFO ? JSON.parse(val) : val;
     if (key === CLIENT_INFO) {
       await this.upsertTenant(value as ClientInfo, clientKey);
+      this.written(clientKey);
+      return this.readClientInfo(clientKey);
     } else {
       await this.db(SETTINGS)
         .insert({ client_key: clientKey, key, val: JSON.stringify(value ?? null), updated_at: this.db.fn.now() })
@@ -115,6 +143,7 @@ export class AceStore {
     const n = await this.db(TENANTS)
       .where({ client_key: clientKey })
       .update({ state: 'uninstalled', uninstalled_at: this.db.fn.now(), updated_at: this.db.fn.now() });
+    this.written(clientKey);
     return n > 0;
   }
 

@@ -33,7 +33,15 @@ type SiteAdminSetting = (typeof SITE_ADMIN_SETTINGS)[number];
  */
 export class SpaceSettingsService implements SpacePolicyProvider {
   constructor(
-    private readonly deps: { db: Knex; store: SpaceSettingsStore; audit: AuditLog; admins: SpaceAdminCheck; logger: Logger },
+    private readonly deps: {
+      db: Knex;
+      store: SpaceSettingsStore;
+      audit: AuditLog;
+      admins: SpaceAdminCheck;
+      logger: Logger;
+      /** After a change committed: caches of this instance forget the tenant's policies (the NOTIFY tells the others). */
+      onChanged?: (clientKey: string, spaceKey: string) => void;
+    },
   ) {}
 
   async policyFor(clientKey: string, spaceKey: string, trx?: Knex.Transaction): Promise<SpacePolicy> {
@@ -92,7 +100,10 @@ export class SpaceSettingsService implements SpacePolicyProvider {
       });
       return { stored, changed: true };
     });
-    if (result.changed) this.deps.logger.info({ clientKey: p.clientKey, spaceKey }, 'space settings changed');
+    if (result.changed) {
+      this.deps.onChanged?.(p.clientKey, spaceKey);
+      this.deps.logger.info({ clientKey: p.clientKey, spaceKey }, 'space settings changed');
+    }
     const settings = normaliseSettings(result.stored.settings);
     return {
       spaceKey,

@@ -4,12 +4,16 @@ import type { Logger } from '../lib/logger';
 
 /** The channel the triggers of migration 20261202000700 notify on; the payload is a client_key ('' = every tenant). */
 export const TENANT_CHANGE_CHANNEL = 'attest_tenant_change';
+/** Migration 20261203000501: changes to `tenants` and `space_settings` only (also announced on the channel above). */
+export const TENANT_CONFIG_CHANNEL = 'attest_tenant_config_change';
 /** Our own round trips through PostgreSQL's notification queue (see `sync`). */
 const SYNC_CHANNEL = 'attest_tenant_change_sync';
 
 export interface TenantChangeEvents {
   /** A transaction that changed this tenant's rows committed (any instance). '' = every tenant. */
   changed(clientKey: string): void;
+  /** …and it changed the installation (its secret, its state) or space settings. */
+  configChanged(clientKey: string): void;
   /**
    * Changes may have been missed (the connection dropped, or it is new): forget everything. `listening` says
    * whether notifications arrive from now on; while false a cache must not serve what it holds.
@@ -73,6 +77,7 @@ export class TenantChangeListener {
     client.on('end', () => lost('connection ended'));
     client.on('notification', (msg) => {
       if (msg.channel === TENANT_CHANGE_CHANNEL) this.opts.events.changed(msg.payload ?? '');
+      else if (msg.channel === TENANT_CONFIG_CHANNEL) this.opts.events.configChanged(msg.payload ?? '');
       else if (msg.channel === SYNC_CHANNEL && msg.payload) {
         const done = this.syncs.get(msg.payload);
         if (done) {
@@ -84,6 +89,7 @@ export class TenantChangeListener {
     try {
       await client.connect();
       await client.query(`LISTEN ${TENANT_CHANGE_CHANNEL}`);
+      await client.query(`LISTEN ${TENANT_CONFIG_CHANNEL}`);
       await client.query(`LISTEN ${SYNC_CHANNEL}`);
       if (this.client !== client) return;
       this.attempt = 0;

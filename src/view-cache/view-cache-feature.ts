@@ -1,24 +1,30 @@
 import type { Knex } from 'knex';
 import type { ClientConfig } from 'pg';
-import type { AceStore } from '../db/ace-store';
+import type { AceStore, ClientInfo } from '../db/ace-store';
+import type { SpacePolicy, SpacePolicyProvider } from '../approvals/space-policy';
 import type { Logger } from '../lib/logger';
 import { TenantChangeListener } from './tenant-change-listener';
 import { ViewCache, ViewCacheFeature } from './view-cache';
 import { ViewCacheStore } from './view-cache-store';
 
 /**
- * The render cache of issue 15: what a macro render reads, kept per tenant until a committed write to the
- * tenant's rows (any instance) says otherwise. Resolves once listening (or failing to, then it bypasses itself).
+ * The caches of issue 15: what a macro render reads, the installation's clientInfo (shared secret) and the
+ * spaces' policies, kept per tenant until a committed write to the tenant's rows (any instance) says
+ * otherwise. From here on the store hands ACE (and every JWT check) the cached clientInfo.
+ * Resolves once listening (or failing to, then it bypasses itself).
  */
 export async function createViewCache(deps: { db: Knex; store: AceStore; logger: Logger }): Promise<ViewCacheFeature> {
   const rows = new ViewCacheStore(deps.db);
   const cache = new ViewCache({
-    tenant: async (clientKey) => {
-      const info = (await deps.store.get('clientInfo', clientKey)) as { sharedSecret?: string; baseUrl?: string } | null;
-      return info?.sharedSecret ? { clientKey, sharedSecret: info.sharedSecret, baseUrl: info.baseUrl ?? '' } : null;
-    },
+    tenant: (clientKey) => deps.store.readClientInfo(clientKey),
     renderRows: (clientKey, spaceKey, pageId, macroId) => rows.renderRows(clientKey, spaceKey, pageId, macroId),
+    spaceSettings: (clientKey, spaceKey) => rows.spaceSettings(clientKey, spaceKey),
   });
+  // This instance's own installs and uninstalls take effect here at once; the NOTIFY tells the others.
+  deps.store.readClientInfoThrough(
+    async (clientKey) => (await cache.tenant(clientKey)) as ClientInfo | null,
+    (clientKey) => cache.configChanged(clientKey),
+  );
   const listener = new TenantChangeListener({
     connection: deps.db.client.config.connection as string | ClientConfig,
     events: cache,
@@ -26,4 +32,19 @@ export async function createViewCache(deps: { db: Knex; store: AceStore; logger:
   });
   await listener.start();
   return { cache, listener, stop: () => listener.stop() };
+}
+
+/**
+ * Space policies from the cache, for reads outside a transaction (a decision's policy, a view's); a read inside
+ * one (`trx`) goes to `stored`, so that it sees what the transaction sees.
+ */
+export class CachedSpacePolicies implements SpacePolicyProvider {
+  constructor(
+    private readonly cache: ViewCache,
+    private readonly stored: SpacePolicyProvider,
+  ) {}
+
+  policyFor(clientKey: string, spaceKey: string, trx?: Knex.Transaction): Promise<SpacePolicy> {
+    return trx ? this.stored.policyFor(clientKey, spaceKey, trx) : this.cache.policy(clientKey, spaceKey);
+  }
 }

@@ -25,6 +25,12 @@ function revive<T extends Record<string, unknown>>(row: T, fields: readonly stri
 export class ViewCacheStore {
   constructor(private readonly db: Knex) {}
 
+  /** The space's settings as stored (normalised by the cache), or null. */
+  async spaceSettings(clientKey: string, spaceKey: string): Promise<unknown | null> {
+    const row = await this.db('space_settings').where({ client_key: clientKey, space_key: spaceKey }).first('settings');
+    return row ? (row as { settings: unknown }).settings : null;
+  }
+
   /** The space's settings row, the macro's workflow and its decisions (oldest first) in one statement. */
   async renderRows(clientKey: string, spaceKey: string, pageId: string, macroId: string): Promise<StoredRenderRows> {
     const { rows } = await this.db.raw(

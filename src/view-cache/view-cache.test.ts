@@ -1,3 +1,4 @@
+import { DEFAULT_POLICY } from '../approvals/space-policy';
 import { ViewCache, ViewCacheLoaders } from './view-cache';
 import type { StoredRenderRows } from './view-cache-store';
 
@@ -5,7 +6,7 @@ import type { StoredRenderRows } from './view-cache-store';
 function loaders() {
   let version = 1;
   let hold: Promise<void> | null = null;
-  const calls = { tenant: 0, render: 0 };
+  const calls = { tenant: 0, render: 0, policy: 0 };
   const l: ViewCacheLoaders = {
     tenant: async (clientKey) => {
       calls.tenant++;
@@ -18,6 +19,12 @@ function loaders() {
       const v = version;
       if (hold) await hold;
       return { spaceSettings: null, workflow: null, decisions: [{ id: v } as never] };
+    },
+    spaceSettings: async (_clientKey, spaceKey) => {
+      calls.policy++;
+      const v = version;
+      if (hold) await hold;
+      return spaceKey === 'DEFAULTS' ? null : { allowSelfApproval: v % 2 === 0, resetOnEdit: 'content', reminderCadenceDays: v, exportRole: 'space-admins', defaults: {} };
     },
   };
   return {
@@ -82,10 +89,58 @@ describe('ViewCache', () => {
     const releaseTenant = f.holdNext();
     const looking = cache.tenant('a');
     f.bump();
-    cache.changed('a');
+    cache.configChanged('a');
     releaseTenant();
     expect((await looking)?.sharedSecret).toBe('secret-2');
     expect((await cache.tenant('a'))?.sharedSecret).toBe('secret-3');
+  });
+
+  it('keeps the secret and the policies through writes to workflows and decisions, drops them on an install or settings change', async () => {
+    const f = loaders();
+    const cache = new ViewCache(f.l);
+    cache.reset(true);
+    expect((await cache.policy('a', 'S')).reminderCadenceDays).toBe(1);
+    await cache.tenant('a');
+    await cache.renderSnapshot('a', 'S', '1', 'm');
+    f.bump();
+    cache.changed('a'); // a decision committed
+    expect((await cache.policy('a', 'S')).reminderCadenceDays).toBe(1);
+    expect((await cache.tenant('a'))?.sharedSecret).toBe('secret-1');
+    expect((await cache.renderSnapshot('a', 'S', '1', 'm')).decisions[0]).toEqual({ id: 2 });
+    expect(f.calls).toEqual({ tenant: 1, render: 2, policy: 1 });
+    cache.configChanged('a'); // a reinstall or a settings change committed
+    expect((await cache.policy('a', 'S')).reminderCadenceDays).toBe(2);
+    expect((await cache.tenant('a'))?.sharedSecret).toBe('secret-2');
+    await cache.renderSnapshot('a', 'S', '1', 'm');
+    expect(f.calls).toEqual({ tenant: 2, render: 3, policy: 2 });
+    // Another tenant's change is not this one's.
+    cache.configChanged('b');
+    await cache.policy('a', 'S');
+    await cache.tenant('a');
+    expect(f.calls).toEqual({ tenant: 2, render: 3, policy: 2 });
+    expect(await cache.policy('a', 'DEFAULTS')).toBe(DEFAULT_POLICY);
+  });
+
+  it('does not keep a policy whose load a settings change overlapped, but keeps one a decision overlapped', async () => {
+    const f = loaders();
+    const cache = new ViewCache(f.l);
+    cache.reset(true);
+    let release = f.holdNext();
+    let loading = cache.policy('a', 'S');
+    f.bump();
+    cache.configChanged('a');
+    release();
+    expect((await loading).reminderCadenceDays).toBe(1);
+    expect((await cache.policy('a', 'S')).reminderCadenceDays).toBe(2);
+    expect(f.calls.policy).toBe(2);
+    cache.configChanged('a');
+    release = f.holdNext();
+    loading = cache.policy('a', 'S');
+    cache.changed('a');
+    release();
+    await loading;
+    await cache.policy('a', 'S');
+    expect(f.calls.policy).toBe(3);
   });
 
   it('never remembers an unknown installation (anyone can name one)', async () => {

@@ -1,0 +1,144 @@
+import request from 'supertest';
+import { freePort } from '../../src/db/embedded-postgres';
+import { startServerProcess, ServerProcess } from '../helpers/processes';
+import { macroRequests } from '../helpers/macro-requests';
+import { startTestApp, TestApp } from '../helpers/test-app';
+
+/**
+ * The decision path's caches across two instances on one PostgreSQL (#15): this test's app (A, with the
+ * devhost, where Confluence installs and admins save settings) and `src/server.ts` in a child process (B, same
+ * database and keys). B keeps the tenant's shared secret and the space's policy in memory; a reinstall with a new
+ * secret, an uninstall and a settings change committed through A must apply in B as soon as PostgreSQL's NOTIFY
+ * reaches it (milliseconds; each wait below is bounded at 5 s for a busy machine), never after a timeout.
+ */
+describe('decision caches across two processes', () => {
+  let t: TestApp;
+  let d: NonNullable<TestApp['devhost']>;
+  let b: ServerProcess;
+  let bBase: string;
+
+  beforeAll(async () => {
+    t = await startTestApp();
+    d = t.devhost!;
+    const port = await freePort();
+    bBase = `http://127.0.0.1:${port}`;
+    b = startServerProcess({
+      NODE_ENV: 'development',
+      PORT: String(port),
+      AC_LOCAL_BASE_URL: bBase,
+      DATABASE_URL: t.tdb.url,
+      DATA_DIR: t.config.dataDir,
+      DEVHOST: 'off',
+      ATTEST_SCHEDULER: 'off',
+      LOG_LEVEL: 'warn',
+    });
+    let ready = false;
+    for (let i = 0; i < 120 && !ready && b.child.exitCode === null; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      ready = await fetch(`${bBase}/readyz`).then((r) => r.ok, () => false);
+    }
+    if (!ready) throw new Error(`instance B did not start:\n${b.output()}`);
+  }, 60_000);
+
+  afterAll(async () => {
+    if (b && b.child.exitCode === null) {
+      const exited = new Promise((r) => b.child.once('exit', r));
+      b.child.kill('SIGTERM');
+      const timer = setTimeout(() => b.child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    await t?.close();
+  });
+
+  /** Polls `probe` until it returns true: at most 5 s and 100 tries. */
+  async function soon(probe: () => Promise<boolean>): Promise<boolean> {
+    const until = Date.now() + 5_000;
+    for (let i = 0; i < 100 && Date.now() < until; i++) {
+      if (await probe()) return true;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return false;
+  }
+
+  const workflowPath = (pageKey: keyof typeof d.pages) => `/api/pages/${d.pages[pageKey].id}/workflows/${d.pages[pageKey].macroIds[0]}`;
+  const getInB = (token: string, pageKey: keyof typeof d.pages = 'releaseChecklist') =>
+    request(bBase).get(workflowPath(pageKey)).set('Authorization', `JWT ${token}`);
+
+  it('a reinstall with a new secret, an uninstall and a reinstall through A apply in B', async () => {
+    const bob = d.users.bob.accountId;
+    expect((await macroRequests(t).render(bob, 'releaseChecklist')).status).toBe(200);
+    const first = d.contextJwt(bob, { pageId: d.pages.releaseChecklist.id });
+    // B learns the secret once and keeps it.
+    for (let i = 0; i < 3; i++) expect((await getInB(first)).status).toBe(200);
+
+    await d.install(); // Confluence re-installs with a new shared secret, through A
+    const second = d.contextJwt(bob, { pageId: d.pages.releaseChecklist.id });
+    expect(second).not.toBe(first);
+    expect(await soon(async () => (await getInB(first)).status === 401)).toBe(true);
+    expect((await getInB(second)).status).toBe(200);
+
+    await d.uninstall();
+    expect(await soon(async () => (await getInB(second)).status === 401)).toBe(true);
+    expect((await getInB(second)).body.error.message).toMatch(/names no installation/);
+
+    await d.install();
+    const third = d.contextJwt(bob, { pageId: d.pages.releaseChecklist.id });
+    expect(await soon(async () => (await getInB(third)).status === 200)).toBe(true);
+    expect((await getInB(second)).status).toBe(401);
+  });
+
+  it('a space settings change saved through A decides the next decision in B', async () => {
+    const alice = d.users.alice.accountId; // wrote adrQueue's current version and is one of its approvers
+    expect((await macroRequests(t).render(d.users.bob.accountId, 'adrQueue')).status).toBe(200);
+    const token = d.contextJwt(alice, { pageId: d.pages.adrQueue.id });
+    const canDecideInB = async () => (await getInB(token, 'adrQueue')).body.viewer.canDecide as boolean;
+    const decideInB = async () => {
+      const wf = (await getInB(token, 'adrQueue')).body;
+      return request(bBase).post(`${workflowPath('adrQueue')}/decisions`).set('Authorization', `JWT ${token}`).send({ decision: 'approve', comment: 'my own ADR', pageVersion: wf.boundVersion });
+    };
+    const adminToken = d.contextJwt(d.users.spaceAdmin.accountId, { spaceKey: 'ENG' });
+    const saveInA = async (allowSelfApproval: boolean) => {
+      const current = await request(t.baseUrl).get('/api/spaces/ENG/settings').set('Authorization', `JWT ${adminToken}`);
+      const res = await request(t.baseUrl).put('/api/spaces/ENG/settings').set('Authorization', `JWT ${adminToken}`).send({ ...current.body.settings, allowSelfApproval });
+      expect(res.status).toBe(200);
+    };
+
+    // B reads the space's policy (the default forbids self-approval) and keeps it.
+    expect(await canDecideInB()).toBe(false);
+    expect(await canDecideInB()).toBe(false);
+
+    await saveInA(true);
+    expect(await soon(canDecideInB)).toBe(true);
+    await saveInA(false);
+    expect(await soon(async () => !(await canDecideInB()))).toBe(true);
+    const refused = await decideInB();
+    expect(refused.status).toBe(403);
+    expect(refused.body.error.message).toMatch(/separation of duties/);
+
+    await saveInA(true);
+    expect(await soon(canDecideInB)).toBe(true);
+    expect((await decideInB()).status).toBe(201);
+  });
+
+  it('a decision reads neither the installation nor the space settings from the database (A, warm caches)', async () => {
+    const bob = d.users.bob.accountId;
+    const api = macroRequests(t).api(bob, 'onCall');
+    expect((await macroRequests(t).render(bob, 'onCall')).status).toBe(200);
+    const wf = (await api.get()).body;
+    expect(wf.viewer.canDecide).toBe(true);
+    await t.viewCache.listener.sync();
+    const statements: string[] = [];
+    const count = (q: { sql: string }) => void statements.push(q.sql);
+    const misses = { ...t.viewCache.cache.misses };
+    t.db.on('query', count);
+    try {
+      expect((await api.decide({ decision: 'approve', comment: 'looks right', pageVersion: wf.boundVersion })).status).toBe(201);
+    } finally {
+      t.db.removeListener('query', count);
+    }
+    expect(statements.filter((s) => /"?(tenants|space_settings)"?/.test(s))).toEqual([]);
+    expect(t.viewCache.cache.misses.tenant).toBe(misses.tenant);
+    expect(t.viewCache.cache.misses.policy).toBe(misses.policy);
+  });
+});
