@@ -1,3 +1,4 @@
+import { createPublicKey } from 'node:crypto';
 import path from 'node:path';
 import express from 'express';
 import hbs from 'express-hbs';
@@ -23,6 +24,8 @@ import { createMyApprovalsRouter } from './my-approvals/my-approvals-router';
 import { createOpsRouter } from './ops/ops-router';
 import { createMetrics } from './ops/metrics';
 import { createEvidence } from './evidence/evidence-feature';
+import { EvidenceStore } from './evidence/evidence-store';
+import { createReport } from './report/report-feature';
 import { DEFAULT_EXPORT_LIMITS, ExportLimits } from './evidence/export-limits';
 import { createSpacesRouter } from './spaces/spaces-router';
 import { SpaceAdminCheck } from './spaces/space-admin';
@@ -70,6 +73,11 @@ export interface AppDeps {
   db: Knex;
   logger: Logger;
   clock?: Clock;
+  /**
+   * The time audit events record (default: the system clock, whatever `clock` says). Tests that move the app's
+   * clock over months and read the trail's times (the SOC 2 report) pass the same clock here.
+   */
+  auditClock?: Clock;
   /** Caps and timeouts of evidence exports (tests shorten the timeouts). */
   exportLimits?: Partial<ExportLimits>;
 }
@@ -187,7 +195,12 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
   );
 
   const confluence = new CachedConfluenceClient(new AceConfluenceClient(addon, logger.child({ component: 'confluence' })), clock);
-  const audit = createAuditLog(db, config.secretKey, { onAppended: metrics.appended, onHeadLockWait: metrics.headLockWait });
+  const auditClock = deps.auditClock;
+  const audit = createAuditLog(db, config.secretKey, {
+    onAppended: metrics.appended,
+    onHeadLockWait: metrics.headLockWait,
+    ...(auditClock ? { now: () => auditClock.now().getTime() } : {}),
+  });
   // Rows written before events carried MACs are vouched for once, before anything new is appended.
   for (const a of await audit.adoptAllRowsWithoutMac(db)) logger.info(a, 'audit rows written before MACs adopted');
   // Signed checkpoints and the chain's verification state (#4); the space dashboard shows them.
@@ -253,7 +266,21 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
   // Each holds a snapshot for as long as its download runs: their own small pool and caps (#18).
   const exportLimits = { ...DEFAULT_EXPORT_LIMITS, ...deps.exportLimits };
   const exportDb = createSidePool(db, { poolMax: exportLimits.concurrent, idleInTransactionMs: exportLimits.idleInTransactionMs, logger });
-  app.use(createEvidence({ addon, exportDb, limits: exportLimits, config, clock, confluence, policies, checkpoints, logger: logger.child({ component: 'evidence' }) }).router);
+  const evidence = createEvidence({ addon, exportDb, limits: exportLimits, config, clock, confluence, policies, checkpoints, logger: logger.child({ component: 'evidence' }) });
+  app.use(evidence.router);
+  // The SOC 2 report (#17): read like an export (same pool, same snapshot rules), allowed to whoever may export.
+  app.use(
+    createReport({
+      addon,
+      source: new EvidenceStore(exportDb),
+      publicKey: createPublicKey(config.signingKey),
+      secretKey: config.secretKey,
+      clock,
+      signHead: (clientKey) => checkpoints.checkpoint(clientKey, clock.now()),
+      authorise: (user, spaceKey) => evidence.service.authorise(user, spaceKey),
+      logger: logger.child({ component: 'report' }),
+    }).router,
+  );
   app.use(
     createSpacesRouter({
       addon,

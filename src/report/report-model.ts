@@ -1,0 +1,525 @@
+/**
+ * The SOC 2 report's figures, derived from audit events alone (the chain is the record). Pure: events in seq
+ * order go in, a model comes out; every figure keeps the seq numbers of the events it rests on.
+ *
+ * Readers must not assume older events carry every field the catalogue lists today (audit-actions.ts): each
+ * field is read defensively and a missing one leaves its cell empty.
+ */
+import { DAY_MS } from '../approvals/approval-rules';
+
+/** One audit event as the report reads it: the canonical text's fields, and the person as the CSV shows them. */
+export interface ReportEvent {
+  seq: number;
+  /** Milliseconds since the epoch (the canonical `at`). */
+  at: number;
+  action: string;
+  space: string | null;
+  page: { id: string | null; title: string | null; version: number | null } | null;
+  workflow: string | null;
+  actor: { type: string; ref: string | null };
+  /** The CSV's `actor_account_id`: the accountId while the subject link exists, else null. */
+  accountId: string | null;
+  data: Record<string, unknown>;
+}
+
+export interface ReportScope {
+  /** Null: every space. */
+  spaces: readonly string[] | null;
+  /** The period: events at or after `from` and before `to` (ms since the epoch). */
+  from: number;
+  to: number;
+}
+
+export type ExceptionKind = 'changed-after-approval' | 'changed-kept-by-policy' | 'approval-expired' | 'rejected' | 'review-overdue';
+
+export const EXCEPTION_LABELS: Record<ExceptionKind, string> = {
+  'changed-after-approval': 'Changed after approval, not re-approved',
+  'changed-kept-by-policy': 'Changed after approval, approval kept by space policy',
+  'approval-expired': 'Approval expired (recertification lapsed)',
+  rejected: 'Rejected',
+  'review-overdue': 'Review overdue (past its due date, not approved)',
+};
+
+export interface WorkflowRef {
+  id: string;
+  space: string | null;
+  pageId: string | null;
+  pageTitle: string | null;
+  workflowTitle: string | null;
+}
+
+export interface ReportException {
+  kind: ExceptionKind;
+  workflow: WorkflowRef;
+  openedAt: number;
+  /** The event the exception starts from (for an overdue review: the event that set the due date). */
+  openedSeq: number;
+  closedAt: number | null;
+  closedSeq: number | null;
+  /** How it ended: `approved`, `archived`, `due date moved`, `configuration changed`; null while open. */
+  closedBy: string | null;
+  /** How long it stayed open, up to the period's end when it is still open. */
+  openMs: number;
+  seqs: number[];
+}
+
+export interface ApprovalRow {
+  workflow: WorkflowRef;
+  state: string;
+  stateSeq: number;
+  approvedVersion: number | null;
+  approvedAt: number | null;
+  approvedSeq: number | null;
+  approvers: Array<{ who: string; at: number; seq: number }>;
+  seqs: number[];
+}
+
+export interface SettingsChange {
+  space: string | null;
+  at: number;
+  seq: number;
+  who: string;
+  fields: Array<{ field: string; before: string; after: string }>;
+}
+
+export interface SpaceAccess {
+  space: string;
+  /** The settings in force at the period's end (the last `settings.changed` before it), or null: none recorded. */
+  settings: Record<string, string> | null;
+  settingsSeq: number | null;
+}
+
+export interface ApproverRow {
+  workflow: WorkflowRef;
+  rule: string;
+  approvers: string[];
+  groups: string[];
+  seq: number;
+}
+
+export type RecertOutcome = 'on time' | 'late' | 'missed';
+
+export interface RecertRow {
+  workflow: WorkflowRef;
+  approvedAt: number;
+  reviewDays: number;
+  dueAt: number;
+  outcome: RecertOutcome;
+  doneAt: number | null;
+  /** For `late`: from the due date to the new approval; for `missed`: to the period's end. */
+  lateMs: number | null;
+  seqs: number[];
+}
+
+export interface WeekBucket {
+  /** Monday 00:00 UTC. */
+  start: number;
+  approve: number;
+  reject: number;
+  decisionSeqs: number[];
+  /** Request-to-approval durations of approvals recorded this week. */
+  approvalMs: number[];
+  approvalSeqs: number[];
+  /** Overdue reviews open at the week's end (or the period's end). */
+  overdueOpen: number;
+  overdueSeqs: number[];
+}
+
+export interface ReportModel {
+  scope: ReportScope;
+  approvals: ApprovalRow[];
+  exceptions: ReportException[];
+  access: { spaces: SpaceAccess[]; changes: SettingsChange[]; approvers: ApproverRow[] };
+  recert: RecertRow[];
+  weeks: WeekBucket[];
+  /** Request to approval over the period: every approval's duration with its two seqs. */
+  requestToApproval: Array<{ ms: number; fromSeq: number; toSeq: number }>;
+  /** Seq range of the events inside the period (null: none). */
+  periodSeqs: { first: number; last: number } | null;
+}
+
+const OPEN = new Set(['pending', 'outdated', 'expired']);
+const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+
+/** A person as the evidence CSV shows them: the accountId while the link exists, else their ref (erased). */
+export function displayActor(e: Pick<ReportEvent, 'actor' | 'accountId'>): string {
+  if (e.actor.type === 'system') return 'Attest (system)';
+  if (e.actor.type === 'confluence') return 'Confluence';
+  if (e.accountId) return e.accountId;
+  return e.actor.ref ? `ref ${e.actor.ref.slice(0, 12)}… (erased)` : 'unknown';
+}
+
+/** The due date's overdue moment: My approvals calls a workflow overdue once its due date is before today (UTC). */
+export function overdueFrom(due: string): number | null {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(due)) return null;
+  const t = Date.parse(`${due}T00:00:00Z`);
+  return Number.isNaN(t) ? null : t + DAY_MS;
+}
+
+/** Monday 00:00 UTC of the week holding `t`. */
+export function weekStart(t: number): number {
+  const d = new Date(t);
+  const day = (d.getUTCDay() + 6) % 7;
+  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()) - day * DAY_MS;
+}
+
+/** The p-quantile (0..1) by nearest rank of sorted values; null for none. */
+export function quantile(sorted: readonly number[], p: number): number | null {
+  if (!sorted.length) return null;
+  const rank = Math.max(1, Math.ceil(p * sorted.length));
+  return sorted[rank - 1];
+}
+
+interface Config {
+  rule: string;
+  approvers: string[];
+  groups: string[];
+  due: string | null;
+  reviewDays: number | null;
+  seq: number;
+}
+
+interface WfState {
+  ref: WorkflowRef;
+  state: string;
+  stateSeq: number;
+  config: Config | null;
+  /** When and where the current round (the request) opened. */
+  roundAt: number;
+  roundSeq: number;
+  roundApprovals: Array<{ who: string; at: number; seq: number }>;
+  lastApproval: { at: number; seq: number; version: number | null; approvers: Array<{ who: string; at: number; seq: number }> } | null;
+  open: Map<ExceptionKind, ReportException>;
+  recert: { approvedAt: number; approvedSeq: number; reviewDays: number; dueAt: number; expiredSeq: number | null } | null;
+}
+
+/** The dotted fields of a settings object, as text (arrays of refs through `person`). */
+function flatten(obj: unknown, person: (ref: string) => string, prefix = ''): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!obj || typeof obj !== 'object') return out;
+  for (const [k, v] of Object.entries(obj as Record<string, unknown>)) {
+    const key = prefix ? `${prefix}.${k}` : k;
+    if (v && typeof v === 'object' && !Array.isArray(v)) Object.assign(out, flatten(v, person, key));
+    else if (Array.isArray(v)) out[key] = v.map((x) => (typeof x === 'string' && /^[0-9a-f]{64}$/.test(x) ? person(x) : String(x))).join(', ') || '(none)';
+    else out[key] = v === null || v === undefined ? '(none)' : String(v);
+  }
+  return out;
+}
+
+/**
+ * Folds events (seq order, from the chain's start so that states at the period's start are known) into the
+ * report's model. Events outside the scope's spaces are skipped; events at or after `to` must not be passed.
+ */
+export class ReportBuilder {
+  private readonly wfs = new Map<string, WfState>();
+  private readonly exceptions: ReportException[] = [];
+  private readonly recert: RecertRow[] = [];
+  private readonly changes: SettingsChange[] = [];
+  private readonly settings = new Map<string, { values: Record<string, string>; seq: number }>();
+  private readonly spacesSeen = new Set<string>();
+  private readonly decisions: Array<{ at: number; seq: number; kind: 'approve' | 'reject' }> = [];
+  private readonly approvalsTimed: Array<{ at: number; ms: number; fromSeq: number; toSeq: number }> = [];
+  /** ref → accountId, learned only from rows in scope (the export shows those). */
+  private readonly people = new Map<string, string>();
+  private periodSeqs: { first: number; last: number } | null = null;
+
+  constructor(private readonly scope: ReportScope) {}
+
+  private inScope(space: string | null): boolean {
+    return this.scope.spaces === null || (space !== null && this.scope.spaces.includes(space));
+  }
+
+  private person = (ref: string): string => this.people.get(ref) ?? `ref ${ref.slice(0, 12)}…`;
+
+  private inPeriod(t: number): boolean {
+    return t >= this.scope.from && t < this.scope.to;
+  }
+
+  add(e: ReportEvent): void {
+    if (e.at >= this.scope.to) return;
+    if (!this.inScope(e.space)) return;
+    if (e.actor.ref && e.accountId) this.people.set(e.actor.ref, e.accountId);
+    if (e.space) this.spacesSeen.add(e.space);
+    if (this.inPeriod(e.at)) {
+      this.periodSeqs = this.periodSeqs ? { first: this.periodSeqs.first, last: e.seq } : { first: e.seq, last: e.seq };
+    }
+    if (e.action === 'settings.changed') return this.settingsChanged(e);
+    if (!e.workflow) return;
+    const wf = this.workflow(e);
+    // Time passed since this workflow's last event: did its due date pass while it was open?
+    this.checkOverdue(wf, e.at);
+    this.apply(wf, e);
+  }
+
+  private workflow(e: ReportEvent): WfState {
+    let wf = this.wfs.get(e.workflow!);
+    if (!wf) {
+      wf = {
+        ref: { id: e.workflow!, space: e.space, pageId: null, pageTitle: null, workflowTitle: null },
+        state: 'pending',
+        stateSeq: e.seq,
+        config: null,
+        roundAt: e.at,
+        roundSeq: e.seq,
+        roundApprovals: [],
+        lastApproval: null,
+        open: new Map(),
+        recert: null,
+      };
+      this.wfs.set(e.workflow!, wf);
+    }
+    // The latest event names the page as it is now.
+    wf.ref = {
+      id: wf.ref.id,
+      space: e.space ?? wf.ref.space,
+      pageId: e.page?.id ?? wf.ref.pageId,
+      pageTitle: e.page?.title ?? wf.ref.pageTitle,
+      workflowTitle: str(e.data.workflowTitle) ?? wf.ref.workflowTitle,
+    };
+    return wf;
+  }
+
+  private setConfig(wf: WfState, c: unknown, seq: number): void {
+    if (!c || typeof c !== 'object') return;
+    const o = c as Record<string, unknown>;
+    wf.config = {
+      rule: str(o.rule) ?? '',
+      approvers: Array.isArray(o.approvers) ? o.approvers.filter((x): x is string => typeof x === 'string') : [],
+      groups: Array.isArray(o.groups) ? o.groups.filter((x): x is string => typeof x === 'string') : [],
+      due: str(o.due),
+      reviewDays: num(o.reviewDays),
+      seq,
+    };
+  }
+
+  private newRound(wf: WfState, e: ReportEvent): void {
+    wf.roundAt = e.at;
+    wf.roundSeq = e.seq;
+    wf.roundApprovals = [];
+  }
+
+  private openException(wf: WfState, kind: ExceptionKind, at: number, seq: number): void {
+    if (wf.open.has(kind)) return;
+    const x: ReportException = { kind, workflow: wf.ref, openedAt: at, openedSeq: seq, closedAt: null, closedSeq: null, closedBy: null, openMs: 0, seqs: [seq] };
+    wf.open.set(kind, x);
+    this.exceptions.push(x);
+  }
+
+  private closeExceptions(wf: WfState, kinds: readonly ExceptionKind[], e: ReportEvent, by: string): void {
+    for (const kind of kinds) {
+      const x = wf.open.get(kind);
+      if (!x) continue;
+      x.closedAt = e.at;
+      x.closedSeq = e.seq;
+      x.closedBy = by;
+      x.seqs.push(e.seq);
+      wf.open.delete(kind);
+    }
+  }
+
+  private checkOverdue(wf: WfState, now: number): void {
+    const due = wf.config?.due ? overdueFrom(wf.config.due) : null;
+    if (due !== null && OPEN.has(wf.state) && due <= now && !wf.open.has('review-overdue')) {
+      this.openException(wf, 'review-overdue', due, wf.config!.seq);
+    }
+  }
+
+  private apply(wf: WfState, e: ReportEvent): void {
+    const d = e.data;
+    const setState = (s: string) => {
+      wf.state = s;
+      wf.stateSeq = e.seq;
+    };
+    switch (e.action) {
+      case 'workflow.created':
+        this.setConfig(wf, d.config, e.seq);
+        setState('pending');
+        this.newRound(wf, e);
+        break;
+      case 'workflow.configured': {
+        const before = wf.state;
+        this.setConfig(wf, d.after, e.seq);
+        const state = str(d.state) ?? wf.state;
+        setState(state);
+        if (before === 'approved' && OPEN.has(state)) this.newRound(wf, e);
+        // A due date moved past today ends the overdue spell it caused.
+        const due = wf.config?.due ? overdueFrom(wf.config.due) : null;
+        if (wf.open.has('review-overdue') && (due === null || due > e.at)) this.closeExceptions(wf, ['review-overdue'], e, 'due date moved');
+        if (wf.recert && !wf.config?.reviewDays) wf.recert = null;
+        if (!OPEN.has(state) && state !== 'approved') this.closeExceptions(wf, ['review-overdue'], e, 'configuration changed');
+        break;
+      }
+      case 'decision.approved':
+      case 'decision.rejected': {
+        const kind = e.action === 'decision.approved' ? 'approve' : 'reject';
+        if (this.inPeriod(e.at)) this.decisions.push({ at: e.at, seq: e.seq, kind });
+        if (kind === 'approve') wf.roundApprovals.push({ who: displayActor(e), at: e.at, seq: e.seq });
+        break;
+      }
+      case 'workflow.approved': {
+        setState('approved');
+        if (this.inPeriod(e.at)) this.approvalsTimed.push({ at: e.at, ms: e.at - wf.roundAt, fromSeq: wf.roundSeq, toSeq: e.seq });
+        wf.lastApproval = { at: e.at, seq: e.seq, version: e.page?.version ?? null, approvers: [...wf.roundApprovals] };
+        this.closeExceptions(wf, ['changed-after-approval', 'changed-kept-by-policy', 'approval-expired', 'rejected', 'review-overdue'], e, 'approved');
+        const r = wf.recert;
+        if (r) {
+          if (r.expiredSeq === null && e.at <= r.dueAt) {
+            this.recert.push({ workflow: wf.ref, approvedAt: r.approvedAt, reviewDays: r.reviewDays, dueAt: r.dueAt, outcome: 'on time', doneAt: e.at, lateMs: null, seqs: [r.approvedSeq, e.seq] });
+          } else {
+            const seqs = r.expiredSeq === null ? [r.approvedSeq, e.seq] : [r.approvedSeq, r.expiredSeq, e.seq];
+            this.recert.push({ workflow: wf.ref, approvedAt: r.approvedAt, reviewDays: r.reviewDays, dueAt: r.dueAt, outcome: 'late', doneAt: e.at, lateMs: e.at - r.dueAt, seqs });
+          }
+        }
+        const days = wf.config?.reviewDays ?? null;
+        wf.recert = days ? { approvedAt: e.at, approvedSeq: e.seq, reviewDays: days, dueAt: e.at + days * DAY_MS, expiredSeq: null } : null;
+        break;
+      }
+      case 'workflow.rejected':
+        setState('rejected');
+        this.closeExceptions(wf, ['review-overdue'], e, 'rejected');
+        this.openException(wf, 'rejected', e.at, e.seq);
+        break;
+      case 'workflow.outdated':
+        if (str(d.previousState) === 'approved') this.openException(wf, 'changed-after-approval', e.at, e.seq);
+        setState('outdated');
+        this.newRound(wf, e);
+        break;
+      case 'workflow.rebound':
+        if (str(d.previousState) === 'approved' && d.contentChanged === true) this.openException(wf, 'changed-kept-by-policy', e.at, e.seq);
+        break;
+      case 'workflow.expired':
+        setState('expired');
+        this.newRound(wf, e);
+        this.openException(wf, 'approval-expired', e.at, e.seq);
+        if (wf.recert) wf.recert.expiredSeq = e.seq;
+        break;
+      case 'workflow.archived':
+        setState('archived');
+        this.closeExceptions(wf, [...wf.open.keys()], e, 'archived');
+        wf.recert = null;
+        break;
+      case 'workflow.restored':
+        setState(str(d.state) ?? wf.state);
+        break;
+      default:
+        break;
+    }
+  }
+
+  private settingsChanged(e: ReportEvent): void {
+    const before = flatten(e.data.before, this.person);
+    const after = flatten(e.data.after, this.person);
+    const changed = Array.isArray(e.data.changed) ? e.data.changed.filter((x): x is string => typeof x === 'string') : Object.keys(after);
+    if (e.space) this.settings.set(e.space, { values: after, seq: e.seq });
+    if (!this.inPeriod(e.at)) return;
+    const fields = changed.map((f) => ({ field: f, before: before[f] ?? '(none)', after: after[f] ?? '(none)' }));
+    this.changes.push({ space: e.space, at: e.at, seq: e.seq, who: displayActor(e), fields });
+  }
+
+  /** The model at the period's end. */
+  finish(): ReportModel {
+    const { from, to } = this.scope;
+    for (const wf of this.wfs.values()) this.checkOverdue(wf, to);
+    for (const x of this.exceptions) x.openMs = (x.closedAt ?? to) - x.openedAt;
+    const exceptions = this.exceptions
+      .filter((x) => x.openedAt < to && (x.closedAt === null || x.closedAt >= from))
+      .sort((a, b) => (a.closedAt === null ? 0 : 1) - (b.closedAt === null ? 0 : 1) || b.openMs - a.openMs);
+
+    const wfs = [...this.wfs.values()].sort((a, b) => (a.ref.space ?? '').localeCompare(b.ref.space ?? '') || (a.ref.pageTitle ?? '').localeCompare(b.ref.pageTitle ?? ''));
+    const approvals: ApprovalRow[] = wfs.map((wf) => {
+      const a = wf.lastApproval;
+      const seqs = [wf.stateSeq, ...(a ? [a.seq, ...a.approvers.map((p) => p.seq)] : [])];
+      return {
+        workflow: wf.ref,
+        state: wf.state,
+        stateSeq: wf.stateSeq,
+        approvedVersion: a?.version ?? null,
+        approvedAt: a?.at ?? null,
+        approvedSeq: a?.seq ?? null,
+        approvers: a?.approvers ?? [],
+        seqs: [...new Set(seqs)].sort((x, y) => x - y),
+      };
+    });
+
+    // Recertifications still waiting at the period's end: missed when their due date passed.
+    const recert = [...this.recert];
+    for (const wf of this.wfs.values()) {
+      const r = wf.recert;
+      if (!r || r.dueAt >= to) continue;
+      const seqs = r.expiredSeq === null ? [r.approvedSeq] : [r.approvedSeq, r.expiredSeq];
+      recert.push({ workflow: wf.ref, approvedAt: r.approvedAt, reviewDays: r.reviewDays, dueAt: r.dueAt, outcome: 'missed', doneAt: null, lateMs: to - r.dueAt, seqs });
+    }
+    const recertInPeriod = recert.filter((r) => r.dueAt >= from && r.dueAt < to).sort((a, b) => a.dueAt - b.dueAt);
+
+    const spaces = this.scope.spaces ?? [...this.spacesSeen].sort();
+    const access = {
+      spaces: spaces.map((s) => {
+        const cur = this.settings.get(s);
+        return { space: s, settings: cur?.values ?? null, settingsSeq: cur?.seq ?? null };
+      }),
+      changes: this.changes,
+      approvers: wfs
+        .filter((wf) => wf.config && wf.state !== 'archived')
+        .map((wf) => ({
+          workflow: wf.ref,
+          rule: wf.config!.rule,
+          approvers: wf.config!.approvers.map(this.person),
+          groups: wf.config!.groups,
+          seq: wf.config!.seq,
+        })),
+    };
+
+    return {
+      scope: this.scope,
+      approvals,
+      exceptions,
+      access,
+      recert: recertInPeriod,
+      weeks: this.weeks(exceptions),
+      requestToApproval: this.approvalsTimed.map(({ ms, fromSeq, toSeq }) => ({ ms, fromSeq, toSeq })),
+      periodSeqs: this.periodSeqs,
+    };
+  }
+
+  /** At most this many weekly buckets (ten years); a longer period shows its last ten years in the charts. */
+  static readonly MAX_WEEKS = 520;
+
+  private weeks(exceptions: ReportException[]): WeekBucket[] {
+    const { from, to } = this.scope;
+    let first = weekStart(from);
+    const last = weekStart(to - 1);
+    first = Math.max(first, last - (ReportBuilder.MAX_WEEKS - 1) * 7 * DAY_MS);
+    const out: WeekBucket[] = [];
+    for (let w = first; w <= last; w += 7 * DAY_MS) {
+      out.push({ start: w, approve: 0, reject: 0, decisionSeqs: [], approvalMs: [], approvalSeqs: [], overdueOpen: 0, overdueSeqs: [] });
+    }
+    const bucket = (t: number) => {
+      const i = Math.floor((weekStart(t) - first) / (7 * DAY_MS));
+      return i >= 0 && i < out.length ? out[i] : null;
+    };
+    for (const d of this.decisions) {
+      const b = bucket(d.at);
+      if (!b) continue;
+      b[d.kind]++;
+      b.decisionSeqs.push(d.seq);
+    }
+    for (const a of this.approvalsTimed) {
+      const b = bucket(a.at);
+      if (!b) continue;
+      b.approvalMs.push(a.ms);
+      b.approvalSeqs.push(a.toSeq);
+    }
+    const overdue = exceptions.filter((x) => x.kind === 'review-overdue');
+    for (const b of out) {
+      const end = Math.min(b.start + 7 * DAY_MS, to);
+      for (const x of overdue) {
+        if (x.openedAt < end && (x.closedAt === null || x.closedAt >= end)) {
+          b.overdueOpen++;
+          b.overdueSeqs.push(x.openedSeq);
+        }
+      }
+    }
+    return out;
+  }
+}
