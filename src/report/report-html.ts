@@ -47,10 +47,10 @@ function pageCell(w: { pageTitle: string | null; workflowTitle: string | null; p
   return html`<td>${w.pageTitle ?? `page ${w.pageId ?? '?'}`}${w.workflowTitle ? html` <span class="sub">(${w.workflowTitle})</span>` : ''}<br><span class="sub">${w.space ?? ''} · page ${w.pageId ?? '?'}</span></td>`;
 }
 
-function exceptionRow(x: ReportException, to: number): Html {
+function exceptionRow(x: ReportException): Html {
   const closed = x.closedAt === null ? html`<strong>still open</strong> at the period's end` : html`${iso(x.closedAt)} (${x.closedBy})`;
   return html`<tr data-kind="${x.kind}" data-workflow="${x.workflow.id}" data-opened="${iso(x.openedAt)}" data-closed="${x.closedAt === null ? '' : iso(x.closedAt)}" data-open-ms="${x.openMs}" data-seqs="${x.seqs.join(' ')}">
-<td>${EXCEPTION_LABELS[x.kind]}</td>${pageCell(x.workflow)}<td>${iso(x.openedAt)}</td><td>${closed}</td><td>${formatDuration(x.openMs)}${x.closedAt === null && to ? '' : ''}</td>${seqCell(x.seqs)}</tr>`;
+<td>${EXCEPTION_LABELS[x.kind]}</td>${pageCell(x.workflow)}<td>${iso(x.openedAt)}</td><td>${closed}</td><td>${formatDuration(x.openMs)}</td>${seqCell(x.seqs)}</tr>`;
 }
 
 // ---- charts: inline SVG, each with a title and description, and a data table after it ----
@@ -148,7 +148,8 @@ export function renderReport(model: ReportModel, integrity: IntegrityFacts, meta
   const median = quantile(rta.map((r) => r.ms), 0.5);
   const p90 = quantile(rta.map((r) => r.ms), 0.9);
   const recertCount = (o: string) => model.recert.filter((r) => r.outcome === o).length;
-  const periodText = `${meta.fromGiven ? iso(from) : `the start of the audit trail (${iso(from)})`} to ${iso(to)} (end exclusive)`;
+  const future = to > meta.generatedAt.getTime() ? '; it runs past the time of this report, so what is open is measured up to that time' : '';
+  const periodText = `${meta.fromGiven ? iso(from) : `the start of the audit trail (${iso(from)})`} to ${iso(to)} (end exclusive${future})`;
   const cps = integrity.checkpoints;
   const lastCp = cps[cps.length - 1] ?? null;
   const chainOk = integrity.chain.ok;
@@ -184,7 +185,7 @@ ${model.periodSeqs ? html`<p class="meta" id="period-seqs" data-first="${model.p
 <h3 id="h-exceptions">Exceptions</h3>
 <p class="sub">Open at any time in the period; still-open ones first, then the longest open. An overdue review starts the day after its due date and rests on the event that set that date.</p>
 <table id="exceptions" aria-labelledby="h-exceptions"><thead><tr><th scope="col">Exception</th><th scope="col">Page</th><th scope="col">Opened</th><th scope="col">Closed</th><th scope="col">Open for</th><th scope="col">Audit seq</th></tr></thead>
-<tbody>${ex.length ? ex.map((x) => exceptionRow(x, to)) : html`<tr><td colspan="6">No exceptions in the period.</td></tr>`}</tbody></table>
+<tbody>${ex.length ? ex.map((x) => exceptionRow(x)) : html`<tr><td colspan="6">No exceptions in the period.</td></tr>`}</tbody></table>
 
 <h3 id="h-approvals">Approvals pages at the period's end</h3>
 <table id="approvals" aria-labelledby="h-approvals"><thead><tr><th scope="col">Page</th><th scope="col">State</th><th scope="col">Version approved</th><th scope="col">Approved by</th><th scope="col">Approved at</th><th scope="col">Audit seq</th></tr></thead>
@@ -300,8 +301,11 @@ ${overdueChart(model.weeks)}
     const s = [...w.approvalMs].sort((a, b) => a - b);
     const m = quantile(s, 0.5);
     const p = quantile(s, 0.9);
-    const seqs = [...new Set([...w.decisionSeqs, ...w.approvalSeqs, ...w.overdueSeqs])].sort((a, b) => a - b);
-    return html`<tr data-week="${day(w.start)}" data-approve="${w.approve}" data-reject="${w.reject}" data-overdue="${w.overdueOpen}" data-decision-seqs="${w.decisionSeqs.join(' ')}" data-seqs="${seqs.join(' ')}"><td>${day(w.start)}</td><td class="num">${w.approve}</td><td class="num">${w.reject}</td><td>${m === null ? '—' : formatDuration(m)}</td><td>${p === null ? '—' : formatDuration(p)}</td><td class="num">${w.overdueOpen}</td>${seqCell(seqs)}</tr>`;
+    // A busy week names its decisions by range (exactly the scope's decision events between the two seqs).
+    const listed = w.decisionSeqs.length === w.approve + w.reject;
+    const seqs = [...new Set([...(listed ? w.decisionSeqs : []), ...w.approvalSeqs, ...w.overdueSeqs])].sort((a, b) => a - b);
+    const range = w.decisionRange;
+    return html`<tr data-week="${day(w.start)}" data-approve="${w.approve}" data-reject="${w.reject}" data-overdue="${w.overdueOpen}" data-decision-range="${range ? range.join(' ') : ''}" data-decision-seqs="${listed ? w.decisionSeqs.join(' ') : ''}" data-seqs="${seqs.join(' ')}"><td>${day(w.start)}</td><td class="num">${w.approve}</td><td class="num">${w.reject}</td><td>${m === null ? '—' : formatDuration(m)}</td><td>${p === null ? '—' : formatDuration(p)}</td><td class="num">${w.overdueOpen}</td><td class="seqs">${listed ? seqList(seqs) : html`decisions: every decision event of this scope from seq ${range![0]} to ${range![1]}${seqs.length ? html`; ${seqList(seqs)}` : ''}`}</td></tr>`;
   })}</tbody></table>
 </section>
 </main>

@@ -56,6 +56,26 @@ describe('the report model', () => {
     expect(m.access.changes).toEqual([expect.objectContaining({ fields: [{ field: 'rule', before: '(none)', after: 'all' }] })]);
   });
 
+  it('a busy week names its decisions by the range that holds exactly them; a person\'s latest decision is what counts', () => {
+    const b = new ReportBuilder({ spaces: ['ENG'], from: T0, to: T0 + 7 * DAY });
+    b.add(event({ action: 'workflow.created', at: T0, data: { config: config() } }));
+    for (let i = 0; i < 60; i++) {
+      b.add(event({ action: i === 59 ? 'decision.rejected' : 'decision.approved', at: T0 + i * 60_000, accountId: `acct-${i % 3}`, data: {} }));
+      b.add(event({ action: 'decision.approved', at: T0 + i * 60_000, space: 'SEC', workflow: 'wf-sec', data: {} }));
+    }
+    b.add(event({ action: 'workflow.approved', at: T0 + DAY, data: {} }));
+    const m = b.finish();
+    const [week] = m.weeks;
+    expect([week.approve, week.reject, week.decisionRange]).toEqual([59, 1, [2, 120]]);
+    // acct-2 approved, then rejected last: only acct-0 and acct-1 stand as approvers of the round.
+    expect(m.approvals.find((a) => a.workflow.id === 'wf-1')!.approvers.map((p) => p.who).sort()).toEqual(['acct-0', 'acct-1']);
+    const out = parse(renderReport(m, { chain: { rows: 0, lastSeq: null, ok: true, failure: null }, checkpoints: [], keyId: null }, { tenant: 't', scopeLabel: 'space ENG', generatedAt: new Date(T0), fromGiven: true }));
+    const row = out.querySelector('#weeks tbody tr')!;
+    expect(row.getAttribute('data-decision-range')).toBe('2 120');
+    expect(row.getAttribute('data-decision-seqs')).toBe('');
+    expect(row.text).toContain('every decision event of this scope from seq 2 to 120');
+  });
+
   it('nearest-rank percentiles and Monday weeks', () => {
     expect(quantile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 0.9)).toBe(9);
     expect(quantile([5], 0.5)).toBe(5);

@@ -28,6 +28,11 @@ export interface ReportScope {
   /** The period: events at or after `from` and before `to` (ms since the epoch). */
   from: number;
   to: number;
+  /**
+   * When the report is made (default `to`): what is still open is measured up to the period's end or this moment,
+   * whichever comes first, never into the future.
+   */
+  now?: number;
 }
 
 export type ExceptionKind = 'changed-after-approval' | 'changed-kept-by-policy' | 'approval-expired' | 'rejected' | 'review-overdue';
@@ -116,7 +121,13 @@ export interface WeekBucket {
   start: number;
   approve: number;
   reject: number;
+  /** The week's decision seqs, the first MAX_LISTED_SEQS of them. */
   decisionSeqs: number[];
+  /**
+   * The first and last decision seq of the week: the week's decisions are exactly the scope's decision events in
+   * this range, since seqs follow time.
+   */
+  decisionRange: [number, number] | null;
   /** Request-to-approval durations of approvals recorded this week. */
   approvalMs: number[];
   approvalSeqs: number[];
@@ -188,7 +199,8 @@ interface WfState {
   /** When and where the current round (the request) opened. */
   roundAt: number;
   roundSeq: number;
-  roundApprovals: Array<{ who: string; at: number; seq: number }>;
+  /** Each person's latest approve decision in the round (bounded by the approvers, however many decisions). */
+  roundApprovals: Map<string, { who: string; at: number; seq: number }>;
   lastApproval: { at: number; seq: number; version: number | null; approvers: Array<{ who: string; at: number; seq: number }> } | null;
   open: Map<ExceptionKind, ReportException>;
   recert: { approvedAt: number; approvedSeq: number; reviewDays: number; dueAt: number; expiredSeq: number | null } | null;
@@ -218,19 +230,47 @@ export class ReportBuilder {
   private readonly changes: SettingsChange[] = [];
   private readonly settings = new Map<string, { values: Record<string, string>; seq: number }>();
   private readonly spacesSeen = new Set<string>();
-  private readonly decisions: Array<{ at: number; seq: number; kind: 'approve' | 'reject' }> = [];
   private readonly approvalsTimed: Array<{ at: number; ms: number; fromSeq: number; toSeq: number }> = [];
   /** ref → accountId, learned only from rows in scope (the export shows those). */
   private readonly people = new Map<string, string>();
   private periodSeqs: { first: number; last: number } | null = null;
 
-  constructor(private readonly scope: ReportScope) {}
+  /** Weekly buckets of the period, filled as events arrive (decisions are counted, not kept). */
+  private readonly buckets: WeekBucket[];
+  private readonly firstWeek: number;
+
+  constructor(private readonly scope: ReportScope) {
+    const last = weekStart(scope.to - 1);
+    this.firstWeek = Math.max(weekStart(scope.from), last - (ReportBuilder.MAX_WEEKS - 1) * 7 * DAY_MS);
+    this.buckets = [];
+    for (let w = this.firstWeek; w <= last; w += 7 * DAY_MS) {
+      this.buckets.push({ start: w, approve: 0, reject: 0, decisionSeqs: [], decisionRange: null, approvalMs: [], approvalSeqs: [], overdueOpen: 0, overdueSeqs: [] });
+    }
+  }
+
+  private bucket(t: number): WeekBucket | null {
+    const i = Math.floor((weekStart(t) - this.firstWeek) / (7 * DAY_MS));
+    return i >= 0 && i < this.buckets.length ? this.buckets[i] : null;
+  }
+
+  private countDecision(at: number, seq: number, kind: 'approve' | 'reject'): void {
+    const b = this.bucket(at);
+    if (!b) return;
+    b[kind]++;
+    b.decisionRange = b.decisionRange ? [b.decisionRange[0], seq] : [seq, seq];
+    if (b.decisionSeqs.length < ReportBuilder.MAX_LISTED_SEQS) b.decisionSeqs.push(seq);
+  }
 
   private inScope(space: string | null): boolean {
     return this.scope.spaces === null || (space !== null && this.scope.spaces.includes(space));
   }
 
   private person = (ref: string): string => this.people.get(ref) ?? `ref ${ref.slice(0, 12)}…`;
+
+  /** The period's end, or the report's time when that comes first. */
+  private until(): number {
+    return Math.min(this.scope.to, this.scope.now ?? this.scope.to);
+  }
 
   private inPeriod(t: number): boolean {
     return t >= this.scope.from && t < this.scope.to;
@@ -262,7 +302,7 @@ export class ReportBuilder {
         config: null,
         roundAt: e.at,
         roundSeq: e.seq,
-        roundApprovals: [],
+        roundApprovals: new Map(),
         lastApproval: null,
         open: new Map(),
         recert: null,
@@ -296,7 +336,7 @@ export class ReportBuilder {
   private newRound(wf: WfState, e: ReportEvent): void {
     wf.roundAt = e.at;
     wf.roundSeq = e.seq;
-    wf.roundApprovals = [];
+    wf.roundApprovals = new Map();
   }
 
   private openException(wf: WfState, kind: ExceptionKind, at: number, seq: number): void {
@@ -353,14 +393,17 @@ export class ReportBuilder {
       case 'decision.approved':
       case 'decision.rejected': {
         const kind = e.action === 'decision.approved' ? 'approve' : 'reject';
-        if (this.inPeriod(e.at)) this.decisions.push({ at: e.at, seq: e.seq, kind });
-        if (kind === 'approve') wf.roundApprovals.push({ who: displayActor(e), at: e.at, seq: e.seq });
+        if (this.inPeriod(e.at)) this.countDecision(e.at, e.seq, kind);
+        const who = displayActor(e);
+        // Only a person's latest decision counts (they may change their mind while the workflow is open).
+        wf.roundApprovals.delete(who);
+        if (kind === 'approve') wf.roundApprovals.set(who, { who, at: e.at, seq: e.seq });
         break;
       }
       case 'workflow.approved': {
         setState('approved');
         if (this.inPeriod(e.at)) this.approvalsTimed.push({ at: e.at, ms: e.at - wf.roundAt, fromSeq: wf.roundSeq, toSeq: e.seq });
-        wf.lastApproval = { at: e.at, seq: e.seq, version: e.page?.version ?? null, approvers: [...wf.roundApprovals] };
+        wf.lastApproval = { at: e.at, seq: e.seq, version: e.page?.version ?? null, approvers: [...wf.roundApprovals.values()] };
         this.closeExceptions(wf, ['changed-after-approval', 'changed-kept-by-policy', 'approval-expired', 'rejected', 'review-overdue'], e, 'approved');
         const r = wf.recert;
         if (r) {
@@ -420,8 +463,9 @@ export class ReportBuilder {
   /** The model at the period's end. */
   finish(): ReportModel {
     const { from, to } = this.scope;
-    for (const wf of this.wfs.values()) this.checkOverdue(wf, to);
-    for (const x of this.exceptions) x.openMs = (x.closedAt ?? to) - x.openedAt;
+    const until = this.until();
+    for (const wf of this.wfs.values()) this.checkOverdue(wf, until);
+    for (const x of this.exceptions) x.openMs = Math.max(0, (x.closedAt ?? until) - x.openedAt);
     const exceptions = this.exceptions
       .filter((x) => x.openedAt < to && (x.closedAt === null || x.closedAt >= from))
       .sort((a, b) => (a.closedAt === null ? 0 : 1) - (b.closedAt === null ? 0 : 1) || b.openMs - a.openMs);
@@ -446,9 +490,9 @@ export class ReportBuilder {
     const recert = [...this.recert];
     for (const wf of this.wfs.values()) {
       const r = wf.recert;
-      if (!r || r.dueAt >= to) continue;
+      if (!r || r.dueAt >= until) continue;
       const seqs = r.expiredSeq === null ? [r.approvedSeq] : [r.approvedSeq, r.expiredSeq];
-      recert.push({ workflow: wf.ref, approvedAt: r.approvedAt, reviewDays: r.reviewDays, dueAt: r.dueAt, outcome: 'missed', doneAt: null, lateMs: to - r.dueAt, seqs });
+      recert.push({ workflow: wf.ref, approvedAt: r.approvedAt, reviewDays: r.reviewDays, dueAt: r.dueAt, outcome: 'missed', doneAt: null, lateMs: until - r.dueAt, seqs });
     }
     const recertInPeriod = recert.filter((r) => r.dueAt >= from && r.dueAt < to).sort((a, b) => a.dueAt - b.dueAt);
 
@@ -484,35 +528,20 @@ export class ReportBuilder {
 
   /** At most this many weekly buckets (ten years); a longer period shows its last ten years in the charts. */
   static readonly MAX_WEEKS = 520;
+  /** A week lists its decisions' seqs up to this many; beyond, its row names their range (exact: seqs follow time). */
+  static readonly MAX_LISTED_SEQS = 50;
 
   private weeks(exceptions: ReportException[]): WeekBucket[] {
-    const { from, to } = this.scope;
-    let first = weekStart(from);
-    const last = weekStart(to - 1);
-    first = Math.max(first, last - (ReportBuilder.MAX_WEEKS - 1) * 7 * DAY_MS);
-    const out: WeekBucket[] = [];
-    for (let w = first; w <= last; w += 7 * DAY_MS) {
-      out.push({ start: w, approve: 0, reject: 0, decisionSeqs: [], approvalMs: [], approvalSeqs: [], overdueOpen: 0, overdueSeqs: [] });
-    }
-    const bucket = (t: number) => {
-      const i = Math.floor((weekStart(t) - first) / (7 * DAY_MS));
-      return i >= 0 && i < out.length ? out[i] : null;
-    };
-    for (const d of this.decisions) {
-      const b = bucket(d.at);
-      if (!b) continue;
-      b[d.kind]++;
-      b.decisionSeqs.push(d.seq);
-    }
+    const until = this.until();
     for (const a of this.approvalsTimed) {
-      const b = bucket(a.at);
+      const b = this.bucket(a.at);
       if (!b) continue;
       b.approvalMs.push(a.ms);
       b.approvalSeqs.push(a.toSeq);
     }
     const overdue = exceptions.filter((x) => x.kind === 'review-overdue');
-    for (const b of out) {
-      const end = Math.min(b.start + 7 * DAY_MS, to);
+    for (const b of this.buckets) {
+      const end = Math.min(b.start + 7 * DAY_MS, until);
       for (const x of overdue) {
         if (x.openedAt < end && (x.closedAt === null || x.closedAt >= end)) {
           b.overdueOpen++;
@@ -520,6 +549,6 @@ export class ReportBuilder {
         }
       }
     }
-    return out;
+    return this.buckets;
   }
 }

@@ -82,8 +82,8 @@ export async function writeReport(
   let end = req.to ? ((await source.lastSeqBefore(clientKey, req.to)) ?? 0) : head;
   if (req.contentToSeq !== undefined) end = Math.min(end, req.contentToSeq);
   const firstAt = head > 0 ? await source.canonicalAt(clientKey, 1) : null;
-  const from = req.from ?? (firstAt ? new Date(Math.min(Date.parse(firstAt), to.getTime() - 1)) : new Date(to.getTime() - 1));
-  if (from >= to) throw new InputError('The start of the period (from) must be before its end (to).');
+  // A period starting after its end (a pack's `from` in the future) is empty, not an error: the pack is still written.
+  const from = req.from ? new Date(Math.min(req.from.getTime(), to.getTime())) : firstAt ? new Date(Math.min(Date.parse(firstAt), to.getTime())) : to;
   const periodFirst = req.from ? await source.firstSeqFrom(clientKey, req.from) : head > 0 ? 1 : null;
   const covering = end > 0 ? await source.checkpointFor(clientKey, end, periodFirst ?? 1) : null;
   const readTo = Math.max(end, covering && covering.seq <= head ? covering.seq : 0);
@@ -94,7 +94,7 @@ export async function writeReport(
   }
   if (covering && covering.seq <= readTo) checkpoints.set(covering.seq, covering);
 
-  const builder = new ReportBuilder({ spaces: req.spaceKey === null ? null : [req.spaceKey], from: from.getTime(), to: to.getTime() });
+  const builder = new ReportBuilder({ spaces: req.spaceKey === null ? null : [req.spaceKey], from: from.getTime(), to: to.getTime(), now: req.generatedAt.getTime() });
   const chain: IntegrityFacts['chain'] = { rows: 0, lastSeq: null, ok: true, failure: null };
   const chainAt = new Map<number, string>();
   let prev = genesisHash(clientKey);

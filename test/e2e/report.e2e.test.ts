@@ -417,8 +417,11 @@ describe('SOC 2 report end to end', () => {
     expect(await main(['report', '--client-key', d.clientKey, '--space', 'ENG', '--from', FROM, '--to', TO, '-o', file], ctx)).toBe(0);
     const doc = parseHtml(fs.readFileSync(file, 'utf8'));
     const web = parseHtml((await report(`/api/spaces/ENG/report.html?from=${FROM}&to=${TO}`, d.users.spaceAdmin.accountId)).text);
-    const rowsOf = (h: HTMLElement, sel: string) => h.querySelectorAll(`${sel} tbody tr`).map((r) => r.getAttribute('data-seqs'));
-    for (const sel of ['#exceptions', '#approvals', '#settings-changes', '#recert', '#weeks']) expect(rowsOf(doc, sel)).toEqual(rowsOf(web, sel));
+    const rowsOf = (h: HTMLElement, sel: string, attr = 'data-seqs') => h.querySelectorAll(`${sel} tbody tr`).map((r) => r.getAttribute(attr));
+    for (const sel of ['#exceptions', '#approvals', '#settings-changes', '#recert']) expect(rowsOf(doc, sel)).toEqual(rowsOf(web, sel));
+    // The CLI runs on the system clock, which in this test is months before the seeded events: what is open is
+    // measured up to its time, so only the weeks' decisions (not the overdue counts) can be the same.
+    expect(rowsOf(doc, '#weeks', 'data-decision-seqs')).toEqual(rowsOf(web, '#weeks', 'data-decision-seqs'));
     expect(doc.querySelector('#chain-result')!.getAttribute('data-ok')).toBe('true');
     for (const [args, msg] of [
       [['--space', 'ENG', '-o', file], '--client-key KEY is required'],
