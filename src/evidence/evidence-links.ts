@@ -1,9 +1,10 @@
 /**
  * Short-lived download links for exports (and, as a kind of their own, for the SOC 2 report). An iframe cannot
  * attach a context JWT to a browser download, so the space screen asks for a link (with its JWT) and navigates to
- * it. The token is a JWT (HS256) good for one purpose (an evidence download, or a report view), one audience, one tenant, one account, one scope, one set of
- * filters and one format, for LINK_TTL_S seconds. Its key is derived from the service's secret key
- * (ATTEST_SECRET_KEY, or the development key file): never logged, never stored.
+ * it. The token is a JWT (HS256) good for one purpose (an evidence download, or a report view), one audience,
+ * one tenant, one account, one scope, one set of filters and one format, for LINK_TTL_S seconds. Its key is
+ * derived from the service's secret key (ATTEST_SECRET_KEY, or the development key file): never logged, never
+ * stored.
  */
 import { hkdfSync } from 'node:crypto';
 import jwt from 'jsonwebtoken';
