@@ -2,6 +2,7 @@ import { Router, Request, Response } from 'express';
 import type { AddOn } from 'atlassian-connect-express';
 import { contextJwt, requireUser } from '../confluence/connect-auth';
 import type { EvidenceLinks } from '../evidence/evidence-links';
+import { NotAllowedError } from '../lib/errors';
 import { asyncHandler, parseInput } from '../lib/http';
 import type { Logger } from '../lib/logger';
 import { reportLinkBody, reportQuery, reportViewQuery, spaceParams } from './report-schemas';
@@ -11,7 +12,8 @@ import type { ReportRequest, ReportService } from './report-service';
 const REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /**
- * The SOC 2 report: of a space (whoever may export its evidence) or of every space (site admins), as HTML to
+ * The SOC 2 report: of a space (whoever may export its evidence) or without one (every space for site admins, the
+ * spaces a person administers for anyone else), as HTML to
  * view or download; with a context JWT, or through a short-lived link the Evidence tab opens in a new tab.
  */
 export function createReportRouter(opts: {
@@ -24,6 +26,30 @@ export function createReportRouter(opts: {
 }): Router {
   const { addon, service, authorise, links, logger } = opts;
   const router = Router();
+
+  /**
+   * Who sees what without a space: a site admin every space; anyone else the spaces of the trail whose evidence
+   * they may export (each asked of Confluence), or a 403 when there are none.
+   */
+  const siteScope = async (user: { clientKey: string; accountId: string }): Promise<Pick<ReportRequest, 'spaceKey' | 'spaces'>> => {
+    try {
+      await authorise(user, null);
+      return { spaceKey: null };
+    } catch (err) {
+      if (!(err instanceof NotAllowedError)) throw err;
+      const spaces: string[] = [];
+      for (const space of await service.spaceKeys(user.clientKey)) {
+        try {
+          await authorise(user, space);
+          spaces.push(space);
+        } catch (e) {
+          if (!(e instanceof NotAllowedError)) throw e;
+        }
+      }
+      if (!spaces.length) throw new NotAllowedError('Only site administrators, or administrators of a space with Attest activity, can see a report without a space.');
+      return { spaceKey: null, spaces };
+    }
+  };
 
   const send = async (res: Response, req: ReportRequest, download: boolean) => {
     const started = Date.now();
@@ -55,8 +81,7 @@ export function createReportRouter(opts: {
     asyncHandler(async (req, res) => {
       const p = requireUser(req);
       const q = parseInput(reportQuery, req.query);
-      await authorise(p, null);
-      await send(res, { clientKey: p.clientKey, spaceKey: null, from: q.from ?? null, to: q.to ?? null }, q.download === '1');
+      await send(res, { clientKey: p.clientKey, ...(await siteScope(p)), from: q.from ?? null, to: q.to ?? null }, q.download === '1');
     }),
   );
 
@@ -65,7 +90,8 @@ export function createReportRouter(opts: {
       const p = requireUser(req);
       const spaceKey = spaceOf(req);
       const body = parseInput(reportLinkBody, req.body ?? {});
-      await authorise(p, spaceKey);
+      if (spaceKey === null) await siteScope(p);
+      else await authorise(p, spaceKey);
       const { token, expiresAt } = links.create({
         clientKey: p.clientKey,
         accountId: p.accountId,
@@ -85,8 +111,10 @@ export function createReportRouter(opts: {
       const q = parseInput(reportViewQuery, req.query);
       const link = links.read(q.token);
       // Permissions may have changed since the link was made: ask again (answers are cached briefly).
-      await authorise({ clientKey: link.clientKey, accountId: link.accountId }, link.filter.spaceKey);
-      await send(res, { clientKey: link.clientKey, ...link.filter }, q.download === '1');
+      const user = { clientKey: link.clientKey, accountId: link.accountId };
+      const { spaceKey, from, to } = link.filter;
+      const scope = spaceKey === null ? await siteScope(user) : (await authorise(user, spaceKey), { spaceKey });
+      await send(res, { clientKey: link.clientKey, ...scope, from, to }, q.download === '1');
     }),
   );
 

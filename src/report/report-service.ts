@@ -23,12 +23,15 @@ export interface ReportSource {
   events(clientKey: string, opts: { fromSeq: number; toSeq: number; contentToSeq: number }): AsyncGenerator<EvidenceEvent>;
   checkpointsIn(clientKey: string, fromSeq: number, toSeq: number): AsyncGenerator<Checkpoint>;
   checkpointFor(clientKey: string, seq: number, minSeq: number): Promise<Checkpoint | null>;
+  spaceKeys(clientKey: string): Promise<string[]>;
 }
 
 export interface ReportRequest {
   clientKey: string;
-  /** Null: every space of the tenant. */
+  /** Null: every space of the tenant, or the `spaces` listed. */
   spaceKey: string | null;
+  /** With `spaceKey` null: only these spaces (the ones the requester administers); absent: every space. */
+  spaces?: readonly string[];
   from: Date | null;
   /** Null: now. */
   to: Date | null;
@@ -94,11 +97,12 @@ export async function writeReport(
   }
   if (covering && covering.seq <= readTo) checkpoints.set(covering.seq, covering);
 
-  const builder = new ReportBuilder({ spaces: req.spaceKey === null ? null : [req.spaceKey], from: from.getTime(), to: to.getTime(), now: req.generatedAt.getTime() });
+  const spaces = req.spaceKey !== null ? [req.spaceKey] : (req.spaces ?? null);
+  const builder = new ReportBuilder({ spaces, from: from.getTime(), to: to.getTime(), now: req.generatedAt.getTime() });
   const chain: IntegrityFacts['chain'] = { rows: 0, lastSeq: null, ok: true, failure: null };
   const chainAt = new Map<number, string>();
   // A canonical text (RFC 8785) of an event in the space holds this exactly: other spaces' events need no parsing.
-  const needle = req.spaceKey === null ? null : `"space":${JSON.stringify(req.spaceKey)}`;
+  const needles = spaces === null ? null : spaces.map((k) => `"space":${JSON.stringify(k)}`);
   let prev = genesisHash(clientKey);
   let expected = 1;
   const fail = (seq: number, reason: string) => {
@@ -117,7 +121,7 @@ export async function writeReport(
       if (checkpoints.has(e.seq)) chainAt.set(e.seq, e.chainHash);
       chain.rows++;
       chain.lastSeq = e.seq;
-      if (e.seq <= end && (needle === null || (e.canonical !== null && e.canonical.includes(needle)))) {
+      if (e.seq <= end && (needles === null || (e.canonical !== null && needles.some((n) => e.canonical!.includes(n))))) {
         const ev = toReportEvent(e);
         if (ev) builder.add(ev);
         else if (e.canonical !== null) fail(e.seq, 'its canonical text is not an audit event');
@@ -142,7 +146,7 @@ export async function writeReport(
   };
   return renderReport(builder.finish(), integrity, {
     tenant: clientKey,
-    scopeLabel: req.spaceKey === null ? 'every space' : `space ${req.spaceKey}`,
+    scopeLabel: req.spaceKey !== null ? `space ${req.spaceKey}` : req.spaces ? `the spaces you administer (${req.spaces.join(', ')})` : 'every space',
     generatedAt: req.generatedAt,
     fromGiven: req.from !== null,
   });
@@ -160,6 +164,11 @@ export class ReportService {
       signHead?: (clientKey: string) => Promise<unknown>;
     },
   ) {}
+
+  /** The spaces the tenant's trail names (candidates for "every space a person administers"). */
+  async spaceKeys(clientKey: string): Promise<string[]> {
+    return this.deps.source.spaceKeys(clientKey);
+  }
 
   fileName(req: ReportRequest): string {
     const scope = req.spaceKey ? req.spaceKey.replace(/[^A-Za-z0-9_-]/g, '_') : 'site';

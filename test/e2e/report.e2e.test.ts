@@ -323,9 +323,18 @@ describe('SOC 2 report end to end', () => {
     expect(res.text).not.toContain(d.users.secMember.accountId);
   });
 
+  it('without a space, a space admin who is not a site admin gets the spaces they administer', async () => {
+    const res = await report(`/api/report.html?from=${FROM}&to=${TO}`, d.users.spaceAdmin.accountId);
+    expect(res.status).toBe(200);
+    const doc = parseHtml(res.text);
+    expect(doc.querySelector('h1')!.text).toBe('SOC 2 evidence report — the spaces you administer (ENG, SEC)');
+    const spaces = new Set(doc.querySelectorAll('#approvals tbody tr').flatMap(seqsOf).map((s) => ev(s)[COL.space_key]));
+    expect(spaces).toEqual(new Set(['ENG', 'SEC']));
+  });
+
   it('refuses people who may not export the space, and bad input with a plain 400', async () => {
     expect((await report(`/api/spaces/ENG/report.html`, d.users.nora.accountId)).status).toBe(403);
-    expect((await report(`/api/report.html`, d.users.spaceAdmin.accountId)).status).toBe(403);
+    expect((await report(`/api/report.html`, d.users.bob.accountId)).status).toBe(403);
     expect((await request(t.baseUrl).get('/api/spaces/ENG/report.html')).status).toBe(401);
     for (const q of ['from=yesterday', 'from=2027-02-01&to=2027-01-01', 'to=2027-13-01', 'download=yes', 'extra=1']) {
       const res = await report(`/api/spaces/ENG/report.html?${q}`, d.users.spaceAdmin.accountId);
