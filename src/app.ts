@@ -1,3 +1,4 @@
+import { createPublicKey } from 'node:crypto';
 import path from 'node:path';
 import express from 'express';
 import hbs from 'express-hbs';
@@ -12,9 +13,7 @@ import { ApprovalsService } from './approvals/approvals-service';
 import { ApprovalsStore } from './approvals/approvals-store';
 import type { SpacePolicyProvider } from './approvals/space-policy';
 import { AuditLog, createAuditLog } from './audit/audit-log';
-import { CheckpointTrail } from './audit/witness/checkpoint-trail';
 import { createTrailRouter } from './audit/witness/trail-router';
-import { ConfluenceWitness } from './audit/witness/confluence-witness';
 import { AceConfluenceClient } from './confluence/ace-confluence-client';
 import { CachedConfluenceClient } from './confluence/cached-confluence-client';
 import type { ConfluenceClient } from './confluence/confluence-client';
@@ -23,6 +22,8 @@ import { createMyApprovalsRouter } from './my-approvals/my-approvals-router';
 import { createOpsRouter } from './ops/ops-router';
 import { createMetrics } from './ops/metrics';
 import { createEvidence } from './evidence/evidence-feature';
+import { EvidenceStore } from './evidence/evidence-store';
+import { createReport } from './report/report-feature';
 import { DEFAULT_EXPORT_LIMITS, ExportLimits } from './evidence/export-limits';
 import { createSpacesRouter } from './spaces/spaces-router';
 import { createCalendar } from './calendar/calendar-feature';
@@ -40,7 +41,8 @@ import { registerWebhooks } from './webhooks/webhooks';
 import { PageEventsService } from './webhooks/page-events-service';
 import { PageEventsStore } from './webhooks/page-events-store';
 import { keyIdOf, publicKeyPem } from './audit/checkpoint-format';
-import { CheckpointService, CheckpointWitnesses, createCheckpointService } from './audit/checkpoint-service';
+import type { CheckpointService } from './audit/checkpoint-service';
+import { createCheckpoints } from './audit/checkpoint-feature';
 import { HttpPrivacyReportClient } from './privacy/privacy-client';
 import { PrivacyService } from './privacy/privacy-service';
 import { PrivacyStore } from './privacy/privacy-store';
@@ -73,6 +75,11 @@ export interface AppDeps {
   db: Knex;
   logger: Logger;
   clock?: Clock;
+  /**
+   * The time audit events record (default: the system clock, whatever `clock` says). Tests that move the app's
+   * clock over months and read the trail's times (the SOC 2 report) pass the same clock here.
+   */
+  auditClock?: Clock;
   /** Caps and timeouts of evidence exports (tests shorten the timeouts). */
   exportLimits?: Partial<ExportLimits>;
 }
@@ -192,21 +199,16 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
   );
 
   const confluence = new CachedConfluenceClient(new AceConfluenceClient(addon, logger.child({ component: 'confluence' })), clock);
-  const audit = createAuditLog(db, config.secretKey, { onAppended: metrics.appended, onHeadLockWait: metrics.headLockWait });
+  const auditClock = deps.auditClock;
+  const audit = createAuditLog(db, config.secretKey, {
+    onAppended: metrics.appended,
+    onHeadLockWait: metrics.headLockWait,
+    ...(auditClock ? { now: () => auditClock.now().getTime() } : {}),
+  });
   // Rows written before events carried MACs are vouched for once, before anything new is appended.
   for (const a of await audit.adoptAllRowsWithoutMac(db)) logger.info(a, 'audit rows written before MACs adopted');
-  // Signed checkpoints and the chain's verification state (#4); the space dashboard shows them.
-  // Every checkpoint is published where the database cannot write: the tenant's Confluence and a TSA
-  // (in development the devhost's stand-in, set below once the devhost exists).
-  const confluenceWitness = new ConfluenceWitness(confluence);
-  const trail = new CheckpointTrail({
-    confluence,
-    history: (clientKey) => confluenceWitness.history(clientKey),
-    keyId: keyIdOf(config.signingKey),
-    logger: logger.child({ component: 'checkpoint-trail' }),
-  });
-  const witnesses: CheckpointWitnesses = { confluence: confluenceWitness, tsa: config.tsa, trail };
-  const checkpoints = createCheckpointService(db, config, logger.child({ component: 'checkpoints' }), witnesses);
+  // Signed checkpoints and the chain's verification state (#4), published to witnesses the database cannot write.
+  const { checkpoints, trail, witnesses } = createCheckpoints({ db, config, confluence, logger });
   const spaceSettings = new SpaceSettingsService({
     db,
     store: new SpaceSettingsStore(db),
@@ -262,7 +264,12 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
   // Each holds a snapshot for as long as its download runs: their own small pool and caps (#18).
   const exportLimits = { ...DEFAULT_EXPORT_LIMITS, ...deps.exportLimits };
   const exportDb = createSidePool(db, { poolMax: exportLimits.concurrent, idleInTransactionMs: exportLimits.idleInTransactionMs, logger });
-  app.use(createEvidence({ addon, exportDb, limits: exportLimits, config, clock, confluence, policies, checkpoints, logger: logger.child({ component: 'evidence' }) }).router);
+  const evidence = createEvidence({ addon, exportDb, limits: exportLimits, config, clock, confluence, policies, checkpoints, logger: logger.child({ component: 'evidence' }) });
+  app.use(evidence.router);
+  // The SOC 2 report (#17): read like an export (same pool, same snapshot rules), allowed to whoever may export.
+  const report = createReport({ addon, source: new EvidenceStore(exportDb), publicKey: createPublicKey(config.signingKey), secretKey: config.secretKey, clock,
+    signHead: (clientKey) => checkpoints.checkpoint(clientKey, clock.now()), authorise: (user, spaceKey) => evidence.service.authorise(user, spaceKey), logger: logger.child({ component: 'report' }) });
+  app.use(report.router);
   app.use(
     createSpacesRouter({
       addon,

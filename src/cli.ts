@@ -13,6 +13,7 @@ const commands: Record<string, () => CliCommand> = {
   keys: () => (require('./cli/keys') as typeof import('./cli/keys')).keysCommand,
   export: () => (require('./cli/export') as typeof import('./cli/export')).exportCommand,
   migrate: () => (require('./cli/migrate') as typeof import('./cli/migrate')).migrateCommand,
+  report: () => (require('./cli/report') as typeof import('./cli/report')).reportCommand,
   verify: () => (require('./cli/verify') as typeof import('./cli/verify')).verifyCommand,
 };
 

@@ -14,21 +14,28 @@
   });
   form.addEventListener('submit', function (ev) {
     ev.preventDefault();
-    var body = { format: (ev.submitter && ev.submitter.value) || format };
+    var choice = (ev.submitter && ev.submitter.value) || format;
+    // The SOC 2 report has links of its own: view opens it in a new tab, download saves the HTML file.
+    var report = choice === 'report-view' || choice === 'report-download';
+    var body = report ? {} : { format: choice };
     if (form.elements.from.value) body.from = form.elements.from.value;
     if (form.elements.to.value) body.to = form.elements.to.value;
     msg.className = 'attest-message';
-    msg.textContent = 'Preparing the download…';
-    Attest.api('POST', prefix + 'api/spaces/' + encodeURIComponent(form.dataset.spaceKey) + '/evidence-links', body)
+    msg.textContent = report ? 'Preparing the report…' : 'Preparing the download…';
+    var space = encodeURIComponent(form.dataset.spaceKey);
+    Attest.api('POST', prefix + 'api/spaces/' + space + (report ? '/report-links' : '/evidence-links'), body)
       .then(function (link) {
         var a = document.createElement('a');
-        a.href = link.url;
+        a.href = choice === 'report-download' ? link.downloadUrl : link.url;
         a.rel = 'noopener';
+        if (choice === 'report-view') a.target = '_blank';
         document.body.appendChild(a);
         a.click();
         a.remove();
         msg.className = 'attest-message is-success';
-        msg.textContent = 'The download has started. The link works for one minute.';
+        msg.textContent = choice === 'report-view'
+          ? 'The report opens in a new tab. The link works for one minute.'
+          : 'The download has started. The link works for one minute.';
       })
       .catch(function (err) {
         msg.className = 'attest-message';

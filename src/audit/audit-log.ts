@@ -431,9 +431,9 @@ export class AuditLog {
 export function createAuditLog(
   db: Knex,
   secretKey?: Buffer,
-  opts: { onAppended?: (action: string) => void; onHeadLockWait?: (seconds: number) => void } = {},
+  opts: { onAppended?: (action: string) => void; onHeadLockWait?: (seconds: number) => void; now?: () => number } = {},
 ): AuditLog {
-  return new AuditLog({ store: new AuditStore(db), macKey: secretKey ? macKeys(secretKey) : null, onAppended: opts.onAppended, onHeadLockWait: opts.onHeadLockWait });
+  return new AuditLog({ store: new AuditStore(db), macKey: secretKey ? macKeys(secretKey) : null, onAppended: opts.onAppended, onHeadLockWait: opts.onHeadLockWait, now: opts.now });
 }
 
 /** `YYYY-MM-DDTHH:MM:SS.ffffffZ` (format v1's `at`) from microseconds since the epoch. */

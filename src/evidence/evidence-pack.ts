@@ -14,6 +14,8 @@ export const PACK = {
   /** Every checkpoint in the pack's seq range, one JSON object per line, each with its TSA token (v3). */
   checkpoints: 'checkpoints.jsonl',
   publicKey: 'public-key.pem',
+  /** The SOC 2 report of the pack's space and period (src/report), when the exporter writes one. */
+  report: 'report.html',
   guide: 'VERIFY.md',
   sums: 'SHA256SUMS',
   manifestMessage: 'manifest.msg',
@@ -187,5 +189,13 @@ begins with \`=\`, \`+\`, \`-\`, \`@\`, a tab or a carriage return has a \`'\` i
 shows it as text. Rows with only \`seq\` and the three hashes are events outside this export's filter
 (another space, or after its time range up to the checkpoint): they prove no event was left out without
 showing it.
+
+### 6. The SOC 2 report
+
+\`report.html\` (when the pack holds one) is the summary an auditor reads first: change management, integrity,
+access and recertification for the pack's space and period. It is listed in \`manifest.json\` and \`SHA256SUMS\`
+like every other file, so step 1 proves it is the report Attest wrote with these rows. Each of its rows names the
+\`seq\` numbers of the events it rests on: find them in \`events.csv\` (events before the pack's first row are in an
+export from the start of the trail). It holds no script; open it in any browser, or print it to PDF.
 `;
 }

@@ -17,6 +17,12 @@ import { PACK, PACK_FORMAT, verifyGuide } from './evidence-pack';
 
 export type EvidenceFormat = 'csv' | 'zip';
 
+/** The SOC 2 report put in a pack as report.html, read from the export's snapshot (`store`). */
+export type PackReportWriter = (
+  store: EvidenceStore,
+  req: { clientKey: string; spaceKey: string | null; from: Date | null; to: Date | null; contentToSeq: number; publicKey: KeyObject | null; generatedAt: Date },
+) => Promise<string>;
+
 export interface EvidenceFilter {
   /** Null: the whole site. */
   spaceKey: string | null;
@@ -144,6 +150,8 @@ export class EvidenceService {
       /** Absent for the operator's CLI, which needs no Confluence permission. */
       confluence?: ConfluenceClient;
       policies?: SpacePolicyProvider;
+      /** Writes the pack's report.html from the same snapshot (src/report); absent: the pack has none. */
+      report?: PackReportWriter;
     },
   ) {}
 
@@ -391,6 +399,10 @@ export class EvidenceService {
         }
         await pipeline(Readable.from(jsonl()), lines, { signal });
         files[PACK.checkpoints] = { sha256: lines.hex, bytes: lines.bytes };
+      }
+      if (this.deps.report) {
+        const { spaceKey, from, to } = filter;
+        add(PACK.report, await this.deps.report(store, { clientKey, spaceKey, from, to, contentToSeq: plan?.contentToSeq ?? 0, publicKey, generatedAt: this.deps.clock.now() }));
       }
       add(
         PACK.guide,

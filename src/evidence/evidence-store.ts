@@ -66,6 +66,15 @@ export class EvidenceStore implements CheckpointSource {
     return row?.max == null ? null : Number(row.max);
   }
 
+  /**
+   * The spaces the tenant's events name in their `space_key` column: only candidates (the SOC 2 report of
+   * "every space a person administers" asks about each; what a report shows is decided by the canonical text).
+   */
+  async spaceKeys(clientKey: string): Promise<string[]> {
+    const rows: Array<{ space_key: string }> = await this.db(EVENTS).where({ client_key: clientKey }).whereNotNull('space_key').distinct('space_key').orderBy('space_key');
+    return rows.map((r) => r.space_key);
+  }
+
   async chainHashAt(clientKey: string, seq: number): Promise<string | null> {
     const row = await this.db(EVENTS).where({ client_key: clientKey, seq }).first(this.db.raw(`encode(chain_hash, 'hex') as h`));
     return row ? (row.h as string) : null;

@@ -735,7 +735,7 @@ export async function verifyEvidencePack(file: string, opts: FileVerifyOptions =
       if (createHash('sha256').update(buf).digest('hex') !== f.sha256) fileProblem(`${name} does not match its SHA-256 in manifest.json`);
       small.set(name, buf);
     }
-    for (const name of [PACK.checkpoints, PACK.checkpoint, PACK.chain]) {
+    for (const name of [PACK.checkpoints, PACK.checkpoint, PACK.chain, PACK.report]) {
       if (entries.has(name) && !manifest.files[name]) fileProblem(`the pack holds a ${name} that manifest.json does not list`);
     }
 

@@ -9,7 +9,7 @@ import { startTestApp, TestApp } from '../helpers/test-app';
 /**
  * The iframes in a real browser (Debian's Chromium through playwright-core) on the devhost: an approver
  * decides through the macro, a space admin changes a setting through the screen, and screenshots of the
- * macro, the settings screen (both tabs) and My approvals go to test/artifacts/ on every run.
+ * macro, the settings screen (both tabs), My approvals and the SOC 2 report go to test/artifacts/ on every run.
  */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = path.resolve(__dirname, '../artifacts');
@@ -141,6 +141,41 @@ const WAIT = { timeout: 30_000 };
     expect(problemsOf(page)).toEqual([]);
     await page.close();
   }, 60_000);
+
+  it('a space admin opens the SOC 2 report from the Evidence tab: no script runs, axe finds nothing serious, it prints', async () => {
+    const page = await open(`/devhost/wiki/spaces/ENG/settings/attest?as=${as('spaceAdmin')}`);
+    const frame = page.frameLocator('iframe');
+    await frame.getByRole('tab', { name: 'Evidence' }).click();
+    const opening = context.waitForEvent('page', { timeout: 30_000 });
+    await frame.getByRole('button', { name: 'View SOC 2 report' }).click();
+    const report = await opening;
+    const problems: string[] = [];
+    report.on('console', (m) => problems.push(m.text()));
+    report.on('pageerror', (e) => problems.push(String(e)));
+    await report.waitForLoadState('load');
+    expect(new URL(report.url()).pathname).toBe('/report/view');
+    await report.getByRole('heading', { level: 1, name: 'SOC 2 evidence report — space ENG' }).waitFor(WAIT);
+    await report.locator('#chain-result[data-ok=true]').waitFor(WAIT);
+    // The decisions of the earlier tests are in it, each row naming its seqs.
+    expect(await report.locator('#approvals tbody tr[data-seqs]').count()).toBeGreaterThanOrEqual(1);
+    expect(await report.locator('svg[role=img]').count()).toBe(3);
+    await frame.locator('#evidence-message', { hasText: 'The report opens in a new tab' }).waitFor(WAIT);
+    await shot(report, 'soc2-report.png');
+    const axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+    // The report's CSP forbids scripts, so axe is injected as the browser's own (privileged) evaluation.
+    await report.evaluate(axeSource);
+    const violations = (await report.evaluate(`axe.run(document, { resultTypes: ['violations'] }).then((r) =>
+      r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => v.id + ': ' + v.help))`)) as string[];
+    expect(violations).toEqual([]);
+    // A script in the page itself would not run: the report's own CSP says so.
+    expect(await report.evaluate(`(() => { const s = document.createElement('script'); s.textContent = 'window.ran = 1'; document.body.appendChild(s); return window.ran === 1; })()`)).toBe(false);
+    await report.emulateMedia({ media: 'print' });
+    await shot(report, 'soc2-report-print.png');
+    expect(problems.filter((p) => !/Content Security Policy/.test(p))).toEqual([]);
+    expect(problemsOf(page)).toEqual([]);
+    await report.close();
+    await page.close();
+  }, 90_000);
 
   it('the macro editor shows the saved values, searches people and groups, and saves through AP.confluence.saveMacro', async () => {
     const pg = d.pages.releaseChecklist;

@@ -331,7 +331,7 @@ describe('evidence export end to end', () => {
 
     it('holds events, manifest, checkpoint, public key and VERIFY.md, and verifies against the checkpoint', async () => {
       expect([...files.keys()].sort()).toEqual(
-        ['SHA256SUMS', 'VERIFY.md', 'chain.txt', 'checkpoint.json', 'checkpoint.msg', 'checkpoint.sig', 'checkpoint.tst', 'checkpoints.jsonl', 'events.csv', 'manifest.json', 'manifest.msg', 'manifest.sig', 'public-key.pem'].sort(),
+        ['SHA256SUMS', 'VERIFY.md', 'chain.txt', 'checkpoint.json', 'checkpoint.msg', 'checkpoint.sig', 'checkpoint.tst', 'checkpoints.jsonl', 'events.csv', 'manifest.json', 'manifest.msg', 'manifest.sig', 'public-key.pem', 'report.html'].sort(),
       );
       const manifest = JSON.parse(files.get('manifest.json')!.toString());
       expect(manifest).toMatchObject({ tenant: ck(), rows: lastSeq, firstSeq: 1, lastSeq, checkpoint: { seq: lastSeq }, filters: { space: null, from: null, to: null } });

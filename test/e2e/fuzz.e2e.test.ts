@@ -25,7 +25,7 @@ const kindOf = (r: Route): Kind => {
   if (r.path === '/installed' || r.path === '/uninstalled') return 'lifecycle';
   if (r.path.startsWith('/webhooks/')) return 'webhook';
   if (r.path.startsWith('/api/')) return 'context';
-  if (r.path === '/evidence/download') return 'download';
+  if (r.path === '/evidence/download' || r.path === '/report/view') return 'download';
   if (['/macro', '/macro-static', '/macro-editor', '/space-settings', '/my-approvals'].includes(r.path)) return 'page';
   return 'open';
 };
@@ -93,6 +93,8 @@ describe('fuzz: every route, hostile input, every kind of caller: never a 5xx', 
   let seq = 0;
   /** A real signed download link (minted by a site admin), for /evidence/download. */
   let downloadToken = '';
+  /** The same for the SOC 2 report's /report/view. */
+  let reportToken = '';
   const stats = { requests: 0, byStatus: new Map<number, number>() };
 
   beforeAll(async () => {
@@ -110,6 +112,9 @@ describe('fuzz: every route, hostile input, every kind of caller: never a 5xx', 
     const link = await request(t.baseUrl).post('/api/evidence-links').set('Authorization', `JWT ${d.contextJwt(d.users.siteAdmin.accountId)}`).send({ format: 'csv' });
     expect(link.status).toBe(201);
     downloadToken = new URL(link.body.url).searchParams.get('token')!;
+    const reportLink = await request(t.baseUrl).post('/api/report-links').set('Authorization', `JWT ${d.contextJwt(d.users.siteAdmin.accountId)}`).send({});
+    expect(reportLink.status).toBe(201);
+    reportToken = new URL(reportLink.body.url).searchParams.get('token')!;
   });
   afterAll(async () => {
     await t?.close();
@@ -135,6 +140,9 @@ describe('fuzz: every route, hostile input, every kind of caller: never a 5xx', 
       'GET /api/spaces/:spaceKey/evidence.zip',
       'POST /api/evidence-links',
       'GET /evidence/download',
+      'GET /api/spaces/:spaceKey/report.html',
+      'POST /api/spaces/:spaceKey/report-links',
+      'GET /report/view',
       'GET /my-approvals',
       'GET /api/me/approvals',
       'GET /readyz',
@@ -172,8 +180,10 @@ describe('fuzz: every route, hostile input, every kind of caller: never a 5xx', 
         return { state: 'pending', limit: '5' };
       case '/evidence/download':
         return { token: downloadToken };
+      case '/report/view':
+        return { token: reportToken };
       default:
-        return r.path.includes('evidence.') ? { from: '2026-01-01', to: '2027-01-01' } : {};
+        return r.path.includes('evidence.') || r.path.includes('report.') ? { from: '2026-01-01', to: '2027-01-01' } : {};
     }
   };
   const validBody = (r: Route): Record<string, unknown> | undefined => {

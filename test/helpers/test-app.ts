@@ -30,6 +30,8 @@ export interface TestAppOptions {
   /** Run ACE in production mode (host allow list *.atlassian.net, no devhost). */
   production?: boolean;
   clock?: Clock;
+  /** The clock audit events record their time by (default: the system clock). */
+  auditClock?: Clock;
   /** Reuse a database (several app instances on one database). */
   database?: TestDatabase;
   exportLimits?: Partial<ExportLimits>;
@@ -57,7 +59,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
   });
   if (opts.production) config = { ...config, isProduction: true, devhost: false };
   if (wantDevhost) process.env.CONNECT_KEYS_CDN_URL = `${baseUrl}/devhost/connect-keys`;
-  const attest = await createApp({ config, db: tdb.db, logger: silentLogger(), clock: opts.clock, exportLimits: opts.exportLimits });
+  const attest = await createApp({ config, db: tdb.db, logger: silentLogger(), clock: opts.clock, auditClock: opts.auditClock, exportLimits: opts.exportLimits });
   server.on('request', attest.app);
   if (attest.devhost && opts.install !== false) await attest.devhost.install();
   return {
