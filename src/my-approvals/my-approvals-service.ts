@@ -2,6 +2,7 @@ import { decideRefusal, describeRule, evaluate } from '../approvals/approval-rul
 import type { SpacePolicyProvider } from '../approvals/space-policy';
 import type { Workflow } from '../approvals/approvals-types';
 import { workflowName } from '../approvals/macro-position';
+import { stageGate, stageSummary } from '../approvals/stages';
 import { ConfluenceClient, contentUrl } from '../confluence/confluence-client';
 import type { Principal } from '../confluence/connect-auth';
 import type { Clock } from '../lib/clock';
@@ -21,6 +22,8 @@ export interface MyApproval {
   dueDate: string | null;
   overdue: boolean;
   ruleText: string;
+  /** For a stage of an ordered sequence: its place and the page's current stage (always this one: only open stages are listed). */
+  stage: { position: number; count: number; current: string | null } | null;
   /** Why it waits on you: "you" when you are listed by name, else the listed groups you belong to. */
   via: { you: boolean; groups: string[] };
   waitingSince: string;
@@ -41,6 +44,8 @@ export class MyApprovalsService {
     const groups = await this.deps.confluence.groupsOf(p.clientKey, p.accountId);
     const candidates = await this.deps.store.openFor(p.clientKey, p.accountId, groups, CANDIDATES);
     const decisions = await this.deps.store.currentDecisions(p.clientKey, candidates);
+    const onPages = await this.deps.store.workflowsOfPages(p.clientKey, candidates.map((w) => w.pageId));
+    const pageOf = (wf: Workflow) => onPages.filter((w) => w.pageId === wf.pageId);
     const today = this.deps.clock.now().toISOString().slice(0, 10);
     const policies = new Map<string, Promise<boolean>>();
     const selfApprovalAllowed = (spaceKey: string) => {
@@ -58,11 +63,15 @@ export class MyApprovalsService {
       // The decision API's rule (separation of duties included; the space's policy is read only for the author).
       const author = wf.boundAuthorId === p.accountId;
       if (decideRefusal(wf, p.accountId, viaGroups, author ? await selfApprovalAllowed(wf.spaceKey) : true) !== null) continue;
+      // A stage waits on nobody until every stage before it is approved.
+      if (stageGate(wf, pageOf(wf)) !== null) continue;
+      const stage = stageSummary(wf, pageOf(wf));
       waiting.push({
         id: wf.id,
         pageId: wf.pageId,
         macroId: wf.macroId,
         name: workflowName(wf),
+        stage: stage ? { position: stage.position, count: stage.count, current: stage.currentTitle } : null,
         spaceKey: wf.spaceKey,
         pageTitle: wf.pageTitle,
         pageUrl: contentUrl(p.hostBaseUrl, wf),

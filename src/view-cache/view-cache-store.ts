@@ -7,6 +7,8 @@ export interface StoredRenderRows {
   spaceSettings: unknown | null;
   workflow: Workflow | null;
   decisions: Decision[];
+  /** Every workflow on the page (ordered stages show where the page's sequence stands). */
+  pageWorkflows: Workflow[];
 }
 
 
@@ -30,14 +32,18 @@ export class ViewCacheStore {
          (SELECT to_jsonb(w) FROM workflows w WHERE w.client_key = :ck AND w.page_id = :pid AND w.macro_id = :mid) AS workflow,
          (SELECT coalesce(json_agg(d ORDER BY d.decided_at, d.id), '[]'::json)
             FROM workflows w JOIN decisions d ON d.client_key = w.client_key AND d.workflow_id = w.id
-           WHERE w.client_key = :ck AND w.page_id = :pid AND w.macro_id = :mid) AS decisions`,
+           WHERE w.client_key = :ck AND w.page_id = :pid AND w.macro_id = :mid) AS decisions,
+         (SELECT coalesce(json_agg(to_jsonb(w) ORDER BY w.macro_id), '[]'::json)
+            FROM workflows w WHERE w.client_key = :ck AND w.page_id = :pid) AS page_workflows`,
       { ck: clientKey, sk: spaceKey, pid: pageId, mid: macroId },
     );
-    const r = rows[0] as { settings: unknown | null; workflow: WorkflowRow | null; decisions: DecisionRow[] };
+    const r = rows[0] as { settings: unknown | null; workflow: WorkflowRow | null; decisions: DecisionRow[]; page_workflows: WorkflowRow[] };
+    const workflowOf = (w: WorkflowRow) => toWorkflow(revive(w as unknown as Record<string, unknown>, WORKFLOW_TIMES) as unknown as WorkflowRow);
     return {
       spaceSettings: r.settings ?? null,
-      workflow: r.workflow ? toWorkflow(revive(r.workflow as unknown as Record<string, unknown>, WORKFLOW_TIMES) as unknown as WorkflowRow) : null,
+      workflow: r.workflow ? workflowOf(r.workflow) : null,
       decisions: r.decisions.map((d) => toDecision(revive(d as unknown as Record<string, unknown>, ['decided_at']) as unknown as DecisionRow)),
+      pageWorkflows: r.page_workflows.map(workflowOf),
     };
   }
 }

@@ -17,7 +17,7 @@ function loaders() {
       calls.render++;
       const v = version;
       if (hold) await hold;
-      return { spaceSettings: null, workflow: null, decisions: [{ id: v } as never] };
+      return { spaceSettings: null, workflow: null, decisions: [{ id: v } as never], pageWorkflows: [] };
     },
   };
   return {

@@ -16,6 +16,8 @@ export interface RenderSnapshot {
   policy: SpacePolicy;
   workflow: Workflow | null;
   decisions: readonly Decision[];
+  /** Every workflow on the page: a staged macro shows its sequence. */
+  pageWorkflows: readonly Workflow[];
 }
 
 export interface ViewCacheLoaders {
@@ -114,6 +116,7 @@ export class ViewCache implements TenantChangeEvents {
       policy: rows.spaceSettings ? normaliseSettings(rows.spaceSettings) : DEFAULT_POLICY,
       workflow: rows.workflow,
       decisions: rows.decisions,
+      pageWorkflows: rows.pageWorkflows,
     });
     if (this.enabled && this.stamp(clientKey) === before) {
       if (this.viewCount >= MAX_VIEWS) this.clearAll();
