@@ -376,4 +376,45 @@ const WAIT = { timeout: 30_000 };
       await page.close();
     }
   }, 60_000);
+
+  it('shows ordered stages as a sequence: stage 2 waits for stage 1, then opens for its approver', async () => {
+    // The vendor page rewritten by hand in storage format: Legal sign-off (Ada), then Security review (Bob) after it.
+    const pg = d.pages.vendorRisk;
+    const [security, legal] = pg.macroIds;
+    const macro = (id: string, params: Record<string, string>) =>
+      `<ac:structured-macro ac:name="attest-approvals" ac:schema-version="1" ac:macro-id="${id}">${Object.entries(params).map(([k, v]) => `<ac:parameter ac:name="${k}">${v}</ac:parameter>`).join('')}</ac:structured-macro>`;
+    await d.editPage(pg.id, {
+      body: `<p>Two stages.</p>${macro(legal, { title: 'Legal sign-off', approvers: d.users.spaceAdmin.accountId })}${macro(security, { title: 'Security review', after: 'Legal sign-off', approvers: d.users.bob.accountId })}`,
+      as: d.users.author.accountId,
+    });
+    await t.pageEvents.settled();
+    const url = (role: keyof typeof d.users) => `/devhost/wiki/spaces/SEC/pages/${pg.id}?as=${as(role)}`;
+
+    const waiting = await open(url('bob'));
+    const second = waiting.frameLocator('iframe').nth(1);
+    await second.locator('[data-testid=stage-gate]', { hasText: 'Opens after Legal sign-off.' }).waitFor(WAIT);
+    await expect(second.locator('[data-testid=stages-where]').textContent()).resolves.toBe('Stage 2 of 2 · This page: At stage 1 of 2: Legal sign-off');
+    await expect(second.locator('.attest-stage').allInnerTexts()).resolves.toEqual([expect.stringMatching(/Legal sign-off\s+Pending/), expect.stringMatching(/Security review\s+Waiting/)]);
+    expect(await second.getByRole('button', { name: 'Approve' }).count()).toBe(0);
+    await shot(waiting, 'macro-stages-waiting.png');
+
+    const ada = await open(url('spaceAdmin'));
+    const first = ada.frameLocator('iframe').first();
+    await first.locator('[data-testid=stages-where]', { hasText: 'Stage 1 of 2' }).waitFor(WAIT);
+    await first.getByRole('button', { name: 'Approve' }).click();
+    await first.locator('[data-testid=state]').filter({ hasText: 'Approved' }).waitFor(WAIT);
+    await first.locator('[data-testid=stages-where]', { hasText: 'This page: At stage 2 of 2: Security review' }).waitFor(WAIT);
+
+    const open2 = await open(url('bob'));
+    const now = open2.frameLocator('iframe').nth(1);
+    await now.getByRole('button', { name: 'Approve' }).waitFor(WAIT);
+    expect(await now.locator('[data-testid=stage-gate]').count()).toBe(0);
+    await expect(now.locator('.attest-stage').allInnerTexts()).resolves.toEqual([expect.stringMatching(/Legal sign-off\s+Approved/), expect.stringMatching(/Security review\s+Pending/)]);
+    await expect(now.locator('.attest-stage[aria-current=step]').innerText()).resolves.toMatch(/Security review/);
+    await shot(open2, 'macro-stages.png');
+    for (const p of [waiting, ada, open2]) {
+      expect(problemsOf(p)).toEqual([]);
+      await p.close();
+    }
+  }, 90_000);
 });
