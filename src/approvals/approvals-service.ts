@@ -349,6 +349,7 @@ export class ApprovalsService {
           workflows.set(macroKey(job.pageId, job.macroId), updated);
           const settledNow = outcome.result !== 'open' ? { state: updated.state, approvedAt: updated.approvedAt, expiresAt: updated.expiresAt } : null;
           changes.set(locked.id, { id: locked.id, lastDecisionAt: now, settled: settledNow ?? changes.get(locked.id)?.settled ?? null });
+          // The page with this workflow as the decision leaves it (its stage's place, the stages that open with it).
           const page = pageNow(locked.pageId);
           events.push({
             action: input.decision === 'approve' ? 'decision.approved' : 'decision.rejected',
@@ -368,9 +369,9 @@ export class ApprovalsService {
                 expiresAt: updated.expiresAt ? updated.expiresAt.toISOString() : null,
               }),
             });
-            events.push(...stageEvents(updated, pageNow(locked.pageId), { type: 'user', accountId: p.accountId }));
+            events.push(...stageEvents(updated, page, { type: 'user', accountId: p.accountId }));
           }
-          answers.push({ recorded: decision, wf: updated, decisions: [...list], page: pageNow(locked.pageId) });
+          answers.push({ recorded: decision, wf: updated, decisions: [...list], page });
         }
         if (!recorded.length) return answers as Array<Settled<DecisionResult>>;
 
