@@ -239,6 +239,8 @@ export function staticModel(v: WorkflowView, names: Map<string, string>, rendere
   return {
     title: json.pageTitle,
     name: json.name,
+    /** Ordered stages: "Stage 2 of 2 · This page: Approved" and the stage's gate while it waits. */
+    stage: v.stages ? { where: `Stage ${v.stages.position} of ${v.stages.count} · This page: ${v.stages.resultLabel}`, gate: v.stages.gate } : null,
     stateLabel: (STATE_LABEL[json.state] ?? STATE_LABELS.pending).label,
     approvedAt: json.state === 'approved' ? utc(json.approvedAt) : '',
     boundVersion: json.boundVersion,

@@ -394,7 +394,7 @@ const WAIT = { timeout: 30_000 };
     const second = waiting.frameLocator('iframe').nth(1);
     await second.locator('[data-testid=stage-gate]', { hasText: 'Opens after Legal sign-off.' }).waitFor(WAIT);
     await expect(second.locator('[data-testid=stages-where]').textContent()).resolves.toBe('Stage 2 of 2 · This page: At stage 1 of 2: Legal sign-off');
-    await expect(second.locator('.attest-stage').allInnerTexts()).resolves.toEqual([expect.stringMatching(/Legal sign-off\s+Pending/), expect.stringMatching(/Security review\s+Waiting/)]);
+    await expect(second.locator('.attest-stage').allInnerTexts()).resolves.toEqual([expect.stringMatching(/Legal sign-off\s+Pending/i), expect.stringMatching(/Security review\s+Waiting/i)]);
     expect(await second.getByRole('button', { name: 'Approve' }).count()).toBe(0);
     await shot(waiting, 'macro-stages-waiting.png');
 
@@ -409,7 +409,7 @@ const WAIT = { timeout: 30_000 };
     const now = open2.frameLocator('iframe').nth(1);
     await now.getByRole('button', { name: 'Approve' }).waitFor(WAIT);
     expect(await now.locator('[data-testid=stage-gate]').count()).toBe(0);
-    await expect(now.locator('.attest-stage').allInnerTexts()).resolves.toEqual([expect.stringMatching(/Legal sign-off\s+Approved/), expect.stringMatching(/Security review\s+Pending/)]);
+    await expect(now.locator('.attest-stage').allInnerTexts()).resolves.toEqual([expect.stringMatching(/Legal sign-off\s+Approved/i), expect.stringMatching(/Security review\s+Pending/i)]);
     await expect(now.locator('.attest-stage[aria-current=step]').innerText()).resolves.toMatch(/Security review/);
     await shot(open2, 'macro-stages.png');
     for (const p of [waiting, ada, open2]) {

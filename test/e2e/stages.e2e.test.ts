@@ -70,6 +70,8 @@ describe('ordered stages end to end', () => {
     expect(waiting.status).toBe(200);
     expect(waiting.text).toContain('data-testid="stage-gate">Opens after Legal sign-off.</p>');
     expect(waiting.text).toMatch(/Stage 2 of 2 · This page: At stage 1 of 2: Legal sign-off/);
+    // Nobody is waited for in a stage that has not opened.
+    expect(waiting.text).not.toContain('Waiting for:');
 
     const security = (await api(bob(), SECURITY).get()).body;
     expect(security).toMatchObject({
@@ -104,6 +106,9 @@ describe('ordered stages end to end', () => {
     const last = (await events(before)).filter((e) => e.action === 'stage.approved').pop()!;
     expect(last.data).toMatchObject({ stage: { position: 2, count: 2, after: 'Legal sign-off' }, next: null, sequenceApproved: true });
     expect((await render(ada(), LEGAL)).text).toMatch(/Stage 1 of 2 · This page: Approved/);
+    // A PDF/Word export (the static render) says where each stage stands too.
+    const exported = await d.exportPage(pageId(), ada());
+    expect(exported.macros.find((m) => m.macroId === SECURITY)).toMatchObject({ status: 200, html: expect.stringContaining('Stage 2 of 2 · This page: Approved') });
     expect((await t.audit.verify(t.db, d.clientKey)).ok).toBe(true);
   });
 
@@ -127,6 +132,7 @@ describe('ordered stages end to end', () => {
     const refused = await api(bob(), SECURITY).decide({ decision: 'approve', comment: '', pageVersion: security.boundVersion });
     expect(refused.status).toBe(409);
     expect(refused.body.error.message).toBe('Opens after Legal sign-off.');
+    expect((await d.exportPage(pageId(), ada())).macros.find((m) => m.macroId === SECURITY)?.html).toContain('Stage 2 of 2 · This page: At stage 1 of 2: Legal sign-off — Opens after Legal sign-off.');
     expect(Number((await t.db('decisions').where({ client_key: d.clientKey }).count('* as n'))[0].n)).toBe(decisionsBefore);
   });
 
