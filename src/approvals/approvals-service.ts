@@ -711,6 +711,19 @@ export class ApprovalsService {
         ...workflowRef(inserted),
         data: titled(inserted, { macroId: inserted.macroId, config: auditConfig(inserted, approverRefs) }),
       });
+      // A later stage whose macro is first rendered after the stages before it were approved opens as it is created.
+      if (inserted.after !== null) {
+        const page = await this.deps.store.workflowsOfPages(p.clientKey, [inserted.pageId], trx);
+        const place = stagePlace(inserted, page);
+        if (place && stageGate(inserted, page) === null) {
+          await this.deps.audit.append(trx, p.clientKey, {
+            action: 'stage.opened',
+            actor: { type: 'user', accountId: p.accountId },
+            ...workflowRef(inserted),
+            data: titled(inserted, { stage: place, round: inserted.round }),
+          });
+        }
+      }
       return inserted;
     });
   }

@@ -180,6 +180,32 @@ describe('ordered stages end to end', () => {
     expect((await api(bob(), SECURITY).decide({ decision: 'approve', comment: '', pageVersion: v })).status).toBe(409);
   });
 
+  it('a later stage first rendered after the stage before it was approved opens as it is created (stage.opened)', async () => {
+    const onCall = d.pages.onCall.id;
+    const first = d.pages.onCall.macroIds[0];
+    const second = '3f1c0d2e-0000-4000-9000-0000000000a1';
+    await d.editPage(onCall, {
+      body:
+        `<p>On-call, two stages.</p>${approvalsMacro(first, { title: 'Team lead', approvers: d.users.alice.accountId })}` +
+        approvalsMacro(second, { title: 'Ops review', after: 'Team lead', approvers: bob() }),
+      as: d.users.author.accountId,
+    });
+    await t.pageEvents.settled();
+    // Only stage 1 has been rendered: it is not known yet to have a stage after it.
+    expect((await request(t.baseUrl).get(d.macroUrl(d.users.alice.accountId, onCall, first).slice(t.baseUrl.length))).status).toBe(200);
+    const token = `JWT ${d.contextJwt(d.users.alice.accountId, { pageId: onCall })}`;
+    const v = (await request(t.baseUrl).get(`/api/pages/${onCall}/workflows/${first}`).set('Authorization', token)).body.boundVersion;
+    expect((await request(t.baseUrl).post(`/api/pages/${onCall}/workflows/${first}/decisions`).set('Authorization', token).send({ decision: 'approve', pageVersion: v })).status).toBe(201);
+    const before = await head();
+    const res = await request(t.baseUrl).get(d.macroUrl(bob(), onCall, second).slice(t.baseUrl.length));
+    expect(res.status).toBe(200);
+    expect(res.text).not.toContain('data-testid="stage-gate"');
+    expect((await events(before)).map((e) => [e.action, e.data.stage ?? null])).toEqual([
+      ['workflow.created', null],
+      ['stage.opened', { position: 2, count: 2, after: 'Team lead' }],
+    ]);
+  });
+
   it('the chain check, an independent recomputation and the CSV verifier pass on an export with every stage action; the stage column is held to the canonical text', async () => {
     expect((await t.audit.verify(t.db, d.clientKey)).ok).toBe(true);
     const res = await request(t.baseUrl)
@@ -202,7 +228,8 @@ describe('ordered stages end to end', () => {
     expect(securityDecisions.length).toBeGreaterThan(0);
     expect(securityDecisions.every((r) => r[COL.stage] === '2 of 2')).toBe(true);
     expect(data.filter((r) => r[COL.action].startsWith('decision.') && r[COL.workflow_title] === 'Legal sign-off').every((r) => r[COL.stage] === '1 of 2')).toBe(true);
-    expect(data.filter((r) => r[COL.page_id] !== pageId() && r[COL.stage] !== '')).toEqual([]);
+    // Only the two staged pages' rows name a stage.
+    expect(data.filter((r) => ![pageId(), d.pages.onCall.id].includes(r[COL.page_id]) && r[COL.stage] !== '')).toEqual([]);
 
     // Independent of src/audit: SHA-256 over 0x00 ‖ canonical, then 0x01 ‖ prev ‖ leaf, from the genesis hash.
     let prev = createHash('sha256').update(`attest-audit-v1\n${d.clientKey}`, 'utf8').digest();
