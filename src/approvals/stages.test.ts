@@ -25,7 +25,7 @@ describe('ordered stages', () => {
 
   it('names a missing or circular predecessor instead of waiting silently', () => {
     const lone = wf('1', 'Security review', 'Legal');
-    expect(stageGate(lone, [lone])).toMatch(/no Approvals macro on this page is titled “Legal”/);
+    expect(stageGate(lone, [lone])).toMatch(/^Opens after Legal\. No Approvals macro titled “Legal” has been shown on this page yet/);
     const a = wf('1', 'A', 'B');
     const b = wf('2', 'B', 'A');
     expect(stageGate(a, [a, b])).toMatch(/circle/);

@@ -124,7 +124,8 @@ export function stageSummary(wf: StageWorkflow, page: readonly StageWorkflow[]) 
 export function stageGate(wf: StageWorkflow, page: readonly StageWorkflow[]): string | null {
   if (wf.after === null) return null;
   const { before, broken } = predecessors(wf, page);
-  if (broken?.kind === 'missing') return `Opens after ${broken.title}, but no Approvals macro on this page is titled “${broken.title}”: edit this macro's After parameter.`;
+  // A macro's workflow exists from its first render: a missing title is a typo, or a stage nobody has viewed yet.
+  if (broken?.kind === 'missing') return `Opens after ${broken.title}. No Approvals macro titled “${broken.title}” has been shown on this page yet: if there is none, edit this macro's After parameter.`;
   if (broken?.kind === 'cycle') return `Opens after ${broken.title}, but the stages wait for each other in a circle: edit the macros' After parameters.`;
   // The earliest stage not approved is the one everything after it waits for.
   const blocking = [...before].reverse().find((w) => w.state !== 'approved');

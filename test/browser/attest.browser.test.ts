@@ -388,6 +388,8 @@ const WAIT = { timeout: 30_000 };
       as: d.users.author.accountId,
     });
     await t.pageEvents.settled();
+    // Each macro's workflow exists from its first render: stage 1's first, as a reader scrolling down would.
+    for (const macroId of [legal, security]) expect((await fetch(d.macroUrl(d.users.author.accountId, pg.id, macroId))).status).toBe(200);
     const url = (role: keyof typeof d.users) => `/devhost/wiki/spaces/SEC/pages/${pg.id}?as=${as(role)}`;
 
     const waiting = await open(url('bob'));
@@ -412,7 +414,21 @@ const WAIT = { timeout: 30_000 };
     await expect(now.locator('.attest-stage').allInnerTexts()).resolves.toEqual([expect.stringMatching(/Legal sign-off\s+Approved/i), expect.stringMatching(/Security review\s+Pending/i)]);
     await expect(now.locator('.attest-stage[aria-current=step]').innerText()).resolves.toMatch(/Security review/);
     await shot(open2, 'macro-stages.png');
-    for (const p of [waiting, ada, open2]) {
+
+    // My approvals now lists Bob's stage, and the SEC dashboard names each stage and where the page stands.
+    const mine = await open(`/devhost/wiki/plugins/my-approvals?as=${as('bob')}`);
+    await mine.frameLocator('iframe').locator('[data-testid=workflow-stage]', { hasText: 'Stage 2 of 2' }).waitFor(WAIT);
+    const dash = await open(`/devhost/wiki/spaces/SEC/settings/attest?as=${as('spaceAdmin')}`);
+    const df = dash.frameLocator('iframe');
+    await df.getByRole('tab', { name: 'Workflows' }).click();
+    await df.locator('#workflows-table[data-loaded]').waitFor(WAIT);
+    const stageNames = df.locator('#workflows-body tr', { hasText: 'Vendor risk assessment' }).locator('.attest-workflow-stage');
+    await stageNames.first().waitFor(WAIT);
+    await expect(stageNames.allTextContents()).resolves.toEqual(
+      expect.arrayContaining(['Stage 1 of 2 · current stage: Security review', 'Stage 2 of 2 · current stage: Security review']),
+    );
+    await shot(dash, 'space-dashboard-stages.png');
+    for (const p of [waiting, ada, open2, mine, dash]) {
       expect(problemsOf(p)).toEqual([]);
       await p.close();
     }
