@@ -9,7 +9,8 @@ import { startTestApp, TestApp } from '../helpers/test-app';
 /**
  * The iframes in a real browser (Debian's Chromium through playwright-core) on the devhost: an approver
  * decides through the macro, a space admin changes a setting through the screen, and screenshots of the
- * macro, the settings screen (both tabs) and My approvals go to test/artifacts/ on every run.
+ * macro, the settings screen (both tabs), My approvals and a page of ordered stages go to test/artifacts/ on
+ * every run.
  */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = path.resolve(__dirname, '../artifacts');
