@@ -51,7 +51,7 @@ async function main() {
       for (let s = 0; s < slots; s++) {
         const macroId = `bench-${c}-${s}`;
         await store.insertWorkflow(tenantOf(c), {
-          contentType: 'page', pageId: page.id, macroId, title: null, pagePosition: null, spaceKey: 'ENG', pageTitle: page.title, state: 'pending',
+          contentType: 'page', pageId: page.id, macroId, title: null, after: null, pagePosition: null, spaceKey: 'ENG', pageTitle: page.title, state: 'pending',
           rule: 'quorum', quorum: 1000, rejections: 1000, approvers: [alice], groups: [], dueDate: null, reviewDays: null,
           boundVersion: page.version, bodyHash: null, boundAuthorId: d.users.author.accountId,
         }, trx);

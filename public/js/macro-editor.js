@@ -6,6 +6,7 @@
   var prefix = document.querySelector('link[rel=stylesheet]').href.replace(/public\/css\/attest\.css.*$/, '');
   var msg = form.querySelector('.attest-message');
   var titleInput = document.getElementById('title');
+  var afterInput = document.getElementById('after');
   var picker = Attest.approverPicker({ prefix: prefix, onError: function (err) { msg.textContent = err.message; } });
 
   function load(params) {
@@ -16,6 +17,7 @@
     var radio = form.querySelector('input[name=rule][value="' + rule + '"]');
     if (radio) radio.checked = true;
     titleInput.value = params.title || '';
+    afterInput.value = params.after || '';
     form.quorum.value = params.quorum || '';
     form.rejections.value = params.rejections || '1';
     form.due.value = params.due || '';
@@ -44,8 +46,13 @@
     var title = titleInput.value.trim();
     if (/[\u0000-\u001f\u007f-\u009f]/.test(title)) { msg.textContent = 'Title must not contain control characters (such as line breaks).'; titleInput.focus(); return; }
     if (title.length > 100) { msg.textContent = 'Title must be at most 100 characters.'; titleInput.focus(); return; }
+    var after = afterInput.value.trim();
+    if (/[\u0000-\u001f\u007f-\u009f]/.test(after)) { msg.textContent = 'After must not contain control characters (such as line breaks).'; afterInput.focus(); return; }
+    if (after.length > 100) { msg.textContent = 'After must be at most 100 characters.'; afterInput.focus(); return; }
+    if (after && after === title) { msg.textContent = 'After names another Approvals macro on this page, not this one.'; afterInput.focus(); return; }
     var params = {
       title: title,
+      after: after,
       approvers: people.map(function (p) { return p.accountId; }).join(','),
       groups: groups.join(','),
       rule: rule,

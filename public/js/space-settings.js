@@ -145,6 +145,11 @@
     a.target = '_top';
     th.appendChild(a);
     if (w.name) th.appendChild(el('span', w.name, 'attest-workflow-name'));
+    if (w.stage) {
+      // Ordered stages: where this one sits, and where the page stands.
+      var where = w.stage.result === 'approved' ? 'all stages approved' : w.stage.result === 'rejected' ? 'rejected in ' + w.stage.current : 'current stage: ' + w.stage.current;
+      th.appendChild(el('span', 'Stage ' + w.stage.position + ' of ' + w.stage.count + ' · ' + where, 'attest-workflow-name attest-workflow-stage'));
+    }
     if (w.appCannotReadSince) {
       var warn = withTime('p', 'Attest cannot read this page since ', w.appCannotReadSince, ': its restrictions leave out the Attest app. Add "Attest" to the people who can view it.', 'attest-app-unreadable');
       warn.setAttribute('role', 'note');

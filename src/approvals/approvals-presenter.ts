@@ -30,6 +30,19 @@ export function workflowJson(v: WorkflowView, names: Map<string, string>) {
     pageId: wf.pageId,
     macroId: wf.macroId,
     title: wf.title,
+    /** The title of the stage this one waits for (ordered stages), or null. */
+    after: wf.after,
+    /** The page's ordered stages and where the page stands, when this workflow is one of them; null otherwise. */
+    stages: v.stages
+      ? {
+          position: v.stages.position,
+          count: v.stages.count,
+          result: v.stages.result,
+          current: v.stages.currentTitle,
+          opensAfter: v.stages.gate,
+          sequence: v.stages.stages.map((st) => ({ position: st.position, title: st.title, state: st.label, current: st.isCurrent })),
+        }
+      : null,
     /** Which workflow on the page, for people: the title, else "Approvals 2 of 2" when there are several. */
     name: workflowName(wf),
     spaceKey: wf.spaceKey,
@@ -169,6 +182,8 @@ function reasonLine(v: WorkflowView, names: Map<string, string>): string | null 
         ? `You are not an approver of this page; approvers: ${listInWords(listed)}. Whoever edits the page can add you in the macro's settings.`
         : 'No approvers are listed yet: whoever edits the page can add people or groups in the macro\'s settings.';
     }
+    case 'stage-closed':
+      return 'You approve in this stage: you can decide once every stage before it is approved.';
     case 'author':
       return `Someone other than the author of version ${wf.boundVersion} must approve: you wrote that version (separation of duties). A space admin can allow authors to approve their own versions in the space settings.`;
     default:
@@ -217,6 +232,9 @@ export function macroModel(v: WorkflowView, names: Map<string, string>) {
     waitingNames: json.waitingOn.users.map((id) => names.get(id) ?? id).concat(json.waitingOn.groups.map((g) => `a member of ${g}`)).join(', '),
     earlier: [...byRound.entries()].sort((a, b) => b[0] - a[0]).map(([round, decisions]) => ({ round, decisions })),
     canDecide: json.viewer.canDecide,
+    /** The ordered stages with where the page stands; the gate's words while this stage waits. */
+    stages: v.stages,
+    stageGate: v.stages?.gate ?? null,
     /** People the viewer may decide for (delegations), and why not for the others. */
     behalfChoices: json.viewer.onBehalfOf.filter((o) => o.canDecide),
     behalfRefusals: json.viewer.onBehalfOf.filter((o) => !o.canDecide && o.reason).map((o) => `On behalf of ${o.displayName}: ${o.reason}`),
@@ -260,6 +278,8 @@ export function staticModel(v: WorkflowView, names: Map<string, string>, rendere
   return {
     title: json.pageTitle,
     name: json.name,
+    /** Ordered stages: "Stage 2 of 2 · This page: Approved" and the stage's gate while it waits. */
+    stage: v.stages ? { where: `Stage ${v.stages.position} of ${v.stages.count} · This page: ${v.stages.resultLabel}`, gate: v.stages.gate } : null,
     stateLabel: (STATE_LABEL[json.state] ?? STATE_LABELS.pending).label,
     approvedAt: json.state === 'approved' ? utc(json.approvedAt) : '',
     boundVersion: json.boundVersion,

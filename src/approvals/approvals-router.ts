@@ -55,6 +55,7 @@ export function createApprovalsRouter(opts: {
         spaceKey: q.spaceKey,
         macroId: q.macroId,
         title: q.title,
+        after: q.after,
         approvers: q.approvers,
         groups: q.groups,
         rule: q.rule,

@@ -28,6 +28,17 @@ export const macroTitle = z.preprocess(
   ),
 );
 
+/** The macro's optional `after`: the title of the stage it waits for, under the same rules as a title. */
+export const macroAfter = z.preprocess(
+  (v) => (typeof v === 'string' ? v.trim() : v),
+  z.preprocess(
+    emptyToNull,
+    safeText({ max: 100, name: 'After' })
+      .refine((t) => !/[\u0000-\u001f\u007f-\u009f]/.test(t), 'After must not contain control characters (such as line breaks)')
+      .nullable(),
+  ),
+);
+
 /** The standard query parameters Confluence adds to every module URL (context parameters docs). */
 const CONNECT_PARAMS = {
   jwt: z.string().optional(),
@@ -48,6 +59,7 @@ export const macroQuery = z
     spaceKey: safeText({ min: 1, max: 255, name: 'spaceKey' }),
     macroId: safeText({ min: 1, max: 255, name: 'macroId' }),
     title: macroTitle,
+    after: macroAfter,
     approvers: list,
     groups: list,
     rule: z.preprocess(emptyToNull, z.enum(['all', 'any', 'quorum'], { message: 'Rule must be all, any or quorum' }).nullable()),

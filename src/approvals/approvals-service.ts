@@ -13,6 +13,7 @@ import { Batches, Settled } from './decision-batches';
 import { dayOf, Delegation, DelegationLookup, isActive, onBehalfRefusal } from './delegation';
 import { macroPosition } from './macro-position';
 import { SpacePolicy, SpacePolicyProvider } from './space-policy';
+import { stageGate, stagePlace, StagePlace, stageSummary, sequenceOf, sequenceState, successors } from './stages';
 import type { RenderSnapshot } from '../view-cache/view-cache';
 
 /** Reads of a macro render in one call (src/view-cache: cached until a write to the tenant's rows). */
@@ -30,6 +31,8 @@ export interface MacroParams {
   macroId: string;
   /** The macro's optional title; null when it has none. */
   title: string | null;
+  /** The title of the stage this macro waits for (ordered stages); null when it waits for nobody. */
+  after: string | null;
   approvers: string[];
   groups: string[];
   rule: WorkflowConfig['rule'] | null;
@@ -75,6 +78,8 @@ export interface WorkflowView {
   overdue: boolean;
   /** The space's rules the screens explain: who may approve their own version, what an edit does. */
   policy: Pick<SpacePolicy, 'allowSelfApproval' | 'resetOnEdit'>;
+  /** The page's ordered stages and where the page stands, when this workflow is one of them. */
+  stages: ReturnType<typeof stageSummary>;
   viewer: {
     accountId: string;
     canDecide: boolean;
@@ -105,13 +110,14 @@ interface DecisionJob {
   policy: SpacePolicy;
 }
 
-type DecisionResult = { kind: 'recorded'; wf: Workflow; decisions: Decision[] } | { kind: 'repeat'; earlier: DecisionRequest; wf: Workflow };
+type DecisionResult = { kind: 'recorded'; wf: Workflow; decisions: Decision[]; page: Workflow[] } | { kind: 'repeat'; earlier: DecisionRequest; wf: Workflow };
 
 /**
- * Why someone may not decide: not listed, wrote the bound version, the workflow is closed, another version is open;
- * for a delegate also: the delegate wrote the bound version, or the space does not allow delegation.
+ * Why someone may not decide: not listed, wrote the bound version, the workflow is closed, its stage has not
+ * opened yet, another version is open; for a delegate also: the delegate wrote the bound version, or the space
+ * does not allow delegation.
  */
-export type RefusalKind = 'not-approver' | 'author' | 'closed' | 'other-version' | 'delegate-is-author' | 'delegation-forbidden';
+export type RefusalKind = 'not-approver' | 'author' | 'closed' | 'stage-closed' | 'other-version' | 'delegate-is-author' | 'delegation-forbidden';
 
 
 export class ApprovalsService {
@@ -144,7 +150,12 @@ export class ApprovalsService {
     if (this.deps.renderReads) return this.deps.renderReads.renderSnapshot(clientKey, params.spaceKey, params.pageId, params.macroId);
     const policy = await this.deps.policies.policyFor(clientKey, params.spaceKey);
     const workflow = await this.deps.store.findWorkflow(clientKey, params.pageId, params.macroId);
-    return { policy, workflow, decisions: workflow ? await this.deps.store.decisionsOf(clientKey, workflow.id) : [] };
+    return {
+      policy,
+      workflow,
+      decisions: workflow ? await this.deps.store.decisionsOf(clientKey, workflow.id) : [],
+      pageWorkflows: await this.deps.store.workflowsOfPage(clientKey, params.pageId),
+    };
   }
 
   /**
@@ -211,7 +222,7 @@ export class ApprovalsService {
     const decisions = wf === found ? snapshot.decisions : undefined;
     const today = dayOf(this.deps.clock.now());
     const delegations = snapshot.delegations?.filter((d) => d.delegateId === p.accountId && isActive(d, today));
-    return this.view(p, wf, policy, params.pageVersion, decisions, delegations);
+    return this.view(p, wf, policy, params.pageVersion, decisions, wf === found ? snapshot.pageWorkflows : undefined, delegations);
   }
 
   /**
@@ -276,10 +287,10 @@ export class ApprovalsService {
 
     const result = await this.decisions.submit(p.clientKey, { p, pageId, macroId, input, viewedVersion, idempotencyKey, requestHash, on, viaGroups, policy });
     if (result.kind === 'repeat') return { view: await this.replay(p, result.wf, result.earlier, requestHash, viewedVersion), replayed: true };
-    const { wf, decisions } = result;
+    const { wf, decisions, page } = result;
     this.deps.logger.info({ clientKey: p.clientKey, pageId, workflowId: wf.id, decision: input.decision, state: wf.state, delegationId: on.delegation?.id }, 'decision recorded');
     const ownGroups = on.delegation ? await this.listedGroupsOf(p.clientKey, p.accountId, wf.groups) : viaGroups;
-    return { view: this.viewOf(p, wf, decisions, ownGroups, policy, viewedVersion, await this.behalfOptions(p, wf, decisions, policy)), replayed: false };
+    return { view: this.viewOf(p, wf, decisions, ownGroups, policy, viewedVersion, page, await this.behalfOptions(p, wf, decisions, policy, page)), replayed: false };
   }
 
   /**
@@ -317,8 +328,11 @@ export class ApprovalsService {
         const keys = [...new Set(jobs.map((j) => j.idempotencyKey).filter((k): k is string => k !== null))];
         // Read once, after the locks: a request with the same key that waited for them finds what the first recorded.
         const { decisions: decisionsOf, requests } = await store.decisionsAndRequestsOf(clientKey, [...workflows.values()].map((w) => w.id), keys, trx);
+        // The other workflows of these pages, for the stage gate: read after the locks, then as this batch leaves them.
+        const pageRows = await store.workflowsOfPages(clientKey, [...new Set(macros.map((m) => m.pageId))], trx);
+        const pageNow = (pageId: string) => pageRows.filter((w) => w.pageId === pageId).map((w) => workflows.get(macroKey(w.pageId, w.macroId)) ?? w);
 
-        const answers: Array<Settled<DecisionResult> | { recorded: Decision; wf: Workflow; decisions: Decision[] }> = [];
+        const answers: Array<Settled<DecisionResult> | { recorded: Decision; wf: Workflow; decisions: Decision[]; page: Workflow[] }> = [];
         const recorded: Array<{ decision: Decision; request: { idempotencyKey: string; requestHash: string } | null }> = [];
         const changes = new Map<string, { id: string; lastDecisionAt: Date; settled: { state: Workflow['state']; approvedAt: Date | null; expiresAt: Date | null } | null }>();
         const events: AuditEventInput[] = [];
@@ -337,7 +351,7 @@ export class ApprovalsService {
             answers.push({ ok: true, value: { kind: 'repeat', earlier, wf: locked } });
             continue;
           }
-          const refused = this.refusal(job.on.accountId, locked, job.viaGroups, job.policy, job.on.delegation ? p.accountId : null)?.error
+          const refused = this.refusal(job.on.accountId, locked, job.viaGroups, job.policy, pageNow(locked.pageId), job.on.delegation ? p.accountId : null)?.error
             ?? (input.pageVersion !== locked.boundVersion
               ? new ConflictError(`The page changed — reload. This workflow is now bound to version ${locked.boundVersion}, not ${input.pageVersion}.`)
               : otherVersionRefusal(locked, job.viewedVersion));
@@ -372,17 +386,22 @@ export class ApprovalsService {
           workflows.set(macroKey(job.pageId, job.macroId), updated);
           const settledNow = outcome.result !== 'open' ? { state: updated.state, approvedAt: updated.approvedAt, expiresAt: updated.expiresAt } : null;
           changes.set(locked.id, { id: locked.id, lastDecisionAt: now, settled: settledNow ?? changes.get(locked.id)?.settled ?? null });
+          // The page with this workflow as the decision leaves it (its stage's place, the stages that open with it).
+          const page = pageNow(locked.pageId);
           events.push({
             action: input.decision === 'approve' ? 'decision.approved' : 'decision.rejected',
             actor: { type: 'user', accountId: p.accountId },
             ...workflowRef(locked),
-            data: titled(locked, {
-              decision: input.decision,
-              comment: input.comment,
-              round: locked.round,
-              viaGroups: job.viaGroups,
-              ...(job.on.delegation ? { onBehalfOf: delegatorRefs.get(job.on.accountId)!, delegationId: job.on.delegation.id } : {}),
-            }),
+            data: titled(
+              locked,
+              staged(stagePlace(locked, page), {
+                decision: input.decision,
+                comment: input.comment,
+                round: locked.round,
+                viaGroups: job.viaGroups,
+                ...(job.on.delegation ? { onBehalfOf: delegatorRefs.get(job.on.accountId)!, delegationId: job.on.delegation.id } : {}),
+              }),
+            ),
           });
           if (outcome.result !== 'open') {
             events.push({
@@ -396,8 +415,9 @@ export class ApprovalsService {
                 expiresAt: updated.expiresAt ? updated.expiresAt.toISOString() : null,
               }),
             });
+            events.push(...stageEvents(updated, page, { type: 'user', accountId: p.accountId }));
           }
-          answers.push({ recorded: decision, wf: updated, decisions: [...list] });
+          answers.push({ recorded: decision, wf: updated, decisions: [...list], page });
         }
         if (!recorded.length) return answers as Array<Settled<DecisionResult>>;
 
@@ -417,7 +437,7 @@ export class ApprovalsService {
           // The last decision on a workflow answers with the workflow as stored; an earlier one with the state it left.
           const last = !answers.slice(i + 1).some((b) => 'recorded' in b && b.wf.id === a.wf.id);
           const wf = last ? stored.get(a.wf.id) ?? a.wf : a.wf;
-          return { ok: true as const, value: { kind: 'recorded' as const, wf, decisions: a.decisions } };
+          return { ok: true as const, value: { kind: 'recorded' as const, wf, decisions: a.decisions, page: a.page.map((w) => (w.id === wf.id ? wf : w)) } };
         });
         return committed;
       });
@@ -458,58 +478,93 @@ export class ApprovalsService {
     return this.deps.db.transaction(async (trx) => {
       const workflows = await this.deps.store.lockWorkflowsOfPage(clientKey, pageId, trx);
       const out: Workflow[] = [];
+      const resets: Array<{ before: Workflow; after: Workflow }> = [];
       for (const wf of workflows) {
         if (page.version <= wf.boundVersion || wf.state === 'archived') {
           out.push(wf);
           continue;
         }
-        const policy = await this.deps.policies.policyFor(clientKey, wf.spaceKey, trx);
-        const contentChanged = bodyHash !== wf.bodyHash;
-        // A pending round nobody has decided in has nothing to lose: it follows the page and stays pending.
-        const undecided = wf.state === 'pending' && !(await this.deps.store.decisionsOf(clientKey, wf.id, trx)).some((d) => d.round === wf.round);
-        const reset = !undecided && (policy.resetOnEdit === 'any' || (policy.resetOnEdit === 'content' && contentChanged));
-        const from = wf.boundVersion;
-        const base = {
-          boundVersion: page.version,
-          bodyHash,
-          boundAuthorId: page.versionAuthorId,
-          pageTitle: page.title || wf.pageTitle,
-          pagePosition: macroPosition(page.body, wf.macroId) ?? wf.pagePosition,
-        };
-        const updated = await this.deps.store.updateWorkflow(
-          clientKey,
-          wf.id,
-          reset
-            ? { ...base, state: 'outdated', round: wf.round + 1, approvedAt: null, expiresAt: null }
-            : base,
-          trx,
-        );
-        await this.deps.audit.append(trx, clientKey, {
-          action: reset ? 'workflow.outdated' : 'workflow.rebound',
-          actor: actor.type === 'system' ? { type: 'system' } : actor,
-          ...workflowRef(updated),
-          data: titled(updated, {
-            fromVersion: from,
-            toVersion: page.version,
-            contentChanged,
-            resetOnEdit: policy.resetOnEdit,
-            previousState: wf.state,
-            cause,
-            reason: reset
-              ? contentChanged
-                ? 'the page content changed: decisions for the old version no longer count'
-                : 'the space resets approvals on any edit'
-              : !contentChanged
-                ? 'only the title or metadata changed: the approved content is the same'
-                : undecided
-                  ? 'nobody had decided in this round yet: the workflow follows the new version'
-                  : 'the space keeps approvals on edits',
-          }),
-        });
+        const { updated, reset } = await this.followVersion(trx, clientKey, wf, page, bodyHash, actor, cause);
+        if (reset) resets.push({ before: wf, after: updated });
         out.push(updated);
       }
+      await this.resetStages(trx, clientKey, resets, out, actor);
       return out;
     });
+  }
+
+  /** One workflow bound to an older version follows `page` under its space's reset policy (outdated or rebound). */
+  private async followVersion(
+    trx: Knex.Transaction,
+    clientKey: string,
+    wf: Workflow,
+    page: ConfluencePage,
+    bodyHash: string,
+    actor: { type: 'user' | 'confluence' | 'system'; accountId?: string | null },
+    cause: 'render' | 'webhook',
+  ): Promise<{ updated: Workflow; reset: boolean }> {
+    const policy = await this.deps.policies.policyFor(clientKey, wf.spaceKey, trx);
+    const contentChanged = bodyHash !== wf.bodyHash;
+    // A pending round nobody has decided in has nothing to lose: it follows the page and stays pending.
+    const undecided = wf.state === 'pending' && !(await this.deps.store.decisionsOf(clientKey, wf.id, trx)).some((d) => d.round === wf.round);
+    const reset = !undecided && (policy.resetOnEdit === 'any' || (policy.resetOnEdit === 'content' && contentChanged));
+    const from = wf.boundVersion;
+    const base = {
+      boundVersion: page.version,
+      bodyHash,
+      boundAuthorId: page.versionAuthorId,
+      pageTitle: page.title || wf.pageTitle,
+      pagePosition: macroPosition(page.body, wf.macroId) ?? wf.pagePosition,
+    };
+    const updated = await this.deps.store.updateWorkflow(
+      clientKey,
+      wf.id,
+      reset
+        ? { ...base, state: 'outdated', round: wf.round + 1, approvedAt: null, expiresAt: null }
+        : base,
+      trx,
+    );
+    await this.deps.audit.append(trx, clientKey, {
+      action: reset ? 'workflow.outdated' : 'workflow.rebound',
+      actor: actor.type === 'system' ? { type: 'system' } : actor,
+      ...workflowRef(updated),
+      data: titled(updated, {
+        fromVersion: from,
+        toVersion: page.version,
+        contentChanged,
+        resetOnEdit: policy.resetOnEdit,
+        previousState: wf.state,
+        cause,
+        reason: followReason(reset, contentChanged, undecided),
+      }),
+    });
+    return { updated, reset };
+  }
+
+  /** Ordered stages: every stage the edit reset goes back to the start of the sequence, which opens at stage 1. */
+  private async resetStages(
+    trx: Knex.Transaction,
+    clientKey: string,
+    resets: Array<{ before: Workflow; after: Workflow }>,
+    out: Workflow[],
+    actor: { type: 'user' | 'confluence' | 'system'; accountId?: string | null },
+  ): Promise<void> {
+    for (const { before, after } of resets) {
+      const place = stagePlace(after, out);
+      if (!place) continue;
+      await this.deps.audit.append(trx, clientKey, {
+        action: 'stage.reset',
+        actor: actor.type === 'system' ? { type: 'system' } : actor,
+        ...workflowRef(after),
+        data: titled(after, {
+          stage: place,
+          previousRound: before.round,
+          round: after.round,
+          cause: 'edit',
+          reason: place.position === 1 ? 'the page content changed: the sequence starts again here' : `the page content changed: the sequence starts again, and this stage opens after ${place.after}`,
+        }),
+      });
+    }
   }
 
   /**
@@ -583,12 +638,16 @@ export class ApprovalsService {
   /**
    * Recertification: approved workflows whose review interval (days since approval) has passed at
    * `now` become `expired` and need new decisions (a new round). One transaction and audit event each.
+   * A stage's expiry applies to its whole sequence: every other stage of it starts a new round too (an
+   * approved one becomes `expired`), with a `stage.reset` each, so the sequence is recertified from stage 1.
    */
   async expireDue(clientKey: string, now: Date): Promise<Workflow[]> {
     const expired: Workflow[] = [];
     for (const candidate of await this.deps.store.dueForExpiry(clientKey, now)) {
       const wf = await this.deps.db.transaction(async (trx) => {
-        const locked = await this.deps.store.lockWorkflowById(clientKey, candidate.id, trx);
+        // The page's workflows, locked in the order every page-wide change takes them: a stage's expiry resets its sequence.
+        const onPage = await this.deps.store.lockWorkflowsOfPage(clientKey, candidate.pageId, trx);
+        const locked = onPage.find((w) => w.id === candidate.id);
         if (!locked || locked.state !== 'approved' || !locked.approvedAt || !locked.reviewDays) return null;
         if (locked.approvedAt.getTime() + locked.reviewDays * DAY_MS > now.getTime()) return null;
         const updated = await this.deps.store.updateWorkflow(
@@ -609,6 +668,31 @@ export class ApprovalsService {
             reason: `the review interval of ${locked.reviewDays} days since approval has passed`,
           }),
         });
+        const sequence = sequenceOf(locked, onPage) ?? [];
+        for (const stage of sequence) {
+          if (stage.state === 'archived') continue;
+          const again =
+            stage.id === locked.id
+              ? updated
+              : await this.deps.store.updateWorkflow(
+                  clientKey,
+                  stage.id,
+                  { state: stage.state === 'approved' || stage.state === 'rejected' ? 'expired' : stage.state, round: stage.round + 1, approvedAt: null, expiresAt: null },
+                  trx,
+                );
+          await this.deps.audit.append(trx, clientKey, {
+            action: 'stage.reset',
+            actor: { type: 'system' },
+            ...workflowRef(again),
+            data: titled(again, {
+              stage: stagePlace(stage, onPage)!,
+              previousRound: stage.round,
+              round: again.round,
+              cause: 'expiry',
+              reason: `the approval of ${locked.title ?? 'a stage'} lapsed after ${locked.reviewDays} days: the whole sequence is recertified from stage 1`,
+            }),
+          });
+        }
         return updated;
       });
       if (wf) expired.push(wf);
@@ -641,8 +725,12 @@ export class ApprovalsService {
     const dueDate =
       params.due ??
       (d.dueOffsetDays !== null ? new Date(this.deps.clock.now().getTime() + d.dueOffsetDays * DAY_MS).toISOString().slice(0, 10) : null);
+    if (params.after !== null && params.after === params.title) {
+      throw new InputError(`After names this macro's own title (“${params.title}”): a stage waits for another Approvals macro on the page.`);
+    }
     return {
       title: params.title,
+      after: params.after,
       rule,
       quorum: rule === 'quorum' ? params.quorum ?? d.quorum ?? 1 : null,
       rejections: params.rejections ?? d.rejections,
@@ -685,6 +773,19 @@ export class ApprovalsService {
         ...workflowRef(inserted),
         data: titled(inserted, { macroId: inserted.macroId, config: auditConfig(inserted, approverRefs) }),
       });
+      // A later stage whose macro is first rendered after the stages before it were approved opens as it is created.
+      if (inserted.after !== null) {
+        const page = await this.deps.store.workflowsOfPages(p.clientKey, [inserted.pageId], trx);
+        const place = stagePlace(inserted, page);
+        if (place && stageGate(inserted, page) === null) {
+          await this.deps.audit.append(trx, p.clientKey, {
+            action: 'stage.opened',
+            actor: { type: 'user', accountId: p.accountId },
+            ...workflowRef(inserted),
+            data: titled(inserted, { stage: place, round: inserted.round }),
+          });
+        }
+      }
       return inserted;
     });
   }
@@ -718,6 +819,8 @@ export class ApprovalsService {
           ...workflowRef(updated),
           data: titled(updated, { round: updated.round, cause: 'configuration changed' }),
         });
+        const page = (await this.deps.store.workflowsOfPages(p.clientKey, [updated.pageId], trx)).map((w) => (w.id === updated.id ? updated : w));
+        for (const e of stageEvents(updated, page, { type: 'user', accountId: p.accountId })) await this.deps.audit.append(trx, p.clientKey, e);
       }
       return updated;
     });
@@ -749,13 +852,20 @@ export class ApprovalsService {
   }
 
   /** The people the viewer stands in for today, and whether the viewer may decide for each on this workflow. */
-  private async behalfOptions(p: Principal, wf: Workflow, decisions: readonly Decision[], policy: SpacePolicy, known?: readonly Delegation[]): Promise<BehalfOption[]> {
+  private async behalfOptions(
+    p: Principal,
+    wf: Workflow,
+    decisions: readonly Decision[],
+    policy: SpacePolicy,
+    page: readonly Workflow[],
+    known?: readonly Delegation[],
+  ): Promise<BehalfOption[]> {
     if (!p.accountId || !OPEN_STATES.includes(wf.state) || !policy.allowDelegation) return [];
     const delegations = known ?? (await this.deps.delegations?.activeTo(p.clientKey, p.accountId, dayOf(this.deps.clock.now()))) ?? [];
     const out: BehalfOption[] = [];
     for (const d of delegations) {
       const viaGroups = await this.listedGroupsOf(p.clientKey, d.delegatorId, wf.groups);
-      const refusal = this.refusal(d.delegatorId, wf, viaGroups, policy, p.accountId);
+      const refusal = this.refusal(d.delegatorId, wf, viaGroups, policy, page, p.accountId);
       // Someone neither listed nor in a listed group has nothing here to delegate: not an option at all.
       if (refusal?.kind === 'not-approver') continue;
       const theirs = decisions.filter((x) => x.round === wf.round && x.approverId === d.delegatorId);
@@ -772,12 +882,25 @@ export class ApprovalsService {
     return out;
   }
 
-  /** Why this person (or `delegateId` for them) may not decide now, or null when they may. */
-  private refusal(accountId: string, wf: Workflow, viaGroups: string[], policy: SpacePolicy, delegateId: string | null = null): { kind: RefusalKind; error: Error } | null {
+  /**
+   * Why this person (or `delegateId` for them) may not decide now, or null when they may; `page`: the workflows
+   * on its page (ordered stages).
+   */
+  private refusal(
+    accountId: string,
+    wf: Workflow,
+    viaGroups: string[],
+    policy: SpacePolicy,
+    page: readonly Workflow[],
+    delegateId: string | null = null,
+  ): { kind: RefusalKind; error: Error } | null {
     const kind = delegateId === null ? decideRefusal(wf, accountId, viaGroups, policy.allowSelfApproval) : onBehalfRefusal(wf, accountId, delegateId, viaGroups, policy);
     switch (kind) {
-      case null:
-        return null;
+      case null: {
+        // A stage takes decisions only once every stage before it is approved.
+        const gate = stageGate(wf, page);
+        return gate ? { kind: 'stage-closed', error: new ConflictError(gate) } : null;
+      }
       case 'not-approver':
         return {
           kind: 'not-approver',
@@ -816,11 +939,13 @@ export class ApprovalsService {
     policy: SpacePolicy,
     viewedVersion: number | null = null,
     known?: readonly Decision[],
+    knownPage?: readonly Workflow[],
     delegations?: readonly Delegation[],
   ): Promise<WorkflowView> {
     const decisions = known ? [...known] : await this.deps.store.decisionsOf(p.clientKey, wf.id);
+    const page = knownPage ?? (await this.deps.store.workflowsOfPage(p.clientKey, wf.pageId));
     const viaGroups = OPEN_STATES.includes(wf.state) ? await this.listedGroupsOf(p.clientKey, p.accountId, wf.groups) : [];
-    return this.viewOf(p, wf, decisions, viaGroups, policy, viewedVersion, await this.behalfOptions(p, wf, decisions, policy, delegations));
+    return this.viewOf(p, wf, decisions, viaGroups, policy, viewedVersion, page, await this.behalfOptions(p, wf, decisions, policy, page, delegations));
   }
 
   /** The view from what is already known: no database, no Confluence. */
@@ -831,12 +956,15 @@ export class ApprovalsService {
     viaGroups: string[],
     policy: SpacePolicy,
     viewedVersion: number | null,
+    knownPage: readonly Workflow[],
     onBehalfOf: BehalfOption[] = [],
   ): WorkflowView {
+    // The page as read, with this workflow as it is now.
+    const page = knownPage.some((w) => w.id === wf.id) ? knownPage.map((w) => (w.id === wf.id ? wf : w)) : [...knownPage, wf];
     const current = decisions.filter((d) => d.round === wf.round);
     const outcome = evaluate(wf, current);
     const other = otherVersionRefusal(wf, viewedVersion);
-    const refusal = this.refusal(p.accountId, wf, OPEN_STATES.includes(wf.state) ? viaGroups : [], policy) ?? (other ? { kind: 'other-version' as const, error: other } : null);
+    const refusal = this.refusal(p.accountId, wf, OPEN_STATES.includes(wf.state) ? viaGroups : [], policy, page) ?? (other ? { kind: 'other-version' as const, error: other } : null);
     const mine = current.filter((d) => d.approverId === p.accountId);
     const today = this.deps.clock.now().toISOString().slice(0, 10);
     return {
@@ -847,6 +975,7 @@ export class ApprovalsService {
       ruleText: describeRule(wf),
       overdue: !!wf.dueDate && wf.dueDate < today && OPEN_STATES.includes(wf.state),
       policy: { allowSelfApproval: policy.allowSelfApproval, resetOnEdit: policy.resetOnEdit },
+      stages: stageSummary(wf, page),
       viewer: {
         accountId: p.accountId,
         canDecide: refusal === null,
@@ -918,6 +1047,36 @@ function titled<T extends object>(wf: Workflow, data: T): T & { workflowTitle?: 
   return wf.title ? { ...data, workflowTitle: wf.title } : data;
 }
 
+/** An event's data with the workflow's place among its page's stages, when it is one (the CSV's `stage`). */
+function staged<T extends object>(place: StagePlace | null, data: T): T & { stage?: StagePlace } {
+  return place ? { ...data, stage: place } : data;
+}
+
+/**
+ * The stage events that follow a workflow settling (`wf` as it is now, `page` the workflows on its page as they
+ * are now): `stage.approved` and `stage.opened` for each stage that opens with it, or `stage.rejected`. None for
+ * a workflow that is not a stage.
+ */
+function stageEvents(wf: Workflow, page: readonly Workflow[], actor: AuditEventInput['actor']): AuditEventInput[] {
+  const place = stagePlace(wf, page);
+  if (!place || (wf.state !== 'approved' && wf.state !== 'rejected')) return [];
+  if (wf.state === 'rejected') return [{ action: 'stage.rejected', actor, ...workflowRef(wf), data: titled(wf, { stage: place, round: wf.round }) }];
+  const opening = successors(wf, page).filter((n) => stageGate(n, page) === null);
+  const seq = sequenceOf(wf, page)!;
+  const events: AuditEventInput[] = [
+    {
+      action: 'stage.approved',
+      actor,
+      ...workflowRef(wf),
+      data: titled(wf, { stage: place, round: wf.round, next: opening[0]?.title ?? null, sequenceApproved: sequenceState(seq).result === 'approved' }),
+    },
+  ];
+  for (const next of opening) {
+    events.push({ action: 'stage.opened', actor, ...workflowRef(next), data: titled(next, { stage: stagePlace(next, page)!, round: next.round }) });
+  }
+  return events;
+}
+
 function pageRef(wf: Workflow) {
   return { id: wf.pageId, version: wf.boundVersion, title: wf.pageTitle, bodyHash: wf.bodyHash };
 }
@@ -925,6 +1084,8 @@ function pageRef(wf: Workflow) {
 function auditConfig(wf: WorkflowConfig, approverRefs: string[]) {
   return {
     title: wf.title,
+    // Only a stage names the stage it waits for: the configuration of other workflows keeps its earlier shape.
+    ...(wf.after !== null ? { after: wf.after } : {}),
     rule: wf.rule,
     quorum: wf.quorum,
     rejections: wf.rejections,
@@ -942,6 +1103,7 @@ function sameList(a: string[], b: string[]): boolean {
 function configChanged(wf: Workflow, c: WorkflowConfig): boolean {
   return (
     wf.title !== c.title ||
+    wf.after !== c.after ||
     wf.rule !== c.rule ||
     wf.quorum !== c.quorum ||
     wf.rejections !== c.rejections ||
@@ -950,4 +1112,11 @@ function configChanged(wf: Workflow, c: WorkflowConfig): boolean {
     wf.dueDate !== c.dueDate ||
     wf.reviewDays !== c.reviewDays
   );
+}
+
+/** Why a workflow was outdated or rebound by a new page version, in words for the audit trail. */
+function followReason(reset: boolean, contentChanged: boolean, undecided: boolean): string {
+  if (reset) return contentChanged ? 'the page content changed: decisions for the old version no longer count' : 'the space resets approvals on any edit';
+  if (!contentChanged) return 'only the title or metadata changed: the approved content is the same';
+  return undecided ? 'nobody had decided in this round yet: the workflow follows the new version' : 'the space keeps approvals on edits';
 }

@@ -23,6 +23,7 @@ type WorkflowPatch = Partial<Omit<Workflow, 'id' | 'clientKey' | 'pageId' | 'mac
 
 const COLUMN: Record<Exclude<keyof WorkflowPatch, 'pagePosition'>, keyof WorkflowRow> = {
   title: 'title',
+  after: 'after_title',
   spaceKey: 'space_key',
   pageTitle: 'page_title',
   state: 'state',
@@ -78,6 +79,7 @@ export class ApprovalsStore {
         content_type: wf.contentType,
         macro_id: wf.macroId,
         title: wf.title,
+        after_title: wf.after,
         page_position: wf.pagePosition?.position ?? null,
         page_macro_count: wf.pagePosition?.count ?? null,
         space_key: wf.spaceKey,
@@ -121,6 +123,16 @@ export class ApprovalsStore {
   }
 
   /**
+   * The workflows on these pages, unlocked, inside the caller's transaction: a decision's stage gate reads the
+   * stages before it (after locking its own workflow, so an edit that resets the page waits for it or is seen).
+   */
+  async workflowsOfPages(clientKey: string, pageIds: string[], trx: Knex.Transaction): Promise<Workflow[]> {
+    if (!pageIds.length) return [];
+    const rows = await trx<WorkflowRow>(WORKFLOWS).where({ client_key: clientKey }).whereIn('page_id', pageIds).orderBy([{ column: 'page_id' }, { column: 'macro_id' }]);
+    return rows.map(toWorkflow);
+  }
+
+  /**
    * Marks the page's workflows as unreadable by the app since `since` (kept if already marked), or
    * readable again (`null`). Not audited: it is the app's view of Confluence, not a change of approval.
    * Returns how many rows changed (0 when nothing did, so a render writes nothing in the usual case).
@@ -129,12 +141,6 @@ export class ApprovalsStore {
     const q = this.db<WorkflowRow>(WORKFLOWS).where({ client_key: clientKey, page_id: pageId });
     if (since) return q.whereNull('app_unreadable_since').update({ app_unreadable_since: since });
     return q.whereNotNull('app_unreadable_since').update({ app_unreadable_since: null });
-  }
-
-  /** Locks one workflow by id until the transaction ends. */
-  async lockWorkflowById(clientKey: string, id: string, trx: Knex.Transaction): Promise<Workflow | null> {
-    const row = await trx<WorkflowRow>(WORKFLOWS).where({ client_key: clientKey, id }).forUpdate().first();
-    return row ? toWorkflow(row) : null;
   }
 
   /** Approved workflows whose review interval has passed at `now` (recertification). */

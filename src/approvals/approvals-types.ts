@@ -10,6 +10,11 @@ export interface Workflow {
   macroId: string;
   /** The macro's optional `title` parameter ("Security sign-off"): which workflow this is, for people. */
   title: string | null;
+  /**
+   * The macro's optional `after` parameter: the `title` of the Approvals macro on the same page whose approval
+   * this one waits for (ordered stages, issue 16); null when it waits for nobody.
+   */
+  after: string | null;
   /** Its place among the page's Approvals macros when the page was last read; null until then. */
   pagePosition: { position: number; count: number } | null;
   spaceKey: string;
@@ -54,4 +59,4 @@ export interface Decision {
 }
 
 /** The part of a workflow a macro's parameters set. */
-export type WorkflowConfig = Pick<Workflow, 'title' | 'rule' | 'quorum' | 'rejections' | 'approvers' | 'groups' | 'dueDate' | 'reviewDays'>;
+export type WorkflowConfig = Pick<Workflow, 'title' | 'after' | 'rule' | 'quorum' | 'rejections' | 'approvers' | 'groups' | 'dueDate' | 'reviewDays'>;

@@ -13,6 +13,7 @@ export interface WorkflowRow {
   content_type: Workflow['contentType'];
   macro_id: string;
   title: string | null;
+  after_title: string | null;
   page_position: number | null;
   page_macro_count: number | null;
   space_key: string;
@@ -61,6 +62,7 @@ export function toWorkflow(r: WorkflowRow): Workflow {
     contentType: r.content_type,
     macroId: r.macro_id,
     title: r.title,
+    after: r.after_title,
     pagePosition: r.page_position !== null && r.page_macro_count !== null ? { position: r.page_position, count: r.page_macro_count } : null,
     spaceKey: r.space_key,
     pageTitle: r.page_title,

@@ -14,8 +14,19 @@ const ref = z.string().regex(/^[0-9a-f]{64}$/);
 /** The macro title of a titled workflow, on every event about it (the CSV's `workflow_title`). */
 const workflowTitle = z.string().optional().describe('the macro title, when the workflow has one');
 
+/** Where a staged workflow stands among its page's ordered stages (the CSV's `stage`). */
+const stagePlace = z.strictObject({
+  position: int.min(1),
+  count: int.min(1),
+  after: z.string().nullable(),
+});
+const stage = stagePlace.optional().describe("when the workflow is a stage: `position`, `count` and `after` (the title of the stage it waits for, or null)");
+/** The same, on a stage's own events, where it is always there. */
+const stageRequired = stagePlace.describe('`position`, `count` and `after` (the title of the stage it waits for, or null)');
+
 const workflowConfig = z.strictObject({
   title: z.string().nullable(),
+  after: z.string().optional(),
   rule: z.string(),
   quorum: int.nullable(),
   rejections: int,
@@ -50,6 +61,7 @@ const decision = z.strictObject({
   viaGroups: z.array(z.string()).describe('the listed groups through which the person could decide'),
   onBehalfOf: ref.optional().describe('when a delegate decided: the person it counts for (the actor is the delegate)'),
   delegationId: z.string().optional().describe('when a delegate decided: the delegation used (see `delegation.set`)'),
+  stage,
   workflowTitle,
 });
 
@@ -154,6 +166,47 @@ export const AUDIT_ACTIONS = {
       previousRound: int,
       round: int,
       reason: z.string(),
+      workflowTitle,
+    }),
+  },
+  'stage.opened': {
+    about: 'workflow',
+    when: 'the stage before it was approved: its approvers can decide now',
+    data: z.strictObject({
+      stage: stageRequired,
+      round: int.describe('the round its approvers decide in'),
+      workflowTitle,
+    }),
+  },
+  'stage.approved': {
+    about: 'workflow',
+    when: "a stage's rule is met (with its `workflow.approved`): the next stage opens, or the page's approval is complete",
+    data: z.strictObject({
+      stage: stageRequired,
+      round: int,
+      next: z.string().nullable().describe('the title of the stage that opens now, or null after the last stage'),
+      sequenceApproved: z.boolean().describe('every stage of the page is approved'),
+      workflowTitle,
+    }),
+  },
+  'stage.rejected': {
+    about: 'workflow',
+    when: "a stage is rejected (with its `workflow.rejected`): the page's approval is rejected",
+    data: z.strictObject({
+      stage: stageRequired,
+      round: int,
+      workflowTitle,
+    }),
+  },
+  'stage.reset': {
+    about: 'workflow',
+    when: 'a content edit under the reset policy, or the expiry of a stage, sends the stage back to the start of the sequence: a new round',
+    data: z.strictObject({
+      stage: stageRequired,
+      previousRound: int,
+      round: int,
+      cause: z.enum(['edit', 'expiry']).describe('`edit` or `expiry`'),
+      reason: z.string().describe('why, in words'),
       workflowTitle,
     }),
   },

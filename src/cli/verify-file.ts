@@ -12,7 +12,7 @@ export const VERIFY_FILE_USAGE = `attest verify FILE.csv|FILE.zip [--public-key 
 Verifies an evidence export offline, streaming it (any size): seq continuity, every leaf and chain hash,
 every display column against the canonical text, actor_ref = SHA-256(salt ‖ accountId) where both are
 shown, the first prev_chain_hash (the tenant's genesis hash for a chain that starts at seq 1, or HASH),
-and for a pack (zip) the file digests in manifest.json and the signed checkpoint. A pack of format v4 is read
+and for a pack (zip) the file digests in manifest.json and the signed checkpoint. A pack of format v4 or v5 is read
 through its chain.txt (one line per event), and its events.csv must be byte for byte the CSV those lines derive.
   --public-key PEM   the checkpoint key you obtained from the operator (attest keys; the Attest screen shows its id)
   --key-id HEX       or just its id: the pack's key must have this SHA-256 fingerprint (attest keys --id)

@@ -1,5 +1,5 @@
 /**
- * chain.txt, the evidence pack's line-per-event file (pack format v4, docs/audit-format.md "Evidence pack"):
+ * chain.txt, the evidence pack's line-per-event file (pack format v4 and later, docs/audit-format.md "Evidence pack"):
  * what the verifier reads by default, because a line is cheaper to read than a CSV record (the CSV must still be
  * inflated and compared: at 1M events that is not yet faster overall, bench/README.md), and from which every
  * cell of events.csv follows. One line per row of events.csv, in the same order, LF-terminated:

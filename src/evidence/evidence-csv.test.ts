@@ -1,10 +1,18 @@
-import { COL, evidenceRecord, EVIDENCE_COLUMNS, neutralise } from './evidence-csv';
+import { COL, derivedCells, evidenceRecord, EVIDENCE_COLUMNS, neutralise } from './evidence-csv';
 import { parseEvidenceTime } from './evidence-schemas';
 
 describe('evidence CSV cells', () => {
   it('quotes cells a spreadsheet would run as a formula, and nothing else', () => {
     for (const c of ['=1+1', '+1', '-2', '@SUM(A1)', '\tx', '\rx']) expect(neutralise(c)).toBe(`'${c}`);
     for (const c of ['', 'ok', "'=already", ' =x', '1-2', 'ü=']) expect(neutralise(c)).toBe(c);
+  });
+
+  it("shows a stage's place as `P of N` only for an event about a workflow with whole numbers in data.stage", () => {
+    const stage = (s: unknown, workflow: string | null = 'w') => derivedCells({ workflow, data: { stage: s } }).stage;
+    expect(stage({ position: 2, count: 2, after: 'Legal sign-off' })).toBe('2 of 2');
+    expect(stage({ position: 2, count: 2 }, null)).toBe('');
+    for (const bad of [undefined, null, '2 of 2', { position: '2', count: 2 }, { position: 1.5, count: 2 }, { count: 2 }]) expect(stage(bad)).toBe('');
+    expect(EVIDENCE_COLUMNS.slice(-2)).toEqual(['workflow_title', 'stage']);
   });
 
   it('derives display cells from the canonical text, and keeps only seq and hashes outside the filter', () => {

@@ -23,7 +23,11 @@ export const EVIDENCE_COLUMNS = [
   'prev_chain_hash',
   'chain_hash',
   'workflow_title',
+  'stage',
 ] as const;
+
+/** The 18-column header before `stage` was added (CSVs and v4 packs exported before 2026-12-03). */
+export const EVIDENCE_COLUMNS_V18 = EVIDENCE_COLUMNS.slice(0, EVIDENCE_COLUMNS.indexOf('stage'));
 
 /**
  * The header before `workflow_title` was added (packs of format v3 and earlier, CSVs exported before
@@ -51,6 +55,7 @@ export const DERIVED_COLUMNS = [
   'decision',
   'comment',
   'workflow_title',
+  'stage',
 ] as const satisfies readonly EvidenceColumn[];
 
 const DANGEROUS_FIRST = new Set(['=', '+', '-', '@', '\t', '\r']);
@@ -76,6 +81,13 @@ interface CanonicalDoc {
 
 const text = (v: unknown): string => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : '');
 
+/** A stage's place as the `stage` column shows it: "2 of 2"; empty unless both are whole numbers. */
+function stageText(stage: unknown): string {
+  if (!stage || typeof stage !== 'object') return '';
+  const { position, count } = stage as { position?: unknown; count?: unknown };
+  return Number.isInteger(position) && Number.isInteger(count) ? `${position as number} of ${count as number}` : '';
+}
+
 /** The derived display cells of one event (neutralised), keyed by column. */
 export function derivedCells(doc: CanonicalDoc): Record<(typeof DERIVED_COLUMNS)[number], string> {
   const page = doc.page && typeof doc.page === 'object' ? doc.page : null;
@@ -93,6 +105,7 @@ export function derivedCells(doc: CanonicalDoc): Record<(typeof DERIVED_COLUMNS)
     decision: neutralise(typeof data.decision === 'string' ? data.decision : ''),
     comment: neutralise(typeof data.comment === 'string' ? data.comment : ''),
     workflow_title: neutralise(doc.workflow != null && typeof data.workflowTitle === 'string' ? data.workflowTitle : ''),
+    stage: neutralise(doc.workflow != null ? stageText(data.stage) : ''),
   };
 }
 

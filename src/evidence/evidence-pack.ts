@@ -23,11 +23,13 @@ export const PACK = {
 } as const;
 
 /**
- * v4 adds chain.txt (what the verifier reads by default; events.csv must be exactly what it derives from it);
+ * v5 adds the `stage` column to events.csv (19 columns); v4 added chain.txt (what the verifier reads by default; events.csv must be exactly what it derives from it);
  * v3 added checkpoints.jsonl (every checkpoint in range, with its TSA token) and the manifest's `checkpoints`
  * count and `manifestSigned`; v2 added manifest.msg and manifest.sig (the manifest signed with the checkpoint key).
  */
-export const PACK_FORMAT = 'attest-evidence-pack-v4';
+export const PACK_FORMAT = 'attest-evidence-pack-v5';
+/** Packs with chain.txt whose events.csv has the 18 columns before `stage`. */
+export const PACK_FORMAT_V4 = 'attest-evidence-pack-v4';
 /** Packs without chain.txt: the verifier reads their events.csv. */
 export const PACK_FORMAT_V3 = 'attest-evidence-pack-v3';
 /** Packs with a signed manifest but only the last checkpoint: still read. */
@@ -158,8 +160,8 @@ consistent, but only a checkpoint or a hash you hold independently ties it to At
 }
 ### 3. The chain reaches the checkpoint
 
-\`events.csv\` has one row per event, in seq order, RFC 4180 quoting, CRLF line ends. Its last two columns are
-\`chain_hash\` and \`workflow_title\` (one line, often empty).${cp ? ` The row with seq ${cp.seq} must carry the chain hash in the checkpoint (line 4 of checkpoint.msg).${p.lastSeq === cp.seq ? " It is the last row, so:\n\n    tail -n 1 events.csv | grep -oE '[0-9a-f]{64},(\"([^\"]|\"\")*\"|[^,\"]*).$' | head -c 64; echo" : ''}` : ''}
+\`events.csv\` has one row per event, in seq order, RFC 4180 quoting, CRLF line ends. Its last three columns are
+\`chain_hash\`, \`workflow_title\` and \`stage\` (one line each, often empty).${cp ? ` The row with seq ${cp.seq} must carry the chain hash in the checkpoint (line 4 of checkpoint.msg).${p.lastSeq === cp.seq ? " It is the last row, so:\n\n    tail -n 1 events.csv | grep -oE '[0-9a-f]{64},(\"([^\"]|\"\")*\"|[^,\"]*),(\"([^\"]|\"\")*\"|[^,\"]*).$' | head -c 64; echo" : ''}` : ''}
 
 ### 4. Recompute a row
 
@@ -183,7 +185,8 @@ A person is a ref: \`actor_ref\` = SHA-256(salt ‖ accountId), shown beside it 
 ### 5. What the columns mean
 
 \`recorded_at\`, \`action\`, \`space_key\`, \`page_id\`, \`page_title\`, \`page_version\`, \`workflow_id\`,
-\`actor_ref\`, \`decision\`, \`comment\` and \`workflow_title\` (the Approvals macro's title, when it has one) are
+\`actor_ref\`, \`decision\`, \`comment\`, \`workflow_title\` (the Approvals macro's title, when it has one) and
+\`stage\` (a staged workflow's place in its page's sequence, "2 of 2") are
 copies of fields of \`canonical\`, for reading. A copy that
 begins with \`=\`, \`+\`, \`-\`, \`@\`, a tab or a carriage return has a \`'\` in front so that a spreadsheet
 shows it as text. Rows with only \`seq\` and the three hashes are events outside this export's filter

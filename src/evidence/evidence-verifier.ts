@@ -11,8 +11,8 @@ import yauzl from 'yauzl';
 import { genesisHash, isHashHex } from '../audit/audit-format';
 import { verifyCheckpointStamp } from '../audit/witness/timestamp';
 import { Checkpoint, checkpointMessage, checkpointSignatureValid, keyId, manifestSignatureValid } from './evidence-checkpoint';
-import { COL, DERIVED_COLUMNS, derivedCells, EVIDENCE_COLUMNS, type EvidenceColumn, LEGACY_EVIDENCE_COLUMNS, REDACTED_KEEP } from './evidence-csv';
-import { PACK, PACK_FORMAT, PACK_FORMAT_V1, PACK_FORMAT_V2, PACK_FORMAT_V3 } from './evidence-pack';
+import { COL, DERIVED_COLUMNS, derivedCells, EVIDENCE_COLUMNS, EVIDENCE_COLUMNS_V18, type EvidenceColumn, LEGACY_EVIDENCE_COLUMNS, REDACTED_KEEP } from './evidence-csv';
+import { PACK, PACK_FORMAT, PACK_FORMAT_V1, PACK_FORMAT_V2, PACK_FORMAT_V3, PACK_FORMAT_V4 } from './evidence-pack';
 import { CsvRecordReader, CsvSyntaxError, csvField, csvRecord, MAX_RECORD_CHARS } from './csv-records';
 import { CHAIN_LINE_FIELDS, canonicalOfLine, recordOfLine } from './chain-lines';
 import { chainHashHex, isCanonicalForm, leafHashHex, subjectRefHex } from './verify-hashes';
@@ -128,7 +128,7 @@ export class EvidenceChecker {
   private readonly erasedRefs = new Set<string>();
   /** A row shown by hashes only, in a filter that hides only by time: every later full row must be an erasure. */
   private hiddenSince: number | null = null;
-  /** The header the file has: today's, or the one before `workflow_title` was added. */
+  /** The header the file has: today's, the one before `stage` was added (18 columns), or before `workflow_title` (17). */
   private columns: readonly EvidenceColumn[] = EVIDENCE_COLUMNS;
 
   constructor(
@@ -179,7 +179,7 @@ export class EvidenceChecker {
   }
 
   header(record: string[]): void {
-    const known = [EVIDENCE_COLUMNS, LEGACY_EVIDENCE_COLUMNS].find((h) => record.length === h.length && record.every((c, i) => c === h[i]));
+    const known = [EVIDENCE_COLUMNS, EVIDENCE_COLUMNS_V18, LEGACY_EVIDENCE_COLUMNS].find((h) => record.length === h.length && record.every((c, i) => c === h[i]));
     if (!known) fileProblem(`the header row is not the evidence CSV header (expected: ${EVIDENCE_COLUMNS.join(',')})`);
     this.columns = known!;
   }
@@ -411,9 +411,12 @@ async function checkChainFile(
   chain: Readable,
   csv: Readable,
   checker: EvidenceChecker,
+  columns: readonly EvidenceColumn[],
 ): Promise<{ mismatch: { row: number; seq: number | null } | null }> {
   const cmp = new CsvComparison(csv);
-  let mismatch: { row: number; seq: number | null } | null = (await cmp.next(Buffer.from(csvRecord(EVIDENCE_COLUMNS), 'utf8'))) < 0 ? null : { row: 0, seq: null };
+  let mismatch: { row: number; seq: number | null } | null = (await cmp.next(Buffer.from(csvRecord(columns), 'utf8'))) < 0 ? null : { row: 0, seq: null };
+  // A v4 pack's events.csv ends before the columns added since (`stage`).
+  const width = columns.length;
   const decoder = new StringDecoder('utf8');
   let buffered = '';
   for await (const chunk of chain) {
@@ -428,7 +431,7 @@ async function checkChainFile(
       const record = checkLine(buffered.slice(from, nl), checker);
       from = nl + 1;
       if (mismatch === null) {
-        texts.push(csvOfCheckedRecord(record));
+        texts.push(csvOfCheckedRecord(record.length === width ? record : record.slice(0, width)));
         seqs.push(checker.lastSeq!);
       }
     }
@@ -695,7 +698,7 @@ export async function verifyEvidencePack(file: string, opts: FileVerifyOptions =
     const need = (name: string) => entries.get(name) ?? fileProblem(`the pack has no ${name}`);
     const manifestBytes = await readSmall(zf, need(PACK.manifest));
     const manifest = parseJson<Manifest>(PACK.manifest, manifestBytes);
-    if (![PACK_FORMAT, PACK_FORMAT_V3, PACK_FORMAT_V2, PACK_FORMAT_V1].includes(manifest.format)) {
+    if (![PACK_FORMAT, PACK_FORMAT_V4, PACK_FORMAT_V3, PACK_FORMAT_V2, PACK_FORMAT_V1].includes(manifest.format)) {
       fileProblem(`manifest.json format is ${JSON.stringify(manifest.format)}, expected ${PACK_FORMAT}`);
     }
     if (typeof manifest.tenant !== 'string' || !manifest.files || typeof manifest.files !== 'object') fileProblem('manifest.json is incomplete');
@@ -714,7 +717,8 @@ export async function verifyEvidencePack(file: string, opts: FileVerifyOptions =
     }
     const whose = () => `the ${keySource === 'given' ? 'public key given' : "pack's public key"} (key id ${keyId(key!)})`;
     let manifestState: 'signed' | 'unsigned' = 'unsigned';
-    const v4 = manifest.format === PACK_FORMAT;
+    // v4 and later carry chain.txt.
+    const v4 = manifest.format === PACK_FORMAT || manifest.format === PACK_FORMAT_V4;
     const v3 = v4 || manifest.format === PACK_FORMAT_V3;
     const mustBeSigned = manifest.format === PACK_FORMAT_V2 || (v3 && manifest.manifestSigned !== false);
     if (mustBeSigned || entries.has(PACK.manifestSignature)) {
@@ -782,7 +786,7 @@ export async function verifyEvidencePack(file: string, opts: FileVerifyOptions =
       const csv = await openLarge(zf, need(PACK.events));
       let mismatch: { row: number; seq: number | null } | null;
       try {
-        ({ mismatch } = await checkChainFile(chain.pipe(chainTap), csv, checker));
+        ({ mismatch } = await checkChainFile(chain.pipe(chainTap), csv, checker, manifest.format === PACK_FORMAT_V4 ? EVIDENCE_COLUMNS_V18 : EVIDENCE_COLUMNS));
       } finally {
         csv.destroy();
         chainTap.destroy();

@@ -3,6 +3,7 @@ import type { SpacePolicy, SpacePolicyProvider } from '../approvals/space-policy
 import { dayOf, DelegationLookup, onBehalfRefusal } from '../approvals/delegation';
 import type { Workflow } from '../approvals/approvals-types';
 import { workflowName } from '../approvals/macro-position';
+import { stageGate, stageSummary } from '../approvals/stages';
 import { ConfluenceClient, contentUrl } from '../confluence/confluence-client';
 import type { Principal } from '../confluence/connect-auth';
 import type { Clock } from '../lib/clock';
@@ -22,6 +23,8 @@ export interface MyApproval {
   dueDate: string | null;
   overdue: boolean;
   ruleText: string;
+  /** For a stage of an ordered sequence: its place and the page's current stage (always this one: only open stages are listed). */
+  stage: { position: number; count: number; current: string | null } | null;
   /** Why it waits on you: "you" when you are listed by name, else the listed groups you belong to (or they do, `onBehalfOf`). */
   via: { you: boolean; groups: string[] };
   /** Set when it waits on someone you stand in for (their delegation names you): you decide on their behalf. */
@@ -75,6 +78,8 @@ export class MyApprovalsService {
     const groups = await this.deps.confluence.groupsOf(p.clientKey, accountId);
     const candidates = await this.deps.store.openFor(p.clientKey, accountId, groups, CANDIDATES);
     const decisions = await this.deps.store.currentDecisions(p.clientKey, candidates);
+    const onPages = await this.deps.store.workflowsOfPages(p.clientKey, candidates.map((w) => w.pageId));
+    const pageOf = (wf: Workflow) => onPages.filter((w) => w.pageId === wf.pageId);
     const today = now.toISOString().slice(0, 10);
 
     const waiting: MyApproval[] = [];
@@ -91,11 +96,15 @@ export class MyApprovalsService {
         const author = wf.boundAuthorId === accountId;
         if (decideRefusal(wf, accountId, viaGroups, author ? (await policyOf(wf.spaceKey)).allowSelfApproval : true) !== null) continue;
       }
+      // A stage waits on nobody until every stage before it is approved.
+      if (stageGate(wf, pageOf(wf)) !== null) continue;
+      const stage = stageSummary(wf, pageOf(wf));
       waiting.push({
         id: wf.id,
         pageId: wf.pageId,
         macroId: wf.macroId,
         name: workflowName(wf),
+        stage: stage ? { position: stage.position, count: stage.count, current: stage.currentTitle } : null,
         spaceKey: wf.spaceKey,
         pageTitle: wf.pageTitle,
         pageUrl: contentUrl(p.hostBaseUrl, wf),

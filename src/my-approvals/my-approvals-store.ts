@@ -33,6 +33,13 @@ export class MyApprovalsStore {
     return (rows as WorkflowRow[]).map(toWorkflow);
   }
 
+  /** Every workflow on these pages (ordered stages: which stage is open, where each page stands). */
+  async workflowsOfPages(clientKey: string, pageIds: string[]): Promise<Workflow[]> {
+    if (!pageIds.length) return [];
+    const rows = await this.db<WorkflowRow>(WORKFLOWS).where({ client_key: clientKey }).whereIn('page_id', [...new Set(pageIds)]);
+    return (rows as WorkflowRow[]).map(toWorkflow);
+  }
+
   /** Decisions of the current round of each workflow. */
   async currentDecisions(clientKey: string, workflows: Workflow[]): Promise<Decision[]> {
     if (!workflows.length) return [];

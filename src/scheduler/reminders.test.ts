@@ -2,7 +2,7 @@ import type { Workflow } from '../approvals/approvals-types';
 import { reminderBody } from './reminders';
 
 const wf = (over: Partial<Workflow>): Workflow => ({
-  id: 'w1', clientKey: 'c', pageId: '1', contentType: 'page', macroId: 'm1', title: null, pagePosition: null, spaceKey: 'SEC',
+  id: 'w1', clientKey: 'c', pageId: '1', contentType: 'page', macroId: 'm1', title: null, after: null, pagePosition: null, spaceKey: 'SEC',
   pageTitle: 'Vendor risk & terms', state: 'pending', stateBeforeArchive: null, rule: 'all', quorum: null, rejections: 1,
   approvers: ['a1'], groups: [], dueDate: null, reviewDays: null, boundVersion: 2, bodyHash: null, boundAuthorId: null, round: 1,
   approvedAt: null, expiresAt: null, lastDecisionAt: null, appUnreadableSince: null, createdAt: new Date(0), updatedAt: new Date(0),

@@ -10,6 +10,7 @@ describe('space dashboard: the chain status section', () => {
   const store = {
     page: async () => ({ rows: [], more: false }),
     decisionsOf: async () => [],
+    workflowsOfPages: async () => [],
     counts: async () => ({ pending: 0 }),
   } as unknown as SpaceDashboardStore;
   const settings = { assertSpaceAdmin: async () => undefined } as unknown as SpaceSettingsService;

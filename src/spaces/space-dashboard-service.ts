@@ -1,6 +1,7 @@
 import { evaluate, OPEN_STATES, WorkflowState } from '../approvals/approval-rules';
 import type { Decision, Workflow } from '../approvals/approvals-types';
 import { workflowName } from '../approvals/macro-position';
+import { stageSummary } from '../approvals/stages';
 import { ConfluenceClient, contentUrl } from '../confluence/confluence-client';
 import type { Principal } from '../confluence/connect-auth';
 import type { Clock } from '../lib/clock';
@@ -23,6 +24,11 @@ export interface DashboardItem {
   overdue: boolean;
   boundVersion: number;
   dueDate: string | null;
+  /**
+   * For a stage of an ordered sequence: its place, where the page stands (`open`, `approved`, `rejected`), the
+   * page's current stage, and why this one takes no decisions yet; null for a workflow that is not a stage.
+   */
+  stage: { position: number; count: number; result: 'open' | 'approved' | 'rejected'; current: string | null; opensAfter: string | null } | null;
   waitingOn: { users: Array<{ accountId: string; displayName: string }>; groups: string[] };
   lastDecision: { decision: Decision['decision']; accountId: string; displayName: string; at: string } | null;
   createdAt: string;
@@ -67,7 +73,8 @@ export class SpaceDashboardService {
     const byWorkflow = new Map<string, Decision[]>();
     for (const d of decisions) byWorkflow.set(d.workflowId, [...(byWorkflow.get(d.workflowId) ?? []), d]);
 
-    const partial = workflows.map((wf) => this.item(p, wf, byWorkflow.get(wf.id) ?? [], today));
+    const onPages = await this.deps.store.workflowsOfPages(p.clientKey, workflows.map((w) => w.pageId));
+    const partial = workflows.map((wf) => this.item(p, wf, byWorkflow.get(wf.id) ?? [], today, onPages.filter((w) => w.pageId === wf.pageId)));
     const ids = partial.flatMap((i) => [...i.waitingOn.users.map((u) => u.accountId), ...(i.lastDecision ? [i.lastDecision.accountId] : [])]);
     const names = await this.names(p.clientKey, ids);
     for (const i of partial) {
@@ -87,8 +94,10 @@ export class SpaceDashboardService {
     return page;
   }
 
-  private item(p: Principal, wf: Workflow, decisions: Decision[], today: string): DashboardItem {
-    const open = OPEN_STATES.includes(wf.state);
+  private item(p: Principal, wf: Workflow, decisions: Decision[], today: string, page: Workflow[]): DashboardItem {
+    const stage = stageSummary(wf, page);
+    // A stage that has not opened waits on nobody yet.
+    const open = OPEN_STATES.includes(wf.state) && !stage?.gate;
     const outcome = evaluate(wf, decisions.filter((d) => d.round === wf.round));
     const last = decisions.length ? decisions[decisions.length - 1] : null;
     return {
@@ -96,6 +105,7 @@ export class SpaceDashboardService {
       pageId: wf.pageId,
       macroId: wf.macroId,
       name: workflowName(wf),
+      stage: stage ? { position: stage.position, count: stage.count, result: stage.result, current: stage.currentTitle, opensAfter: stage.gate } : null,
       pageTitle: wf.pageTitle,
       pageUrl: contentUrl(p.hostBaseUrl, wf),
       state: wf.state,

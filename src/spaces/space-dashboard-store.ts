@@ -139,6 +139,13 @@ export class SpaceDashboardStore {
   }
 
   /** Every decision on these workflows, oldest first. */
+  /** Every workflow on these pages (ordered stages: which stage is open, where each page stands). */
+  async workflowsOfPages(clientKey: string, pageIds: string[]): Promise<Workflow[]> {
+    if (!pageIds.length) return [];
+    const rows = await this.db<WorkflowRow>(WORKFLOWS).where({ client_key: clientKey }).whereIn('page_id', [...new Set(pageIds)]);
+    return (rows as WorkflowRow[]).map(toWorkflow);
+  }
+
   async decisionsOf(clientKey: string, workflowIds: string[]): Promise<Decision[]> {
     if (!workflowIds.length) return [];
     const rows = await this.db(DECISIONS)

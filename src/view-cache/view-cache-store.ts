@@ -10,6 +10,8 @@ export interface StoredRenderRows {
   decisions: Decision[];
   /** The tenant's delegations nobody ended (issue 16): few, and a render must not query for them. */
   delegations?: Delegation[];
+  /** Every workflow on the page (ordered stages show where the page's sequence stands). */
+  pageWorkflows: Workflow[];
 }
 
 
@@ -41,18 +43,22 @@ export class ViewCacheStore {
             FROM workflows w JOIN decisions d ON d.client_key = w.client_key AND d.workflow_id = w.id
            WHERE w.client_key = :ck AND w.page_id = :pid AND w.macro_id = :mid) AS decisions,
          (SELECT coalesce(json_agg(g ORDER BY g.id), '[]'::json)
-            FROM delegations g WHERE g.client_key = :ck AND g.ended_at IS NULL) AS delegations`,
+            FROM delegations g WHERE g.client_key = :ck AND g.ended_at IS NULL) AS delegations,
+         (SELECT coalesce(json_agg(to_jsonb(w) ORDER BY w.macro_id), '[]'::json)
+            FROM workflows w WHERE w.client_key = :ck AND w.page_id = :pid) AS page_workflows`,
       { ck: clientKey, sk: spaceKey, pid: pageId, mid: macroId },
     );
-    const r = rows[0] as { settings: unknown | null; workflow: WorkflowRow | null; decisions: DecisionRow[]; delegations: Array<Record<string, unknown>> };
+    const r = rows[0] as { settings: unknown | null; workflow: WorkflowRow | null; decisions: DecisionRow[]; delegations: Array<Record<string, unknown>>; page_workflows: WorkflowRow[] };
+    const workflowOf = (w: WorkflowRow) => toWorkflow(revive(w as unknown as Record<string, unknown>, WORKFLOW_TIMES) as unknown as WorkflowRow);
     return {
       spaceSettings: r.settings ?? null,
-      workflow: r.workflow ? toWorkflow(revive(r.workflow as unknown as Record<string, unknown>, WORKFLOW_TIMES) as unknown as WorkflowRow) : null,
+      workflow: r.workflow ? workflowOf(r.workflow) : null,
       decisions: r.decisions.map((d) => toDecision(revive(d as unknown as Record<string, unknown>, ['decided_at']) as unknown as DecisionRow)),
       delegations: r.delegations.map((g) => {
         const x = revive(g, ['ended_at', 'created_at', 'updated_at']) as Record<string, any>;
         return { id: x.id, delegatorId: x.delegator_id, delegateId: x.delegate_id, startsOn: x.starts_on, endsOn: x.ends_on, endedAt: x.ended_at ?? null, createdAt: x.created_at, updatedAt: x.updated_at };
       }),
+      pageWorkflows: r.page_workflows.map(workflowOf),
     };
   }
 }

@@ -18,7 +18,7 @@ function loaders() {
       calls.render++;
       const v = version;
       if (hold) await hold;
-      return { spaceSettings: null, workflow: null, decisions: [{ id: v } as never] };
+      return { spaceSettings: null, workflow: null, decisions: [{ id: v } as never], pageWorkflows: [] };
     },
     spaceSettings: async (_clientKey, spaceKey) => {
       calls.policy++;

@@ -19,6 +19,8 @@ export interface RenderSnapshot {
   decisions: readonly Decision[];
   /** The tenant's delegations nobody ended (the render picks the viewer's active ones); absent: ask the lookup. */
   delegations?: readonly Delegation[];
+  /** Every workflow on the page: a staged macro shows its sequence. */
+  pageWorkflows: readonly Workflow[];
 }
 
 export interface ViewCacheLoaders {
@@ -166,6 +168,7 @@ export class ViewCache implements TenantChangeEvents {
       workflow: rows.workflow,
       decisions: rows.decisions,
       delegations: rows.delegations,
+      pageWorkflows: rows.pageWorkflows,
     });
     if (this.enabled && this.stamp('views', clientKey) === before) {
       if (this.viewCount >= MAX_VIEWS) {

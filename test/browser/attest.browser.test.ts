@@ -9,7 +9,8 @@ import { startTestApp, TestApp } from '../helpers/test-app';
 /**
  * The iframes in a real browser (Debian's Chromium through playwright-core) on the devhost: an approver
  * decides through the macro, a space admin changes a setting through the screen, and screenshots of the
- * macro, the settings screen (both tabs), My approvals and the SOC 2 report go to test/artifacts/ on every run.
+ * macro, the settings screen (both tabs), My approvals, the SOC 2 report and a page of ordered stages go to
+ * test/artifacts/ on every run.
  */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = path.resolve(__dirname, '../artifacts');
@@ -490,5 +491,62 @@ const WAIT = { timeout: 30_000 };
     ]);
     expect(problemsOf(page)).toEqual([]);
     await page.close();
+  }, 90_000);
+
+  it('shows ordered stages as a sequence: stage 2 waits for stage 1, then opens for its approver', async () => {
+    // The vendor page rewritten by hand in storage format: Legal sign-off (Ada), then Security review (Bob) after it.
+    const pg = d.pages.vendorRisk;
+    const [security, legal] = pg.macroIds;
+    const macro = (id: string, params: Record<string, string>) =>
+      `<ac:structured-macro ac:name="attest-approvals" ac:schema-version="1" ac:macro-id="${id}">${Object.entries(params).map(([k, v]) => `<ac:parameter ac:name="${k}">${v}</ac:parameter>`).join('')}</ac:structured-macro>`;
+    await d.editPage(pg.id, {
+      body: `<p>Two stages.</p>${macro(legal, { title: 'Legal sign-off', approvers: d.users.spaceAdmin.accountId })}${macro(security, { title: 'Security review', after: 'Legal sign-off', approvers: d.users.bob.accountId })}`,
+      as: d.users.author.accountId,
+    });
+    await t.pageEvents.settled();
+    // Each macro's workflow exists from its first render: stage 1's first, as a reader scrolling down would.
+    for (const macroId of [legal, security]) expect((await fetch(d.macroUrl(d.users.author.accountId, pg.id, macroId))).status).toBe(200);
+    const url = (role: keyof typeof d.users) => `/devhost/wiki/spaces/SEC/pages/${pg.id}?as=${as(role)}`;
+
+    const waiting = await open(url('bob'));
+    const second = waiting.frameLocator('iframe').nth(1);
+    await second.locator('[data-testid=stage-gate]', { hasText: 'Opens after Legal sign-off.' }).waitFor(WAIT);
+    await expect(second.locator('[data-testid=stages-where]').textContent()).resolves.toBe('Stage 2 of 2 · This page: At stage 1 of 2: Legal sign-off');
+    await expect(second.locator('.attest-stage').allInnerTexts()).resolves.toEqual([expect.stringMatching(/Legal sign-off\s+Pending/i), expect.stringMatching(/Security review\s+Waiting/i)]);
+    expect(await second.getByRole('button', { name: 'Approve' }).count()).toBe(0);
+    await shot(waiting, 'macro-stages-waiting.png');
+
+    const ada = await open(url('spaceAdmin'));
+    const first = ada.frameLocator('iframe').first();
+    await first.locator('[data-testid=stages-where]', { hasText: 'Stage 1 of 2' }).waitFor(WAIT);
+    await first.getByRole('button', { name: 'Approve' }).click();
+    await first.locator('[data-testid=state]').filter({ hasText: 'Approved' }).waitFor(WAIT);
+    await first.locator('[data-testid=stages-where]', { hasText: 'This page: At stage 2 of 2: Security review' }).waitFor(WAIT);
+
+    const open2 = await open(url('bob'));
+    const now = open2.frameLocator('iframe').nth(1);
+    await now.getByRole('button', { name: 'Approve' }).waitFor(WAIT);
+    expect(await now.locator('[data-testid=stage-gate]').count()).toBe(0);
+    await expect(now.locator('.attest-stage').allInnerTexts()).resolves.toEqual([expect.stringMatching(/Legal sign-off\s+Approved/i), expect.stringMatching(/Security review\s+Pending/i)]);
+    await expect(now.locator('.attest-stage[aria-current=step]').innerText()).resolves.toMatch(/Security review/);
+    await shot(open2, 'macro-stages.png');
+
+    // My approvals now lists Bob's stage, and the SEC dashboard names each stage and where the page stands.
+    const mine = await open(`/devhost/wiki/plugins/my-approvals?as=${as('bob')}`);
+    await mine.frameLocator('iframe').locator('[data-testid=workflow-stage]', { hasText: 'Stage 2 of 2' }).waitFor(WAIT);
+    const dash = await open(`/devhost/wiki/spaces/SEC/settings/attest?as=${as('spaceAdmin')}`);
+    const df = dash.frameLocator('iframe');
+    await df.getByRole('tab', { name: 'Workflows' }).click();
+    await df.locator('#workflows-table[data-loaded]').waitFor(WAIT);
+    const stageNames = df.locator('#workflows-body tr', { hasText: 'Vendor risk assessment' }).locator('.attest-workflow-stage');
+    await stageNames.first().waitFor(WAIT);
+    await expect(stageNames.allTextContents()).resolves.toEqual(
+      expect.arrayContaining(['Stage 1 of 2 · current stage: Security review', 'Stage 2 of 2 · current stage: Security review']),
+    );
+    await shot(dash, 'space-dashboard-stages.png');
+    for (const p of [waiting, ada, open2, mine, dash]) {
+      expect(problemsOf(p)).toEqual([]);
+      await p.close();
+    }
   }, 90_000);
 });

@@ -212,7 +212,7 @@ describe('attest export / attest verify FILE', () => {
     expect(osslManifest.stdout).toContain('Signature Verified Successfully');
     const manifestSum = (await sh('sha256sum', ['manifest.json'], unpacked)).stdout.slice(0, 64);
     expect(fs.readFileSync(path.join(unpacked, 'manifest.msg'), 'utf8').split('\n')[2]).toBe(manifestSum);
-    // VERIFY.md's own command for the last row's chain hash (chain_hash is followed by workflow_title).
+    // VERIFY.md's own command for the last row's chain hash (chain_hash is followed by workflow_title and stage).
     const command = fs.readFileSync(path.join(unpacked, 'VERIFY.md'), 'utf8').split('\n').find((l) => l.trim().startsWith('tail -n 1 events.csv'));
     expect(command).toBeDefined();
     const tail = (await sh('bash', ['-c', command!.trim()], unpacked)).stdout.trim();

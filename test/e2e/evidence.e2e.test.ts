@@ -478,6 +478,24 @@ describe('evidence export end to end', () => {
       expect(await verifyEvidenceFile(await writeZip(out, 'v3.zip'))).toMatchObject({ ok: true, rows: lastSeq, manifest: 'signed', checkpoint: { status: 'verified', seq: lastSeq } });
     });
 
+    it('still reads a format v4 pack (events.csv with the 18 columns before stage) through chain.txt, every cell it has proven', async () => {
+      const v4 = (name: string, rows: string[][]) => {
+        const out = new Map(files);
+        const csv = Buffer.from(stringify(rows.slice(1).map((r) => r.slice(0, COL.stage)), { ...CSV_STRINGIFY_OPTIONS, columns: EVIDENCE_COLUMNS.slice(0, COL.stage) as unknown as string[] }), 'utf8');
+        out.set('events.csv', csv);
+        const manifest = JSON.parse(files.get('manifest.json')!.toString());
+        manifest.format = 'attest-evidence-pack-v4';
+        manifest.files['events.csv'] = { sha256: createHash('sha256').update(csv).digest('hex'), bytes: csv.length };
+        out.set('manifest.json', Buffer.from(JSON.stringify(manifest)));
+        out.set('manifest.sig', signManifest(t.config.signingKey, ck(), out.get('manifest.json')!));
+        return writeZip(out, name);
+      };
+      const rows = records(files.get('events.csv')!);
+      expect(await verifyEvidenceFile(await v4('v4.zip', rows))).toMatchObject({ ok: true, rows: lastSeq, manifest: 'signed', checkpoint: { status: 'verified', seq: lastSeq } });
+      const edited = rows.map((r, i) => (i === 3 ? r.map((c, j) => (j === COL.comment ? 'approved after all' : c)) : r));
+      expect(failure(await verifyEvidenceFile(await v4('v4-edited.zip', edited)))?.reason).toMatch(/^row 3 \(seq \d+\): events.csv does not show what chain.txt holds for this row/);
+    });
+
     it('refuses the manifest and the checkpoint under a wrong public key', async () => {
       const other = generateKeyPairSync('ed25519');
       const r = await verifyEvidenceFile(zipFile, { publicKey: other.publicKey });
@@ -541,7 +559,7 @@ describe('evidence export end to end', () => {
       const res = await get('/api/evidence.zip', d.users.siteAdmin.accountId);
       const files = await readZip(res.body);
       const manifest = JSON.parse(files.get('manifest.json')!.toString());
-      expect(manifest).toMatchObject({ format: 'attest-evidence-pack-v4', lastSeq: head, checkpoint: { seq: head }, endedAtCheckpoint: null });
+      expect(manifest).toMatchObject({ format: 'attest-evidence-pack-v5', lastSeq: head, checkpoint: { seq: head }, endedAtCheckpoint: null });
       expect(await t.db('audit_checkpoints').where({ client_key: ck(), seq: head })).toHaveLength(1);
       expect(files.get('manifest.msg')!.toString()).toBe(`attest-pack-manifest-v1\n${ck()}\n${createHash('sha256').update(files.get('manifest.json')!).digest('hex')}\n`);
       const r = await verifyEvidenceFile(saveBuf(res.body, 'head.zip'));
@@ -638,7 +656,7 @@ describe('evidence export end to end', () => {
     expect(bytes).toBeLessThan(10_000_000);
   });
 
-  it('names a titled workflow in its rows (workflow_title, the last column), held to the canonical text; a 17-column CSV still verifies', async () => {
+  it('names a titled workflow in its rows (workflow_title, a trailing column), held to the canonical text; a 17-column CSV still verifies', async () => {
     const page = d.pages.postmortem;
     await d.saveMacro(page.id, page.macroIds[0], { ...d.page(page.id).macros[0].params, title: 'Root-cause review' }, d.users.author.accountId);
     await t.pageEvents.settled();
@@ -652,7 +670,7 @@ describe('evidence export end to end', () => {
     expect(decided.status).toBe(201);
 
     const rows = records((await get('/api/evidence.csv', d.users.siteAdmin.accountId)).body);
-    expect(rows[0][rows[0].length - 1]).toBe('workflow_title');
+    expect(rows[0].slice(-2)).toEqual(['workflow_title', 'stage']);
     const ofPage = rows.slice(1).filter((r) => r[COL.page_id] === page.id);
     expect(ofPage.map((r) => r[COL.action])).toEqual(expect.arrayContaining(['workflow.created', 'decision.approved', 'workflow.approved']));
     expect(ofPage.every((r) => r[COL.workflow_title] === 'Root-cause review')).toBe(true);

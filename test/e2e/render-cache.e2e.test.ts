@@ -36,7 +36,7 @@ describe('macro render cache', () => {
   const inDatabase = async (pageKey: PageKey, macro = 0) => {
     const w = where(pageKey, macro);
     const rows = await new ViewCacheStore(t.db).renderRows(d.clientKey, w.spaceKey, w.pageId, w.macroId);
-    return { policy: rows.spaceSettings ? normaliseSettings(rows.spaceSettings) : DEFAULT_POLICY, workflow: rows.workflow, decisions: rows.decisions, delegations: rows.delegations };
+    return { policy: rows.spaceSettings ? normaliseSettings(rows.spaceSettings) : DEFAULT_POLICY, workflow: rows.workflow, decisions: rows.decisions, delegations: rows.delegations, pageWorkflows: rows.pageWorkflows };
   };
   const json = (v: unknown) => JSON.parse(JSON.stringify(v));
 
