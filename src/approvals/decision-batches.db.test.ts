@@ -148,7 +148,16 @@ it('leaves every table and the chain exactly as applying the same decisions one 
   // Hold one workflow so that the first batch waits and the others pile up behind it.
   const holder = await batched.db.transaction();
   await holder('workflows').where({ client_key: CK, macro_id: 'm-open' }).forUpdate();
-  const answers = REQUESTS.map((r) => decide(a.service, r).then((x) => ({ ok: true as const, x }), (e: Error) => ({ ok: false as const, e })));
+  // Sent one after another: each reaches the batcher (or is answered before it) before the next is sent, so they
+  // queue behind the held lock in this order whatever the checks before the batcher cost (the repeats of key-1
+  // must find the first one, not the reuse of its key for a rejection).
+  const answers: Array<Promise<{ ok: true; x: Awaited<ReturnType<typeof decide>> } | { ok: false; e: Error }>> = [];
+  for (const r of REQUESTS) {
+    const queued = arrivals.length;
+    let answered = false;
+    answers.push(decide(a.service, r).then((x) => ({ ok: true as const, x }), (e: Error) => ({ ok: false as const, e })).finally(() => (answered = true)));
+    for (let i = 0; i < 400 && arrivals.length === queued && !answered; i++) await new Promise((res) => setTimeout(res, 5));
+  }
   await new Promise((r) => setTimeout(r, 500));
   await holder.commit();
   const batchedAnswers = await Promise.all(answers);

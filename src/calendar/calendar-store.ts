@@ -126,7 +126,8 @@ export class CalendarStore {
   /**
    * Records the date each event shows now and answers each event's revision: a new event starts at
    * SEQUENCE 0; a moved date raises it by one and stamps the time (one statement, so two feeds read at
-   * once cannot raise it twice for one move).
+   * once cannot raise it twice for one move). DTSTAMP has whole seconds: a revision is stamped at least a second
+   * after the one before, so two moves within a second still read as newer.
    */
   async revise(clientKey: string, dates: CalendarDate[]): Promise<CalendarRevision[]> {
     if (!dates.length) return [];
@@ -135,7 +136,8 @@ export class CalendarStore {
       `INSERT INTO ${REVISIONS} (client_key, workflow_id, kind, date)
        SELECT client_key, workflow_id, kind, date FROM jsonb_to_recordset(?::jsonb) AS x(client_key text, workflow_id uuid, kind text, date date)
        ON CONFLICT (client_key, workflow_id, kind) DO UPDATE
-         SET date = EXCLUDED.date, sequence = ${REVISIONS}.sequence + 1, revised_at = now()
+         SET date = EXCLUDED.date, sequence = ${REVISIONS}.sequence + 1,
+             revised_at = greatest(now(), date_trunc('second', ${REVISIONS}.revised_at) + interval '1 second')
          WHERE ${REVISIONS}.date IS DISTINCT FROM EXCLUDED.date`,
       [JSON.stringify(rows)],
     );
