@@ -17,7 +17,7 @@ export function parseEvidenceTime(raw: string): Date | null {
 }
 
 /** `label`: the bound as people see it on the Evidence tab; the API parameter follows in parentheses. */
-const time = (label: string) =>
+export const periodBound = (label: string) =>
   z.preprocess(
     (v) => (v === '' ? undefined : v),
     z
@@ -36,7 +36,7 @@ const time = (label: string) =>
 
 /** `?from=&to=` of the export routes: events recorded at or after `from` and before `to`. */
 export const exportQuery = z
-  .object({ from: time('The start date (from)'), to: time('The end date (to)'), jwt: z.string().optional() })
+  .object({ from: periodBound('The start date (from)'), to: periodBound('The end date (to)'), jwt: z.string().optional() })
   .strict()
   .refine((q) => !q.from || !q.to || q.from < q.to, { message: 'The start date (from) must be before the end date (to)' });
 
@@ -45,8 +45,8 @@ export const spaceParams = z.object({ spaceKey: spaceKeySchema('spaceKey is not 
 export const linkBody = z
   .object({
     format: z.enum(['csv', 'zip'], { message: 'format must be csv or zip' }).default('zip'),
-    from: time('The start date (from)'),
-    to: time('The end date (to)'),
+    from: periodBound('The start date (from)'),
+    to: periodBound('The end date (to)'),
   })
   .strict()
   .refine((q) => !q.from || !q.to || q.from < q.to, { message: 'The start date (from) must be before the end date (to)' });

@@ -1,24 +1,9 @@
 import { z } from 'zod';
 import { spaceKeySchema } from '../confluence/confluence-ids';
-import { parseEvidenceTime } from '../evidence/evidence-schemas';
+import { periodBound } from '../evidence/evidence-schemas';
 
-/** A period bound as the Evidence tab sends it: an ISO date (midnight UTC) or date-time with a zone. */
-const time = (label: string) =>
-  z.preprocess(
-    (v) => (v === '' ? undefined : v),
-    z
-      .string()
-      .max(40)
-      .transform((v, ctx) => {
-        const d = parseEvidenceTime(v);
-        if (!d) {
-          ctx.addIssue({ code: 'custom', message: `${label} must be an ISO date (YYYY-MM-DD) or date-time with a time zone` });
-          return z.NEVER;
-        }
-        return d;
-      })
-      .optional(),
-  );
+/** A period bound as the Evidence tab sends it (the export's own rule). */
+const time = periodBound;
 
 const ordered = (q: { from?: Date; to?: Date }) => !q.from || !q.to || q.from < q.to;
 const ORDER = { message: 'The start date (from) must be before the end date (to)' };
