@@ -1,5 +1,4 @@
-import { freePort } from '../../src/db/embedded-postgres';
-import { startServerProcess, ServerProcess } from '../helpers/processes';
+import { startSecondInstance } from '../helpers/processes';
 import { macroRequests } from '../helpers/macro-requests';
 import { startTestApp, TestApp } from '../helpers/test-app';
 
@@ -9,39 +8,17 @@ import { startTestApp, TestApp } from '../helpers/test-app';
  */
 describe('render cache across two processes', () => {
   let t: TestApp;
-  let b: ServerProcess;
+  let b: Awaited<ReturnType<typeof startSecondInstance>>;
   let bBase: string;
 
   beforeAll(async () => {
     t = await startTestApp();
-    const port = await freePort();
-    bBase = `http://127.0.0.1:${port}`;
-    b = startServerProcess({
-      NODE_ENV: 'development',
-      PORT: String(port),
-      AC_LOCAL_BASE_URL: bBase,
-      DATABASE_URL: t.tdb.url,
-      DATA_DIR: t.config.dataDir,
-      DEVHOST: 'off',
-      ATTEST_SCHEDULER: 'off',
-      LOG_LEVEL: 'warn',
-    });
-    let ready = false;
-    for (let i = 0; i < 120 && !ready && b.child.exitCode === null; i++) {
-      await new Promise((r) => setTimeout(r, 250));
-      ready = await fetch(`${bBase}/readyz`).then((r) => r.ok, () => false);
-    }
-    if (!ready) throw new Error(`instance B did not start:\n${b.output()}`);
+    b = await startSecondInstance(t);
+    bBase = b.baseUrl;
   }, 60_000);
 
   afterAll(async () => {
-    if (b && b.child.exitCode === null) {
-      const exited = new Promise((r) => b.child.once('exit', r));
-      b.child.kill('SIGTERM');
-      const timer = setTimeout(() => b.child.kill('SIGKILL'), 15_000);
-      await exited;
-      clearTimeout(timer);
-    }
+    await b?.stop();
     await t?.close();
   });
 

@@ -1,5 +1,6 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
+import { freePort } from '../../src/db/embedded-postgres';
 
 export const ROOT = path.resolve(__dirname, '../..');
 
@@ -54,4 +55,41 @@ export function urlServerProcess(script: string, env: Record<string, string>): P
       reject(new Error(`the embedded PostgreSQL process exited with ${code}`));
     });
   });
+}
+
+/**
+ * A second instance of the add-on (`src/server.ts` in a child process) on the same database, data directory and
+ * keys as a test app, without devhost or scheduler: resolves once its /readyz answers (at most 30 s).
+ */
+export async function startSecondInstance(app: { tdb: { url: string }; config: { dataDir: string } }): Promise<{ baseUrl: string; process: ServerProcess; stop(): Promise<void> }> {
+  const port = await freePort();
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const b = startServerProcess({
+    NODE_ENV: 'development',
+    PORT: String(port),
+    AC_LOCAL_BASE_URL: baseUrl,
+    DATABASE_URL: app.tdb.url,
+    DATA_DIR: app.config.dataDir,
+    DEVHOST: 'off',
+    ATTEST_SCHEDULER: 'off',
+    LOG_LEVEL: 'warn',
+  });
+  const stop = async () => {
+    if (b.child.exitCode !== null) return;
+    const exited = new Promise((r) => b.child.once('exit', r));
+    b.child.kill('SIGTERM');
+    const timer = setTimeout(() => b.child.kill('SIGKILL'), 15_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  let ready = false;
+  for (let i = 0; i < 120 && !ready && b.child.exitCode === null; i++) {
+    await new Promise((r) => setTimeout(r, 250));
+    ready = await fetch(`${baseUrl}/readyz`).then((r) => r.ok, () => false);
+  }
+  if (!ready) {
+    await stop();
+    throw new Error(`the second instance did not start:\n${b.output()}`);
+  }
+  return { baseUrl, process: b, stop };
 }
