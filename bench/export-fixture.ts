@@ -136,3 +136,17 @@ export function measure(cmd: string, args: string[], opts: { env?: NodeJS.Proces
 
 /** The `attest` command as an operator or auditor runs it. */
 export const ATTEST_BIN = path.resolve(__dirname, '../bin/attest.js');
+
+/** The environment an operator runs `attest` with against `databaseUrl`: development keys given, no devhost. */
+export function operatorEnv(o: { databaseUrl: string; dir: string; signingKey: import('node:crypto').KeyObject }): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? o.dir,
+    DATABASE_URL: o.databaseUrl,
+    ATTEST_SECRET_KEY: 'cd'.repeat(32),
+    ATTEST_SIGNING_KEY: o.signingKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    DATA_DIR: path.join(o.dir, 'data'),
+    NODE_ENV: 'development',
+    DEVHOST: 'off',
+  };
+}

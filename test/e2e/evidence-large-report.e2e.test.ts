@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import yauzl from 'yauzl';
-import { ATTEST_BIN, checkpointAt, generateChain, measure } from '../../bench/export-fixture';
+import { ATTEST_BIN, checkpointAt, generateChain, measure, operatorEnv } from '../../bench/export-fixture';
 import { createTestDatabase, TestDatabase } from '../helpers/database';
 
 /**
@@ -40,16 +40,7 @@ function entrySize(zip: string, name: string): Promise<number> {
 it('exports and verifies a pack whose report.html is over 1 MiB', async () => {
   await generateChain(tdb.db, CK, ROWS);
   await checkpointAt(tdb.db, CK, ROWS, keys.privateKey, 'cli-test');
-  const env = {
-    PATH: process.env.PATH ?? '',
-    HOME: process.env.HOME ?? dir,
-    DATABASE_URL: tdb.url,
-    ATTEST_SECRET_KEY: 'cd'.repeat(32),
-    ATTEST_SIGNING_KEY: keys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-    DATA_DIR: path.join(dir, 'data'),
-    NODE_ENV: 'development',
-    DEVHOST: 'off',
-  };
+  const env = operatorEnv({ databaseUrl: tdb.url, dir, signingKey: keys.privateKey });
   const run = (...args: string[]) => measure(process.execPath, [ATTEST_BIN, ...args], { env, cwd: dir });
   const pack = await run('export', '--client-key', CK, '-o', 'site.zip');
   expect(pack.code).toBe(0);

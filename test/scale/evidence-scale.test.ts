@@ -2,7 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ATTEST_BIN, checkpointAt as signedCheckpointAt, generateChain, measure } from '../../bench/export-fixture';
+import { ATTEST_BIN, checkpointAt as signedCheckpointAt, generateChain, measure, operatorEnv } from '../../bench/export-fixture';
 import { createTestDatabase, TestDatabase } from '../helpers/database';
 
 /**
@@ -18,16 +18,7 @@ let tdb: TestDatabase;
 let dir: string;
 const keys = generateKeyPairSync('ed25519');
 
-const env = () => ({
-  PATH: process.env.PATH ?? '',
-  HOME: process.env.HOME ?? dir,
-  DATABASE_URL: tdb.url,
-  ATTEST_SECRET_KEY: 'cd'.repeat(32),
-  ATTEST_SIGNING_KEY: keys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-  DATA_DIR: path.join(dir, 'data'),
-  NODE_ENV: 'development',
-  DEVHOST: 'off',
-});
+const env = () => operatorEnv({ databaseUrl: tdb.url, dir, signingKey: keys.privateKey });
 const checkpointAt = (clientKey: string, seq: number) => signedCheckpointAt(tdb.db, clientKey, seq, keys.privateKey, 'cli-test');
 
 beforeAll(async () => {
