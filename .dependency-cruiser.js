@@ -30,10 +30,10 @@ module.exports = {
     {
       name: 'ace-only-in-adapters',
       severity: 'error',
-      comment: 'atlassian-connect-express is reached from the Connect adapters, the routers that mount its JWT checks, and the bootstrap.',
+      comment: 'atlassian-connect-express is reached from the Connect adapters, the routers that mount its JWT checks, and the bootstrap (src/bootstrap.ts); app.ts only composes.',
       from: {
         path: '^src',
-        pathNot: ['^src/confluence/', '-router\\.ts$', '^src/webhooks/webhooks\\.ts$', '^src/evidence/evidence-feature\\.ts$', '^src/app\\.ts$', '\\.test\\.ts$'],
+        pathNot: ['^src/confluence/', '-router\\.ts$', '^src/webhooks/webhooks\\.ts$', '^src/evidence/evidence-feature\\.ts$', '^src/bootstrap\\.ts$', '\\.test\\.ts$'],
       },
       to: { path: '^node_modules/atlassian-connect-express/', dependencyTypesNot: ['type-only'] },
     },

@@ -3,10 +3,16 @@ import knexFactory, { Knex } from 'knex';
 import { types } from 'pg';
 import { createLogger, knexLog, Logger, scrubText } from '../lib/logger';
 
-// A SQL date is a calendar day, not an instant: keep it as 'YYYY-MM-DD' instead of a local-midnight Date.
-types.setTypeParser(1082, (v: string) => v);
-// bigint counts and sequences fit in a JS number for any realistic size.
-types.setTypeParser(20, (v: string) => Number(v));
+/**
+ * How pg turns two column types into values, for every pool of the process (pg keeps them in a module global):
+ * a SQL date is a calendar day, not an instant ('YYYY-MM-DD', not a local-midnight Date); bigint counts and
+ * sequences fit in a JS number for any realistic size. The bootstrap registers them with the other process-wide
+ * settings; every pool made here registers them too, so the CLI and tests that open a database get the same values.
+ */
+export function registerPgTypes(): void {
+  types.setTypeParser(1082, (v: string) => v);
+  types.setTypeParser(20, (v: string) => Number(v));
+}
 
 export type { Knex };
 
@@ -37,6 +43,7 @@ type PgConnection = {
 };
 
 export function createKnex(databaseUrl: string, opts: PoolOptions = {}): Knex {
+  registerPgTypes();
   const idleMs = opts.idleInTransactionMs;
   const base = opts.logger ?? createLogger({ level: 'warn' });
   const log = knexLog(base);

@@ -1,0 +1,49 @@
+import type { Router } from 'express';
+import type { AddOn } from 'atlassian-connect-express';
+import type { Knex } from 'knex';
+import type { AuditLog } from '../audit/audit-log';
+import type { ConfluenceClient } from '../confluence/confluence-client';
+import type { TenantLookup } from '../confluence/lean-page-jwt';
+import type { Clock } from '../lib/clock';
+import type { Logger } from '../lib/logger';
+import type { TenantDuty } from '../scheduler/jobs';
+import { approvalsDuties } from './approvals-duties';
+import { createApprovalsRouter } from './approvals-router';
+import { ApprovalsService, RenderReads } from './approvals-service';
+import { ApprovalsStore } from './approvals-store';
+import type { DelegationLookup } from './delegation';
+import type { SpacePolicyProvider } from './space-policy';
+
+/** Builds the approvals feature (the macro, its API, decisions) for the composition root: service, routes, duties. */
+export function createApprovals(deps: {
+  db: Knex;
+  addon: AddOn;
+  audit: AuditLog;
+  confluence: ConfluenceClient;
+  policies: SpacePolicyProvider;
+  delegations: DelegationLookup;
+  renderReads: RenderReads;
+  /** The macro's page JWT is checked against these (a cache invalidated by tenant changes). */
+  tenants: TenantLookup;
+  decisionBatches?: { maxBatch: number; maxConcurrent: number };
+  clock: Clock;
+  logger: Logger;
+}): { service: ApprovalsService; router: Router; duties: TenantDuty[] } {
+  const service = new ApprovalsService({
+    db: deps.db,
+    store: new ApprovalsStore(deps.db),
+    audit: deps.audit,
+    confluence: deps.confluence,
+    policies: deps.policies,
+    clock: deps.clock,
+    delegations: deps.delegations,
+    logger: deps.logger,
+    renderReads: deps.renderReads,
+    decisionBatches: deps.decisionBatches,
+  });
+  return {
+    service,
+    router: createApprovalsRouter({ addon: deps.addon, service, confluence: deps.confluence, tenants: deps.tenants }),
+    duties: approvalsDuties(service),
+  };
+}

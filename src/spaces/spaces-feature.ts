@@ -1,0 +1,37 @@
+import type { Router } from 'express';
+import type { AddOn } from 'atlassian-connect-express';
+import type { Knex } from 'knex';
+import type { AuditLog } from '../audit/audit-log';
+import type { ConfluenceClient } from '../confluence/confluence-client';
+import type { Clock } from '../lib/clock';
+import type { Logger } from '../lib/logger';
+import { SpaceAdminCheck } from './space-admin';
+import { SpaceDashboardService } from './space-dashboard-service';
+import { SpaceDashboardStore } from './space-dashboard-store';
+import { SpaceSettingsService } from './space-settings-service';
+import { SpaceSettingsStore } from './space-settings-store';
+import { createSpacesRouter } from './spaces-router';
+import type { VerificationStatusSource } from './verification-status';
+
+/** Builds the space admin feature (settings, policies' source, dashboard) for the composition root. */
+export function createSpaces(deps: {
+  db: Knex;
+  addon: AddOn;
+  audit: AuditLog;
+  confluence: ConfluenceClient;
+  /** The chain's verification state the dashboard shows (the checkpoints feature). */
+  verification: VerificationStatusSource;
+  /** The checkpoint signing key's id, shown to admins from the running process (never read from the database). */
+  checkpointKeyId: string;
+  /** After a settings change committed: this instance's caches forget the tenant's policies. */
+  onChanged: (clientKey: string) => void;
+  clock: Clock;
+  logger: Logger;
+}): { settings: SpaceSettingsService; admins: SpaceAdminCheck; router: Router } {
+  const { db, confluence, clock } = deps;
+  const logger = deps.logger.child({ component: 'spaces' });
+  const admins = new SpaceAdminCheck(confluence, clock);
+  const settings = new SpaceSettingsService({ db, store: new SpaceSettingsStore(db), audit: deps.audit, admins, logger, onChanged: deps.onChanged });
+  const dashboard = new SpaceDashboardService({ store: new SpaceDashboardStore(db), settings, confluence, verification: deps.verification, clock, logger });
+  return { settings, admins, router: createSpacesRouter({ addon: deps.addon, settings, dashboard, confluence, checkpointKeyId: deps.checkpointKeyId }) };
+}

@@ -1,0 +1,37 @@
+import type { Router } from 'express';
+import type { AddOn } from 'atlassian-connect-express';
+import type { Knex } from 'knex';
+import type { ApprovalsService } from '../approvals/approvals-service';
+import type { ConfluenceClient } from '../confluence/confluence-client';
+import type { Clock } from '../lib/clock';
+import type { Logger } from '../lib/logger';
+import type { TenantDuty } from '../scheduler/jobs';
+import { pageEventsDuties } from './page-events-duties';
+import { PageEventsService } from './page-events-service';
+import { PageEventsStore } from './page-events-store';
+import { registerWebhooks } from './webhooks';
+
+/**
+ * Builds the page events feature (Confluence's page webhooks into the inbox, then applied to workflows): its
+ * routes go on `webhookRouter`, which the root mounts before ACE's own webhook routes.
+ */
+export function createPageEvents(deps: {
+  db: Knex;
+  addon: AddOn;
+  approvals: ApprovalsService;
+  confluence: ConfluenceClient;
+  webhookRouter: Router;
+  clock: Clock;
+  logger: Logger;
+}): { service: PageEventsService; duties: TenantDuty[] } {
+  const service = new PageEventsService({
+    db: deps.db,
+    store: new PageEventsStore(deps.db),
+    approvals: deps.approvals,
+    confluence: deps.confluence,
+    clock: deps.clock,
+    logger: deps.logger.child({ component: 'page-events' }),
+  });
+  registerWebhooks({ addon: deps.addon, router: deps.webhookRouter, logger: deps.logger, pageEvents: service });
+  return { service, duties: pageEventsDuties(service) };
+}
