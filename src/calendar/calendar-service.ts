@@ -6,9 +6,11 @@ import type { Principal } from '../confluence/connect-auth';
 import { contentUrl } from '../confluence/confluence-client';
 import type { Clock } from '../lib/clock';
 import { NotAllowedError, NotFoundError } from '../lib/errors';
+import { parseInput } from '../lib/http';
 import type { Logger } from '../lib/logger';
 import type { SpaceAdminCheck } from '../spaces/space-admin';
 import { CalendarEventInput, CalendarInput, renderCalendar } from './calendar-ics';
+import { calendarFeedBody } from './calendar-schemas';
 import type { CalendarDate, CalendarStore } from './calendar-store';
 import { feedFileName, newFeedCredentials, parseFeedFileName, secretMatches, secretSha256 } from './calendar-token';
 
@@ -64,7 +66,7 @@ export class CalendarService {
     },
   ) {}
 
-  async assertSpaceAdmin(p: Principal, spaceKey: string): Promise<void> {
+  private async assertSpaceAdmin(p: Principal, spaceKey: string): Promise<void> {
     if (!(await this.deps.admins.isSpaceAdmin(p.clientKey, spaceKey, p.accountId))) {
       throw new NotAllowedError(`Only admins of space ${spaceKey} can see and change its calendar subscription.`);
     }
@@ -77,8 +79,9 @@ export class CalendarService {
   }
 
   /** Creates the space's feed URL, or replaces it: the old URL answers 404 from the commit on. */
-  async create(p: Principal, spaceKey: string, opts: { showTitles: boolean }): Promise<NewCalendarFeed> {
+  async create(p: Principal, spaceKey: string, body: unknown): Promise<NewCalendarFeed> {
     await this.assertSpaceAdmin(p, spaceKey);
+    const opts = parseInput(calendarFeedBody, body);
     const credentials = newFeedCredentials();
     const { feed, rotated, previousFeedId } = await this.deps.db.transaction(async (trx) => {
       const before = await this.deps.store.lock(p.clientKey, spaceKey, trx);
@@ -105,8 +108,9 @@ export class CalendarService {
     };
   }
 
-  async configure(p: Principal, spaceKey: string, opts: { showTitles: boolean }): Promise<CalendarFeedStatus & { changed: boolean }> {
+  async configure(p: Principal, spaceKey: string, body: unknown): Promise<CalendarFeedStatus & { changed: boolean }> {
     await this.assertSpaceAdmin(p, spaceKey);
+    const opts = parseInput(calendarFeedBody, body);
     const { feed, changed } = await this.deps.db.transaction(async (trx) => {
       const before = await this.deps.store.lock(p.clientKey, spaceKey, trx);
       if (!before) throw new NotFoundError(`Space ${spaceKey} has no calendar subscription: create one first.`);

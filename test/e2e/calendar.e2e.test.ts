@@ -60,6 +60,9 @@ describe('calendar subscription end to end', () => {
 
     const nora = feedApi(d.users.nora.accountId, 'ENG');
     expect((await nora.create({ showTitles: false })).status).toBe(403);
+    // The permission is the service's, checked before the body: a non-admin learns nothing about the body's rules.
+    expect((await nora.create({ showTitles: 'yes' })).status).toBe(403);
+    expect((await nora.configure({ extra: 1 })).status).toBe(403);
     expect((await nora.status()).status).toBe(403);
     expect((await request(t.baseUrl).post('/api/spaces/ENG/calendar-feed').send({ showTitles: false })).status).toBe(401);
     for (const [body, message] of [
