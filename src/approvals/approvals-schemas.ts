@@ -1,43 +1,9 @@
 import { z } from 'zod';
 import { contentIdSchema } from '../confluence/confluence-ids';
 import { safeText } from '../lib/safe-text';
+import { MACRO_PARAMETER_SCHEMAS, MAX_VERSION } from './macro-parameters';
 
-const emptyToNull = (v: unknown) => (v === '' || v === undefined ? null : v);
-/** Page versions are PostgreSQL integers. */
-const MAX_VERSION = 2_147_483_647;
-const list = safeText({ max: 4000, name: 'the list' })
-  .optional()
-  .transform((v) =>
-    [...new Set((v ?? '').split(',').map((s) => s.trim()).filter(Boolean))],
-  );
-const positiveInt = (name: string, max: number) =>
-  z.preprocess(
-    emptyToNull,
-    z.coerce.number({ message: `${name} must be a number` }).int(`${name} must be a whole number`).min(1, `${name} must be at least 1`).max(max, `${name} must be at most ${max}`).nullable(),
-  );
-
-/** The macro's optional title as people see it: trimmed, at most 100 characters, no control characters. */
-export const macroTitle = z.preprocess(
-  (v) => (typeof v === 'string' ? v.trim() : v),
-  z.preprocess(
-    emptyToNull,
-    safeText({ max: 100, name: 'Title' })
-      // One line of plain text: no line breaks or other control characters (NUL included).
-      .refine((t) => !/[\u0000-\u001f\u007f-\u009f]/.test(t), 'Title must not contain control characters (such as line breaks)')
-      .nullable(),
-  ),
-);
-
-/** The macro's optional `after`: the title of the stage it waits for, under the same rules as a title. */
-export const macroAfter = z.preprocess(
-  (v) => (typeof v === 'string' ? v.trim() : v),
-  z.preprocess(
-    emptyToNull,
-    safeText({ max: 100, name: 'After' })
-      .refine((t) => !/[\u0000-\u001f\u007f-\u009f]/.test(t), 'After must not contain control characters (such as line breaks)')
-      .nullable(),
-  ),
-);
+export { macroAfter, macroTitle } from './macro-parameters';
 
 /** The standard query parameters Confluence adds to every module URL (context parameters docs). */
 const CONNECT_PARAMS = {
@@ -58,23 +24,7 @@ export const macroQuery = z
     pageType: z.preprocess((v) => (v === '' || v === undefined ? 'page' : v), z.enum(['page', 'blogpost'], { message: 'pageType must be page or blogpost' })),
     spaceKey: safeText({ min: 1, max: 255, name: 'spaceKey' }),
     macroId: safeText({ min: 1, max: 255, name: 'macroId' }),
-    title: macroTitle,
-    after: macroAfter,
-    approvers: list,
-    groups: list,
-    rule: z.preprocess(emptyToNull, z.enum(['all', 'any', 'quorum'], { message: 'Rule must be all, any or quorum' }).nullable()),
-    quorum: positiveInt('Quorum', 1000),
-    rejections: positiveInt('Rejections that reject', 1000),
-    due: z.preprocess(
-      emptyToNull,
-      z
-        .string()
-        .regex(/^\d{4}-\d{2}-\d{2}$/, 'Due date must be an ISO date, YYYY-MM-DD')
-        // Year 0 parses in JavaScript but PostgreSQL has no such year.
-        .refine((d) => d >= '0001' && !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d), 'Due date is not a real date')
-        .nullable(),
-    ),
-    review: positiveInt('Review interval (days)', 3650),
+    ...MACRO_PARAMETER_SCHEMAS,
     ...CONNECT_PARAMS,
     'output.type': z.string().optional(),
   })
