@@ -3,6 +3,7 @@ import type { NextFunction, Request, Response, Router } from 'express';
 import { Router as createRouter } from 'express';
 import type { Knex } from 'knex';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { MAX_ATTEMPTS } from '../webhooks/page-events-service';
 
 /**
  * Prometheus metrics (prom-client) for operators: what people wait for (request durations by route and status),
@@ -99,6 +100,22 @@ function registerDatabaseGauges(registry: Registry, db: Knex, now: () => number)
     async collect() {
       const row = await opts.db('page_events').whereNull('processed_at').min<{ t: Date | null }[]>('received_at as t').first();
       this.set(row?.t ? Math.max(0, (now() - new Date(row.t).getTime()) / 1000) : 0);
+    },
+  });
+
+  const retries = new Gauge({
+    name: 'attest_webhook_inbox_retries',
+    help: `Page webhook deliveries not yet handled that failed at least once: retrying (retried by the scheduler) or given_up (${MAX_ATTEMPTS} attempts failed; applied only when the macro is next rendered or decided on)`,
+    labelNames: ['state'] as const,
+    registers: [registry],
+    async collect() {
+      const row = await opts.db('page_events')
+        .whereNull('processed_at')
+        .andWhere('attempts', '>', 0)
+        .select(opts.db.raw('count(*) filter (where attempts < ?) as retrying, count(*) filter (where attempts >= ?) as given_up', [MAX_ATTEMPTS, MAX_ATTEMPTS]))
+        .first<{ retrying: string; given_up: string } | undefined>();
+      retries.set({ state: 'retrying' }, Number(row?.retrying ?? 0));
+      retries.set({ state: 'given_up' }, Number(row?.given_up ?? 0));
     },
   });
 

@@ -1,6 +1,7 @@
 import request from 'supertest';
 import { startTestApp, TestApp } from '../helpers/test-app';
 import { macroRequests } from '../helpers/macro-requests';
+import { MAX_ATTEMPTS } from '../../src/webhooks/page-events-service';
 
 const TOKEN = 'metrics-token-0123456789';
 
@@ -49,11 +50,28 @@ describe('/metrics', () => {
     // Nothing signed yet: the oldest unsigned event has an age.
     expect(value(text, /^attest_unsigned_events_oldest_seconds /)).toBeGreaterThan(0);
     expect(text).toMatch(/^attest_webhook_inbox_unprocessed 0$/m);
+    expect(text).toMatch(/^attest_webhook_inbox_retries\{state="retrying"\} 0$/m);
     expect(text).toMatch(/^attest_verification_failed_tenants 0$/m);
     expect(text).toMatch(/^attest_db_pool_connections\{state="used"\} \d+$/m);
     expect(text).toMatch(/^attest_process_process_cpu_seconds_total /m);
     // After a checkpoint nothing is waiting to be signed.
     expect(await t.checkpoints.checkpoint(d.clientKey, new Date())).toBe('signed');
     expect((await scrape()).text).toMatch(/^attest_unsigned_events_oldest_seconds 0$/m);
+  });
+
+  it('counts webhook deliveries that failed and wait for a retry, and those given up', async () => {
+    const row = (attempts: number, n: number) => ({
+      client_key: d.clientKey, dedupe_key: `metrics-${attempts}-${n}`, event: 'page_updated', page_id: d.pages.releaseChecklist.id,
+      page_version: 99, event_at: new Date(), payload: {}, attempts,
+    });
+    await t.db('page_events').insert([row(1, 1), row(3, 2), row(MAX_ATTEMPTS, 3), row(0, 4)]);
+    try {
+      const text = (await scrape()).text;
+      expect(text).toMatch(/^attest_webhook_inbox_retries\{state="retrying"\} 2$/m);
+      expect(text).toMatch(/^attest_webhook_inbox_retries\{state="given_up"\} 1$/m);
+      expect(text).toMatch(/^attest_webhook_inbox_unprocessed 4$/m);
+    } finally {
+      await t.db('page_events').where('dedupe_key', 'like', 'metrics-%').delete();
+    }
   });
 });
