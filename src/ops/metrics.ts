@@ -82,6 +82,42 @@ export function createMetrics(opts: { db: Knex; token?: string; now?: () => numb
  */
 function registerDatabaseGauges(registry: Registry, db: Knex, now: () => number): void {
   registerEvidenceGauges(registry, db, now);
+  registerInboxGauges(registry, db, now);
+  const opts = { db };
+  const jobRuns = new Gauge({
+    name: 'attest_scheduler_runs',
+    help: 'Scheduled job runs in the last 24 hours by job and outcome',
+    labelNames: ['job', 'outcome'] as const,
+    registers: [registry],
+    async collect() {
+      const rows = await opts.db('job_runs')
+        .where('started_at', '>', new Date(now() - 24 * 60 * 60 * 1000))
+        .groupBy('job', 'outcome')
+        .select('job', 'outcome')
+        .count<{ job: string; outcome: string; n: string }[]>('* as n');
+      jobRuns.reset();
+      for (const r of rows) jobRuns.set({ job: r.job, outcome: r.outcome }, Number(r.n));
+    },
+  });
+
+  const pool = new Gauge({
+    name: 'attest_db_pool_connections',
+    help: 'Database pool connections by state (used, free, pending acquires)',
+    labelNames: ['state'] as const,
+    registers: [registry],
+    collect() {
+      const p = (opts.db.client as { pool?: { numUsed(): number; numFree(): number; numPendingAcquires(): number } }).pool;
+      if (!p) return;
+      pool.set({ state: 'used' }, p.numUsed());
+      pool.set({ state: 'free' }, p.numFree());
+      pool.set({ state: 'pending' }, p.numPendingAcquires());
+    },
+  });
+
+}
+
+/** The page webhook inbox: its backlog, the age of its oldest delivery, and deliveries that failed. */
+function registerInboxGauges(registry: Registry, db: Knex, now: () => number): void {
   const opts = { db };
   new Gauge({
     name: 'attest_webhook_inbox_unprocessed',
@@ -118,37 +154,6 @@ function registerDatabaseGauges(registry: Registry, db: Knex, now: () => number)
       retries.set({ state: 'given_up' }, Number(row?.given_up ?? 0));
     },
   });
-
-  const jobRuns = new Gauge({
-    name: 'attest_scheduler_runs',
-    help: 'Scheduled job runs in the last 24 hours by job and outcome',
-    labelNames: ['job', 'outcome'] as const,
-    registers: [registry],
-    async collect() {
-      const rows = await opts.db('job_runs')
-        .where('started_at', '>', new Date(now() - 24 * 60 * 60 * 1000))
-        .groupBy('job', 'outcome')
-        .select('job', 'outcome')
-        .count<{ job: string; outcome: string; n: string }[]>('* as n');
-      jobRuns.reset();
-      for (const r of rows) jobRuns.set({ job: r.job, outcome: r.outcome }, Number(r.n));
-    },
-  });
-
-  const pool = new Gauge({
-    name: 'attest_db_pool_connections',
-    help: 'Database pool connections by state (used, free, pending acquires)',
-    labelNames: ['state'] as const,
-    registers: [registry],
-    collect() {
-      const p = (opts.db.client as { pool?: { numUsed(): number; numFree(): number; numPendingAcquires(): number } }).pool;
-      if (!p) return;
-      pool.set({ state: 'used' }, p.numUsed());
-      pool.set({ state: 'free' }, p.numFree());
-      pool.set({ state: 'pending' }, p.numPendingAcquires());
-    },
-  });
-
 }
 
 /** `/metrics`: 404 without a token configured, 401 without the right bearer token (compared in constant time). */
