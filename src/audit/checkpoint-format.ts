@@ -13,6 +13,19 @@ export interface CheckpointFields {
   signedAt: string;
 }
 
+/**
+ * A signed checkpoint: the one shape the signer, its store, the witnesses, the dashboard and the CLI share
+ * (issue 14 §4). `signedAt` is the exact text that was signed, never a Date to be formatted again. An evidence
+ * pack writes it as checkpoint.json with `tenant` for `clientKey` (src/evidence/evidence-checkpoint.ts, the file
+ * format).
+ */
+export interface SignedCheckpoint extends CheckpointFields {
+  /** hex SHA-256 of the signing public key's DER (SPKI). */
+  keyId: string;
+  /** base64 Ed25519 signature over checkpointMessage(fields). */
+  signature: string;
+}
+
 /** The exact signed bytes: UTF-8, "\n" line ends, trailing newline. */
 export function checkpointMessage(c: CheckpointFields): Buffer {
   return Buffer.from(`attest-checkpoint-v1\n${c.clientKey}\n${c.seq}\n${c.chainHash}\n${c.signedAt}\n`, 'utf8');

@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import type { Logger } from '../lib/logger';
 import { AuditLog, createAuditLog } from './audit-log';
 import { AuditStore } from './audit-store';
-import { checkpointMessage, keyIdOf, publicKeyOf, signCheckpoint, verifyCheckpoint } from './checkpoint-format';
+import { checkpointMessage, keyIdOf, publicKeyOf, SignedCheckpoint, signCheckpoint, verifyCheckpoint } from './checkpoint-format';
 import { Checkpoint, CheckpointStore, CheckpointWitness, VerificationMode, VerificationRecord } from './checkpoint-store';
 import { TimestampReceipt, verifyCheckpointStamp } from './witness/timestamp';
 import { requestTimestamp } from './witness/timestamp-request';
@@ -130,7 +130,7 @@ export class CheckpointService {
   /** The same, shaped for the space dashboard (spaces/verification-status.ts); null before any run. */
   async dashboardStatus(clientKey: string): Promise<{
     verification?: { ok: boolean; checkedAt?: string; seq?: number; reason?: string; firstBadSeq?: number; lines: string[] };
-    checkpoint?: { seq: number; chainHash: string; signedAt: string; keyId?: string };
+    checkpoint?: Pick<SignedCheckpoint, 'seq' | 'chainHash' | 'signedAt' | 'keyId'>;
   } | null> {
     const { status: s, incrementalCounts } = await this.status(clientKey);
     if (s.status === 'never' && !s.lastCheckpoint) return null;
@@ -146,7 +146,7 @@ export class CheckpointService {
               firstBadSeq: s.firstBadSeq ?? undefined,
               lines: verificationLines(s, incrementalCounts),
             },
-      checkpoint: s.lastCheckpoint ? { ...s.lastCheckpoint, signedAt: s.lastCheckpoint.signedAt.toISOString() } : undefined,
+      checkpoint: s.lastCheckpoint ?? undefined,
     };
   }
 
@@ -207,7 +207,7 @@ export class CheckpointService {
       this.deps.logger.error({ clientKey, seq: fields.seq, err: (err as Error).message }, 'audit checkpoint DELAYED: a witness did not take it; nothing signed around it');
       return 'refused';
     }
-    await this.deps.store.insert(clientKey, { seq: fields.seq, chainHash: fields.chainHash, signedAt: now, signature, keyId: this.keyId, witness });
+    await this.deps.store.insert(clientKey, { seq: fields.seq, chainHash: fields.chainHash, signedAt: fields.signedAt, signature, keyId: this.keyId, witness });
     this.deps.logger.info({ clientKey, seq: fields.seq, keyId: this.keyId, tsa: !!witness.tsa }, 'audit checkpoint signed and witnessed');
     await witnesses.trail?.publish(clientKey, fields.seq, now);
     return 'signed';
@@ -243,7 +243,7 @@ export class CheckpointService {
       // One row, not every checkpoint the tenant ever had (one every 5 minutes adds up).
       const stored = await this.deps.store.find(clientKey, witnessed.seq, witnessed.chainHash);
       if (!stored) {
-        const restored = { seq: witnessed.seq, chainHash: witnessed.chainHash, signedAt: new Date(witnessed.signedAt), signature: witnessed.signature, keyId: witnessed.keyId };
+        const restored = { seq: witnessed.seq, chainHash: witnessed.chainHash, signedAt: witnessed.signedAt, signature: witnessed.signature, keyId: witnessed.keyId };
         await this.deps.store.insert(clientKey, { ...restored, witness: { confluence: true, tsa: null } });
         this.deps.logger.warn({ clientKey, seq: witnessed.seq }, 'checkpoint row missing from the database: restored from the Confluence witness');
         return { clientKey, ...restored };
@@ -251,7 +251,7 @@ export class CheckpointService {
       return stored;
     }
     const prev = await this.deps.store.latest(clientKey);
-    if (prev && (prev.keyId !== this.keyId || !verifyCheckpoint(publicKey, { clientKey, seq: prev.seq, chainHash: prev.chainHash, signedAt: prev.signedAt.toISOString() }, prev.signature))) {
+    if (prev && (prev.keyId !== this.keyId || !verifyCheckpoint(publicKey, prev, prev.signature))) {
       return refuse(prev.seq, `checkpoint at seq ${prev.seq} is not signed with this deployment's key`);
     }
     return prev;
@@ -298,7 +298,7 @@ export class CheckpointService {
           check = { ok: false, seq: cp.seq, reason: `checkpoint at seq ${cp.seq} names key ${cp.keyId.slice(0, 16)}…, not this deployment's signing key` };
           break;
         }
-        if (!verifyCheckpoint(publicKey, { clientKey, seq: cp.seq, chainHash: cp.chainHash, signedAt: cp.signedAt.toISOString() }, cp.signature)) {
+        if (!verifyCheckpoint(publicKey, cp, cp.signature)) {
           check = { ok: false, seq: cp.seq, reason: `checkpoint at seq ${cp.seq}: the signature does not verify` };
           break;
         }

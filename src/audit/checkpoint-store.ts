@@ -1,17 +1,12 @@
 import type { Knex } from 'knex';
+import type { SignedCheckpoint } from './checkpoint-format';
 import type { TimestampReceipt } from './witness/timestamp';
 
 const CHECKPOINTS = 'audit_checkpoints';
 const VERIFICATION = 'audit_verification';
 
-export interface Checkpoint {
-  clientKey: string;
-  seq: number;
-  /** Lower-case hex. */
-  chainHash: string;
-  signedAt: Date;
-  signature: string;
-  keyId: string;
+/** A signed checkpoint as stored, with which witnesses took it. */
+export interface Checkpoint extends SignedCheckpoint {
   /** Which witnesses took it (and the TSA's receipt); null for checkpoints from before witnesses. */
   witness?: CheckpointWitness | null;
 }
@@ -55,7 +50,8 @@ function toCheckpoint(r: CheckpointRow): Checkpoint {
     clientKey: r.client_key,
     seq: Number(r.seq),
     chainHash: r.chain_hash.toString('hex'),
-    signedAt: r.signed_at,
+    // The signer wrote Date#toISOString's milliseconds: read back, it is the same text.
+    signedAt: r.signed_at.toISOString(),
     signature: r.signature,
     keyId: r.key_id,
     witness: r.witness ?? null,
@@ -91,7 +87,7 @@ export class CheckpointStore {
         client_key: clientKey,
         seq: c.seq,
         chain_hash: Buffer.from(c.chainHash, 'hex'),
-        signed_at: c.signedAt,
+        signed_at: new Date(c.signedAt),
         signature: c.signature,
         key_id: c.keyId,
         witness: c.witness ? JSON.stringify(c.witness) : null,

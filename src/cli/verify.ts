@@ -43,11 +43,11 @@ async function checkpointProblem(
   let prev: (typeof checkpoints)[number] | null = null;
   for (const cp of checkpoints) {
     const at = await store.chainHashAt(clientKey, cp.seq);
-    const signedAt = cp.signedAt.toISOString();
+    const signedAt = cp.signedAt;
     if (!at) return { seq: cp.seq, reason: `seq ${cp.seq} is missing, but a checkpoint was signed there at ${signedAt}: events were deleted` };
     if (at.toString('hex') !== cp.chainHash) return { seq: cp.seq, reason: `seq ${cp.seq}: the chain no longer matches the checkpoint signed at ${signedAt}` };
     if (prev && cp.signedAt <= prev.signedAt) {
-      return { seq: cp.seq, reason: `seq ${cp.seq}: the checkpoint was signed at ${signedAt}, not after the one at seq ${prev.seq} (${prev.signedAt.toISOString()}): a checkpoint was backdated or inserted` };
+      return { seq: cp.seq, reason: `seq ${cp.seq}: the checkpoint was signed at ${signedAt}, not after the one at seq ${prev.seq} (${prev.signedAt}): a checkpoint was backdated or inserted` };
     }
     prev = cp;
     const w = cp.witness ?? null;

@@ -1,8 +1,10 @@
 /**
  * The chain's verification status and latest signed checkpoint of a tenant, as the space dashboard
- * shows them. Built elsewhere (audit checkpoints); until that is wired in app.ts the dashboard says
- * nothing about it rather than guessing.
+ * shows them. Built by the checkpoints feature (CheckpointService.dashboardStatus); a source that knows
+ * nothing yet answers null and the dashboard says nothing rather than guessing.
  */
+import type { SignedCheckpoint } from '../audit/checkpoint-format';
+
 export interface ChainVerification {
   ok: boolean;
   /** When the chain was last verified (ISO). */
@@ -19,13 +21,8 @@ export interface ChainVerification {
   lines?: string[];
 }
 
-export interface ChainCheckpoint {
-  seq: number;
-  chainHash: string;
-  /** When it was signed (ISO). */
-  signedAt: string;
-  keyId?: string;
-}
+/** The latest signed checkpoint as the dashboard shows it (the signed shape of audit/checkpoint-format.ts). */
+export type ChainCheckpoint = Pick<SignedCheckpoint, 'seq' | 'chainHash' | 'signedAt'> & Partial<Pick<SignedCheckpoint, 'keyId'>>;
 
 export interface VerificationStatusSource {
   status(clientKey: string): Promise<{ verification?: ChainVerification; checkpoint?: ChainCheckpoint } | null>;

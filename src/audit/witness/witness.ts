@@ -1,15 +1,11 @@
-import type { CheckpointFields } from '../checkpoint-format';
+import type { SignedCheckpoint } from '../checkpoint-format';
 
 /**
  * A signed checkpoint as a witness keeps it. A witness is a place the database cannot write: the signer
  * publishes every checkpoint there and, before signing a new head, reads the last one back from there
  * (never from its own database) to make sure the new head extends it. docs/threat-model.md.
  */
-export interface WitnessedCheckpoint extends CheckpointFields {
-  keyId: string;
-  /** Base64 Ed25519 signature over checkpointMessage(fields). */
-  signature: string;
-}
+export type WitnessedCheckpoint = SignedCheckpoint;
 
 export interface Witness {
   /** Shown in logs and on the admin screen: "confluence", "tsa". */
