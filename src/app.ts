@@ -10,6 +10,7 @@ import { AceStore } from './db/ace-store';
 import { createSidePool } from './db/knex';
 import { createApprovalsRouter } from './approvals/approvals-router';
 import { ApprovalsService } from './approvals/approvals-service';
+import { approvalsStores, approvalsTxIn } from './approvals/approvals-tx-store';
 import { ApprovalsStore } from './approvals/approvals-store';
 import type { SpacePolicyProvider } from './approvals/space-policy';
 import { AuditLog, createAuditLog } from './audit/audit-log';
@@ -31,7 +32,7 @@ import { SpaceAdminCheck } from './spaces/space-admin';
 import { SpaceDashboardService } from './spaces/space-dashboard-service';
 import { SpaceDashboardStore } from './spaces/space-dashboard-store';
 import { SpaceSettingsService } from './spaces/space-settings-service';
-import { SpaceSettingsStore } from './spaces/space-settings-store';
+import { spaceSettingsStores, SpaceSettingsStore, storedPolicies } from './spaces/space-settings-store';
 import type { VerificationStatusSource } from './spaces/verification-status';
 import { MyApprovalsService } from './my-approvals/my-approvals-service';
 import { MyApprovalsStore } from './my-approvals/my-approvals-store';
@@ -39,7 +40,7 @@ import { DelegationsService } from './my-approvals/delegations-service';
 import { DelegationsStore } from './my-approvals/delegations-store';
 import { registerWebhooks } from './webhooks/webhooks';
 import { PageEventsService } from './webhooks/page-events-service';
-import { PageEventsStore } from './webhooks/page-events-store';
+import { pageEventsStores, PageEventsStore } from './webhooks/page-events-store';
 import { keyIdOf, publicKeyPem } from './audit/checkpoint-format';
 import type { CheckpointService } from './audit/checkpoint-service';
 import { createCheckpoints } from './audit/checkpoint-feature';
@@ -209,24 +210,23 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
   for (const a of await audit.adoptAllRowsWithoutMac(db)) logger.info(a, 'audit rows written before MACs adopted');
   // Signed checkpoints and the chain's verification state (#4), published to witnesses the database cannot write.
   const { checkpoints, trail, witnesses } = createCheckpoints({ db, config, confluence, logger });
+  const spaceSettingsStore = new SpaceSettingsStore(db);
   const spaceSettings = new SpaceSettingsService({
-    db,
-    store: new SpaceSettingsStore(db),
-    audit,
+    stores: spaceSettingsStores(db, { store: spaceSettingsStore, audit }),
     admins: new SpaceAdminCheck(confluence, clock),
     logger: logger.child({ component: 'spaces' }),
     onChanged: (clientKey) => viewCache.cache.configChanged(clientKey),
   });
   // Macros inherit the space's defaults; its policies (self-approval, reset on edit) are the ceiling.
   // Read from the cache outside transactions (invalidated by every change to space_settings, any instance).
-  const policies: SpacePolicyProvider = new CachedSpacePolicies(viewCache.cache, spaceSettings);
+  const policies: SpacePolicyProvider = new CachedSpacePolicies(viewCache.cache);
   const verification: VerificationStatusSource = { status: (clientKey) => checkpoints.dashboardStatus(clientKey) };
   // "Out of office" (issue 16): My approvals owns the delegations; deciding, listing and reminding read them.
   const delegations = new DelegationsService({ db, store: new DelegationsStore(db), audit, confluence, clock, logger: logger.child({ component: 'delegations' }) });
+  // Inside a transaction a service reads the space policy its transaction sees, not the cache.
+  const approvalsTx = { store: new ApprovalsStore(db), audit, policiesIn: (trx: Knex.Transaction) => storedPolicies(spaceSettingsStore, trx) };
   const approvals = new ApprovalsService({
-    db,
-    store: new ApprovalsStore(db),
-    audit,
+    stores: approvalsStores(db, approvalsTx),
     confluence,
     policies,
     clock,
@@ -285,8 +285,7 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
   app.use(calendar.router);
   app.use(createMyApprovalsRouter({ addon, service: new MyApprovalsService({ store: new MyApprovalsStore(db), confluence, policies, clock, delegations }), delegations, confluence }));
   const pageEvents = new PageEventsService({
-    db,
-    store: new PageEventsStore(db),
+    stores: pageEventsStores(db, { store: new PageEventsStore(db), approvalsIn: approvalsTxIn(approvalsTx) }),
     approvals,
     confluence,
     clock,
