@@ -46,7 +46,7 @@ import type { CheckpointService } from './audit/checkpoint-service';
 import { createCheckpoints } from './audit/checkpoint-feature';
 import { HttpPrivacyReportClient } from './privacy/privacy-client';
 import { PrivacyService } from './privacy/privacy-service';
-import { PrivacyStore } from './privacy/privacy-store';
+import { PrivacyStore, privacyStores } from './privacy/privacy-store';
 import { tenantJobs } from './scheduler/jobs';
 import { reminderDuties, ReminderService } from './scheduler/reminders';
 import { approvalsDuties } from './approvals/approvals-duties';
@@ -295,15 +295,13 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
 
   // Scheduled duties (#4): recertification, reminders, checkpoints, verification, privacy, inbox retry.
   const privacy = new PrivacyService({
-    db,
-    store: new PrivacyStore(db),
+    stores: privacyStores(db, { store: new PrivacyStore(db), audit }),
     client: new HttpPrivacyReportClient(config.privacyUrl, {
       credentials: async (clientKey) => {
         const info = (await store.get('clientInfo', clientKey)) as { key: string; sharedSecret: string } | null;
         return info ? { addonKey: info.key, sharedSecret: info.sharedSecret } : null;
       },
     }),
-    audit,
     logger: logger.child({ component: 'privacy' }),
   });
   const schedulerStore = new SchedulerStore(db);
