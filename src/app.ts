@@ -37,7 +37,7 @@ import type { VerificationStatusSource } from './spaces/verification-status';
 import { MyApprovalsService } from './my-approvals/my-approvals-service';
 import { MyApprovalsStore } from './my-approvals/my-approvals-store';
 import { DelegationsService } from './my-approvals/delegations-service';
-import { DelegationsStore } from './my-approvals/delegations-store';
+import { DelegationsStore, delegationsStores } from './my-approvals/delegations-store';
 import { registerWebhooks } from './webhooks/webhooks';
 import { PageEventsService } from './webhooks/page-events-service';
 import { pageEventsStores, PageEventsStore } from './webhooks/page-events-store';
@@ -55,7 +55,7 @@ import { privacyDuties } from './privacy/privacy-duties';
 import { pageEventsDuties } from './webhooks/page-events-duties';
 import { RemindersStore } from './scheduler/reminders-store';
 import { Scheduler } from './scheduler/scheduler';
-import { SchedulerStore } from './scheduler/scheduler-store';
+import { jobLeadership, SchedulerStore } from './scheduler/scheduler-store';
 import { Clock, systemClock } from './lib/clock';
 import { errorHandler, notFound, refuseUnsafeUrlText, requestLogger } from './lib/http';
 import { aceLogger, Logger } from './lib/logger';
@@ -222,7 +222,7 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
   const policies: SpacePolicyProvider = new CachedSpacePolicies(viewCache.cache);
   const verification: VerificationStatusSource = { status: (clientKey) => checkpoints.dashboardStatus(clientKey) };
   // "Out of office" (issue 16): My approvals owns the delegations; deciding, listing and reminding read them.
-  const delegations = new DelegationsService({ db, store: new DelegationsStore(db), audit, confluence, clock, logger: logger.child({ component: 'delegations' }) });
+  const delegations = new DelegationsService({ stores: delegationsStores(db, { store: new DelegationsStore(db), audit }), confluence, clock, logger: logger.child({ component: 'delegations' }) });
   // Inside a transaction a service reads the space policy its transaction sees, not the cache.
   const approvalsTx = { store: new ApprovalsStore(db), audit, policiesIn: (trx: Knex.Transaction) => storedPolicies(spaceSettingsStore, trx) };
   const approvals = new ApprovalsService({
@@ -306,7 +306,7 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
   });
   const schedulerStore = new SchedulerStore(db);
   const scheduler = new Scheduler({
-    db,
+    leadership: jobLeadership(db, schedulerStore),
     store: schedulerStore,
     clock,
     logger: logger.child({ component: 'scheduler' }),
