@@ -159,13 +159,13 @@ async function createFeatures(deps: AppDeps, core: Core) {
     verification: { status: (clientKey) => checkpoints.dashboardStatus(clientKey) }, onChanged: (clientKey) => viewCache.cache.configChanged(clientKey) });
   // Macros inherit the space's defaults; its policies (self-approval, reset on edit) are the ceiling.
   // Read from the cache outside transactions (invalidated by every change to space_settings, any instance).
-  const policies = new CachedSpacePolicies(viewCache.cache, spaces.settings);
+  const policies = new CachedSpacePolicies(viewCache.cache);
   const mine = createMyApprovals({ db, addon, audit, confluence, policies, clock, logger });
-  const approvals = createApprovals({ db, addon, audit, confluence, policies, clock, delegations: mine.delegations, logger: logger.child({ component: 'approvals' }),
+  const approvals = createApprovals({ db, addon, audit, confluence, policies, policiesIn: spaces.policiesIn, clock, delegations: mine.delegations, logger: logger.child({ component: 'approvals' }),
     renderReads: viewCache.cache, tenants: (clientKey) => viewCache.cache.tenant(clientKey), decisionBatches: config.decisionBatches });
   const exports = createExports(deps, core, checkpoints, policies);
   const calendar = createCalendar({ addon, db, audit, admins: spaces.admins, hostBaseUrl: clientBaseUrl(core.store), localBaseUrl: config.localBaseUrl, clock, logger });
-  const pageEvents = createPageEvents({ db, addon, approvals: approvals.service, confluence, webhookRouter: core.beforeAce, clock, logger });
+  const pageEvents = createPageEvents({ db, addon, approvals: approvals.service, approvalsIn: approvals.txIn, confluence, webhookRouter: core.beforeAce, clock, logger });
   const privacy = createPrivacy({ db, audit, privacyUrl: config.privacyUrl, credentials: credentialsOf(core.store), logger });
   const reminders = createReminders({ db, approvals: approvals.service, policies, confluence, delegations: mine.delegations, logger });
   for (const router of [

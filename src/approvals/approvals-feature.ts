@@ -11,6 +11,8 @@ import { approvalsDuties } from './approvals-duties';
 import { createApprovalsRouter } from './approvals-router';
 import { ApprovalsService, RenderReads } from './approvals-service';
 import { ApprovalsStore } from './approvals-store';
+import { approvalsStores, approvalsTxIn } from './approvals-tx-store';
+import type { ApprovalsTx } from './approvals-ports';
 import type { DelegationLookup } from './delegation';
 import type { SpacePolicyProvider } from './space-policy';
 
@@ -21,6 +23,8 @@ export function createApprovals(deps: {
   audit: AuditLog;
   confluence: ConfluenceClient;
   policies: SpacePolicyProvider;
+  /** The space policies a transaction sees (the spaces feature's). */
+  policiesIn: (trx: Knex.Transaction) => SpacePolicyProvider;
   delegations: DelegationLookup;
   renderReads: RenderReads;
   /** The macro's page JWT is checked against these (a cache invalidated by tenant changes). */
@@ -28,11 +32,16 @@ export function createApprovals(deps: {
   decisionBatches?: { maxBatch: number; maxConcurrent: number };
   clock: Clock;
   logger: Logger;
-}): { service: ApprovalsService; router: Router; duties: TenantDuty[] } {
+}): {
+  service: ApprovalsService;
+  /** The approvals stores bound to another feature's transaction (page events apply page changes in theirs). */
+  txIn: (trx: Knex.Transaction) => ApprovalsTx;
+  router: Router;
+  duties: TenantDuty[];
+} {
+  const tx = { store: new ApprovalsStore(deps.db), audit: deps.audit, policiesIn: deps.policiesIn };
   const service = new ApprovalsService({
-    db: deps.db,
-    store: new ApprovalsStore(deps.db),
-    audit: deps.audit,
+    stores: approvalsStores(deps.db, tx),
     confluence: deps.confluence,
     policies: deps.policies,
     clock: deps.clock,
@@ -43,6 +52,7 @@ export function createApprovals(deps: {
   });
   return {
     service,
+    txIn: approvalsTxIn(tx),
     router: createApprovalsRouter({ addon: deps.addon, service, confluence: deps.confluence, tenants: deps.tenants }),
     duties: approvalsDuties(service),
   };

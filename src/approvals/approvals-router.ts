@@ -5,7 +5,7 @@ import { contextJwt, pageJwt, principalOf, requireUser } from '../confluence/con
 import { leanPageJwt, TenantLookup } from '../confluence/lean-page-jwt';
 import { AppError } from '../lib/errors';
 import { asyncHandler, parseInput } from '../lib/http';
-import type { ApprovalsService, WorkflowView } from './approvals-service';
+import type { ApprovalsService, MacroParams, WorkflowView } from './approvals-service';
 import { displayNames, macroModel, mentionedIds, staticModel, workflowJson } from './approvals-presenter';
 import { decisionBody, idempotencyKeyHeader, macroQuery, namesQuery, pickerQuery, staticMacroQuery, workflowPathParams } from './approvals-schemas';
 
@@ -21,50 +21,64 @@ function viewedVersionOf(req: Request, pageId: string): number | null {
   return Number.isInteger(version) && version > 0 ? version : null;
 }
 
-/**
- * The Approvals macro (page JWT: its parameters are covered by the qsh), its editor, and the public
- * workflow API (context JWT from AP.context.getToken(); the page is authorised here, per request).
- */
-export function createApprovalsRouter(opts: {
+type RouterOpts = {
   addon: AddOn;
   service: ApprovalsService;
   confluence: ConfluenceClient;
   /** The macro's page JWT is checked against these (a cache invalidated by tenant changes); ACE's check without it. */
   tenants?: TenantLookup;
-}): Router {
-  const { addon, service, confluence } = opts;
-  const router = Router();
+};
 
-  const renderMacro = async (res: Response, clientKey: string, view: WorkflowView, partial = false) => {
-    const names = await displayNames(confluence, clientKey, mentionedIds(view));
-    const model = macroModel(view, names);
-    if (partial) res.render('partials/workflow', { ...model, layout: false });
-    else res.render('macro', { ...model, pageTitle: 'Approvals', scripts: ['attest-ap.js', 'macro.js'] });
+/** The signed macro parameters, as the service takes them. */
+function macroParamsOf(q: ReturnType<typeof macroQuery.parse>): MacroParams {
+  return {
+    pageId: q.pageId,
+    contentType: q.pageType,
+    pageVersion: q.pageVersion,
+    spaceKey: q.spaceKey,
+    macroId: q.macroId,
+    title: q.title,
+    after: q.after,
+    approvers: q.approvers,
+    groups: q.groups,
+    rule: q.rule,
+    quorum: q.quorum,
+    rejections: q.rejections,
+    due: q.due,
+    review: q.review,
   };
+}
 
+/** The macro (HTML in an iframe, or the workflow block alone after a decision), with its people's names. */
+async function renderMacro(confluence: ConfluenceClient, res: Response, clientKey: string, view: WorkflowView, partial = false): Promise<void> {
+  const names = await displayNames(confluence, clientKey, mentionedIds(view));
+  const model = macroModel(view, names);
+  if (partial) res.render('partials/workflow', { ...model, layout: false });
+  else res.render('macro', { ...model, pageTitle: 'Approvals', scripts: ['attest-ap.js', 'macro.js'] });
+}
+
+/**
+ * The Approvals macro (page JWT: its parameters are covered by the qsh), its editor, and the public
+ * workflow API (context JWT from AP.context.getToken(); the page is authorised here, per request).
+ */
+export function createApprovalsRouter(opts: RouterOpts): Router {
+  const router = Router();
+  macroRoutes(router, opts);
+  workflowRoutes(router, opts);
+  pickerRoutes(router, opts);
+  return router;
+}
+
+/** The macro as an iframe, as static content for exports, and its editor. */
+function macroRoutes(router: Router, opts: RouterOpts): void {
+  const { addon, service, confluence } = opts;
   router.get(
     '/macro',
     ...(opts.tenants ? leanPageJwt(addon, opts.tenants) : pageJwt(addon)),
     asyncHandler(async (req, res) => {
       const p = requireUser(req);
       const q = parseInput(macroQuery, req.query);
-      const view = await service.render(p, {
-        pageId: q.pageId,
-        contentType: q.pageType,
-        pageVersion: q.pageVersion,
-        spaceKey: q.spaceKey,
-        macroId: q.macroId,
-        title: q.title,
-        after: q.after,
-        approvers: q.approvers,
-        groups: q.groups,
-        rule: q.rule,
-        quorum: q.quorum,
-        rejections: q.rejections,
-        due: q.due,
-        review: q.review,
-      });
-      await renderMacro(res, p.clientKey, view);
+      await renderMacro(confluence, res, p.clientKey, await service.render(p, macroParamsOf(q)));
     }),
   );
 
@@ -100,6 +114,11 @@ export function createApprovalsRouter(opts: {
       res.render('macro-editor', { pageTitle: 'Approvals', scripts: ['attest-ap.js', 'attest-picker.js', 'macro-editor.js'] });
     },
   );
+}
+
+/** The workflow API: read it (JSON or the HTML block) and decide. */
+function workflowRoutes(router: Router, opts: RouterOpts): void {
+  const { addon, service, confluence } = opts;
 
   router.get(
     '/api/pages/:pageId/workflows/:macroId',
@@ -119,7 +138,7 @@ export function createApprovalsRouter(opts: {
     asyncHandler(async (req, res) => {
       const p = requireUser(req);
       const { pageId, macroId } = parseInput(workflowPathParams, req.params);
-      await renderMacro(res, p.clientKey, await service.getWorkflow(p, pageId, macroId, viewedVersionOf(req, pageId)), true);
+      await renderMacro(confluence, res, p.clientKey, await service.getWorkflow(p, pageId, macroId, viewedVersionOf(req, pageId)), true);
     }),
   );
 
@@ -138,7 +157,11 @@ export function createApprovalsRouter(opts: {
     }),
   );
 
-  // Pickers and name lookups are for someone editing a macro: never for a token without a user (#18).
+}
+
+/** Pickers and name lookups are for someone editing a macro: never for a token without a user (#18). */
+function pickerRoutes(router: Router, opts: RouterOpts): void {
+  const { addon, confluence } = opts;
   router.get(
     '/api/pickers/users',
     ...contextJwt(addon),
@@ -170,6 +193,4 @@ export function createApprovalsRouter(opts: {
       res.json({ results: ids.map((id) => ({ accountId: id, displayName: names.get(id) ?? id })) });
     }),
   );
-
-  return router;
 }

@@ -1,25 +1,15 @@
 import type { Knex } from 'knex';
 import { OPEN_STATES } from './approval-rules';
 import type { Decision, Workflow } from './approvals-types';
+import { DecisionChange, DecisionRequest, NewWorkflow, requestKey, WorkflowPatch, WorkflowReads } from './approvals-ports';
 import { DecisionRow, toDecision, toWorkflow, WorkflowRow } from './workflow-rows';
+
+export { requestKey } from './approvals-ports';
+export type { DecisionRequest, NewWorkflow } from './approvals-ports';
 
 const WORKFLOWS = 'workflows';
 const DECISIONS = 'decisions';
 const DECISION_REQUESTS = 'decision_requests';
-
-/** A decision request recorded under its Idempotency-Key, with the decision it recorded. */
-export interface DecisionRequest {
-  idempotencyKey: string;
-  requestHash: string;
-  decision: Decision;
-}
-
-/** How `decisionsAndRequestsOf` names a recorded request: its workflow and its Idempotency-Key. */
-export function requestKey(workflowId: string, idempotencyKey: string): string {
-  return `${workflowId}\n${idempotencyKey}`;
-}
-
-type WorkflowPatch = Partial<Omit<Workflow, 'id' | 'clientKey' | 'pageId' | 'macroId' | 'createdAt' | 'updatedAt'>>;
 
 const COLUMN: Record<Exclude<keyof WorkflowPatch, 'pagePosition'>, keyof WorkflowRow> = {
   title: 'title',
@@ -46,12 +36,12 @@ const COLUMN: Record<Exclude<keyof WorkflowPatch, 'pagePosition'>, keyof Workflo
   appUnreadableSince: 'app_unreadable_since',
 };
 
-export type NewWorkflow = Omit<
-  Workflow,
-  'id' | 'clientKey' | 'createdAt' | 'updatedAt' | 'stateBeforeArchive' | 'round' | 'approvedAt' | 'expiresAt' | 'lastDecisionAt' | 'appUnreadableSince'
->;
-
-export class ApprovalsStore {
+/**
+ * The workflows, decisions and decision requests in PostgreSQL. Reads without `trx` use the pool; the methods
+ * that lock or write take the transaction, which `approvalsStores` (approvals-tx-store.ts) binds, so services
+ * never see it.
+ */
+export class ApprovalsStore implements WorkflowReads {
   constructor(private readonly db: Knex) {}
 
   async findWorkflow(clientKey: string, pageId: string, macroId: string, trx?: Knex.Transaction): Promise<Workflow | null> {
@@ -276,7 +266,7 @@ export class ApprovalsStore {
    */
   async updateWorkflowsAfterDecisions(
     clientKey: string,
-    changes: Array<{ id: string; lastDecisionAt: Date; settled: { state: Workflow['state']; approvedAt: Date | null; expiresAt: Date | null } | null }>,
+    changes: DecisionChange[],
     trx: Knex.Transaction,
   ): Promise<Workflow[]> {
     if (!changes.length) return [];

@@ -10,6 +10,7 @@ import { ManualClock } from '../lib/clock';
 import { silentLogger } from '../lib/logger';
 import { ApprovalsService, DecisionInput } from './approvals-service';
 import { ApprovalsStore } from './approvals-store';
+import { approvalsStores } from './approvals-tx-store';
 import { DEFAULT_POLICY, SpacePolicyProvider } from './space-policy';
 
 const defaultPolicies: SpacePolicyProvider = { policyFor: async () => DEFAULT_POLICY };
@@ -92,7 +93,8 @@ function serviceOn(db: Knex, decisionBatches: { maxBatch: number; maxConcurrent:
   } as unknown as ConfluenceClient;
   const store = new ApprovalsStore(db);
   const audit = new AuditLog({ store: new AuditStore(db), macKey: macKeys(Buffer.alloc(32, 7)), now: () => FIXED.getTime() });
-  const service = new ApprovalsService({ db, store, audit, confluence, policies: defaultPolicies, clock: new ManualClock(FIXED), logger: silentLogger(), decisionBatches });
+  const stores = approvalsStores(db, { store, audit, policiesIn: () => defaultPolicies });
+  const service = new ApprovalsService({ stores, confluence, policies: defaultPolicies, clock: new ManualClock(FIXED), logger: silentLogger(), decisionBatches });
   return { service, store };
 }
 

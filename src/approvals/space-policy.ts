@@ -1,4 +1,3 @@
-import type { Knex } from 'knex';
 import type { Rule } from './approval-rules';
 
 export type ResetOnEdit = 'content' | 'any' | 'never';
@@ -36,6 +35,7 @@ export const DEFAULT_POLICY: SpacePolicy = Object.freeze({
   defaults: Object.freeze({ approvers: [], groups: [], rule: 'all', quorum: null, rejections: 1, dueOffsetDays: null, reviewDays: null }),
 }) as SpacePolicy;
 
+/** A space's policy; inside a transaction, the bound stores' own provider reads what the transaction sees. */
 export interface SpacePolicyProvider {
-  policyFor(clientKey: string, spaceKey: string, trx?: Knex.Transaction): Promise<SpacePolicy>;
+  policyFor(clientKey: string, spaceKey: string): Promise<SpacePolicy>;
 }

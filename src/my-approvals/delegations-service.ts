@@ -1,5 +1,3 @@
-import type { Knex } from 'knex';
-import type { AuditLog } from '../audit/audit-log';
 import { DAY_MS } from '../approvals/approval-rules';
 import { dayOf, Delegation, DelegationLookup } from '../approvals/delegation';
 import type { ConfluenceClient } from '../confluence/confluence-client';
@@ -7,7 +5,7 @@ import type { Principal } from '../confluence/connect-auth';
 import type { Clock } from '../lib/clock';
 import { ConflictError, InputError, NotFoundError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
-import type { DelegationsStore } from './delegations-store';
+import type { DelegationsStores } from './delegations-ports';
 
 /** The longest "Out of office" one delegation covers; a longer absence is a change of approvers. */
 export const MAX_DELEGATION_DAYS = 366;
@@ -34,7 +32,7 @@ export interface DelegationOverview {
  */
 export class DelegationsService implements DelegationLookup {
   constructor(
-    private readonly deps: { db: Knex; store: DelegationsStore; audit: AuditLog; confluence: ConfluenceClient; clock: Clock; logger: Logger },
+    private readonly deps: { stores: DelegationsStores; confluence: ConfluenceClient; clock: Clock; logger: Logger },
   ) {}
 
   private today(): string {
@@ -43,7 +41,7 @@ export class DelegationsService implements DelegationLookup {
 
   async overview(p: Principal): Promise<DelegationOverview> {
     const today = this.today();
-    const [mine, toMe] = await Promise.all([this.deps.store.currentOf(p.clientKey, p.accountId, today), this.deps.store.currentTo(p.clientKey, p.accountId, today)]);
+    const [mine, toMe] = await Promise.all([this.deps.stores.delegations.currentOf(p.clientKey, p.accountId, today), this.deps.stores.delegations.currentTo(p.clientKey, p.accountId, today)]);
     const active = (d: Delegation) => ({ ...d, active: d.startsOn <= today });
     return { mine: mine ? active(mine) : null, standingInFor: toMe.map(active) };
   }
@@ -60,27 +58,26 @@ export class DelegationsService implements DelegationLookup {
     if (!(await this.deps.confluence.getUser(p.clientKey, input.delegateId).catch(() => null))) {
       throw new InputError('The delegate is not a person on this site: pick one from the list.');
     }
-    const result = await this.deps.db.transaction(async (trx) => {
-      let open = await this.deps.store.lockOpenOf(p.clientKey, p.accountId, trx);
+    const result = await this.deps.stores.transaction(async (tx) => {
+      let open = await tx.delegations.lockOpenOf(p.clientKey, p.accountId);
       // A delegation past its end date lapsed by itself: it is closed at its end, and a new one is named.
       if (open && open.endsOn < today) {
-        await this.deps.store.end(p.clientKey, open.id, new Date(Date.parse(open.endsOn) + DAY_MS), trx);
+        await tx.delegations.end(p.clientKey, open.id, new Date(Date.parse(open.endsOn) + DAY_MS));
         open = null;
       }
       if (open && open.delegateId === input.delegateId && open.startsOn === input.startsOn && open.endsOn === input.endsOn) {
         return { delegation: open, changed: false };
       }
       // People become refs before the first append of the transaction (audit lock order).
-      const [delegator, delegate, before] = await this.deps.audit.refs(trx, p.clientKey, [p.accountId, input.delegateId, open?.delegateId ?? input.delegateId]);
+      const [delegator, delegate, before] = await tx.audit.refs(p.clientKey, [p.accountId, input.delegateId, open?.delegateId ?? input.delegateId]);
       const delegation = open
-        ? await this.deps.store.update(p.clientKey, open.id, input, trx)
-        : await this.deps.store.insert(p.clientKey, { delegatorId: p.accountId, ...input }, trx).catch((err) => {
+        ? await tx.delegations.update(p.clientKey, open.id, input)
+        : await tx.delegations.insert(p.clientKey, { delegatorId: p.accountId, ...input }).catch((err) => {
             if ((err as { code?: string }).code === '23505') throw new ConflictError('Your delegation was just saved from elsewhere: reload and try again.');
             throw err;
           });
       const data = { delegationId: delegation.id, delegator, delegate, startsOn: delegation.startsOn, endsOn: delegation.endsOn };
-      await this.deps.audit.append(
-        trx,
+      await tx.audit.append(
         p.clientKey,
         open
           ? { action: 'delegation.changed', actor: { type: 'user', accountId: p.accountId }, data: { ...data, before: { delegate: before, startsOn: open.startsOn, endsOn: open.endsOn } } }
@@ -95,12 +92,12 @@ export class DelegationsService implements DelegationLookup {
   /** Ends the person's current delegation now. */
   async end(p: Principal): Promise<Delegation> {
     const today = this.today();
-    const ended = await this.deps.db.transaction(async (trx) => {
-      const open = await this.deps.store.lockOpenOf(p.clientKey, p.accountId, trx);
+    const ended = await this.deps.stores.transaction(async (tx) => {
+      const open = await tx.delegations.lockOpenOf(p.clientKey, p.accountId);
       if (!open || open.endsOn < today) throw new NotFoundError('You have no delegation to end.');
-      const [delegator, delegate] = await this.deps.audit.refs(trx, p.clientKey, [p.accountId, open.delegateId]);
-      const done = await this.deps.store.end(p.clientKey, open.id, this.deps.clock.now(), trx);
-      await this.deps.audit.append(trx, p.clientKey, {
+      const [delegator, delegate] = await tx.audit.refs(p.clientKey, [p.accountId, open.delegateId]);
+      const done = await tx.delegations.end(p.clientKey, open.id, this.deps.clock.now());
+      await tx.audit.append(p.clientKey, {
         action: 'delegation.ended',
         actor: { type: 'user', accountId: p.accountId },
         data: { delegationId: open.id, delegator, delegate, startsOn: open.startsOn, endsOn: open.endsOn, endedOn: today },
@@ -112,10 +109,10 @@ export class DelegationsService implements DelegationLookup {
   }
 
   activeTo(clientKey: string, delegateId: string, day: string): Promise<Delegation[]> {
-    return this.deps.store.activeTo(clientKey, delegateId, day);
+    return this.deps.stores.delegations.activeTo(clientKey, delegateId, day);
   }
 
   async activeOf(clientKey: string, delegatorIds: string[], day: string): Promise<Map<string, Delegation>> {
-    return new Map((await this.deps.store.activeOf(clientKey, delegatorIds, day)).map((d) => [d.delegatorId, d]));
+    return new Map((await this.deps.stores.delegations.activeOf(clientKey, delegatorIds, day)).map((d) => [d.delegatorId, d]));
   }
 }

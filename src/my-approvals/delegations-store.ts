@@ -1,5 +1,8 @@
 import type { Knex } from 'knex';
 import type { Delegation } from '../approvals/delegation';
+import type { AuditLog } from '../audit/audit-log';
+import { withTransactional } from '../db/transactional';
+import type { DelegationReads, DelegationsStores, DelegationWrites } from './delegations-ports';
 
 const DELEGATIONS = 'delegations';
 
@@ -35,7 +38,7 @@ function toDelegation(r: DelegationRow): Delegation {
   };
 }
 
-export class DelegationsStore {
+export class DelegationsStore implements DelegationReads {
   constructor(private readonly db: Knex) {}
 
   /** The person's delegation that nobody ended (it may have lapsed by its date), locked until `trx` ends. */
@@ -108,4 +111,15 @@ export class DelegationsStore {
       .returning('*');
     return toDelegation(row as DelegationRow);
   }
+}
+
+/** The delegations service's stores: reads on the pool, and transactions with the delegations and the audit chain bound to them. */
+export function delegationsStores(db: Knex, deps: { store: DelegationsStore; audit: AuditLog }): DelegationsStores {
+  const writesIn = (trx: Knex.Transaction): DelegationWrites => ({
+    lockOpenOf: (ck, delegatorId) => deps.store.lockOpenOf(ck, delegatorId, trx),
+    insert: (ck, d) => deps.store.insert(ck, d, trx),
+    update: (ck, id, d) => deps.store.update(ck, id, d, trx),
+    end: (ck, id, endedAt) => deps.store.end(ck, id, endedAt, trx),
+  });
+  return { delegations: deps.store, transaction: withTransactional(db, (trx) => ({ delegations: writesIn(trx), audit: deps.audit.in(trx) })).transaction };
 }

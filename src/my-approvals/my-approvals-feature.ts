@@ -7,7 +7,7 @@ import type { ConfluenceClient } from '../confluence/confluence-client';
 import type { Clock } from '../lib/clock';
 import type { Logger } from '../lib/logger';
 import { DelegationsService } from './delegations-service';
-import { DelegationsStore } from './delegations-store';
+import { DelegationsStore, delegationsStores } from './delegations-store';
 import { createMyApprovalsRouter } from './my-approvals-router';
 import { MyApprovalsService } from './my-approvals-service';
 import { MyApprovalsStore } from './my-approvals-store';
@@ -26,7 +26,7 @@ export function createMyApprovals(deps: {
   logger: Logger;
 }): { delegations: DelegationsService; router: Router } {
   const { db, confluence, clock, policies } = deps;
-  const delegations = new DelegationsService({ db, store: new DelegationsStore(db), audit: deps.audit, confluence, clock, logger: deps.logger.child({ component: 'delegations' }) });
+  const delegations = new DelegationsService({ stores: delegationsStores(db, { store: new DelegationsStore(db), audit: deps.audit }), confluence, clock, logger: deps.logger.child({ component: 'delegations' }) });
   const service = new MyApprovalsService({ store: new MyApprovalsStore(db), confluence, policies, clock, delegations });
   return { delegations, router: createMyApprovalsRouter({ addon: deps.addon, service, delegations, confluence }) };
 }

@@ -7,7 +7,7 @@ import { stageGate, stageSummary } from '../approvals/stages';
 import { ConfluenceClient, contentUrl } from '../confluence/confluence-client';
 import type { Principal } from '../confluence/connect-auth';
 import type { Clock } from '../lib/clock';
-import type { MyApprovalsStore } from './my-approvals-store';
+import type { MyApprovalsReads } from './my-approvals-store';
 
 export interface MyApproval {
   id: string;
@@ -40,7 +40,7 @@ const READ_CHECKS_AT_ONCE = 8;
 /** Everything that waits on the current user, across every space they can read. */
 export class MyApprovalsService {
   constructor(
-    private readonly deps: { store: MyApprovalsStore; confluence: ConfluenceClient; policies: SpacePolicyProvider; clock: Clock; delegations?: DelegationLookup },
+    private readonly deps: { store: MyApprovalsReads; confluence: ConfluenceClient; policies: SpacePolicyProvider; clock: Clock; delegations?: DelegationLookup },
   ) {}
 
   async list(p: Principal): Promise<{ items: MyApproval[]; truncated: boolean }> {

@@ -6,6 +6,9 @@ import type { Decision, Workflow } from '../approvals/approvals-types';
 const WORKFLOWS = 'workflows';
 const DECISIONS = 'decisions';
 
+/** What My approvals reads (the service depends on this, a fake can stand in for it). */
+export type MyApprovalsReads = Pick<MyApprovalsStore, 'openFor' | 'workflowsOfPages' | 'currentDecisions'>;
+
 export class MyApprovalsStore {
   constructor(private readonly db: Knex) {}
 

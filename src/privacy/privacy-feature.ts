@@ -5,7 +5,7 @@ import type { TenantDuty } from '../scheduler/jobs';
 import { HttpPrivacyReportClient } from './privacy-client';
 import { privacyDuties } from './privacy-duties';
 import { PrivacyService } from './privacy-service';
-import { PrivacyStore } from './privacy-store';
+import { PrivacyStore, privacyStores } from './privacy-store';
 
 /** Builds the personal-data reporting and erasure feature (Atlassian's privacy API, issue 5) and its duty. */
 export function createPrivacy(deps: {
@@ -18,10 +18,8 @@ export function createPrivacy(deps: {
   logger: Logger;
 }): { service: PrivacyService; duties: TenantDuty[] } {
   const service = new PrivacyService({
-    db: deps.db,
-    store: new PrivacyStore(deps.db),
+    stores: privacyStores(deps.db, { store: new PrivacyStore(deps.db), audit: deps.audit }),
     client: new HttpPrivacyReportClient(deps.privacyUrl, { credentials: deps.credentials }),
-    audit: deps.audit,
     logger: deps.logger.child({ component: 'privacy' }),
   });
   return { service, duties: privacyDuties(service) };

@@ -1,8 +1,6 @@
-import type { Knex } from 'knex';
-import type { AuditLog } from '../audit/audit-log';
 import type { Logger } from '../lib/logger';
 import { MAX_ACCOUNTS_PER_REPORT, PrivacyReportClient, RateLimitedError } from './privacy-client';
-import type { PrivacyStore } from './privacy-store';
+import type { PrivacyStores } from './privacy-ports';
 
 const HOUR_MS = 3_600_000;
 /** Atlassian's default reporting cycle: every 7 days. */
@@ -21,13 +19,13 @@ export interface CycleResult {
  */
 export class PrivacyService {
   constructor(
-    private readonly deps: { db: Knex; store: PrivacyStore; client: PrivacyReportClient; audit: AuditLog; logger: Logger },
+    private readonly deps: { stores: PrivacyStores; client: PrivacyReportClient; logger: Logger },
   ) {}
 
   async runCycle(clientKey: string, now: Date): Promise<CycleResult> {
-    const cycle = await this.deps.store.cycle(clientKey);
+    const cycle = await this.deps.stores.privacy.cycle(clientKey);
     if (cycle && (cycle.nextDueAt > now || (cycle.retryAfter && cycle.retryAfter > now))) return { status: 'not-due', reported: 0, erased: 0 };
-    const accounts = await this.deps.store.storedAccounts(clientKey);
+    const accounts = await this.deps.stores.privacy.storedAccounts(clientKey);
     let reported = 0;
     let erased = 0;
     let periodHours: number | null = null;
@@ -41,7 +39,7 @@ export class PrivacyService {
       } catch (err) {
         if (!(err instanceof RateLimitedError)) throw err;
         this.deps.logger.warn({ clientKey, retryAfterSeconds: err.retryAfterSeconds, reported }, 'personal data reporting rate limited');
-        await this.deps.store.saveCycle(clientKey, {
+        await this.deps.stores.privacy.saveCycle(clientKey, {
           nextDueAt: cycle?.nextDueAt ?? now,
           retryAfter: new Date(now.getTime() + err.retryAfterSeconds * 1000),
           lastReportedAt: cycle?.lastReportedAt ?? null,
@@ -51,7 +49,7 @@ export class PrivacyService {
         return { status: 'rate-limited', reported, erased };
       }
     }
-    await this.deps.store.saveCycle(clientKey, {
+    await this.deps.stores.privacy.saveCycle(clientKey, {
       nextDueAt: new Date(now.getTime() + (periodHours ?? DEFAULT_CYCLE_HOURS) * HOUR_MS),
       retryAfter: null,
       lastReportedAt: now,
@@ -64,11 +62,11 @@ export class PrivacyService {
 
   /** Erases one closed account's personal data in one transaction, with an audit event naming only its ref. */
   async erase(clientKey: string, accountId: string): Promise<boolean> {
-    return this.deps.db.transaction(async (trx) => {
-      const ref = await this.deps.store.refOf(clientKey, accountId, trx);
-      const touched = await this.deps.store.erase(clientKey, accountId, ref ? `erased:${ref}` : 'erased', trx);
+    return this.deps.stores.transaction(async (tx) => {
+      const ref = await tx.personalData.refOf(clientKey, accountId);
+      const touched = await tx.personalData.erase(clientKey, accountId, ref ? `erased:${ref}` : 'erased');
       if (!touched) return false;
-      await this.deps.audit.append(trx, clientKey, {
+      await tx.audit.append(clientKey, {
         action: 'subject.erased',
         actor: { type: 'system' },
         data: { ref, reason: 'the account was closed (Atlassian personal data reporting)' },

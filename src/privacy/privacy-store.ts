@@ -1,15 +1,12 @@
 import type { Knex } from 'knex';
+import type { AuditLog } from '../audit/audit-log';
+import { withTransactional } from '../db/transactional';
 import type { ReportedAccount } from './privacy-client';
+import type { PrivacyCycle, PrivacyReads, PrivacyStores } from './privacy-ports';
+
+export type { PrivacyCycle } from './privacy-ports';
 
 const CYCLES = 'privacy_cycles';
-
-export interface PrivacyCycle {
-  nextDueAt: Date;
-  retryAfter: Date | null;
-  lastReportedAt: Date | null;
-  lastReported: number;
-  erasedTotal: number;
-}
 
 /**
  * Every place Attest stores an accountId, in one store on purpose: listing them for the reporting
@@ -17,7 +14,7 @@ export interface PrivacyCycle {
  * a person's accountId is replaced by `erased:<ref>` (or `erased`) and their audit subject is deleted,
  * so the chain keeps verifying but nothing links the ref to the person any more.
  */
-export class PrivacyStore {
+export class PrivacyStore implements PrivacyReads {
   constructor(private readonly db: Knex) {}
 
   /** Distinct stored accountIds with the last time we stored something about each. */
@@ -109,4 +106,16 @@ export class PrivacyStore {
       .onConflict('client_key')
       .merge();
   }
+}
+
+/** The privacy service's stores: reads on the pool, and erasures with the personal data and audit chain bound to one transaction. */
+export function privacyStores(db: Knex, deps: { store: PrivacyStore; audit: AuditLog }): PrivacyStores {
+  const tx = withTransactional(db, (trx) => ({
+    personalData: {
+      refOf: (ck: string, accountId: string) => deps.store.refOf(ck, accountId, trx),
+      erase: (ck: string, accountId: string, marker: string) => deps.store.erase(ck, accountId, marker, trx),
+    },
+    audit: deps.audit.in(trx),
+  }));
+  return { privacy: deps.store, transaction: tx.transaction };
 }

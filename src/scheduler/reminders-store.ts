@@ -1,23 +1,14 @@
 import type { Knex } from 'knex';
+import type { NewReminder, Reminder, ReminderLog } from './reminder-log';
+
+export type { Reminder } from './reminder-log';
 
 const REMINDERS = 'reminders';
 
-export interface Reminder {
-  id: number;
-  workflowId: string;
-  round: number;
-  accountIds: string[];
-  groups: string[];
-  sentAt: Date;
-  status: 'sending' | 'sent';
-  commentId: string | null;
-}
-
-/** Reminders sent (or being sent): a restart does not send one again within the cadence. */
-export class RemindersStore {
+/** The reminder log in PostgreSQL: one statement per step of a run, not one per workflow. */
+export class RemindersStore implements ReminderLog {
   constructor(private readonly db: Knex) {}
 
-  /** The latest reminder of each workflow of the tenant that has one (one query per run, not one per workflow). */
   async lastOfEach(clientKey: string): Promise<Map<string, Reminder>> {
     const rows = await this.db(REMINDERS)
       .distinctOn('workflow_id')
@@ -26,21 +17,28 @@ export class RemindersStore {
     return new Map(rows.map((r) => [r.workflow_id as string, toReminder(r)]));
   }
 
-  /** Records the reminder before the comment is posted (at most once, even if the process dies). */
-  async claim(clientKey: string, r: Omit<Reminder, 'id' | 'status' | 'commentId'>): Promise<number> {
-    const [row] = await this.db(REMINDERS)
-      .insert({ client_key: clientKey, workflow_id: r.workflowId, round: r.round, account_ids: r.accountIds, groups: r.groups, sent_at: r.sentAt, status: 'sending' })
+  async claimAll(clientKey: string, rs: NewReminder[]): Promise<number[]> {
+    if (!rs.length) return [];
+    const rows = await this.db(REMINDERS)
+      .insert(rs.map((r) => ({ client_key: clientKey, workflow_id: r.workflowId, round: r.round, account_ids: r.accountIds, groups: r.groups, sent_at: r.sentAt, status: 'sending' })))
       .returning('id');
-    return Number(row.id);
+    // PostgreSQL returns a multi-row INSERT's rows in the order of its VALUES.
+    return rows.map((row: { id: string | number }) => Number(row.id));
   }
 
-  async markSent(clientKey: string, id: number, commentId: string): Promise<void> {
-    await this.db(REMINDERS).where({ client_key: clientKey, id }).update({ status: 'sent', comment_id: commentId });
+  async markSentAll(clientKey: string, sent: Array<{ id: number; commentId: string }>): Promise<void> {
+    if (!sent.length) return;
+    await this.db.raw(
+      `update ${REMINDERS} r set status = 'sent', comment_id = u.comment_id
+         from unnest(?::bigint[], ?::text[]) as u(id, comment_id)
+        where r.client_key = ? and r.id = u.id`,
+      [sent.map((s) => s.id), sent.map((s) => s.commentId), clientKey] as unknown as Knex.RawBinding[],
+    );
   }
 
-  /** The comment could not be posted: forget the claim so that the next run tries again. */
-  async release(clientKey: string, id: number): Promise<void> {
-    await this.db(REMINDERS).where({ client_key: clientKey, id, status: 'sending' }).delete();
+  async releaseAll(clientKey: string, ids: number[]): Promise<void> {
+    if (!ids.length) return;
+    await this.db(REMINDERS).where({ client_key: clientKey, status: 'sending' }).whereIn('id', ids).delete();
   }
 }
 

@@ -9,7 +9,7 @@ import { TenantDuty, tenantJobs } from './jobs';
 import { reminderDuties, ReminderService } from './reminders';
 import { RemindersStore } from './reminders-store';
 import { Scheduler } from './scheduler';
-import { SchedulerStore } from './scheduler-store';
+import { jobLeadership, SchedulerStore } from './scheduler-store';
 
 /** The reminders duty (due and overdue approvals, to approvers or their delegates). */
 export function createReminders(deps: {
@@ -29,5 +29,5 @@ export function createReminders(deps: {
 export function createScheduler(deps: { db: Knex; duties: TenantDuty[]; clock: Clock; logger: Logger }): Scheduler {
   const store = new SchedulerStore(deps.db);
   const logger = deps.logger.child({ component: 'scheduler' });
-  return new Scheduler({ db: deps.db, store, clock: deps.clock, logger, jobs: tenantJobs({ store, duties: deps.duties, logger }) });
+  return new Scheduler({ leadership: jobLeadership(deps.db, store), store, clock: deps.clock, logger, jobs: tenantJobs({ store, duties: deps.duties, logger }) });
 }

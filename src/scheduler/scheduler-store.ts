@@ -1,10 +1,25 @@
 import type { Knex } from 'knex';
+import { withTransactional } from '../db/transactional';
+import type { Transactional } from '../lib/transactional';
 
 const JOB_RUNS = 'job_runs';
 const TENANTS = 'tenants';
 
+/** The run records of jobs (committed at once, outside the leadership transaction). */
+export interface JobRuns {
+  /** Claims the tick; false when it was claimed before. */
+  claimTick(job: string, tick: Date, instance: string, startedAt: Date): Promise<boolean>;
+  finish(job: string, tick: Date, run: { outcome: 'ok' | 'failed'; counts: Record<string, number>; error: string | null; finishedAt: Date }): Promise<void>;
+}
+
+/** Inside the transaction a job runs in: its lock, held until the transaction ends. */
+export interface JobLeadership {
+  /** Takes the job's lock for the rest of the transaction; false when another instance holds it. */
+  tryLockJob(job: string): Promise<boolean>;
+}
+
 /** Job leadership and run records. Not per tenant: a tick of a job runs once for every tenant. */
-export class SchedulerStore {
+export class SchedulerStore implements JobRuns {
   constructor(private readonly db: Knex) {}
 
   /**
@@ -37,4 +52,9 @@ export class SchedulerStore {
     const rows: Array<{ client_key: string }> = await this.db(TENANTS).where({ state: 'installed' }).orderBy('client_key').select('client_key');
     return rows.map((r) => r.client_key);
   }
+}
+
+/** Transactions whose work holds (or is refused) a job's advisory lock: a job runs inside one. */
+export function jobLeadership(db: Knex, store: SchedulerStore): Transactional<JobLeadership> {
+  return withTransactional(db, (trx) => ({ tryLockJob: (job: string) => store.tryLockJob(job, trx) }));
 }

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import cron, { ScheduledTask } from 'node-cron';
-import type { Knex } from 'knex';
 import type { Clock } from '../lib/clock';
 import type { Logger } from '../lib/logger';
-import type { SchedulerStore } from './scheduler-store';
+import type { Transactional } from '../lib/transactional';
+import type { JobLeadership, JobRuns } from './scheduler-store';
 
 export interface Job {
   name: string;
@@ -31,7 +31,7 @@ export class Scheduler {
   readonly instance: string;
 
   constructor(
-    private readonly deps: { db: Knex; store: SchedulerStore; jobs: Job[]; clock: Clock; logger: Logger; instance?: string },
+    private readonly deps: { leadership: Transactional<JobLeadership>; store: JobRuns; jobs: Job[]; clock: Clock; logger: Logger; instance?: string },
   ) {
     for (const job of deps.jobs) this.jobs.set(job.name, job);
     this.instance = deps.instance ?? `${process.pid}-${randomUUID().slice(0, 8)}`;
@@ -45,8 +45,8 @@ export class Scheduler {
     const job = this.jobs.get(jobName);
     if (!job) return { ran: false, reason: 'unknown-job' };
     const log = this.deps.logger.child({ job: jobName, tick: tick.toISOString(), instance: this.instance });
-    return this.deps.db.transaction(async (trx) => {
-      if (!(await this.deps.store.tryLockJob(jobName, trx))) {
+    return this.deps.leadership.transaction(async (lock) => {
+      if (!(await lock.tryLockJob(jobName))) {
         log.debug('job tick skipped: another instance is running it');
         return { ran: false, reason: 'locked' } as const;
       }

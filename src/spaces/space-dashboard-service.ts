@@ -7,7 +7,7 @@ import type { Principal } from '../confluence/connect-auth';
 import type { Clock } from '../lib/clock';
 import type { Logger } from '../lib/logger';
 import { decodeCursor, encodeCursor } from './dashboard-cursor';
-import type { SpaceDashboardStore } from './space-dashboard-store';
+import type { SpaceDashboardReads } from './space-dashboard-store';
 import type { SpaceSettingsService } from './space-settings-service';
 import type { DashboardFilter } from './spaces-schemas';
 import type { VerificationStatusSource } from './verification-status';
@@ -53,7 +53,7 @@ export interface DashboardPage {
 export class SpaceDashboardService {
   constructor(
     private readonly deps: {
-      store: SpaceDashboardStore;
+      store: SpaceDashboardReads;
       settings: SpaceSettingsService;
       confluence: ConfluenceClient;
       verification: VerificationStatusSource;

@@ -50,6 +50,9 @@ interface PlannedSegment {
 
 const CREATED_KEY = `to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_key`;
 
+/** What the dashboard reads (the service depends on this, a fake can stand in for it). */
+export type SpaceDashboardReads = Pick<SpaceDashboardStore, 'page' | 'counts' | 'workflowsOfPages' | 'decisionsOf'>;
+
 export class SpaceDashboardStore {
   constructor(private readonly db: Knex) {}
 

@@ -1,11 +1,9 @@
-import type { Knex } from 'knex';
-import type { AuditLog } from '../audit/audit-log';
 import type { Principal } from '../confluence/connect-auth';
 import { DEFAULT_POLICY, SpacePolicy, SpacePolicyProvider } from '../approvals/space-policy';
 import { NotAllowedError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import type { SpaceAdminCheck } from './space-admin';
-import type { SpaceSettingsStore } from './space-settings-store';
+import type { SpaceSettingsStores } from './space-settings-ports';
 import { normaliseSettings } from './spaces-schemas';
 
 export interface SpaceSettingsView {
@@ -34,9 +32,7 @@ type SiteAdminSetting = (typeof SITE_ADMIN_SETTINGS)[number];
 export class SpaceSettingsService implements SpacePolicyProvider {
   constructor(
     private readonly deps: {
-      db: Knex;
-      store: SpaceSettingsStore;
-      audit: AuditLog;
+      stores: SpaceSettingsStores;
       admins: SpaceAdminCheck;
       logger: Logger;
       /** After a change committed: caches of this instance forget the tenant's policies (the NOTIFY tells the others). */
@@ -44,8 +40,8 @@ export class SpaceSettingsService implements SpacePolicyProvider {
     },
   ) {}
 
-  async policyFor(clientKey: string, spaceKey: string, trx?: Knex.Transaction): Promise<SpacePolicy> {
-    const found = await this.deps.store.find(clientKey, spaceKey, trx);
+  async policyFor(clientKey: string, spaceKey: string): Promise<SpacePolicy> {
+    const found = await this.deps.stores.settings.find(clientKey, spaceKey);
     return found ? normaliseSettings(found.settings) : DEFAULT_POLICY;
   }
 
@@ -58,7 +54,7 @@ export class SpaceSettingsService implements SpacePolicyProvider {
 
   async get(p: Principal, spaceKey: string): Promise<SpaceSettingsView> {
     await this.assertSpaceAdmin(p, spaceKey);
-    const found = await this.deps.store.find(p.clientKey, spaceKey);
+    const found = await this.deps.stores.settings.find(p.clientKey, spaceKey);
     return {
       spaceKey,
       settings: found ? normaliseSettings(found.settings) : DEFAULT_POLICY,
@@ -78,8 +74,8 @@ export class SpaceSettingsService implements SpacePolicyProvider {
     await this.assertSpaceAdmin(p, spaceKey);
     // Asked before the transaction: no connection is held while Confluence answers.
     const locked = await this.lockedFor(p);
-    const result = await this.deps.db.transaction(async (trx) => {
-      const row = await this.deps.store.lock(p.clientKey, spaceKey, DEFAULT_POLICY, trx);
+    const result = await this.deps.stores.transaction(async (tx) => {
+      const row = await tx.settings.lock(p.clientKey, spaceKey, DEFAULT_POLICY);
       const before = normaliseSettings(row.settings);
       const refused = locked.filter((k) => before[k] !== next[k]);
       if (refused.length) {
@@ -88,11 +84,11 @@ export class SpaceSettingsService implements SpacePolicyProvider {
       if (sameSettings(before, next)) return { stored: row, changed: false };
       // People become refs before the first append of the transaction (audit lock order).
       const [beforeRefs, afterRefs] = [
-        await this.deps.audit.refs(trx, p.clientKey, before.defaults.approvers),
-        await this.deps.audit.refs(trx, p.clientKey, next.defaults.approvers),
+        await tx.audit.refs(p.clientKey, before.defaults.approvers),
+        await tx.audit.refs(p.clientKey, next.defaults.approvers),
       ];
-      const stored = await this.deps.store.update(p.clientKey, spaceKey, next, p.accountId, trx);
-      await this.deps.audit.append(trx, p.clientKey, {
+      const stored = await tx.settings.update(p.clientKey, spaceKey, next, p.accountId);
+      await tx.audit.append(p.clientKey, {
         action: 'settings.changed',
         actor: { type: 'user', accountId: p.accountId },
         spaceKey,

@@ -1,4 +1,11 @@
 import type { Knex } from 'knex';
+import type { AuditLog } from '../audit/audit-log';
+import { DEFAULT_POLICY, SpacePolicyProvider } from '../approvals/space-policy';
+import { withTransactional } from '../db/transactional';
+import type { SpaceSettingsStores, SpaceSettingsWrites, StoredSpaceSettings } from './space-settings-ports';
+import { normaliseSettings } from './spaces-schemas';
+
+export type { StoredSpaceSettings } from './space-settings-ports';
 
 const SPACE_SETTINGS = 'space_settings';
 
@@ -8,14 +15,6 @@ interface SpaceSettingsRow {
   settings: unknown;
   updated_at: Date;
   updated_by: string | null;
-}
-
-export interface StoredSpaceSettings {
-  spaceKey: string;
-  /** As stored; normalise before use (older rows may lack newer fields). */
-  settings: unknown;
-  updatedAt: Date;
-  updatedBy: string | null;
 }
 
 function toStored(r: SpaceSettingsRow): StoredSpaceSettings {
@@ -50,4 +49,23 @@ export class SpaceSettingsStore {
       .returning('*');
     return toStored(row as SpaceSettingsRow);
   }
+}
+
+/** The space policies as `conn` (a transaction, or the pool) sees them: the defaults where a space saved none. */
+export function storedPolicies(store: SpaceSettingsStore, conn?: Knex.Transaction): SpacePolicyProvider {
+  return {
+    async policyFor(clientKey, spaceKey) {
+      const found = await store.find(clientKey, spaceKey, conn);
+      return found ? normaliseSettings(found.settings) : DEFAULT_POLICY;
+    },
+  };
+}
+
+/** The settings service's stores on `db`: reads on the pool, and transactions with the settings and audit chain bound to them. */
+export function spaceSettingsStores(db: Knex, deps: { store: SpaceSettingsStore; audit: AuditLog }): SpaceSettingsStores {
+  const settingsIn = (trx: Knex.Transaction): SpaceSettingsWrites => ({
+    lock: (ck, spaceKey, initial) => deps.store.lock(ck, spaceKey, initial, trx),
+    update: (ck, spaceKey, settings, updatedBy) => deps.store.update(ck, spaceKey, settings, updatedBy, trx),
+  });
+  return { settings: deps.store, transaction: withTransactional(db, (trx) => ({ settings: settingsIn(trx), audit: deps.audit.in(trx) })).transaction };
 }

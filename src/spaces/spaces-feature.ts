@@ -1,6 +1,7 @@
 import type { Router } from 'express';
 import type { AddOn } from 'atlassian-connect-express';
 import type { Knex } from 'knex';
+import type { SpacePolicyProvider } from '../approvals/space-policy';
 import type { AuditLog } from '../audit/audit-log';
 import type { ConfluenceClient } from '../confluence/confluence-client';
 import type { Clock } from '../lib/clock';
@@ -9,7 +10,7 @@ import { SpaceAdminCheck } from './space-admin';
 import { SpaceDashboardService } from './space-dashboard-service';
 import { SpaceDashboardStore } from './space-dashboard-store';
 import { SpaceSettingsService } from './space-settings-service';
-import { SpaceSettingsStore } from './space-settings-store';
+import { spaceSettingsStores, SpaceSettingsStore, storedPolicies } from './space-settings-store';
 import { createSpacesRouter } from './spaces-router';
 import type { VerificationStatusSource } from './verification-status';
 
@@ -27,11 +28,18 @@ export function createSpaces(deps: {
   onChanged: (clientKey: string) => void;
   clock: Clock;
   logger: Logger;
-}): { settings: SpaceSettingsService; admins: SpaceAdminCheck; router: Router } {
+}): {
+  settings: SpaceSettingsService;
+  admins: SpaceAdminCheck;
+  /** The space policies a transaction sees (a service deciding inside one reads these, not the cache). */
+  policiesIn: (trx: Knex.Transaction) => SpacePolicyProvider;
+  router: Router;
+} {
   const { db, confluence, clock } = deps;
   const logger = deps.logger.child({ component: 'spaces' });
   const admins = new SpaceAdminCheck(confluence, clock);
-  const settings = new SpaceSettingsService({ db, store: new SpaceSettingsStore(db), audit: deps.audit, admins, logger, onChanged: deps.onChanged });
+  const store = new SpaceSettingsStore(db);
+  const settings = new SpaceSettingsService({ stores: spaceSettingsStores(db, { store, audit: deps.audit }), admins, logger, onChanged: deps.onChanged });
   const dashboard = new SpaceDashboardService({ store: new SpaceDashboardStore(db), settings, confluence, verification: deps.verification, clock, logger });
-  return { settings, admins, router: createSpacesRouter({ addon: deps.addon, settings, dashboard, confluence, checkpointKeyId: deps.checkpointKeyId }) };
+  return { settings, admins, policiesIn: (trx) => storedPolicies(store, trx), router: createSpacesRouter({ addon: deps.addon, settings, dashboard, confluence, checkpointKeyId: deps.checkpointKeyId }) };
 }

@@ -20,41 +20,50 @@ const FILTER_LABELS: Record<string, string> = {
   ...Object.fromEntries(Object.entries(STATE_LABELS).map(([state, { label }]) => [state, label])),
 };
 
-/**
- * Space tools tab "Attest" (page JWT, space admins only) and its API (context JWT; every call checks
- * that the user administers the space in the URL — the token itself says nothing about that).
- */
-export function createSpacesRouter(opts: {
+type RouterOpts = {
   addon: AddOn;
   settings: SpaceSettingsService;
   dashboard: SpaceDashboardService;
   confluence: ConfluenceClient;
   /** The checkpoint signing key's id, shown to admins from the running process (never read from the database). */
   checkpointKeyId: string;
-}): Router {
-  const { addon, settings, dashboard, confluence } = opts;
-  const router = Router();
+};
 
-  const settingsJson = async (clientKey: string, v: SpaceSettingsView) => {
-    const names = await displayNames(confluence, clientKey, [...v.settings.defaults.approvers, ...(v.updatedBy ? [v.updatedBy] : [])]);
-    return {
-      spaceKey: v.spaceKey,
-      settings: v.settings,
-      saved: v.saved,
-      updatedAt: v.updatedAt?.toISOString() ?? null,
-      updatedBy: v.updatedBy ? { accountId: v.updatedBy, displayName: names.get(v.updatedBy) ?? v.updatedBy } : null,
-      people: v.settings.defaults.approvers.map((accountId) => ({ accountId, displayName: names.get(accountId) ?? accountId })),
-      locked: v.locked,
-    };
+/** The settings as the screen and the API show them, with people's names. */
+async function settingsJson(confluence: ConfluenceClient, clientKey: string, v: SpaceSettingsView) {
+  const names = await displayNames(confluence, clientKey, [...v.settings.defaults.approvers, ...(v.updatedBy ? [v.updatedBy] : [])]);
+  return {
+    spaceKey: v.spaceKey,
+    settings: v.settings,
+    saved: v.saved,
+    updatedAt: v.updatedAt?.toISOString() ?? null,
+    updatedBy: v.updatedBy ? { accountId: v.updatedBy, displayName: names.get(v.updatedBy) ?? v.updatedBy } : null,
+    people: v.settings.defaults.approvers.map((accountId) => ({ accountId, displayName: names.get(accountId) ?? accountId })),
+    locked: v.locked,
   };
+}
 
+/**
+ * Space tools tab "Attest" (page JWT, space admins only) and its API (context JWT; every call checks
+ * that the user administers the space in the URL — the token itself says nothing about that).
+ */
+export function createSpacesRouter(opts: RouterOpts): Router {
+  const router = Router();
+  screenRoute(router, opts);
+  apiRoutes(router, opts);
+  return router;
+}
+
+/** The space tools tab. */
+function screenRoute(router: Router, opts: RouterOpts): void {
+  const { addon, settings, confluence } = opts;
   router.get(
     '/space-settings',
     ...pageJwt(addon),
     asyncHandler(async (req, res) => {
       const p = requireUser(req);
       const { spaceKey } = parseInput(screenQuery, req.query);
-      const json = await settingsJson(p.clientKey, await settings.get(p, spaceKey));
+      const json = await settingsJson(confluence, p.clientKey, await settings.get(p, spaceKey));
       const s = json.settings;
       res.render('space-settings', {
         pageTitle: `Attest · ${spaceKey}`,
@@ -73,6 +82,11 @@ export function createSpacesRouter(opts: {
       });
     }),
   );
+}
+
+/** The settings and dashboard API. */
+function apiRoutes(router: Router, opts: RouterOpts): void {
+  const { addon, settings, dashboard, confluence } = opts;
 
   router.get(
     '/api/spaces/:spaceKey/settings',
@@ -80,7 +94,7 @@ export function createSpacesRouter(opts: {
     asyncHandler(async (req, res) => {
       const p = requireUser(req);
       const { spaceKey } = parseInput(spaceKeyParams, req.params);
-      res.json(await settingsJson(p.clientKey, await settings.get(p, spaceKey)));
+      res.json(await settingsJson(confluence, p.clientKey, await settings.get(p, spaceKey)));
     }),
   );
 
@@ -94,7 +108,7 @@ export function createSpacesRouter(opts: {
       await settings.assertSpaceAdmin(p, spaceKey);
       const body = parseInput(settingsBody, req.body);
       const v = await settings.update(p, spaceKey, body);
-      res.json({ ...(await settingsJson(p.clientKey, v)), changed: v.changed });
+      res.json({ ...(await settingsJson(confluence, p.clientKey, v)), changed: v.changed });
     }),
   );
 
@@ -109,6 +123,4 @@ export function createSpacesRouter(opts: {
       res.json(await dashboard.list(p, spaceKey, q));
     }),
   );
-
-  return router;
 }

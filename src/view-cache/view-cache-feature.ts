@@ -36,15 +36,12 @@ export async function createViewCache(deps: { db: Knex; store: AceStore; logger:
 
 /**
  * Space policies from the cache, for reads outside a transaction (a decision's policy, a view's); a read inside
- * one (`trx`) goes to `stored`, so that it sees what the transaction sees.
+ * one goes to the transaction's own stores (approvals-tx-store.ts), so that it sees what the transaction sees.
  */
 export class CachedSpacePolicies implements SpacePolicyProvider {
-  constructor(
-    private readonly cache: ViewCache,
-    private readonly stored: SpacePolicyProvider,
-  ) {}
+  constructor(private readonly cache: ViewCache) {}
 
-  policyFor(clientKey: string, spaceKey: string, trx?: Knex.Transaction): Promise<SpacePolicy> {
-    return trx ? this.stored.policyFor(clientKey, spaceKey, trx) : this.cache.policy(clientKey, spaceKey);
+  policyFor(clientKey: string, spaceKey: string): Promise<SpacePolicy> {
+    return this.cache.policy(clientKey, spaceKey);
   }
 }

@@ -1,6 +1,7 @@
 import type { Router } from 'express';
 import type { AddOn } from 'atlassian-connect-express';
 import type { Knex } from 'knex';
+import type { ApprovalsTx } from '../approvals/approvals-ports';
 import type { ApprovalsService } from '../approvals/approvals-service';
 import type { ConfluenceClient } from '../confluence/confluence-client';
 import type { Clock } from '../lib/clock';
@@ -8,7 +9,7 @@ import type { Logger } from '../lib/logger';
 import type { TenantDuty } from '../scheduler/jobs';
 import { pageEventsDuties } from './page-events-duties';
 import { PageEventsService } from './page-events-service';
-import { PageEventsStore } from './page-events-store';
+import { pageEventsStores, PageEventsStore } from './page-events-store';
 import { registerWebhooks } from './webhooks';
 
 /**
@@ -19,14 +20,15 @@ export function createPageEvents(deps: {
   db: Knex;
   addon: AddOn;
   approvals: ApprovalsService;
+  /** The approvals stores bound to this feature's transactions (a page event and its page change commit together). */
+  approvalsIn: (trx: Knex.Transaction) => ApprovalsTx;
   confluence: ConfluenceClient;
   webhookRouter: Router;
   clock: Clock;
   logger: Logger;
 }): { service: PageEventsService; duties: TenantDuty[] } {
   const service = new PageEventsService({
-    db: deps.db,
-    store: new PageEventsStore(deps.db),
+    stores: pageEventsStores(deps.db, { store: new PageEventsStore(deps.db), approvalsIn: deps.approvalsIn }),
     approvals: deps.approvals,
     confluence: deps.confluence,
     clock: deps.clock,

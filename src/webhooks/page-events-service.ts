@@ -1,11 +1,11 @@
-import type { Knex } from 'knex';
 import type { ApprovalsService } from '../approvals/approvals-service';
 import type { ConfluenceClient } from '../confluence/confluence-client';
 import type { Clock } from '../lib/clock';
 import { isDatabaseUnavailable, NotFoundError, UnavailableError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import { parsePageWebhook } from './page-events-schemas';
-import { contentTypeOfEvent, isMoveEvent, isUpdateEvent, PageEvent, PageEventName, PageEventsStore } from './page-events-store';
+import type { PageEventsStores } from './page-events-ports';
+import { contentTypeOfEvent, isMoveEvent, isUpdateEvent, PageEvent, PageEventName } from './page-events-store';
 
 /** How long a stored delivery may stay unprocessed before the retry job takes it, and how often. */
 export const RETRY_AFTER_MS = 60_000;
@@ -45,8 +45,7 @@ export class PageEventsService {
 
   constructor(
     private readonly deps: {
-      db: Knex;
-      store: PageEventsStore;
+      stores: PageEventsStores;
       approvals: ApprovalsService;
       confluence: ConfluenceClient;
       clock: Clock;
@@ -63,7 +62,7 @@ export class PageEventsService {
     const parsed = parsePageWebhook(event, body);
     let stored: PageEvent | null;
     try {
-      stored = await this.deps.store.insert(clientKey, parsed, this.deps.clock.now());
+      stored = await this.deps.stores.inbox.insert(clientKey, parsed, this.deps.clock.now());
     } catch (err) {
       // The database away is answered 503 with Retry-After by the error middleware; anything else that kept
       // the delivery out of the inbox is not acknowledged either.
@@ -121,7 +120,7 @@ export class PageEventsService {
       }
       let row: PageEvent | null;
       try {
-        row = await this.deps.store.insert(d.clientKey, d.parsed, this.deps.clock.now());
+        row = await this.deps.stores.inbox.insert(d.clientKey, d.parsed, this.deps.clock.now());
       } catch (err) {
         if (isDatabaseUnavailable(err)) break;
         d.failures = (d.failures ?? 0) + 1;
@@ -159,7 +158,7 @@ export class PageEventsService {
       this.deps.logger.info({ ...log, outcome }, 'page event handled');
       return true;
     } catch (err) {
-      await this.deps.store.markFailed(ev.clientKey, ev.id, (err as Error).message ?? String(err));
+      await this.deps.stores.inbox.markFailed(ev.clientKey, ev.id, (err as Error).message ?? String(err));
       this.deps.logger.warn({ ...log, err }, 'page event failed; the retry job will try again');
       return false;
     }
@@ -167,7 +166,7 @@ export class PageEventsService {
 
   /** The retry job: handles the tenant's events that are still unprocessed after RETRY_AFTER_MS. */
   async retryUnprocessed(clientKey: string, now: Date): Promise<{ retried: number; failed: number }> {
-    const events = await this.deps.store.unprocessed(clientKey, new Date(now.getTime() - RETRY_AFTER_MS), MAX_ATTEMPTS, 500);
+    const events = await this.deps.stores.inbox.unprocessed(clientKey, new Date(now.getTime() - RETRY_AFTER_MS), MAX_ATTEMPTS, 500);
     let failed = 0;
     for (const ev of events) if (!(await this.process(ev))) failed++;
     return { retried: events.length, failed };
@@ -199,7 +198,7 @@ export class PageEventsService {
         outcome = `version ${version} cannot be read by the app (removed, or restricted from the app)`;
       }
     }
-    await this.deps.store.markProcessed(ev.clientKey, ev.id, outcome, this.deps.clock.now());
+    await this.deps.stores.inbox.markProcessed(ev.clientKey, ev.id, outcome, this.deps.clock.now());
     return outcome;
   }
 
@@ -220,23 +219,23 @@ export class PageEventsService {
         outcome = 'the page cannot be read by the app (removed, or restricted from the app)';
       }
     }
-    await this.deps.store.markProcessed(ev.clientKey, ev.id, outcome, this.deps.clock.now());
+    await this.deps.stores.inbox.markProcessed(ev.clientKey, ev.id, outcome, this.deps.clock.now());
     return outcome;
   }
 
   private async statusChanged(ev: PageEvent): Promise<string> {
-    return this.deps.db.transaction(async (trx) => {
-      await this.deps.store.lockPage(ev.clientKey, ev.pageId, trx);
-      const newer = await this.deps.store.newerStatusEvent(ev.clientKey, ev.pageId, ev.eventAt, trx);
+    return this.deps.stores.transaction(async (tx) => {
+      await tx.inbox.lockPage(ev.clientKey, ev.pageId);
+      const newer = await tx.inbox.newerStatusEvent(ev.clientKey, ev.pageId, ev.eventAt);
       let outcome: string;
       if (newer) {
         outcome = `stale: ${newer.event} at ${newer.eventAt.toISOString()} was later`;
       } else {
         const cause = ev.event;
-        const changed = await this.deps.approvals.setPageArchived(trx, ev.clientKey, ev.pageId, !ev.event.endsWith('_restored'), this.actorOf(ev), cause);
+        const changed = await this.deps.approvals.setPageArchived(tx.approvals, ev.clientKey, ev.pageId, !ev.event.endsWith('_restored'), this.actorOf(ev), cause);
         outcome = changed.length ? `${ev.event.endsWith('_restored') ? 'restored' : 'archived'} ${changed.length} workflow(s)` : 'no change';
       }
-      await this.deps.store.markProcessed(ev.clientKey, ev.id, outcome, this.deps.clock.now(), trx);
+      await tx.inbox.markProcessed(ev.clientKey, ev.id, outcome, this.deps.clock.now());
       return outcome;
     });
   }

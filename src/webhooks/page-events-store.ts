@@ -1,4 +1,7 @@
 import type { Knex } from 'knex';
+import type { ApprovalsTx } from '../approvals/approvals-ports';
+import { withTransactional } from '../db/transactional';
+import type { PageEventsInbox, PageEventsInboxTx, PageEventsStores } from './page-events-ports';
 import type { ContentType } from '../confluence/confluence-client';
 
 const TABLE = 'page_events';
@@ -81,7 +84,7 @@ function toPageEvent(r: PageEventRow): PageEvent {
 }
 
 /** The webhook inbox: every delivery is stored here before anything acts on it. */
-export class PageEventsStore {
+export class PageEventsStore implements PageEventsInbox {
   constructor(private readonly db: Knex) {}
 
   /** Stores a delivery; null when the same delivery (dedupe key) was stored before. */
@@ -144,4 +147,18 @@ export class PageEventsStore {
       .limit(limit);
     return rows.map(toPageEvent);
   }
+}
+
+/** The inbox's methods that take part in a transaction, bound to `trx`. */
+export function inboxIn(store: PageEventsStore, trx: Knex.Transaction): PageEventsInboxTx {
+  return {
+    lockPage: (ck, pageId) => store.lockPage(ck, pageId, trx),
+    newerStatusEvent: (ck, pageId, eventAt) => store.newerStatusEvent(ck, pageId, eventAt, trx),
+    markProcessed: (ck, id, outcome, at) => store.markProcessed(ck, id, outcome, at, trx),
+  };
+}
+
+/** The page-event service's stores: the inbox on the pool, and transactions with the inbox and the approvals stores bound to them. */
+export function pageEventsStores(db: Knex, deps: { store: PageEventsStore; approvalsIn: (trx: Knex.Transaction) => ApprovalsTx }): PageEventsStores {
+  return { inbox: deps.store, transaction: withTransactional(db, (trx) => ({ inbox: inboxIn(deps.store, trx), approvals: deps.approvalsIn(trx) })).transaction };
 }

@@ -1,0 +1,116 @@
+import type { AuditTx } from '../audit/audit-tx';
+import type { ConfluenceClient } from '../confluence/confluence-client';
+import type { Clock } from '../lib/clock';
+import type { Logger } from '../lib/logger';
+import type { Transactional } from '../lib/transactional';
+import type { Decision, Workflow } from './approvals-types';
+import type { DelegationLookup } from './delegation';
+import type { SpacePolicyProvider } from './space-policy';
+import type { RenderSnapshot } from '../view-cache/view-cache';
+
+/** A decision request recorded under its Idempotency-Key, with the decision it recorded. */
+export interface DecisionRequest {
+  idempotencyKey: string;
+  requestHash: string;
+  decision: Decision;
+}
+
+/** How `decisionsAndRequestsOf` names a recorded request: its workflow and its Idempotency-Key. */
+export function requestKey(workflowId: string, idempotencyKey: string): string {
+  return `${workflowId}\n${idempotencyKey}`;
+}
+
+export type WorkflowPatch = Partial<Omit<Workflow, 'id' | 'clientKey' | 'pageId' | 'macroId' | 'createdAt' | 'updatedAt'>>;
+
+export type NewWorkflow = Omit<
+  Workflow,
+  'id' | 'clientKey' | 'createdAt' | 'updatedAt' | 'stateBeforeArchive' | 'round' | 'approvedAt' | 'expiresAt' | 'lastDecisionAt' | 'appUnreadableSince'
+>;
+
+/** What a batch of decisions changes on one workflow: the last decision's time and, when it settled, the outcome. */
+export interface DecisionChange {
+  id: string;
+  lastDecisionAt: Date;
+  settled: { state: Workflow['state']; approvedAt: Date | null; expiresAt: Date | null } | null;
+}
+
+/** Reads of workflows and decisions outside any transaction (each its own statement). */
+export interface WorkflowReads {
+  findWorkflow(clientKey: string, pageId: string, macroId: string): Promise<Workflow | null>;
+  /** The workflows on a page (no lock: to decide whether a page event concerns us at all). */
+  workflowsOfPage(clientKey: string, pageId: string): Promise<Workflow[]>;
+  decisionsOf(clientKey: string, workflowId: string): Promise<Decision[]>;
+  findDecisionRequest(clientKey: string, workflowId: string, idempotencyKey: string): Promise<DecisionRequest | null>;
+  /** Marks the page's workflows unreadable by the app since `since` (kept if marked), or readable (null); rows changed. */
+  setAppUnreadable(clientKey: string, pageId: string, since: Date | null): Promise<number>;
+  /** Approved workflows whose review interval has passed at `now` (recertification). */
+  dueForExpiry(clientKey: string, now: Date): Promise<Workflow[]>;
+  /** Workflows that still take decisions (pending, outdated, expired), oldest first. */
+  openWorkflows(clientKey: string): Promise<Workflow[]>;
+  /** The current round's decisions of every open workflow of the tenant, oldest first. */
+  currentDecisionsOfOpen(clientKey: string): Promise<Decision[]>;
+}
+
+/** Workflows and decisions inside one transaction: locks last until it ends, writes commit with it. */
+export interface WorkflowWrites {
+  findWorkflow(clientKey: string, pageId: string, macroId: string): Promise<Workflow | null>;
+  /** Locks the workflow row until the transaction ends. */
+  lockWorkflow(clientKey: string, pageId: string, macroId: string): Promise<Workflow | null>;
+  /** Locks the page's workflows in macro order (the order every page-wide change takes them). */
+  lockWorkflowsOfPage(clientKey: string, pageId: string): Promise<Workflow[]>;
+  /** Locks the workflows named by (page, macro), in (page, macro) order. */
+  lockWorkflowsByMacro(clientKey: string, macros: Array<{ pageId: string; macroId: string }>): Promise<Workflow[]>;
+  /** The workflows on these pages, unlocked, ordered by page then macro. */
+  workflowsOfPages(clientKey: string, pageIds: string[]): Promise<Workflow[]>;
+  /** Inserts unless another request created it first; null then. */
+  insertWorkflow(clientKey: string, wf: NewWorkflow): Promise<Workflow | null>;
+  updateWorkflow(clientKey: string, id: string, patch: WorkflowPatch): Promise<Workflow>;
+  decisionsOf(clientKey: string, workflowId: string): Promise<Decision[]>;
+  /** Decisions of locked workflows (each list oldest first) and those recorded under the given keys, in one read. */
+  decisionsAndRequestsOf(
+    clientKey: string,
+    workflowIds: string[],
+    idempotencyKeys: string[],
+  ): Promise<{ decisions: Map<string, Decision[]>; requests: Map<string, DecisionRequest> }>;
+  /** Inserts decisions in one statement; ids in the order given. */
+  insertDecisions(clientKey: string, ds: Array<Omit<Decision, 'id' | 'decidedAt'> & { decidedAt: Date }>): Promise<Decision[]>;
+  insertDecisionRequests(clientKey: string, rs: Array<{ workflowId: string; idempotencyKey: string; requestHash: string; decisionId: number }>): Promise<void>;
+  /** What decisions change on their workflows, in one statement; the workflows as updated. */
+  updateWorkflowsAfterDecisions(clientKey: string, changes: DecisionChange[]): Promise<Workflow[]>;
+}
+
+/** The stores of one approvals transaction: a change, the space policy it reads and the audit events that record it. */
+export interface ApprovalsTx {
+  workflows: WorkflowWrites;
+  audit: AuditTx;
+  /** The space's policy as this transaction sees it (not the cache). */
+  policies: SpacePolicyProvider;
+}
+
+/** Everything the approvals service stores or reads: plain reads, and transactions with their bound stores. */
+export interface ApprovalsStores extends Transactional<ApprovalsTx> {
+  workflows: WorkflowReads;
+}
+
+/** Reads of a macro render in one call (src/view-cache: cached until a write to the tenant's rows). */
+export interface RenderReads {
+  renderSnapshot(clientKey: string, spaceKey: string, pageId: string, macroId: string): Promise<RenderSnapshot>;
+}
+
+export interface ApprovalsDeps {
+  stores: ApprovalsStores;
+  confluence: ConfluenceClient;
+  /** Space policies outside transactions (cached). */
+  policies: SpacePolicyProvider;
+  clock: Clock;
+  logger: Logger;
+  /** Active delegations (issue 16); without it nobody decides on someone else's behalf. */
+  delegations?: DelegationLookup;
+  /** What a render reads (policy, workflow, decisions), from a cache invalidated by every write; the stores without it. */
+  renderReads?: RenderReads;
+  /**
+   * Group commit of one tenant's decisions (issue 15): how many share a transaction at most, and how many
+   * such transactions of a tenant run at once. `{ maxBatch: 1 }` applies each decision alone.
+   */
+  decisionBatches?: { maxBatch: number; maxConcurrent: number };
+}
