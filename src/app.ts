@@ -130,7 +130,7 @@ async function createCore(deps: AppDeps): Promise<Core> {
   const clock = deps.clock ?? systemClock;
   const store = new AceStore(db, new SecretBox(config.secretKey));
   // The tenant caches (issue 15) exist before ACE: from here on the store hands it the cached clientInfo.
-  const viewCache = await createViewCache({ db, store, logger: logger.child({ component: 'view-cache' }) });
+  const viewCache = await createViewCache({ db, store, logger: logger.child({ component: 'view-cache' }), now: () => clock.now().getTime() });
   registerProcessWide(config, store);
   const metrics = createMetrics({ db, token: config.metricsToken });
   const app = createHttpShell(config, logger, metrics);
@@ -162,7 +162,7 @@ async function createFeatures(deps: AppDeps, core: Core) {
   const policies = new CachedSpacePolicies(viewCache.cache);
   const mine = createMyApprovals({ db, addon, audit, confluence, policies, clock, logger });
   const approvals = createApprovals({ db, addon, audit, confluence, policies, policiesIn: spaces.policiesIn, clock, delegations: mine.delegations, logger: logger.child({ component: 'approvals' }),
-    renderReads: viewCache.cache, tenants: (clientKey) => viewCache.cache.tenant(clientKey), decisionBatches: config.decisionBatches });
+    renderReads: viewCache.cache, renderedViews: viewCache.rendered, tenants: (clientKey) => viewCache.cache.tenant(clientKey), decisionBatches: config.decisionBatches });
   const exports = createExports(deps, core, checkpoints, policies);
   const calendar = createCalendar({ addon, db, audit, admins: spaces.admins, hostBaseUrl: clientBaseUrl(core.store), localBaseUrl: config.localBaseUrl, clock, logger });
   const pageEvents = createPageEvents({ db, addon, approvals: approvals.service, approvalsIn: approvals.txIn, confluence, webhookRouter: core.beforeAce, clock, logger });

@@ -6,6 +6,7 @@ import type { ConfluenceClient } from '../confluence/confluence-client';
 import type { TenantLookup } from '../confluence/lean-page-jwt';
 import type { Clock } from '../lib/clock';
 import type { Logger } from '../lib/logger';
+import type { RenderedViews } from '../view-cache/rendered-views';
 import type { TenantDuty } from '../scheduler/jobs';
 import { approvalsDuties } from './approvals-duties';
 import { createApprovalsRouter } from './approvals-router';
@@ -27,6 +28,8 @@ export function createApprovals(deps: {
   policiesIn: (trx: Knex.Transaction) => SpacePolicyProvider;
   delegations: DelegationLookup;
   renderReads: RenderReads;
+  /** The HTML of renders that changed nothing, kept while their snapshot is cached. */
+  renderedViews?: RenderedViews;
   /** The macro's page JWT is checked against these (a cache invalidated by tenant changes). */
   tenants: TenantLookup;
   decisionBatches?: { maxBatch: number; maxConcurrent: number };
@@ -48,6 +51,7 @@ export function createApprovals(deps: {
     delegations: deps.delegations,
     logger: deps.logger,
     renderReads: deps.renderReads,
+    renderedViews: deps.renderedViews,
     decisionBatches: deps.decisionBatches,
   });
   return {

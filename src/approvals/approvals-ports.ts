@@ -7,6 +7,7 @@ import type { Decision, Workflow } from './approvals-types';
 import type { DelegationLookup } from './delegation';
 import type { SpacePolicyProvider } from './space-policy';
 import type { RenderSnapshot } from '../view-cache/view-cache';
+import type { RenderedViews } from '../view-cache/rendered-views';
 
 /** A decision request recorded under its Idempotency-Key, with the decision it recorded. */
 export interface DecisionRequest {
@@ -108,6 +109,8 @@ export interface ApprovalsDeps {
   delegations?: DelegationLookup;
   /** What a render reads (policy, workflow, decisions), from a cache invalidated by every write; the stores without it. */
   renderReads?: RenderReads;
+  /** The HTML of renders that changed nothing, kept on their cached snapshot (`renderHtml`); none without it. */
+  renderedViews?: Pick<RenderedViews, 'get' | 'set'>;
   /**
    * Group commit of one tenant's decisions (issue 15): how many share a transaction at most, and how many
    * such transactions of a tenant run at once. `{ maxBatch: 1 }` applies each decision alone.

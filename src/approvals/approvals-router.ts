@@ -7,6 +7,7 @@ import { AppError } from '../lib/errors';
 import { asyncHandler, parseInput } from '../lib/http';
 import type { ApprovalsService, MacroParams, WorkflowView } from './approvals-service';
 import { displayNames, macroModel, mentionedIds, staticModel, workflowJson } from './approvals-presenter';
+import { macroParameterValues } from './macro-parameters';
 import { decisionBody, idempotencyKeyHeader, macroQuery, namesQuery, pickerQuery, staticMacroQuery, workflowPathParams } from './approvals-schemas';
 
 /**
@@ -37,16 +38,23 @@ function macroParamsOf(q: ReturnType<typeof macroQuery.parse>): MacroParams {
     pageVersion: q.pageVersion,
     spaceKey: q.spaceKey,
     macroId: q.macroId,
-    title: q.title,
-    after: q.after,
-    approvers: q.approvers,
-    groups: q.groups,
-    rule: q.rule,
-    quorum: q.quorum,
-    rejections: q.rejections,
-    due: q.due,
-    review: q.review,
+    ...macroParameterValues(q),
   };
+}
+
+/** The request's query without its JWT (which changes on every page load): what a rendered view is kept under. */
+function signedParametersOf(req: Request): string {
+  const at = req.originalUrl.indexOf('?');
+  const query = new URLSearchParams(at < 0 ? '' : req.originalUrl.slice(at + 1));
+  query.delete('jwt');
+  return `${req.path}?${query.toString()}`;
+}
+
+/** The macro page's HTML, with its people's names. */
+async function macroHtml(confluence: ConfluenceClient, res: Response, clientKey: string, view: WorkflowView): Promise<string> {
+  const names = await displayNames(confluence, clientKey, mentionedIds(view));
+  const model = { ...macroModel(view, names), pageTitle: 'Approvals', scripts: ['attest-ap.js', 'macro.js'] };
+  return new Promise<string>((resolve, reject) => res.render('macro', model, (err: Error | null, html?: string) => (err ? reject(err) : resolve(html ?? ''))));
 }
 
 /** The macro (HTML in an iframe, or the workflow block alone after a decision), with its people's names. */
@@ -78,7 +86,8 @@ function macroRoutes(router: Router, opts: RouterOpts): void {
     asyncHandler(async (req, res) => {
       const p = requireUser(req);
       const q = parseInput(macroQuery, req.query);
-      await renderMacro(confluence, res, p.clientKey, await service.render(p, macroParamsOf(q)));
+      const html = await service.renderHtml(p, macroParamsOf(q), signedParametersOf(req), (view) => macroHtml(confluence, res, p.clientKey, view));
+      res.type('html').send(html);
     }),
   );
 

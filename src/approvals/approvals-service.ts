@@ -86,7 +86,30 @@ export class ApprovalsService {
    */
   async render(p: Principal, params: MacroParams): Promise<WorkflowView> {
     await this.assertCanRead(p, params.pageId);
+    return (await this.renderFrom(p, params, await this.renderSnapshot(p.clientKey, params))).view;
+  }
+
+  /**
+   * The macro as HTML (`toHtml` of `render`'s view), or the HTML of an earlier render that changed nothing, by
+   * the same viewer, on the same day, of the same signed request (`request`: the URL's parameters without its
+   * JWT), read from the same cached snapshot — which a write to the tenant's rows would have dropped
+   * (src/view-cache/rendered-views.ts). The viewer's read permission is checked first, every time.
+   */
+  async renderHtml(p: Principal, params: MacroParams, request: string, toHtml: (view: WorkflowView) => Promise<string>): Promise<string> {
+    await this.assertCanRead(p, params.pageId);
     const snapshot = await this.renderSnapshot(p.clientKey, params);
+    const rendered = this.deps.renderedViews;
+    const key = `${p.accountId}\n${dayOf(this.deps.clock.now())}\n${request}`;
+    const kept = rendered?.get(snapshot, key);
+    if (kept !== undefined) return kept;
+    const { view, unchanged } = await this.renderFrom(p, params, snapshot);
+    const html = await toHtml(view);
+    if (unchanged) rendered?.set(snapshot, key, html);
+    return html;
+  }
+
+  /** The render from its snapshot; `unchanged` when it wrote nothing (the view is the snapshot's alone). */
+  private async renderFrom(p: Principal, params: MacroParams, snapshot: RenderSnapshot): Promise<{ view: WorkflowView; unchanged: boolean }> {
     const policy = snapshot.policy;
     const config = this.setup.configFrom(params, policy);
     const found = snapshot.workflow;
@@ -113,7 +136,8 @@ export class ApprovalsService {
     const decisions = wf === found ? snapshot.decisions : undefined;
     const today = dayOf(this.deps.clock.now());
     const delegations = snapshot.delegations?.filter((d) => d.delegateId === p.accountId && isActive(d, today));
-    return this.views.view(p, wf, policy, params.pageVersion, decisions, wf === found ? snapshot.pageWorkflows : undefined, delegations);
+    const view = await this.views.view(p, wf, policy, params.pageVersion, decisions, wf === found ? snapshot.pageWorkflows : undefined, delegations);
+    return { view, unchanged: wf === found && !found.appUnreadableSince && snapshot.delegations !== undefined };
   }
 
   /**

@@ -3,6 +3,7 @@ import type { ClientConfig } from 'pg';
 import type { AceStore, ClientInfo } from '../db/ace-store';
 import type { SpacePolicy, SpacePolicyProvider } from '../approvals/space-policy';
 import type { Logger } from '../lib/logger';
+import { RenderedViews } from './rendered-views';
 import { TenantChangeListener } from './tenant-change-listener';
 import { ViewCache, ViewCacheFeature } from './view-cache';
 import { ViewCacheStore } from './view-cache-store';
@@ -13,7 +14,7 @@ import { ViewCacheStore } from './view-cache-store';
  * otherwise. From here on the store hands ACE (and every JWT check) the cached clientInfo.
  * Resolves once listening (or failing to, then it bypasses itself).
  */
-export async function createViewCache(deps: { db: Knex; store: AceStore; logger: Logger }): Promise<ViewCacheFeature> {
+export async function createViewCache(deps: { db: Knex; store: AceStore; logger: Logger; now?: () => number }): Promise<ViewCacheFeature> {
   const rows = new ViewCacheStore(deps.db);
   const cache = new ViewCache({
     tenant: (clientKey) => deps.store.readClientInfo(clientKey),
@@ -31,7 +32,7 @@ export async function createViewCache(deps: { db: Knex; store: AceStore; logger:
     logger: deps.logger,
   });
   await listener.start();
-  return { cache, listener, stop: () => listener.stop() };
+  return { cache, rendered: new RenderedViews(deps.now), listener, stop: () => listener.stop() };
 }
 
 /**

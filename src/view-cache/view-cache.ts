@@ -2,6 +2,7 @@ import type { Decision, Workflow } from '../approvals/approvals-types';
 import type { Delegation } from '../approvals/delegation';
 import { DEFAULT_POLICY, SpacePolicy } from '../approvals/space-policy';
 import { normaliseSettings } from '../spaces/spaces-schemas';
+import type { RenderedViews } from './rendered-views';
 import type { TenantChangeEvents } from './tenant-change-listener';
 import type { StoredRenderRows } from './view-cache-store';
 
@@ -187,6 +188,8 @@ export class ViewCache implements TenantChangeEvents {
 /** The cache with its listener, as the app composes them. */
 export interface ViewCacheFeature {
   cache: ViewCache;
+  /** The HTML of renders that changed nothing, on the cache's snapshots (rendered-views.ts). */
+  rendered: RenderedViews;
   listener: { isListening: boolean; sync(timeoutMs?: number): Promise<void>; backendPid(): Promise<number | null> };
   stop(): Promise<void>;
 }
