@@ -1,4 +1,4 @@
-import type { ConfluenceClient, ConfluencePage, ContentType } from '../confluence/confluence-client';
+import type { ConfluencePage, ContentType } from '../confluence/confluence-client';
 import type { Principal } from '../confluence/connect-auth';
 import { sha256Hex } from '../lib/hash';
 import { AppCannotReadError, ConflictError, InputError, NotAllowedError, NotFoundError } from '../lib/errors';

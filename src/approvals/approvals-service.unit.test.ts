@@ -86,6 +86,14 @@ describe('decide', () => {
     expect(stores.audit.events[0]).toMatchObject({ actor: { type: 'user', accountId: 'acc-dan' }, data: { onBehalfOf: 'ref:acc-ann', delegationId: d.id } });
   });
 
+  it('refuses a delegate who wrote the bound version, even for an approver who did not (separation of duties)', async () => {
+    const { service, stores, delegations } = approvalsOnFakes();
+    stores.seed({ pageId: PAGE_ID, macroId: 'm1', approvers: ['acc-ann'], boundAuthorId: 'acc-dan' });
+    delegations.add('acc-ann', 'acc-dan');
+    await expect(service.decide(as('acc-dan'), PAGE_ID, 'm1', approve('ok', 3, 'acc-ann'))).rejects.toThrow(/cannot approve it on anyone's behalf/);
+    expect(stores.rows.decisions).toHaveLength(0);
+  });
+
   it('refuses a delegate where the space does not allow delegation', async () => {
     const { service, stores, delegations } = approvalsOnFakes();
     stores.seed({ pageId: PAGE_ID, macroId: 'm1', approvers: ['acc-ann'] });

@@ -4,9 +4,6 @@ import type { Decision, Workflow } from './approvals-types';
 import { DecisionChange, DecisionRequest, NewWorkflow, requestKey, WorkflowPatch, WorkflowReads } from './approvals-ports';
 import { DecisionRow, toDecision, toWorkflow, WorkflowRow } from './workflow-rows';
 
-export { requestKey } from './approvals-ports';
-export type { DecisionRequest, NewWorkflow } from './approvals-ports';
-
 const WORKFLOWS = 'workflows';
 const DECISIONS = 'decisions';
 const DECISION_REQUESTS = 'decision_requests';
