@@ -13,7 +13,6 @@ import { keyIdOf } from './audit/checkpoint-format';
 import type { CheckpointService } from './audit/checkpoint-service';
 import { checkpointDuties } from './audit/checkpoint-duties';
 import { createCheckpoints } from './audit/checkpoint-feature';
-import { createTrailRouter } from './audit/witness/trail-router';
 import { createCalendar } from './calendar/calendar-feature';
 import { AceConfluenceClient } from './confluence/ace-confluence-client';
 import { CachedConfluenceClient } from './confluence/cached-confluence-client';
@@ -154,7 +153,7 @@ async function createFeatures(deps: AppDeps, core: Core) {
   const { config, db, logger } = deps;
   const { app, addon, audit, confluence, clock, viewCache } = core;
   // Signed checkpoints and the chain's verification state (#4), published to witnesses the database cannot write.
-  const { checkpoints, trail, witnesses } = createCheckpoints({ db, config, confluence, logger });
+  const { checkpoints, router: trailRouter, witnesses } = createCheckpoints({ db, addon, audit, config, confluence, clock, logger });
   const spaces = createSpaces({ db, addon, audit, confluence, clock, logger, checkpointKeyId: keyIdOf(config.signingKey),
     verification: { status: (clientKey) => checkpoints.dashboardStatus(clientKey) }, onChanged: (clientKey) => viewCache.cache.configChanged(clientKey) });
   // Macros inherit the space's defaults; its policies (self-approval, reset on edit) are the ceiling.
@@ -174,7 +173,7 @@ async function createFeatures(deps: AppDeps, core: Core) {
     core.metrics.router,
     createLifecycleRouter({ addon, store: core.store, logger }),
     approvals.router,
-    createTrailRouter({ addon, trail, confluence, db, audit, clock }),
+    trailRouter,
     exports.evidence.router,
     exports.report.router,
     spaces.router,

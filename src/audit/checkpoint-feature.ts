@@ -3,7 +3,12 @@
  * write — the tenant's Confluence (the trail) and an RFC 3161 TSA (`config.tsa`; in development app.ts points
  * `witnesses.tsa` at the devhost's stand-in once the devhost exists).
  */
+import type { Router } from 'express';
+import type { AddOn } from 'atlassian-connect-express';
 import type { Knex } from 'knex';
+import { withTransactional } from '../db/transactional';
+import type { Clock } from '../lib/clock';
+import type { AuditLog } from './audit-log';
 import type { Config } from '../config';
 import type { ConfluenceClient } from '../confluence/confluence-client';
 import type { Logger } from '../lib/logger';
@@ -11,10 +16,14 @@ import { keyIdOf } from './checkpoint-format';
 import { CheckpointService, CheckpointWitnesses, createCheckpointService } from './checkpoint-service';
 import { CheckpointTrail } from './witness/checkpoint-trail';
 import { ConfluenceWitness } from './witness/confluence-witness';
+import { createTrailRouter } from './witness/trail-router';
+import { TrailService } from './witness/trail-service';
 
-export function createCheckpoints(deps: { db: Knex; config: Config; confluence: ConfluenceClient; logger: Logger }): {
+export function createCheckpoints(deps: { db: Knex; addon: AddOn; audit: AuditLog; config: Config; confluence: ConfluenceClient; clock: Clock; logger: Logger }): {
   checkpoints: CheckpointService;
   trail: CheckpointTrail;
+  /** The checkpoint trail page's API. */
+  router: Router;
   witnesses: CheckpointWitnesses;
 } {
   const { db, config, confluence, logger } = deps;
@@ -27,5 +36,6 @@ export function createCheckpoints(deps: { db: Knex; config: Config; confluence: 
   });
   const witnesses: CheckpointWitnesses = { confluence: confluenceWitness, tsa: config.tsa, trail };
   const checkpoints = createCheckpointService(db, config, logger.child({ component: 'checkpoints' }), witnesses);
-  return { checkpoints, trail, witnesses };
+  const service = new TrailService({ trail, confluence, audit: withTransactional(db, (trx) => ({ audit: deps.audit.in(trx) })), clock: deps.clock });
+  return { checkpoints, trail, witnesses, router: createTrailRouter({ addon: deps.addon, service }) };
 }

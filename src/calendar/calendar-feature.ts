@@ -11,7 +11,7 @@ import type { Logger } from '../lib/logger';
 import type { SpaceAdminCheck } from '../spaces/space-admin';
 import { createCalendarRouter } from './calendar-router';
 import { CalendarService } from './calendar-service';
-import { CalendarStore } from './calendar-store';
+import { calendarStores, CalendarStore } from './calendar-store';
 
 export function createCalendar(deps: {
   addon: AddOn;
@@ -25,9 +25,7 @@ export function createCalendar(deps: {
   logger: Logger;
 }): { router: Router; service: CalendarService } {
   const service = new CalendarService({
-    db: deps.db,
-    store: new CalendarStore(deps.db),
-    audit: deps.audit,
+    stores: calendarStores(deps.db, { store: new CalendarStore(deps.db), audit: deps.audit }),
     admins: deps.admins,
     hostBaseUrl: deps.hostBaseUrl,
     localBaseUrl: deps.localBaseUrl,

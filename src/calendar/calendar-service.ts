@@ -1,7 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Knex } from 'knex';
 import { DAY_MS, isOpen } from '../approvals/approval-rules';
-import type { AuditLog } from '../audit/audit-log';
 import type { Principal } from '../confluence/connect-auth';
 import { contentUrl } from '../confluence/confluence-client';
 import type { Clock } from '../lib/clock';
@@ -11,7 +9,7 @@ import type { Logger } from '../lib/logger';
 import type { SpaceAdminCheck } from '../spaces/space-admin';
 import { CalendarEventInput, CalendarInput, renderCalendar } from './calendar-ics';
 import { calendarFeedBody } from './calendar-schemas';
-import type { CalendarDate, CalendarStore } from './calendar-store';
+import type { CalendarDate, CalendarStores } from './calendar-store';
 import { feedFileName, newFeedCredentials, parseFeedFileName, secretMatches, secretSha256 } from './calendar-token';
 
 /**
@@ -53,9 +51,7 @@ export class CalendarService {
 
   constructor(
     private readonly deps: {
-      db: Knex;
-      store: CalendarStore;
-      audit: AuditLog;
+      stores: CalendarStores;
       admins: SpaceAdminCheck;
       /** The installed tenant's Confluence base URL (null when not installed): event links point there. */
       hostBaseUrl: (clientKey: string) => Promise<string | null>;
@@ -74,7 +70,7 @@ export class CalendarService {
 
   async status(p: Principal, spaceKey: string): Promise<CalendarFeedStatus> {
     await this.assertSpaceAdmin(p, spaceKey);
-    const feed = await this.deps.store.find(p.clientKey, spaceKey);
+    const feed = await this.deps.stores.calendar.find(p.clientKey, spaceKey);
     return { spaceKey, exists: !!feed, showTitles: feed?.showTitles ?? false, createdAt: feed?.createdAt.toISOString() ?? null };
   }
 
@@ -83,10 +79,10 @@ export class CalendarService {
     await this.assertSpaceAdmin(p, spaceKey);
     const opts = parseInput(calendarFeedBody, body);
     const credentials = newFeedCredentials();
-    const { feed, rotated, previousFeedId } = await this.deps.db.transaction(async (trx) => {
-      const before = await this.deps.store.lock(p.clientKey, spaceKey, trx);
-      const feed = await this.deps.store.put(p.clientKey, spaceKey, { feedId: credentials.feedId, secretSha256: secretSha256(credentials.secret), showTitles: opts.showTitles }, trx);
-      await this.deps.audit.append(trx, p.clientKey, {
+    const { feed, rotated, previousFeedId } = await this.deps.stores.transaction(async (tx) => {
+      const before = await tx.feeds.lock(p.clientKey, spaceKey);
+      const feed = await tx.feeds.put(p.clientKey, spaceKey, { feedId: credentials.feedId, secretSha256: secretSha256(credentials.secret), showTitles: opts.showTitles });
+      await tx.audit.append(p.clientKey, {
         action: before ? 'calendar-feed.rotated' : 'calendar-feed.created',
         actor: { type: 'user', accountId: p.accountId },
         spaceKey,
@@ -111,12 +107,12 @@ export class CalendarService {
   async configure(p: Principal, spaceKey: string, body: unknown): Promise<CalendarFeedStatus & { changed: boolean }> {
     await this.assertSpaceAdmin(p, spaceKey);
     const opts = parseInput(calendarFeedBody, body);
-    const { feed, changed } = await this.deps.db.transaction(async (trx) => {
-      const before = await this.deps.store.lock(p.clientKey, spaceKey, trx);
+    const { feed, changed } = await this.deps.stores.transaction(async (tx) => {
+      const before = await tx.feeds.lock(p.clientKey, spaceKey);
       if (!before) throw new NotFoundError(`Space ${spaceKey} has no calendar subscription: create one first.`);
       if (before.showTitles === opts.showTitles) return { feed: before, changed: false };
-      const feed = await this.deps.store.setShowTitles(p.clientKey, spaceKey, opts.showTitles, trx);
-      await this.deps.audit.append(trx, p.clientKey, {
+      const feed = await tx.feeds.setShowTitles(p.clientKey, spaceKey, opts.showTitles);
+      await tx.audit.append(p.clientKey, {
         action: 'calendar-feed.configured',
         actor: { type: 'user', accountId: p.accountId },
         spaceKey,
@@ -129,11 +125,11 @@ export class CalendarService {
 
   async revoke(p: Principal, spaceKey: string): Promise<void> {
     await this.assertSpaceAdmin(p, spaceKey);
-    const revoked = await this.deps.db.transaction(async (trx) => {
-      const before = await this.deps.store.lock(p.clientKey, spaceKey, trx);
+    const revoked = await this.deps.stores.transaction(async (tx) => {
+      const before = await tx.feeds.lock(p.clientKey, spaceKey);
       if (!before) throw new NotFoundError(`Space ${spaceKey} has no calendar subscription to revoke.`);
-      await this.deps.store.remove(p.clientKey, spaceKey, trx);
-      await this.deps.audit.append(trx, p.clientKey, {
+      await tx.feeds.remove(p.clientKey, spaceKey);
+      await tx.audit.append(p.clientKey, {
         action: 'calendar-feed.revoked',
         actor: { type: 'user', accountId: p.accountId },
         spaceKey,
@@ -152,14 +148,14 @@ export class CalendarService {
    */
   async calendar(fileName: string): Promise<string> {
     const credentials = parseFeedFileName(fileName);
-    const feed = credentials ? await this.deps.store.findByFeedId(credentials.feedId) : null;
+    const feed = credentials ? await this.deps.stores.calendar.findByFeedId(credentials.feedId) : null;
     const matches = secretMatches(credentials?.secret ?? '', feed?.secretSha256 ?? UNKNOWN_FEED_HASH);
     if (!feed || !matches) throw new NotFoundError(NO_FEED);
     const hostBaseUrl = await this.deps.hostBaseUrl(feed.clientKey);
     if (!hostBaseUrl) throw new NotFoundError(NO_FEED);
 
     const from = new Date(this.deps.clock.now().getTime() - FEED_HISTORY_DAYS * DAY_MS).toISOString().slice(0, 10);
-    const found = await this.deps.store.datedWorkflows(feed.clientKey, feed.spaceKey, from, MAX_FEED_WORKFLOWS + 1);
+    const found = await this.deps.stores.calendar.datedWorkflows(feed.clientKey, feed.spaceKey, from, MAX_FEED_WORKFLOWS + 1);
     const workflows = found.slice(0, MAX_FEED_WORKFLOWS);
     const dates: CalendarDate[] = [];
     for (const wf of workflows) {
@@ -167,7 +163,7 @@ export class CalendarService {
       const review = wf.expiresAt?.toISOString().slice(0, 10);
       if (review && review >= from) dates.push({ workflowId: wf.id, kind: 'review', date: review });
     }
-    const revisions = new Map((await this.deps.store.revise(feed.clientKey, dates)).map((r) => [`${r.kind} ${r.workflowId}`, r]));
+    const revisions = new Map((await this.deps.stores.calendar.revise(feed.clientKey, dates)).map((r) => [`${r.kind} ${r.workflowId}`, r]));
     const byId = new Map(workflows.map((wf) => [wf.id, wf]));
     const events: CalendarEventInput[] = dates.map((d) => {
       const wf = byId.get(d.workflowId)!;

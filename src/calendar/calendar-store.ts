@@ -1,4 +1,8 @@
 import type { Knex } from 'knex';
+import type { AuditLog } from '../audit/audit-log';
+import type { AuditTx } from '../audit/audit-tx';
+import { withTransactional } from '../db/transactional';
+import type { Transactional } from '../lib/transactional';
 import { OPEN_STATES } from '../approvals/approval-rules';
 import { toWorkflow, WorkflowRow } from '../approvals/workflow-rows';
 import type { Workflow } from '../approvals/approvals-types';
@@ -153,4 +157,41 @@ export class CalendarStore {
       revisedAt: r.revised_at,
     }));
   }
+}
+
+/** A space's feed inside one transaction: locked until it ends, written with it. */
+export interface CalendarFeedWrites {
+  /** Locks the space's feed (whether it has one yet or not) and returns it. */
+  lock(clientKey: string, spaceKey: string): Promise<CalendarFeed | null>;
+  put(clientKey: string, spaceKey: string, feed: { feedId: string; secretSha256: Buffer; showTitles: boolean }): Promise<CalendarFeed>;
+  setShowTitles(clientKey: string, spaceKey: string, showTitles: boolean): Promise<CalendarFeed>;
+  remove(clientKey: string, spaceKey: string): Promise<boolean>;
+}
+
+/** What a change to a space's feed writes in one transaction: the feed and the audit chain. */
+export interface CalendarTx {
+  feeds: CalendarFeedWrites;
+  audit: AuditTx;
+}
+
+/** Reads of feeds and dated workflows outside any transaction. */
+export type CalendarReads = Pick<CalendarStore, 'find' | 'findByFeedId' | 'datedWorkflows' | 'revise'>;
+
+export interface CalendarStores extends Transactional<CalendarTx> {
+  calendar: CalendarReads;
+}
+
+/** The calendar service's stores: reads on the pool, and feed changes with the audit chain bound to one transaction. */
+export function calendarStores(db: Knex, deps: { store: CalendarStore; audit: AuditLog }): CalendarStores {
+  const { store } = deps;
+  const tx = withTransactional(db, (trx) => ({
+    feeds: {
+      lock: (ck: string, spaceKey: string) => store.lock(ck, spaceKey, trx),
+      put: (ck: string, spaceKey: string, feed: { feedId: string; secretSha256: Buffer; showTitles: boolean }) => store.put(ck, spaceKey, feed, trx),
+      setShowTitles: (ck: string, spaceKey: string, showTitles: boolean) => store.setShowTitles(ck, spaceKey, showTitles, trx),
+      remove: (ck: string, spaceKey: string) => store.remove(ck, spaceKey, trx),
+    },
+    audit: deps.audit.in(trx),
+  }));
+  return { calendar: store, transaction: tx.transaction };
 }
