@@ -3,6 +3,7 @@
  * the events and what the space admin allows the feed to reveal.
  */
 import ical from 'ical-generator';
+import { DAY_MS } from '../approvals/approval-rules';
 
 export type CalendarEventKind = 'due' | 'review';
 
@@ -69,7 +70,7 @@ export function renderCalendar(input: CalendarInput): string {
       stamp: e.revisedAt,
       lastModified: e.revisedAt,
       start: day,
-      end: new Date(day.getTime() + 86_400_000),
+      end: new Date(day.getTime() + DAY_MS),
       allDay: true,
       summary: eventSummary(e, input.showTitles),
       description: `${WHAT[e.kind].description} Confluence checks your access when you open it.`,
