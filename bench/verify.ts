@@ -1,6 +1,6 @@
 /**
  * Verification benchmark (issue 15): `attest verify` of an N-event evidence pack (read through chain.txt, the
- * default) and of the same export as a bare CSV, against node:crypto's SHA-256 over the same bytes (one
+ * default, with worker threads, and with `--threads 0`) and of the same export as a bare CSV, against node:crypto's SHA-256 over the same bytes (one
  * streamed hash of each file) and csv-parse alone over the CSV. Goals: the pack ≥ 100k events/s, the CSV
  * ≥ 50k rows/s. Ends with one JSON line of the figures.
  *
@@ -70,9 +70,13 @@ async function main(): Promise<void> {
     const pack = fixture.pack
       ? await measure(process.execPath, [ATTEST_BIN, 'verify', fixture.pack, '--trust-pack-key'], { env })
       : null;
+    const pack0 = fixture.pack
+      ? await measure(process.execPath, [ATTEST_BIN, 'verify', fixture.pack, '--trust-pack-key', '--threads', '0'], { env })
+      : null;
     const csv = await measure(process.execPath, [ATTEST_BIN, 'verify', fixture.csv], { env });
     const rows = verified(csv, 'CSV');
     if (pack && verified(pack, 'pack') !== rows) throw new Error('the pack and the CSV hold different rows');
+    if (pack0 && verified(pack0, 'pack --threads 0') !== rows) throw new Error('the pack and the CSV hold different rows');
     const shaCsv = await sha256Of(fixture.csv);
     const shaPack = fixture.pack ? await sha256Of(fixture.pack) : null;
     let parsed = 0;
@@ -90,7 +94,8 @@ async function main(): Promise<void> {
       );
     if (pack && shaPack !== null) {
       line('node:crypto SHA-256 over the pack (zip)', shaPack, '–', shaPack);
-      line('attest verify PACK.zip (chain.txt; CLI incl. tsx start)', pack.seconds, pack.peakRssMb.toFixed(0), shaPack, pack.cpuSeconds);
+      line('attest verify PACK.zip (chain.txt, worker threads; CLI incl. tsx start)', pack.seconds, pack.peakRssMb.toFixed(0), shaPack, pack.cpuSeconds);
+      if (pack0) line('attest verify PACK.zip --threads 0 (main thread only)', pack0.seconds, pack0.peakRssMb.toFixed(0), shaPack, pack0.cpuSeconds);
     }
     line('node:crypto SHA-256 over the CSV', shaCsv, '–', shaCsv);
     line('csv-parse alone (no checks)', csvParse, '–', shaCsv);
@@ -98,12 +103,17 @@ async function main(): Promise<void> {
     const rate = (s: number) => Math.round(rows / s);
     const figures = {
       bench: 'verify',
+      loadAverage: os.loadavg()[0],
+      cores: os.availableParallelism(),
       events: rows,
       packEventsPerSec: pack ? rate(pack.seconds) : null,
       packGoalMet: pack ? rate(pack.seconds) >= 100_000 : null,
       packVsSha256: pack && shaPack ? Number((pack.seconds / shaPack).toFixed(2)) : null,
       packPeakRssMb: pack ? Math.round(pack.peakRssMb) : null,
       packEventsPerCpuSec: pack ? Math.round(rows / pack.cpuSeconds) : null,
+      packOneThreadEventsPerSec: pack0 ? rate(pack0.seconds) : null,
+      packOneThreadPeakRssMb: pack0 ? Math.round(pack0.peakRssMb) : null,
+      packOneThreadEventsPerCpuSec: pack0 ? Math.round(rows / pack0.cpuSeconds) : null,
       csvRowsPerSec: rate(csv.seconds),
       csvGoalMet: rate(csv.seconds) >= 50_000,
       csvVsSha256: Number((csv.seconds / shaCsv).toFixed(2)),

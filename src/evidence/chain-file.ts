@@ -15,7 +15,7 @@ import { RowPool } from './row-pool';
 import { fileProblem, VerifyFailure } from './verify-result';
 
 /** About this much text per batch (whole lines): large enough that a worker's round trip is noise. */
-const BATCH_CHARS = 1 << 18;
+const BATCH_CHARS = 1 << 16;
 
 /** Applies a checked batch in order; at its first failing line the checker names the problem. */
 async function applyBatch(r: ChainBatchResult, text: string, checker: EvidenceChecker, csv: CsvComparison): Promise<void> {
@@ -51,7 +51,7 @@ export async function checkChainLines(chain: Readable, csv: Readable, checker: E
   };
   const submit = async (text: string) => {
     if (!pool) return applyBatch(checkChainBatch(text, cfg, csvWidth), text, checker, cmp);
-    inFlight.push({ text, result: pool.run(text, cfg, csvWidth) });
+    inFlight.push({ text, result: pool.run({ kind: 'chain', text, cfg, csvWidth }) });
     // A failure surfaces when its batch settles, in order; the others are awaited before the pool closes.
     inFlight[inFlight.length - 1].result.catch(() => undefined);
     if (inFlight.length >= pool.size * 2) await settle();

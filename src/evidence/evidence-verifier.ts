@@ -17,19 +17,30 @@ import { checkChainLines, locateCsvMismatch } from './chain-file';
 import { checkpointTimestamp, Manifest, PackCheckpoint, readCheckpoints } from './pack-checkpoints';
 import { entryDigest, isZip, openLarge, openZip, readSmall, Sha256Tap, zipEntries } from './pack-zip';
 import { RowPool, workersFor } from './row-pool';
-import { checkCsv, checkerFor, checkSince, success } from './verify-outcome';
+import { checkerFor, checkSince, success } from './verify-outcome';
+import { checkCsv } from './csv-file';
 import { CheckpointOutcome, FileVerifyOptions, FileVerifyResult, fileProblem, VerifyFailure } from './verify-result';
 
 export type { CheckpointOutcome, FileVerifyOptions, FileVerifyResult } from './verify-result';
 export { EvidenceChecker } from './evidence-checker';
 export { readEarlierCheckpoint } from './pack-checkpoints';
 
-/** Verifies a bare CSV export read from `input`. */
+/** A CSV stream's rows, in `threads` workers (none: on the main thread). */
+async function checkCsvWith(input: Readable, checker: EvidenceChecker, threads: number): Promise<void> {
+  const pool = threads > 0 ? new RowPool(threads) : null;
+  try {
+    await checkCsv(input, checker, pool);
+  } finally {
+    await pool?.close();
+  }
+}
+
+/** Verifies a bare CSV export read from `input` (in worker threads only when `opts.threads` asks: its size is not known). */
 export async function verifyEvidenceCsv(input: Readable, opts: FileVerifyOptions = {}): Promise<FileVerifyResult> {
   const checker = checkerFor(opts, null);
   if (opts.since) checker.watchSeq(opts.since.seq);
   try {
-    await checkCsv(input, checker);
+    await checkCsvWith(input, checker, opts.threads ?? 0);
     if (opts.since) checkSince(checker, opts.since);
   } catch (err) {
     if (err instanceof VerifyFailure) return err.failure;
@@ -194,9 +205,10 @@ async function packRows(p: PackHead, checker: EvidenceChecker, opts: FileVerifyO
   if (p.v4 && !chainListed) fileProblem(`manifest.json lists no ${PACK.chain}`);
   if (p.v4 && !opts.viaCsv) return chainRows(p, checker, opts);
   const tap = new Sha256Tap();
-  const events = await zf.openReadStreamPromise(need(PACK.events));
+  const eventsEntry = need(PACK.events);
+  const events = await openLarge(zf, eventsEntry);
   events.on('error', (err) => tap.destroy(err));
-  await checkCsv(events.pipe(tap), checker);
+  await checkCsvWith(events.pipe(tap), checker, workersFor(eventsEntry.uncompressedSize, opts.threads));
   if (tap.hex !== manifest.files[PACK.events].sha256) fileProblem(`${PACK.events} does not match its SHA-256 in manifest.json`);
   if (chainListed && (await entryDigest(zf, need(PACK.chain))) !== chainListed.sha256) fileProblem(`${PACK.chain} does not match its SHA-256 in manifest.json`);
 }
@@ -300,5 +312,6 @@ export async function verifyEvidencePack(file: string, opts: FileVerifyOptions =
 /** A zip is read as an evidence pack; anything else as CSV. */
 export async function verifyEvidenceFile(file: string, opts: FileVerifyOptions = {}): Promise<FileVerifyResult> {
   if (await isZip(file)) return verifyEvidencePack(file, opts);
-  return verifyEvidenceCsv(fs.createReadStream(file, { highWaterMark: 1 << 16 }), opts);
+  const threads = workersFor((await fs.promises.stat(file)).size, opts.threads);
+  return verifyEvidenceCsv(fs.createReadStream(file, { highWaterMark: 1 << 16 }), { ...opts, threads });
 }

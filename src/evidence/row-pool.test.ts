@@ -35,7 +35,7 @@ describe('the verifier worker threads', () => {
     try {
       const lines = text.split('\n').slice(0, -1);
       const batches = [lines.slice(0, 100), lines.slice(100, 200), lines.slice(200)].map((b) => `${b.join('\n')}\n`);
-      const results = await Promise.all(batches.map((b) => pool.run(b, cfg, width)));
+      const results = await Promise.all(batches.map((b) => pool.run({ kind: 'chain', text: b, cfg, csvWidth: width })));
       results.forEach((r, i) => {
         const local = checkChainBatch(batches[i], cfg, width);
         expect(r.failAt).toBe(-1);
@@ -56,7 +56,7 @@ describe('the verifier worker threads', () => {
     const tampered = text.replace('line 150 ü', 'line 150 u');
     const pool = new RowPool(1);
     try {
-      const r = await pool.run(tampered, cfg, width);
+      const r = await pool.run({ kind: 'chain', text: tampered, cfg, csvWidth: width });
       expect(r.failAt).toBe(149);
       expect(r.failKind).toBe('row');
       expect(r.facts).toHaveLength(149);

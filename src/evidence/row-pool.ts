@@ -1,26 +1,35 @@
 /**
- * Worker threads for the rows' own checks (issue 15): everything per chain.txt line but the link to the line
- * before is independent, so batches go round-robin to the workers and come back in order for the sequential
+ * Worker threads for the rows' own checks (issue 15): everything per chain.txt line or CSV record but the link
+ * to the row before is independent, so batches go round-robin to the workers and come back in order for the sequential
  * checks. The CLI runs TypeScript through tsx (bin/attest.js), so each worker registers tsx the same way.
  */
 import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { ChainBatchResult } from './chain-batch';
+import type { CsvBatchResult } from './csv-batch';
 import type { RowConfig } from './row-checks';
+
+/** A batch for a worker: chain.txt lines (and the width of the CSV they derive), or CSV records. */
+export type WorkerTask = { kind: 'chain'; text: string; cfg: RowConfig; csvWidth: number } | { kind: 'csv'; text: string; cfg: RowConfig };
+type Answer<T extends WorkerTask> = T extends { kind: 'chain' } ? ChainBatchResult : CsvBatchResult;
 
 const WORKER = path.join(__dirname, 'verify-worker.ts');
 /** Below this much chain.txt, starting workers (~0.2 s each with tsx) costs more than it saves. */
 export const WORKERS_FROM_BYTES = 16 << 20;
 
-/** Workers for a file of `bytes`: the number asked for, else one per core but one (1 to 3) for a large file, none for a small one. */
+/**
+ * Workers for a chain.txt of `bytes`: the number asked for; else none for a small file or a single core, and one
+ * per core (at most 3) for a large one: the main thread only inflates, splits and links, so it needs no core of its own.
+ */
 export function workersFor(bytes: number, asked: number | undefined): number {
   if (asked !== undefined) return asked;
-  if (bytes < WORKERS_FROM_BYTES) return 0;
-  return Math.min(3, Math.max(1, os.availableParallelism() - 1));
+  const cores = os.availableParallelism();
+  if (bytes < WORKERS_FROM_BYTES || cores < 2) return 0;
+  return Math.min(3, cores);
 }
 
-type Pending = { resolve: (r: ChainBatchResult) => void; reject: (e: Error) => void };
+type Pending = { resolve: (r: ChainBatchResult | CsvBatchResult) => void; reject: (e: Error) => void };
 
 export class RowPool {
   private readonly workers: Worker[] = [];
@@ -32,7 +41,7 @@ export class RowPool {
     for (let i = 0; i < n; i++) {
       const w = new Worker(`require('tsx/cjs/api').register(); require(${JSON.stringify(WORKER)});`, { eval: true });
       const queue: Pending[] = [];
-      w.on('message', (r: ChainBatchResult) => queue.shift()?.resolve(r));
+      w.on('message', (r: ChainBatchResult | CsvBatchResult) => queue.shift()?.resolve(r));
       w.on('error', (err) => this.fail(err));
       w.on('exit', (code) => code !== 0 && this.fail(new Error(`a verifier worker stopped (exit code ${code})`)));
       this.workers.push(w);
@@ -44,13 +53,13 @@ export class RowPool {
     return this.workers.length;
   }
 
-  /** Checks `text` (whole lines) in the next worker; results of successive calls resolve in call order per worker. */
-  run(text: string, cfg: RowConfig, csvWidth: number): Promise<ChainBatchResult> {
+  /** Checks a batch in the next worker; results of successive calls resolve in call order per worker. */
+  run<T extends WorkerTask>(task: T): Promise<Answer<T>> {
     if (this.failed) return Promise.reject(this.failed);
     const i = this.next++ % this.workers.length;
     return new Promise((resolve, reject) => {
-      this.pending[i].push({ resolve, reject });
-      this.workers[i].postMessage({ text, cfg, csvWidth });
+      this.pending[i].push({ resolve: resolve as Pending['resolve'], reject });
+      this.workers[i].postMessage(task);
     });
   }
 

@@ -1,40 +1,8 @@
 /** The verdict of a CSV or a pack once its rows are read: `--since`, how far signatures reach, strict mode. */
-import { Readable } from 'node:stream';
-import { StringDecoder } from 'node:string_decoder';
 import { isHashHex } from '../audit/audit-format';
-import { CsvRecordReader, CsvSyntaxError } from './csv-records';
 import { type CheckerOptions, EvidenceChecker } from './evidence-checker';
 import { PACK_FORMAT_V1 } from './evidence-pack';
 import { CheckpointOutcome, FileVerifyOptions, FileVerifyResult, fileProblem, VerifyFailure } from './verify-result';
-
-/** Feeds a CSV byte stream through the checker (the strict RFC 4180 reader: csv-records.ts). */
-export async function checkCsv(input: Readable, checker: EvidenceChecker): Promise<void> {
-  const reader = new CsvRecordReader();
-  const decoder = new StringDecoder('utf8');
-  let header = true;
-  const take = (records: string[][]) => {
-    for (const record of records) {
-      if (header) {
-        checker.header(record);
-        header = false;
-      } else {
-        checker.row(record);
-      }
-    }
-  };
-  try {
-    for await (const chunk of input) take(reader.push(decoder.write(chunk as Buffer)));
-    take(reader.push(decoder.end()));
-    take(reader.end());
-  } catch (err) {
-    if (err instanceof CsvSyntaxError) fileProblem(`the CSV cannot be parsed after row ${checker.rows}: ${err.message}`);
-    throw err;
-  } finally {
-    input.destroy();
-  }
-  if (header) fileProblem('the file is empty (no header row)');
-}
-
 
 /**
  * `--since`: the file holds the earlier checkpoint's chain hash at its seq, or starts right after it from that
