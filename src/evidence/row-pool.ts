@@ -19,14 +19,16 @@ const WORKER = path.join(__dirname, 'verify-worker.ts');
 export const WORKERS_FROM_BYTES = 16 << 20;
 
 /**
- * Workers for a chain.txt of `bytes`: the number asked for; else none for a small file or a single core, and one
- * per core (at most 3) for a large one: the main thread only inflates, splits and links, so it needs no core of its own.
+ * Workers for a file of `bytes`: the number asked for; else none for a small file, and for a large one one per
+ * core but one (at most 3) from 4 cores up. On 2 cores the workers cost more than they bring: each starts tsx
+ * and holds its own ~50 MB, the main thread still needs a core to inflate, split and link, and on a shared
+ * machine they took longer than the main thread alone (bench/README.md, "Verify").
  */
 export function workersFor(bytes: number, asked: number | undefined): number {
   if (asked !== undefined) return asked;
   const cores = os.availableParallelism();
-  if (bytes < WORKERS_FROM_BYTES || cores < 2) return 0;
-  return Math.min(3, cores);
+  if (bytes < WORKERS_FROM_BYTES || cores < 4) return 0;
+  return Math.min(3, cores - 1);
 }
 
 type Pending = { resolve: (r: ChainBatchResult | CsvBatchResult) => void; reject: (e: Error) => void };
