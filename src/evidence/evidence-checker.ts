@@ -49,12 +49,15 @@ export class EvidenceChecker {
 
   constructor(private readonly opts: CheckerOptions = {}) {
     this.tenant = opts.tenant ?? null;
+    this.config = this.rowConfig();
   }
 
-  /** What a worker needs to check rows on its own. */
-  get config(): RowConfig {
+  private rowConfig(): RowConfig {
     return { width: this.columns.length, filter: this.opts.filter ?? null, noHidden: !!this.opts.noHidden };
   }
+
+  /** What a worker needs to check rows on its own (set again when the header says how wide the rows are). */
+  config: RowConfig;
 
   get erasedSubjects(): number {
     return this.erasedRefs.size;
@@ -91,6 +94,7 @@ export class EvidenceChecker {
     const known = [EVIDENCE_COLUMNS, EVIDENCE_COLUMNS_V18, LEGACY_EVIDENCE_COLUMNS].find((h) => record.length === h.length && record.every((c, i) => c === h[i]));
     if (!known) fileProblem(`the header row is not the evidence CSV header (expected: ${EVIDENCE_COLUMNS.join(',')})`);
     this.columns = known!;
+    this.config = this.rowConfig();
   }
 
   /** How the first row is anchored, once every row is in. */
