@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { canonicalText, chainHash, genesisHash, leafHash, subjectRef } from '../audit/audit-format';
 import { checkChainBatch } from './chain-batch';
 import { chainLine } from './chain-lines';
@@ -31,11 +32,15 @@ describe('the verifier worker threads', () => {
   const width = EVIDENCE_COLUMNS.length;
 
   it('check a batch of chain.txt lines exactly as the main thread does, and hand back the same CSV bytes', async () => {
+    // From any directory, as `npx attest verify` runs: the workers must find tsx and their module all the same.
+    const cwd = process.cwd();
+    process.chdir(os.tmpdir());
     const pool = new RowPool(2);
     try {
       const lines = text.split('\n').slice(0, -1);
       const batches = [lines.slice(0, 100), lines.slice(100, 200), lines.slice(200)].map((b) => `${b.join('\n')}\n`);
       const results = await Promise.all(batches.map((b) => pool.run({ kind: 'chain', text: b, cfg, csvWidth: width })));
+      process.chdir(cwd);
       results.forEach((r, i) => {
         const local = checkChainBatch(batches[i], cfg, width);
         expect(r.failAt).toBe(-1);
@@ -48,6 +53,7 @@ describe('the verifier worker threads', () => {
       expect(checker.start()).toBe('genesis');
       expect(checker.rows).toBe(300);
     } finally {
+      process.chdir(cwd);
       await pool.close();
     }
   });

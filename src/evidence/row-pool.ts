@@ -15,6 +15,8 @@ export type WorkerTask = { kind: 'chain'; text: string; cfg: RowConfig; csvWidth
 type Answer<T extends WorkerTask> = T extends { kind: 'chain' } ? ChainBatchResult : CsvBatchResult;
 
 const WORKER = path.join(__dirname, 'verify-worker.ts');
+/** Resolved here: code a worker evaluates resolves modules from the working directory, which may be anywhere. */
+const TSX = require.resolve('tsx/cjs/api');
 /** Below this much chain.txt, starting workers (~0.2 s each with tsx) costs more than it saves. */
 export const WORKERS_FROM_BYTES = 16 << 20;
 
@@ -41,7 +43,7 @@ export class RowPool {
 
   constructor(n: number) {
     for (let i = 0; i < n; i++) {
-      const w = new Worker(`require('tsx/cjs/api').register(); require(${JSON.stringify(WORKER)});`, { eval: true });
+      const w = new Worker(`require(${JSON.stringify(TSX)}).register(); require(${JSON.stringify(WORKER)});`, { eval: true });
       const queue: Pending[] = [];
       w.on('message', (r: ChainBatchResult | CsvBatchResult) => queue.shift()?.resolve(r));
       w.on('error', (err) => this.fail(err));
