@@ -48,7 +48,13 @@ module.exports = {
       name: 'audit-format-is-pure',
       severity: 'error',
       comment: 'The chain format and the evidence CSV/verifier are read by the offline CLI: no database, no HTTP, no Connect.',
-      from: { path: '^src/(audit/audit-format|audit/checkpoint-format|evidence/evidence-csv|evidence/evidence-verifier)\\.ts$' },
+      // Every module of the offline verifier (src/cli/verify-file.ts and what it loads, worker threads included).
+      from: {
+        path: [
+          '^src/audit/(audit-format|checkpoint-format)\\.ts$',
+          '^src/evidence/(evidence-csv|evidence-verifier|evidence-checker|evidence-checkpoint|row-checks|row-pool|verify-worker|verify-hashes|verify-outcome|verify-result|chain-file|chain-batch|chain-lines|csv-file|csv-batch|csv-records|pack-zip|pack-checkpoints)\\.ts$',
+        ],
+      },
       to: { path: ['^node_modules/(knex|pg|express|atlassian-connect-express)/', '^src/(db|confluence|approvals|spaces)/'] },
     },
     {

@@ -42,6 +42,14 @@ export class CsvRecordReader {
   /** Records completed so far (for error messages). */
   records = 0;
 
+  /** `from`: a reader taking over in the middle of a file, after that many records (no byte-order mark there). */
+  constructor(from?: { records: number }) {
+    if (from) {
+      this.records = from.records;
+      this.started = true;
+    }
+  }
+
   /** The records completed by `chunk`. */
   push(chunk: string): string[][] {
     this.buf = this.buf.length ? this.buf + chunk : chunk;

@@ -21,9 +21,20 @@ export function chainHashHex(prevHex: string, leafHex: string): string {
   return hash('sha256', node, 'hex');
 }
 
+/** Refs already computed: an export shows the same few subjects on many rows. Bounded; emptied when full. */
+const refs = new Map<string, string>();
+const MAX_REFS = 10_000;
+
 /** hex SHA-256(salt ‖ utf8(accountId)). */
 export function subjectRefHex(saltHex: string, accountId: string): string {
-  return hash('sha256', Buffer.concat([Buffer.from(saltHex, 'hex'), Buffer.from(accountId, 'utf8')]), 'hex');
+  const key = `${saltHex}\n${accountId}`;
+  let ref = refs.get(key);
+  if (ref === undefined) {
+    ref = hash('sha256', Buffer.concat([Buffer.from(saltHex, 'hex'), Buffer.from(accountId, 'utf8')]), 'hex');
+    if (refs.size >= MAX_REFS) refs.clear();
+    refs.set(key, ref);
+  }
+  return ref;
 }
 
 /** Every object's keys, in the order JSON.stringify writes them, strictly ascending by UTF-16 code units. */

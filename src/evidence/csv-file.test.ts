@@ -1,0 +1,58 @@
+import { Readable } from 'node:stream';
+import { canonicalText, chainHash, genesisHash, leafHash, subjectRef } from '../audit/audit-format';
+import { csvRecord } from './csv-records';
+import { recordsEnd } from './csv-batch';
+import { EVIDENCE_COLUMNS, evidenceRecord } from './evidence-csv';
+import { verifyEvidenceCsv } from './evidence-verifier';
+
+/** An evidence CSV of `n` events of one tenant, as the exporter writes it. */
+function evidenceCsv(n: number): string {
+  const salt = Buffer.alloc(16, 7);
+  let prev = genesisHash('t1');
+  let out = csvRecord(EVIDENCE_COLUMNS);
+  for (let seq = 1; seq <= n; seq++) {
+    const canonical = canonicalText({
+      v: 1, tenant: 't1', seq, at: new Date(Date.UTC(2026, 0, 1, 0, 0, seq)).toISOString().replace('Z', '000Z'),
+      action: 'decision.approved', actor: { type: 'user', ref: subjectRef(salt, `acc-${seq % 3}`) }, space: 'ENG',
+      page: { id: '1', version: 2, title: 'Policy, "quoted"', bodyHash: null }, workflow: 'w1', data: { comment: `line one\r\nline ${seq} ü ${'x'.repeat(400)}`, decision: 'approve' },
+    });
+    const leaf = leafHash(canonical);
+    const chain = chainHash(prev, leaf);
+    out += csvRecord(evidenceRecord({ seq, canonical, leafHash: leaf.toString('hex'), chainHash: chain.toString('hex'), accountId: `acc-${seq % 3}`, saltHex: salt.toString('hex') }, prev.toString('hex')));
+    prev = chain;
+  }
+  return out;
+}
+
+const verify = (text: string, threads: number) => verifyEvidenceCsv(Readable.from([Buffer.from(text, 'utf8')]), { threads });
+
+describe('CSV rows checked in worker threads', () => {
+  jest.setTimeout(60_000);
+  const csv = evidenceCsv(400);
+
+  it('cut the text only where a record ends, quoted line breaks and doubled quotes included', () => {
+    expect(recordsEnd('a,b\r\nc,d\r\ne')).toBe(10);
+    expect(recordsEnd('a,"x\r\ny"\r\nc')).toBe(10);
+    expect(recordsEnd('a,"x""\r\n""y"\r\nc')).toBe(14);
+    expect(recordsEnd('a,"open\r\n')).toBe(-1);
+    expect(recordsEnd('no end')).toBe(-1);
+  });
+
+  it('give the verdict of the main thread alone, for a good file and for each kind of bad one', async () => {
+    const good = await verify(csv, 2);
+    expect(good).toEqual(await verify(csv, 0));
+    expect(good).toMatchObject({ ok: true, rows: 400, start: 'genesis' });
+    const bad = [
+      csv.replace('line 250 ü', 'line 250 u'), // a display cell changed: the comment no longer matches canonical
+      csv.replace(/\r\n300,/, '\r\n301,'), // a seq changed
+      csv.replace('line 120 ü', 'line 120 "ü'), // a quote inside a quoted field, not doubled: the CSV does not parse
+      csv.slice(0, csv.length - 300), // cut short inside the last record
+      `${csv.slice(0, csv.indexOf('\r\n') + 2)}`.replace('seq', 'sequence'), // another header
+    ];
+    for (const text of bad) {
+      const alone = await verify(text, 0);
+      expect(alone.ok).toBe(false);
+      expect(await verify(text, 2)).toEqual(alone);
+    }
+  });
+});

@@ -1,0 +1,104 @@
+/** Reading an evidence pack's zip: its entries, small files whole, large ones streamed (and hashed). */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import { Readable, Transform, TransformCallback } from 'node:stream';
+import { createInflateRaw } from 'node:zlib';
+import yauzl from 'yauzl';
+import { fileProblem, VerifyFailure } from './verify-result';
+
+export const MAX_SMALL_ENTRY = 1 << 20;
+
+/** Digest of what flows through (the pack's events.csv against its manifest). */
+export class Sha256Tap extends Transform {
+  private readonly h = createHash('sha256');
+  hex = '';
+  _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
+    this.h.update(chunk);
+    cb(null, chunk);
+  }
+  _flush(cb: TransformCallback): void {
+    this.hex = this.h.digest('hex');
+    cb();
+  }
+}
+
+export function openZip(file: string): Promise<yauzl.ZipFile> {
+  return new Promise((resolve, reject) =>
+    yauzl.open(file, { lazyEntries: true, autoClose: false }, (err, zf) => (err ? reject(err) : resolve(zf!))),
+  );
+}
+
+export async function zipEntries(zf: yauzl.ZipFile): Promise<Map<string, yauzl.Entry>> {
+  const entries = new Map<string, yauzl.Entry>();
+  await new Promise<void>((resolve, reject) => {
+    zf.on('entry', (e: yauzl.Entry) => {
+      if (entries.has(e.fileName)) reject(new VerifyFailure({ ok: false, row: null, seq: null, reason: `the pack holds ${e.fileName} twice` }));
+      entries.set(e.fileName, e);
+      zf.readEntry();
+    });
+    zf.on('end', () => resolve());
+    zf.on('error', reject);
+    zf.readEntry();
+  });
+  return entries;
+}
+
+export async function readSmall(zf: yauzl.ZipFile, entry: yauzl.Entry): Promise<Buffer> {
+  if (entry.uncompressedSize > MAX_SMALL_ENTRY) fileProblem(`${entry.fileName} is too large`);
+  const stream = await zf.openReadStreamPromise(entry);
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/**
+ * A large entry, inflated in 256 KiB pieces (yauzl's own inflater hands back 16 KiB at a time, and the verifier
+ * pays per piece). Its size is held to the zip's record, as yauzl does; its content to the manifest's digest.
+ */
+export async function openLarge(zf: yauzl.ZipFile, entry: yauzl.Entry): Promise<Readable> {
+  if (!entry.isCompressed()) return zf.openReadStreamPromise(entry);
+  const raw = await zf.openReadStreamPromise(entry, { decompress: false });
+  const inflate = createInflateRaw({ chunkSize: 1 << 18 });
+  let bytes = 0;
+  const sized = new Transform({
+    transform(chunk: Buffer, _e, cb) {
+      bytes += chunk.length;
+      if (bytes > entry.uncompressedSize) return cb(new Error(`${entry.fileName} inflates to more than its recorded size`));
+      cb(null, chunk);
+    },
+    flush(cb) {
+      cb(bytes === entry.uncompressedSize ? null : new Error(`${entry.fileName} inflates to ${bytes} bytes, not its recorded ${entry.uncompressedSize}`));
+    },
+  });
+  raw.on('error', (err) => inflate.destroy(err));
+  inflate.on('error', (err) => sized.destroy(err));
+  return raw.pipe(inflate).pipe(sized);
+}
+
+/** SHA-256 of a zip entry of any size, streamed. */
+export async function entryDigest(zf: yauzl.ZipFile, entry: yauzl.Entry): Promise<string> {
+  const h = createHash('sha256');
+  for await (const c of await openLarge(zf, entry)) h.update(c as Buffer);
+  return h.digest('hex');
+}
+
+export function parseJson<T>(name: string, buf: Buffer): T {
+  try {
+    return JSON.parse(buf.toString('utf8')) as T;
+  } catch {
+    return fileProblem(`${name} is not valid JSON`);
+  }
+}
+
+/** A zip starts with a local file header ("PK\x03\x04", or an empty archive's end record "PK\x05\x06"). */
+export async function isZip(file: string): Promise<boolean> {
+  const fd = await fs.promises.open(file, 'r');
+  const magic = Buffer.alloc(4);
+  try {
+    await fd.read(magic, 0, 4, 0);
+  } finally {
+    await fd.close();
+  }
+  return magic.equals(Buffer.from([0x50, 0x4b, 0x03, 0x04])) || magic.equals(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+}
+

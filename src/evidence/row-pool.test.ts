@@ -1,0 +1,73 @@
+import os from 'node:os';
+import { canonicalText, chainHash, genesisHash, leafHash, subjectRef } from '../audit/audit-format';
+import { checkChainBatch } from './chain-batch';
+import { chainLine } from './chain-lines';
+import { EvidenceChecker } from './evidence-checker';
+import { EVIDENCE_COLUMNS, evidenceRecord } from './evidence-csv';
+import { RowPool } from './row-pool';
+
+/** chain.txt of `n` events of one tenant, as the exporter writes it. */
+function chainText(n: number): string {
+  const salt = Buffer.alloc(16, 7);
+  let prev = genesisHash('t1');
+  let out = '';
+  for (let seq = 1; seq <= n; seq++) {
+    const canonical = canonicalText({
+      v: 1, tenant: 't1', seq, at: new Date(Date.UTC(2026, 0, 1, 0, 0, seq)).toISOString().replace('Z', '000Z'),
+      action: 'decision.approved', actor: { type: 'user', ref: subjectRef(salt, `acc-${seq % 3}`) }, space: 'ENG',
+      page: { id: '1', version: 2, title: 'Policy, "quoted" =1', bodyHash: null }, workflow: 'w1', data: { comment: `line one\nline ${seq} ü`, decision: 'approve' },
+    });
+    const leaf = leafHash(canonical);
+    const chain = chainHash(prev, leaf);
+    out += chainLine(evidenceRecord({ seq, canonical, leafHash: leaf.toString('hex'), chainHash: chain.toString('hex'), accountId: `acc-${seq % 3}`, saltHex: salt.toString('hex') }, prev.toString('hex')));
+    prev = chain;
+  }
+  return out;
+}
+
+describe('the verifier worker threads', () => {
+  jest.setTimeout(60_000);
+  const text = chainText(300);
+  const cfg = new EvidenceChecker().config;
+  const width = EVIDENCE_COLUMNS.length;
+
+  it('check a batch of chain.txt lines exactly as the main thread does, and hand back the same CSV bytes', async () => {
+    // From any directory, as `npx attest verify` runs: the workers must find tsx and their module all the same.
+    const cwd = process.cwd();
+    process.chdir(os.tmpdir());
+    const pool = new RowPool(2);
+    try {
+      const lines = text.split('\n').slice(0, -1);
+      const batches = [lines.slice(0, 100), lines.slice(100, 200), lines.slice(200)].map((b) => `${b.join('\n')}\n`);
+      const results = await Promise.all(batches.map((b) => pool.run({ kind: 'chain', text: b, cfg, csvWidth: width })));
+      process.chdir(cwd);
+      results.forEach((r, i) => {
+        const local = checkChainBatch(batches[i], cfg, width);
+        expect(r.failAt).toBe(-1);
+        expect(r.facts).toEqual(local.facts);
+        expect(Buffer.from(r.csv)).toEqual(Buffer.from(local.csv));
+      });
+      // Their facts pass the sequential checks in order: one chain from genesis.
+      const checker = new EvidenceChecker();
+      for (const r of results) for (const f of r.facts) checker.apply(f);
+      expect(checker.start()).toBe('genesis');
+      expect(checker.rows).toBe(300);
+    } finally {
+      process.chdir(cwd);
+      await pool.close();
+    }
+  });
+
+  it('stop a batch at its first line that fails a check of its own', async () => {
+    const tampered = text.replace('line 150 ü', 'line 150 u');
+    const pool = new RowPool(1);
+    try {
+      const r = await pool.run({ kind: 'chain', text: tampered, cfg, csvWidth: width });
+      expect(r.failAt).toBe(149);
+      expect(r.failKind).toBe('row');
+      expect(r.facts).toHaveLength(149);
+    } finally {
+      await pool.close();
+    }
+  });
+});
