@@ -9,6 +9,7 @@ import { createSidePool } from './db/knex';
 import { createApprovals } from './approvals/approvals-feature';
 import type { ApprovalsService } from './approvals/approvals-service';
 import { AuditLog, createAuditLog } from './audit/audit-log';
+import { AuditStore } from './audit/audit-store';
 import { keyIdOf } from './audit/checkpoint-format';
 import type { CheckpointService } from './audit/checkpoint-service';
 import { checkpointDuties } from './audit/checkpoint-duties';
@@ -165,8 +166,10 @@ async function createFeatures(deps: AppDeps, core: Core) {
   const exports = createExports(deps, core, checkpoints, policies);
   const calendar = createCalendar({ addon, db, audit, admins: spaces.admins, hostBaseUrl: clientBaseUrl(core.store), localBaseUrl: config.localBaseUrl, clock, logger });
   const pageEvents = createPageEvents({ db, addon, approvals: approvals.service, approvalsIn: approvals.txIn, confluence, webhookRouter: core.beforeAce, clock, logger });
-  const privacy = createPrivacy({ db, audit, privacyUrl: config.privacyUrl, credentials: credentialsOf(core.store), logger });
   const reminders = createReminders({ db, approvals: approvals.service, policies, confluence, delegations: mine.delegations, logger });
+  // Every table that keeps accountIds is offered by its owner; the audit chain's subjects are erased last.
+  const personalData = { holders: [approvals.personalData, mine.personalData, reminders.personalData, spaces.personalData, pageEvents.personalData], subjects: new AuditStore(db) };
+  const privacy = createPrivacy({ db, audit, privacyUrl: config.privacyUrl, credentials: credentialsOf(core.store), personalData, logger });
   for (const router of [
     createDescriptorRouter({ addon, config }),
     createOpsRouter({ db }),

@@ -5,6 +5,7 @@ import type { AuditLog } from '../audit/audit-log';
 import type { ConfluenceClient } from '../confluence/confluence-client';
 import type { TenantLookup } from '../confluence/lean-page-jwt';
 import type { Clock } from '../lib/clock';
+import type { PersonalDataHolder } from '../db/personal-data';
 import type { Logger } from '../lib/logger';
 import type { RenderedViews } from '../view-cache/rendered-views';
 import type { TenantDuty } from '../scheduler/jobs';
@@ -41,6 +42,8 @@ export function createApprovals(deps: {
   txIn: (trx: Knex.Transaction) => ApprovalsTx;
   router: Router;
   duties: TenantDuty[];
+  /** The people its workflows and decisions name (privacy lists and erases them through this). */
+  personalData: PersonalDataHolder;
 } {
   const tx = { store: new ApprovalsStore(deps.db), audit: deps.audit, policiesIn: deps.policiesIn };
   const service = new ApprovalsService({
@@ -57,6 +60,7 @@ export function createApprovals(deps: {
   return {
     service,
     txIn: approvalsTxIn(tx),
+    personalData: tx.store,
     router: createApprovalsRouter({ addon: deps.addon, service, confluence: deps.confluence, tenants: deps.tenants }),
     duties: approvalsDuties(service),
   };

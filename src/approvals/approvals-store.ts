@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { PersonalDataHolder, StoredAccount } from '../db/personal-data';
 import { OPEN_STATES } from './approval-rules';
 import type { Decision, Workflow } from './approvals-types';
 import { DecisionChange, DecisionRequest, NewWorkflow, requestKey, WorkflowPatch, WorkflowReads } from './approvals-ports';
@@ -38,7 +39,7 @@ const COLUMN: Record<Exclude<keyof WorkflowPatch, 'pagePosition'>, keyof Workflo
  * that lock or write take the transaction, which `approvalsStores` (approvals-tx-store.ts) binds, so services
  * never see it.
  */
-export class ApprovalsStore implements WorkflowReads {
+export class ApprovalsStore implements WorkflowReads, PersonalDataHolder {
   constructor(private readonly db: Knex) {}
 
   async findWorkflow(clientKey: string, pageId: string, macroId: string, trx?: Knex.Transaction): Promise<Workflow | null> {
@@ -298,4 +299,30 @@ export class ApprovalsStore implements WorkflowReads {
       .orderBy([{ column: 'decided_at' }, { column: 'id' }]);
     return rows.map(toDecision);
   }
+
+  /** People in decisions (approvers, delegates) and workflows (approvers, the bound version's author). */
+  async accountsStored(clientKey: string): Promise<StoredAccount[]> {
+    const { rows } = await this.db.raw(
+      `select approver_id as account_id, decided_at as at from ${DECISIONS} where client_key = :ck
+       union all select delegate_id, decided_at from ${DECISIONS} where client_key = :ck and delegate_id is not null
+       union all select unnest(approvers), updated_at from ${WORKFLOWS} where client_key = :ck
+       union all select bound_author_id, updated_at from ${WORKFLOWS} where client_key = :ck and bound_author_id is not null`,
+      { ck: clientKey },
+    );
+    return rows.map((r: { account_id: string; at: Date }) => ({ accountId: r.account_id, at: r.at }));
+  }
+
+  /** Decisions keep their comment and time under the marker; a workflow's approver or author becomes the marker. */
+  async eraseAccount(clientKey: string, accountId: string, marker: string, trx: Knex.Transaction): Promise<number> {
+    let n = 0;
+    n += await trx(DECISIONS).where({ client_key: clientKey, approver_id: accountId }).update({ approver_id: marker });
+    n += await trx(DECISIONS).where({ client_key: clientKey, delegate_id: accountId }).update({ delegate_id: marker });
+    n += await trx(WORKFLOWS)
+      .where({ client_key: clientKey })
+      .whereRaw('? = any(approvers)', [accountId])
+      .update({ approvers: trx.raw('array_replace(approvers, ?, ?)', [accountId, marker]) });
+    n += await trx(WORKFLOWS).where({ client_key: clientKey, bound_author_id: accountId }).update({ bound_author_id: marker });
+    return n;
+  }
+
 }

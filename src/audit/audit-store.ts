@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { PersonalDataHolder, StoredAccount } from '../db/personal-data';
 import { queryAndCommit } from '../db/query-and-commit';
 import { ChainRow, PG_AT_FORMAT } from './audit-format';
 
@@ -51,7 +52,7 @@ function toChainRow(r: EventDbRow): ChainRow {
  * All SQL of the audit chain. A store is bound to one connection: the pool, or (through `on`) the
  * transaction of the change an event records.
  */
-export class AuditStore {
+export class AuditStore implements PersonalDataHolder {
   constructor(private readonly db: Knex) {}
 
   /** The same store working inside `conn` (usually the caller's transaction). */
@@ -235,4 +236,22 @@ export class AuditStore {
   async insertAdoption(clientKey: string, a: { throughSeq: number; chainHash: Buffer; mac: Buffer }): Promise<void> {
     await this.db(ADOPTIONS).insert({ client_key: clientKey, through_seq: a.throughSeq, chain_hash: a.chainHash, mac: a.mac }).onConflict('client_key').ignore();
   }
+
+  /** The people the chain names by ref, while their subject rows exist. */
+  async accountsStored(clientKey: string): Promise<StoredAccount[]> {
+    const rows = await this.db(SUBJECTS).where({ client_key: clientKey }).select('account_id', 'created_at');
+    return rows.map((r: { account_id: string; created_at: Date }) => ({ accountId: r.account_id, at: r.created_at }));
+  }
+
+  /** A person's ref in the chain, while their subject exists (read before erasing: the erasure event names it). */
+  async refOf(clientKey: string, accountId: string, trx: Knex.Transaction): Promise<string | null> {
+    const row = await trx(SUBJECTS).where({ client_key: clientKey, account_id: accountId }).first('ref');
+    return row ? row.ref : null;
+  }
+
+  /** The subject row goes: the chain keeps verifying (it holds refs), but nothing links the ref to the person. */
+  async eraseAccount(clientKey: string, accountId: string, _marker: string, trx: Knex.Transaction): Promise<number> {
+    return trx(SUBJECTS).where({ client_key: clientKey, account_id: accountId }).delete();
+  }
+
 }

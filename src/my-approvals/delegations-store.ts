@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { PersonalDataHolder, StoredAccount } from '../db/personal-data';
 import type { Delegation } from '../approvals/delegation';
 import type { AuditLog } from '../audit/audit-log';
 import { withTransactional } from '../db/transactional';
@@ -38,7 +39,7 @@ function toDelegation(r: DelegationRow): Delegation {
   };
 }
 
-export class DelegationsStore implements DelegationReads {
+export class DelegationsStore implements DelegationReads, PersonalDataHolder {
   constructor(private readonly db: Knex) {}
 
   /** The person's delegation that nobody ended (it may have lapsed by its date), locked until `trx` ends. */
@@ -111,6 +112,24 @@ export class DelegationsStore implements DelegationReads {
       .returning('*');
     return toDelegation(row as DelegationRow);
   }
+
+  /** Both people of every delegation. */
+  async accountsStored(clientKey: string): Promise<StoredAccount[]> {
+    const rows = await this.db(DELEGATIONS).where({ client_key: clientKey }).select('delegator_id', 'delegate_id', 'updated_at');
+    return rows.flatMap((r: { delegator_id: string; delegate_id: string; updated_at: Date }) => [
+      { accountId: r.delegator_id, at: r.updated_at },
+      { accountId: r.delegate_id, at: r.updated_at },
+    ]);
+  }
+
+  /** A delegation is no evidence (the chain records it, by refs): one naming a closed account goes. */
+  async eraseAccount(clientKey: string, accountId: string, _marker: string, trx: Knex.Transaction): Promise<number> {
+    return trx(DELEGATIONS)
+      .where({ client_key: clientKey })
+      .where((q) => q.where('delegator_id', accountId).orWhere('delegate_id', accountId))
+      .delete();
+  }
+
 }
 
 /** The delegations service's stores: reads on the pool, and transactions with the delegations and the audit chain bound to them. */

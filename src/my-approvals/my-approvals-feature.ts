@@ -5,6 +5,7 @@ import type { SpacePolicyProvider } from '../approvals/space-policy';
 import type { AuditLog } from '../audit/audit-log';
 import type { ConfluenceClient } from '../confluence/confluence-client';
 import type { Clock } from '../lib/clock';
+import type { PersonalDataHolder } from '../db/personal-data';
 import type { Logger } from '../lib/logger';
 import { DelegationsService } from './delegations-service';
 import { DelegationsStore, delegationsStores } from './delegations-store';
@@ -24,9 +25,10 @@ export function createMyApprovals(deps: {
   policies: SpacePolicyProvider;
   clock: Clock;
   logger: Logger;
-}): { delegations: DelegationsService; router: Router } {
+}): { delegations: DelegationsService; router: Router; personalData: PersonalDataHolder } {
   const { db, confluence, clock, policies } = deps;
-  const delegations = new DelegationsService({ stores: delegationsStores(db, { store: new DelegationsStore(db), audit: deps.audit }), confluence, clock, logger: deps.logger.child({ component: 'delegations' }) });
+  const store = new DelegationsStore(db);
+  const delegations = new DelegationsService({ stores: delegationsStores(db, { store, audit: deps.audit }), confluence, clock, logger: deps.logger.child({ component: 'delegations' }) });
   const service = new MyApprovalsService({ store: new MyApprovalsStore(db), confluence, policies, clock, delegations });
-  return { delegations, router: createMyApprovalsRouter({ addon: deps.addon, service, delegations, confluence }) };
+  return { delegations, personalData: store, router: createMyApprovalsRouter({ addon: deps.addon, service, delegations, confluence }) };
 }

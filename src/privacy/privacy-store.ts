@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { AuditLog } from '../audit/audit-log';
+import type { PersonalDataHolder } from '../db/personal-data';
 import { withTransactional } from '../db/transactional';
 import type { ReportedAccount } from './privacy-client';
 import type { PrivacyCycle, PrivacyReads, PrivacyStores } from './privacy-ports';
@@ -8,81 +9,46 @@ export type { PrivacyCycle } from './privacy-ports';
 
 const CYCLES = 'privacy_cycles';
 
+/** Who holds personal data: every owner of a table with accountIds, and the audit chain's subjects (last). */
+export interface PersonalDataHolders {
+  holders: PersonalDataHolder[];
+  /** The audit chain's subjects: its ref for a person, and erased last (the erasure event names the ref). */
+  subjects: PersonalDataHolder & { refOf(clientKey: string, accountId: string, trx: Knex.Transaction): Promise<string | null> };
+}
+
 /**
- * Every place Attest stores an accountId, in one store on purpose: listing them for the reporting
- * cycle and erasing a closed account must not miss a table. Comments stay (they are evidence);
- * a person's accountId is replaced by `erased:<ref>` (or `erased`) and their audit subject is deleted,
- * so the chain keeps verifying but nothing links the ref to the person any more.
+ * The reporting cycle's state, and the personal data the holders keep, composed: each table's owner says what
+ * it holds and erases it (src/db/personal-data.ts); this store only merges and orders them. Comments stay
+ * (they are evidence); a person's accountId is replaced by `erased:<ref>` (or `erased`) and their audit
+ * subject is deleted, so the chain keeps verifying but nothing links the ref to the person any more.
  */
 export class PrivacyStore implements PrivacyReads {
-  constructor(private readonly db: Knex) {}
+  constructor(
+    private readonly db: Knex,
+    private readonly data: PersonalDataHolders,
+  ) {}
 
-  /** Distinct stored accountIds with the last time we stored something about each. */
+  /** Distinct stored accountIds (erased markers left out) with the last time any holder stored something about each. */
   async storedAccounts(clientKey: string): Promise<ReportedAccount[]> {
-    const { rows } = await this.db.raw(
-      `select account_id, max(at) as updated_at from (
-         select account_id, created_at as at from audit_subjects where client_key = :ck
-         union all select approver_id, decided_at from decisions where client_key = :ck
-         union all select delegate_id, decided_at from decisions where client_key = :ck and delegate_id is not null
-         union all select delegator_id, updated_at from delegations where client_key = :ck
-         union all select delegate_id, updated_at from delegations where client_key = :ck
-         union all select unnest(approvers), updated_at from workflows where client_key = :ck
-         union all select bound_author_id, updated_at from workflows where client_key = :ck and bound_author_id is not null
-         union all select unnest(account_ids), sent_at from reminders where client_key = :ck
-         union all select updated_by, updated_at from space_settings where client_key = :ck and updated_by is not null
-         union all select jsonb_array_elements_text(coalesce(settings->'defaults'->'approvers', '[]'::jsonb)), updated_at
-                     from space_settings where client_key = :ck
-       ) a
-       where account_id not like 'erased%'
-       group by account_id
-       order by account_id`,
-      { ck: clientKey },
-    );
-    return rows.map((r: { account_id: string; updated_at: Date }) => ({ accountId: r.account_id, updatedAt: new Date(r.updated_at).toISOString() }));
+    const lists = await Promise.all([...this.data.holders, this.data.subjects].map((h) => h.accountsStored(clientKey)));
+    const latest = new Map<string, number>();
+    for (const { accountId, at } of lists.flat()) {
+      if (!accountId || accountId.startsWith('erased')) continue;
+      latest.set(accountId, Math.max(latest.get(accountId) ?? -Infinity, new Date(at).getTime()));
+    }
+    return [...latest.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([accountId, t]) => ({ accountId, updatedAt: new Date(t).toISOString() }));
   }
 
   async refOf(clientKey: string, accountId: string, trx: Knex.Transaction): Promise<string | null> {
-    const row = await trx('audit_subjects').where({ client_key: clientKey, account_id: accountId }).first('ref');
-    return row ? row.ref : null;
+    return this.data.subjects.refOf(clientKey, accountId, trx);
   }
 
-  /** Replaces the accountId by `marker` everywhere and deletes the audit subject; returns rows touched. */
+  /** Each holder erases the accountId (the audit subject last); returns rows touched. */
   async erase(clientKey: string, accountId: string, marker: string, trx: Knex.Transaction): Promise<number> {
     let n = 0;
-    n += await trx('decisions').where({ client_key: clientKey, approver_id: accountId }).update({ approver_id: marker });
-    n += await trx('decisions').where({ client_key: clientKey, delegate_id: accountId }).update({ delegate_id: marker });
-    // A delegation is no evidence (the chain records it, by refs): one naming a closed account goes.
-    n += await trx('delegations')
-      .where({ client_key: clientKey })
-      .where((q) => q.where('delegator_id', accountId).orWhere('delegate_id', accountId))
-      .delete();
-    n += await trx('workflows')
-      .where({ client_key: clientKey })
-      .whereRaw('? = any(approvers)', [accountId])
-      .update({ approvers: trx.raw('array_replace(approvers, ?, ?)', [accountId, marker]) });
-    n += await trx('workflows').where({ client_key: clientKey, bound_author_id: accountId }).update({ bound_author_id: marker });
-    n += await trx('reminders')
-      .where({ client_key: clientKey })
-      .whereRaw('? = any(account_ids)', [accountId])
-      .update({ account_ids: trx.raw('array_replace(account_ids, ?, ?)', [accountId, marker]) });
-    n += await trx('space_settings').where({ client_key: clientKey, updated_by: accountId }).update({ updated_by: marker });
-    // A closed account cannot approve: it leaves the space's default approvers.
-    n += await trx('space_settings')
-      .where({ client_key: clientKey })
-      .whereRaw(`settings->'defaults'->'approvers' \\? ?`, [accountId])
-      .update({
-        settings: trx.raw(
-          `jsonb_set(settings, '{defaults,approvers}',
-             (select coalesce(jsonb_agg(a), '[]'::jsonb) from jsonb_array_elements_text(settings->'defaults'->'approvers') a where a <> ?))`,
-          [accountId],
-        ),
-      });
-    // Webhook payloads name the users who edited pages.
-    n += await trx('page_events')
-      .where({ client_key: clientKey })
-      .whereRaw('strpos(payload::text, ?) > 0', [accountId])
-      .update({ payload: trx.raw('replace(payload::text, ?, ?)::jsonb', [accountId, marker]) });
-    n += await trx('audit_subjects').where({ client_key: clientKey, account_id: accountId }).delete();
+    for (const holder of [...this.data.holders, this.data.subjects]) n += await holder.eraseAccount(clientKey, accountId, marker, trx);
     return n;
   }
 

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { PersonalDataHolder, StoredAccount } from '../db/personal-data';
 import type { NewReminder, Reminder, ReminderLog } from './reminder-log';
 
 export type { Reminder } from './reminder-log';
@@ -6,7 +7,7 @@ export type { Reminder } from './reminder-log';
 const REMINDERS = 'reminders';
 
 /** The reminder log in PostgreSQL: one statement per step of a run, not one per workflow. */
-export class RemindersStore implements ReminderLog {
+export class RemindersStore implements ReminderLog, PersonalDataHolder {
   constructor(private readonly db: Knex) {}
 
   async lastOfEach(clientKey: string): Promise<Map<string, Reminder>> {
@@ -40,6 +41,20 @@ export class RemindersStore implements ReminderLog {
     if (!ids.length) return;
     await this.db(REMINDERS).where({ client_key: clientKey, status: 'sending' }).whereIn('id', ids).delete();
   }
+
+  /** The people each reminder went to. */
+  async accountsStored(clientKey: string): Promise<StoredAccount[]> {
+    const { rows } = await this.db.raw(`select unnest(account_ids) as account_id, sent_at as at from ${REMINDERS} where client_key = ?`, [clientKey]);
+    return rows.map((r: { account_id: string; at: Date }) => ({ accountId: r.account_id, at: r.at }));
+  }
+
+  async eraseAccount(clientKey: string, accountId: string, marker: string, trx: Knex.Transaction): Promise<number> {
+    return trx(REMINDERS)
+      .where({ client_key: clientKey })
+      .whereRaw('? = any(account_ids)', [accountId])
+      .update({ account_ids: trx.raw('array_replace(account_ids, ?, ?)', [accountId, marker]) });
+  }
+
 }
 
 function toReminder(r: Record<string, any>): Reminder {

@@ -4,6 +4,7 @@ import type { DelegationLookup } from '../approvals/delegation';
 import type { SpacePolicyProvider } from '../approvals/space-policy';
 import type { ConfluenceClient } from '../confluence/confluence-client';
 import type { Clock } from '../lib/clock';
+import type { PersonalDataHolder } from '../db/personal-data';
 import type { Logger } from '../lib/logger';
 import { TenantDuty, tenantJobs } from './jobs';
 import { reminderDuties, ReminderService } from './reminders';
@@ -19,10 +20,11 @@ export function createReminders(deps: {
   confluence: ConfluenceClient;
   delegations: DelegationLookup;
   logger: Logger;
-}): { duties: TenantDuty[] } {
+}): { duties: TenantDuty[]; personalData: PersonalDataHolder } {
   const { db, approvals, policies, confluence, delegations } = deps;
-  const service = new ReminderService({ approvals, policies, confluence, delegations, store: new RemindersStore(db), logger: deps.logger.child({ component: 'reminders' }) });
-  return { duties: reminderDuties(service) };
+  const store = new RemindersStore(db);
+  const service = new ReminderService({ approvals, policies, confluence, delegations, store, logger: deps.logger.child({ component: 'reminders' }) });
+  return { duties: reminderDuties(service), personalData: store };
 }
 
 /** The scheduler, running every duty the features contribute for every installed tenant. */

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { PersonalDataHolder, StoredAccount } from '../db/personal-data';
 import type { AuditLog } from '../audit/audit-log';
 import { DEFAULT_POLICY, SpacePolicyProvider } from '../approvals/space-policy';
 import { withTransactional } from '../db/transactional';
@@ -21,7 +22,7 @@ function toStored(r: SpaceSettingsRow): StoredSpaceSettings {
   return { spaceKey: r.space_key, settings: r.settings, updatedAt: r.updated_at, updatedBy: r.updated_by };
 }
 
-export class SpaceSettingsStore {
+export class SpaceSettingsStore implements PersonalDataHolder {
   constructor(private readonly db: Knex) {}
 
   async find(clientKey: string, spaceKey: string, trx?: Knex.Transaction): Promise<StoredSpaceSettings | null> {
@@ -49,6 +50,34 @@ export class SpaceSettingsStore {
       .returning('*');
     return toStored(row as SpaceSettingsRow);
   }
+
+  /** Who last changed a space's settings, and the space's default approvers. */
+  async accountsStored(clientKey: string): Promise<StoredAccount[]> {
+    const { rows } = await this.db.raw(
+      `select updated_by as account_id, updated_at as at from ${SPACE_SETTINGS} where client_key = :ck and updated_by is not null
+       union all select jsonb_array_elements_text(coalesce(settings->'defaults'->'approvers', '[]'::jsonb)), updated_at
+                   from ${SPACE_SETTINGS} where client_key = :ck`,
+      { ck: clientKey },
+    );
+    return rows.map((r: { account_id: string; at: Date }) => ({ accountId: r.account_id, at: r.at }));
+  }
+
+  /** The editor becomes the marker; a closed account cannot approve, so it leaves the default approvers. */
+  async eraseAccount(clientKey: string, accountId: string, marker: string, trx: Knex.Transaction): Promise<number> {
+    let n = await trx(SPACE_SETTINGS).where({ client_key: clientKey, updated_by: accountId }).update({ updated_by: marker });
+    n += await trx(SPACE_SETTINGS)
+      .where({ client_key: clientKey })
+      .whereRaw(`settings->'defaults'->'approvers' \\? ?`, [accountId])
+      .update({
+        settings: trx.raw(
+          `jsonb_set(settings, '{defaults,approvers}',
+             (select coalesce(jsonb_agg(a), '[]'::jsonb) from jsonb_array_elements_text(settings->'defaults'->'approvers') a where a <> ?))`,
+          [accountId],
+        ),
+      });
+    return n;
+  }
+
 }
 
 /** The space policies as `conn` (a transaction, or the pool) sees them: the defaults where a space saved none. */

@@ -5,6 +5,7 @@ import type { SpacePolicyProvider } from '../approvals/space-policy';
 import type { AuditLog } from '../audit/audit-log';
 import type { ConfluenceClient } from '../confluence/confluence-client';
 import type { Clock } from '../lib/clock';
+import type { PersonalDataHolder } from '../db/personal-data';
 import type { Logger } from '../lib/logger';
 import { SpaceAdminCheck } from './space-admin';
 import { SpaceDashboardService } from './space-dashboard-service';
@@ -34,6 +35,8 @@ export function createSpaces(deps: {
   /** The space policies a transaction sees (a service deciding inside one reads these, not the cache). */
   policiesIn: (trx: Knex.Transaction) => SpacePolicyProvider;
   router: Router;
+  /** Who changed settings and the spaces' default approvers (privacy lists and erases them through this). */
+  personalData: PersonalDataHolder;
 } {
   const { db, confluence, clock } = deps;
   const logger = deps.logger.child({ component: 'spaces' });
@@ -41,5 +44,5 @@ export function createSpaces(deps: {
   const store = new SpaceSettingsStore(db);
   const settings = new SpaceSettingsService({ stores: spaceSettingsStores(db, { store, audit: deps.audit }), admins, logger, onChanged: deps.onChanged });
   const dashboard = new SpaceDashboardService({ store: new SpaceDashboardStore(db), settings, confluence, verification: deps.verification, clock, logger });
-  return { settings, admins, policiesIn: (trx) => storedPolicies(store, trx), router: createSpacesRouter({ addon: deps.addon, settings, dashboard, confluence, checkpointKeyId: deps.checkpointKeyId }) };
+  return { settings, admins, personalData: store, policiesIn: (trx) => storedPolicies(store, trx), router: createSpacesRouter({ addon: deps.addon, settings, dashboard, confluence, checkpointKeyId: deps.checkpointKeyId }) };
 }

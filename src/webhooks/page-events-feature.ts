@@ -5,6 +5,7 @@ import type { ApprovalsTx } from '../approvals/approvals-ports';
 import type { ApprovalsService } from '../approvals/approvals-service';
 import type { ConfluenceClient } from '../confluence/confluence-client';
 import type { Clock } from '../lib/clock';
+import type { PersonalDataHolder } from '../db/personal-data';
 import type { Logger } from '../lib/logger';
 import type { TenantDuty } from '../scheduler/jobs';
 import { pageEventsDuties } from './page-events-duties';
@@ -26,14 +27,15 @@ export function createPageEvents(deps: {
   webhookRouter: Router;
   clock: Clock;
   logger: Logger;
-}): { service: PageEventsService; duties: TenantDuty[] } {
+}): { service: PageEventsService; duties: TenantDuty[]; personalData: PersonalDataHolder } {
+  const store = new PageEventsStore(deps.db);
   const service = new PageEventsService({
-    stores: pageEventsStores(deps.db, { store: new PageEventsStore(deps.db), approvalsIn: deps.approvalsIn }),
+    stores: pageEventsStores(deps.db, { store, approvalsIn: deps.approvalsIn }),
     approvals: deps.approvals,
     confluence: deps.confluence,
     clock: deps.clock,
     logger: deps.logger.child({ component: 'page-events' }),
   });
   registerWebhooks({ addon: deps.addon, router: deps.webhookRouter, logger: deps.logger, pageEvents: service });
-  return { service, duties: pageEventsDuties(service) };
+  return { service, duties: pageEventsDuties(service), personalData: store };
 }

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { PersonalDataHolder, StoredAccount } from '../db/personal-data';
 import type { ApprovalsTx } from '../approvals/approvals-ports';
 import { withTransactional } from '../db/transactional';
 import type { PageEventsInbox, PageEventsInboxTx, PageEventsStores } from './page-events-ports';
@@ -84,7 +85,7 @@ function toPageEvent(r: PageEventRow): PageEvent {
 }
 
 /** The webhook inbox: every delivery is stored here before anything acts on it. */
-export class PageEventsStore implements PageEventsInbox {
+export class PageEventsStore implements PageEventsInbox, PersonalDataHolder {
   constructor(private readonly db: Knex) {}
 
   /** Stores a delivery; null when the same delivery (dedupe key) was stored before. */
@@ -147,6 +148,19 @@ export class PageEventsStore implements PageEventsInbox {
       .limit(limit);
     return rows.map(toPageEvent);
   }
+
+  /** Webhook payloads name the people who edited pages; they are not reported (they are Confluence's own record). */
+  async accountsStored(): Promise<StoredAccount[]> {
+    return [];
+  }
+
+  async eraseAccount(clientKey: string, accountId: string, marker: string, trx: Knex.Transaction): Promise<number> {
+    return trx(TABLE)
+      .where({ client_key: clientKey })
+      .whereRaw('strpos(payload::text, ?) > 0', [accountId])
+      .update({ payload: trx.raw('replace(payload::text, ?, ?)::jsonb', [accountId, marker]) });
+  }
+
 }
 
 /** The inbox's methods that take part in a transaction, bound to `trx`. */
