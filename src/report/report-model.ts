@@ -75,10 +75,12 @@ export class ReportBuilder {
   add(e: ReportEvent): void {
     if (e.at >= this.scope.to) return;
     if (!this.inScope(e.space)) return;
-    if (e.actor.ref && e.accountId) this.people.set(e.actor.ref, e.accountId);
+    // Set only when new: a fresh copy of the same name per event would be old-space garbage (see workflow()).
+    if (e.actor.ref && e.accountId && this.people.get(e.actor.ref) !== e.accountId) this.people.set(e.actor.ref, e.accountId);
     if (e.space) this.spacesSeen.add(e.space);
     if (this.inPeriod(e.at)) {
-      this.periodSeqs = this.periodSeqs ? { first: this.periodSeqs.first, last: e.seq } : { first: e.seq, last: e.seq };
+      if (this.periodSeqs) this.periodSeqs.last = e.seq;
+      else this.periodSeqs = { first: e.seq, last: e.seq };
     }
     if (e.action === 'settings.changed') return this.settingsChanged(e);
     if (!e.workflow) return;
@@ -105,14 +107,17 @@ export class ReportBuilder {
       };
       this.wfs.set(e.workflow!, wf);
     }
-    // The latest event names the page as it is now.
-    wf.ref = {
-      id: wf.ref.id,
-      space: e.space ?? wf.ref.space,
-      pageId: e.page?.id ?? wf.ref.pageId,
-      pageTitle: e.page?.title ?? wf.ref.pageTitle,
-      workflowTitle: str(e.data.workflowTitle) ?? wf.ref.workflowTitle,
-    };
+    // The latest event names the page as it is now. A new ref only when a name changed: exceptions keep the ref
+    // they were opened with, and a fresh object per event would outlive a young-generation collection and pile up
+    // as old-space garbage over a long chain (issue 15: the pack's peak memory).
+    const ref = wf.ref;
+    const space = e.space ?? ref.space;
+    const pageId = e.page?.id ?? ref.pageId;
+    const pageTitle = e.page?.title ?? ref.pageTitle;
+    const workflowTitle = str(e.data.workflowTitle) ?? ref.workflowTitle;
+    if (space !== ref.space || pageId !== ref.pageId || pageTitle !== ref.pageTitle || workflowTitle !== ref.workflowTitle) {
+      wf.ref = { id: ref.id, space, pageId, pageTitle, workflowTitle };
+    }
     return wf;
   }
 
@@ -236,9 +241,16 @@ export class ReportBuilder {
     const kind = e.action === 'decision.approved' ? 'approve' : 'reject';
     if (this.inPeriod(e.at)) this.countDecision(e.at, e.seq, kind);
     const who = displayActor(e);
-    // Only a person's latest decision counts (they may change their mind while the workflow is open).
+    // Only a person's latest decision counts (they may change their mind while the workflow is open). The entry is
+    // reused (moved to the end, as a new one would be): approved() copies the entries it keeps.
+    const entry = wf.roundApprovals.get(who);
     wf.roundApprovals.delete(who);
-    if (kind === 'approve') wf.roundApprovals.set(who, { who, at: e.at, seq: e.seq });
+    if (kind !== 'approve') return;
+    if (entry) {
+      entry.at = e.at;
+      entry.seq = e.seq;
+      wf.roundApprovals.set(entry.who, entry);
+    } else wf.roundApprovals.set(who, { who, at: e.at, seq: e.seq });
   }
 
   /** The workflow approved: exceptions closed, a recertification judged on time or late, the next one due. */
@@ -246,7 +258,7 @@ export class ReportBuilder {
     wf.state = 'approved';
     wf.stateSeq = e.seq;
     if (this.inPeriod(e.at)) this.approvalsTimed.push({ at: e.at, ms: e.at - wf.roundAt, fromSeq: wf.roundSeq, toSeq: e.seq });
-    wf.lastApproval = { at: e.at, seq: e.seq, version: e.page?.version ?? null, approvers: [...wf.roundApprovals.values()] };
+    wf.lastApproval = { at: e.at, seq: e.seq, version: e.page?.version ?? null, approvers: [...wf.roundApprovals.values()].map((a) => ({ ...a })) };
     this.closeExceptions(wf, ['changed-after-approval', 'changed-kept-by-policy', 'approval-expired', 'rejected', 'review-overdue'], e, 'approved');
     const r = wf.recert;
     if (r) {
