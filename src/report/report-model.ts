@@ -7,7 +7,7 @@
  */
 import { DAY_MS } from '../approvals/approval-rules';
 import { displayActor, ExceptionKind, flatten, overdueFrom, RecertRow, ReportEvent, ReportException, ReportModel, ReportScope, SettingsChange, WeekBucket, weekStart } from './report-types';
-import { approvalRows, approverRows, WfState } from './report-state';
+import { approvalRows, approverRows, renameRef, standingApprovals, WfState } from './report-state';
 
 export * from './report-types';
 
@@ -53,7 +53,8 @@ export class ReportBuilder {
     const b = this.bucket(at);
     if (!b) return;
     b[kind]++;
-    b.decisionRange = b.decisionRange ? [b.decisionRange[0], seq] : [seq, seq];
+    if (b.decisionRange) b.decisionRange[1] = seq;
+    else b.decisionRange = [seq, seq];
     if (b.decisionSeqs.length < ReportBuilder.MAX_LISTED_SEQS) b.decisionSeqs.push(seq);
   }
 
@@ -100,6 +101,7 @@ export class ReportBuilder {
         config: null,
         roundAt: e.at,
         roundSeq: e.seq,
+        refHeld: false,
         roundApprovals: new Map(),
         lastApproval: null,
         open: new Map(),
@@ -107,17 +109,8 @@ export class ReportBuilder {
       };
       this.wfs.set(e.workflow!, wf);
     }
-    // The latest event names the page as it is now. A new ref only when a name changed: exceptions keep the ref
-    // they were opened with, and a fresh object per event would outlive a young-generation collection and pile up
-    // as old-space garbage over a long chain (issue 15: the pack's peak memory).
-    const ref = wf.ref;
-    const space = e.space ?? ref.space;
-    const pageId = e.page?.id ?? ref.pageId;
-    const pageTitle = e.page?.title ?? ref.pageTitle;
-    const workflowTitle = str(e.data.workflowTitle) ?? ref.workflowTitle;
-    if (space !== ref.space || pageId !== ref.pageId || pageTitle !== ref.pageTitle || workflowTitle !== ref.workflowTitle) {
-      wf.ref = { id: ref.id, space, pageId, pageTitle, workflowTitle };
-    }
+    // The latest event names the page as it is now.
+    renameRef(wf, { space: e.space, pageId: e.page?.id, pageTitle: e.page?.title, workflowTitle: str(e.data.workflowTitle) });
     return wf;
   }
 
@@ -142,6 +135,7 @@ export class ReportBuilder {
 
   private openException(wf: WfState, kind: ExceptionKind, at: number, seq: number): void {
     if (wf.open.has(kind)) return;
+    wf.refHeld = true;
     const x: ReportException = { kind, workflow: wf.ref, openedAt: at, openedSeq: seq, closedAt: null, closedSeq: null, closedBy: null, openMs: 0, seqs: [seq] };
     wf.open.set(kind, x);
     this.exceptions.push(x);
@@ -241,16 +235,15 @@ export class ReportBuilder {
     const kind = e.action === 'decision.approved' ? 'approve' : 'reject';
     if (this.inPeriod(e.at)) this.countDecision(e.at, e.seq, kind);
     const who = displayActor(e);
-    // Only a person's latest decision counts (they may change their mind while the workflow is open). The entry is
-    // reused (moved to the end, as a new one would be): approved() copies the entries it keeps.
+    // Only a person's latest decision counts (they may change their mind while the workflow is open): a reject
+    // withdraws their approval. Entries are updated in place, never deleted and re-added (that churns the Map's
+    // table, old-space garbage over a long chain); approved() keeps the standing ones in the order they were given.
     const entry = wf.roundApprovals.get(who);
-    wf.roundApprovals.delete(who);
-    if (kind !== 'approve') return;
     if (entry) {
+      entry.standing = kind === 'approve';
       entry.at = e.at;
       entry.seq = e.seq;
-      wf.roundApprovals.set(entry.who, entry);
-    } else wf.roundApprovals.set(who, { who, at: e.at, seq: e.seq });
+    } else if (kind === 'approve') wf.roundApprovals.set(who, { who, at: e.at, seq: e.seq, standing: true });
   }
 
   /** The workflow approved: exceptions closed, a recertification judged on time or late, the next one due. */
@@ -258,10 +251,11 @@ export class ReportBuilder {
     wf.state = 'approved';
     wf.stateSeq = e.seq;
     if (this.inPeriod(e.at)) this.approvalsTimed.push({ at: e.at, ms: e.at - wf.roundAt, fromSeq: wf.roundSeq, toSeq: e.seq });
-    wf.lastApproval = { at: e.at, seq: e.seq, version: e.page?.version ?? null, approvers: [...wf.roundApprovals.values()].map((a) => ({ ...a })) };
+    wf.lastApproval = { at: e.at, seq: e.seq, version: e.page?.version ?? null, approvers: standingApprovals(wf) };
     this.closeExceptions(wf, ['changed-after-approval', 'changed-kept-by-policy', 'approval-expired', 'rejected', 'review-overdue'], e, 'approved');
     const r = wf.recert;
     if (r) {
+      wf.refHeld = true;
       if (r.expiredSeq === null && e.at <= r.dueAt) {
         this.recert.push({ workflow: wf.ref, approvedAt: r.approvedAt, reviewDays: r.reviewDays, dueAt: r.dueAt, outcome: 'on time', doneAt: e.at, lateMs: null, seqs: [r.approvedSeq, e.seq] });
       } else {
