@@ -25,7 +25,7 @@ export class EvidenceService {
       store: EvidenceStore;
       /**
        * The checkpoint signing key (private): it signs each pack's manifest. Null for the operator's CLI, which
-       * holds only the public key: its packs' manifests are unsigned, so they may hide no row (see records).
+       * holds only the public key: its packs' manifests are unsigned, so they may hide no row (see write).
        */
       signingKey: KeyObject | null;
       /** The public key put in packs as public-key.pem (derived from the signing key when there is one). */
