@@ -3,6 +3,7 @@
  * of the same rows and columns computed in SQL. Wall time and peak RSS of each client process, and the peak of
  * an export of 1,000 events of another tenant on the same database (flat memory: the peak must not grow with N).
  * Goals (issue 15): CSV time ≤ 1.2× psql, peak RSS ≤ 120 MB. Ends with one JSON line of the figures.
+ * `attest` runs as an operator runs it (`npx attest`): the executable itself, so its shebang's node flags apply.
  *
  *   npx tsx bench/export.ts [N]          (default 1,000,000; DATABASE_URL or an embedded PostgreSQL)
  *   BENCH_KEEP=/tmp/1m.csv BENCH_KEEP_PACK=/tmp/1m.zip …   keep the exports for bench/verify.ts --file … --pack …
@@ -54,10 +55,10 @@ async function main(): Promise<void> {
     // psql first and last would favour nobody: warm the cache once, then measure each.
     await measure('/usr/bin/psql', [bench.url, '-X', '-q', '-c', `\\copy (${PSQL_QUERY}) to stdout with csv header`], { env, stdoutFile: copy });
     const psql = await measure('/usr/bin/psql', [bench.url, '-X', '-q', '-c', `\\copy (${PSQL_QUERY}) to stdout with csv header`], { env, stdoutFile: copy });
-    const exCsv = await measure(process.execPath, [ATTEST_BIN, 'export', '--client-key', TENANT, '-o', csv], { env });
-    const exZip = await measure(process.execPath, [ATTEST_BIN, 'export', '--client-key', TENANT, '--format', 'zip', '-o', zip], { env });
-    const smallCsv = await measure(process.execPath, [ATTEST_BIN, 'export', '--client-key', SMALL_TENANT, '-o', path.join(bench.dir, 'small.csv')], { env });
-    const smallZip = await measure(process.execPath, [ATTEST_BIN, 'export', '--client-key', SMALL_TENANT, '-o', path.join(bench.dir, 'small.zip')], { env });
+    const exCsv = await measure(ATTEST_BIN, ['export', '--client-key', TENANT, '-o', csv], { env });
+    const exZip = await measure(ATTEST_BIN, ['export', '--client-key', TENANT, '--format', 'zip', '-o', zip], { env });
+    const smallCsv = await measure(ATTEST_BIN, ['export', '--client-key', SMALL_TENANT, '-o', path.join(bench.dir, 'small.csv')], { env });
+    const smallZip = await measure(ATTEST_BIN, ['export', '--client-key', SMALL_TENANT, '-o', path.join(bench.dir, 'small.zip')], { env });
     for (const m of [psql, exCsv, exZip, smallCsv, smallZip]) if (m.code !== 0) throw new Error(`a run failed: ${m.stderr}`);
     const mb = (f: string) => fs.statSync(f).size / 2 ** 20;
     const rows = [

@@ -8,7 +8,7 @@ import type { Config } from '../config';
 import type { ConfluenceClient } from '../confluence/confluence-client';
 import type { Clock } from '../lib/clock';
 import type { Logger } from '../lib/logger';
-import { writeReport } from '../report/report-service';
+import { startReport } from '../report/report-service';
 import { EvidenceLinks } from './evidence-links';
 import { createEvidenceRouter } from './evidence-router';
 import { EvidenceService } from './evidence-service';
@@ -50,6 +50,6 @@ function exportDeps(db: Knex, signingKey: KeyObject, clock: Clock, checkpoints: 
     signingKey,
     clock,
     signHead: (clientKey: string) => checkpoints.checkpoint(clientKey, clock.now()),
-    report: writeReport,
+    report: startReport,
   };
 }

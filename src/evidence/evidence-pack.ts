@@ -37,8 +37,8 @@ export const PACK_FORMAT_V2 = 'attest-evidence-pack-v2';
 /** Packs before the signed manifest: still read, but never "ok" under --strict. */
 export const PACK_FORMAT_V1 = 'attest-evidence-pack-v1';
 
-/** VERIFY.md: how an auditor checks the pack by hand with sha256sum and openssl. */
-export function verifyGuide(p: {
+/** What VERIFY.md says of its pack. */
+export interface GuideFacts {
   tenant: string;
   checkpoint: Checkpoint | null;
   firstSeq: number | null;
@@ -46,7 +46,10 @@ export function verifyGuide(p: {
   endedAtCheckpoint: { requestedToSeq: number } | null;
   /** False for a pack the operator's CLI wrote without the private key. */
   manifestSigned?: boolean;
-}): string {
+}
+
+/** VERIFY.md: how an auditor checks the pack by hand with sha256sum and openssl. */
+export function verifyGuide(p: GuideFacts): string {
   const signed = p.manifestSigned !== false;
   const cp = p.checkpoint;
   const range = p.firstSeq === null ? 'no events' : `seq ${p.firstSeq} to ${p.lastSeq}`;
@@ -102,7 +105,12 @@ It recomputes every hash, checks every column against the signed-over canonical 
 last row against the signed checkpoint and the manifest against its signature. Exit code 0 means the pack
 verifies; 1 names the first bad row. The summary always says how far the signatures reach.
 
-## By hand
+`.concat(guideManifestStep(signed), guideCheckpointStep(p), guideChainAndColumns(p));
+}
+
+/** Step 1: the files are the ones listed, in a signed manifest (or an unsigned one). */
+function guideManifestStep(signed: boolean): string {
+  return `## By hand
 
 ### 1. The files are the ones listed, in a signed manifest
 
@@ -120,7 +128,13 @@ Every line must say \`OK\`. This pack's manifest is not signed (\`manifestSigned
 exporter's word, and what ties the rows to Attest's key is the signed checkpoints below.`
 }
 
-### 2. The checkpoint is signed by Attest's key
+`;
+}
+
+/** Step 2: the checkpoint's signature, and its timestamp when a TSA witnessed it. */
+function guideCheckpointStep(p: GuideFacts): string {
+  const cp = p.checkpoint;
+  return `### 2. The checkpoint is signed by Attest's key
 ${
   cp
     ? `
@@ -158,7 +172,13 @@ This pack carries no signed checkpoint (none covered these rows). The chain belo
 consistent, but only a checkpoint or a hash you hold independently ties it to Attest's key.
 `
 }
-### 3. The chain reaches the checkpoint
+`;
+}
+
+/** Steps 3 to 6: the chain reaches the checkpoint, a row by hand, the columns, the SOC 2 report. */
+function guideChainAndColumns(p: GuideFacts): string {
+  const cp = p.checkpoint;
+  return `### 3. The chain reaches the checkpoint
 
 \`events.csv\` has one row per event, in seq order, RFC 4180 quoting, CRLF line ends. Its last three columns are
 \`chain_hash\`, \`workflow_title\` and \`stage\` (one line each, often empty).${cp ? ` The row with seq ${cp.seq} must carry the chain hash in the checkpoint (line 4 of checkpoint.msg).${p.lastSeq === cp.seq ? " It is the last row, so:\n\n    tail -n 1 events.csv | grep -oE '[0-9a-f]{64},(\"([^\"]|\"\")*\"|[^,\"]*),(\"([^\"]|\"\")*\"|[^,\"]*).$' | head -c 64; echo" : ''}` : ''}

@@ -89,6 +89,12 @@ export class EvidenceStore implements CheckpointSource {
     return row ? ((row.at as string | null) ?? null) : null;
   }
 
+  /** The canonical text of the event at `seq` as stored (null: no such event), unparsed: it may not be JSON. */
+  async canonicalText(clientKey: string, seq: number): Promise<string | null> {
+    const row = await this.db(EVENTS).where({ client_key: clientKey, seq }).first('canonical');
+    return row ? ((row.canonical as string | null) ?? null) : null;
+  }
+
   /**
    * Rows fromSeq..toSeq through a server-side cursor, `batch` rows per FETCH. Must run inside a
    * transaction. Rows after `contentToSeq` come without their canonical text and subject (the database never

@@ -13,7 +13,7 @@ export interface ExportLimits {
   stallMs: number;
   /**
    * PostgreSQL ends an export's session idle inside its snapshot for longer: the backstop for the above.
-   * A client must take each batch of rows the cursor fetches (2000, a few MB) within it.
+   * A client must take each batch of rows the cursor fetches (500, about a megabyte) within it.
    */
   idleInTransactionMs: number;
 }

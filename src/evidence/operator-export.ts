@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Clock } from '../lib/clock';
-import { writeReport } from '../report/report-service';
+import { startReport } from '../report/report-service';
 import { EvidenceService } from './evidence-service';
 import { EvidenceStore } from './evidence-store';
 
@@ -13,5 +13,5 @@ import { EvidenceStore } from './evidence-store';
  * export's peak memory starts from what it loaded).
  */
 export function createOperatorExport(db: Knex, keys: { signingKey: KeyObject | null; publicKey: KeyObject | null }, clock: Clock): EvidenceService {
-  return new EvidenceService({ store: new EvidenceStore(db), signingKey: keys.signingKey, publicKey: keys.publicKey, clock, signHead: async () => undefined, report: writeReport });
+  return new EvidenceService({ store: new EvidenceStore(db), signingKey: keys.signingKey, publicKey: keys.publicKey, clock, signHead: async () => undefined, report: startReport });
 }

@@ -46,6 +46,25 @@ describe('the report model', () => {
     expect(m.requestToApproval).toEqual([]);
   });
 
+  it('a withdrawn approval is not listed, a renewed one is listed where it was renewed; an exception keeps the page name it was opened under', () => {
+    const b = new ReportBuilder({ spaces: null, from: T0, to: T0 + 7 * DAY });
+    const by = (accountId: string) => ({ actor: { type: 'user', ref: accountId.padEnd(64, '0') }, accountId });
+    b.add(event({ action: 'workflow.created', at: T0, data: { config: config() } }));
+    b.add(event({ action: 'decision.approved', at: T0 + 1, ...by('acct-alice'), data: { decision: 'approve' } }));
+    b.add(event({ action: 'decision.approved', at: T0 + 2, ...by('acct-bob'), data: { decision: 'approve' } }));
+    b.add(event({ action: 'decision.approved', at: T0 + 3, ...by('acct-carol'), data: { decision: 'approve' } }));
+    b.add(event({ action: 'decision.rejected', at: T0 + 4, ...by('acct-bob'), data: { decision: 'reject' } }));
+    b.add(event({ action: 'decision.approved', at: T0 + 5, ...by('acct-alice'), data: { decision: 'approve' } }));
+    b.add(event({ action: 'workflow.approved', at: T0 + 6, data: {} }));
+    b.add(event({ action: 'workflow.outdated', at: T0 + DAY, data: { previousState: 'approved' } }));
+    b.add(event({ action: 'decision.approved', at: T0 + DAY + 1, page: { id: '1', title: 'Runbook v2', version: 2 }, ...by('acct-bob'), data: { decision: 'approve' } }));
+    const m = b.finish();
+    const [row] = m.approvals;
+    expect(row.approvers.map((a) => [a.who, a.seq])).toEqual([['acct-carol', 4], ['acct-alice', 6]]);
+    expect(row.workflow.pageTitle).toBe('Runbook v2');
+    expect(m.exceptions).toEqual([expect.objectContaining({ kind: 'changed-after-approval', workflow: expect.objectContaining({ pageTitle: 'Runbook' }) })]);
+  });
+
   it('reads events written before a field existed without failing (the canonical text is the record)', () => {
     const b = new ReportBuilder({ spaces: null, from: T0, to: T0 + 7 * DAY });
     b.add(event({ action: 'workflow.created', at: T0, page: null, data: {} }));

@@ -7,7 +7,7 @@
  */
 import { DAY_MS } from '../approvals/approval-rules';
 import { displayActor, ExceptionKind, flatten, overdueFrom, RecertRow, ReportEvent, ReportException, ReportModel, ReportScope, SettingsChange, WeekBucket, weekStart } from './report-types';
-import { approvalRows, approverRows, WfState } from './report-state';
+import { approvalRows, approverRows, renameRef, standingApprovals, WfState } from './report-state';
 
 export * from './report-types';
 
@@ -53,7 +53,8 @@ export class ReportBuilder {
     const b = this.bucket(at);
     if (!b) return;
     b[kind]++;
-    b.decisionRange = b.decisionRange ? [b.decisionRange[0], seq] : [seq, seq];
+    if (b.decisionRange) b.decisionRange[1] = seq;
+    else b.decisionRange = [seq, seq];
     if (b.decisionSeqs.length < ReportBuilder.MAX_LISTED_SEQS) b.decisionSeqs.push(seq);
   }
 
@@ -75,10 +76,12 @@ export class ReportBuilder {
   add(e: ReportEvent): void {
     if (e.at >= this.scope.to) return;
     if (!this.inScope(e.space)) return;
-    if (e.actor.ref && e.accountId) this.people.set(e.actor.ref, e.accountId);
+    // Set only when new: a fresh copy of the same name per event would be old-space garbage (see workflow()).
+    if (e.actor.ref && e.accountId && this.people.get(e.actor.ref) !== e.accountId) this.people.set(e.actor.ref, e.accountId);
     if (e.space) this.spacesSeen.add(e.space);
     if (this.inPeriod(e.at)) {
-      this.periodSeqs = this.periodSeqs ? { first: this.periodSeqs.first, last: e.seq } : { first: e.seq, last: e.seq };
+      if (this.periodSeqs) this.periodSeqs.last = e.seq;
+      else this.periodSeqs = { first: e.seq, last: e.seq };
     }
     if (e.action === 'settings.changed') return this.settingsChanged(e);
     if (!e.workflow) return;
@@ -98,6 +101,7 @@ export class ReportBuilder {
         config: null,
         roundAt: e.at,
         roundSeq: e.seq,
+        refHeld: false,
         roundApprovals: new Map(),
         lastApproval: null,
         open: new Map(),
@@ -106,13 +110,7 @@ export class ReportBuilder {
       this.wfs.set(e.workflow!, wf);
     }
     // The latest event names the page as it is now.
-    wf.ref = {
-      id: wf.ref.id,
-      space: e.space ?? wf.ref.space,
-      pageId: e.page?.id ?? wf.ref.pageId,
-      pageTitle: e.page?.title ?? wf.ref.pageTitle,
-      workflowTitle: str(e.data.workflowTitle) ?? wf.ref.workflowTitle,
-    };
+    renameRef(wf, { space: e.space, pageId: e.page?.id, pageTitle: e.page?.title, workflowTitle: str(e.data.workflowTitle) });
     return wf;
   }
 
@@ -137,6 +135,7 @@ export class ReportBuilder {
 
   private openException(wf: WfState, kind: ExceptionKind, at: number, seq: number): void {
     if (wf.open.has(kind)) return;
+    wf.refHeld = true;
     const x: ReportException = { kind, workflow: wf.ref, openedAt: at, openedSeq: seq, closedAt: null, closedSeq: null, closedBy: null, openMs: 0, seqs: [seq] };
     wf.open.set(kind, x);
     this.exceptions.push(x);
@@ -236,9 +235,15 @@ export class ReportBuilder {
     const kind = e.action === 'decision.approved' ? 'approve' : 'reject';
     if (this.inPeriod(e.at)) this.countDecision(e.at, e.seq, kind);
     const who = displayActor(e);
-    // Only a person's latest decision counts (they may change their mind while the workflow is open).
-    wf.roundApprovals.delete(who);
-    if (kind === 'approve') wf.roundApprovals.set(who, { who, at: e.at, seq: e.seq });
+    // Only a person's latest decision counts (they may change their mind while the workflow is open): a reject
+    // withdraws their approval. Entries are updated in place, never deleted and re-added (that churns the Map's
+    // table, old-space garbage over a long chain); approved() keeps the standing ones in the order they were given.
+    const entry = wf.roundApprovals.get(who);
+    if (entry) {
+      entry.standing = kind === 'approve';
+      entry.at = e.at;
+      entry.seq = e.seq;
+    } else if (kind === 'approve') wf.roundApprovals.set(who, { who, at: e.at, seq: e.seq, standing: true });
   }
 
   /** The workflow approved: exceptions closed, a recertification judged on time or late, the next one due. */
@@ -246,10 +251,11 @@ export class ReportBuilder {
     wf.state = 'approved';
     wf.stateSeq = e.seq;
     if (this.inPeriod(e.at)) this.approvalsTimed.push({ at: e.at, ms: e.at - wf.roundAt, fromSeq: wf.roundSeq, toSeq: e.seq });
-    wf.lastApproval = { at: e.at, seq: e.seq, version: e.page?.version ?? null, approvers: [...wf.roundApprovals.values()] };
+    wf.lastApproval = { at: e.at, seq: e.seq, version: e.page?.version ?? null, approvers: standingApprovals(wf) };
     this.closeExceptions(wf, ['changed-after-approval', 'changed-kept-by-policy', 'approval-expired', 'rejected', 'review-overdue'], e, 'approved');
     const r = wf.recert;
     if (r) {
+      wf.refHeld = true;
       if (r.expiredSeq === null && e.at <= r.dueAt) {
         this.recert.push({ workflow: wf.ref, approvedAt: r.approvedAt, reviewDays: r.reviewDays, dueAt: r.dueAt, outcome: 'on time', doneAt: e.at, lateMs: null, seqs: [r.approvedSeq, e.seq] });
       } else {

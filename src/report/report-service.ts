@@ -1,13 +1,13 @@
 import type { KeyObject } from 'node:crypto';
 import type { Knex } from 'knex';
-import { chainHash, genesisHash, leafHash } from '../audit/audit-format';
 import type { Checkpoint } from '../evidence/evidence-checkpoint';
 import { checkpointSignatureValid, keyId } from '../evidence/evidence-checkpoint';
 import type { EvidenceEvent } from '../evidence/evidence-csv';
 import type { Clock } from '../lib/clock';
 import { InputError } from '../lib/errors';
 import { IntegrityFacts, renderReport } from './report-html';
-import { ReportBuilder, ReportEvent } from './report-model';
+import { ReportBuilder } from './report-model';
+import { ChainWalk } from './report-walk';
 
 /**
  * The audit read path the report uses: the evidence export's (EvidenceStore has this shape), so the report
@@ -19,7 +19,7 @@ export interface ReportSource {
   lastSeq(clientKey: string): Promise<number>;
   firstSeqFrom(clientKey: string, from: Date): Promise<number | null>;
   lastSeqBefore(clientKey: string, to: Date): Promise<number | null>;
-  canonicalAt(clientKey: string, seq: number): Promise<string | null>;
+  canonicalText(clientKey: string, seq: number): Promise<string | null>;
   events(clientKey: string, opts: { fromSeq: number; toSeq: number; contentToSeq: number }): AsyncGenerator<EvidenceEvent>;
   checkpointsIn(clientKey: string, fromSeq: number, toSeq: number): AsyncGenerator<Checkpoint>;
   checkpointFor(clientKey: string, seq: number, minSeq: number): Promise<Checkpoint | null>;
@@ -37,96 +37,53 @@ export interface ReportRequest {
   to: Date | null;
 }
 
-/** One canonical text as the report's event; null when it cannot be read (the chain check names that row). */
-function toReportEvent(e: EvidenceEvent): ReportEvent | null {
-  if (e.canonical === null) return null;
-  let doc: Record<string, unknown>;
+/** The report's request as writeReport takes it (a snapshot's source, the key and the time of the report). */
+export type WriteReportRequest = ReportRequest & { publicKey: KeyObject | null; generatedAt: Date; contentToSeq?: number };
+
+/** The rows a pass over the snapshot hands a report (an evidence pack's events.csv): seq fromSeq..toSeq in order. */
+export interface SharedPass {
+  fromSeq: number;
+  toSeq: number;
+  /** Rows after this seq come without their text (erasures excepted): the report's `end` must be the same. */
+  contentToSeq: number;
+}
+
+/** A report being built: rows go in (`observe`), the HTML comes out (`finish`). */
+export interface ReportRun {
+  /** A row of the shared pass, before any filter hides its content; ignored unless the report reads through it. */
+  observe(e: EvidenceEvent): void;
+  /** Reads what the shared pass did not cover (all of it without one), then renders. */
+  finish(): Promise<string>;
+}
+
+interface ReportPlan {
+  end: number;
+  readTo: number;
+  checkpoints: Map<number, Checkpoint>;
+  builder: ReportBuilder;
+  walk: ChainWalk;
+}
+
+/** The `at` of a canonical text; null when it is not an event's JSON. */
+function timeOf(canonical: string | null): string | null {
   try {
-    doc = JSON.parse(e.canonical) as Record<string, unknown>;
+    const at = canonical === null ? null : (JSON.parse(canonical) as { at?: unknown } | null)?.at;
+    return typeof at === 'string' ? at : null;
   } catch {
     return null;
   }
-  const at = typeof doc.at === 'string' ? Date.parse(doc.at) : NaN;
-  if (Number.isNaN(at) || typeof doc.action !== 'string') return null;
-  const page = doc.page && typeof doc.page === 'object' ? (doc.page as Record<string, unknown>) : null;
-  const actor = doc.actor && typeof doc.actor === 'object' ? (doc.actor as Record<string, unknown>) : {};
-  return {
-    seq: e.seq,
-    at,
-    action: doc.action,
-    space: typeof doc.space === 'string' ? doc.space : null,
-    page: page
-      ? {
-          id: typeof page.id === 'string' ? page.id : null,
-          title: typeof page.title === 'string' ? page.title : null,
-          version: typeof page.version === 'number' ? page.version : null,
-        }
-      : null,
-    workflow: typeof doc.workflow === 'string' ? doc.workflow : null,
-    actor: { type: typeof actor.type === 'string' ? actor.type : 'unknown', ref: typeof actor.ref === 'string' ? actor.ref : null },
-    accountId: e.accountId,
-    data: doc.data && typeof doc.data === 'object' ? (doc.data as Record<string, unknown>) : {},
-  };
 }
 
-/**
- * Reads the tenant's chain from seq 1 to `readTo`, re-checking every hash and link, and hands the events of the
- * scope's spaces up to `end` to the builder; notes the chain hash at each checkpoint's seq.
- */
-async function walkChain(
-  source: ReportSource,
-  w: { clientKey: string; readTo: number; end: number; spaces: readonly string[] | null; checkpoints: Map<number, Checkpoint>; builder: ReportBuilder },
-): Promise<{ chain: IntegrityFacts['chain']; chainAt: Map<number, string> }> {
-  const { clientKey, readTo, end, spaces, checkpoints, builder } = w;
-  const chain: IntegrityFacts['chain'] = { rows: 0, lastSeq: null, ok: true, failure: null };
-  const chainAt = new Map<number, string>();
-  // A canonical text (RFC 8785) of an event in the space holds this exactly: other spaces' events need no parsing.
-  const needles = spaces === null ? null : spaces.map((k) => `"space":${JSON.stringify(k)}`);
-  let prev = genesisHash(clientKey);
-  let expected = 1;
-  const fail = (seq: number, reason: string) => {
-    if (chain.ok) chain.failure = { seq, reason };
-    chain.ok = false;
-  };
-  if (readTo > 0) {
-    for await (const e of source.events(clientKey, { fromSeq: 1, toSeq: readTo, contentToSeq: end })) {
-      if (e.seq !== expected) fail(e.seq, `seq ${expected} is missing`);
-      expected = e.seq + 1;
-      // Rows after the period's end (up to the covering checkpoint) come without their text: their link is checked.
-      if (e.canonical !== null && leafHash(e.canonical).toString('hex') !== e.leafHash) fail(e.seq, 'its leaf hash does not recompute from its canonical text');
-      const next = chainHash(prev, Buffer.from(e.leafHash, 'hex'));
-      if (next.toString('hex') !== e.chainHash) fail(e.seq, 'its chain hash does not follow from the row before');
-      prev = Buffer.from(e.chainHash, 'hex');
-      if (checkpoints.has(e.seq)) chainAt.set(e.seq, e.chainHash);
-      chain.rows++;
-      chain.lastSeq = e.seq;
-      if (e.seq <= end && (needles === null || (e.canonical !== null && needles.some((n) => e.canonical!.includes(n))))) {
-        const ev = toReportEvent(e);
-        if (ev) builder.add(ev);
-        else if (e.canonical !== null) fail(e.seq, 'its canonical text is not an audit event');
-      }
-    }
-  }
-  if (chain.lastSeq !== readTo && readTo > 0) fail(readTo, `the chain ends at seq ${chain.lastSeq ?? 0}`);
-  return { chain, chainAt };
-}
-
-/**
- * Builds the report from `source`, which must be bound to a snapshot transaction. Reads the tenant's chain
- * from seq 1 (the state of every page at the period's start follows from the events before it) up to the
- * period's end, re-checks every hash and link on the way, and the checkpoints over the period.
- * `contentToSeq` caps the events read (an evidence pack's last row in its filter).
- */
-export async function writeReport(
-  source: ReportSource,
-  req: ReportRequest & { publicKey: KeyObject | null; generatedAt: Date; contentToSeq?: number },
-): Promise<string> {
+/** The period, its seq range and the checkpoints over it; the builder and the walk ready for the rows. */
+async function planReport(source: ReportSource, req: WriteReportRequest): Promise<ReportPlan> {
   const { clientKey } = req;
   const to = req.to ?? req.generatedAt;
   const head = await source.lastSeq(clientKey);
   let end = req.to ? ((await source.lastSeqBefore(clientKey, req.to)) ?? 0) : head;
   if (req.contentToSeq !== undefined) end = Math.min(end, req.contentToSeq);
-  const firstAt = head > 0 ? await source.canonicalAt(clientKey, 1) : null;
+  // Parsed here, not cast in SQL: a pack's report starts before the pack reads its rows, and a damaged first text
+  // must leave the pack's own refusal to name it (and the walk to report it), not abort the snapshot.
+  const firstAt = head > 0 ? timeOf(await source.canonicalText(clientKey, 1)) : null;
   // A period starting after its end (a pack's `from` in the future) is empty, not an error: the pack is still written.
   const from = req.from ? new Date(Math.min(req.from.getTime(), to.getTime())) : firstAt ? new Date(Math.min(Date.parse(firstAt), to.getTime())) : to;
   const periodFirst = req.from ? await source.firstSeqFrom(clientKey, req.from) : head > 0 ? 1 : null;
@@ -141,28 +98,68 @@ export async function writeReport(
 
   const spaces = req.spaceKey !== null ? [req.spaceKey] : (req.spaces ?? null);
   const builder = new ReportBuilder({ spaces, from: from.getTime(), to: to.getTime(), now: req.generatedAt.getTime() });
-  const { chain, chainAt } = await walkChain(source, { clientKey, readTo, end, spaces, checkpoints, builder });
+  const walk = new ChainWalk({ clientKey, end, spaces, checkpoints: new Set(checkpoints.keys()), builder });
+  return { end, readTo, checkpoints, builder, walk };
+}
 
+/** Hands the walk the rows fromSeq..toSeq (capped at the plan's readTo) from the source. */
+async function readInto(source: ReportSource, clientKey: string, plan: ReportPlan, fromSeq: number, toSeq: number): Promise<void> {
+  const last = Math.min(toSeq, plan.readTo);
+  if (last < fromSeq) return;
+  for await (const e of source.events(clientKey, { fromSeq, toSeq: last, contentToSeq: plan.end })) plan.walk.push(e);
+}
+
+function render(plan: ReportPlan, req: WriteReportRequest): string {
+  const chain = plan.walk.end(plan.readTo);
   const integrity: IntegrityFacts = {
     chain,
-    checkpoints: [...checkpoints.values()]
+    checkpoints: [...plan.checkpoints.values()]
       .sort((a, b) => a.seq - b.seq)
       .map((c) => ({
         seq: c.seq,
         signedAt: c.signedAt,
         keyId: c.keyId,
         signatureValid: req.publicKey ? checkpointSignatureValid(c, req.publicKey) : null,
-        chainHashMatches: chainAt.has(c.seq) ? chainAt.get(c.seq) === c.chainHash : null,
+        chainHashMatches: plan.walk.chainAt.has(c.seq) ? plan.walk.chainAt.get(c.seq) === c.chainHash : null,
         timestamped: !!c.timestampToken,
       })),
     keyId: req.publicKey ? keyId(req.publicKey) : null,
   };
-  return renderReport(builder.finish(), integrity, {
-    tenant: clientKey,
+  return renderReport(plan.builder.finish(), integrity, {
+    tenant: req.clientKey,
     scopeLabel: req.spaceKey !== null ? `space ${req.spaceKey}` : req.spaces ? `the spaces you administer (${req.spaces.join(', ')})` : 'every space',
     generatedAt: req.generatedAt,
     fromGiven: req.from !== null,
   });
+}
+
+/**
+ * Starts the report from `source`, which must be bound to a snapshot transaction. The report reads the tenant's
+ * chain from seq 1 (the state of every page at the period's start follows from the events before it) up to the
+ * period's end, re-checks every hash and link on the way, and the checkpoints over the period. `contentToSeq`
+ * caps the events read (an evidence pack's last row in its filter). With `pass`, the rows it covers come through
+ * `observe` from that pass (read once for the pack and its report) and the report reads only the rest: the rows
+ * before it now, those after it in `finish`. A pass that shows other rows' content than the report would read
+ * is not shared.
+ */
+export async function startReport(source: ReportSource, req: WriteReportRequest, pass: SharedPass | null = null): Promise<ReportRun> {
+  const plan = await planReport(source, req);
+  const shared = pass !== null && pass.contentToSeq === plan.end && pass.fromSeq <= plan.readTo + 1 ? pass : null;
+  if (shared) await readInto(source, req.clientKey, plan, 1, shared.fromSeq - 1);
+  return {
+    observe(e) {
+      if (shared && e.seq <= plan.readTo) plan.walk.push(e);
+    },
+    async finish() {
+      await readInto(source, req.clientKey, plan, shared ? shared.toSeq + 1 : 1, plan.readTo);
+      return render(plan, req);
+    },
+  };
+}
+
+/** The whole report from `source` (bound to a snapshot transaction), read in one pass of its own. */
+export async function writeReport(source: ReportSource, req: WriteReportRequest): Promise<string> {
+  return (await startReport(source, req)).finish();
 }
 
 /** The report for the Evidence tab and the CLI: one read-only snapshot of the tenant's chain. */

@@ -4,6 +4,7 @@
  */
 import type { ApprovalRow, ApproverRow, ExceptionKind, ReportException, WorkflowRef } from './report-types';
 
+
 export interface Config {
   rule: string;
   approvers: string[];
@@ -15,6 +16,8 @@ export interface Config {
 
 export interface WfState {
   ref: WorkflowRef;
+  /** An exception or recertification row holds `ref`: a changed name makes a new one instead of changing it. */
+  refHeld: boolean;
   state: string;
   stateSeq: number;
   config: Config | null;
@@ -22,7 +25,7 @@ export interface WfState {
   roundAt: number;
   roundSeq: number;
   /** Each person's latest approve decision in the round (bounded by the approvers, however many decisions). */
-  roundApprovals: Map<string, { who: string; at: number; seq: number }>;
+  roundApprovals: Map<string, { who: string; at: number; seq: number; standing: boolean }>;
   lastApproval: { at: number; seq: number; version: number | null; approvers: Array<{ who: string; at: number; seq: number }> } | null;
   open: Map<ExceptionKind, ReportException>;
   recert: { approvedAt: number; approvedSeq: number; reviewDays: number; dueAt: number; expiredSeq: number | null } | null;
@@ -57,4 +60,35 @@ export function approverRows(wfs: WfState[], person: (ref: string) => string): A
       groups: wf.config!.groups,
       seq: wf.config!.seq,
     }));
+}
+
+/**
+ * The names an event gives its workflow's page (absent ones keep theirs). Exceptions and recertifications keep the
+ * ref they were made with, so a ref they hold is replaced, never changed; one nobody holds is updated in place, and
+ * only where a name changed: a fresh object or string per event outlives young-generation collections and piles up
+ * as old-space garbage over a long chain (issue 15: the pack's peak memory).
+ */
+export function renameRef(wf: WfState, names: { space: string | null; pageId?: string | null; pageTitle?: string | null; workflowTitle: string | null }): void {
+  const ref = wf.ref;
+  const space = names.space ?? ref.space;
+  const pageId = names.pageId ?? ref.pageId;
+  const pageTitle = names.pageTitle ?? ref.pageTitle;
+  const workflowTitle = names.workflowTitle ?? ref.workflowTitle;
+  if (space === ref.space && pageId === ref.pageId && pageTitle === ref.pageTitle && workflowTitle === ref.workflowTitle) return;
+  if (wf.refHeld) {
+    wf.ref = { id: ref.id, space, pageId, pageTitle, workflowTitle };
+    wf.refHeld = false;
+    return;
+  }
+  if (space !== ref.space) ref.space = space;
+  if (pageId !== ref.pageId) ref.pageId = pageId;
+  if (pageTitle !== ref.pageTitle) ref.pageTitle = pageTitle;
+  if (workflowTitle !== ref.workflowTitle) ref.workflowTitle = workflowTitle;
+}
+
+/** The round's standing approvals, in the order they were given (each person's latest), as copies. */
+export function standingApprovals(wf: WfState): Array<{ who: string; at: number; seq: number }> {
+  const out: Array<{ who: string; at: number; seq: number }> = [];
+  for (const a of wf.roundApprovals.values()) if (a.standing) out.push({ who: a.who, at: a.at, seq: a.seq });
+  return out.sort((x, y) => x.seq - y.seq);
 }

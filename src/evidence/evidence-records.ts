@@ -1,0 +1,105 @@
+/** The export's rows as CSV records, and the streams that turn them into a file's text and digest. */
+import { createHash, Hash } from 'node:crypto';
+import { Readable, Transform, TransformCallback } from 'node:stream';
+import { COL, EvidenceEvent, evidenceRecord, neutralise } from './evidence-csv';
+import type { EvidenceStore } from './evidence-store';
+import type { EvidenceFilter, ExportOptions, ExportPlan, ExportSummary } from './evidence-types';
+
+/**
+ * SHA-256 and byte count of what passes through, re-chunked to 64 KiB: checkpoints.jsonl comes one small
+ * chunk per line, and deflate pays per chunk.
+ */
+export class Digest extends Transform {
+  private readonly hash: Hash | null;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  bytes = 0;
+  hex = '';
+  constructor(opts: { hash: boolean }) {
+    super();
+    this.hash = opts.hash ? createHash('sha256') : null;
+  }
+  _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.hash?.update(chunk);
+    this.bytes += chunk.length;
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    if (this.pendingBytes >= 1 << 16) this.release();
+    cb();
+  }
+  _flush(cb: TransformCallback): void {
+    this.release();
+    this.hex = this.hash ? this.hash.digest('hex') : '';
+    cb();
+  }
+  private release(): void {
+    if (!this.pendingBytes) return;
+    this.push(Buffer.concat(this.pending, this.pendingBytes));
+    this.pending = [];
+    this.pendingBytes = 0;
+  }
+}
+
+/**
+ * Records to text, in chunks of about 64 KiB (one chunk per row would cost the next stream per row):
+ * `first` (a header), then `line(record)` for each.
+ */
+export function textOf(line: (record: string[]) => string, first: string): Transform {
+  let pending = first;
+  return new Transform({
+    writableObjectMode: true,
+    transform(record: string[], _enc, cb) {
+      pending += line(record);
+      if (pending.length >= 1 << 16) {
+        const out = pending;
+        pending = '';
+        cb(null, out);
+      } else cb();
+    },
+    flush(cb) {
+      cb(null, pending || undefined);
+    },
+  });
+}
+
+/** Erasures are shown whatever the filter: they hold a ref and a fixed reason, and explain every blank subject. */
+const ERASURE = 'subject.erased';
+
+/**
+ * The plan's rows as CSV records, counted into `summary`. Each row read is first handed to `observe` as the
+ * database gave it (the pack's report is built from the same read), then shown in full or by its hashes only.
+ */
+export function exportRecords(
+  store: EvidenceStore,
+  clientKey: string,
+  filter: EvidenceFilter,
+  plan: ExportPlan,
+  summary: ExportSummary,
+  opts: ExportOptions & { observe?: (e: EvidenceEvent) => void },
+): Readable {
+  const every = opts.progressEvery ?? 50_000;
+  const space = filter.spaceKey === null ? null : neutralise(filter.spaceKey);
+  async function* generate(): AsyncGenerator<string[]> {
+    let prev = plan.prevChainHash;
+    for await (const e of store.events(clientKey, plan)) {
+      opts.observe?.(e);
+      let record = evidenceRecord(e, prev);
+      // The canonical text decides what is shown, never a lookup column: a row is in full when it is in the
+      // time range and in the space, or when it is an erasure (only a ref; the verifier needs it to accept
+      // the blank subjects it explains).
+      const erasure = record[COL.action] === ERASURE;
+      if (e.canonical !== null && !erasure && (e.seq > plan.contentToSeq || (space !== null && record[COL.space_key] !== space))) {
+        record = evidenceRecord({ ...e, canonical: null }, prev);
+      }
+      if (record[COL.canonical] === '') summary.redactedRows++;
+      if (summary.firstSeq === null) summary.firstSeq = e.seq;
+      summary.lastSeq = e.seq;
+      summary.rows++;
+      if (opts.onProgress && summary.rows % every === 0) opts.onProgress(summary.rows);
+      prev = e.chainHash;
+      yield record;
+    }
+    opts.onProgress?.(summary.rows);
+  }
+  return Readable.from(generate(), { objectMode: true, highWaterMark: 256 });
+}
