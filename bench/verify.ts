@@ -32,7 +32,7 @@ async function exportFixture(n: number): Promise<{ csv: string; pack: string; cl
     // The pack's manifest is signed as the app signs it (the operator's CLI with the signing key).
     const keyed = { ...env, ATTEST_SIGNING_KEY: signingKey.export({ format: 'pem', type: 'pkcs8' }).toString() };
     for (const [file, fmt] of [[`${base}.csv`, 'csv'], [`${base}.zip`, 'zip']]) {
-      const ex = await measure(process.execPath, [ATTEST_BIN, 'export', '--client-key', TENANT, '--format', fmt, '-o', file], { env: keyed });
+      const ex = await measure(ATTEST_BIN, ['export', '--client-key', TENANT, '--format', fmt, '-o', file], { env: keyed });
       if (ex.code !== 0) throw new Error(ex.stderr);
     }
     // BENCH_KEEP=1 leaves both files for `--file … --pack …` runs.
@@ -68,13 +68,13 @@ async function main(): Promise<void> {
   try {
     const env = { ...process.env, DEVHOST: 'off' };
     const pack = fixture.pack
-      ? await measure(process.execPath, [ATTEST_BIN, 'verify', fixture.pack, '--trust-pack-key'], { env })
+      ? await measure(ATTEST_BIN, ['verify', fixture.pack, '--trust-pack-key'], { env })
       : null;
     const pack2 = fixture.pack
-      ? await measure(process.execPath, [ATTEST_BIN, 'verify', fixture.pack, '--trust-pack-key', '--threads', '2'], { env })
+      ? await measure(ATTEST_BIN, ['verify', fixture.pack, '--trust-pack-key', '--threads', '2'], { env })
       : null;
-    const csv = await measure(process.execPath, [ATTEST_BIN, 'verify', fixture.csv], { env });
-    const csv2 = await measure(process.execPath, [ATTEST_BIN, 'verify', fixture.csv, '--threads', '2'], { env });
+    const csv = await measure(ATTEST_BIN, ['verify', fixture.csv], { env });
+    const csv2 = await measure(ATTEST_BIN, ['verify', fixture.csv, '--threads', '2'], { env });
     const rows = verified(csv, 'CSV');
     if (pack && verified(pack, 'pack') !== rows) throw new Error('the pack and the CSV hold different rows');
     if (pack2 && verified(pack2, 'pack --threads 2') !== rows) throw new Error('the pack and the CSV hold different rows');

@@ -40,7 +40,7 @@ describe(`scale: ${SCALE_ROWS} rows export and verify in flat memory`, () => {
     await checkpointAt(ck, Math.floor(SCALE_ROWS / 2) - 1);
     await checkpointAt(ck, SCALE_ROWS);
     const half = (await tdb.db.raw(`select recorded_at from audit_events where client_key = ? and seq = ?`, [ck, Math.floor(SCALE_ROWS / 2)])).rows[0].recorded_at as Date;
-    const run = (...args: string[]) => measure(process.execPath, [ATTEST_BIN, ...args], { env: env(), cwd: dir });
+    const run = (...args: string[]) => measure(ATTEST_BIN, args, { env: env(), cwd: dir });
     // CSV for the comparison: a pack's rows run on to the checkpoint, so a small pack is not small.
     const small = await run('export', '--client-key', ck, '--to', half.toISOString(), '-o', 'small.csv');
     const big = await run('export', '--client-key', ck, '-o', 'big.csv');
