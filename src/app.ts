@@ -21,7 +21,7 @@ import type { ConfluenceClient } from './confluence/confluence-client';
 import { HOST_SCRIPT_RESOLVER } from './confluence/connect-auth';
 import type { Devhost } from './devhost/devhost';
 import { createEvidence } from './evidence/evidence-feature';
-import { EvidenceStore } from './evidence/evidence-store';
+import { AuditReadModel } from './audit/audit-read-model';
 import { DEFAULT_EXPORT_LIMITS, ExportLimits } from './evidence/export-limits';
 import { createDescriptorRouter } from './lifecycle/descriptor-router';
 import { createLifecycleRouter } from './lifecycle/lifecycle-router';
@@ -199,7 +199,7 @@ function createExports(deps: AppDeps, core: Core, checkpoints: CheckpointService
   const limits = { ...DEFAULT_EXPORT_LIMITS, ...deps.exportLimits };
   const exportDb = createSidePool(db, { poolMax: limits.concurrent, idleInTransactionMs: limits.idleInTransactionMs, logger });
   const evidence = createEvidence({ addon, exportDb, limits, config, clock, confluence, policies, checkpoints, logger: logger.child({ component: 'evidence' }) });
-  const report = createReport({ addon, source: new EvidenceStore(exportDb), publicKey: createPublicKey(config.signingKey), secretKey: config.secretKey, clock,
+  const report = createReport({ addon, source: new AuditReadModel(exportDb), publicKey: createPublicKey(config.signingKey), secretKey: config.secretKey, clock,
     signHead: (clientKey) => checkpoints.checkpoint(clientKey, clock.now()), authorise: (user, spaceKey) => evidence.service.authorise(user, spaceKey), logger: logger.child({ component: 'report' }) });
   return { exportDb, evidence, report };
 }

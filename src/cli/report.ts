@@ -4,7 +4,7 @@ import path from 'node:path';
 import { loadCliConfig } from '../config';
 import { SPACE_KEY_PATTERN } from '../confluence/confluence-ids';
 import { parseEvidenceTime } from '../evidence/evidence-schemas';
-import { EvidenceStore } from '../evidence/evidence-store';
+import { AuditReadModel } from '../audit/audit-read-model';
 import { systemClock } from '../lib/clock';
 import { ReportService } from '../report/report-service';
 import { CliCommand, EXIT, parseCommandArgs, readPublicKey, UsageError, withDatabase } from './command';
@@ -55,7 +55,7 @@ export const reportCommand: CliCommand = {
 
     const started = Date.now();
     const html = await withDatabase(ctx, async (db) => {
-      const source = new EvidenceStore(db);
+      const source = new AuditReadModel(db);
       if ((await source.lastSeq(clientKey)) === 0) throw new UsageError(`report: tenant "${clientKey}" has no audit events (check --client-key)`);
       return new ReportService({ source, publicKey, clock: systemClock }).report({ clientKey, spaceKey: space, from, to });
     });

@@ -12,7 +12,7 @@ import { startReport } from '../report/report-service';
 import { EvidenceLinks } from './evidence-links';
 import { createEvidenceRouter } from './evidence-router';
 import { EvidenceService } from './evidence-service';
-import { EvidenceStore } from './evidence-store';
+import { AuditReadModel } from '../audit/audit-read-model';
 import { ExportLimiter, ExportLimits } from './export-limits';
 
 /** Builds the evidence feature for the composition root: its service and its routes. */
@@ -46,7 +46,7 @@ export { createOperatorExport } from './operator-export';
 /** Every export first signs the tenant's head as a checkpoint, as the scheduler would, so it ends at a signature. */
 function exportDeps(db: Knex, signingKey: KeyObject, clock: Clock, checkpoints: CheckpointService) {
   return {
-    store: new EvidenceStore(db),
+    store: new AuditReadModel(db),
     signingKey,
     clock,
     signHead: (clientKey: string) => checkpoints.checkpoint(clientKey, clock.now()),

@@ -9,7 +9,7 @@ import { csvRecord } from './csv-records';
 import { EVIDENCE_COLUMNS, EvidenceEvent } from './evidence-csv';
 import { planExport } from './evidence-plan';
 import { exportRecords, textOf } from './evidence-records';
-import type { EvidenceStore } from './evidence-store';
+import type { AuditReadModel } from '../audit/audit-read-model';
 import type { EvidenceFilter, EvidenceFormat, ExportOptions, ExportSummary, PackReportWriter } from './evidence-types';
 import { writePack } from './pack-writer';
 
@@ -22,7 +22,7 @@ export type { EvidenceFilter, EvidenceFormat, ExportOptions, ExportSummary, Pack
 export class EvidenceService {
   constructor(
     private readonly deps: {
-      store: EvidenceStore;
+      store: AuditReadModel;
       /**
        * The checkpoint signing key (private): it signs each pack's manifest. Null for the operator's CLI, which
        * holds only the public key: its packs' manifests are unsigned, so they may hide no row (see write).
@@ -83,9 +83,7 @@ export class EvidenceService {
       );
     }
     await this.deps.signHead(clientKey);
-    const snapshot = await this.deps.store.beginSnapshot();
-    try {
-      const store = this.deps.store.on(snapshot);
+    return this.deps.store.snapshot(async (store) => {
       const planned = await planExport(store, clientKey, filter);
       // Unsigned: rows after --to up to the checkpoint are shown in full rather than hidden.
       const plan = planned && unsignedPack ? { ...planned, contentToSeq: planned.toSeq } : planned;
@@ -105,10 +103,7 @@ export class EvidenceService {
       } else {
         await writePack(this.deps, { store, clientKey, filter, plan, summary, records, signal: opts.signal }, out);
       }
-      await snapshot.commit();
       return summary;
-    } finally {
-      if (!snapshot.isCompleted()) await snapshot.rollback().catch(() => undefined);
-    }
+    });
   }
 }

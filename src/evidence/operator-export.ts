@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import type { Clock } from '../lib/clock';
 import { startReport } from '../report/report-service';
 import { EvidenceService } from './evidence-service';
-import { EvidenceStore } from './evidence-store';
+import { AuditReadModel } from '../audit/audit-read-model';
 
 /**
  * The export service without Confluence permission checks, for the operator's `attest export`. It signs no
@@ -13,5 +13,5 @@ import { EvidenceStore } from './evidence-store';
  * export's peak memory starts from what it loaded).
  */
 export function createOperatorExport(db: Knex, keys: { signingKey: KeyObject | null; publicKey: KeyObject | null }, clock: Clock): EvidenceService {
-  return new EvidenceService({ store: new EvidenceStore(db), signingKey: keys.signingKey, publicKey: keys.publicKey, clock, signHead: async () => undefined, report: startReport });
+  return new EvidenceService({ store: new AuditReadModel(db), signingKey: keys.signingKey, publicKey: keys.publicKey, clock, signHead: async () => undefined, report: startReport });
 }

@@ -12,7 +12,7 @@ import { ManualClock } from '../lib/clock';
 import { startReport, writeReport } from '../report/report-service';
 import type { EvidenceEvent } from './evidence-csv';
 import { EvidenceService } from './evidence-service';
-import { EvidenceStore } from './evidence-store';
+import { AuditReadModel } from '../audit/audit-read-model';
 import type { EvidenceFilter } from './evidence-types';
 
 const CK = 'pack-report-tenant';
@@ -21,14 +21,14 @@ const BASE = Date.parse('2026-01-01T00:00:00Z');
 const { privateKey } = generateKeyPairSync('ed25519');
 
 /** Counts the rows every read of the chain hands out, across the snapshot-bound copies the service makes. */
-class CountingStore extends EvidenceStore {
+class CountingStore extends AuditReadModel {
   constructor(
     db: Knex,
     readonly reads: { rows: number; passes: number },
   ) {
     super(db);
   }
-  on(conn: Knex): EvidenceStore {
+  protected boundTo(conn: Knex): AuditReadModel {
     return new CountingStore(conn, this.reads);
   }
   async *events(clientKey: string, opts: { fromSeq: number; toSeq: number; contentToSeq: number }): AsyncGenerator<EvidenceEvent> {
@@ -87,13 +87,8 @@ async function pack(filter: EvidenceFilter, signed: boolean): Promise<{ report: 
 
 /** The report as `attest report` reads it: its own pass over the chain from seq 1. */
 async function alone(filter: EvidenceFilter, contentToSeq: number, signed: boolean): Promise<string> {
-  const store = new EvidenceStore(tdb.db);
-  const snapshot = await store.beginSnapshot();
-  try {
-    return await writeReport(store.on(snapshot), { clientKey: CK, ...filter, contentToSeq, publicKey: signed ? createPublicKey(privateKey) : null, generatedAt: clock.now() });
-  } finally {
-    await snapshot.rollback();
-  }
+  const store = new AuditReadModel(tdb.db);
+  return store.snapshot((source) => writeReport(source, { clientKey: CK, ...filter, contentToSeq, publicKey: signed ? createPublicKey(privateKey) : null, generatedAt: clock.now() }));
 }
 
 const at = (seq: number) => new Date(BASE + seq);

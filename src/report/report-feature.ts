@@ -10,7 +10,7 @@ import { ReportService, ReportSource } from './report-service';
 /** Builds the report feature for the composition root: its service and its routes. */
 export function createReport(deps: {
   addon: AddOn;
-  /** The evidence export's read path (an EvidenceStore on the exports' pool). */
+  /** The evidence export's read path (an AuditReadModel on the exports' pool). */
   source: ReportSource;
   publicKey: KeyObject;
   secretKey: Buffer;

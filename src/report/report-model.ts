@@ -5,13 +5,14 @@
  * Readers must not assume older events carry every field the catalogue lists today (audit-actions.ts): each
  * field is read defensively and a missing one leaves its cell empty.
  */
-import { DAY_MS } from '../approvals/approval-rules';
+import { DAY_MS, OPEN_STATES } from '../approvals/approval-rules';
 import { displayActor, ExceptionKind, flatten, overdueFrom, RecertRow, ReportEvent, ReportException, ReportModel, ReportScope, SettingsChange, WeekBucket, weekStart } from './report-types';
 import { approvalRows, approverRows, renameRef, standingApprovals, WfState } from './report-state';
 
 export * from './report-types';
 
-const OPEN = new Set(['pending', 'outdated', 'expired']);
+/** The states that still take decisions: approval-rules' list, as the chain's text names them. */
+const OPEN = new Set<string>(OPEN_STATES);
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 

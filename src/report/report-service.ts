@@ -1,5 +1,4 @@
 import type { KeyObject } from 'node:crypto';
-import type { Knex } from 'knex';
 import type { Checkpoint } from '../evidence/evidence-checkpoint';
 import { checkpointSignatureValid, keyId } from '../evidence/evidence-checkpoint';
 import type { EvidenceEvent } from '../evidence/evidence-csv';
@@ -10,12 +9,12 @@ import { ReportBuilder } from './report-model';
 import { ChainWalk } from './report-walk';
 
 /**
- * The audit read path the report uses: the evidence export's (EvidenceStore has this shape), so the report
+ * The audit read path the report uses: the evidence export's (src/audit's AuditReadModel has this shape), so the report
  * reads exactly what an export would show, from one read-only snapshot.
  */
 export interface ReportSource {
-  beginSnapshot(): Promise<Knex.Transaction>;
-  on(conn: Knex): ReportSource;
+  /** Runs `work` with the source bound to one read-only snapshot (AuditReadModel.snapshot). */
+  snapshot<T>(work: (source: ReportSource) => Promise<T>): Promise<T>;
   lastSeq(clientKey: string): Promise<number>;
   firstSeqFrom(clientKey: string, from: Date): Promise<number | null>;
   lastSeqBefore(clientKey: string, to: Date): Promise<number | null>;
@@ -188,13 +187,6 @@ export class ReportService {
   async report(req: ReportRequest): Promise<string> {
     if (req.from && req.to && req.from >= req.to) throw new InputError('The start date (from) must be before the end date (to)');
     if (this.deps.signHead) await this.deps.signHead(req.clientKey);
-    const snapshot = await this.deps.source.beginSnapshot();
-    try {
-      const out = await writeReport(this.deps.source.on(snapshot), { ...req, publicKey: this.deps.publicKey, generatedAt: this.deps.clock.now() });
-      await snapshot.commit();
-      return out;
-    } finally {
-      if (!snapshot.isCompleted()) await snapshot.rollback().catch(() => undefined);
-    }
+    return this.deps.source.snapshot((source) => writeReport(source, { ...req, publicKey: this.deps.publicKey, generatedAt: this.deps.clock.now() }));
   }
 }

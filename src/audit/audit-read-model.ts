@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
-import type { Checkpoint, CheckpointSource } from './evidence-checkpoint';
-import type { EvidenceEvent } from './evidence-csv';
+import type { Checkpoint, CheckpointSource } from '../evidence/evidence-checkpoint';
+import type { EvidenceEvent } from '../evidence/evidence-csv';
 
 const EVENTS = 'audit_events';
 const SUBJECTS = 'audit_subjects';
@@ -26,26 +26,27 @@ interface CheckpointDbRow {
 }
 
 /**
- * All SQL of the evidence export. Reads only; a store is bound to one connection, normally the
- * export's read-only snapshot transaction (`on`).
+ * The audit chain as its readers see it (issue 14 §4: the audit tables have one owner, src/audit): the evidence
+ * export, the SOC 2 report and the CLI read events, subjects and checkpoints only through this. Reads only; the
+ * model a reader works with is bound to one read-only snapshot (`snapshot`).
  */
-export class EvidenceStore implements CheckpointSource {
+export class AuditReadModel implements CheckpointSource {
   constructor(private readonly db: Knex) {}
 
-  on(conn: Knex): EvidenceStore {
-    return conn === this.db ? this : new EvidenceStore(conn);
+  /**
+   * Runs `work` in a read-only repeatable-read snapshot, with the model bound to it: the range, the checkpoint
+   * and the rows it reads agree with each other however long it streams. Rolled back when `work` throws.
+   */
+  snapshot<T>(work: (reads: AuditReadModel) => Promise<T>): Promise<T> {
+    return this.db.transaction(async (trx) => {
+      await trx.raw('set transaction isolation level repeatable read, read only');
+      return work(this.boundTo(trx));
+    });
   }
 
-  /** Starts a read-only snapshot transaction: the range, the checkpoint and the rows agree with each other. */
-  async beginSnapshot(): Promise<Knex.Transaction> {
-    const trx = await this.db.transaction();
-    try {
-      await trx.raw('set transaction isolation level repeatable read, read only');
-    } catch (err) {
-      await trx.rollback().catch(() => undefined);
-      throw err;
-    }
-    return trx;
+  /** The same model reading through `conn` (a snapshot's transaction). */
+  protected boundTo(conn: Knex): AuditReadModel {
+    return new AuditReadModel(conn);
   }
 
   /** The highest seq of the tenant (0 when it has no events). */
