@@ -6,7 +6,7 @@ import type { Logger } from '../lib/logger';
 import type { EvidenceLinks } from './evidence-links';
 import type { ExportLimiter } from './export-limits';
 import { downloadQuery, exportQuery, linkBody, spaceParams } from './evidence-schemas';
-import type { EvidenceFilter, EvidenceFormat, EvidenceService } from './evidence-service';
+import type { EvidenceFormat, EvidenceService, PreparedExport } from './evidence-service';
 
 const CONTENT_TYPE: Record<EvidenceFormat, string> = { csv: 'text/csv; charset=utf-8', zip: 'application/zip' };
 
@@ -35,8 +35,7 @@ export function createEvidenceRouter(opts: RouterDeps): Router {
         const p = requireUser(req);
         const { spaceKey } = parseInput(spaceParams, req.params);
         const q = parseInput(exportQuery, req.query);
-        await service.authorise(p, spaceKey);
-        await send(opts, res, p, { spaceKey, from: q.from ?? null, to: q.to ?? null }, format);
+        await send(opts, res, await service.exportFor(p, { spaceKey, from: q.from ?? null, to: q.to ?? null }, format));
       }),
     );
     router.get(
@@ -45,8 +44,7 @@ export function createEvidenceRouter(opts: RouterDeps): Router {
       asyncHandler(async (req, res) => {
         const p = requireUser(req);
         const q = parseInput(exportQuery, req.query);
-        await service.authorise(p, null);
-        await send(opts, res, p, { spaceKey: null, from: q.from ?? null, to: q.to ?? null }, format);
+        await send(opts, res, await service.exportFor(p, { spaceKey: null, from: q.from ?? null, to: q.to ?? null }, format));
       }),
     );
   }
@@ -60,9 +58,8 @@ export function createEvidenceRouter(opts: RouterDeps): Router {
     asyncHandler(async (req, res) => {
       const { token } = parseInput(downloadQuery, req.query);
       const link = links.read(token);
-      // Permissions may have changed since the link was made: ask again (answers are cached briefly).
-      await service.authorise({ clientKey: link.clientKey, accountId: link.accountId }, link.filter.spaceKey);
-      await send(opts, res, link, link.filter, link.format);
+      // Permissions may have changed since the link was made: asked again (answers are cached briefly).
+      await send(opts, res, await service.exportFor({ clientKey: link.clientKey, accountId: link.accountId }, link.filter, link.format));
     }),
   );
 
@@ -73,8 +70,9 @@ export function createEvidenceRouter(opts: RouterDeps): Router {
  * Streams the export; a client that goes away, or stops reading for `stallMs`, aborts the query and
  * releases its connection. Errors before the first byte are JSON.
  */
-async function send(opts: RouterDeps, res: Response, user: { clientKey: string; accountId: string }, filter: EvidenceFilter, format: EvidenceFormat): Promise<void> {
-  const { service, logger, limiter, stallMs } = opts;
+async function send(opts: RouterDeps, res: Response, exp: PreparedExport): Promise<void> {
+  const { logger, limiter, stallMs } = opts;
+  const { user, filter, format } = exp;
   const { clientKey } = user;
   const release = limiter.acquire(clientKey, user.accountId);
   const abort = new AbortController();
@@ -94,11 +92,11 @@ async function send(opts: RouterDeps, res: Response, user: { clientKey: string; 
   });
   res.status(200);
   res.setHeader('Content-Type', CONTENT_TYPE[format]);
-  res.setHeader('Content-Disposition', `attachment; filename="${service.fileName(filter, format)}"`);
+  res.setHeader('Content-Disposition', `attachment; filename="${exp.fileName}"`);
   res.setHeader('Cache-Control', 'no-store');
   res.setHeader('Referrer-Policy', 'no-referrer');
   try {
-    const summary = await service.write(clientKey, filter, format, res, { signal: abort.signal });
+    const summary = await exp.write(res, { signal: abort.signal });
     logger.info({ clientKey, spaceKey: filter.spaceKey, format, rows: summary.rows, lastSeq: summary.lastSeq }, 'evidence exported');
   } catch (err) {
     if (abort.signal.aborted) {
@@ -121,13 +119,9 @@ function mintLink(opts: RouterDeps, spaceOf: (req: Request) => string | null) {
     const p = requireUser(req);
     const spaceKey = spaceOf(req);
     const body = parseInput(linkBody, req.body ?? {});
-    await service.authorise(p, spaceKey);
-    const { token, expiresAt } = links.create({
-      clientKey: p.clientKey,
-      accountId: p.accountId,
-      filter: { spaceKey, from: body.from ?? null, to: body.to ?? null },
-      format: body.format,
-    });
+    // A link is made only of an export its maker may have now (the download asks again).
+    const exp = await service.exportFor(p, { spaceKey, from: body.from ?? null, to: body.to ?? null }, body.format);
+    const { token, expiresAt } = links.create({ clientKey: p.clientKey, accountId: p.accountId, filter: exp.filter, format: exp.format });
     const url = `${req.app.locals.localBaseUrl ?? ''}/evidence/download?token=${encodeURIComponent(token)}`;
     res.status(201).json({ url, expiresAt: expiresAt.toISOString() });
   });

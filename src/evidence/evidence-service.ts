@@ -19,6 +19,15 @@ export type { EvidenceFilter, EvidenceFormat, ExportOptions, ExportSummary, Pack
  * Evidence exports: who may export what, and the CSV / zip pack streamed from one read-only snapshot
  * of the tenant's chain (memory stays flat whatever the size).
  */
+/** An export a person may have: its file name, and the stream of its bytes (from one snapshot). */
+export interface PreparedExport {
+  user: { clientKey: string; accountId: string };
+  filter: EvidenceFilter;
+  format: EvidenceFormat;
+  fileName: string;
+  write(out: Writable, opts?: ExportOptions): Promise<ExportSummary>;
+}
+
 export class EvidenceService {
   constructor(
     private readonly deps: {
@@ -43,6 +52,21 @@ export class EvidenceService {
       report?: PackReportWriter;
     },
   ) {}
+
+  /**
+   * An export for a person, once they may have it (`authorise`): what the routes stream, or sign a link to. The
+   * permission is this operation's; no route checks one itself.
+   */
+  async exportFor(user: { clientKey: string; accountId: string }, filter: EvidenceFilter, format: EvidenceFormat): Promise<PreparedExport> {
+    await this.authorise(user, filter.spaceKey);
+    return {
+      user,
+      filter,
+      format,
+      fileName: this.fileName(filter, format),
+      write: (out, opts) => this.write(user.clientKey, filter, format, out, opts),
+    };
+  }
 
   /**
    * Site admins export the site and any space; space admins export their space unless the space's

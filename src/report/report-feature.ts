@@ -4,6 +4,7 @@ import type { AddOn } from 'atlassian-connect-express';
 import { EvidenceLinks } from '../evidence/evidence-links';
 import type { Clock } from '../lib/clock';
 import type { Logger } from '../lib/logger';
+import type { Authorise } from './report-access';
 import { createReportRouter } from './report-router';
 import { ReportService, ReportSource } from './report-service';
 
@@ -16,10 +17,11 @@ export function createReport(deps: {
   secretKey: Buffer;
   clock: Clock;
   signHead: (clientKey: string) => Promise<unknown>;
-  authorise: (user: { clientKey: string; accountId: string }, spaceKey: string | null) => Promise<void>;
+  /** The evidence export's permission rule: the report shows what the export shows. */
+  authorise: Authorise;
   logger: Logger;
 }): { service: ReportService; router: Router } {
-  const service = new ReportService({ source: deps.source, publicKey: deps.publicKey, clock: deps.clock, signHead: deps.signHead });
+  const service = new ReportService({ source: deps.source, publicKey: deps.publicKey, clock: deps.clock, signHead: deps.signHead, authorise: deps.authorise });
   const links = new EvidenceLinks<'html'>(deps.secretKey, deps.clock, { purpose: 'report-view', formats: ['html'] });
-  return { service, router: createReportRouter({ addon: deps.addon, service, authorise: deps.authorise, links, logger: deps.logger }) };
+  return { service, router: createReportRouter({ addon: deps.addon, service, links, logger: deps.logger }) };
 }

@@ -2,13 +2,10 @@ import { Router, Request, Response } from 'express';
 import type { AddOn } from 'atlassian-connect-express';
 import { contextJwt, requireUser } from '../confluence/connect-auth';
 import type { EvidenceLinks } from '../evidence/evidence-links';
-import { NotAllowedError } from '../lib/errors';
 import { asyncHandler, parseInput } from '../lib/http';
 import type { Logger } from '../lib/logger';
 import { reportLinkBody, reportQuery, reportViewQuery, spaceParams } from './report-schemas';
 import type { ReportRequest, ReportService } from './report-service';
-
-type Authorise = (user: { clientKey: string; accountId: string }, spaceKey: string | null) => Promise<void>;
 
 /** The report runs no script and loads nothing: its response says so too, whoever opens it. */
 const REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
@@ -21,15 +18,11 @@ const REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:
 export function createReportRouter(opts: {
   addon: AddOn;
   service: ReportService;
-  /** The evidence export's permission rule: the report shows what the space's export shows. */
-  authorise: (user: { clientKey: string; accountId: string }, spaceKey: string | null) => Promise<void>;
   links: EvidenceLinks<'html'>;
   logger: Logger;
 }): Router {
-  const { addon, service, authorise, links, logger } = opts;
+  const { addon, service, links, logger } = opts;
   const router = Router();
-
-  const siteScope = (user: { clientKey: string; accountId: string }) => scopeWithoutSpace(user, authorise, service);
 
   const send = (res: Response, req: ReportRequest, download: boolean) => sendReport(res, req, download, service, logger);
 
@@ -40,8 +33,7 @@ export function createReportRouter(opts: {
       const p = requireUser(req);
       const { spaceKey } = parseInput(spaceParams, req.params);
       const q = parseInput(reportQuery, req.query);
-      await authorise(p, spaceKey);
-      await send(res, { clientKey: p.clientKey, spaceKey, from: q.from ?? null, to: q.to ?? null }, q.download === '1');
+      await send(res, { clientKey: p.clientKey, ...(await service.scopeFor(p, spaceKey)), from: q.from ?? null, to: q.to ?? null }, q.download === '1');
     }),
   );
   router.get(
@@ -50,11 +42,11 @@ export function createReportRouter(opts: {
     asyncHandler(async (req, res) => {
       const p = requireUser(req);
       const q = parseInput(reportQuery, req.query);
-      await send(res, { clientKey: p.clientKey, ...(await siteScope(p)), from: q.from ?? null, to: q.to ?? null }, q.download === '1');
+      await send(res, { clientKey: p.clientKey, ...(await service.scopeFor(p, null)), from: q.from ?? null, to: q.to ?? null }, q.download === '1');
     }),
   );
 
-  const mintLink = (spaceOf: (req: Request) => string | null) => linkMinter(spaceOf, { authorise, siteScope, links });
+  const mintLink = (spaceOf: (req: Request) => string | null) => linkMinter(spaceOf, { service, links });
   router.post('/api/spaces/:spaceKey/report-links', ...contextJwt(addon), mintLink((req) => parseInput(spaceParams, req.params).spaceKey));
   router.post('/api/report-links', ...contextJwt(addon), mintLink(() => null));
 
@@ -67,40 +59,11 @@ export function createReportRouter(opts: {
       // Permissions may have changed since the link was made: ask again (answers are cached briefly).
       const user = { clientKey: link.clientKey, accountId: link.accountId };
       const { spaceKey, from, to } = link.filter;
-      const scope = spaceKey === null ? await siteScope(user) : (await authorise(user, spaceKey), { spaceKey });
-      await send(res, { clientKey: link.clientKey, ...scope, from, to }, q.download === '1');
+      await send(res, { clientKey: link.clientKey, ...(await service.scopeFor(user, spaceKey)), from, to }, q.download === '1');
     }),
   );
 
   return router;
-}
-
-/**
- * Who sees what without a space: a site admin every space; anyone else the spaces of the trail whose evidence
- * they may export (each asked of Confluence), or a 403 when there are none.
- */
-async function scopeWithoutSpace(
-user: { clientKey: string; accountId: string },
-authorise: Authorise,
-service: ReportService,
-): Promise<Pick<ReportRequest, 'spaceKey' | 'spaces'>> {
-  try {
-    await authorise(user, null);
-    return { spaceKey: null };
-  } catch (err) {
-    if (!(err instanceof NotAllowedError)) throw err;
-    const spaces: string[] = [];
-    for (const space of await service.spaceKeys(user.clientKey)) {
-      try {
-        await authorise(user, space);
-        spaces.push(space);
-      } catch (e) {
-        if (!(e instanceof NotAllowedError)) throw e;
-      }
-    }
-    if (!spaces.length) throw new NotAllowedError('Only site administrators, or administrators of a space with Attest activity, can see a report without a space.');
-    return { spaceKey: null, spaces };
-  }
 }
 
 async function sendReport(res: Response, req: ReportRequest, download: boolean, service: ReportService, logger: Logger): Promise<void> {
@@ -119,15 +82,15 @@ async function sendReport(res: Response, req: ReportRequest, download: boolean, 
 /** POST …/report-links: a one-minute link to the report for a new tab, after the same permission check. */
 function linkMinter(
   spaceOf: (req: Request) => string | null,
-  d: { authorise: Authorise; siteScope: (user: { clientKey: string; accountId: string }) => Promise<unknown>; links: EvidenceLinks<'html'> },
+  d: { service: ReportService; links: EvidenceLinks<'html'> },
 ) {
-  const { authorise, siteScope, links } = d;
+  const { service, links } = d;
   return asyncHandler(async (req, res) => {
     const p = requireUser(req);
     const spaceKey = spaceOf(req);
     const body = parseInput(reportLinkBody, req.body ?? {});
-    if (spaceKey === null) await siteScope(p);
-    else await authorise(p, spaceKey);
+    // A link is made only of a report its maker may see now (the link's view asks again).
+    await service.scopeFor(p, spaceKey);
     const { token, expiresAt } = links.create({
       clientKey: p.clientKey,
       accountId: p.accountId,

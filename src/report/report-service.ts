@@ -3,7 +3,8 @@ import type { Checkpoint } from '../evidence/evidence-checkpoint';
 import { checkpointSignatureValid, keyId } from '../evidence/evidence-checkpoint';
 import type { EvidenceEvent } from '../evidence/evidence-csv';
 import type { Clock } from '../lib/clock';
-import { InputError } from '../lib/errors';
+import { InputError, NotAllowedError } from '../lib/errors';
+import { Authorise, reportScope } from './report-access';
 import { IntegrityFacts, renderReport } from './report-html';
 import { ReportBuilder } from './report-model';
 import { ChainWalk } from './report-walk';
@@ -171,8 +172,20 @@ export class ReportService {
       clock: Clock;
       /** Signs the head first, as an export does, so that the period's end is covered by a signature. */
       signHead?: (clientKey: string) => Promise<unknown>;
+      /** Who may see what (the evidence export's rule); absent for the operator's CLI, which asks no one. */
+      authorise?: Authorise;
     },
   ) {}
+
+  /**
+   * What `user` may see of the report of `spaceKey` (null: without a space), or a 403 (report-access.ts): the
+   * permission is this operation's; no route checks one itself.
+   */
+  async scopeFor(user: { clientKey: string; accountId: string }, spaceKey: string | null): Promise<Pick<ReportRequest, 'spaceKey' | 'spaces'>> {
+    const { authorise } = this.deps;
+    if (!authorise) throw new NotAllowedError('reports for people need a permission check');
+    return reportScope(authorise, (clientKey) => this.spaceKeys(clientKey), user, spaceKey);
+  }
 
   /** The spaces the tenant's trail names (candidates for "every space a person administers"). */
   async spaceKeys(clientKey: string): Promise<string[]> {
