@@ -67,7 +67,7 @@ async function renderMacro(confluence: ConfluenceClient, res: Response, clientKe
 
 /**
  * The Approvals macro (page JWT: its parameters are covered by the qsh), its editor, and the public
- * workflow API (context JWT from AP.context.getToken(); the page is authorised here, per request).
+ * workflow API (context JWT from AP.context.getToken(); the service checks the page permission on every request).
  */
 export function createApprovalsRouter(opts: RouterOpts): Router {
   const router = Router();
