@@ -26,6 +26,12 @@ interface CheckpointDbRow {
 }
 
 /**
+ * What readers of the audit chain depend on (the evidence export, the report): AuditReadModel's reads, and its
+ * snapshot handing the same reads bound to it. A fake implements this without a database.
+ */
+export type AuditReads = Omit<AuditReadModel, 'snapshot'> & { snapshot<T>(work: (reads: AuditReads) => Promise<T>): Promise<T> };
+
+/**
  * The audit chain as its readers see it (issue 14 §4: the audit tables have one owner, src/audit): the evidence
  * export, the SOC 2 report and the CLI read events, subjects and checkpoints only through this. Reads only; the
  * model a reader works with is bound to one read-only snapshot (`snapshot`).

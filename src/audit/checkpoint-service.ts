@@ -80,6 +80,9 @@ export function verificationLines(s: Pick<VerificationStatus, 'full' | 'incremen
  */
 export type CheckpointOutcome = 'signed' | 'unchanged' | 'empty' | 'refused';
 
+/** The checkpoints and verification records the service reads and writes (CheckpointStore; a fake in tests). */
+export type CheckpointRecords = Pick<CheckpointStore, 'latest' | 'find' | 'all' | 'insert' | 'verification' | 'saveVerification'>;
+
 export class CheckpointService {
   private readonly keyId: string;
   private readonly inFlight = new Map<string, Promise<CheckpointOutcome>>();
@@ -88,8 +91,8 @@ export class CheckpointService {
     private readonly deps: {
       db: Knex;
       audit: AuditLog;
-      auditStore: AuditStore;
-      store: CheckpointStore;
+      auditStore: Pick<AuditStore, 'head' | 'chainHashAt'>;
+      store: CheckpointRecords;
       signingKey: KeyObject;
       logger: Logger;
       witnesses?: CheckpointWitnesses;

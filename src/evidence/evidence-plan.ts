@@ -1,7 +1,7 @@
 /** Which rows an evidence export writes: a contiguous seq range ending at a signed checkpoint. */
 import { genesisHash } from '../audit/audit-format';
 import { ConflictError } from '../lib/errors';
-import type { AuditReadModel } from '../audit/audit-read-model';
+import type { AuditReads } from '../audit/audit-read-model';
 import type { EvidenceFilter, ExportPlan } from './evidence-types';
 
 /**
@@ -9,7 +9,7 @@ import type { EvidenceFilter, ExportPlan } from './evidence-types';
  * at or after its last row, or, when none covers that row, cut at the latest checkpoint inside the range.
  * Without any checkpoint in the range the rows are exported unsigned (the verifier says so). Null: no rows.
  */
-export async function planExport(store: AuditReadModel, clientKey: string, filter: EvidenceFilter): Promise<ExportPlan | null> {
+export async function planExport(store: AuditReads, clientKey: string, filter: EvidenceFilter): Promise<ExportPlan | null> {
   const head = await store.lastSeq(clientKey);
   if (head === 0) return null;
   const fromSeq = filter.from ? await store.firstSeqFrom(clientKey, filter.from) : 1;
@@ -44,7 +44,7 @@ export async function planExport(store: AuditReadModel, clientKey: string, filte
  * events from the export without any row failing to verify.
  */
 async function checkBoundaries(
-  store: AuditReadModel,
+  store: AuditReads,
   clientKey: string,
   filter: EvidenceFilter,
   range: { fromSeq: number | null; lastSeq: number | null; head: number },

@@ -2,7 +2,7 @@
 import { createHash, Hash } from 'node:crypto';
 import { Readable, Transform, TransformCallback } from 'node:stream';
 import { COL, EvidenceEvent, evidenceRecord, neutralise } from './evidence-csv';
-import type { AuditReadModel } from '../audit/audit-read-model';
+import type { AuditReads } from '../audit/audit-read-model';
 import type { EvidenceFilter, ExportOptions, ExportPlan, ExportSummary } from './evidence-types';
 
 /**
@@ -70,7 +70,7 @@ const ERASURE = 'subject.erased';
  * database gave it (the pack's report is built from the same read), then shown in full or by its hashes only.
  */
 export function exportRecords(
-  store: AuditReadModel,
+  store: AuditReads,
   clientKey: string,
   filter: EvidenceFilter,
   plan: ExportPlan,

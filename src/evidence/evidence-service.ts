@@ -9,7 +9,7 @@ import { csvRecord } from './csv-records';
 import { EVIDENCE_COLUMNS, EvidenceEvent } from './evidence-csv';
 import { planExport } from './evidence-plan';
 import { exportRecords, textOf } from './evidence-records';
-import type { AuditReadModel } from '../audit/audit-read-model';
+import type { AuditReads } from '../audit/audit-read-model';
 import type { EvidenceFilter, EvidenceFormat, ExportOptions, ExportSummary, PackReportWriter } from './evidence-types';
 import { writePack } from './pack-writer';
 
@@ -31,7 +31,7 @@ export interface PreparedExport {
 export class EvidenceService {
   constructor(
     private readonly deps: {
-      store: AuditReadModel;
+      store: AuditReads;
       /**
        * The checkpoint signing key (private): it signs each pack's manifest. Null for the operator's CLI, which
        * holds only the public key: its packs' manifests are unsigned, so they may hide no row (see write).

@@ -2,7 +2,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { Checkpoint } from './evidence-checkpoint';
 import type { EvidenceEvent } from './evidence-csv';
-import type { AuditReadModel } from '../audit/audit-read-model';
+import type { AuditReads } from '../audit/audit-read-model';
 
 export type EvidenceFormat = 'csv' | 'zip';
 
@@ -58,7 +58,7 @@ export interface PackReport {
 
 /** Starts the SOC 2 report put in a pack as report.html, read from the export's snapshot (`store`). */
 export type PackReportWriter = (
-  store: AuditReadModel,
+  store: AuditReads,
   req: { clientKey: string; spaceKey: string | null; from: Date | null; to: Date | null; contentToSeq: number; publicKey: KeyObject | null; generatedAt: Date },
   /** The rows the export reads (null: none), which the report takes instead of reading them again. */
   pass: { fromSeq: number; toSeq: number; contentToSeq: number } | null,

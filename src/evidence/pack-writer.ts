@@ -15,7 +15,7 @@ import { Checkpoint, checkpointMessage, keyId, manifestMessage, publicKeyPem, si
 import { EVIDENCE_COLUMNS } from './evidence-csv';
 import { PACK, PACK_FORMAT, verifyGuide } from './evidence-pack';
 import { Digest, exportRecords, textOf } from './evidence-records';
-import type { AuditReadModel } from '../audit/audit-read-model';
+import type { AuditReads } from '../audit/audit-read-model';
 import type { EvidenceFilter, ExportPlan, ExportSummary, PackReport, PackReportWriter } from './evidence-types';
 
 export interface PackDeps {
@@ -26,7 +26,7 @@ export interface PackDeps {
 }
 
 export interface PackJob {
-  store: AuditReadModel;
+  store: AuditReads;
   clientKey: string;
   filter: EvidenceFilter;
   plan: ExportPlan | null;
