@@ -24,28 +24,23 @@ const positiveInt = (name: string, max: number) =>
     z.coerce.number({ message: `${name} must be a number` }).int(`${name} must be a whole number`).min(1, `${name} must be at least 1`).max(max, `${name} must be at most ${max}`).nullable(),
   );
 
-/** The macro's optional title as people see it: trimmed, at most 100 characters, no control characters. */
-export const macroTitle = z.preprocess(
-  (v) => (typeof v === 'string' ? v.trim() : v),
+/** An optional one-line text as people see it: trimmed, at most 100 characters, no control characters (NUL included). */
+const oneLine = (name: string) =>
   z.preprocess(
-    emptyToNull,
-    safeText({ max: 100, name: 'Title' })
-      // One line of plain text: no line breaks or other control characters (NUL included).
-      .refine((t) => !/[\u0000-\u001f\u007f-\u009f]/.test(t), 'Title must not contain control characters (such as line breaks)')
-      .nullable(),
-  ),
-);
+    (v) => (typeof v === 'string' ? v.trim() : v),
+    z.preprocess(
+      emptyToNull,
+      safeText({ max: 100, name })
+        .refine((t) => !/[\u0000-\u001f\u007f-\u009f]/.test(t), `${name} must not contain control characters (such as line breaks)`)
+        .nullable(),
+    ),
+  );
+
+/** The macro's optional title. */
+export const macroTitle = oneLine('Title');
 
 /** The macro's optional `after`: the title of the stage it waits for, under the same rules as a title. */
-export const macroAfter = z.preprocess(
-  (v) => (typeof v === 'string' ? v.trim() : v),
-  z.preprocess(
-    emptyToNull,
-    safeText({ max: 100, name: 'After' })
-      .refine((t) => !/[\u0000-\u001f\u007f-\u009f]/.test(t), 'After must not contain control characters (such as line breaks)')
-      .nullable(),
-  ),
-);
+export const macroAfter = oneLine('After');
 
 const rule = z.preprocess(emptyToNull, z.enum(['all', 'any', 'quorum'], { message: 'Rule must be all, any or quorum' }).nullable());
 
