@@ -36,8 +36,15 @@ export class CsvSyntaxError extends Error {
  * Splits a stream of text into records, strictly (see above). Feed it decoded text in any chunking; it hands
  * back the complete records each chunk finished. A leading byte-order mark is skipped, as csv-parse's `bom` does.
  */
+/** What the scanning helpers answer besides an index: the text ends before the answer is known … */
+const MORE = -1;
+/** … or a comma: the record goes on with another field. */
+const NEXT_FIELD = -2;
+
 export class CsvRecordReader {
   private buf = '';
+  /** The value of the quoted field `quoted` read last. */
+  private field = '';
   private started = false;
   /** Records completed so far (for error messages). */
   records = 0;
@@ -89,69 +96,88 @@ export class CsvRecordReader {
           break;
         }
         if (s.charCodeAt(i) === 0x22) {
-          // A quoted field: up to a quote not followed by another.
-          let value = '';
-          let from = i + 1;
-          for (;;) {
-            const q = s.indexOf('"', from);
-            if (q < 0) {
-              if (!final) break record;
-              this.fail('a quoted field is not closed');
-            }
-            if (q + 1 >= n && !final) break record;
-            if (s.charCodeAt(q + 1) === 0x22) {
-              value += s.slice(from, q + 1);
-              from = q + 2;
-              continue;
-            }
-            value += s.slice(from, q);
-            i = q + 1;
-            break;
-          }
-          cells.push(value);
+          const next = this.quoted(s, i, final);
+          if (next === MORE) break record;
+          cells.push(this.field);
+          i = next;
         } else {
-          // An unquoted field: up to a comma or CR; it may hold no quote and no line break.
-          let j = i;
-          for (; j < n; j++) {
-            const c = s.charCodeAt(j);
-            if (c === 0x2c || c === 0x0d) break;
-            if (c === 0x22) this.fail('a quote inside an unquoted field');
-            if (c === 0x0a) this.fail('a line feed without a carriage return');
-          }
+          const j = this.unquotedEnd(s, i);
           if (j >= n && !final) break record;
           cells.push(s.slice(i, j));
           i = j;
         }
-        // After a field: a comma, CRLF, or the end of the text.
-        if (i >= n) {
-          if (!final) break record;
-          out.push(cells);
-          this.records++;
-          pos = i;
-          break;
-        }
-        const c = s.charCodeAt(i);
-        if (c === 0x2c) {
+        const next = this.afterField(s, i, final);
+        if (next === MORE) break record;
+        if (next === NEXT_FIELD) {
           i++;
           continue;
         }
-        if (c === 0x0d) {
-          if (i + 1 >= n) {
-            if (!final) break record;
-            this.fail('a carriage return without a line feed');
-          }
-          if (s.charCodeAt(i + 1) !== 0x0a) this.fail('a carriage return without a line feed');
-          out.push(cells);
-          this.records++;
-          pos = i + 2;
-          break;
-        }
-        this.fail('a character after a closing quote');
+        out.push(cells);
+        this.records++;
+        pos = next;
+        break;
       }
     }
     this.buf = pos === 0 ? s : s.slice(pos);
     if (this.buf.length > MAX_RECORD_CHARS) this.fail(`longer than ${MAX_RECORD_CHARS} characters`);
     if (final && this.buf.length) this.fail('the file ends inside a record');
     return out;
+  }
+
+  /**
+   * The quoted field whose opening quote is at `i`, up to a quote not followed by another: its value in
+   * `this.field`, and the index after its closing quote; MORE when the text ends before that is known.
+   */
+  private quoted(s: string, i: number, final: boolean): number {
+    const n = s.length;
+    let value = '';
+    let from = i + 1;
+    for (;;) {
+      const q = s.indexOf('"', from);
+      if (q < 0) {
+        if (!final) return MORE;
+        this.fail('a quoted field is not closed');
+      }
+      if (q + 1 >= n && !final) return MORE;
+      if (s.charCodeAt(q + 1) === 0x22) {
+        value += s.slice(from, q + 1);
+        from = q + 2;
+        continue;
+      }
+      this.field = value + s.slice(from, q);
+      return q + 1;
+    }
+  }
+
+  /** Where the unquoted field at `i` ends: a comma, a CR or the end of the text; it may hold no quote and no line break. */
+  private unquotedEnd(s: string, i: number): number {
+    let j = i;
+    for (; j < s.length; j++) {
+      const c = s.charCodeAt(j);
+      if (c === 0x2c || c === 0x0d) break;
+      if (c === 0x22) this.fail('a quote inside an unquoted field');
+      if (c === 0x0a) this.fail('a line feed without a carriage return');
+    }
+    return j;
+  }
+
+  /**
+   * After a field ending at `i`: NEXT_FIELD (a comma), where the next record starts (after CRLF, or at the end of
+   * the final text), or MORE when the text ends before that is known. Anything else is a syntax error.
+   */
+  private afterField(s: string, i: number, final: boolean): number {
+    const n = s.length;
+    if (i >= n) return final ? i : MORE;
+    const c = s.charCodeAt(i);
+    if (c === 0x2c) return NEXT_FIELD;
+    if (c === 0x0d) {
+      if (i + 1 >= n) {
+        if (!final) return MORE;
+        this.fail('a carriage return without a line feed');
+      }
+      if (s.charCodeAt(i + 1) !== 0x0a) this.fail('a carriage return without a line feed');
+      return i + 2;
+    }
+    this.fail('a character after a closing quote');
   }
 }
