@@ -12,7 +12,6 @@ import { AuditLog, createAuditLog } from './audit/audit-log';
 import { AuditStore } from './audit/audit-store';
 import { keyIdOf } from './audit/checkpoint-format';
 import type { CheckpointService } from './audit/checkpoint-service';
-import { checkpointDuties } from './audit/checkpoint-duties';
 import { createCheckpoints } from './audit/checkpoint-feature';
 import { createCalendar } from './calendar/calendar-feature';
 import { AceConfluenceClient } from './confluence/ace-confluence-client';
@@ -154,7 +153,7 @@ async function createFeatures(deps: AppDeps, core: Core) {
   const { config, db, logger } = deps;
   const { app, addon, audit, confluence, clock, viewCache } = core;
   // Signed checkpoints and the chain's verification state (#4), published to witnesses the database cannot write.
-  const { checkpoints, router: trailRouter, witnesses } = createCheckpoints({ db, addon, audit, config, confluence, clock, logger });
+  const { checkpoints, router: trailRouter, witnesses, duties: checkpointJobs } = createCheckpoints({ db, addon, audit, config, confluence, clock, logger });
   const spaces = createSpaces({ db, addon, audit, confluence, clock, logger, checkpointKeyId: keyIdOf(config.signingKey),
     verification: { status: (clientKey) => checkpoints.dashboardStatus(clientKey) }, onChanged: (clientKey) => viewCache.cache.configChanged(clientKey) });
   // Macros inherit the space's defaults; its policies (self-approval, reset on edit) are the ceiling.
@@ -184,7 +183,7 @@ async function createFeatures(deps: AppDeps, core: Core) {
     mine.router,
   ]) app.use(router);
   // Scheduled duties (#4): each feature contributes its own; the scheduler runs them for every tenant.
-  const duties: TenantDuty[] = [...pageEvents.duties, ...approvals.duties, ...reminders.duties, ...checkpointDuties(checkpoints), ...privacy.duties];
+  const duties: TenantDuty[] = [...pageEvents.duties, ...approvals.duties, ...reminders.duties, ...checkpointJobs, ...privacy.duties];
   const scheduler = createScheduler({ db, duties, clock, logger });
   return { approvals: approvals.service, pageEvents: pageEvents.service, checkpoints, witnesses, privacy: privacy.service, scheduler, exportDb: exports.exportDb };
 }

@@ -12,6 +12,8 @@ import type { AuditLog } from './audit-log';
 import type { Config } from '../config';
 import type { ConfluenceClient } from '../confluence/confluence-client';
 import type { Logger } from '../lib/logger';
+import type { TenantDuty } from '../scheduler/jobs';
+import { checkpointDuties } from './checkpoint-duties';
 import { keyIdOf } from './checkpoint-format';
 import { CheckpointService, CheckpointWitnesses, createCheckpointService } from './checkpoint-service';
 import { CheckpointTrail } from './witness/checkpoint-trail';
@@ -24,6 +26,8 @@ export function createCheckpoints(deps: { db: Knex; addon: AddOn; audit: AuditLo
   trail: CheckpointTrail;
   /** The checkpoint trail page's API. */
   router: Router;
+  /** Signing, verification and the trail's page, for every tenant on their schedules. */
+  duties: TenantDuty[];
   witnesses: CheckpointWitnesses;
 } {
   const { db, config, confluence, logger } = deps;
@@ -37,5 +41,5 @@ export function createCheckpoints(deps: { db: Knex; addon: AddOn; audit: AuditLo
   const witnesses: CheckpointWitnesses = { confluence: confluenceWitness, tsa: config.tsa, trail };
   const checkpoints = createCheckpointService(db, config, logger.child({ component: 'checkpoints' }), witnesses);
   const service = new TrailService({ trail, confluence, audit: withTransactional(db, (trx) => ({ audit: deps.audit.in(trx) })), clock: deps.clock });
-  return { checkpoints, trail, witnesses, router: createTrailRouter({ addon: deps.addon, service }) };
+  return { checkpoints, trail, witnesses, router: createTrailRouter({ addon: deps.addon, service }), duties: checkpointDuties(checkpoints) };
 }
