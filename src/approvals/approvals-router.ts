@@ -57,12 +57,10 @@ async function macroHtml(confluence: ConfluenceClient, res: Response, clientKey:
   return new Promise<string>((resolve, reject) => res.render('macro', model, (err: Error | null, html?: string) => (err ? reject(err) : resolve(html ?? ''))));
 }
 
-/** The macro (HTML in an iframe, or the workflow block alone after a decision), with its people's names. */
-async function renderMacro(confluence: ConfluenceClient, res: Response, clientKey: string, view: WorkflowView, partial = false): Promise<void> {
+/** The workflow block alone (what the macro swaps in after a decision), with its people's names. */
+async function renderWorkflowBlock(confluence: ConfluenceClient, res: Response, clientKey: string, view: WorkflowView): Promise<void> {
   const names = await displayNames(confluence, clientKey, mentionedIds(view));
-  const model = macroModel(view, names);
-  if (partial) res.render('partials/workflow', { ...model, layout: false });
-  else res.render('macro', { ...model, pageTitle: 'Approvals', scripts: ['attest-ap.js', 'macro.js'] });
+  res.render('partials/workflow', { ...macroModel(view, names), layout: false });
 }
 
 /**
@@ -147,7 +145,7 @@ function workflowRoutes(router: Router, opts: RouterOpts): void {
     asyncHandler(async (req, res) => {
       const p = requireUser(req);
       const { pageId, macroId } = parseInput(workflowPathParams, req.params);
-      await renderMacro(confluence, res, p.clientKey, await service.getWorkflow(p, pageId, macroId, viewedVersionOf(req, pageId)), true);
+      await renderWorkflowBlock(confluence, res, p.clientKey, await service.getWorkflow(p, pageId, macroId, viewedVersionOf(req, pageId)));
     }),
   );
 

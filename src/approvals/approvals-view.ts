@@ -101,7 +101,7 @@ export class ApprovalsViews {
     const other = otherVersionRefusal(wf, viewedVersion);
     const refused = refusal(p.accountId, wf, open ? viaGroups : [], policy, page) ?? (other ? { kind: 'other-version' as const, error: other } : null);
     const mine = current.filter((d) => d.approverId === p.accountId);
-    const today = this.deps.clock.now().toISOString().slice(0, 10);
+    const today = dayOf(this.deps.clock.now());
     return {
       workflow: wf,
       decisions,

@@ -30,11 +30,13 @@ export class PrivacyStore implements PrivacyReads {
 
   /** Distinct stored accountIds (erased markers left out) with the last time any holder stored something about each. */
   async storedAccounts(clientKey: string): Promise<ReportedAccount[]> {
-    const lists = await Promise.all([...this.data.holders, this.data.subjects].map((h) => h.accountsStored(clientKey)));
     const latest = new Map<string, number>();
-    for (const { accountId, at } of lists.flat()) {
-      if (!accountId || accountId.startsWith('erased')) continue;
-      latest.set(accountId, Math.max(latest.get(accountId) ?? -Infinity, new Date(at).getTime()));
+    // One holder at a time: a daily job need not take a connection per table from the pool requests use.
+    for (const holder of [...this.data.holders, this.data.subjects]) {
+      for (const { accountId, at } of await holder.accountsStored(clientKey)) {
+        if (!accountId || accountId.startsWith('erased')) continue;
+        latest.set(accountId, Math.max(latest.get(accountId) ?? -Infinity, new Date(at).getTime()));
+      }
     }
     return [...latest.entries()]
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
