@@ -3,23 +3,27 @@
  * REST API, decision, audit append under the tenant's head lock), 32 concurrent clients, against a plain
  * `INSERT …; COMMIT` of a row of the same size on the same PostgreSQL, same run.
  *
- *   npx tsx bench/decisions.ts [total=3000] [clients=32] [--instances=1] [--tenants=1]
+ *   npx tsx bench/decisions.ts [total=3000] [clients=32] [--instances=1] [--tenants=1] [--rounds=3] [--in-process]
  *
- * `--instances=2`: a second app process (`src/server.ts`, another port, the same database; see harness.ts),
- * clients alternate between the instances. `--tenants=8`: seven more installations through the devhost's
+ * The app serves from its own process (`src/server.ts`, as production runs it; harness.ts `startExtraInstance`):
+ * this process holds the devhost (Confluence, answering the app's REST calls) and the load generator (the
+ * browsers), which in production run elsewhere. `--in-process`: the app in this process too (the layout until
+ * 2026-12-02; its knex statements are counted only there). `--instances=2`: two app processes, the same
+ * database, clients alternating between them. `--tenants=8`: seven more installations through the devhost's
  * signed install, the clients spread over them (each client keeps one tenant and one instance).
+ * `--rounds=N` (default 3): N rounds of (API, plain), each of `total`; the median round by ratio is reported.
  * `--macros-per-page=N` (default 1): how many of the bench's workflows share a Confluence page. A page usually
  * carries one approval macro, or a few stages; a decision reads its page's other workflows (ordered stages), so
  * the bench's 768 workflows on one page (its layout until 2026-12-02) measured that read more than a decision.
  */
 import http from 'node:http';
 import { ApprovalsStore } from '../src/approvals/approvals-store';
-import { BENCH_METRICS_TOKEN, ExtraInstance, load, row, startBenchEnv, startExtraInstance, statementCounter } from './harness';
+import { BENCH_METRICS_TOKEN, ExtraInstance, load, profileWindow, row, startBenchEnv, startExtraInstance, statementCounter } from './harness';
 
 function option(name: string, fallback: number): number {
   const arg = process.argv.find((a) => a.startsWith(`--${name}=`));
   const value = arg ? Number(arg.slice(name.length + 3)) : fallback;
-  const max = name === 'macros-per-page' ? 10_000 : 64;
+  const max = name === 'macros-per-page' ? 10_000 : name === 'rounds' ? 9 : 64;
   if (!Number.isInteger(value) || value < 1 || value > max) throw new Error(`--${name} must be a whole number from 1 to ${max}`);
   return value;
 }
@@ -31,6 +35,8 @@ async function main() {
   const instanceCount = option('instances', 1);
   const tenantCount = option('tenants', 1);
   const macrosPerPage = option('macros-per-page', 1);
+  const inProcess = process.argv.includes('--in-process');
+  const roundCount = option('rounds', 3);
   const env = await startBenchEnv();
   const extra: ExtraInstance[] = [];
   const d = env.attest.devhost!;
@@ -42,8 +48,8 @@ async function main() {
   // The primary installation and, for --tenants, more through the devhost's signed install.
   const tenants = [d.clientKey];
   for (let t = 1; t < tenantCount; t++) tenants.push((await d.installTenant({ clientKey: `bench-tenant-${t}` })).clientKey);
-  for (let i = 1; i < instanceCount; i++) extra.push(await startExtraInstance(env));
-  const instanceUrls = [env.baseUrl, ...extra.map((x) => x.baseUrl)];
+  for (let i = inProcess ? 1 : 0; i < instanceCount; i++) extra.push(await startExtraInstance(env));
+  const instanceUrls = [...(inProcess ? [env.baseUrl] : []), ...extra.map((x) => x.baseUrl)];
   // Each client keeps one instance and one tenant: instances alternate, tenants change every `instanceCount` clients.
   const instanceOf = (c: number) => c % instanceCount;
   const tenantOf = (c: number) => tenants[Math.floor(c / instanceCount) % tenantCount];
@@ -90,7 +96,7 @@ async function main() {
         res.resume();
         res.on('end', () => {
           if (res.statusCode !== 201) return reject(new Error(`status ${res.statusCode}`));
-          if (instanceOf(c) === 0) servedByFirst.n++;
+          if (inProcess && instanceOf(c) === 0) servedByFirst.n++;
           resolve();
         });
       });
@@ -99,44 +105,59 @@ async function main() {
     });
 
   await load(clients, clients * 2, 30_000, (c, n) => post(c, workflows[c][n % slots])); // warm-up
-  const lockBefore = await headLockWait(instanceUrls);
-  const cpuBefore = process.cpuUsage();
-  const extraCpuBefore = extra.map((x) => x.cpuSeconds());
-  const statements = statementCounter(env.db);
-  servedByFirst.n = 0;
-  statements.start();
-  const api = await load(clients, total, 120_000, (c, n) => post(c, workflows[c][n % slots]));
-  const sqlInFirst = statements.stop();
-  const cpu = process.cpuUsage(cpuBefore);
-  const extraCpuS = extra.map((x, i) => x.cpuSeconds() - extraCpuBefore[i]);
-  // The bench's process holds the load generator, the first instance and the devhost (Confluence's REST answers).
-  const cpuMsPerDecision = ((cpu.user + cpu.system) / 1000 + extraCpuS.reduce((a, b) => a + b, 0) * 1000) / Math.max(1, api.done);
-  const lockAfter = await headLockWait(instanceUrls);
-  const lockWaitMs = ((lockAfter.sum - lockBefore.sum) / Math.max(1, lockAfter.count - lockBefore.count)) * 1000;
-  // knex statements of the first instance per decision it served (the append's `audit_append_events` + COMMIT
-  // goes through pg directly and is not among them: +1 per append).
-  const sqlPerDecision = sqlInFirst / Math.max(1, servedByFirst.n);
-
   // Baseline: the same number of rows of the same size (a decision row plus its audit event) inserted and committed.
   const sample = await env.db('audit_events').orderBy('seq', 'desc').first();
   const payload = 'x'.repeat(sample.canonical.length + comment.length + 200);
   await env.db.raw('create table bench_plain (id bigserial primary key, client_key text, payload text, at timestamptz default now())');
-  const base = await load(clients, total, 120_000, async () => {
+  const plainRound = () => load(clients, total, 120_000, async () => {
     await env.db.transaction(async (trx) => {
       await trx('bench_plain').insert({ client_key: d.clientKey, payload });
     });
   });
 
+  // Rounds of (API, plain) one after the other: on a shared 2-core machine either can be slowed by a neighbour,
+  // so the ratio is taken in each round and the median round is reported.
+  const lockBefore = await headLockWait(instanceUrls);
+  const statements = statementCounter(env.db);
+  const rounds: Array<{ api: Awaited<ReturnType<typeof load>>; base: Awaited<ReturnType<typeof load>>; benchCpuMs: number; appCpuMs: number; sql: number; servedByFirst: number }> = [];
+  const profile = await profileWindow();
+  for (let r = 0; r < roundCount; r++) {
+    const cpuBefore = process.cpuUsage();
+    const extraCpuBefore = extra.map((x) => x.cpuSeconds());
+    servedByFirst.n = 0;
+    statements.start();
+    const api = await load(clients, total, 120_000, (c, n) => post(c, workflows[c][n % slots]));
+    const sql = statements.stop();
+    const cpu = process.cpuUsage(cpuBefore);
+    const appCpuMs = extra.reduce((sum, x, i) => sum + (x.cpuSeconds() - extraCpuBefore[i]) * 1000, 0);
+    rounds.push({ api, base: await plainRound(), benchCpuMs: (cpu.user + cpu.system) / 1000, appCpuMs, sql, servedByFirst: servedByFirst.n });
+  }
+  await profile.stop();
+  const ratioOf = (x: (typeof rounds)[number]) => x.api.perSecond / x.base.perSecond;
+  const median = [...rounds].sort((a, b) => ratioOf(a) - ratioOf(b))[Math.floor(rounds.length / 2)];
+  const { api, base } = median;
+  // The bench's process holds the load generator and the devhost (Confluence's REST answers), with --in-process the first instance too.
+  const cpuMsPerDecision = (median.benchCpuMs + median.appCpuMs) / Math.max(1, api.done);
+  const appCpuMsPerDecision = inProcess ? null : median.appCpuMs / Math.max(1, api.done);
+  const lockAfter = await headLockWait(instanceUrls);
+  const lockWaitMs = ((lockAfter.sum - lockBefore.sum) / Math.max(1, lockAfter.count - lockBefore.count)) * 1000;
+  // knex statements of the first instance per decision it served (the append's `audit_append_events` + COMMIT
+  // goes through pg directly and is not among them: +1 per append).
+  const sqlPerDecision = inProcess ? median.sql / Math.max(1, median.servedByFirst) : null;
+
   let verifies = true;
   for (const ck of tenants) verifies = (await env.attest.audit.verify(env.db, ck)).ok && verifies;
-  console.log(`decisions through the API vs plain INSERT+COMMIT, ${clients} concurrent clients, ${tenantCount} tenant(s), ${instanceCount} instance(s)`);
+  console.log(`decisions through the API vs plain INSERT+COMMIT, ${clients} concurrent clients, ${tenantCount} tenant(s), ${instanceCount} instance(s) ${inProcess ? 'in the bench process' : 'in their own processes'}`);
+  for (const [i, x] of rounds.entries()) console.log(`round ${i + 1}: API ${x.api.perSecond.toFixed(0)}/s (p99 ${x.api.p99.toFixed(0)} ms), plain ${x.base.perSecond.toFixed(0)}/s, ratio ${ratioOf(x).toFixed(3)}`);
+  console.log(`the median round (by ratio) of ${rounds.length}:`);
   console.log(row('API decision (JWT, permission, decision, audit)', api));
   console.log(row('plain INSERT; COMMIT (same row size)', base));
-  const ratio = api.perSecond / base.perSecond;
+  const ratio = ratioOf(median);
   console.log(`Node CPU per decision (all instances, the devhost and the load generator): ${cpuMsPerDecision.toFixed(2)} ms` +
-    (extra.length ? ` (extra instances: ${extraCpuS.map((x) => `${x.toFixed(1)} s`).join(', ')} of CPU)` : ''));
-  console.log(`knex statements per decision in the first instance: ${sqlPerDecision.toFixed(2)} (+ audit_append_events with COMMIT per append)`);
-  if (process.env.BENCH_SQL) for (const [text, n] of statements.texts()) console.log(`  ${(n / Math.max(1, servedByFirst.n)).toFixed(2)}  ${text}`);
+    (appCpuMsPerDecision !== null ? `, of which the app's processes ${appCpuMsPerDecision.toFixed(2)} ms` : '') +
+    (extra.length ? ` (app processes: ${(median.appCpuMs / 1000).toFixed(1)} s of CPU)` : ''));
+  if (sqlPerDecision !== null) console.log(`knex statements per decision in the first instance: ${sqlPerDecision.toFixed(2)} (+ audit_append_events with COMMIT per append)`);
+  if (process.env.BENCH_SQL && inProcess) for (const [text, n] of statements.texts()) console.log(`  ${(n / Math.max(1, servedByFirst.n)).toFixed(2)}  ${text}`);
   console.log(`mean wait for the tenant's head lock per append (attest_audit_head_lock_wait_seconds): ${lockWaitMs.toFixed(1)} ms`);
   console.log(`ratio API / plain: ${ratio.toFixed(3)}  (chains verify: ${verifies})`);
   console.log(
@@ -144,15 +165,19 @@ async function main() {
       bench: 'decisions',
       clients,
       instances: instanceCount,
+      appProcess: inProcess ? 'bench' : 'own',
       tenants: tenantCount,
       macrosPerPage,
       api: { done: api.done, perSecond: round(api.perSecond), p50Ms: round(api.p50), p99Ms: round(api.p99) },
       plain: { done: base.done, perSecond: round(base.perSecond), p50Ms: round(base.p50), p99Ms: round(base.p99) },
       ratio: Number(ratio.toFixed(3)),
+      rounds: rounds.map((x) => ({ api: round(x.api.perSecond), plain: round(x.base.perSecond), ratio: Number(ratioOf(x).toFixed(3)), p99Ms: round(x.api.p99) })),
       headLockWaitMeanMs: round(lockWaitMs),
       appends: lockAfter.count - lockBefore.count,
+      decisionsInAllRounds: rounds.reduce((n, x) => n + x.api.done, 0),
       cpuMsPerDecision: round(cpuMsPerDecision),
-      sqlPerDecision: Math.round(sqlPerDecision * 100) / 100,
+      appCpuMsPerDecision: appCpuMsPerDecision === null ? null : round(appCpuMsPerDecision),
+      sqlPerDecision: sqlPerDecision === null ? null : Math.round(sqlPerDecision * 100) / 100,
       decisionBatch: process.env.ATTEST_DECISION_BATCH ?? 'default',
       chainVerifies: verifies,
     }),

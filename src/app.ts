@@ -15,6 +15,7 @@ import type { CheckpointService } from './audit/checkpoint-service';
 import { createCheckpoints } from './audit/checkpoint-feature';
 import { createCalendar } from './calendar/calendar-feature';
 import { AceConfluenceClient } from './confluence/ace-confluence-client';
+import { SignedHttp } from './confluence/signed-http';
 import { CachedConfluenceClient } from './confluence/cached-confluence-client';
 import type { ConfluenceClient } from './confluence/confluence-client';
 import { HOST_SCRIPT_RESOLVER } from './confluence/connect-auth';
@@ -136,7 +137,9 @@ async function createCore(deps: AppDeps): Promise<Core> {
   const beforeAce = express.Router();
   app.use(beforeAce);
   const addon = await startAddon(app, config, logger);
-  const confluence = new CachedConfluenceClient(new AceConfluenceClient(addon, logger.child({ component: 'confluence' })), clock);
+  // App-signed REST calls with the tenant's secret from the same cache as the page JWTs (no store read per call).
+  const signed = new SignedHttp(addon.key, (clientKey) => viewCache.cache.tenant(clientKey), (addon.config.userAgent as unknown as (appKey: string) => string)(addon.key));
+  const confluence = new CachedConfluenceClient(new AceConfluenceClient(addon, logger.child({ component: 'confluence' }), signed), clock);
   const auditClock = deps.auditClock;
   const audit = createAuditLog(db, config.secretKey, {
     onAppended: metrics.appended,

@@ -2,6 +2,7 @@ import type { AddOn } from 'atlassian-connect-express';
 import type { z } from 'zod';
 import { DatabaseUnavailableError, NotFoundError, UpstreamError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
+import type { HttpResult, Method, SignedHttp } from './signed-http';
 import type {
   ConfluenceClient,
   ConfluenceGroup,
@@ -30,20 +31,13 @@ import {
   userV1,
 } from './confluence-schemas';
 
-interface HttpResult {
-  status: number;
-  body: unknown;
-  headers: Record<string, string | string[] | undefined>;
-}
-
-type Method = 'get' | 'post' | 'put';
 
 const MAX_ATTEMPTS = 3;
 const MAX_RETRY_WAIT_MS = 5_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * ConfluenceClient over ACE's httpClient: every call is signed with the tenant's shared secret
+ * ConfluenceClient over signed HTTP (signed-http.ts; ACE's httpClient without one): every call is signed with the tenant's shared secret
  * (JWT, qsh over the path relative to the tenant base URL, which already ends in /wiki).
  * v2 wherever Cloud has one; the v1 calls left are listed, with why, in docs/confluence-api.md.
  */
@@ -53,9 +47,22 @@ export class AceConfluenceClient implements ConfluenceClient {
   constructor(
     private readonly addon: AddOn,
     private readonly logger: Logger,
+    /** App-signed calls without ACE's `request` client (signed-http.ts); ACE's httpClient when absent. */
+    private readonly signed?: SignedHttp,
   ) {}
 
   private call(clientKey: string, method: Method, url: string, body?: unknown): Promise<HttpResult> {
+    if (this.signed) {
+      return this.signed.call(clientKey, method, url, body).catch((err: unknown) => {
+        if (!(err instanceof UpstreamError)) throw err;
+        this.logger.warn({ clientKey, err: err.message }, 'Confluence could not be reached');
+        throw new UpstreamError('Confluence could not be reached. Try again in a moment.');
+      });
+    }
+    return this.viaAce(clientKey, method, url, body);
+  }
+
+  private viaAce(clientKey: string, method: Method, url: string, body?: unknown): Promise<HttpResult> {
     const http = this.addon.httpClient({ clientKey }) as unknown as Record<
       Method,
       (opts: object, cb: (err: unknown, res: { statusCode: number; headers: HttpResult['headers'] }, body: unknown) => void) => void
