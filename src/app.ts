@@ -14,7 +14,7 @@ import { keyIdOf } from './audit/checkpoint-format';
 import type { CheckpointService } from './audit/checkpoint-service';
 import { createCheckpoints } from './audit/checkpoint-feature';
 import { createCalendar } from './calendar/calendar-feature';
-import { AceConfluenceClient } from './confluence/ace-confluence-client';
+import { RestConfluenceClient } from './confluence/rest-confluence-client';
 import { SignedHttp } from './confluence/signed-http';
 import { CachedConfluenceClient } from './confluence/cached-confluence-client';
 import type { ConfluenceClient } from './confluence/confluence-client';
@@ -139,7 +139,7 @@ async function createCore(deps: AppDeps): Promise<Core> {
   const addon = await startAddon(app, config, logger);
   // App-signed REST calls with the tenant's secret from the same cache as the page JWTs (no store read per call).
   const signed = new SignedHttp(addon.key, (clientKey) => viewCache.cache.tenant(clientKey), (addon.config.userAgent as unknown as (appKey: string) => string)(addon.key));
-  const confluence = new CachedConfluenceClient(new AceConfluenceClient(addon, logger.child({ component: 'confluence' }), signed), clock);
+  const confluence = new CachedConfluenceClient(new RestConfluenceClient(addon.key, logger.child({ component: 'confluence' }), signed), clock);
   const auditClock = deps.auditClock;
   const audit = createAuditLog(db, config.secretKey, {
     onAppended: metrics.appended,

@@ -19,6 +19,11 @@ const TIMEOUT_MS = 30_000;
 /** Bodies larger than this are refused: Attest reads pages, users and small lists, never megabytes of JSON. */
 const MAX_BODY_BYTES = 32 * 1024 * 1024;
 
+/** How the Confluence client reaches a tenant's Confluence: one app-signed call, any status answered. */
+export interface ConfluenceTransport {
+  call(clientKey: string, method: Method, relativeUrl: string, body?: unknown): Promise<HttpResult>;
+}
+
 const agents = {
   'http:': new http.Agent({ keepAlive: true, maxSockets: 64 }),
   'https:': new https.Agent({ keepAlive: true, maxSockets: 64 }),
@@ -37,7 +42,7 @@ const agents = {
  * unknown tenant is refused before anything is sent. Errors on the way are UpstreamErrors (a 502), except
  * the tenant lookup's own, which propagate (the database away is a 503).
  */
-export class SignedHttp {
+export class SignedHttp implements ConfluenceTransport {
   constructor(
     private readonly appKey: string,
     private readonly tenants: TenantLookup,

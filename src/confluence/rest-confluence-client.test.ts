@@ -1,19 +1,24 @@
 import { silentLogger } from '../lib/logger';
 import { NotFoundError, UpstreamError } from '../lib/errors';
-import { AceConfluenceClient } from './ace-confluence-client';
+import { RestConfluenceClient } from './rest-confluence-client';
 
 type Reply = { status: number; body?: unknown; headers?: Record<string, string> };
 
-/** ACE's httpClient as the client uses it: get/post with the request library's callback. */
-function fakeAddon(routes: (method: string, url: string, body: unknown) => Reply, calls: string[] = [], bodies: unknown[] = []) {
-  const handler = (method: string) => (opts: { url: string; body?: unknown }, cb: (err: unknown, res: unknown, body: unknown) => void) => {
-    calls.push(`${method.toUpperCase()} ${opts.url}`);
-    bodies.push(opts.body);
-    const r = routes(method, opts.url, opts.body);
-    setImmediate(() => cb(null, { statusCode: r.status, headers: r.headers ?? {} }, r.body));
+/** The client's transport as SignedHttp offers it: one call, any status answered. */
+function fakeTransport(routes: (method: string, url: string, body: unknown) => Reply, calls: string[] = [], bodies: unknown[] = []) {
+  return {
+    async call(_clientKey: string, method: string, url: string, body?: unknown) {
+      calls.push(`${method.toUpperCase()} ${url}`);
+      bodies.push(body);
+      const r = routes(method, url, body);
+      await new Promise((resolve) => setImmediate(resolve));
+      return { status: r.status, body: r.body, headers: r.headers ?? {} };
+    },
   };
-  return { httpClient: () => ({ get: handler('get'), post: handler('post') }) } as never;
 }
+
+/** The client under test, with the app key it puts in app-property paths. */
+const newClient = (transport: ReturnType<typeof fakeTransport>, logger: ReturnType<typeof silentLogger>) => new RestConfluenceClient('attest-test', logger, transport);
 
 const v2Page = (over: Record<string, unknown> = {}) => ({
   id: '7',
@@ -25,11 +30,11 @@ const v2Page = (over: Record<string, unknown> = {}) => ({
 });
 const space = { status: 200, body: { id: '99', key: 'ENG', name: 'Engineering' } };
 
-describe('AceConfluenceClient', () => {
+describe('RestConfluenceClient', () => {
   it('reads a page version through v2 only, and the space key through v2 spaces (once)', async () => {
     const calls: string[] = [];
-    const client = new AceConfluenceClient(
-      fakeAddon((_m, url) => (url.startsWith('/api/v2/spaces/99') ? space : { status: 200, body: v2Page() }), calls),
+    const client = newClient(
+      fakeTransport((_m, url) => (url.startsWith('/api/v2/spaces/99') ? space : { status: 200, body: v2Page() }), calls),
       silentLogger(),
     );
     expect(await client.getPage('ck', '7', { version: 3 })).toEqual({
@@ -46,8 +51,8 @@ describe('AceConfluenceClient', () => {
 
   it('reads blog posts from /blogposts, and finds one by id when the type is not known', async () => {
     const calls: string[] = [];
-    const client = new AceConfluenceClient(
-      fakeAddon((_m, url) => (url.startsWith('/api/v2/spaces/') ? space : url.startsWith('/api/v2/blogposts/8') ? { status: 200, body: v2Page({ id: '8' }) } : { status: 404 }), calls),
+    const client = newClient(
+      fakeTransport((_m, url) => (url.startsWith('/api/v2/spaces/') ? space : url.startsWith('/api/v2/blogposts/8') ? { status: 200, body: v2Page({ id: '8' }) } : { status: 404 }), calls),
       silentLogger(),
     );
     expect(await client.getPage('ck', '8', { type: 'blogpost' })).toMatchObject({ id: '8', type: 'blogpost', spaceKey: 'ENG' });
@@ -57,10 +62,10 @@ describe('AceConfluenceClient', () => {
   });
 
   it('turns a 410 Gone and an unexpected shape into upstream errors that name the endpoint and the field', async () => {
-    const gone = new AceConfluenceClient(fakeAddon(() => ({ status: 410, body: { statusCode: 410, message: 'This deprecated endpoint has been removed.' } })), silentLogger());
+    const gone = newClient(fakeTransport(() => ({ status: 410, body: { statusCode: 410, message: 'This deprecated endpoint has been removed.' } })), silentLogger());
     await expect(gone.groupsOf('ck', 'u')).rejects.toThrow(/410 Gone.*|no longer offers GET \/rest\/api\/user\/memberof/);
     await expect(gone.groupsOf('ck', 'u')).rejects.toBeInstanceOf(UpstreamError);
-    const odd = new AceConfluenceClient(fakeAddon(() => ({ status: 200, body: v2Page({ version: { number: 'three' } }) })), silentLogger());
+    const odd = newClient(fakeTransport(() => ({ status: 200, body: v2Page({ version: { number: 'three' } }) })), silentLogger());
     await expect(odd.getPage('ck', '7', { type: 'page' })).rejects.toThrow(/GET \/api\/v2\/pages\/7 with an unexpected shape \(version\.number/);
   });
 
@@ -72,7 +77,7 @@ describe('AceConfluenceClient', () => {
       '4': { status: 403, body: { statusCode: 403 } },
     };
     const bodies: unknown[] = [];
-    const client = new AceConfluenceClient(fakeAddon((_m, url) => answer[url.split('/')[4]], [], bodies), silentLogger());
+    const client = newClient(fakeTransport((_m, url) => answer[url.split('/')[4]], [], bodies), silentLogger());
     expect(await client.readAccess('ck', '1', 'u')).toBe('granted');
     expect(bodies[0]).toEqual({ subject: { type: 'user', identifier: 'u' }, operation: 'read' });
     expect(await client.readAccess('ck', '2', 'u')).toBe('denied');
@@ -83,8 +88,8 @@ describe('AceConfluenceClient', () => {
   it('pages memberof by the links it is given, even when the server caps the page size', async () => {
     const calls: string[] = [];
     const all = ['a', 'b', 'c', 'd', 'e'].map((n) => ({ type: 'group', name: n, id: `id-${n}` }));
-    const client = new AceConfluenceClient(
-      fakeAddon((_m, url) => {
+    const client = newClient(
+      fakeTransport((_m, url) => {
         const start = Number(new URL(url, 'http://x').searchParams.get('start'));
         const results = all.slice(start, start + 2);
         return { status: 200, body: { results, start, limit: 2, size: results.length, _links: start + 2 < all.length ? { next: `/rest/api/user/memberof?start=${start + 2}` } : {} } };
@@ -97,19 +102,19 @@ describe('AceConfluenceClient', () => {
 
   it('retries 429 and 5xx politely, then gives up with an upstream error', async () => {
     let n = 0;
-    const client = new AceConfluenceClient(
-      fakeAddon(() => (++n < 3 ? { status: n === 1 ? 429 : 503, headers: { 'retry-after': '0' } } : { status: 200, body: { hasPermission: true } })),
+    const client = newClient(
+      fakeTransport(() => (++n < 3 ? { status: n === 1 ? 429 : 503, headers: { 'retry-after': '0' } } : { status: 200, body: { hasPermission: true } })),
       silentLogger(),
     );
     expect(await client.readAccess('ck', '7', 'u')).toBe('granted');
     expect(n).toBe(3);
-    const down = new AceConfluenceClient(fakeAddon(() => ({ status: 500 })), silentLogger());
+    const down = newClient(fakeTransport(() => ({ status: 500 })), silentLogger());
     await expect(down.groupsOf('ck', 'u')).rejects.toBeInstanceOf(UpstreamError);
   });
 
   it('finds space admins through paged permissions: users, group ids and role holders', async () => {
-    const client = new AceConfluenceClient(
-      fakeAddon((_m, url) => {
+    const client = newClient(
+      fakeTransport((_m, url) => {
         if (url.startsWith('/api/v2/spaces?')) return { status: 200, body: { results: [{ id: 5, key: 'ENG' }] } };
         if (url === '/api/v2/spaces/5/permissions?limit=250')
           return { status: 200, body: { results: [{ principal: { type: 'user', id: 'u1' }, operation: { key: 'administer', targetType: 'space' } }], _links: { next: '/wiki/api/v2/spaces/5/permissions?cursor=abc' } } };
@@ -137,7 +142,7 @@ describe('AceConfluenceClient', () => {
   it('posts reminders as v2 footer comments on pages and on blog posts', async () => {
     const calls: string[] = [];
     const bodies: unknown[] = [];
-    const client = new AceConfluenceClient(fakeAddon(() => ({ status: 201, body: { id: '123' } }), calls, bodies), silentLogger());
+    const client = newClient(fakeTransport(() => ({ status: 201, body: { id: '123' } }), calls, bodies), silentLogger());
     expect(await client.createComment('ck', { id: '7', type: 'page' }, '<p>x</p>')).toEqual({ id: '123' });
     await client.createComment('ck', { id: '8', type: 'blogpost' }, '<p>y</p>');
     expect(calls).toEqual(['POST /api/v2/footer-comments', 'POST /api/v2/footer-comments']);

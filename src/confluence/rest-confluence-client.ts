@@ -1,8 +1,7 @@
-import type { AddOn } from 'atlassian-connect-express';
 import type { z } from 'zod';
-import { DatabaseUnavailableError, NotFoundError, UpstreamError } from '../lib/errors';
+import { NotFoundError, UpstreamError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
-import type { HttpResult, Method, SignedHttp } from './signed-http';
+import type { ConfluenceTransport, HttpResult, Method } from './signed-http';
 import type {
   ConfluenceClient,
   ConfluenceGroup,
@@ -37,55 +36,27 @@ const MAX_RETRY_WAIT_MS = 5_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * ConfluenceClient over signed HTTP (signed-http.ts; ACE's httpClient without one): every call is signed with the tenant's shared secret
+ * ConfluenceClient over app-signed HTTP (signed-http.ts): every call is signed with the tenant's shared secret
  * (JWT, qsh over the path relative to the tenant base URL, which already ends in /wiki).
  * v2 wherever Cloud has one; the v1 calls left are listed, with why, in docs/confluence-api.md.
  */
-export class AceConfluenceClient implements ConfluenceClient {
+export class RestConfluenceClient implements ConfluenceClient {
   private readonly spaceKeys = new Map<string, Promise<string>>();
 
   constructor(
-    private readonly addon: AddOn,
+    /** The app's key, as installed (the app properties live under it). */
+    private readonly appKey: string,
     private readonly logger: Logger,
-    /** App-signed calls without ACE's `request` client (signed-http.ts); ACE's httpClient when absent. */
-    private readonly signed?: SignedHttp,
+    /** App-signed HTTP to the tenant's Confluence (signed-http.ts). */
+    private readonly transport: ConfluenceTransport,
   ) {}
 
   private call(clientKey: string, method: Method, url: string, body?: unknown): Promise<HttpResult> {
-    if (this.signed) {
-      return this.signed.call(clientKey, method, url, body).catch((err: unknown) => {
-        if (!(err instanceof UpstreamError)) throw err;
-        this.logger.warn({ clientKey, err: err.message }, 'Confluence could not be reached');
-        throw new UpstreamError('Confluence could not be reached. Try again in a moment.');
-      });
-    }
-    return this.viaAce(clientKey, method, url, body);
-  }
-
-  private viaAce(clientKey: string, method: Method, url: string, body?: unknown): Promise<HttpResult> {
-    const http = this.addon.httpClient({ clientKey }) as unknown as Record<
-      Method,
-      (opts: object, cb: (err: unknown, res: { statusCode: number; headers: HttpResult['headers'] }, body: unknown) => void) => void
-    >;
-    return new Promise((resolve, reject) => {
-      const opts: Record<string, unknown> = { url, json: true, headers: { Accept: 'application/json' } };
-      if (body !== undefined) opts.body = body;
-      // ACE wraps the request library: the callback carries the response, its promise does not.
-      const ret = http[method](opts, (err, res, resBody) => {
-        if (err) {
-          if (isOwnDatabaseOutage(err)) return reject(err);
-          this.logger.warn({ clientKey, err: String((err as Error)?.message ?? err) }, 'Confluence could not be reached');
-          reject(new UpstreamError('Confluence could not be reached. Try again in a moment.'));
-        }
-        else resolve({ status: res.statusCode, body: resBody, headers: res.headers });
-      }) as unknown;
-      if (ret && typeof (ret as Promise<unknown>).catch === 'function') {
-        (ret as Promise<unknown>).catch((err) => {
-          if (isOwnDatabaseOutage(err)) return reject(err);
-          this.logger.warn({ clientKey, err: String(err) }, 'Confluence call failed');
-          reject(new UpstreamError('Confluence could not be reached. Try again in a moment.'));
-        });
-      }
+    return this.transport.call(clientKey, method, url, body).catch((err: unknown) => {
+      // The transport's own failures are Confluence's; anything else (the tenant lookup: the database away) is ours.
+      if (!(err instanceof UpstreamError)) throw err;
+      this.logger.warn({ clientKey, err: err.message }, 'Confluence could not be reached');
+      throw new UpstreamError('Confluence could not be reached. Try again in a moment.');
     });
   }
 
@@ -305,7 +276,7 @@ export class AceConfluenceClient implements ConfluenceClient {
   }
 
   private appPropertyPath(key: string): string {
-    return `/rest/atlassian-connect/1/addons/${encodeURIComponent(this.addon.key)}/properties/${encodeURIComponent(key)}`;
+    return `/rest/atlassian-connect/1/addons/${encodeURIComponent(this.appKey)}/properties/${encodeURIComponent(key)}`;
   }
 
   /** v2 `POST /pages`: the space by id (v2 names spaces by id), storage body, current at once. */
@@ -362,13 +333,4 @@ function relativeToWiki(link: string): string {
   const path = link.replace(/^https?:\/\/[^/]+/, '');
   const idx = path.indexOf('/api/v2/');
   return idx >= 0 ? path.slice(idx) : path;
-}
-
-/**
- * ACE reads the tenant's credentials from our store before it calls Confluence: when that read failed because
- * the database is away (the store says so with DatabaseUnavailableError), the answer is a 503, not "Confluence
- * could not be reached" (502).
- */
-function isOwnDatabaseOutage(err: unknown): boolean {
-  return err instanceof DatabaseUnavailableError || (err as { name?: unknown } | null)?.name === DatabaseUnavailableError.name;
 }
