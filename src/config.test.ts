@@ -87,9 +87,9 @@ describe('loadConfig', () => {
     expect(loadConfig({ DATA_DIR: tmp(), ATTEST_SIGNING_KEY: pem }).signingKey.asymmetricKeyType).toBe('ed25519');
   });
 
-  it('groups a tenant\'s decisions 32 to a transaction, 4 transactions at once, unless told otherwise', () => {
+  it('groups a tenant\'s decisions 32 to a transaction, one such transaction at a time, unless told otherwise', () => {
     const dir = tmp();
-    expect(loadConfig({ DATA_DIR: dir }).decisionBatches).toEqual({ maxBatch: 32, maxConcurrent: 4 });
+    expect(loadConfig({ DATA_DIR: dir }).decisionBatches).toEqual({ maxBatch: 32, maxConcurrent: 1 });
     expect(loadConfig({ DATA_DIR: dir, ATTEST_DECISION_BATCH: '8,2' }).decisionBatches).toEqual({ maxBatch: 8, maxConcurrent: 2 });
     // 1 turns group commit off: each decision alone, no limit on how many run at once.
     expect(loadConfig({ DATA_DIR: dir, ATTEST_DECISION_BATCH: '1' }).decisionBatches).toEqual({ maxBatch: 1, maxConcurrent: Infinity });

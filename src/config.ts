@@ -40,8 +40,8 @@ export interface Config {
    */
   connectKeysUrl?: string;
   /**
-   * Group commit of a tenant's decisions (ATTEST_DECISION_BATCH, `max` or `max,concurrent`, default 32,4):
-   * at most `max` decisions per transaction, at most `concurrent` (default 4) such transactions per tenant;
+   * Group commit of a tenant's decisions (ATTEST_DECISION_BATCH, `max` or `max,concurrent`, default 32,1):
+   * at most `max` decisions per transaction, at most `concurrent` (default 1) such transactions per tenant;
    * `1` = each decision alone, without a limit.
    */
   decisionBatches: { maxBatch: number; maxConcurrent: number };
@@ -232,14 +232,14 @@ function metricsTokenOf(value: string | undefined): string | undefined {
 
 /** Group commit of a tenant's decisions: `N` or `N,M` (at most N per transaction, M such transactions at once). */
 function decisionBatchesOf(value: string | undefined): Config['decisionBatches'] {
-  const batchRaw = value ?? '32,4';
+  const batchRaw = value ?? '32,1';
   const batchMatch = /^(\d{1,3})(?:,(\d{1,2}))?$/.exec(batchRaw);
   if (!batchMatch || Number(batchMatch[1]) < 1 || (batchMatch[2] !== undefined && Number(batchMatch[2]) < 1)) {
     throw new ConfigError('ATTEST_DECISION_BATCH', 'must be the most decisions per transaction, optionally with how many run at once: e.g. 32 or 32,2');
   }
   const maxBatch = Number(batchMatch[1]);
   // `1` alone turns group commit off: each decision in its own transaction, as many at once as arrive.
-  return { maxBatch, maxConcurrent: batchMatch[2] !== undefined ? Number(batchMatch[2]) : maxBatch === 1 ? Infinity : 4 };
+  return { maxBatch, maxConcurrent: batchMatch[2] !== undefined ? Number(batchMatch[2]) : maxBatch === 1 ? Infinity : 1 };
 }
 
 function loadConfigWith(env: Env, keys: 'create'): Config;

@@ -30,7 +30,7 @@ export class ApprovalsService {
 
   constructor(private readonly deps: ApprovalsDeps) {
     const applier = new DecisionApplier(deps);
-    this.decisions = new Batches((clientKey, jobs) => applier.apply(clientKey, jobs), deps.decisionBatches ?? { maxBatch: 32, maxConcurrent: 4 });
+    this.decisions = new Batches((clientKey, jobs) => applier.apply(clientKey, jobs), deps.decisionBatches ?? { maxBatch: 32, maxConcurrent: 1 });
     this.views = new ApprovalsViews(deps);
     this.setup = new WorkflowSetup(deps);
     this.pages = new PageChanges(deps);
