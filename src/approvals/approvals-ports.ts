@@ -4,7 +4,7 @@ import type { Clock } from '../lib/clock';
 import type { Logger } from '../lib/logger';
 import type { Transactional } from '../lib/transactional';
 import type { Decision, Workflow } from './approvals-types';
-import type { DelegationLookup } from './delegation';
+import type { Delegation, DelegationLookup } from './delegation';
 import type { SpacePolicyProvider } from './space-policy';
 import type { RenderSnapshot } from '../view-cache/view-cache';
 import type { RenderedViews } from '../view-cache/rendered-views';
@@ -96,6 +96,8 @@ export interface ApprovalsStores extends Transactional<ApprovalsTx> {
 /** Reads of a macro render in one call (src/view-cache: cached until a write to the tenant's rows). */
 export interface RenderReads {
   renderSnapshot(clientKey: string, spaceKey: string, pageId: string, macroId: string): Promise<RenderSnapshot>;
+  /** The tenant's delegations nobody ended, for what a view offers (a decision's answer); not for deciding on someone's behalf. */
+  openDelegations?(clientKey: string): Promise<readonly Delegation[]>;
 }
 
 export interface ApprovalsDeps {

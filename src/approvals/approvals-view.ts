@@ -4,13 +4,13 @@ import { decideRefusal, describeRule, evaluate, OPEN_STATES } from './approval-r
 import type { ApprovalsDeps } from './approvals-ports';
 import type { Decision, Workflow } from './approvals-types';
 import type { Acting, BehalfOption, RefusalKind, WorkflowView } from './approvals-view-types';
-import { dayOf, Delegation, onBehalfRefusal } from './delegation';
+import { dayOf, Delegation, isActive, onBehalfRefusal } from './delegation';
 import type { SpacePolicy } from './space-policy';
 import { stageGate, stageSummary } from './stages';
 
 /** Who may decide on a workflow (the caller, or a delegate for someone), and the view of it a person gets. */
 export class ApprovalsViews {
-  constructor(private readonly deps: Pick<ApprovalsDeps, 'stores' | 'confluence' | 'clock' | 'delegations'>) {}
+  constructor(private readonly deps: Pick<ApprovalsDeps, 'stores' | 'confluence' | 'clock' | 'delegations' | 'renderReads'>) {}
 
   /** The listed groups this person belongs to (only those matter for deciding). */
   async listedGroupsOf(clientKey: string, accountId: string, groups: string[]): Promise<string[]> {
@@ -38,6 +38,14 @@ export class ApprovalsViews {
   }
 
   /** The people the viewer stands in for today, and whether the viewer may decide for each on this workflow. */
+  /** The caller's active delegations for a view: from the tenant's cached list when there is one (no SQL per decision). */
+  private async activeTo(p: Principal): Promise<readonly Delegation[] | undefined> {
+    const today = dayOf(this.deps.clock.now());
+    const open = this.deps.delegations && this.deps.renderReads?.openDelegations ? await this.deps.renderReads.openDelegations(p.clientKey) : undefined;
+    if (open) return open.filter((d) => d.delegateId === p.accountId && isActive(d, today));
+    return this.deps.delegations?.activeTo(p.clientKey, p.accountId, today);
+  }
+
   async behalfOptions(
     p: Principal,
     wf: Workflow,
@@ -47,7 +55,7 @@ export class ApprovalsViews {
     known?: readonly Delegation[],
   ): Promise<BehalfOption[]> {
     if (!p.accountId || !OPEN_STATES.includes(wf.state) || !policy.allowDelegation) return [];
-    const delegations = known ?? (await this.deps.delegations?.activeTo(p.clientKey, p.accountId, dayOf(this.deps.clock.now()))) ?? [];
+    const delegations = known ?? (await this.activeTo(p)) ?? [];
     const out: BehalfOption[] = [];
     for (const d of delegations) {
       const viaGroups = await this.listedGroupsOf(p.clientKey, d.delegatorId, wf.groups);

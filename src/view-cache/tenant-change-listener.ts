@@ -4,7 +4,7 @@ import type { Logger } from '../lib/logger';
 
 /** The channel the triggers of migration 20261202000700 notify on; the payload is a client_key ('' = every tenant). */
 export const TENANT_CHANGE_CHANNEL = 'attest_tenant_change';
-/** Migration 20261203000501: changes to `tenants` and `space_settings` only (also announced on the channel above). */
+/** Migrations 20261203000501 and 20261203000601: changes to `tenants`, `space_settings` and `delegations` only (also announced on the channel above). */
 export const TENANT_CONFIG_CHANNEL = 'attest_tenant_config_change';
 /** Our own round trips through PostgreSQL's notification queue (see `sync`). */
 const SYNC_CHANNEL = 'attest_tenant_change_sync';

@@ -20,6 +20,7 @@ export async function createViewCache(deps: { db: Knex; store: AceStore; logger:
     tenant: (clientKey) => deps.store.readClientInfo(clientKey),
     renderRows: (clientKey, spaceKey, pageId, macroId) => rows.renderRows(clientKey, spaceKey, pageId, macroId),
     spaceSettings: (clientKey, spaceKey) => rows.spaceSettings(clientKey, spaceKey),
+    openDelegations: (clientKey) => rows.openDelegations(clientKey),
   });
   // This instance's own installs and uninstalls take effect here at once; the NOTIFY tells the others.
   deps.store.readClientInfoThrough(

@@ -24,8 +24,19 @@ function revive<T extends Record<string, unknown>>(row: T, fields: readonly stri
   return out as T;
 }
 
+/** A delegations row (timestamps as Dates, days as 'YYYY-MM-DD'). */
+function delegationOf(x: Record<string, any>): Delegation {
+  return { id: x.id, delegatorId: x.delegator_id, delegateId: x.delegate_id, startsOn: x.starts_on, endsOn: x.ends_on, endedAt: x.ended_at ?? null, createdAt: x.created_at, updatedAt: x.updated_at };
+}
+
 export class ViewCacheStore {
   constructor(private readonly db: Knex) {}
+
+  /** The tenant's delegations nobody ended (few: the cache keeps them per tenant). */
+  async openDelegations(clientKey: string): Promise<Delegation[]> {
+    const rows = await this.db('delegations').where({ client_key: clientKey }).whereNull('ended_at').orderBy('id');
+    return rows.map(delegationOf);
+  }
 
   /** The space's settings as stored (normalised by the cache), or null. */
   async spaceSettings(clientKey: string, spaceKey: string): Promise<unknown | null> {
@@ -54,10 +65,7 @@ export class ViewCacheStore {
       spaceSettings: r.settings ?? null,
       workflow: r.workflow ? workflowOf(r.workflow) : null,
       decisions: r.decisions.map((d) => toDecision(revive(d as unknown as Record<string, unknown>, ['decided_at']) as unknown as DecisionRow)),
-      delegations: r.delegations.map((g) => {
-        const x = revive(g, ['ended_at', 'created_at', 'updated_at']) as Record<string, any>;
-        return { id: x.id, delegatorId: x.delegator_id, delegateId: x.delegate_id, startsOn: x.starts_on, endsOn: x.ends_on, endedAt: x.ended_at ?? null, createdAt: x.created_at, updatedAt: x.updated_at };
-      }),
+      delegations: r.delegations.map((g) => delegationOf(revive(g, ['ended_at', 'created_at', 'updated_at']))),
       pageWorkflows: r.page_workflows.map(workflowOf),
     };
   }

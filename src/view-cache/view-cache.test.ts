@@ -6,7 +6,7 @@ import type { StoredRenderRows } from './view-cache-store';
 function loaders() {
   let version = 1;
   let hold: Promise<void> | null = null;
-  const calls = { tenant: 0, render: 0, policy: 0 };
+  const calls = { tenant: 0, render: 0, policy: 0, delegations: 0 };
   const l: ViewCacheLoaders = {
     tenant: async (clientKey) => {
       calls.tenant++;
@@ -25,6 +25,12 @@ function loaders() {
       const v = version;
       if (hold) await hold;
       return spaceKey === 'DEFAULTS' ? null : { allowSelfApproval: v % 2 === 0, resetOnEdit: 'content', reminderCadenceDays: v, exportRole: 'space-admins', defaults: {} };
+    },
+    openDelegations: async (clientKey) => {
+      calls.delegations++;
+      const v = version;
+      if (hold) await hold;
+      return [{ id: `d${v}`, delegatorId: 'boss', delegateId: `${clientKey}-deputy`, startsOn: '2026-01-01', endsOn: '2026-12-31', endedAt: null, createdAt: new Date(0), updatedAt: new Date(0) }];
     },
   };
   return {
@@ -107,17 +113,17 @@ describe('ViewCache', () => {
     expect((await cache.policy('a', 'S')).reminderCadenceDays).toBe(1);
     expect((await cache.tenant('a'))?.sharedSecret).toBe('secret-1');
     expect((await cache.renderSnapshot('a', 'S', '1', 'm')).decisions[0]).toEqual({ id: 2 });
-    expect(f.calls).toEqual({ tenant: 1, render: 2, policy: 1 });
+    expect(f.calls).toEqual({ tenant: 1, render: 2, policy: 1, delegations: 0 });
     cache.configChanged('a'); // a reinstall or a settings change committed
     expect((await cache.policy('a', 'S')).reminderCadenceDays).toBe(2);
     expect((await cache.tenant('a'))?.sharedSecret).toBe('secret-2');
     await cache.renderSnapshot('a', 'S', '1', 'm');
-    expect(f.calls).toEqual({ tenant: 2, render: 3, policy: 2 });
+    expect(f.calls).toEqual({ tenant: 2, render: 3, policy: 2, delegations: 0 });
     // Another tenant's change is not this one's.
     cache.configChanged('b');
     await cache.policy('a', 'S');
     await cache.tenant('a');
-    expect(f.calls).toEqual({ tenant: 2, render: 3, policy: 2 });
+    expect(f.calls).toEqual({ tenant: 2, render: 3, policy: 2, delegations: 0 });
     expect(await cache.policy('a', 'DEFAULTS')).toBe(DEFAULT_POLICY);
   });
 
@@ -141,6 +147,32 @@ describe('ViewCache', () => {
     await loading;
     await cache.policy('a', 'S');
     expect(f.calls.policy).toBe(3);
+  });
+
+  it('keeps a tenant\'s open delegations through decisions, drops them on a delegation change, and not a load a change overlapped', async () => {
+    const f = loaders();
+    const cache = new ViewCache(f.l);
+    cache.reset(true);
+    expect((await cache.openDelegations('a'))[0].id).toBe('d1');
+    cache.changed('a'); // a decision: workflows and decisions
+    expect((await cache.openDelegations('a'))[0].id).toBe('d1');
+    expect(f.calls.delegations).toBe(1);
+    f.bump();
+    cache.configChanged('a'); // a delegation given or ended (migration 20261203000601 announces it here)
+    expect((await cache.openDelegations('a'))[0].id).toBe('d2');
+    expect(f.calls.delegations).toBe(2);
+    expect((await cache.openDelegations('b'))[0].delegateId).toBe('b-deputy');
+    // A load overlapped by a delegation change is answered but not kept.
+    f.bump();
+    cache.configChanged('a');
+    const release = f.holdNext();
+    const loading = cache.openDelegations('a');
+    f.bump();
+    cache.configChanged('a');
+    release();
+    expect((await loading)[0].id).toBe('d3');
+    expect((await cache.openDelegations('a'))[0].id).toBe('d4');
+    expect(Object.isFrozen(await cache.openDelegations('a'))).toBe(true);
   });
 
   it('never remembers an unknown installation (anyone can name one)', async () => {

@@ -30,6 +30,8 @@ export interface ViewCacheLoaders {
   renderRows(clientKey: string, spaceKey: string, pageId: string, macroId: string): Promise<StoredRenderRows>;
   /** The space's settings as stored, or null (the space runs on the defaults). */
   spaceSettings(clientKey: string, spaceKey: string): Promise<unknown | null>;
+  /** The tenant's delegations nobody ended. */
+  openDelegations(clientKey: string): Promise<Delegation[]>;
 }
 
 const MAX_TENANTS = 10_000;
@@ -50,7 +52,7 @@ function deepFreeze<T>(value: T): T {
  * invalidation, not on time: every committed write to those rows notifies (database triggers, every instance
  * hears it through `TenantChangeListener`). Two kinds, two channels: `changed(clientKey)` (any write a render
  * reads: workflows, decisions, …) drops the tenant's render snapshots; `configChanged(clientKey)` (the
- * installation or space settings) drops its secret and space policies as well. A decision therefore empties
+ * installation, space settings or delegations) drops its secret, space policies and delegations as well. A decision therefore empties
  * the render snapshots of its tenant but not its secret or policies. A load that overlapped a change of its
  * kind is returned but not kept (the tenant's epoch moved). While the listener is not listening the cache
  * holds nothing and every call goes to the database.
@@ -70,8 +72,10 @@ export class ViewCache implements TenantChangeEvents {
   /** clientKey → spaceKey → policy. */
   private readonly policies = new Map<string, Map<string, SpacePolicy>>();
   private policyCount = 0;
+  /** clientKey → its delegations nobody ended (what a view offers to decide on someone's behalf). */
+  private readonly delegationLists = new Map<string, readonly Delegation[]>();
   /** Loads that reached the database (tests and the bench read it). */
-  readonly misses = { tenant: 0, render: 0, policy: 0 };
+  readonly misses = { tenant: 0, render: 0, policy: 0, delegations: 0 };
 
   constructor(private readonly loaders: ViewCacheLoaders) {}
 
@@ -93,6 +97,7 @@ export class ViewCache implements TenantChangeEvents {
     if (!clientKey) return this.clearAll();
     this.configEpochs.set(clientKey, (this.configEpochs.get(clientKey) ?? 0) + 1);
     this.tenants.delete(clientKey);
+    this.delegationLists.delete(clientKey);
     const policies = this.policies.get(clientKey);
     if (policies) {
       this.policyCount -= policies.size;
@@ -110,6 +115,7 @@ export class ViewCache implements TenantChangeEvents {
   private clearAll(): void {
     this.generation++;
     this.tenants.clear();
+    this.delegationLists.clear();
     this.views.clear();
     this.viewCount = 0;
     this.policies.clear();
@@ -155,6 +161,23 @@ export class ViewCache implements TenantChangeEvents {
       spaces.set(spaceKey, policy);
     }
     return policy;
+  }
+
+  /**
+   * The tenant's delegations nobody ended, for what a view shows (whom its viewer may decide for). Not for the
+   * decision on someone's behalf itself: that reads the delegation in the database (ApprovalsViews.actingFor).
+   */
+  async openDelegations(clientKey: string): Promise<readonly Delegation[]> {
+    const hit = this.enabled ? this.delegationLists.get(clientKey) : undefined;
+    if (hit) return hit;
+    const before = this.stamp('config', clientKey);
+    this.misses.delegations++;
+    const loaded = deepFreeze(await this.loaders.openDelegations(clientKey));
+    if (this.enabled && this.stamp('config', clientKey) === before) {
+      if (this.delegationLists.size >= MAX_TENANTS) this.delegationLists.delete(this.delegationLists.keys().next().value as string);
+      this.delegationLists.set(clientKey, loaded);
+    }
+    return loaded;
   }
 
   async renderSnapshot(clientKey: string, spaceKey: string, pageId: string, macroId: string): Promise<RenderSnapshot> {

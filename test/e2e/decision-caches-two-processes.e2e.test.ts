@@ -98,13 +98,37 @@ describe('decision caches across two processes', () => {
     expect((await decideInB()).status).toBe(201);
   });
 
-  it('a decision reads neither the installation nor the space settings from the database (A, warm caches)', async () => {
+  it('a delegation given and ended through A changes whom a decision\'s answer in B offers to decide for', async () => {
+    const alice = d.users.alice.accountId;
+    const bob = d.users.bob.accountId; // releaseChecklist waits on both (rule: all): open after Alice's approval
+    expect((await macroRequests(t).render(alice, 'releaseChecklist')).status).toBe(200);
+    const token = d.contextJwt(alice, { pageId: d.pages.releaseChecklist.id });
+    const version = (await getInB(token)).body.boundVersion;
+    // The answer to a repeated request is the workflow as it is now, with the caller's options computed afresh.
+    const decideInB = () => request(bBase).post(`${workflowPath('releaseChecklist')}/decisions`).set('Authorization', `JWT ${token}`)
+      .set('Idempotency-Key', 'two-processes-delegation').send({ decision: 'approve', comment: '', pageVersion: version });
+    const offeredInB = async () => ((await decideInB()).body.viewer.onBehalfOf as Array<{ accountId: string }>).map((o) => o.accountId);
+    expect((await decideInB()).status).toBe(201);
+    expect(await offeredInB()).toEqual([]);
+    expect(await offeredInB()).toEqual([]); // B now keeps the tenant's (empty) list of delegations
+
+    const bobInA = `JWT ${d.contextJwt(bob, {})}`;
+    const today = new Date().toISOString().slice(0, 10);
+    const inThreeDays = new Date(Date.now() + 3 * 86_400_000).toISOString().slice(0, 10);
+    expect((await request(t.baseUrl).put('/api/me/delegation').set('Authorization', bobInA).send({ delegate: alice, from: today, to: inThreeDays })).status).toBe(200);
+    expect(await soon(async () => (await offeredInB()).includes(bob))).toBe(true);
+    expect((await request(t.baseUrl).delete('/api/me/delegation').set('Authorization', bobInA)).status).toBe(200);
+    expect(await soon(async () => (await offeredInB()).length === 0)).toBe(true);
+  });
+
+  it('a decision reads neither the installation, the space settings nor the delegations from the database (A, warm caches)', async () => {
     const bob = d.users.bob.accountId;
     const api = macroRequests(t).api(bob, 'onCall');
     expect((await macroRequests(t).render(bob, 'onCall')).status).toBe(200);
     const wf = (await api.get()).body;
     expect(wf.viewer.canDecide).toBe(true);
     await t.viewCache.listener.sync();
+    await t.viewCache.cache.openDelegations(d.clientKey); // warm, as any earlier decision of the tenant leaves it
     const statements: string[] = [];
     const count = (q: { sql: string }) => void statements.push(q.sql);
     const misses = { ...t.viewCache.cache.misses };
@@ -114,7 +138,8 @@ describe('decision caches across two processes', () => {
     } finally {
       t.db.removeListener('query', count);
     }
-    expect(statements.filter((s) => /"?(tenants|space_settings)"?/.test(s))).toEqual([]);
+    expect(statements.filter((s) => /"?(tenants|space_settings|delegations)"?/.test(s))).toEqual([]);
+    expect(t.viewCache.cache.misses.delegations).toBe(misses.delegations);
     expect(t.viewCache.cache.misses.tenant).toBe(misses.tenant);
     expect(t.viewCache.cache.misses.policy).toBe(misses.policy);
   });
