@@ -87,6 +87,8 @@ interface Core {
   addon: AddOn;
   /** Routes mounted before ACE's own (its webhook routes answer 204 before anything is stored). */
   beforeAce: express.Router;
+  /** Where the devhost's REST API goes: in front of the shell's middleware. */
+  devhostRest: express.Router;
   store: AceStore;
   viewCache: ViewCacheFeature;
   metrics: Metrics;
@@ -108,6 +110,7 @@ export async function createApp(deps: AppDeps): Promise<AttestApp> {
     // Required here, not imported above, so that production never loads the stand-in.
     const { createDevhost } = require('./devhost/devhost') as typeof import('./devhost/devhost');
     devhost = createDevhost({ config: deps.config, logger: deps.logger.child({ component: 'devhost' }), descriptor: core.addon.descriptor, clock: core.clock });
+    core.devhostRest.use(devhost.restRouter);
     app.use('/devhost', devhost.router);
     if (!f.witnesses.tsa) f.witnesses.tsa = { url: `${deps.config.localBaseUrl}/devhost/tsa`, certificatesPem: [devhost.tsa.certificatePem] };
   }
@@ -133,7 +136,9 @@ async function createCore(deps: AppDeps): Promise<Core> {
   const viewCache = await createViewCache({ db, store, logger: logger.child({ component: 'view-cache' }), now: () => clock.now().getTime() });
   registerProcessWide(config, store);
   const metrics = createMetrics({ db, token: config.metricsToken });
-  const app = createHttpShell(config, logger, metrics);
+  // Filled with the devhost's REST API once the devhost exists (createApp), when there is one.
+  const devhostRest = express.Router();
+  const app = createHttpShell(config, logger, metrics, config.devhost ? { path: '/devhost', router: devhostRest } : undefined);
   const beforeAce = express.Router();
   app.use(beforeAce);
   const addon = await startAddon(app, config, logger);
@@ -148,7 +153,7 @@ async function createCore(deps: AppDeps): Promise<Core> {
   });
   // Rows written before events carried MACs are vouched for once, before anything new is appended.
   for (const a of await audit.adoptAllRowsWithoutMac(db)) logger.info(a, 'audit rows written before MACs adopted');
-  return { app, addon, beforeAce, store, viewCache, metrics, confluence, audit, clock };
+  return { app, addon, beforeAce, devhostRest, store, viewCache, metrics, confluence, audit, clock };
 }
 
 /** Every feature, built in dependency order, its routes mounted in the order they are matched. */

@@ -59,8 +59,10 @@ function securityHeaders(config: Config): express.RequestHandler {
  * The express app every request goes through before a feature's router: security headers, the request log,
  * metrics, no session tokens, body parsers, the input guards, the views and /public.
  */
-export function createHttpShell(config: Config, logger: Logger, metrics: Metrics): express.Express {
+export function createHttpShell(config: Config, logger: Logger, metrics: Metrics, first?: { path: string; router: express.Router }): express.Express {
   const app = express();
+  // The devhost's Confluence REST API (devhost-api.ts `restRouter`): before every middleware of the app's own.
+  if (first) app.use(first.path, first.router);
   // ACE picks its configuration block and defaults (host allow list, descriptor checks) by mode.
   app.set('env', config.isProduction ? 'production' : 'development');
   if (config.isProduction) app.set('trust proxy', true);

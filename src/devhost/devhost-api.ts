@@ -48,7 +48,14 @@ export type UserRole = 'siteAdmin' | 'spaceAdmin' | 'alice' | 'bob' | 'secMember
 export type PageName = keyof typeof PAGE;
 
 export interface Devhost {
+  /** The browser pages, the TSA and the rest of /devhost, behind the app's own middleware (CSP, logging). */
   router: express.Router;
+  /**
+   * Confluence's REST API (/devhost/wiki/… and /devhost/t/<clientKey>/wiki/…, under /rest/api, /api/v2 and
+   * /rest/atlassian-connect/1), mounted before the app's middleware: Confluence's answers are not the app's
+   * requests (no app logging, metrics or route matching for them), and the bench measures the app, not them.
+   */
+  restRouter: express.Router;
   hostScriptUrl: string;
   hosts(hostBaseUrl: string): boolean;
   install(): Promise<void>;

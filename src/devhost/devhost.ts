@@ -133,6 +133,7 @@ export function createDevhost(opts: { config: Config; logger: Logger; descriptor
 
   const devhost: Devhost = {
     router: express.Router(),
+    restRouter: express.Router(),
     hostScriptUrl: `${addonBaseUrl}/devhost/all.js`,
     baseUrl: tenantBase,
     get clientKey() {
@@ -195,9 +196,9 @@ export function createDevhost(opts: { config: Config; logger: Logger; descriptor
   };
 
   const rest = createRestRouter({ store, addonKey: descriptor.key, logger, restCalls, goneEndpoints });
-  // The primary tenant's base is /devhost/wiki; extra tenants get /devhost/t/<clientKey>/wiki.
-  devhost.router.use('/wiki', rest);
-  devhost.router.use('/t/:tenant/wiki', rest);
+  // The primary tenant's base is /devhost/wiki; extra tenants get /devhost/t/<clientKey>/wiki. Mounted before
+  // the app's body parsers: the REST API parses its own JSON (errors in Confluence's shape, devhost-rest.ts).
+  devhost.restRouter.use(['/wiki', '/t/:tenant/wiki'], express.json({ limit: '1mb' }), rest);
   devhost.router.use('/tsa', tsa.router);
   devhost.router.use(createPagesRouter({ devhost, store, descriptor, config, logger }));
   return devhost;
