@@ -16,7 +16,9 @@
  * carries one approval macro, or a few stages; a decision reads its page's other workflows (ordered stages), so
  * the bench's 768 workflows on one page (its layout until 2026-12-02) measured that read more than a decision.
  */
+import fs from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
 import { ApprovalsStore } from '../src/approvals/approvals-store';
 import { BENCH_METRICS_TOKEN, ExtraInstance, load, profileWindow, row, startBenchEnv, startExtraInstance, statementCounter } from './harness';
 
@@ -122,18 +124,20 @@ async function main() {
   // so the ratio is taken in each round and the median round is reported.
   const lockBefore = await headLockWait(instanceUrls);
   const statements = statementCounter(env.db);
-  const rounds: Array<{ api: Awaited<ReturnType<typeof load>>; base: Awaited<ReturnType<typeof load>>; benchCpuMs: number; appCpuMs: number; sql: number; servedByFirst: number }> = [];
+  const rounds: Array<{ api: Awaited<ReturnType<typeof load>>; base: Awaited<ReturnType<typeof load>>; benchCpuMs: number; appCpuMs: number; machineMs: number; sql: number; servedByFirst: number }> = [];
   const profile = await profileWindow();
   for (let r = 0; r < roundCount; r++) {
     const cpuBefore = process.cpuUsage();
     const extraCpuBefore = extra.map((x) => x.cpuSeconds());
     servedByFirst.n = 0;
     statements.start();
+    const machineBefore = machineCpuMs();
     const api = await load(clients, total, 120_000, (c, n) => post(c, workflows[c][n % slots]));
     const sql = statements.stop();
+    const machineMs = machineCpuMs() - machineBefore;
     const cpu = process.cpuUsage(cpuBefore);
     const appCpuMs = extra.reduce((sum, x, i) => sum + (x.cpuSeconds() - extraCpuBefore[i]) * 1000, 0);
-    rounds.push({ api, base: await plainRound(), benchCpuMs: (cpu.user + cpu.system) / 1000, appCpuMs, sql, servedByFirst: servedByFirst.n });
+    rounds.push({ api, base: await plainRound(), benchCpuMs: (cpu.user + cpu.system) / 1000, appCpuMs, machineMs, sql, servedByFirst: servedByFirst.n });
   }
   await profile.stop();
   const ratioOf = (x: (typeof rounds)[number]) => x.api.perSecond / x.base.perSecond;
@@ -142,6 +146,9 @@ async function main() {
   // The bench's process holds the load generator and the devhost (Confluence's REST answers), with --in-process the first instance too.
   const cpuMsPerDecision = (median.benchCpuMs + median.appCpuMs) / Math.max(1, api.done);
   const appCpuMsPerDecision = inProcess ? null : median.appCpuMs / Math.max(1, api.done);
+  // Every process of the machine (PostgreSQL's among them) over the API part of the median round.
+  const machineCpuMsPerDecision = median.machineMs / Math.max(1, api.done);
+  const otherCpuMsPerDecision = machineCpuMsPerDecision - cpuMsPerDecision;
   const lockAfter = await headLockWait(instanceUrls);
   const lockWaitMs = ((lockAfter.sum - lockBefore.sum) / Math.max(1, lockAfter.count - lockBefore.count)) * 1000;
   // knex statements of the first instance per decision it served (the append's `audit_append_events` + COMMIT
@@ -159,6 +166,7 @@ async function main() {
   console.log(`Node CPU per decision (all instances, the devhost and the load generator): ${cpuMsPerDecision.toFixed(2)} ms` +
     (appCpuMsPerDecision !== null ? `, of which the app's processes ${appCpuMsPerDecision.toFixed(2)} ms` : '') +
     (extra.length ? ` (app processes: ${(median.appCpuMs / 1000).toFixed(1)} s of CPU)` : ''));
+  console.log(`CPU per decision on the whole machine (${os.cpus().length} cores): ${machineCpuMsPerDecision.toFixed(2)} ms, of which outside Node (PostgreSQL, the kernel's share of others) ${otherCpuMsPerDecision.toFixed(2)} ms`);
   if (sqlPerDecision !== null) console.log(`knex statements per decision in the first instance: ${sqlPerDecision.toFixed(2)} (+ audit_append_events with COMMIT per append)`);
   if (process.env.BENCH_SQL && inProcess) for (const [text, n] of statements.texts()) console.log(`  ${(n / Math.max(1, servedByFirst.n)).toFixed(2)}  ${text}`);
   console.log(`mean wait for the tenant's head lock per append (attest_audit_head_lock_wait_seconds): ${lockWaitMs.toFixed(1)} ms`);
@@ -180,6 +188,8 @@ async function main() {
       decisionsInAllRounds: rounds.reduce((n, x) => n + x.api.done, 0),
       cpuMsPerDecision: round(cpuMsPerDecision),
       appCpuMsPerDecision: appCpuMsPerDecision === null ? null : round(appCpuMsPerDecision),
+      machineCpuMsPerDecision: round(machineCpuMsPerDecision),
+      cores: os.cpus().length,
       sqlPerDecision: sqlPerDecision === null ? null : Math.round(sqlPerDecision * 100) / 100,
       decisionBatch: process.env.ATTEST_DECISION_BATCH ?? 'default',
       chainVerifies: verifies,
@@ -191,6 +201,13 @@ async function main() {
 }
 
 const round = (x: number) => Math.round(x * 10) / 10;
+
+/** CPU time every process of the machine has used (ms, from /proc/stat: user, nice, system, irq, softirq, steal). */
+function machineCpuMs(): number {
+  const fields = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, , , irq, softirq, steal] = fields;
+  return ((user + nice + system + irq + softirq + (steal ?? 0)) * 1000) / 100; // USER_HZ = 100
+}
 
 /** The apps' own head-lock histograms, read from `/metrics` as an operator's Prometheus would, summed over instances. */
 async function headLockWait(baseUrls: string[]): Promise<{ sum: number; count: number }> {

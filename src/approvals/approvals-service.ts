@@ -1,4 +1,4 @@
-import type { ConfluencePage, ContentType } from '../confluence/confluence-client';
+import type { ConfluencePage, ConfluencePageHead, ContentType } from '../confluence/confluence-client';
 import type { Principal } from '../confluence/connect-auth';
 import { sha256Hex } from '../lib/hash';
 import { AppCannotReadError, ConflictError, InputError, NotAllowedError, NotFoundError } from '../lib/errors';
@@ -70,9 +70,11 @@ export class ApprovalsService {
   }
 
   /** The page, read as the app; a 404 for content a signed request proved to exist means the app is shut out. */
-  private async readPage(clientKey: string, pageId: string, version: number | undefined, type: ContentType): Promise<ConfluencePage> {
+  private async readPage(clientKey: string, pageId: string, version: number | undefined, type: ContentType): Promise<ConfluencePage>;
+  private async readPage(clientKey: string, pageId: string, version: undefined, type: ContentType, headOnly: true): Promise<ConfluencePageHead>;
+  private async readPage(clientKey: string, pageId: string, version: number | undefined, type: ContentType, headOnly = false): Promise<ConfluencePage | ConfluencePageHead> {
     try {
-      return await this.deps.confluence.getPage(clientKey, pageId, { version, type });
+      return headOnly ? await this.deps.confluence.getPageHead(clientKey, pageId, { type }) : await this.deps.confluence.getPage(clientKey, pageId, { version, type });
     } catch (err) {
       if (!(err instanceof NotFoundError)) throw err;
       await this.markAppAccess(clientKey, pageId, false);
@@ -191,7 +193,8 @@ export class ApprovalsService {
     }
     // The page may have moved since the workflow last saw it (a lost page_moved webhook): the current
     // space's policy decides, so ask Confluence where the page is now.
-    const now = await this.readPage(p.clientKey, pageId, undefined, current.contentType);
+    // Where the page is now, not what it says: its head only (no body on the wire).
+    const now = await this.readPage(p.clientKey, pageId, undefined, current.contentType, true);
     if (now.spaceKey && now.spaceKey !== current.spaceKey) {
       current = (await this.pages.followPageSpace(p.clientKey, pageId, now.spaceKey, { type: 'user', accountId: p.accountId }, 'decision')).find((w) => w.id === current!.id) ?? current;
     }

@@ -89,6 +89,7 @@ function serviceOn(db: Knex, decisionBatches: { maxBatch: number; maxConcurrent:
   const confluence = {
     readAccess: async () => 'granted',
     getPage: async () => PAGE,
+    getPageHead: async () => PAGE,
     groupsOf: async () => [],
   } as unknown as ConfluenceClient;
   const store = new ApprovalsStore(db);

@@ -7,6 +7,9 @@ function fakeClient(calls: string[]): ConfluenceClient {
     getPage: async () => {
       throw new Error('unused');
     },
+    getPageHead: async () => {
+      throw new Error('unused');
+    },
     readAccess: async (ck, page, user) => {
       calls.push(`read:${ck}:${page}:${user}`);
       return user !== 'nora' ? 'granted' : 'denied';

@@ -1,5 +1,5 @@
 import type { Clock } from '../lib/clock';
-import type { ConfluenceClient, ConfluenceGroup, ConfluencePage, ConfluenceUser, ContentRef, ContentType, ReadAccess, SpaceAdmins, WrittenPage } from './confluence-client';
+import type { ConfluenceClient, ConfluenceGroup, ConfluencePage, ConfluencePageHead, ConfluenceUser, ContentRef, ContentType, ReadAccess, SpaceAdmins, WrittenPage } from './confluence-client';
 
 /** A small time-bounded map; oldest entries go first when it is full. */
 export class TtlCache<V> {
@@ -55,6 +55,9 @@ export class CachedConfluenceClient implements ConfluenceClient {
 
   getPage(clientKey: string, pageId: string, opts?: { version?: number; type?: ContentType }): Promise<ConfluencePage> {
     return this.inner.getPage(clientKey, pageId, opts);
+  }
+  getPageHead(clientKey: string, pageId: string, opts?: { type?: ContentType }): Promise<ConfluencePageHead> {
+    return this.inner.getPageHead(clientKey, pageId, opts);
   }
   readAccess(clientKey: string, pageId: string, accountId: string): Promise<ReadAccess> {
     return this.reads.get(key(clientKey, accountId, pageId), () => this.inner.readAccess(clientKey, pageId, accountId));

@@ -18,6 +18,9 @@ export interface ConfluencePage {
   body: string;
 }
 
+/** A page or blog post without its body: where it is and which version is current. */
+export type ConfluencePageHead = Omit<ConfluencePage, 'body'>;
+
 export interface ConfluenceUser {
   accountId: string;
   displayName: string;
@@ -53,6 +56,11 @@ export interface ConfluenceClient {
    * when Confluence has nothing the app can see at that id (absent, or restricted from the app).
    */
   getPage(clientKey: string, pageId: string, opts?: { version?: number; type?: ContentType }): Promise<ConfluencePage>;
+  /**
+   * The current version of the page or blog post without its body (v2 REST without `body-format`: Confluence
+   * then sends no body, which on a long page is most of the answer). NotFoundError as getPage.
+   */
+  getPageHead(clientKey: string, pageId: string, opts?: { type?: ContentType }): Promise<ConfluencePageHead>;
   readAccess(clientKey: string, pageId: string, accountId: string): Promise<ReadAccess>;
   /** The user's groups with name and id (space permissions name groups by id, macros by name). */
   groupMemberships(clientKey: string, accountId: string): Promise<ConfluenceGroup[]>;

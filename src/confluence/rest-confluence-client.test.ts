@@ -49,6 +49,19 @@ describe('RestConfluenceClient', () => {
     expect(calls.some((c) => c.includes('/rest/api/content/7?'))).toBe(false);
   });
 
+  it('reads a page\'s head without asking for its body (no body-format), a blog post\'s when the page is not there', async () => {
+    const calls: string[] = [];
+    const client = newClient(
+      fakeTransport((_m, url) => (url.startsWith('/api/v2/spaces/') ? space : url.startsWith('/api/v2/blogposts/8') ? { status: 200, body: v2Page({ id: '8', body: {} }) } : url.startsWith('/api/v2/pages/7') ? { status: 200, body: v2Page({ body: {} }) } : { status: 404 }), calls),
+      silentLogger(),
+    );
+    expect(await client.getPageHead('ck', '7', { type: 'page' })).toEqual({
+      id: '7', type: 'page', title: 'T', spaceId: '99', spaceKey: 'ENG', version: 3, versionAuthorId: 'a1', versionCreatedAt: '2026-01-01T00:00:00Z',
+    });
+    expect(await client.getPageHead('ck', '8')).toMatchObject({ id: '8', type: 'blogpost' });
+    expect(calls).toEqual(['GET /api/v2/pages/7', 'GET /api/v2/spaces/99', 'GET /api/v2/pages/8', 'GET /api/v2/blogposts/8']);
+  });
+
   it('reads blog posts from /blogposts, and finds one by id when the type is not known', async () => {
     const calls: string[] = [];
     const client = newClient(

@@ -6,6 +6,7 @@ import type {
   ConfluenceClient,
   ConfluenceGroup,
   ConfluencePage,
+  ConfluencePageHead,
   ConfluenceUser,
   ContentRef,
   ContentType,
@@ -107,11 +108,26 @@ export class RestConfluenceClient implements ConfluenceClient {
     }
   }
 
-  private async getContent(clientKey: string, id: string, type: ContentType, version?: number): Promise<ConfluencePage> {
-    const q = new URLSearchParams({ 'body-format': 'storage' });
+  async getPageHead(clientKey: string, pageId: string, opts: { type?: ContentType } = {}): Promise<ConfluencePageHead> {
+    const head = (type: ContentType) => this.getContent(clientKey, pageId, type, undefined, false);
+    if (opts.type) return head(opts.type);
+    try {
+      return await head('page');
+    } catch (err) {
+      if (!(err instanceof NotFoundError)) throw err;
+      return head('blogpost');
+    }
+  }
+
+  private async getContent(clientKey: string, id: string, type: ContentType, version?: number): Promise<ConfluencePage>;
+  private async getContent(clientKey: string, id: string, type: ContentType, version: undefined, withBody: false): Promise<ConfluencePageHead>;
+  private async getContent(clientKey: string, id: string, type: ContentType, version?: number, withBody = true): Promise<ConfluencePage | ConfluencePageHead> {
+    // Without `body-format` v2 sends no body (developer.atlassian.com/cloud/confluence/rest/v2/api-group-page/#api-pages-id-get).
+    const q = new URLSearchParams(withBody ? { 'body-format': 'storage' } : {});
     if (version !== undefined) q.set('version', String(version));
-    const raw = await this.request(clientKey, 'get', `/api/v2/${V2_COLLECTION[type]}/${encodeURIComponent(id)}?${q}`, contentV2);
-    return {
+    const query = q.toString();
+    const raw = await this.request(clientKey, 'get', `/api/v2/${V2_COLLECTION[type]}/${encodeURIComponent(id)}${query ? `?${query}` : ''}`, contentV2);
+    const head: ConfluencePageHead = {
       id: raw.id,
       type,
       title: raw.title ?? '',
@@ -120,8 +136,8 @@ export class RestConfluenceClient implements ConfluenceClient {
       version: raw.version.number,
       versionAuthorId: raw.version.authorId ?? null,
       versionCreatedAt: raw.version.createdAt ?? null,
-      body: raw.body?.storage?.value ?? '',
     };
+    return withBody ? { ...head, body: raw.body?.storage?.value ?? '' } : head;
   }
 
   /** Space keys never change for an id, so they are remembered for the life of the process. */

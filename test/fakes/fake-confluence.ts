@@ -1,4 +1,4 @@
-import type { ConfluenceClient, ConfluencePage, ContentRef, ReadAccess } from '../../src/confluence/confluence-client';
+import type { ConfluenceClient, ConfluencePage, ConfluencePageHead, ContentRef, ReadAccess } from '../../src/confluence/confluence-client';
 import { NotFoundError } from '../../src/lib/errors';
 
 /**
@@ -26,6 +26,11 @@ export class FakeConfluence implements ConfluenceClient {
     const found = opts.version === undefined ? all[all.length - 1] : all.find((v) => v.version === opts.version);
     if (!found) throw new NotFoundError(`no page ${pageId}`);
     return { ...found };
+  }
+
+  async getPageHead(ck: string, pageId: string): Promise<ConfluencePageHead> {
+    const { body: _body, ...head } = await this.getPage(ck, pageId);
+    return head;
   }
 
   async readAccess(_ck: string, pageId: string, accountId: string): Promise<ReadAccess> {
