@@ -3,7 +3,7 @@
  * against a bare Express handler returning the same HTML size, in the same process and run, mounted where the
  * macro's router is: behind the same middleware (helmet, pino-http, metrics, body parsers, input guards, the
  * routers before it). Counts the SQL statements the renders sent (knex 'query' events) and ends with one JSON line.
- * Two more workloads in the same rounds: macro renders whose every URL is new (a signed nonce parameter: no
+ * Two more workloads in the same rounds (each warmed up like the others): macro renders whose every URL is new (a signed nonce parameter: no
  * rendered view is served again, the view is built from the cached rows each time), and the bare handler asked
  * with the macro URL's query string (the same parsing, logging and guards of a long signed URL).
  *
@@ -48,7 +48,7 @@ async function main() {
   const size = await get(url); // creates the workflow
   // Every request of the "new URL" workload signed for its own URL (before the clock starts).
   let fresh = 0;
-  const freshUrls = Array.from({ length: total + clients * 4 }, (_, i) => d.signedUrl(d.users.alice.accountId, `${url.replace(/[?&]jwt=[^&]*/, '')}&bench=${i}`));
+  const freshUrls = Array.from({ length: total + clients * 4 + WARM_UP }, (_, i) => d.signedUrl(d.users.alice.accountId, `${url.replace(/[?&]jwt=[^&]*/, '')}&bench=${i}`));
   const query = url.slice(url.indexOf('?'));
   const html = '<!DOCTYPE html>' + 'x'.repeat(Math.max(0, size - 15));
   // The baseline lives in the same Express app and process, at the place of the router that serves /macro:
@@ -63,6 +63,8 @@ async function main() {
   if (at < 0) throw new Error('the router of /macro was not found');
   stack.splice(at, 0, ...(probe as unknown as { stack: Layer[] }).stack);
   await load(clients, WARM_UP, 30_000, () => get(url).then(() => undefined));
+  // The view-building path too (a new URL each), or the first round of that workload measures V8 compiling it.
+  await load(clients, WARM_UP, 30_000, () => get(freshUrls[fresh++]).then(() => undefined));
   await load(clients, WARM_UP, 30_000, () => get(`${env.baseUrl}/__bench/bare`).then(() => undefined));
   // Macro and baseline alternate in rounds, so that load from outside (a shared machine) falls on both alike;
   // the ratio is the median of the rounds' ratios.
