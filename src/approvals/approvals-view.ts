@@ -37,7 +37,6 @@ export class ApprovalsViews {
     return { accountId: onBehalfOf, delegation };
   }
 
-  /** The people the viewer stands in for today, and whether the viewer may decide for each on this workflow. */
   /** The caller's active delegations for a view: from the tenant's cached list when there is one (no SQL per decision). */
   private async activeTo(p: Principal): Promise<readonly Delegation[] | undefined> {
     const today = dayOf(this.deps.clock.now());
@@ -46,6 +45,7 @@ export class ApprovalsViews {
     return this.deps.delegations?.activeTo(p.clientKey, p.accountId, today);
   }
 
+  /** The people the viewer stands in for today, and whether the viewer may decide for each on this workflow. */
   async behalfOptions(
     p: Principal,
     wf: Workflow,

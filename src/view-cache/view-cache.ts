@@ -52,8 +52,8 @@ function deepFreeze<T>(value: T): T {
  * invalidation, not on time: every committed write to those rows notifies (database triggers, every instance
  * hears it through `TenantChangeListener`). Two kinds, two channels: `changed(clientKey)` (any write a render
  * reads: workflows, decisions, …) drops the tenant's render snapshots; `configChanged(clientKey)` (the
- * installation, space settings or delegations) drops its secret, space policies and delegations as well. A decision therefore empties
- * the render snapshots of its tenant but not its secret or policies. A load that overlapped a change of its
+ * installation, space settings or delegations) drops its secret, space policies and delegations as well. A
+ * decision therefore empties the render snapshots of its tenant but not its secret, policies or delegations. A load that overlapped a change of its
  * kind is returned but not kept (the tenant's epoch moved). While the listener is not listening the cache
  * holds nothing and every call goes to the database.
  *
