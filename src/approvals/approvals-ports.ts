@@ -16,7 +16,7 @@ export interface DecisionRequest {
   decision: Decision;
 }
 
-/** How `decisionsAndRequestsOf` names a recorded request: its workflow and its Idempotency-Key. */
+/** How `readForBatch` names a recorded request: its workflow and its Idempotency-Key. */
 export function requestKey(workflowId: string, idempotencyKey: string): string {
   return `${workflowId}\n${idempotencyKey}`;
 }
@@ -67,12 +67,16 @@ export interface WorkflowWrites {
   insertWorkflow(clientKey: string, wf: NewWorkflow): Promise<Workflow | null>;
   updateWorkflow(clientKey: string, id: string, patch: WorkflowPatch): Promise<Workflow>;
   decisionsOf(clientKey: string, workflowId: string): Promise<Decision[]>;
-  /** Decisions of locked workflows (each list oldest first) and those recorded under the given keys, in one read. */
-  decisionsAndRequestsOf(
+  /**
+   * What a batch reads after its locks, in one read: the locked workflows' decisions (each list oldest first), those
+   * recorded under the given keys, and every workflow of the given pages (unlocked, by page then macro).
+   */
+  readForBatch(
     clientKey: string,
     workflowIds: string[],
     idempotencyKeys: string[],
-  ): Promise<{ decisions: Map<string, Decision[]>; requests: Map<string, DecisionRequest> }>;
+    pageIds: string[],
+  ): Promise<{ decisions: Map<string, Decision[]>; requests: Map<string, DecisionRequest>; pageWorkflows: Workflow[] }>;
   /** Inserts decisions in one statement; ids in the order given. */
   insertDecisions(clientKey: string, ds: Array<Omit<Decision, 'id' | 'decidedAt'> & { decidedAt: Date }>): Promise<Decision[]>;
   insertDecisionRequests(clientKey: string, rs: Array<{ workflowId: string; idempotencyKey: string; requestHash: string; decisionId: number }>): Promise<void>;

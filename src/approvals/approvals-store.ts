@@ -3,7 +3,7 @@ import type { PersonalDataHolder, StoredAccount } from '../db/personal-data';
 import { OPEN_STATES } from './approval-rules';
 import type { Decision, Workflow } from './approvals-types';
 import { DecisionChange, DecisionRequest, NewWorkflow, requestKey, WorkflowPatch, WorkflowReads } from './approvals-ports';
-import { DecisionRow, toDecision, toWorkflow, WorkflowRow } from './workflow-rows';
+import { decisionOfJson, DecisionRow, toDecision, toWorkflow, workflowOfJson, WorkflowRow } from './workflow-rows';
 
 const WORKFLOWS = 'workflows';
 const DECISIONS = 'decisions';
@@ -190,37 +190,41 @@ export class ApprovalsStore implements WorkflowReads, PersonalDataHolder {
   }
 
   /**
-   * For decisions on workflows this transaction has locked: their decisions (each list oldest first) and the
-   * decisions recorded under the given Idempotency-Keys, in one query. Run after the locks, so that it reads
-   * what the transactions it waited for committed.
+   * What a batch of decisions reads after locking its workflows, in one statement (one round trip): the locked
+   * workflows' decisions (each list oldest first) with the Idempotency-Key rows recorded under the given keys, and
+   * every workflow of the batch's pages (unlocked, by page then macro; the stage gate reads them).
    */
-  async decisionsAndRequestsOf(
+  async readForBatch(
     clientKey: string,
     workflowIds: string[],
     idempotencyKeys: string[],
+    pageIds: string[],
     trx: Knex.Transaction,
-  ): Promise<{ decisions: Map<string, Decision[]>; requests: Map<string, DecisionRequest> }> {
+  ): Promise<{ decisions: Map<string, Decision[]>; requests: Map<string, DecisionRequest>; pageWorkflows: Workflow[] }> {
     const decisions = new Map<string, Decision[]>(workflowIds.map((id) => [id, []]));
     const requests = new Map<string, DecisionRequest>();
-    if (!workflowIds.length) return { decisions, requests };
-    const rows: Array<DecisionRow & { idempotency_key: string | null; request_hash: string | null }> = await trx(DECISIONS)
-      .leftJoin(DECISION_REQUESTS, function () {
-        this.on(`${DECISION_REQUESTS}.client_key`, '=', `${DECISIONS}.client_key`)
-          .andOn(`${DECISION_REQUESTS}.decision_id`, '=', `${DECISIONS}.id`)
-          .andOn(`${DECISION_REQUESTS}.idempotency_key`, '=', trx.raw('any(?::text[])', [idempotencyKeys]));
-      })
-      .where({ [`${DECISIONS}.client_key`]: clientKey })
-      .whereIn(`${DECISIONS}.workflow_id`, workflowIds)
-      .orderBy([{ column: `${DECISIONS}.decided_at` }, { column: `${DECISIONS}.id` }])
-      .select(`${DECISIONS}.*`, `${DECISION_REQUESTS}.idempotency_key`, `${DECISION_REQUESTS}.request_hash`);
-    for (const { idempotency_key, request_hash, ...row } of rows) {
-      const decision = toDecision(row);
+    if (!workflowIds.length && !pageIds.length) return { decisions, requests, pageWorkflows: [] };
+    const { rows } = await trx.raw(
+      `SELECT
+         (SELECT coalesce(json_agg(x ORDER BY x.decided_at, x.id), '[]'::json) FROM (
+            SELECT d.*, r.idempotency_key, r.request_hash
+              FROM ${DECISIONS} d
+              LEFT JOIN ${DECISION_REQUESTS} r
+                ON r.client_key = d.client_key AND r.decision_id = d.id AND r.idempotency_key = any(:keys::text[])
+             WHERE d.client_key = :ck AND d.workflow_id = any(:ids::uuid[])) x) AS decisions,
+         (SELECT coalesce(json_agg(to_jsonb(w) ORDER BY w.page_id, w.macro_id), '[]'::json)
+            FROM ${WORKFLOWS} w WHERE w.client_key = :ck AND w.page_id = any(:pages::text[])) AS page_workflows`,
+      { ck: clientKey, ids: workflowIds, keys: idempotencyKeys, pages: pageIds },
+    );
+    const r = rows[0] as { decisions: Array<Record<string, unknown>>; page_workflows: Array<Record<string, unknown>> };
+    for (const { idempotency_key, request_hash, ...row } of r.decisions) {
+      const decision = decisionOfJson(row);
       decisions.get(decision.workflowId)?.push(decision);
-      if (idempotency_key !== null && request_hash !== null) {
+      if (typeof idempotency_key === 'string' && typeof request_hash === 'string') {
         requests.set(requestKey(decision.workflowId, idempotency_key), { idempotencyKey: idempotency_key, requestHash: request_hash, decision });
       }
     }
-    return { decisions, requests };
+    return { decisions, requests, pageWorkflows: r.page_workflows.map(workflowOfJson) };
   }
 
   /** Inserts decisions in one statement; they get ids in the order given. */

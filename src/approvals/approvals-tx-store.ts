@@ -16,7 +16,7 @@ export function workflowsIn(store: ApprovalsStore, trx: Knex.Transaction): Workf
     insertWorkflow: (ck, wf) => store.insertWorkflow(ck, wf, trx),
     updateWorkflow: (ck, id, patch) => store.updateWorkflow(ck, id, patch, trx),
     decisionsOf: (ck, workflowId) => store.decisionsOf(ck, workflowId, trx),
-    decisionsAndRequestsOf: (ck, ids, keys) => store.decisionsAndRequestsOf(ck, ids, keys, trx),
+    readForBatch: (ck, ids, keys, pageIds) => store.readForBatch(ck, ids, keys, pageIds, trx),
     insertDecisions: (ck, ds) => store.insertDecisions(ck, ds, trx),
     insertDecisionRequests: (ck, rs) => store.insertDecisionRequests(ck, rs, trx),
     updateWorkflowsAfterDecisions: (ck, changes) => store.updateWorkflowsAfterDecisions(ck, changes, trx),

@@ -97,10 +97,10 @@ async function readLocked(tx: ApprovalsTx, clientKey: string, jobs: DecisionJob[
   const macros = [...new Map(jobs.map((j) => [macroKey(j.pageId, j.macroId), { pageId: j.pageId, macroId: j.macroId }])).values()];
   const workflows = new Map((await tx.workflows.lockWorkflowsByMacro(clientKey, macros)).map((w) => [macroKey(w.pageId, w.macroId), w]));
   const keys = [...new Set(jobs.map((j) => j.idempotencyKey).filter((k): k is string => k !== null))];
-  // Read once, after the locks: a request with the same key that waited for them finds what the first recorded.
-  const { decisions: decisionsOf, requests } = await tx.workflows.decisionsAndRequestsOf(clientKey, [...workflows.values()].map((w) => w.id), keys);
-  // The other workflows of these pages, for the stage gate: read after the locks, then as this batch leaves them.
-  const pageRows = await tx.workflows.workflowsOfPages(clientKey, [...new Set(macros.map((m) => m.pageId))]);
+  // Read once, after the locks (one statement): a request with the same key that waited for them finds what the
+  // first recorded; the other workflows of these pages, for the stage gate, are then taken as this batch leaves them.
+  const pageIds = [...new Set(macros.map((m) => m.pageId))];
+  const { decisions: decisionsOf, requests, pageWorkflows: pageRows } = await tx.workflows.readForBatch(clientKey, [...workflows.values()].map((w) => w.id), keys, pageIds);
   const pageNow = (pageId: string) => pageRows.filter((w) => w.pageId === pageId).map((w) => workflows.get(macroKey(w.pageId, w.macroId)) ?? w);
   // The people delegates decide for appear in the events as refs, taken before the head lock.
   const delegators = [...new Set(jobs.filter((j) => j.on.delegation).map((j) => j.on.accountId))];

@@ -104,3 +104,22 @@ export function toDecision(r: DecisionRow): Decision {
     delegationId: r.delegation_id ?? null,
   };
 }
+
+const WORKFLOW_TIMES = ['approved_at', 'expires_at', 'last_decision_at', 'app_unreadable_since', 'created_at', 'updated_at'] as const;
+
+/** JSON carries timestamps as text: back to the Dates the row mappers expect (dates stay 'YYYY-MM-DD', as pg gives them). */
+export function revive<T extends Record<string, unknown>>(row: T, fields: readonly string[]): T {
+  const out: Record<string, unknown> = { ...row };
+  for (const f of fields) if (typeof out[f] === 'string') out[f] = new Date(out[f] as string);
+  return out as T;
+}
+
+/** A workflows row as `to_jsonb` gives it. */
+export function workflowOfJson(w: Record<string, unknown>): Workflow {
+  return toWorkflow(revive(w, WORKFLOW_TIMES) as unknown as WorkflowRow);
+}
+
+/** A decisions row as `json_agg` gives it. */
+export function decisionOfJson(d: Record<string, unknown>): Decision {
+  return toDecision(revive(d, ['decided_at']) as unknown as DecisionRow);
+}

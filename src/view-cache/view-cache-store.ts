@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { DecisionRow, toDecision, toWorkflow, WorkflowRow } from '../approvals/workflow-rows';
+import { decisionOfJson, revive, workflowOfJson, type DecisionRow, type WorkflowRow } from '../approvals/workflow-rows';
 import type { Decision, Workflow } from '../approvals/approvals-types';
 import type { Delegation } from '../approvals/delegation';
 
@@ -14,15 +14,6 @@ export interface StoredRenderRows {
   pageWorkflows: Workflow[];
 }
 
-
-const WORKFLOW_TIMES = ['approved_at', 'expires_at', 'last_decision_at', 'app_unreadable_since', 'created_at', 'updated_at'] as const;
-
-/** JSON carries timestamps as text: back to the Dates the row mappers expect (dates stay 'YYYY-MM-DD', as pg gives them). */
-function revive<T extends Record<string, unknown>>(row: T, fields: readonly string[]): T {
-  const out: Record<string, unknown> = { ...row };
-  for (const f of fields) if (typeof out[f] === 'string') out[f] = new Date(out[f] as string);
-  return out as T;
-}
 
 /** A delegations row (timestamps as Dates, days as 'YYYY-MM-DD'). */
 function delegationOf(x: Record<string, any>): Delegation {
@@ -60,11 +51,11 @@ export class ViewCacheStore {
       { ck: clientKey, sk: spaceKey, pid: pageId, mid: macroId },
     );
     const r = rows[0] as { settings: unknown | null; workflow: WorkflowRow | null; decisions: DecisionRow[]; delegations: Array<Record<string, unknown>>; page_workflows: WorkflowRow[] };
-    const workflowOf = (w: WorkflowRow) => toWorkflow(revive(w as unknown as Record<string, unknown>, WORKFLOW_TIMES) as unknown as WorkflowRow);
+    const workflowOf = (w: WorkflowRow) => workflowOfJson(w as unknown as Record<string, unknown>);
     return {
       spaceSettings: r.settings ?? null,
       workflow: r.workflow ? workflowOf(r.workflow) : null,
-      decisions: r.decisions.map((d) => toDecision(revive(d as unknown as Record<string, unknown>, ['decided_at']) as unknown as DecisionRow)),
+      decisions: r.decisions.map((d) => decisionOfJson(d as unknown as Record<string, unknown>)),
       delegations: r.delegations.map((g) => delegationOf(revive(g, ['ended_at', 'created_at', 'updated_at']))),
       pageWorkflows: r.page_workflows.map(workflowOf),
     };

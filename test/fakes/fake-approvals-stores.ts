@@ -112,13 +112,13 @@ export class FakeApprovalsStores implements ApprovalsStores {
         row.updatedAt = now();
         return copy(row);
       },
-      decisionsAndRequestsOf: async (ck, ids, keys) => {
+      readForBatch: async (ck, ids, keys, pageIds) => {
         const decisions = new Map(ids.map((id) => [id, copy(rows.decisions.filter((d) => d.workflowId === id).sort(byTime))]));
         const requests = new Map<string, DecisionRequest>();
         for (const r of rows.requests.filter((r) => r.clientKey === ck && ids.includes(r.workflowId) && keys.includes(r.idempotencyKey))) {
           requests.set(requestKey(r.workflowId, r.idempotencyKey), requestOf(rows, ck, r.workflowId, r.idempotencyKey)!);
         }
-        return { decisions, requests };
+        return { decisions, requests, pageWorkflows: copy(wfs(ck).filter((w) => pageIds.includes(w.pageId)).sort(byMacro)) };
       },
       insertDecisions: async (_ck, ds) => {
         const inserted = ds.map((d) => ({ ...copy(d), id: rows.nextDecisionId++ }));
