@@ -19,6 +19,39 @@ export interface Delegation {
   updatedAt: Date;
 }
 
+/** A `delegations` row (the My approvals feature owns the table; the view cache reads it too). */
+export interface DelegationRow {
+  client_key: string;
+  id: string;
+  delegator_id: string;
+  delegate_id: string;
+  starts_on: string | Date;
+  ends_on: string | Date;
+  ended_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+/** pg gives `date` columns as text when the type parser says so, else as a Date at local midnight: always YYYY-MM-DD. */
+function day(v: string | Date): string {
+  if (typeof v === 'string') return v.slice(0, 10);
+  const y = v.getFullYear();
+  return `${y}-${String(v.getMonth() + 1).padStart(2, '0')}-${String(v.getDate()).padStart(2, '0')}`;
+}
+
+export function toDelegation(r: DelegationRow): Delegation {
+  return {
+    id: r.id,
+    delegatorId: r.delegator_id,
+    delegateId: r.delegate_id,
+    startsOn: day(r.starts_on),
+    endsOn: day(r.ends_on),
+    endedAt: r.ended_at ?? null,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
 /** The UTC day of a moment, as delegations name days. */
 export function dayOf(now: Date): string {
   return now.toISOString().slice(0, 10);

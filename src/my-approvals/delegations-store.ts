@@ -1,43 +1,11 @@
 import type { Knex } from 'knex';
 import type { PersonalDataHolder, StoredAccount } from '../db/personal-data';
-import type { Delegation } from '../approvals/delegation';
+import { type Delegation, type DelegationRow, toDelegation } from '../approvals/delegation';
 import type { AuditLog } from '../audit/audit-log';
 import { withTransactional } from '../db/transactional';
 import type { DelegationReads, DelegationsStores, DelegationWrites } from './delegations-ports';
 
 const DELEGATIONS = 'delegations';
-
-interface DelegationRow {
-  client_key: string;
-  id: string;
-  delegator_id: string;
-  delegate_id: string;
-  starts_on: string | Date;
-  ends_on: string | Date;
-  ended_at: Date | null;
-  created_at: Date;
-  updated_at: Date;
-}
-
-/** pg gives `date` columns as text when the type parser says so, else as a Date at local midnight: always YYYY-MM-DD. */
-function day(v: string | Date): string {
-  if (typeof v === 'string') return v.slice(0, 10);
-  const y = v.getFullYear();
-  return `${y}-${String(v.getMonth() + 1).padStart(2, '0')}-${String(v.getDate()).padStart(2, '0')}`;
-}
-
-function toDelegation(r: DelegationRow): Delegation {
-  return {
-    id: r.id,
-    delegatorId: r.delegator_id,
-    delegateId: r.delegate_id,
-    startsOn: day(r.starts_on),
-    endsOn: day(r.ends_on),
-    endedAt: r.ended_at,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-  };
-}
 
 export class DelegationsStore implements DelegationReads, PersonalDataHolder {
   constructor(private readonly db: Knex) {}

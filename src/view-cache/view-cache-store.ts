@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { decisionOfJson, revive, workflowOfJson, type DecisionRow, type WorkflowRow } from '../approvals/workflow-rows';
 import type { Decision, Workflow } from '../approvals/approvals-types';
-import type { Delegation } from '../approvals/delegation';
+import { type Delegation, type DelegationRow, toDelegation } from '../approvals/delegation';
 
 /** What a macro render reads from the database about one macro, as stored (the space's settings unnormalised). */
 export interface StoredRenderRows {
@@ -15,18 +15,13 @@ export interface StoredRenderRows {
 }
 
 
-/** A delegations row (timestamps as Dates, days as 'YYYY-MM-DD'). */
-function delegationOf(x: Record<string, any>): Delegation {
-  return { id: x.id, delegatorId: x.delegator_id, delegateId: x.delegate_id, startsOn: x.starts_on, endsOn: x.ends_on, endedAt: x.ended_at ?? null, createdAt: x.created_at, updatedAt: x.updated_at };
-}
-
 export class ViewCacheStore {
   constructor(private readonly db: Knex) {}
 
   /** The tenant's delegations nobody ended (few: the cache keeps them per tenant). */
   async openDelegations(clientKey: string): Promise<Delegation[]> {
-    const rows = await this.db('delegations').where({ client_key: clientKey }).whereNull('ended_at').orderBy('id');
-    return rows.map(delegationOf);
+    const rows = await this.db<DelegationRow>('delegations').where({ client_key: clientKey }).whereNull('ended_at').orderBy('id');
+    return rows.map(toDelegation);
   }
 
   /** The space's settings as stored (normalised by the cache), or null. */
@@ -56,7 +51,7 @@ export class ViewCacheStore {
       spaceSettings: r.settings ?? null,
       workflow: r.workflow ? workflowOf(r.workflow) : null,
       decisions: r.decisions.map((d) => decisionOfJson(d as unknown as Record<string, unknown>)),
-      delegations: r.delegations.map((g) => delegationOf(revive(g, ['ended_at', 'created_at', 'updated_at']))),
+      delegations: r.delegations.map((g) => toDelegation(revive(g, ['ended_at', 'created_at', 'updated_at']) as unknown as DelegationRow)),
       pageWorkflows: r.page_workflows.map(workflowOf),
     };
   }
