@@ -132,6 +132,7 @@ describe('decision caches across two processes', () => {
     const statements: string[] = [];
     const count = (q: { sql: string }) => void statements.push(q.sql);
     const misses = { ...t.viewCache.cache.misses };
+    const restBefore = d.restCalls.length;
     t.db.on('query', count);
     try {
       expect((await api.decide({ decision: 'approve', comment: 'looks right', pageVersion: wf.boundVersion })).status).toBe(201);
@@ -139,6 +140,9 @@ describe('decision caches across two processes', () => {
       t.db.removeListener('query', count);
     }
     expect(statements.filter((s) => /"?(tenants|space_settings|delegations)"?/.test(s))).toEqual([]);
+    // Where the page is now, not its body: v2 without body-format (docs/confluence-api.md).
+    const pageReads = d.restCalls.slice(restBefore).filter((c) => c.path.startsWith(`/api/v2/pages/${d.pages.onCall.id}`));
+    expect(pageReads.map((c) => c.path)).toEqual([`/api/v2/pages/${d.pages.onCall.id}`]);
     expect(t.viewCache.cache.misses.delegations).toBe(misses.delegations);
     expect(t.viewCache.cache.misses.tenant).toBe(misses.tenant);
     expect(t.viewCache.cache.misses.policy).toBe(misses.policy);
