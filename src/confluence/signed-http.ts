@@ -36,7 +36,8 @@ const agents = {
  * secret, `iss` the app key, `aud` the tenant's clientKey, `iat`, `exp` three minutes later, and the `qsh` of
  * the method, the path below the base URL and the query (Atlassian, "Understanding JWT for Connect apps";
  * ../shared/CONNECT.md "JWT"; ACE 11's host-request.js does the same). Keep-alive sockets per protocol; no
- * redirects followed (Confluence's REST API answers in place; a 3xx is an answer like any other).
+ * redirects followed: a 3xx is an answer like any other (the endpoints in docs/confluence-api.md answer in place;
+ * ACE follows same-protocol redirects, which we have no source saying Confluence sends).
  *
  * The tenant's secret comes from `tenants` (the cache invalidated by every change to the tenants table); an
  * unknown tenant is refused before anything is sent. Errors on the way are UpstreamErrors (a 502), except
