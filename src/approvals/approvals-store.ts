@@ -3,6 +3,7 @@ import type { PersonalDataHolder, StoredAccount } from '../db/personal-data';
 import { OPEN_STATES } from './approval-rules';
 import type { Decision, Workflow } from './approvals-types';
 import { DecisionChange, DecisionRequest, NewWorkflow, requestKey, WorkflowPatch, WorkflowReads } from './approvals-ports';
+import { CoalescedReads } from '../lib/coalesced-reads';
 import { decisionOfJson, DecisionRow, toDecision, toWorkflow, workflowOfJson, WorkflowRow } from './workflow-rows';
 
 const WORKFLOWS = 'workflows';
@@ -39,11 +40,24 @@ const COLUMN: Record<Exclude<keyof WorkflowPatch, 'pagePosition'>, keyof Workflo
  * that lock or write take the transaction, which `approvalsStores` (approvals-tx-store.ts) binds, so services
  * never see it.
  */
+type WorkflowKey = readonly [clientKey: string, pageId: string, macroId: string];
+const keyId = (k: WorkflowKey) => k.join('\n');
+
 export class ApprovalsStore implements WorkflowReads, PersonalDataHolder {
-  constructor(private readonly db: Knex) {}
+  /** Workflow rows read without a transaction: concurrent reads (a decision's first) share one statement. */
+  private readonly workflowReads: CoalescedReads<WorkflowKey, WorkflowRow>;
+
+  constructor(private readonly db: Knex) {
+    this.workflowReads = new CoalescedReads(keyId, async (keys) => {
+      const rows = await db<WorkflowRow>(WORKFLOWS).whereIn(['client_key', 'page_id', 'macro_id'], keys.map((k) => [...k]));
+      return new Map(rows.map((r) => [keyId([r.client_key, r.page_id, r.macro_id]), r]));
+    });
+  }
 
   async findWorkflow(clientKey: string, pageId: string, macroId: string, trx?: Knex.Transaction): Promise<Workflow | null> {
-    const row = await (trx ?? this.db)<WorkflowRow>(WORKFLOWS).where({ client_key: clientKey, page_id: pageId, macro_id: macroId }).first();
+    const row = trx
+      ? await trx<WorkflowRow>(WORKFLOWS).where({ client_key: clientKey, page_id: pageId, macro_id: macroId }).first()
+      : await this.workflowReads.get([clientKey, pageId, macroId]);
     return row ? toWorkflow(row) : null;
   }
 

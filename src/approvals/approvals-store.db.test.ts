@@ -1,0 +1,71 @@
+import { createTestDatabase, TestDatabase } from '../../test/helpers/database';
+import type { NewWorkflow } from './approvals-ports';
+import { ApprovalsStore } from './approvals-store';
+
+/**
+ * A decision's first read of its workflow (issue 15): reads asked together share one statement, and each
+ * caller still gets its own tenant's row, as fresh as a read of its own.
+ */
+let tdb: TestDatabase;
+let store: ApprovalsStore;
+
+const workflow = (pageId: string, macroId: string, title: string): NewWorkflow => ({
+  pageId, contentType: 'page', macroId, title, after: null, pagePosition: null, spaceKey: 'ENG', pageTitle: `Page ${pageId}`,
+  state: 'pending', rule: 'all', quorum: null, rejections: 1, approvers: ['acc-ann'], groups: [], dueDate: null,
+  reviewDays: null, boundVersion: 1, bodyHash: null, boundAuthorId: null,
+});
+
+beforeAll(async () => {
+  tdb = await createTestDatabase();
+  store = new ApprovalsStore(tdb.db);
+  await tdb.db.transaction(async (trx) => {
+    for (const ck of ['tenant-a', 'tenant-b']) {
+      for (let i = 1; i <= 6; i++) await store.insertWorkflow(ck, workflow(`p${i}`, 'm1', `${ck} ${i}`), trx);
+    }
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await tdb.drop();
+});
+
+/** The statements the pool runs while `fn` does. */
+async function statementsDuring(fn: () => Promise<unknown>): Promise<string[]> {
+  const seen: string[] = [];
+  const onQuery = (q: { sql: string }) => seen.push(q.sql);
+  tdb.db.on('query', onQuery);
+  try {
+    await fn();
+  } finally {
+    tdb.db.off('query', onQuery);
+  }
+  return seen;
+}
+
+describe('ApprovalsStore.findWorkflow without a transaction', () => {
+  it('answers reads asked together with two statements (the first alone, the rest together), each with its own tenant\'s row', async () => {
+    const asks = [] as Array<[string, string, string]>;
+    for (let i = 1; i <= 6; i++) for (const ck of ['tenant-a', 'tenant-b']) asks.push([ck, `p${i}`, 'm1']);
+    asks.push(['tenant-a', 'p1', 'm1'], ['tenant-a', 'p9', 'm1'], ['tenant-c', 'p1', 'm1']);
+    let found: Array<Awaited<ReturnType<ApprovalsStore['findWorkflow']>>> = [];
+    const sql = await statementsDuring(async () => {
+      found = await Promise.all(asks.map(([ck, page, macro]) => store.findWorkflow(ck, page, macro)));
+    });
+    expect(sql.filter((s) => s.includes('"workflows"'))).toHaveLength(2);
+    asks.forEach(([ck, page], i) => {
+      if (page === 'p9' || ck === 'tenant-c') expect(found[i]).toBeNull();
+      else expect(found[i]).toMatchObject({ clientKey: ck, pageId: page, title: `${ck} ${page.slice(1)}` });
+    });
+    // Two callers of the same row get objects of their own.
+    expect(found[0]).not.toBe(found[12]);
+    expect(found[0]).toEqual(found[12]);
+  });
+
+  it('sees a write committed before the read was asked, even while an earlier read is in flight', async () => {
+    const inFlight = store.findWorkflow('tenant-a', 'p2', 'm1');
+    await tdb.db('workflows').where({ client_key: 'tenant-a', page_id: 'p2' }).update({ title: 'renamed' });
+    const after = store.findWorkflow('tenant-a', 'p2', 'm1');
+    await inFlight;
+    expect((await after)?.title).toBe('renamed');
+  });
+});
