@@ -71,14 +71,22 @@ export class DecisionApplier {
 
   private async together(clientKey: string, jobs: DecisionJob[]): Promise<Array<Settled<DecisionResult>>> {
     const progress = { commitSent: false, committed: null as Array<Settled<DecisionResult>> | null };
+    let answerCommitted!: (answers: Array<Settled<DecisionResult>>) => void;
+    const committed = new Promise<Array<Settled<DecisionResult>>>((resolve) => (answerCommitted = resolve));
+    const done = this.deps.stores.transaction(async (tx) => {
+      const batch = await readLocked(tx, clientKey, jobs);
+      for (const job of jobs) applyOne(batch, job, this.deps.clock.now());
+      if (!batch.recorded.length) return batch.answers as Array<Settled<DecisionResult>>;
+      progress.committed = await persist(tx, clientKey, batch, () => (progress.commitSent = true));
+      answerCommitted(progress.committed);
+      return progress.committed;
+    });
+    // Once PostgreSQL has acknowledged the commit (sent with the events) the decisions are recorded: they are
+    // answered then, not a round trip later when knex has ended the empty transaction that follows (whose
+    // failure changes nothing, below), so the tenant's next batch can start.
+    done.catch(() => undefined);
     try {
-      return await this.deps.stores.transaction(async (tx) => {
-        const batch = await readLocked(tx, clientKey, jobs);
-        for (const job of jobs) applyOne(batch, job, this.deps.clock.now());
-        if (!batch.recorded.length) return batch.answers as Array<Settled<DecisionResult>>;
-        progress.committed = await persist(tx, clientKey, batch, () => (progress.commitSent = true));
-        return progress.committed;
-      });
+      return await Promise.race([committed, done]);
     } catch (err) {
       // Committed, and then knex's closing statement (on an already empty transaction) failed: they are recorded.
       if (progress.committed) return progress.committed;

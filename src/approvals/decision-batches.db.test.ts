@@ -85,7 +85,8 @@ async function prepare(db: Knex): Promise<void> {
   );
 }
 
-function serviceOn(db: Knex, decisionBatches: { maxBatch: number; maxConcurrent: number }) {
+/** `holdEnd`: every transaction's end (knex's closing statement) waits for it after the work has returned. */
+function serviceOn(db: Knex, decisionBatches: { maxBatch: number; maxConcurrent: number }, holdEnd?: Promise<void>) {
   const confluence = {
     readAccess: async () => 'granted',
     getPage: async () => PAGE,
@@ -95,6 +96,10 @@ function serviceOn(db: Knex, decisionBatches: { maxBatch: number; maxConcurrent:
   const store = new ApprovalsStore(db);
   const audit = new AuditLog({ store: new AuditStore(db), macKey: macKeys(Buffer.alloc(32, 7)), now: () => FIXED.getTime() });
   const stores = approvalsStores(db, { store, audit, policiesIn: () => defaultPolicies });
+  if (holdEnd) {
+    const transaction = stores.transaction;
+    stores.transaction = (work) => transaction(work).then(async (r) => (await holdEnd, r));
+  }
   const service = new ApprovalsService({ stores, confluence, policies: defaultPolicies, clock: new ManualClock(FIXED), logger: silentLogger(), decisionBatches });
   return { service, store };
 }
@@ -190,4 +195,24 @@ it('leaves every table and the chain exactly as applying the same decisions one 
   expect(batchedAnswers.some((x) => x.ok && x.x.replayed)).toBe(true);
   const ca = new AuditLog({ store: new AuditStore(batched.db) });
   expect(await ca.verify(batched.db, CK)).toMatchObject({ ok: true });
+});
+
+it('answers a batch once PostgreSQL acknowledged its commit, not after knex ends the empty transaction that follows', async () => {
+  const tdb = await createTestDatabase();
+  try {
+    await prepare(tdb.db);
+    let release!: () => void;
+    const { service } = serviceOn(tdb.db, { maxBatch: 32, maxConcurrent: 1 }, new Promise<void>((r) => (release = r)));
+    const answer = await Promise.race([
+      decide(service, approve('acc-ann', 'm-all')),
+      new Promise<'waited'>((r) => setTimeout(() => r('waited'), 5_000)),
+    ]);
+    // Recorded and visible to anyone else before the transaction's end was let go.
+    const recorded = await tdb.db('decisions').where({ client_key: CK }).count<{ count: string }[]>('* as count');
+    release();
+    expect(answer).not.toBe('waited');
+    expect(Number(recorded[0].count)).toBe(1);
+  } finally {
+    await tdb.drop();
+  }
 });
