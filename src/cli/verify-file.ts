@@ -34,8 +34,9 @@ through its chain.txt (one line per event), and its events.csv must be byte for 
                      chain.txt is then held to its digest only)
   --threads N        worker threads that check the rows (a pack's chain.txt lines, or a CSV's records) each on its
                      own, while the main thread reads the file and checks how each row links to the one before
-                     (default: none below 4 cores or for a file under 16 MiB, else one per core but one, at most
-                     3); 0 checks everything on the main thread, in less memory (each worker holds its own ~50 MB)
+                     (default: none for a file under 16 MiB or on one core, else one per core but one, at least
+                     2 and at most 3); 0 checks everything on the main thread, in less memory (each worker holds
+                     its own ~50 MB)
 Prints "ok: ..." (always saying how far signatures reach) and exits 0, or "FAIL: ..." for the first bad row
 and exits 1.`;
 

@@ -2,6 +2,7 @@
  * A batch of chain.txt lines checked on their own (row-checks.ts), on the main thread or in a worker
  * (verify-worker.ts): each line's facts for the sequential checks, and the events.csv text the lines derive.
  */
+import { isUtf8 } from 'node:buffer';
 import { COL } from './evidence-csv';
 import { csvField } from './csv-records';
 import { canonicalOfLine, recordOfLine } from './chain-lines';
@@ -41,38 +42,105 @@ export function parsedCanonical(line: string): Record<string, unknown> | undefin
   return undefined;
 }
 
-/** Room to encode a batch in, reused: 3 bytes per UTF-16 unit at worst. */
+/** Room to write a batch's CSV in, reused: 3 bytes per UTF-16 unit of its own cells, 2 per byte of a canonical text. */
 let scratch = Buffer.alloc(0);
 
-/**
- * UTF-8 of `parts` in a buffer of its own, so a worker can hand it over without a copy. One pass into the
- * scratch buffer, then one copy: measuring first, or joining the parts, costs several times more.
- */
-function utf8(parts: string[]): Uint8Array {
-  let units = 0;
-  for (const p of parts) units += p.length;
-  if (scratch.length < units * 3) scratch = Buffer.allocUnsafeSlow(units * 3);
-  let at = 0;
-  for (const p of parts) at += scratch.write(p, at, 'utf8');
-  return new Uint8Array(scratch.subarray(0, at));
+/** Grows the scratch buffer to hold `bytes`, keeping the first `kept` bytes written. */
+function room(bytes: number, kept: number): void {
+  if (scratch.length >= bytes) return;
+  const grown = Buffer.allocUnsafeSlow(Math.max(bytes, scratch.length * 2));
+  scratch.copy(grown, 0, 0, kept);
+  scratch = grown;
 }
 
-/** `text`: whole lines, each ending in LF; `csvWidth`: the columns of the pack's events.csv (18 in a v4 pack). */
-export function checkChainBatch(text: string, cfg: RowConfig, csvWidth: number): ChainBatchResult {
+/**
+ * Writes `src[from, to)` (a canonical text's UTF-8, straight from chain.txt) at `at` as csvField writes it
+ * (quoted, quotes doubled, when it holds a quote, comma, CR or LF): no string is built or encoded for the
+ * largest cell of the row. Returns where it ends.
+ */
+function writeCanonicalCell(src: Uint8Array, from: number, to: number, at: number): number {
+  let quote = false;
+  for (let i = from; i < to; i++) {
+    const b = src[i];
+    if (b === 0x22 || b === 0x2c || b === 0x0d || b === 0x0a) {
+      quote = true;
+      break;
+    }
+  }
+  if (!quote) {
+    scratch.set(src.subarray(from, to), at);
+    return at + to - from;
+  }
+  scratch[at++] = 0x22;
+  for (let i = from; i < to; i++) {
+    const b = src[i];
+    scratch[at++] = b;
+    if (b === 0x22) scratch[at++] = 0x22;
+  }
+  scratch[at++] = 0x22;
+  return at;
+}
+
+/**
+ * The CSV of a checked record whose canonical text is `src[from, to)`: csvOfCheckedRecord's UTF-8, written at `at`.
+ * `src` null: the batch is not valid UTF-8, so its bytes are not what the decoded text encodes back to; the
+ * canonical cell is then written from the text, as for any other cell.
+ */
+function writeRecord(record: string[], width: number, src: Uint8Array | null, from: number, to: number, at: number): number {
+  let head = record[0];
+  for (let i = 1; i < COL.canonical; i++) head += `,${PLAIN.has(i) ? record[i] : csvField(record[i])}`;
+  let tail = '';
+  for (let i = COL.canonical + 1; i < width; i++) tail += `,${PLAIN.has(i) ? record[i] : csvField(record[i])}`;
+  const canonical = src ? null : csvField(record[COL.canonical]);
+  room(at + (head.length + tail.length + (canonical?.length ?? 0)) * 3 + (to - from) * 2 + 8, at);
+  at += scratch.write(head, at, 'utf8');
+  scratch[at++] = 0x2c;
+  at = canonical === null ? writeCanonicalCell(src!, from, to, at) : at + scratch.write(canonical, at, 'utf8');
+  at += scratch.write(tail, at, 'utf8');
+  scratch[at++] = 0x0d;
+  scratch[at++] = 0x0a;
+  return at;
+}
+
+/** Where the canonical text of the line `bytes[from, end)` starts: after its sixth tab (-1: fewer tabs). */
+function canonicalStart(bytes: Uint8Array, from: number, end: number): number {
+  let at = from;
+  for (let f = 0; f < 6; f++) {
+    const tab = bytes.indexOf(0x09, at);
+    if (tab < 0 || tab >= end) return -1;
+    at = tab + 1;
+  }
+  return at;
+}
+
+/**
+ * `bytes`: chain.txt's UTF-8, whole lines each ending in LF; `csvWidth`: the columns of the pack's events.csv
+ * (18 in a v4 pack). Each line is read from the decoded text and its CSV written from its own cells and,
+ * for the canonical text, straight from `bytes`.
+ */
+export function checkChainBatch(bytes: Uint8Array, cfg: RowConfig, csvWidth: number): ChainBatchResult {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const text = buf.toString('utf8');
+  const exact = isUtf8(buf);
   const facts: RowFacts[] = [];
-  const csv: string[] = [];
+  let at = 0;
+  const result = (failAt: number, failKind: ChainBatchResult['failKind']): ChainBatchResult => ({ facts, failAt, failKind, csv: new Uint8Array(scratch.subarray(0, at)) });
   let from = 0;
+  let byteFrom = 0;
   let nl: number;
   while ((nl = text.indexOf('\n', from)) >= 0) {
     const line = text.slice(from, nl);
     from = nl + 1;
+    const byteEnd = buf.indexOf(0x0a, byteFrom);
+    const canonicalAt = canonicalStart(buf, byteFrom, byteEnd);
     const doc = parsedCanonical(line);
     const record = recordOfLine(line, doc ?? null);
-    if (!record) return { facts, failAt: facts.length, failKind: 'line', csv: utf8(csv) };
+    if (!record || canonicalAt < 0) return result(facts.length, 'line');
     const f = rowFacts(record, cfg, doc);
-    if (!f) return { facts, failAt: facts.length, failKind: 'row', csv: utf8(csv) };
+    if (!f) return result(facts.length, 'row');
     facts.push(f);
-    csv.push(csvOfCheckedRecord(record, csvWidth));
+    at = writeRecord(record, csvWidth, exact ? buf : null, canonicalAt, byteEnd, at);
+    byteFrom = byteEnd + 1;
   }
-  return { facts, failAt: -1, failKind: null, csv: utf8(csv) };
+  return result(-1, null);
 }

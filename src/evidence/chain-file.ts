@@ -14,16 +14,22 @@ import { type ChainBatchResult, checkChainBatch, csvOfCheckedRecord, parsedCanon
 import { RowPool } from './row-pool';
 import { fileProblem, VerifyFailure } from './verify-result';
 
-/** About this much text per batch (whole lines): large enough that a worker's round trip is noise. */
-const BATCH_CHARS = 1 << 16;
+/** About this many bytes per batch (whole lines): large enough that a worker's round trip is noise. */
+const BATCH_BYTES = 1 << 16;
+/** No line of chain.txt comes near this (a record of events.csv is held to MAX_RECORD_CHARS UTF-16 units). */
+const MAX_LINE_BYTES = MAX_RECORD_CHARS * 3;
+
+/** Whole lines' UTF-8 (cut at a line feed, so at no character's middle) as the text they are. */
+const textOf = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
 
 /** Applies a checked batch in order; at its first failing line the checker names the problem. */
-async function applyBatch(r: ChainBatchResult, text: string, checker: EvidenceChecker, csv: CsvComparison): Promise<void> {
+async function applyBatch(r: ChainBatchResult, bytes: Uint8Array, checker: EvidenceChecker, csv: CsvComparison): Promise<void> {
   for (const f of r.facts) checker.apply(f);
   if (r.failAt < 0) {
     await csv.next(r.csv);
     return;
   }
+  const text = textOf(bytes);
   let from = 0;
   for (let i = 0; i < r.failAt; i++) from = text.indexOf('\n', from) + 1;
   const line = text.slice(from, text.indexOf('\n', from));
@@ -37,44 +43,45 @@ async function applyBatch(r: ChainBatchResult, text: string, checker: EvidenceCh
 
 /**
  * Every line of chain.txt through the checker (in `pool`'s workers when given), and events.csv (`csv`) against
- * the CSV they derive in the header of `columns`: whether it differs.
+ * the CSV they derive in the header of `columns`: whether it differs. The main thread only cuts the bytes at
+ * line ends and compares; decoding and everything per line happens where the batch is checked.
  */
 export async function checkChainLines(chain: Readable, csv: Readable, checker: EvidenceChecker, columns: readonly EvidenceColumn[], pool: RowPool | null): Promise<boolean> {
   const cmp = new CsvComparison(csv);
   await cmp.next(Buffer.from(csvRecord(columns), 'utf8'));
   const cfg = checker.config;
   const csvWidth = columns.length;
-  const inFlight: Array<{ text: string; result: Promise<ChainBatchResult> }> = [];
+  const inFlight: Array<{ bytes: Uint8Array; result: Promise<ChainBatchResult> }> = [];
   const settle = async () => {
-    const { text, result } = inFlight.shift()!;
-    await applyBatch(await result, text, checker, cmp);
+    const { bytes, result } = inFlight.shift()!;
+    await applyBatch(await result, bytes, checker, cmp);
   };
-  const submit = async (text: string) => {
-    if (!pool) return applyBatch(checkChainBatch(text, cfg, csvWidth), text, checker, cmp);
-    inFlight.push({ text, result: pool.run({ kind: 'chain', text, cfg, csvWidth }) });
+  const submit = async (bytes: Uint8Array) => {
+    if (!pool) return applyBatch(checkChainBatch(bytes, cfg, csvWidth), bytes, checker, cmp);
+    // A copy of its own: the chunk it was cut from may share memory that a worker need not be sent.
+    const own = new Uint8Array(bytes);
+    inFlight.push({ bytes: own, result: pool.run({ kind: 'chain', bytes: own, cfg, csvWidth }) });
     // A failure surfaces when its batch settles, in order; the others are awaited before the pool closes.
     inFlight[inFlight.length - 1].result.catch(() => undefined);
     if (inFlight.length >= pool.size * 2) await settle();
   };
-  const decoder = new StringDecoder('utf8');
-  let buffered = '';
+  let pending: Buffer = Buffer.alloc(0);
   for await (const chunk of chain) {
-    buffered += decoder.write(chunk as Buffer);
-    if (buffered.length < BATCH_CHARS) continue;
-    const end = buffered.lastIndexOf('\n') + 1;
-    if (end === 0 && buffered.length > MAX_RECORD_CHARS) {
+    pending = pending.length ? Buffer.concat([pending, chunk as Buffer]) : (chunk as Buffer);
+    if (pending.length < BATCH_BYTES) continue;
+    const end = pending.lastIndexOf(0x0a) + 1;
+    if (end === 0 && pending.length > MAX_LINE_BYTES) {
       while (inFlight.length) await settle();
       fileProblem(`${PACK.chain} line ${checker.rows + 1} is too long`);
     }
     if (end === 0) continue;
-    await submit(buffered.slice(0, end));
-    buffered = buffered.slice(end);
+    await submit(pending.subarray(0, end));
+    pending = pending.subarray(end);
   }
-  buffered += decoder.end();
-  const end = buffered.lastIndexOf('\n') + 1;
-  if (end > 0) await submit(buffered.slice(0, end));
+  const end = pending.lastIndexOf(0x0a) + 1;
+  if (end > 0) await submit(pending.subarray(0, end));
   while (inFlight.length) await settle();
-  if (buffered.length > end) fileProblem(`${PACK.chain} does not end with a line break`);
+  if (pending.length > end) fileProblem(`${PACK.chain} does not end with a line break`);
   return cmp.differs || !(await cmp.atEnd());
 }
 

@@ -13,17 +13,20 @@ export interface CsvBatchResult {
   ok: boolean;
 }
 
+const CRLF = Buffer.from('\r\n');
+
 /**
  * The end of the last whole record in `s` (just after its CRLF), where `s` starts a record: -1 if none ends in it.
  * Quotes are skipped in pairs, as the strict reader reads them; a text it would refuse may be cut anywhere, and
- * the reader then names the problem.
+ * the reader then names the problem. `s` is the file's UTF-8: a quote, CR or LF byte is never part of another
+ * character there, so the cut falls where it would in the decoded text.
  */
-export function recordsEnd(s: string): number {
+export function recordsEnd(s: Buffer): number {
   let last = -1;
   let i = 0;
   for (;;) {
-    const q = s.indexOf('"', i);
-    const n = s.indexOf('\r\n', i);
+    const q = s.indexOf(0x22, i);
+    const n = s.indexOf(CRLF, i);
     if (n < 0) return last;
     if (q < 0 || n < q) {
       last = n + 2;
@@ -31,8 +34,8 @@ export function recordsEnd(s: string): number {
       continue;
     }
     // Inside a quoted field up to its closing quote ("" is an escaped quote).
-    let j = s.indexOf('"', q + 1);
-    while (j >= 0 && s.charCodeAt(j + 1) === 0x22) j = s.indexOf('"', j + 2);
+    let j = s.indexOf(0x22, q + 1);
+    while (j >= 0 && s[j + 1] === 0x22) j = s.indexOf(0x22, j + 2);
     if (j < 0) return last;
     i = j + 1;
   }

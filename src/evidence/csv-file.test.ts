@@ -31,11 +31,21 @@ describe('CSV rows checked in worker threads', () => {
   const csv = evidenceCsv(400);
 
   it('cut the text only where a record ends, quoted line breaks and doubled quotes included', () => {
-    expect(recordsEnd('a,b\r\nc,d\r\ne')).toBe(10);
-    expect(recordsEnd('a,"x\r\ny"\r\nc')).toBe(10);
-    expect(recordsEnd('a,"x""\r\n""y"\r\nc')).toBe(14);
-    expect(recordsEnd('a,"open\r\n')).toBe(-1);
-    expect(recordsEnd('no end')).toBe(-1);
+    expect(recordsEnd(Buffer.from('a,b\r\nc,d\r\ne'))).toBe(10);
+    expect(recordsEnd(Buffer.from('a,"x\r\ny"\r\nc'))).toBe(10);
+    expect(recordsEnd(Buffer.from('a,"x""\r\n""y"\r\nc'))).toBe(14);
+    expect(recordsEnd(Buffer.from('a,"open\r\n'))).toBe(-1);
+    expect(recordsEnd(Buffer.from('no end'))).toBe(-1);
+    // Bytes, not characters: after the CRLF of the second record, a quoted line break between.
+    expect(recordsEnd(Buffer.from('ü,"ä\r\n"\r\nx'))).toBe(11);
+  });
+
+  it('give the same verdict whatever the chunks, cut inside a character or a record, with a byte-order mark', async () => {
+    const bytes = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(csv, 'utf8')]);
+    const chunked = (size: number) => Array.from({ length: Math.ceil(bytes.length / size) }, (_, i) => bytes.subarray(i * size, (i + 1) * size));
+    const alone = await verifyEvidenceCsv(Readable.from([bytes]), { threads: 0 });
+    expect(alone).toMatchObject({ ok: true, rows: 400 });
+    for (const size of [7, 4099, 65_537]) expect(await verifyEvidenceCsv(Readable.from(chunked(size)), { threads: 2 })).toEqual(alone);
   });
 
   it('give the verdict of the main thread alone, for a good file and for each kind of bad one', async () => {

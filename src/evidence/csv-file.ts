@@ -12,18 +12,20 @@ import { EvidenceChecker } from './evidence-checker';
 import { RowPool } from './row-pool';
 import { fileProblem } from './verify-result';
 
-const BATCH_CHARS = 1 << 16;
+const BATCH_BYTES = 1 << 16;
+/** Where no record has ended yet, the main thread takes over: MAX_RECORD_CHARS UTF-16 units are at most this many bytes. */
+const MAX_RECORD_BYTES = MAX_RECORD_CHARS * 3;
 
-/** Where the main thread takes over: the text not yet checked, and a reader that knows how many records came before. */
+/** Where the main thread takes over: the bytes not yet checked, and a reader that knows how many records came before. */
 interface Rest {
-  prefix: string;
+  prefix: Buffer;
   reader: CsvRecordReader;
   header: boolean;
 }
 
-type Texts = AsyncIterator<string>;
+type Chunks = AsyncIterator<Buffer>;
 
-async function checkSerially(rest: Rest, src: Texts, checker: EvidenceChecker): Promise<void> {
+async function checkSerially(rest: Rest, src: Chunks, checker: EvidenceChecker): Promise<void> {
   let header = rest.header;
   const take = (records: string[][]) => {
     for (const record of records) {
@@ -35,71 +37,80 @@ async function checkSerially(rest: Rest, src: Texts, checker: EvidenceChecker): 
       }
     }
   };
-  take(rest.reader.push(rest.prefix));
-  for (let r = await src.next(); !r.done; r = await src.next()) take(rest.reader.push(r.value));
+  const decoder = new StringDecoder('utf8');
+  take(rest.reader.push(decoder.write(rest.prefix)));
+  for (let r = await src.next(); !r.done; r = await src.next()) take(rest.reader.push(decoder.write(r.value)));
+  take(rest.reader.push(decoder.end()));
   take(rest.reader.end());
   if (header) fileProblem('the file is empty (no header row)');
 }
 
-/** The header, when the text holds its line (an evidence header has no quotes); null to leave the file to the main thread. */
-function headerRecord(buffered: string): { record: string[]; end: number } | null | 'more' {
-  const nl = buffered.indexOf('\r\n');
-  if (nl < 0) return buffered.length > MAX_RECORD_CHARS ? null : 'more';
-  if (buffered.lastIndexOf('"', nl) >= 0) return null;
-  return { record: new CsvRecordReader().push(buffered.slice(0, nl + 2))[0], end: nl + 2 };
+/** The header, when the bytes hold its line (an evidence header has no quotes); null to leave the file to the main thread. */
+function headerRecord(pending: Buffer): { record: string[]; end: number } | null | 'more' {
+  const nl = pending.indexOf(CRLF);
+  if (nl < 0) return pending.length > MAX_RECORD_BYTES ? null : 'more';
+  if (pending.subarray(0, nl).includes(0x22)) return null;
+  return { record: new CsvRecordReader().push(pending.toString('utf8', 0, nl + 2))[0], end: nl + 2 };
 }
 
-/** The rows in `pool`'s workers; where they stop, what is left for the main thread (null: every row checked). */
-async function checkInWorkers(src: Texts, checker: EvidenceChecker, pool: RowPool): Promise<Rest | null> {
-  let buffered = '';
+const CRLF = Buffer.from('\r\n');
+
+/**
+ * The rows in `pool`'s workers; where they stop, what is left for the main thread (null: every row checked).
+ * The main thread only cuts the file's bytes where records end; the workers decode and read them.
+ */
+async function checkInWorkers(src: Chunks, checker: EvidenceChecker, pool: RowPool): Promise<Rest | null> {
+  let pending: Buffer = Buffer.alloc(0);
   let header = true;
-  const inFlight: Array<{ text: string; result: Promise<CsvBatchResult> }> = [];
-  const fallback = (from: string): Rest => {
-    const prefix = from + inFlight.splice(0).map((b) => b.text).join('') + buffered;
+  const inFlight: Array<{ bytes: Uint8Array; result: Promise<CsvBatchResult> }> = [];
+  const fallback = (from: Uint8Array[]): Rest => {
+    const prefix = Buffer.concat([...from, ...inFlight.splice(0).map((b) => b.bytes), pending]);
     return { prefix, reader: new CsvRecordReader(header ? undefined : { records: checker.rows + 1 }), header };
   };
   const settle = async (): Promise<Rest | null> => {
     const b = inFlight.shift()!;
     const r = await b.result;
-    if (!r.ok) return fallback(b.text);
+    if (!r.ok) return fallback([b.bytes]);
     for (const f of r.facts) checker.apply(f);
     return null;
   };
-  const submit = (text: string) => {
-    const result = pool.run({ kind: 'csv', text, cfg: checker.config });
+  const submit = (bytes: Uint8Array) => {
+    // A copy of its own: the chunk it was cut from may share memory that a worker need not be sent.
+    const own = new Uint8Array(bytes);
+    const result = pool.run({ kind: 'csv', bytes: own, cfg: checker.config });
     result.catch(() => undefined);
-    inFlight.push({ text, result });
+    inFlight.push({ bytes: own, result });
   };
   for (let r = await src.next(); !r.done; r = await src.next()) {
-    buffered += r.value;
+    pending = pending.length ? Buffer.concat([pending, r.value]) : r.value;
     if (header) {
-      const h = headerRecord(buffered);
+      const h = headerRecord(pending);
       if (h === 'more') continue;
-      if (h === null) return fallback('');
+      if (h === null) return fallback([]);
       checker.header(h.record);
       header = false;
-      buffered = buffered.slice(h.end);
+      pending = pending.subarray(h.end);
     }
-    if (buffered.length < BATCH_CHARS) continue;
-    const end = recordsEnd(buffered);
+    if (pending.length < BATCH_BYTES) continue;
+    const end = recordsEnd(pending);
     if (end <= 0) {
-      if (buffered.length <= MAX_RECORD_CHARS) continue;
+      if (pending.length <= MAX_RECORD_BYTES) continue;
       while (inFlight.length) {
         const rest = await settle();
         if (rest) return rest;
       }
-      return fallback('');
+      return fallback([]);
     }
-    submit(buffered.slice(0, end));
-    buffered = buffered.slice(end);
+    submit(pending.subarray(0, end));
+    pending = pending.subarray(end);
     if (inFlight.length >= pool.size * 2) {
       const rest = await settle();
       if (rest) return rest;
     }
   }
-  if (header) return fallback('');
-  if (buffered) submit(buffered);
-  buffered = '';
+  if (header) return fallback([]);
+  if (pending.length) submit(pending);
+  pending = Buffer.alloc(0);
   while (inFlight.length) {
     const rest = await settle();
     if (rest) return rest;
@@ -109,14 +120,9 @@ async function checkInWorkers(src: Texts, checker: EvidenceChecker, pool: RowPoo
 
 /** Feeds a CSV byte stream through the checker, in `pool`'s workers when given. */
 export async function checkCsv(input: Readable, checker: EvidenceChecker, pool: RowPool | null = null): Promise<void> {
-  const decoder = new StringDecoder('utf8');
-  const texts = async function* () {
-    for await (const chunk of input) yield decoder.write(chunk as Buffer);
-    yield decoder.end();
-  };
-  const src = texts();
+  const src = input[Symbol.asyncIterator]() as Chunks;
   try {
-    const rest = pool ? await checkInWorkers(src, checker, pool) : { prefix: '', reader: new CsvRecordReader(), header: true };
+    const rest = pool ? await checkInWorkers(src, checker, pool) : { prefix: Buffer.alloc(0), reader: new CsvRecordReader(), header: true };
     if (rest) await checkSerially(rest, src, checker);
   } catch (err) {
     if (err instanceof CsvSyntaxError) fileProblem(`the CSV cannot be parsed after row ${checker.rows}: ${err.message}`);

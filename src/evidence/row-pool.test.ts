@@ -4,7 +4,7 @@ import { checkChainBatch } from './chain-batch';
 import { chainLine } from './chain-lines';
 import { EvidenceChecker } from './evidence-checker';
 import { EVIDENCE_COLUMNS, evidenceRecord } from './evidence-csv';
-import { RowPool } from './row-pool';
+import { RowPool, WORKERS_FROM_BYTES, workersFor } from './row-pool';
 
 /** chain.txt of `n` events of one tenant, as the exporter writes it. */
 function chainText(n: number): string {
@@ -39,10 +39,10 @@ describe('the verifier worker threads', () => {
     try {
       const lines = text.split('\n').slice(0, -1);
       const batches = [lines.slice(0, 100), lines.slice(100, 200), lines.slice(200)].map((b) => `${b.join('\n')}\n`);
-      const results = await Promise.all(batches.map((b) => pool.run({ kind: 'chain', text: b, cfg, csvWidth: width })));
+      const results = await Promise.all(batches.map((b) => pool.run({ kind: 'chain', bytes: Buffer.from(b), cfg, csvWidth: width })));
       process.chdir(cwd);
       results.forEach((r, i) => {
-        const local = checkChainBatch(batches[i], cfg, width);
+        const local = checkChainBatch(Buffer.from(batches[i]), cfg, width);
         expect(r.failAt).toBe(-1);
         expect(r.facts).toEqual(local.facts);
         expect(Buffer.from(r.csv)).toEqual(Buffer.from(local.csv));
@@ -62,12 +62,27 @@ describe('the verifier worker threads', () => {
     const tampered = text.replace('line 150 ü', 'line 150 u');
     const pool = new RowPool(1);
     try {
-      const r = await pool.run({ kind: 'chain', text: tampered, cfg, csvWidth: width });
+      const r = await pool.run({ kind: 'chain', bytes: Buffer.from(tampered), cfg, csvWidth: width });
       expect(r.failAt).toBe(149);
       expect(r.failKind).toBe('row');
       expect(r.facts).toHaveLength(149);
     } finally {
       await pool.close();
     }
+  });
+});
+
+describe('the default number of verifier workers', () => {
+  afterEach(() => jest.restoreAllMocks());
+
+  it('is what --threads asks; else none for a small file or one core, 2 on two cores, at most 3', () => {
+    const on = (cores: number, bytes: number) => {
+      jest.spyOn(os, 'availableParallelism').mockReturnValue(cores);
+      return workersFor(bytes, undefined);
+    };
+    expect(workersFor(WORKERS_FROM_BYTES, 0)).toBe(0);
+    expect(workersFor(1, 4)).toBe(4);
+    expect(on(8, WORKERS_FROM_BYTES - 1)).toBe(0);
+    expect([1, 2, 3, 4, 16].map((cores) => on(cores, WORKERS_FROM_BYTES))).toEqual([0, 2, 2, 3, 3]);
   });
 });

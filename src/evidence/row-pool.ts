@@ -10,8 +10,13 @@ import type { ChainBatchResult } from './chain-batch';
 import type { CsvBatchResult } from './csv-batch';
 import type { RowConfig } from './row-checks';
 
-/** A batch for a worker: chain.txt lines (and the width of the CSV they derive), or CSV records. */
-export type WorkerTask = { kind: 'chain'; text: string; cfg: RowConfig; csvWidth: number } | { kind: 'csv'; text: string; cfg: RowConfig };
+/**
+ * A batch for a worker: chain.txt lines (and the width of the CSV they derive), or CSV records, as the file's
+ * UTF-8 bytes cut at a line or record end (so at no character's middle). Bytes, not text: the main thread
+ * neither decodes them nor copies a string to the worker (a UTF-16 copy of the batch), which kept it the
+ * bottleneck while the workers waited.
+ */
+export type WorkerTask = { kind: 'chain'; bytes: Uint8Array; cfg: RowConfig; csvWidth: number } | { kind: 'csv'; bytes: Uint8Array; cfg: RowConfig };
 type Answer<T extends WorkerTask> = T extends { kind: 'chain' } ? ChainBatchResult : CsvBatchResult;
 
 const WORKER = path.join(__dirname, 'verify-worker.ts');
@@ -21,16 +26,17 @@ const TSX = require.resolve('tsx/cjs/api');
 export const WORKERS_FROM_BYTES = 16 << 20;
 
 /**
- * Workers for a file of `bytes`: the number asked for; else none for a small file, and for a large one one per
- * core but one (at most 3) from 4 cores up. On 2 cores the workers cost more than they bring: each starts tsx
- * and holds its own ~50 MB, the main thread still needs a core to inflate, split and link, and on a shared
- * machine they took longer than the main thread alone (bench/README.md, "Verify").
+ * Workers for a file of `bytes`: the number asked for; else none for a small file (or on one core), and for a
+ * large one one per core but one, at least 2 and at most 3. On 2 cores that is 2 workers beside the main thread,
+ * which only reads, inflates and cuts the file's bytes at line or record ends: in alternating runs on the 2-core
+ * VM (199k events, bench/README.md "Verify, bytes to the workers") 2 workers took 25–35 % off the main thread
+ * alone, for ~100 MB more (each worker starts tsx and holds its own V8 heap); `--threads 0` keeps the memory low.
  */
 export function workersFor(bytes: number, asked: number | undefined): number {
   if (asked !== undefined) return asked;
   const cores = os.availableParallelism();
-  if (bytes < WORKERS_FROM_BYTES || cores < 4) return 0;
-  return Math.min(3, cores - 1);
+  if (bytes < WORKERS_FROM_BYTES || cores < 2) return 0;
+  return Math.min(3, Math.max(2, cores - 1));
 }
 
 type Pending = { resolve: (r: ChainBatchResult | CsvBatchResult) => void; reject: (e: Error) => void };

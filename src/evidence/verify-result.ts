@@ -24,7 +24,7 @@ export interface FileVerifyOptions {
   viaCsv?: boolean;
   /**
    * Worker threads for the per-row checks (`--threads`): 0 checks every row on the main thread; unset, a large
-   * file gets one worker per core (at most 4) and a small one none.
+   * file gets one worker per core but one (at least 2, at most 3; none on one core) and a small one none (row-pool.ts).
    */
   threads?: number;
 }

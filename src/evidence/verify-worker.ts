@@ -4,11 +4,14 @@ import { checkChainBatch } from './chain-batch';
 import { checkCsvBatch } from './csv-batch';
 import type { WorkerTask } from './row-pool';
 
+/** The batch's text: its bytes end a line or record, so they decode as the main thread's StringDecoder would. */
+const textOf = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+
 parentPort!.on('message', (m: WorkerTask) => {
   if (m.kind === 'csv') {
-    parentPort!.postMessage(checkCsvBatch(m.text, m.cfg));
+    parentPort!.postMessage(checkCsvBatch(textOf(m.bytes), m.cfg));
     return;
   }
-  const r = checkChainBatch(m.text, m.cfg, m.csvWidth);
+  const r = checkChainBatch(m.bytes, m.cfg, m.csvWidth);
   parentPort!.postMessage(r, [r.csv.buffer as ArrayBuffer]);
 });
