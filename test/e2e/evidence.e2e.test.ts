@@ -420,30 +420,36 @@ describe('evidence export end to end', () => {
         }
         return writeZip(out, name);
       };
+      /** The verdict on the main thread alone, which the worker threads (the default for a large pack) must give too. */
+      const verifyBoth = async (file: string) => {
+        const alone = await verifyEvidenceFile(file, { threads: 0 });
+        expect(await verifyEvidenceFile(file, { threads: 2 })).toEqual(alone);
+        return alone;
+      };
       const rows = records(files.get('events.csv')!);
       const chain = files.get('chain.txt')!.toString('utf8');
       expect(chain.split('\n')).toHaveLength(rows.length); // one line per row, and a final LF
       expect(toChain(rows).equals(files.get('chain.txt')!)).toBe(true);
       // A display cell changed in the CSV alone: its digest gives it away; re-signed, the derived CSV does.
       const edited = rows.map((r, i) => (i === 3 ? r.map((c, j) => (j === COL.comment ? 'approved after all' : c)) : r));
-      expect(failure(await verifyEvidenceFile(await tampered('csv-cell.zip', { 'events.csv': toCsv(edited) }, false)))?.reason).toBe('events.csv does not match its SHA-256 in manifest.json');
-      expect(failure(await verifyEvidenceFile(await tampered('csv-cell-resigned.zip', { 'events.csv': toCsv(edited) }, true)))).toEqual({
+      expect(failure(await verifyBoth(await tampered('csv-cell.zip', { 'events.csv': toCsv(edited) }, false)))?.reason).toBe('events.csv does not match its SHA-256 in manifest.json');
+      expect(failure(await verifyBoth(await tampered('csv-cell-resigned.zip', { 'events.csv': toCsv(edited) }, true)))).toEqual({
         seq: 3,
         reason: 'row 3 (seq 3): events.csv does not show what chain.txt holds for this row: the two files disagree, though the manifest signs both',
       });
       // A row added to the CSV only, or its header changed.
       const extra = toCsv([...rows, rows[rows.length - 1]]);
-      expect(failure(await verifyEvidenceFile(await tampered('csv-extra.zip', { 'events.csv': extra }, true)))?.reason).toBe(
+      expect(failure(await verifyBoth(await tampered('csv-extra.zip', { 'events.csv': extra }, true)))?.reason).toBe(
         `events.csv does not end where chain.txt does (after row ${rows.length - 1}): the two files disagree, though the manifest signs both`,
       );
       const header = Buffer.concat([Buffer.from('seq,recorded_at '), toCsv(rows).subarray(Buffer.byteLength('seq,recorded_at,'))]);
-      expect(failure(await verifyEvidenceFile(await tampered('csv-header.zip', { 'events.csv': header }, true)))?.reason).toMatch(/^the header row of events.csv is not the evidence CSV header/);
+      expect(failure(await verifyBoth(await tampered('csv-header.zip', { 'events.csv': header }, true)))?.reason).toMatch(/^the header row of events.csv is not the evidence CSV header/);
       // chain.txt changed: a comment in a canonical text, with or without the manifest re-signed.
       const lines = chain.split('\n');
       const forgedLine = lines.map((l, i) => (i === 2 ? l.replace('"comment":"', '"comment":"not ') : l)).join('\n');
       expect(forgedLine).not.toBe(chain);
       for (const resign of [false, true]) {
-        const r = await verifyEvidenceFile(await tampered(`chain-${resign}.zip`, { 'chain.txt': Buffer.from(forgedLine) }, resign));
+        const r = await verifyBoth(await tampered(`chain-${resign}.zip`, { 'chain.txt': Buffer.from(forgedLine) }, resign));
         expect(failure(r)).toEqual({ seq: 3, reason: 'row 3 (seq 3): leaf hash does not match canonical' });
       }
       // Both changed alike, with the hashes recomputed: the chain no longer reaches the signed checkpoint.
@@ -454,7 +460,7 @@ describe('evidence export end to end', () => {
         const canonical = canonicalize(doc)!;
         return r.map((c, j) => (j === COL.canonical ? canonical : j === COL.comment ? 'approved after all' : j === COL.leaf_hash ? leafHash(canonical).toString('hex') : c));
       });
-      const rb = await verifyEvidenceFile(await tampered('both.zip', { 'events.csv': toCsv(both), 'chain.txt': toChain(both) }, true));
+      const rb = await verifyBoth(await tampered('both.zip', { 'events.csv': toCsv(both), 'chain.txt': toChain(both) }, true));
       expect(failure(rb)).toEqual({ seq: 3, reason: 'row 3 (seq 3): chain_hash is not SHA-256(0x01 ‖ prev_chain_hash ‖ leaf_hash)' });
       // A pack without its chain.txt, or one the manifest does not list.
       const noChain = new Map(files);
