@@ -1,10 +1,10 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import Ajv, { ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import { load } from 'js-yaml';
 import { validate as forgeLint } from '@forge/manifest';
+import { tempDirs } from '../test/helpers/temp-dirs';
 import {
   buildForgeManifest,
   ConnectDescriptor,
@@ -40,8 +40,11 @@ function compileForgeSchema(): ValidateFunction {
   return forgeSchema;
 }
 
+const temps = tempDirs('forge-manifest-');
+afterAll(() => temps.removeAll());
+
 function tmpFile(name: string): string {
-  return path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'forge-manifest-')), name);
+  return path.join(temps.make(), name);
 }
 
 function descriptorModules(): [string, Record<string, unknown>[]][] {

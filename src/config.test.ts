@@ -1,10 +1,12 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { tempDirs } from '../test/helpers/temp-dirs';
 import { loadConfig } from './config';
 
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'attest-config-'));
+const temps = tempDirs('attest-config-');
+const tmp = () => temps.make();
+afterAll(() => temps.removeAll());
 const ed25519Pem = () => generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 
 describe('loadConfig', () => {

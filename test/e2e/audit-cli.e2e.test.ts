@@ -139,7 +139,7 @@ describe('attest verify --db', () => {
       forger.append(trx, ck, { action: 'decision.approved', actor: { type: 'user', accountId: 'acc-1' }, spaceKey: 'DOC', page: { id: '42', version: 1, title: 'Policy', bodyHash: null }, workflowId: 'wf-9', data: { decision: 'approve', comment: '', round: 1, viaGroups: [] } }),
     );
     expect(await attest('verify', '--db', '--client-key', ck)).toMatchObject({ code: 1, stdout: 'FAIL: seq 4: event MAC does not match: it was not appended by Attest, or was changed\n' });
-    const noKey = await attestIn({ DATABASE_URL: tdb.url, DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'attest-cli-nokey-')), ATTEST_SECRET_KEY: undefined }, 'verify', '--db', '--client-key', ck);
+    const noKey = await attestIn({ DATABASE_URL: tdb.url, DATA_DIR: path.join(dataDir, 'no-key'), ATTEST_SECRET_KEY: undefined }, 'verify', '--db', '--client-key', ck);
     expect(noKey).toMatchObject({ code: 0, stdout: expect.stringMatching(/; MACs not checked \(ATTEST_SECRET_KEY not set\); no signed checkpoint\n$/) });
   });
 

@@ -4,6 +4,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../../src/db/embedded-postgres';
 import { ROOT, startServerProcess } from '../helpers/processes';
+import { tempDirs } from '../helpers/temp-dirs';
+
+const procDirs = tempDirs('attest-proc-');
+afterAll(() => procDirs.removeAll());
 
 /**
  * The server as `npm start` runs it, as a separate process with its own embedded PostgreSQL in a fresh
@@ -89,7 +93,7 @@ describe('the server process', () => {
   }, 90_000);
 
   it('stops at once with one line naming a bad variable', async () => {
-    const { child, output } = startServerProcess({ PORT: 'nope', DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'attest-proc-')) });
+    const { child, output } = startServerProcess({ PORT: 'nope', DATA_DIR: procDirs.make() });
     const { code } = await exited(child);
     expect(code).toBe(1);
     expect(output().trim()).toBe('attest: configuration error: PORT: must be a whole number from 0 to 65535, got "nope"');

@@ -9,6 +9,7 @@ import { verifyEvidenceFile } from '../../src/evidence/evidence-verifier';
 import { checkpointMessage, keyIdOf } from '../../src/audit/checkpoint-format';
 import { verifyTimestampToken } from '../../src/audit/witness/timestamp';
 import { ManualClock } from '../../src/lib/clock';
+import { tempDirs } from '../helpers/temp-dirs';
 import { startTestApp, TestApp } from '../helpers/test-app';
 
 /**
@@ -23,6 +24,8 @@ describe('a database superuser without the keys', () => {
     t = await startTestApp({ clock });
     d = t.devhost!;
   });
+  const forgeries = tempDirs('attest-forgery-');
+  afterAll(() => forgeries.removeAll());
   afterAll(() => t?.close());
 
   const sha = (...parts: Buffer[]) => parts.reduce((h, p) => h.update(p), createHash('sha256')).digest();
@@ -256,7 +259,7 @@ describe('a database superuser without the keys', () => {
           r.on('data', (c: Buffer) => chunks.push(c));
           r.on('end', () => cb(null, Buffer.concat(chunks)));
         });
-      const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'attest-forgery-')), 'pack.zip');
+      const file = path.join(forgeries.make(), 'pack.zip');
       fs.writeFileSync(file, res.body as Buffer);
       let message: string | undefined;
       if (res.status !== 200) message = JSON.parse((res.body as Buffer).toString()).error?.message;
