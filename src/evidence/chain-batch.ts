@@ -1,6 +1,6 @@
 /**
  * A batch of chain.txt lines checked on their own (row-checks.ts), on the main thread or in a worker
- * (verify-worker.ts): each line's facts for the sequential checks, and the events.csv text the lines derive.
+ * (verify-worker.ts): each line's facts for the sequential checks, and the events.csv bytes the lines derive.
  */
 import { isUtf8 } from 'node:buffer';
 import { COL } from './evidence-csv';

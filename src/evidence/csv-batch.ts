@@ -1,7 +1,7 @@
 /**
  * CSV rows in batches of whole records, checked on their own (row-checks.ts) on the main thread or in a worker
- * (verify-worker.ts). The main thread cuts the text where a record ends (recordsEnd); the batch is then read by
- * the strict reader, and anything it refuses is read again on the main thread to name the problem.
+ * (verify-worker.ts). The main thread cuts the bytes where a record ends (recordsEnd); the worker decodes the
+ * batch and the strict reader reads it; anything it refuses is read again on the main thread to name the problem.
  */
 import { CsvRecordReader } from './csv-records';
 import { type RowConfig, type RowFacts, rowFacts } from './row-checks';
