@@ -61,6 +61,17 @@ describe('ApprovalsStore.findWorkflow without a transaction', () => {
     expect(found[0]).toEqual(found[12]);
   });
 
+  it('keeps keys apart whatever their ids hold', async () => {
+    await tdb.db.transaction(async (trx) => {
+      await store.insertWorkflow('tenant-a', workflow('x\ny', 'z', 'first'), trx);
+      await store.insertWorkflow('tenant-a', workflow('x', 'y\nz', 'second'), trx);
+    });
+    const first = store.findWorkflow('tenant-a', 'p1', 'm1');
+    const [a, b] = await Promise.all([store.findWorkflow('tenant-a', 'x\ny', 'z'), store.findWorkflow('tenant-a', 'x', 'y\nz')]);
+    await first;
+    expect([a?.title, b?.title]).toEqual(['first', 'second']);
+  });
+
   it('sees a write committed before the read was asked, even while an earlier read is in flight', async () => {
     const inFlight = store.findWorkflow('tenant-a', 'p2', 'm1');
     await tdb.db('workflows').where({ client_key: 'tenant-a', page_id: 'p2' }).update({ title: 'renamed' });

@@ -1,9 +1,9 @@
 import type { Knex } from 'knex';
 import type { PersonalDataHolder, StoredAccount } from '../db/personal-data';
+import { CoalescedReads } from '../lib/coalesced-reads';
 import { OPEN_STATES } from './approval-rules';
 import type { Decision, Workflow } from './approvals-types';
 import { DecisionChange, DecisionRequest, NewWorkflow, requestKey, WorkflowPatch, WorkflowReads } from './approvals-ports';
-import { CoalescedReads } from '../lib/coalesced-reads';
 import { decisionOfJson, DecisionRow, toDecision, toWorkflow, workflowOfJson, WorkflowRow } from './workflow-rows';
 
 const WORKFLOWS = 'workflows';
@@ -35,14 +35,15 @@ const COLUMN: Record<Exclude<keyof WorkflowPatch, 'pagePosition'>, keyof Workflo
   appUnreadableSince: 'app_unreadable_since',
 };
 
+/** A workflow by (client_key, page_id, macro_id), and that key as one string that no other key gives. */
+type WorkflowKey = readonly [clientKey: string, pageId: string, macroId: string];
+const keyId = (k: WorkflowKey) => JSON.stringify(k);
+
 /**
  * The workflows, decisions and decision requests in PostgreSQL. Reads without `trx` use the pool; the methods
  * that lock or write take the transaction, which `approvalsStores` (approvals-tx-store.ts) binds, so services
  * never see it.
  */
-type WorkflowKey = readonly [clientKey: string, pageId: string, macroId: string];
-const keyId = (k: WorkflowKey) => k.join('\n');
-
 export class ApprovalsStore implements WorkflowReads, PersonalDataHolder {
   /** Workflow rows read without a transaction: concurrent reads (a decision's first) share one statement. */
   private readonly workflowReads: CoalescedReads<WorkflowKey, WorkflowRow>;
