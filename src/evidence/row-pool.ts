@@ -29,7 +29,7 @@ export const WORKERS_FROM_BYTES = 16 << 20;
  * Workers for a file of `bytes`: the number asked for; else none for a small file (or on one core), and for a
  * large one one per core but one, at least 2 and at most 3. On 2 cores that is 2 workers beside the main thread,
  * which only reads, inflates and cuts the file's bytes at line or record ends: in alternating runs on the 2-core
- * VM (199k events, bench/README.md "Verify, bytes to the workers") 2 workers took 25–35 % off the main thread
+ * VM (199k events, bench/README.md "Verify, bytes to the workers") 2 workers took 5–35 % off the main thread
  * alone, for ~100 MB more (each worker starts tsx and holds its own V8 heap); `--threads 0` keeps the memory low.
  */
 export function workersFor(bytes: number, asked: number | undefined): number {
