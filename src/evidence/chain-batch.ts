@@ -22,11 +22,21 @@ export interface ChainBatchResult {
 /** The cells the checks held to digits and hex (seq, salt, hashes) need no quoting. */
 const PLAIN = new Set<number>([COL.seq, COL.actor_salt, COL.leaf_hash, COL.prev_chain_hash, COL.chain_hash]);
 
+/** Cells `from` to `to` (exclusive) of a checked record, each after its comma, quoted as csvRecord quotes them. */
+function csvCells(record: string[], from: number, to: number): string {
+  let out = '';
+  for (let i = from; i < to; i++) out += `,${PLAIN.has(i) ? record[i] : csvField(record[i])}`;
+  return out;
+}
+
 /** csvRecord of a record whose plain cells were checked, cut to the file's width. */
 export function csvOfCheckedRecord(record: string[], width: number): string {
-  let out = record[0];
-  for (let i = 1; i < width; i++) out += `,${PLAIN.has(i) ? record[i] : csvField(record[i])}`;
-  return `${out}\r\n`;
+  return `${record[0]}${csvCells(record, 1, width)}\r\n`;
+}
+
+/** The text of whole lines' or records' UTF-8 (cut at a line end, so at no character's middle). */
+export function textOfBytes(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
 }
 
 /** The canonical text of a line as JSON.parse reads it, when it is an object (else the checker names the problem). */
@@ -87,10 +97,8 @@ function writeCanonicalCell(src: Uint8Array, from: number, to: number, at: numbe
  * canonical cell is then written from the text, as for any other cell.
  */
 function writeRecord(record: string[], width: number, src: Uint8Array | null, from: number, to: number, at: number): number {
-  let head = record[0];
-  for (let i = 1; i < COL.canonical; i++) head += `,${PLAIN.has(i) ? record[i] : csvField(record[i])}`;
-  let tail = '';
-  for (let i = COL.canonical + 1; i < width; i++) tail += `,${PLAIN.has(i) ? record[i] : csvField(record[i])}`;
+  const head = record[0] + csvCells(record, 1, COL.canonical);
+  const tail = csvCells(record, COL.canonical + 1, width);
   const canonical = src ? null : csvField(record[COL.canonical]);
   room(at + (head.length + tail.length + (canonical?.length ?? 0)) * 3 + (to - from) * 2 + 8, at);
   at += scratch.write(head, at, 'utf8');
@@ -120,7 +128,7 @@ function canonicalStart(bytes: Uint8Array, from: number, end: number): number {
  */
 export function checkChainBatch(bytes: Uint8Array, cfg: RowConfig, csvWidth: number): ChainBatchResult {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const text = buf.toString('utf8');
+  const text = textOfBytes(buf);
   const exact = isUtf8(buf);
   const facts: RowFacts[] = [];
   let at = 0;

@@ -10,7 +10,7 @@ import { EvidenceChecker } from './evidence-checker';
 import { PACK } from './evidence-pack';
 import { csvRecord, MAX_RECORD_CHARS } from './csv-records';
 import { CHAIN_LINE_FIELDS, recordOfLine } from './chain-lines';
-import { type ChainBatchResult, checkChainBatch, csvOfCheckedRecord, parsedCanonical } from './chain-batch';
+import { type ChainBatchResult, checkChainBatch, csvOfCheckedRecord, parsedCanonical, textOfBytes } from './chain-batch';
 import { RowPool } from './row-pool';
 import { fileProblem, VerifyFailure } from './verify-result';
 
@@ -19,9 +19,6 @@ const BATCH_BYTES = 1 << 16;
 /** No line of chain.txt comes near this (a record of events.csv is held to MAX_RECORD_CHARS UTF-16 units). */
 const MAX_LINE_BYTES = MAX_RECORD_CHARS * 3;
 
-/** Whole lines' UTF-8 (cut at a line feed, so at no character's middle) as the text they are. */
-const textOf = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
-
 /** Applies a checked batch in order; at its first failing line the checker names the problem. */
 async function applyBatch(r: ChainBatchResult, bytes: Uint8Array, checker: EvidenceChecker, csv: CsvComparison): Promise<void> {
   for (const f of r.facts) checker.apply(f);
@@ -29,7 +26,7 @@ async function applyBatch(r: ChainBatchResult, bytes: Uint8Array, checker: Evide
     await csv.next(r.csv);
     return;
   }
-  const text = textOf(bytes);
+  const text = textOfBytes(bytes);
   let from = 0;
   for (let i = 0; i < r.failAt; i++) from = text.indexOf('\n', from) + 1;
   const line = text.slice(from, text.indexOf('\n', from));
@@ -58,9 +55,7 @@ export async function checkChainLines(chain: Readable, csv: Readable, checker: E
   };
   const submit = async (bytes: Uint8Array) => {
     if (!pool) return applyBatch(checkChainBatch(bytes, cfg, csvWidth), bytes, checker, cmp);
-    // A copy of its own: the chunk it was cut from may share memory that a worker need not be sent.
-    const own = new Uint8Array(bytes);
-    inFlight.push({ bytes: own, result: pool.run({ kind: 'chain', bytes: own, cfg, csvWidth }) });
+    inFlight.push({ bytes, result: pool.run({ kind: 'chain', bytes, cfg, csvWidth }) });
     // A failure surfaces when its batch settles, in order; the others are awaited before the pool closes.
     inFlight[inFlight.length - 1].result.catch(() => undefined);
     if (inFlight.length >= pool.size * 2) await settle();

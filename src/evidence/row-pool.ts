@@ -69,7 +69,10 @@ export class RowPool {
     const i = this.next++ % this.workers.length;
     return new Promise((resolve, reject) => {
       this.pending[i].push({ resolve: resolve as Pending['resolve'], reject });
-      this.workers[i].postMessage(task);
+      // The batch's bytes copied into a buffer of their own, which is handed over, not cloned: the caller's view
+      // may be part of a larger chunk that cloning would copy whole, and the caller keeps its view.
+      const bytes = new Uint8Array(task.bytes);
+      this.workers[i].postMessage({ ...task, bytes }, [bytes.buffer]);
     });
   }
 
