@@ -1,3 +1,4 @@
+import type { AuditEventInput } from '../audit/audit-log';
 import type { AuditTx } from '../audit/audit-tx';
 import type { ConfluenceClient } from '../confluence/confluence-client';
 import type { Clock } from '../lib/clock';
@@ -16,7 +17,7 @@ export interface DecisionRequest {
   decision: Decision;
 }
 
-/** How `readForBatch` names a recorded request: its workflow and its Idempotency-Key. */
+/** How `BatchRead.requests` names a recorded request: its workflow and its Idempotency-Key. */
 export function requestKey(workflowId: string, idempotencyKey: string): string {
   return `${workflowId}\n${idempotencyKey}`;
 }
@@ -59,29 +60,57 @@ export interface WorkflowWrites {
   lockWorkflow(clientKey: string, pageId: string, macroId: string): Promise<Workflow | null>;
   /** Locks the page's workflows in macro order (the order every page-wide change takes them). */
   lockWorkflowsOfPage(clientKey: string, pageId: string): Promise<Workflow[]>;
-  /** Locks the workflows named by (page, macro), in (page, macro) order. */
-  lockWorkflowsByMacro(clientKey: string, macros: Array<{ pageId: string; macroId: string }>): Promise<Workflow[]>;
   /** The workflows on these pages, unlocked, ordered by page then macro. */
   workflowsOfPages(clientKey: string, pageIds: string[]): Promise<Workflow[]>;
   /** Inserts unless another request created it first; null then. */
   insertWorkflow(clientKey: string, wf: NewWorkflow): Promise<Workflow | null>;
   updateWorkflow(clientKey: string, id: string, patch: WorkflowPatch): Promise<Workflow>;
   decisionsOf(clientKey: string, workflowId: string): Promise<Decision[]>;
+}
+
+/** Where a batch of decisions stands once `lockAndRead` has answered. */
+export interface BatchRead {
+  /** The batch's workflows, locked until the commit, in (page, macro) order. */
+  workflows: Workflow[];
+  /** Each locked workflow's decisions, oldest first (an empty list for one without). */
+  decisions: Map<string, Decision[]>;
+  /** The requests recorded under the batch's Idempotency-Keys, by `requestKey`. */
+  requests: Map<string, DecisionRequest>;
+  /** Every workflow of the batch's pages (unlocked, by page then macro): the stage gate reads them. */
+  pageWorkflows: Workflow[];
+  /** The people's refs in the audit chain (created where missing), by accountId. */
+  refs: Map<string, string>;
+}
+
+/** What a batch of decisions writes, committed with its audit events. */
+export interface BatchWrites {
+  /** In the order they were decided (their ids are given in that order); `id` is not read. */
+  decisions: Decision[];
+  /** The Idempotency-Keys of the requests that made them: `decision` is the index of its decision in `decisions`. */
+  requests: Array<{ decision: number; idempotencyKey: string; requestHash: string }>;
+  changes: DecisionChange[];
+  /** Their actors' (and the people in their data's) refs came with `lockAndRead`. */
+  events: AuditEventInput[];
+}
+
+/**
+ * A batch of decisions' database work (group commit, decision-apply.ts) in two round trips: everything it
+ * reads, with its locks (and BEGIN), in one; everything it writes, with its audit events and the commit, in the
+ * other. Ended without `writeAndCommit`, nothing of it stays.
+ */
+export interface DecisionBatchTx {
   /**
-   * What a batch reads after its locks, in one read: the locked workflows' decisions (each list oldest first), those
-   * recorded under the given keys, and every workflow of the given pages (unlocked, by page then macro).
+   * Locks the workflows named by (page, macro) in (page, macro) order, then (each read after the locks) reads
+   * their decisions and the requests recorded under `idempotencyKeys`, every workflow of `pageIds`, creates the
+   * chain's subjects of `people` where missing and reads their refs, and locks the tenant's audit head last (the
+   * same lock order as every transaction).
    */
-  readForBatch(
+  lockAndRead(
     clientKey: string,
-    workflowIds: string[],
-    idempotencyKeys: string[],
-    pageIds: string[],
-  ): Promise<{ decisions: Map<string, Decision[]>; requests: Map<string, DecisionRequest>; pageWorkflows: Workflow[] }>;
-  /** Inserts decisions in one statement; ids in the order given. */
-  insertDecisions(clientKey: string, ds: Array<Omit<Decision, 'id' | 'decidedAt'> & { decidedAt: Date }>): Promise<Decision[]>;
-  insertDecisionRequests(clientKey: string, rs: Array<{ workflowId: string; idempotencyKey: string; requestHash: string; decisionId: number }>): Promise<void>;
-  /** What decisions change on their workflows, in one statement; the workflows as updated. */
-  updateWorkflowsAfterDecisions(clientKey: string, changes: DecisionChange[]): Promise<Workflow[]>;
+    q: { macros: Array<{ pageId: string; macroId: string }>; idempotencyKeys: string[]; pageIds: string[]; people: string[] },
+  ): Promise<BatchRead>;
+  /** Writes the batch and appends its events to the locked head, and commits: the decisions' ids (in order) and the workflows as updated. */
+  writeAndCommit(clientKey: string, w: BatchWrites): Promise<{ decisionIds: number[]; workflows: Workflow[] }>;
 }
 
 /** The stores of one approvals transaction: a change, the space policy it reads and the audit events that record it. */
@@ -95,6 +124,8 @@ export interface ApprovalsTx {
 /** Everything the approvals service stores or reads: plain reads, and transactions with their bound stores. */
 export interface ApprovalsStores extends Transactional<ApprovalsTx> {
   workflows: WorkflowReads;
+  /** A transaction for a batch of decisions alone: its reads and its writes in a round trip each, BEGIN and COMMIT included. */
+  decisionBatch<T>(work: (tx: DecisionBatchTx) => Promise<T>): Promise<T>;
 }
 
 /** Reads of a macro render in one call (src/view-cache: cached until a write to the tenant's rows). */

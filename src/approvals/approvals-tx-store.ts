@@ -1,8 +1,10 @@
 import type { Knex } from 'knex';
 import type { AuditLog } from '../audit/audit-log';
+import { pipelinedTransaction } from '../db/pipeline';
 import { withTransactional } from '../db/transactional';
 import type { ApprovalsStores, ApprovalsTx, WorkflowWrites } from './approvals-ports';
 import type { ApprovalsStore } from './approvals-store';
+import { decisionBatchIn } from './decision-batch-tx';
 import type { SpacePolicyProvider } from './space-policy';
 
 /** The approvals store's locking and writing methods bound to `trx` (looked up at each call). */
@@ -11,15 +13,10 @@ export function workflowsIn(store: ApprovalsStore, trx: Knex.Transaction): Workf
     findWorkflow: (ck, pageId, macroId) => store.findWorkflow(ck, pageId, macroId, trx),
     lockWorkflow: (ck, pageId, macroId) => store.lockWorkflow(ck, pageId, macroId, trx),
     lockWorkflowsOfPage: (ck, pageId) => store.lockWorkflowsOfPage(ck, pageId, trx),
-    lockWorkflowsByMacro: (ck, macros) => store.lockWorkflowsByMacro(ck, macros, trx),
     workflowsOfPages: (ck, pageIds) => store.workflowsOfPages(ck, pageIds, trx),
     insertWorkflow: (ck, wf) => store.insertWorkflow(ck, wf, trx),
     updateWorkflow: (ck, id, patch) => store.updateWorkflow(ck, id, patch, trx),
     decisionsOf: (ck, workflowId) => store.decisionsOf(ck, workflowId, trx),
-    readForBatch: (ck, ids, keys, pageIds) => store.readForBatch(ck, ids, keys, pageIds, trx),
-    insertDecisions: (ck, ds) => store.insertDecisions(ck, ds, trx),
-    insertDecisionRequests: (ck, rs) => store.insertDecisionRequests(ck, rs, trx),
-    updateWorkflowsAfterDecisions: (ck, changes) => store.updateWorkflowsAfterDecisions(ck, changes, trx),
   };
 }
 
@@ -38,5 +35,9 @@ export function approvalsTxIn(deps: ApprovalsTxDeps): (trx: Knex.Transaction) =>
 
 /** The approvals service's stores on `db`: reads on the pool, and transactions whose work gets the stores bound to them. */
 export function approvalsStores(db: Knex, deps: ApprovalsTxDeps): ApprovalsStores {
-  return { workflows: deps.store, transaction: withTransactional(db, approvalsTxIn(deps)).transaction };
+  return {
+    workflows: deps.store,
+    transaction: withTransactional(db, approvalsTxIn(deps)).transaction,
+    decisionBatch: (work) => pipelinedTransaction(db, (tx) => work(decisionBatchIn(db, deps.audit, tx))),
+  };
 }

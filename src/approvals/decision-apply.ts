@@ -2,7 +2,7 @@ import type { AuditEventInput } from '../audit/audit-log';
 import type { Principal } from '../confluence/connect-auth';
 import { ConflictError, NotFoundError } from '../lib/errors';
 import { evaluate } from './approval-rules';
-import { ApprovalsDeps, ApprovalsTx, DecisionChange, DecisionRequest, requestKey } from './approvals-ports';
+import { ApprovalsDeps, DecisionBatchTx, DecisionChange, DecisionRequest, requestKey } from './approvals-ports';
 import type { Decision, Workflow } from './approvals-types';
 import type { Acting, DecisionInput } from './approvals-view-types';
 import { otherVersionRefusal, refusal } from './approvals-view';
@@ -36,7 +36,8 @@ interface Batch {
   decisionsOf: Map<string, Decision[]>;
   requests: Map<string, DecisionRequest>;
   pageNow: (pageId: string) => Workflow[];
-  delegatorRefs: Map<string, string>;
+  /** The refs of the people in the batch's events. */
+  refs: Map<string, string>;
   answers: Answer[];
   recorded: Array<{ decision: Decision; request: { idempotencyKey: string; requestHash: string } | null }>;
   changes: Map<string, DecisionChange>;
@@ -70,26 +71,17 @@ export class DecisionApplier {
   }
 
   private async together(clientKey: string, jobs: DecisionJob[]): Promise<Array<Settled<DecisionResult>>> {
-    const progress = { commitSent: false, committed: null as Array<Settled<DecisionResult>> | null };
-    let answerCommitted!: (answers: Array<Settled<DecisionResult>>) => void;
-    const committed = new Promise<Array<Settled<DecisionResult>>>((resolve) => (answerCommitted = resolve));
-    const done = this.deps.stores.transaction(async (tx) => {
-      const batch = await readLocked(tx, clientKey, jobs);
-      for (const job of jobs) applyOne(batch, job, this.deps.clock.now());
-      if (!batch.recorded.length) return batch.answers as Array<Settled<DecisionResult>>;
-      progress.committed = await persist(tx, clientKey, batch, () => (progress.commitSent = true));
-      answerCommitted(progress.committed);
-      return progress.committed;
-    });
-    // Once PostgreSQL has acknowledged the commit (sent with the events) the decisions are recorded: they are
-    // answered then, not a round trip later when knex has ended the empty transaction that follows (whose
-    // failure changes nothing, below), so the tenant's next batch can start.
-    done.catch(() => undefined);
+    const progress = { commitSent: false };
     try {
-      return await Promise.race([committed, done]);
+      // Answered as soon as PostgreSQL has acknowledged the commit (sent with the events), so that the
+      // tenant's next batch can start.
+      return await this.deps.stores.decisionBatch(async (tx) => {
+        const batch = await readLocked(tx, clientKey, jobs);
+        for (const job of jobs) applyOne(batch, job, this.deps.clock.now());
+        if (!batch.recorded.length) return batch.answers as Array<Settled<DecisionResult>>;
+        return persist(tx, clientKey, batch, () => (progress.commitSent = true));
+      });
     } catch (err) {
-      // Committed, and then knex's closing statement (on an already empty transaction) failed: they are recorded.
-      if (progress.committed) return progress.committed;
       // PostgreSQL answered with an error: nothing was committed. No answer at all: the commit may have happened.
       if (progress.commitSent && !isDatabaseError(err)) throw new CommitOutcomeUnknown(err);
       throw err;
@@ -98,22 +90,23 @@ export class DecisionApplier {
 }
 
 /**
- * Locks in the same order as every transaction (workflows, then the tenant's audit head); everything that does
- * not need the head lock comes before it, so that it is held for one statement and the commit.
+ * One round trip (DecisionBatchTx.lockAndRead): the batch's workflows locked, what it reads after the locks,
+ * one decision id per job, the people's refs and the tenant's audit head, locked last (the order every
+ * transaction takes them). The people are each job's decider and whoever a delegate decides for: their subjects
+ * in the chain are created before the head lock, also for a decision the batch then refuses.
  */
-async function readLocked(tx: ApprovalsTx, clientKey: string, jobs: DecisionJob[]): Promise<Batch> {
+async function readLocked(tx: DecisionBatchTx, clientKey: string, jobs: DecisionJob[]): Promise<Batch> {
   const macros = [...new Map(jobs.map((j) => [macroKey(j.pageId, j.macroId), { pageId: j.pageId, macroId: j.macroId }])).values()];
-  const workflows = new Map((await tx.workflows.lockWorkflowsByMacro(clientKey, macros)).map((w) => [macroKey(w.pageId, w.macroId), w]));
-  const keys = [...new Set(jobs.map((j) => j.idempotencyKey).filter((k): k is string => k !== null))];
-  // Read once, after the locks (one statement): a request with the same key that waited for them finds what the
-  // first recorded; the other workflows of these pages, for the stage gate, are then taken as this batch leaves them.
-  const pageIds = [...new Set(macros.map((m) => m.pageId))];
-  const { decisions: decisionsOf, requests, pageWorkflows: pageRows } = await tx.workflows.readForBatch(clientKey, [...workflows.values()].map((w) => w.id), keys, pageIds);
-  const pageNow = (pageId: string) => pageRows.filter((w) => w.pageId === pageId).map((w) => workflows.get(macroKey(w.pageId, w.macroId)) ?? w);
-  // The people delegates decide for appear in the events as refs, taken before the head lock.
-  const delegators = [...new Set(jobs.filter((j) => j.on.delegation).map((j) => j.on.accountId))];
-  const delegatorRefs = new Map(delegators.length ? (await tx.audit.refs(clientKey, delegators)).map((ref, i) => [delegators[i], ref]) : []);
-  return { workflows, decisionsOf, requests, pageNow, delegatorRefs, answers: [], recorded: [], changes: new Map(), events: [] };
+  const read = await tx.lockAndRead(clientKey, {
+    macros,
+    idempotencyKeys: [...new Set(jobs.map((j) => j.idempotencyKey).filter((k): k is string => k !== null))],
+    pageIds: [...new Set(macros.map((m) => m.pageId))],
+    people: [...new Set(jobs.flatMap((j) => (j.on.delegation ? [j.p.accountId, j.on.accountId] : [j.p.accountId])))],
+  });
+  const workflows = new Map(read.workflows.map((w) => [macroKey(w.pageId, w.macroId), w]));
+  // The other workflows of these pages, for the stage gate, are taken as this batch leaves them.
+  const pageNow = (pageId: string) => read.pageWorkflows.filter((w) => w.pageId === pageId).map((w) => workflows.get(macroKey(w.pageId, w.macroId)) ?? w);
+  return { workflows, decisionsOf: read.decisions, requests: read.requests, pageNow, refs: read.refs, answers: [], recorded: [], changes: new Map(), events: [] };
 }
 
 /** Why this job may not be recorded on `locked` now (who decides, the stage gate, the version), or null. */
@@ -186,7 +179,7 @@ function decisionEvents(
           comment: job.input.comment,
           round: locked.round,
           viaGroups: job.viaGroups,
-          ...(job.on.delegation ? { onBehalfOf: batch.delegatorRefs.get(job.on.accountId)!, delegationId: job.on.delegation.id } : {}),
+          ...(job.on.delegation ? { onBehalfOf: batch.refs.get(job.on.accountId)!, delegationId: job.on.delegation.id } : {}),
         }),
       ),
     },
@@ -206,18 +199,17 @@ function decisionEvents(
   return [...events, ...stageEvents(updated, page, actor)];
 }
 
-/** The batch's writes: one statement each for decisions, keys and workflows, then the events with the commit. */
-async function persist(tx: ApprovalsTx, clientKey: string, batch: Batch, commitSent: () => void): Promise<Array<Settled<DecisionResult>>> {
-  const inserted = await tx.workflows.insertDecisions(clientKey, batch.recorded.map((r) => r.decision));
-  batch.recorded.forEach((r, i) => Object.assign(r.decision, { id: inserted[i].id, decidedAt: inserted[i].decidedAt }));
-  await tx.workflows.insertDecisionRequests(
-    clientKey,
-    batch.recorded.filter((r) => r.request).map((r) => ({ workflowId: r.decision.workflowId, ...r.request!, decisionId: r.decision.id })),
-  );
-  const stored = new Map((await tx.workflows.updateWorkflowsAfterDecisions(clientKey, [...batch.changes.values()])).map((w) => [w.id, w]));
-  // The transaction's last work: the events, then the commit, in one round trip once the head is locked.
+/** The batch's writes, its audit events and the commit, in one round trip (DecisionBatchTx.writeAndCommit). */
+async function persist(tx: DecisionBatchTx, clientKey: string, batch: Batch, commitSent: () => void): Promise<Array<Settled<DecisionResult>>> {
   commitSent();
-  await tx.audit.appendAndCommit(clientKey, batch.events);
+  const written = await tx.writeAndCommit(clientKey, {
+    decisions: batch.recorded.map((r) => r.decision),
+    requests: batch.recorded.flatMap((r, decision) => (r.request ? [{ decision, ...r.request }] : [])),
+    changes: [...batch.changes.values()],
+    events: batch.events,
+  });
+  batch.recorded.forEach((r, i) => (r.decision.id = written.decisionIds[i]));
+  const stored = new Map(written.workflows.map((w) => [w.id, w]));
   const answers = batch.answers;
   return answers.map((a, i) => {
     if (!('recorded' in a)) return a;

@@ -85,8 +85,8 @@ async function prepare(db: Knex): Promise<void> {
   );
 }
 
-/** `holdEnd`: every transaction's end (knex's closing statement) waits for it after the work has returned. */
-function serviceOn(db: Knex, decisionBatches: { maxBatch: number; maxConcurrent: number }, holdEnd?: Promise<void>) {
+/** `onBatch`: told how many workflows each batch locks. */
+function serviceOn(db: Knex, decisionBatches: { maxBatch: number; maxConcurrent: number }, onBatch?: (workflows: number) => void) {
   const confluence = {
     readAccess: async () => 'granted',
     getPage: async () => PAGE,
@@ -96,12 +96,12 @@ function serviceOn(db: Knex, decisionBatches: { maxBatch: number; maxConcurrent:
   const store = new ApprovalsStore(db);
   const audit = new AuditLog({ store: new AuditStore(db), macKey: macKeys(Buffer.alloc(32, 7)), now: () => FIXED.getTime() });
   const stores = approvalsStores(db, { store, audit, policiesIn: () => defaultPolicies });
-  if (holdEnd) {
-    const transaction = stores.transaction;
-    stores.transaction = (work) => transaction(work).then(async (r) => (await holdEnd, r));
+  if (onBatch) {
+    const decisionBatch = stores.decisionBatch;
+    stores.decisionBatch = (work) => decisionBatch((tx) => work({ ...tx, lockAndRead: (ck, q) => (onBatch(q.macros.length), tx.lockAndRead(ck, q)) }));
   }
   const service = new ApprovalsService({ stores, confluence, policies: defaultPolicies, clock: new ManualClock(FIXED), logger: silentLogger(), decisionBatches });
-  return { service, store };
+  return { service, store, stores };
 }
 
 const principal = (accountId: string): Principal => ({ clientKey: CK, accountId, hostBaseUrl: 'https://example.atlassian.net/wiki' });
@@ -137,20 +137,15 @@ afterAll(async () => {
 });
 
 it('leaves every table and the chain exactly as applying the same decisions one by one would', async () => {
-  const a = serviceOn(batched.db, { maxBatch: 32, maxConcurrent: 1 });
-  const arrivals: Request[] = [];
   const batches: number[] = []; // workflows locked by each batch
+  const a = serviceOn(batched.db, { maxBatch: 32, maxConcurrent: 1 }, (n) => batches.push(n));
+  const arrivals: Request[] = [];
   const submit = (a.service as unknown as { decisions: { submit: (...args: unknown[]) => Promise<unknown> } }).decisions;
   const realSubmit = submit.submit.bind(submit);
   submit.submit = (key: unknown, job: unknown) => {
     const j = job as { p: Principal; macroId: string; input: DecisionInput; idempotencyKey: string | null };
     arrivals.push({ who: j.p.accountId, macroId: j.macroId, input: j.input, key: j.idempotencyKey ?? undefined });
     return realSubmit(key, job);
-  };
-  const lockMany = a.store.lockWorkflowsByMacro.bind(a.store);
-  a.store.lockWorkflowsByMacro = (ck, macros, trx) => {
-    batches.push(macros.length);
-    return lockMany(ck, macros, trx);
   };
 
   // Hold one workflow so that the first batch waits and the others pile up behind it.
@@ -197,21 +192,48 @@ it('leaves every table and the chain exactly as applying the same decisions one 
   expect(await ca.verify(batched.db, CK)).toMatchObject({ ok: true });
 });
 
-it('answers a batch once PostgreSQL acknowledged its commit, not after knex ends the empty transaction that follows', async () => {
+it('takes two round trips per batch: BEGIN with its reads and locks, COMMIT with its writes and events', async () => {
   const tdb = await createTestDatabase();
   try {
     await prepare(tdb.db);
-    let release!: () => void;
-    const { service } = serviceOn(tdb.db, { maxBatch: 32, maxConcurrent: 1 }, new Promise<void>((r) => (release = r)));
-    const answer = await Promise.race([
-      decide(service, approve('acc-ann', 'm-all')),
-      new Promise<'waited'>((r) => setTimeout(() => r('waited'), 5_000)),
-    ]);
-    // Recorded and visible to anyone else before the transaction's end was let go.
-    const recorded = await tdb.db('decisions').where({ client_key: CK }).count<{ count: string }[]>('* as count');
-    release();
-    expect(answer).not.toBe('waited');
-    expect(Number(recorded[0].count)).toBe(1);
+    const { service, stores } = serviceOn(tdb.db, { maxBatch: 32, maxConcurrent: 1 });
+    // Every query handed to a pg connection while a batch runs (a pipeline is one query object: one round trip).
+    const sent: string[] = [];
+    let inBatch = false;
+    const client = tdb.db.client as { acquireConnection(): Promise<{ query: (...args: unknown[]) => unknown; counted?: boolean }> };
+    const acquire = client.acquireConnection.bind(client);
+    client.acquireConnection = async () => {
+      const conn = await acquire();
+      if (!conn.counted) {
+        const query = conn.query.bind(conn);
+        conn.query = (q: unknown, ...rest: unknown[]) => {
+          if (inBatch) sent.push(typeof q === 'string' ? q : ((q as { constructor: { name: string } }).constructor.name + ' ' + (q as { text?: string }).text));
+          return query(q, ...rest);
+        };
+        conn.counted = true;
+      }
+      return conn;
+    };
+    const decisionBatch = stores.decisionBatch;
+    stores.decisionBatch = async (work) => {
+      inBatch = true;
+      try {
+        return await decisionBatch(work);
+      } finally {
+        inBatch = false;
+      }
+    };
+    // The tenant's first event creates its audit head: one round trip more, once.
+    await decide(service, approve('acc-ann', 'm-all'));
+    expect(sent).toHaveLength(3);
+    sent.length = 0;
+    await decide(service, approve('acc-cat', 'm-any'));
+    expect(sent).toHaveLength(2);
+    expect(sent[0]).toMatch(/^PipelinedQuery BEGIN/);
+    expect(sent.every((q) => q.startsWith('PipelinedQuery '))).toBe(true);
+    // Recorded, with their events, and visible to anyone else once answered.
+    expect(Number((await tdb.db('decisions').where({ client_key: CK }).count<{ count: string }[]>('* as count'))[0].count)).toBe(2);
+    expect(await tdb.db('audit_events').where({ client_key: CK }).orderBy('seq').pluck('action')).toEqual(['decision.approved', 'decision.approved', 'workflow.approved']);
   } finally {
     await tdb.drop();
   }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import { createTestDatabase, TestDatabase } from '../../test/helpers/database';
+import { pipeline } from '../db/pipeline';
 import { InputError } from '../lib/errors';
 import { AuditEventError, AuditEventInput, AuditLog, createAuditLog } from './audit-log';
 import { AuditStore } from './audit-store';
@@ -329,7 +330,7 @@ describe('appendAndCommit (the append and the commit in one round trip)', () => 
           canonical: first.canonical, leafHash: Buffer.from(first.leafHash, 'hex'), chainHash: Buffer.from(first.chainHash, 'hex'), mac: Buffer.alloc(32),
         };
         change(row);
-        await store.on(trx).appendEventsAndCommit(ck, prevSeq, prevChain, [row as never]);
+        await pipeline(trx, [store.appendEventsStatement(ck, prevSeq, prevChain, [row as never])], { commit: true });
       });
     const head = Buffer.from(first.chainHash, 'hex');
     await expect(attempt(0, null, () => undefined)).rejects.toThrow(/head of .* is not at seq 0/);

@@ -1,15 +1,23 @@
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
+import { pipeline, Statement } from '../db/pipeline';
 import { InputError } from '../lib/errors';
 import { VerifyResult, subjectRef, verifyRows } from './audit-format';
 import { AuditEvent, AuditEventError, AuditEventInput, buildEvents, checkedEvent } from './audit-events';
-import { AuditStore } from './audit-store';
+import { AuditStore, LockedHead } from './audit-store';
 import type { AuditTx } from './audit-tx';
 import { adoptionMac, eventMac, MacKey, macKeys, sameMac } from './event-mac';
 
 export { AuditEventError, formatMicros } from './audit-events';
 export type { AuditEvent, AuditEventInput } from './audit-events';
+export type { LockedHead } from './audit-store';
 export type { ActorType, VerifyResult } from './audit-format';
+
+function refOf(refs: Map<string, string>, accountId: string): string {
+  const ref = refs.get(accountId);
+  if (!ref) throw new Error('audit: no ref for an actor of the events');
+  return ref;
+}
 
 export interface VerifyOptions {
   fromSeq?: number;
@@ -50,7 +58,6 @@ export class AuditLog {
   in(trx: Knex.Transaction): AuditTx {
     return {
       append: (clientKey, event) => this.append(trx, clientKey, event),
-      appendAndCommit: (clientKey, events) => this.appendAndCommit(trx, clientKey, events),
       refs: (clientKey, accountIds) => this.refs(trx, clientKey, accountIds),
     };
   }
@@ -80,16 +87,64 @@ export class AuditLog {
    * failure nothing of it is committed.
    */
   async appendAndCommit(trx: Knex.Transaction, clientKey: string, events: AuditEventInput[]): Promise<AuditEvent[]> {
+    const people = [...new Set(events.map((e) => checkedEvent(clientKey, e).accountId).filter((id): id is string => id !== null))];
+    const refs = new Map(people.length ? (await this.refs(trx, clientKey, people)).map((ref, i) => [people[i], ref]) : []);
+    const head = await this.lockHead(this.store.on(trx), clientKey);
+    const append = this.appendStatement(clientKey, head, refs, events);
+    await pipeline(trx, [append.statement], { commit: true });
+    this.countOnCommit(trx, append.events);
+    return append.events;
+  }
+
+  /**
+   * For a pipeline (src/db/pipeline.ts) that appends before the head lock is held: the subjects of `accountIds`
+   * created where missing (each with a fresh salt; in accountId order, as `refs` creates them), then their refs
+   * (a second statement, which sees subjects a concurrent transaction created while the first waited).
+   */
+  subjectStatements(clientKey: string, accountIds: string[]): [Statement<void>, Statement<Map<string, string>>] {
+    if (!accountIds.length) throw new InputError('audit: subjectStatements needs accountIds');
+    const unique = [...new Set(accountIds)].sort();
+    const fresh = unique.map((accountId) => {
+      const salt = randomBytes(16);
+      return { accountId, salt, ref: subjectRef(salt, accountId) };
+    });
+    return [this.store.insertSubjectsStatement(clientKey, fresh), this.store.findSubjectRefsStatement(clientKey, unique)];
+  }
+
+  /**
+   * For a pipeline: locks the tenant's head, null when it has none yet (then send `ensureHeadStatement` and this
+   * again). Tell `headLockWaited` how long it took.
+   */
+  headStatement(clientKey: string): Statement<LockedHead | null> {
+    if (!this.macKey) throw new Error('this audit log was opened without ATTEST_SECRET_KEY and cannot append');
+    return this.store.lockHeadStatement(clientKey);
+  }
+
+  /** For a pipeline: creates the tenant's head at seq 0 unless it exists. */
+  ensureHeadStatement(clientKey: string): Statement<void> {
+    return this.store.ensureHeadStatement(clientKey);
+  }
+
+  /** Reports the wait for a head lock taken in a pipeline (attest_audit_head_lock_wait_seconds). */
+  headLockWaited(seconds: number): void {
+    this.onHeadLockWait?.(seconds);
+  }
+
+  /**
+   * `events` appended after `head` (locked by the caller's transaction), as the statement a pipeline sends just
+   * before `COMMIT`; `refs` must hold every user actor's ref. Call `counted` once the commit is acknowledged.
+   */
+  appendStatement(clientKey: string, head: LockedHead, refs: Map<string, string>, events: AuditEventInput[]): { statement: Statement<void>; events: AuditEvent[]; counted(): void } {
+    if (!this.macKey) throw new Error('this audit log was opened without ATTEST_SECRET_KEY and cannot append');
     const checked = events.map((e) => checkedEvent(clientKey, e));
     if (!checked.length) throw new AuditEventError('audit event: nothing to append');
-    const people = [...new Set(checked.map((c) => c.accountId).filter((id): id is string => id !== null))];
-    const refs = new Map(people.length ? (await this.refs(trx, clientKey, people)).map((ref, i) => [people[i], ref]) : []);
-    const store = this.store.on(trx);
-    const head = await this.lockHead(store, clientKey);
-    const built = buildEvents(clientKey, this.macKey!(clientKey), this.now(), head, checked.map((c) => ({ ...c, ref: c.accountId ? refs.get(c.accountId)! : null })));
-    await store.appendEventsAndCommit(clientKey, head.seq, head.chainHash, built.map((b) => b.row));
-    this.countOnCommit(trx, built.map((b) => b.event));
-    return built.map((b) => b.event);
+    const built = buildEvents(clientKey, this.macKey(clientKey), this.now(), head, checked.map((c) => ({ ...c, ref: c.accountId ? refOf(refs, c.accountId) : null })));
+    const appended = built.map((b) => b.event);
+    return {
+      statement: this.store.appendEventsStatement(clientKey, head.seq, head.chainHash, built.map((b) => b.row)),
+      events: appended,
+      counted: () => appended.forEach((e) => this.onAppended?.(e.action)),
+    };
   }
 
   /** Locks the tenant's head row (creating it at seq 0 the first time), reporting how long that took. */

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { PersonalDataHolder, StoredAccount } from '../db/personal-data';
-import { queryAndCommit } from '../db/query-and-commit';
+import { Statement, statementOf } from '../db/pipeline';
 import { ChainRow, PG_AT_FORMAT } from './audit-format';
 
 const EVENTS = 'audit_events';
@@ -33,6 +33,19 @@ interface EventDbRow {
   chain_hash: Buffer;
 }
 
+/** The head as `lockHead` reads it: with the time of the last event. */
+export type LockedHead = AuditHead & { lastAtMicros: bigint | null };
+
+function lockedHead(rows: Array<Record<string, unknown>>): LockedHead | null {
+  if (!rows.length) return null;
+  const last = rows[0].last_at_us as string | number | null;
+  return { seq: Number(rows[0].seq), chainHash: rows[0].chain_hash as Buffer | null, lastAtMicros: last === null ? null : BigInt(last) };
+}
+
+function refsOf(rows: Array<Record<string, unknown>>): Map<string, string> {
+  return new Map(rows.map((r) => [r.account_id as string, r.ref as string]));
+}
+
 function toChainRow(r: EventDbRow): ChainRow {
   return {
     seq: Number(r.seq),
@@ -62,7 +75,16 @@ export class AuditStore implements PersonalDataHolder {
 
   /** Creates the tenant's head row at seq 0 unless it exists (concurrent callers are fine). */
   async ensureHead(clientKey: string): Promise<void> {
-    await this.db(HEADS).insert({ client_key: clientKey, seq: 0 }).onConflict('client_key').ignore();
+    await this.ensureHeadQuery(clientKey);
+  }
+
+  /** `ensureHead` as a statement, for a pipeline. */
+  ensureHeadStatement(clientKey: string): Statement<void> {
+    return statementOf(this.ensureHeadQuery(clientKey), () => undefined);
+  }
+
+  private ensureHeadQuery(clientKey: string) {
+    return this.db(HEADS).insert({ client_key: clientKey, seq: 0 }).onConflict('client_key').ignore();
   }
 
   /**
@@ -71,15 +93,21 @@ export class AuditStore implements PersonalDataHolder {
    * holding it counts. The event's own time comes from the app's clock, never from a database function
    * a superuser could shadow. Null when the tenant has no head yet.
    */
-  async lockHead(clientKey: string): Promise<(AuditHead & { lastAtMicros: bigint | null }) | null> {
-    const { rows } = await this.db.raw(
+  async lockHead(clientKey: string): Promise<LockedHead | null> {
+    return lockedHead((await this.lockHeadQuery(clientKey)).rows);
+  }
+
+  /** `lockHead` as a statement, for a pipeline (src/db/pipeline.ts). */
+  lockHeadStatement(clientKey: string): Statement<LockedHead | null> {
+    return statementOf(this.lockHeadQuery(clientKey), lockedHead);
+  }
+
+  private lockHeadQuery(clientKey: string): Knex.Raw {
+    return this.db.raw(
       `select seq, chain_hash, case when seq > 0 then (extract(epoch from updated_at) * 1000000)::bigint end as last_at_us
          from ${HEADS} where client_key = ? for update`,
       [clientKey],
     );
-    if (!rows.length) return null;
-    const last = rows[0].last_at_us;
-    return { seq: Number(rows[0].seq), chainHash: rows[0].chain_hash, lastAtMicros: last === null ? null : BigInt(last) };
   }
 
   /** Inserts the event and moves the head to it in one statement; fails unless the head was at seq - 1. */
@@ -100,21 +128,21 @@ export class AuditStore implements PersonalDataHolder {
 
   /**
    * Inserts the events after seq `prevSeq` (whose chain hash is `prevChain`), moves the head to the last of
-   * them and commits the transaction, all in one round trip (`audit_append_events`, which re-checks the
-   * head, the links and the leaves and raises instead of writing anything else). The store must be bound to
-   * the caller's top-level transaction, with the head already locked by it.
+   * them, in one statement (`audit_append_events`, which re-checks the head, the links and the leaves and
+   * raises instead of writing anything else): for a pipeline that ends with the commit, in the transaction
+   * that locked the head.
    */
-  async appendEventsAndCommit(clientKey: string, prevSeq: number, prevChain: Buffer | null, events: Array<ChainRow & { mac: Buffer }>): Promise<void> {
-    await queryAndCommit(
-      this.db as Knex.Transaction,
-      `select audit_append_events($1, $2, $3, $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bytea[], $12::bytea[], $13::bytea[]) as seq`,
-      [
+  appendEventsStatement(clientKey: string, prevSeq: number, prevChain: Buffer | null, events: Array<ChainRow & { mac: Buffer }>): Statement<void> {
+    return {
+      text: `select audit_append_events($1, $2, $3, $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bytea[], $12::bytea[], $13::bytea[]) as seq`,
+      values: [
         clientKey, prevSeq, prevChain,
         events.map((e) => e.recordedAt), events.map((e) => e.action), events.map((e) => e.spaceKey), events.map((e) => e.pageId),
         events.map((e) => e.workflowId), events.map((e) => e.actorRef), events.map((e) => e.canonical),
         events.map((e) => e.leafHash), events.map((e) => e.chainHash), events.map((e) => e.mac),
       ],
-    );
+      read: () => undefined,
+    };
   }
 
   async head(clientKey: string): Promise<AuditHead | null> {
@@ -130,17 +158,31 @@ export class AuditStore implements PersonalDataHolder {
   /** accountId → ref for the subjects that exist. */
   async findSubjectRefs(clientKey: string, accountIds: string[]): Promise<Map<string, string>> {
     if (!accountIds.length) return new Map();
-    const rows: Array<{ account_id: string; ref: string }> = await this.db(SUBJECTS)
-      .where({ client_key: clientKey })
-      .whereIn('account_id', accountIds)
-      .select('account_id', 'ref');
-    return new Map(rows.map((r) => [r.account_id, r.ref]));
+    return refsOf(await this.subjectRefsQuery(clientKey, accountIds));
+  }
+
+  /** `findSubjectRefs` as a statement (at least one accountId). */
+  findSubjectRefsStatement(clientKey: string, accountIds: string[]): Statement<Map<string, string>> {
+    return statementOf(this.subjectRefsQuery(clientKey, accountIds), refsOf);
+  }
+
+  private subjectRefsQuery(clientKey: string, accountIds: string[]) {
+    return this.db(SUBJECTS).where({ client_key: clientKey }).whereIn('account_id', accountIds).select('account_id', 'ref');
   }
 
   /** Inserts subjects; one that a concurrent transaction created first is left as it is. */
   async insertSubjects(clientKey: string, subjects: NewSubject[]): Promise<void> {
     if (!subjects.length) return;
-    await this.db(SUBJECTS)
+    await this.insertSubjectsQuery(clientKey, subjects);
+  }
+
+  /** `insertSubjects` as a statement (at least one subject). */
+  insertSubjectsStatement(clientKey: string, subjects: NewSubject[]): Statement<void> {
+    return statementOf(this.insertSubjectsQuery(clientKey, subjects), () => undefined);
+  }
+
+  private insertSubjectsQuery(clientKey: string, subjects: NewSubject[]) {
+    return this.db(SUBJECTS)
       .insert(subjects.map((s) => ({ client_key: clientKey, account_id: s.accountId, salt: s.salt, ref: s.ref })))
       .onConflict(['client_key', 'account_id'])
       .ignore();

@@ -7,11 +7,6 @@ import type { AuditEvent, AuditEventInput } from './audit-log';
  */
 export interface AuditTx {
   append(clientKey: string, event: AuditEventInput): Promise<AuditEvent>;
-  /**
-   * Appends `events` and commits, in one round trip once the head is locked: the transaction's last database
-   * work (AuditLog.appendAndCommit).
-   */
-  appendAndCommit(clientKey: string, events: AuditEventInput[]): Promise<AuditEvent[]>;
   /** Refs for several accountIds, in the order given, created on first use. */
   refs(clientKey: string, accountIds: string[]): Promise<string[]>;
 }

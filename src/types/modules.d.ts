@@ -7,3 +7,8 @@ declare module 'express-hbs' {
   };
   export default hbs;
 }
+
+// node-postgres's own conversion of a JS value to a query parameter (what `client.query` applies to values).
+declare module 'pg/lib/utils' {
+  export function prepareValue(value: unknown): unknown;
+}

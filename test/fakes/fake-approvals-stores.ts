@@ -4,6 +4,7 @@ import { OPEN_STATES } from '../../src/approvals/approval-rules';
 import {
   ApprovalsStores,
   ApprovalsTx,
+  DecisionBatchTx,
   DecisionChange,
   DecisionRequest,
   NewWorkflow,
@@ -49,6 +50,20 @@ export class FakeApprovalsStores implements ApprovalsStores {
     const result = await work({ workflows: this.writesOf(working), audit: this.audit.in(pending), policies: this.policies });
     this.rows = working;
     this.audit.commit(pending);
+    return result;
+  }
+
+  /** Like the real one, a batch keeps its writes only when it committed them (`writeAndCommit`). */
+  async decisionBatch<T>(work: (tx: DecisionBatchTx) => Promise<T>): Promise<T> {
+    this.transactions++;
+    const working = copy(this.rows);
+    const pending: AuditEventInput[] = [];
+    const committed = { yes: false };
+    const result = await work(this.batchOf(working, pending, committed));
+    if (committed.yes) {
+      this.rows = working;
+      this.audit.commit(pending);
+    }
     return result;
   }
 
@@ -98,7 +113,6 @@ export class FakeApprovalsStores implements ApprovalsStores {
       decisionsOf: reads.decisionsOf,
       lockWorkflow: reads.findWorkflow,
       lockWorkflowsOfPage: reads.workflowsOfPage,
-      lockWorkflowsByMacro: async (ck, macros) => copy(wfs(ck).filter((w) => macros.some((m) => m.pageId === w.pageId && m.macroId === w.macroId)).sort(byMacro)),
       workflowsOfPages: async (ck, pageIds) => copy(wfs(ck).filter((w) => pageIds.includes(w.pageId)).sort(byMacro)),
       insertWorkflow: async (ck, wf: NewWorkflow) => {
         if (wfs(ck).some((w) => w.pageId === wf.pageId && w.macroId === wf.macroId)) return null;
@@ -112,32 +126,43 @@ export class FakeApprovalsStores implements ApprovalsStores {
         row.updatedAt = now();
         return copy(row);
       },
-      readForBatch: async (ck, ids, keys, pageIds) => {
+    };
+  }
+
+  /** A batch of decisions on `rows`, its events landing in `pending`; every person's ref is `ref:<accountId>`. */
+  private batchOf(rows: Rows, pending: AuditEventInput[], committed: { yes: boolean }): DecisionBatchTx {
+    const wfs = (ck: string) => rows.workflows.filter((w) => w.clientKey === ck);
+    return {
+      lockAndRead: async (ck, q) => {
+        const workflows = copy(wfs(ck).filter((w) => q.macros.some((m) => m.pageId === w.pageId && m.macroId === w.macroId)).sort(byMacro));
+        const ids = workflows.map((w) => w.id);
         const decisions = new Map(ids.map((id) => [id, copy(rows.decisions.filter((d) => d.workflowId === id).sort(byTime))]));
         const requests = new Map<string, DecisionRequest>();
-        for (const r of rows.requests.filter((r) => r.clientKey === ck && ids.includes(r.workflowId) && keys.includes(r.idempotencyKey))) {
+        for (const r of rows.requests.filter((r) => r.clientKey === ck && ids.includes(r.workflowId) && q.idempotencyKeys.includes(r.idempotencyKey))) {
           requests.set(requestKey(r.workflowId, r.idempotencyKey), requestOf(rows, ck, r.workflowId, r.idempotencyKey)!);
         }
-        return { decisions, requests, pageWorkflows: copy(wfs(ck).filter((w) => pageIds.includes(w.pageId)).sort(byMacro)) };
+        const pageWorkflows = copy(wfs(ck).filter((w) => q.pageIds.includes(w.pageId)).sort(byMacro));
+        return { workflows, decisions, requests, pageWorkflows, refs: new Map(q.people.map((id) => [id, `ref:${id}`])) };
       },
-      insertDecisions: async (_ck, ds) => {
-        const inserted = ds.map((d) => ({ ...copy(d), id: rows.nextDecisionId++ }));
+      writeAndCommit: async (ck, w) => {
+        if (!w.events.length) throw new Error('audit event: nothing to append');
+        const inserted = w.decisions.map((d) => ({ ...copy(d), id: rows.nextDecisionId++ }));
         rows.decisions.push(...inserted);
-        return copy(inserted);
-      },
-      insertDecisionRequests: async (ck, rs) => {
-        for (const r of rs) {
-          if (rows.requests.some((x) => x.clientKey === ck && x.workflowId === r.workflowId && x.idempotencyKey === r.idempotencyKey)) throw new Error('duplicate key');
-          rows.requests.push({ clientKey: ck, ...r });
+        for (const { decision, ...r } of w.requests) {
+          const workflowId = inserted[decision].workflowId;
+          if (rows.requests.some((x) => x.clientKey === ck && x.workflowId === workflowId && x.idempotencyKey === r.idempotencyKey)) throw new Error('duplicate key');
+          rows.requests.push({ clientKey: ck, workflowId, decisionId: inserted[decision].id, ...r });
         }
-      },
-      updateWorkflowsAfterDecisions: async (ck, changes: DecisionChange[]) =>
-        changes.map((c) => {
-          const row = wfs(ck).find((w) => w.id === c.id)!;
+        pending.push(...w.events);
+        const workflows = w.changes.map((c: DecisionChange) => {
+          const row = wfs(ck).find((x) => x.id === c.id)!;
           row.lastDecisionAt = c.lastDecisionAt;
           if (c.settled) Object.assign(row, c.settled);
           return copy(row);
-        }),
+        });
+        committed.yes = true;
+        return { decisionIds: inserted.map((d) => d.id), workflows };
+      },
     };
   }
 }

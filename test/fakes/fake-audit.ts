@@ -3,8 +3,7 @@ import type { AuditTx } from '../../src/audit/audit-tx';
 
 /**
  * The audit chain in memory: events in append order (`seq` from 1), a person's ref is `ref:<accountId>`.
- * Like the real chain it refuses to append without events in `appendAndCommit`, and `pending` events only
- * become `events` when their transaction commits (see FakeTransactions).
+ * `pending` events only become `events` when their transaction commits (see FakeTransactions).
  */
 export class FakeAudit {
   readonly events: Array<AuditEventInput & { seq: number }> = [];
@@ -17,10 +16,6 @@ export class FakeAudit {
     };
     return {
       append,
-      appendAndCommit: async (clientKey, events) => {
-        if (!events.length) throw new Error('audit event: nothing to append');
-        return Promise.all(events.map((e) => append(clientKey, e)));
-      },
       refs: async (_clientKey, accountIds) => accountIds.map((id) => `ref:${id}`),
     };
   }

@@ -1,0 +1,115 @@
+import type { Knex } from 'knex';
+import { createTestDatabase, TestDatabase } from '../../test/helpers/database';
+import { pipeline, pipelinedTransaction, Statement, statementOf } from './pipeline';
+
+let tdb: TestDatabase;
+let db: Knex;
+let one: Knex; // a pool of one connection: whatever a transaction leaves on it, the next one meets
+
+beforeAll(async () => {
+  tdb = await createTestDatabase();
+  db = tdb.db;
+  one = tdb.pool(1);
+  await db.raw('create table pipe_rows (id int primary key, at timestamptz, tags text[], blob bytea)');
+});
+
+afterAll(async () => {
+  await tdb?.drop();
+});
+
+beforeEach(async () => {
+  await db('pipe_rows').delete();
+});
+
+const ids = async () => (await db('pipe_rows').orderBy('id').pluck('id')).map(Number);
+const insert = (id: number, extra: Record<string, unknown> = {}): Statement<void> => statementOf(db('pipe_rows').insert({ id, ...extra }), () => undefined);
+const select = (id: number): Statement<Array<Record<string, unknown>>> => statementOf(db('pipe_rows').where({ id }).select('*'), (rows) => rows);
+
+describe('pipeline (in a knex transaction)', () => {
+  it('runs the statements in order, each seeing the ones before, and reads each one\'s rows with its own reader', async () => {
+    const at = new Date('2026-12-03T01:02:03.456Z');
+    const { results } = await db.transaction((trx) =>
+      pipeline(trx, [insert(1, { at, tags: ['a', 'b,c', 'd"e'], blob: Buffer.from([0, 255]) }), select(1), { text: 'select 40 + $1::int as n', values: [2], read: (rows) => Number(rows[0].n) }]),
+    );
+    expect(results[0]).toBeUndefined();
+    // Values go through node-postgres as knex's own queries do: a Date, a text[] with quotes and commas, bytes.
+    expect(results[1]).toEqual([{ id: 1, at, tags: ['a', 'b,c', 'd"e'], blob: Buffer.from([0, 255]) }]);
+    expect(results[2]).toBe(42);
+  });
+
+  it('commits with the statements and leaves knex an empty transaction to end', async () => {
+    await db.transaction(async (trx) => {
+      await pipeline(trx, [insert(1)], { commit: true });
+      // Committed already: another connection sees it before knex ends the transaction.
+      expect(await db('pipe_rows').pluck('id')).toEqual([1]);
+    });
+    expect(await ids()).toEqual([1]);
+  });
+
+  it('fails as a whole when one statement fails, and nothing of the transaction is committed', async () => {
+    await expect(db.transaction((trx) => pipeline(trx, [insert(1), insert(1), insert(2)], { commit: true }))).rejects.toThrow(/pipe_rows_pkey/);
+    expect(await ids()).toEqual([]);
+  });
+});
+
+describe('pipelinedTransaction', () => {
+  it('sends BEGIN with the first pipeline and COMMIT with the last', async () => {
+    const out = await pipelinedTransaction(one, async (tx) => {
+      const first = await tx.send([insert(1), select(1)]);
+      expect(first.results[1]).toHaveLength(1);
+      // Not committed yet: nobody else sees it.
+      expect(await ids()).toEqual([]);
+      return (await tx.commit([insert(2)])).results;
+    });
+    expect(out).toEqual([undefined]);
+    expect(await ids()).toEqual([1, 2]);
+  });
+
+  it('rolls back work that returns without committing, and the pooled connection is left outside any transaction', async () => {
+    await pipelinedTransaction(one, async (tx) => void (await tx.send([insert(1)])));
+    expect(await ids()).toEqual([]);
+    // The same (only) connection: autocommit again.
+    await one('pipe_rows').insert({ id: 3 });
+    expect(await ids()).toEqual([3]);
+    await expect(pipelinedTransaction(one, async (tx) => tx.commit([]))).rejects.toThrow(/at least one statement/);
+  });
+
+  it('rolls back when a statement fails or the work throws; the connection serves the next transaction', async () => {
+    await expect(pipelinedTransaction(one, async (tx) => tx.commit([insert(1), insert(1)]))).rejects.toThrow(/pipe_rows_pkey/);
+    await expect(
+      pipelinedTransaction(one, async (tx) => {
+        await tx.send([insert(2)]);
+        throw new Error('a check failed after the reads');
+      }),
+    ).rejects.toThrow('a check failed');
+    expect(await ids()).toEqual([]);
+    await pipelinedTransaction(one, (tx) => tx.commit([insert(4)]));
+    expect(await ids()).toEqual([4]);
+  });
+
+  it('drops a connection that was lost mid-transaction instead of handing it out again', async () => {
+    await expect(
+      pipelinedTransaction(one, async (tx) => {
+        const [pid] = (await tx.send([{ text: 'select pg_backend_pid() as pid', values: [], read: (rows) => Number(rows[0].pid) }])).results;
+        await db.raw('select pg_terminate_backend(?)', [pid]);
+        await tx.commit([insert(1)]);
+      }),
+    ).rejects.toThrow();
+    await pipelinedTransaction(one, (tx) => tx.commit([insert(5)]));
+    expect(await ids()).toEqual([5]);
+  });
+
+  it('tells when each result arrived, so that a lock wait after a flushed statement shows', async () => {
+    await db('pipe_rows').insert({ id: 1 });
+    const holder = await db.transaction();
+    await holder('pipe_rows').where({ id: 1 }).forUpdate();
+    setTimeout(() => void holder.commit(), 300);
+    const { completedAt } = await pipelinedTransaction(one, async (tx) => {
+      const sent = await tx.send([{ ...select(1), flush: true }, statementOf(db('pipe_rows').where({ id: 1 }).forUpdate(), (rows) => rows)]);
+      await tx.commit([insert(2)]);
+      return sent;
+    });
+    expect(completedAt).toHaveLength(2);
+    expect(Number(completedAt[1] - completedAt[0]) / 1e6).toBeGreaterThan(200);
+  });
+});

@@ -1,0 +1,158 @@
+import type { Knex } from 'knex';
+import { Query } from 'pg';
+import { prepareValue } from 'pg/lib/utils';
+
+/**
+ * One parameterised statement for `pipeline`, with what to make of its rows. `flush`: PostgreSQL sends the
+ * results so far as soon as it has run this statement (a Flush message), so that the time the next one takes
+ * (a lock wait, say) shows in `Pipelined.completedAt`.
+ */
+export interface Statement<T> {
+  text: string;
+  values: readonly unknown[];
+  read(rows: Array<Record<string, unknown>>): T;
+  flush?: boolean;
+}
+
+/** A knex query (builder or raw) as a statement: its SQL with `$n` placeholders and its bindings, as knex would send them. */
+export function statementOf<T>(query: Knex.QueryBuilder | Knex.Raw, read: (rows: Array<Record<string, unknown>>) => T): Statement<T> {
+  const { sql, bindings } = query.toSQL().toNative();
+  return { text: sql, values: bindings, read };
+}
+
+type Results<S extends readonly Statement<unknown>[]> = { -readonly [K in keyof S]: S[K] extends Statement<infer R> ? R : never };
+
+interface PgWire {
+  parse(msg: { text: string; name: string; types: unknown[] }): void;
+  bind(msg: { portal: string; statement: string; values: readonly unknown[]; valueMapper?: (v: unknown) => unknown }): void;
+  describe(msg: { type: 'P'; name: string }): void;
+  execute(msg: { portal: string; rows: number }): void;
+  flush(): void;
+  sync(): void;
+}
+
+interface PgResult {
+  rows: Array<Record<string, unknown>>;
+}
+
+/**
+ * Several statements in one network write, then one Sync: PostgreSQL runs them one after the other (each
+ * with its own snapshot, as if sent one by one) and node-postgres reads every result in one round trip.
+ * An error in one makes PostgreSQL skip the rest up to the Sync (the transaction is then aborted) and fails
+ * the whole call. `tail`: statements without parameters or results after them (`COMMIT`, say).
+ */
+class PipelinedQuery extends Query {
+  readonly completedAt: bigint[] = [];
+
+  constructor(
+    private readonly statements: readonly Statement<unknown>[],
+    private readonly tail: readonly string[],
+    callback: (err: Error | undefined, res: unknown) => void,
+  ) {
+    super({ text: statements[0]?.text ?? tail[0], values: [], queryMode: 'extended', callback } as never);
+  }
+
+  // pg's Query.prepare sends one statement's Parse/Bind/Describe/Execute and a Sync; this sends them all.
+  prepare(connection: PgWire): void {
+    for (const s of this.statements) {
+      connection.parse({ text: s.text, name: '', types: [] });
+      connection.bind({ portal: '', statement: '', values: s.values, valueMapper: prepareValue });
+      connection.describe({ type: 'P', name: '' });
+      connection.execute({ portal: '', rows: 0 });
+      if (s.flush) connection.flush();
+    }
+    for (const text of this.tail) {
+      connection.parse({ text, name: '', types: [] });
+      connection.bind({ portal: '', statement: '', values: [] });
+      connection.execute({ portal: '', rows: 0 });
+    }
+    connection.sync();
+  }
+
+  handleCommandComplete(msg: unknown, connection: unknown): void {
+    this.completedAt.push(process.hrtime.bigint());
+    (Query.prototype as unknown as { handleCommandComplete(m: unknown, c: unknown): void }).handleCommandComplete.call(this, msg, connection);
+  }
+}
+
+export interface Pipelined<S extends readonly Statement<unknown>[]> {
+  results: Results<S>;
+  /** When each statement's result arrived (process.hrtime.bigint()). */
+  completedAt: bigint[];
+}
+
+interface PgClient {
+  query(q: Query): unknown;
+  query(text: string): Promise<unknown>;
+  __knex__disposed?: unknown;
+}
+
+/** `statements`, then `tail`, in one round trip on `client`. */
+async function send<const S extends readonly Statement<unknown>[]>(client: PgClient, statements: S, tail: readonly string[]): Promise<Pipelined<S>> {
+  let query!: PipelinedQuery;
+  const raw = await new Promise<PgResult | PgResult[]>((resolve, reject) => {
+    query = new PipelinedQuery(statements, tail, (err, res) => (err ? reject(err) : resolve(res as PgResult | PgResult[])));
+    client.query(query);
+  });
+  const all = Array.isArray(raw) ? raw : [raw];
+  const results = statements.map((s, i) => s.read(all[i].rows)) as Results<S>;
+  return { results, completedAt: query.completedAt.slice(0, statements.length) };
+}
+
+/**
+ * Runs `statements` on `trx`'s connection in one round trip and returns what each one's `read` made of its
+ * rows. With `commit`, `COMMIT` follows in the same write: whatever the statements locked is released as soon
+ * as the commit is flushed, without a trip back to Node; a trailing `BEGIN` then opens an empty transaction for
+ * knex, which still sends its own `COMMIT` when the transaction's callback returns (committing nothing: no
+ * WAL, no flush), or `ROLLBACK` when it throws. Only for a top-level transaction.
+ */
+export async function pipeline<const S extends readonly Statement<unknown>[]>(trx: Knex.Transaction, statements: S, opts: { commit?: boolean } = {}): Promise<Pipelined<S>> {
+  if (!trx.isTransaction || (trx as unknown as { parentTransaction?: unknown }).parentTransaction) {
+    throw new Error('pipeline needs a top-level transaction');
+  }
+  if (!statements.length) throw new Error('pipeline needs at least one statement');
+  // A transaction's client hands out the transaction's own connection.
+  return send((await trx.client.acquireConnection()) as PgClient, statements, opts.commit ? ['COMMIT', 'BEGIN'] : []);
+}
+
+/** A transaction whose every round trip is a pipeline: `BEGIN` goes with the first, `COMMIT` with the last. */
+export interface PipelinedTx {
+  send<const S extends readonly Statement<unknown>[]>(statements: S): Promise<Pipelined<S>>;
+  /** The last round trip: `statements`, then `COMMIT`. Resolves once PostgreSQL acknowledged the commit. */
+  commit<const S extends readonly Statement<unknown>[]>(statements: S): Promise<Pipelined<S>>;
+}
+
+/**
+ * Runs `work` in a transaction on a connection of `db`'s pool, without a round trip of its own for `BEGIN`
+ * (knex's transactions send it alone). Work that returns without `commit` is rolled back, and so is work that
+ * throws; a connection whose state is then unknown (the rollback failed, or the commit was sent and not
+ * answered) is closed instead of going back to the pool.
+ */
+export async function pipelinedTransaction<T>(db: Knex, work: (tx: PipelinedTx) => Promise<T>): Promise<T> {
+  const client = (await db.client.acquireConnection()) as PgClient;
+  const state = { begun: false, ended: false };
+  const sendOn = async <const S extends readonly Statement<unknown>[]>(statements: S, tail: string[]): Promise<Pipelined<S>> => {
+    if (state.ended) throw new Error('this transaction has ended');
+    if (!statements.length) throw new Error('pipeline needs at least one statement');
+    const begin = state.begun ? [] : [BEGIN];
+    state.begun = true;
+    if (tail.includes('COMMIT')) state.ended = true;
+    const out = await send(client, [...begin, ...statements] as const, tail);
+    return { results: out.results.slice(begin.length) as Results<S>, completedAt: out.completedAt.slice(begin.length) };
+  };
+  try {
+    const result = await work({ send: (statements) => sendOn(statements, []), commit: (statements) => sendOn(statements, ['COMMIT']) });
+    if (state.begun && !state.ended) await client.query('ROLLBACK');
+    return result;
+  } catch (err) {
+    if (state.begun) {
+      // After an error PostgreSQL has aborted the transaction (or the commit's outcome is unknown): end it either way.
+      await client.query('ROLLBACK').catch((e: unknown) => (client.__knex__disposed = e ?? err));
+    }
+    throw err;
+  } finally {
+    await db.client.releaseConnection(client);
+  }
+}
+
+const BEGIN: Statement<void> = { text: 'BEGIN', values: [], read: () => undefined };
