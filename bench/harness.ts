@@ -72,6 +72,11 @@ export async function startExtraInstance(env: BenchEnv): Promise<ExtraInstance> 
   child.stdout!.on('data', (c: Buffer) => (out = (out + c.toString()).slice(-20_000)));
   child.stderr!.on('data', (c: Buffer) => (out = (out + c.toString()).slice(-20_000)));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  let stopping = false;
+  // An instance that dies mid-run says why (its last output), instead of the clients' bare "socket hang up".
+  child.once('exit', (code, signal) => {
+    if (!stopping) process.stderr.write(`app instance ${baseUrl} exited (${code ?? signal}); its last output:\n${out}\n`);
+  });
   let ready = false;
   for (let i = 0; i < 360 && !ready && child.exitCode === null; i++) {
     await new Promise((r) => setTimeout(r, 250));
@@ -91,6 +96,7 @@ export async function startExtraInstance(env: BenchEnv): Promise<ExtraInstance> 
       return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
     },
     async stop() {
+      stopping = true;
       if (child.exitCode !== null) return;
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);

@@ -100,10 +100,10 @@ export interface BatchWrites {
  */
 export interface DecisionBatchTx {
   /**
-   * Locks the workflows named by (page, macro) in (page, macro) order, then (each read after the locks) reads
-   * their decisions and the requests recorded under `idempotencyKeys`, every workflow of `pageIds`, creates the
-   * chain's subjects of `people` where missing and reads their refs, and locks the tenant's audit head last (the
-   * same lock order as every transaction).
+   * Locks the workflows named by (page, macro) in (page, macro) order, creates the chain's subjects of `people`
+   * where missing and reads their refs, locks the tenant's audit head (the lock order of every transaction), and
+   * then reads the workflows' decisions and the requests recorded under `idempotencyKeys`, and every workflow of
+   * `pageIds`: as every transaction that committed before the head was locked left them.
    */
   lockAndRead(
     clientKey: string,

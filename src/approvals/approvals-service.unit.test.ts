@@ -136,4 +136,21 @@ describe('decide', () => {
     expect(stores.decisionsOf(wf.id).map((d) => d.approverId)).toEqual(['acc-ann']);
     expect(stores.workflow(wf.id).state).toBe('approved');
   });
+
+  it('asks Confluence where the page is while it reads the workflow, as a page; a blog post\'s workflow asks again as one', async () => {
+    const { service, stores, confluence } = approvalsOnFakes();
+    stores.seed({ pageId: PAGE_ID, macroId: 'm1', rule: 'any', approvers: ['acc-ann'] });
+    confluence.readsAs.length = 0;
+    await service.decide(as('acc-ann'), PAGE_ID, 'm1', approve());
+    expect(confluence.readsAs).toEqual(['page']);
+
+    confluence.page({ id: '777', type: 'blogpost', version: 3 });
+    const post = stores.seed({ pageId: '777', macroId: 'm1', contentType: 'blogpost', rule: 'any', approvers: ['acc-ann'] });
+    confluence.readsAs.length = 0;
+    const answer = await service.decide(as('acc-ann'), '777', 'm1', approve());
+    expect(confluence.readsAs).toEqual(['page', 'blogpost']);
+    expect(answer.view.workflow.state).toBe('approved');
+    // The page endpoint's 404 for a blog post is not taken for a page the app cannot read.
+    expect(stores.workflow(post.id).appUnreadableSince).toBeNull();
+  });
 });

@@ -56,9 +56,10 @@ const macroKey = (pageId: string, macroId: string) => `${pageId}\n${macroId}`;
 export class DecisionApplier {
   constructor(private readonly deps: Pick<ApprovalsDeps, 'stores' | 'clock' | 'logger'>) {}
 
-  async apply(clientKey: string, jobs: DecisionJob[]): Promise<Array<Settled<DecisionResult>>> {
+  /** `release`: called once the batch's commit is sent (Batches: the tenant's next batch may then start). */
+  async apply(clientKey: string, jobs: DecisionJob[], release: () => void = () => undefined): Promise<Array<Settled<DecisionResult>>> {
     try {
-      return await this.together(clientKey, jobs);
+      return await this.together(clientKey, jobs, release);
     } catch (err) {
       // Lost with the commit in flight: they may be recorded, so applying them again could record them twice.
       if (err instanceof CommitOutcomeUnknown) return jobs.map(() => ({ ok: false, error: err.cause }));
@@ -70,7 +71,7 @@ export class DecisionApplier {
     }
   }
 
-  private async together(clientKey: string, jobs: DecisionJob[]): Promise<Array<Settled<DecisionResult>>> {
+  private async together(clientKey: string, jobs: DecisionJob[], release: () => void): Promise<Array<Settled<DecisionResult>>> {
     const progress = { commitSent: false };
     try {
       // Answered as soon as PostgreSQL has acknowledged the commit (sent with the events), so that the
@@ -79,7 +80,11 @@ export class DecisionApplier {
         const batch = await readLocked(tx, clientKey, jobs);
         for (const job of jobs) applyOne(batch, job, this.deps.clock.now());
         if (!batch.recorded.length) return batch.answers as Array<Settled<DecisionResult>>;
-        return persist(tx, clientKey, batch, () => (progress.commitSent = true));
+        return persist(tx, clientKey, batch, () => {
+          progress.commitSent = true;
+          // The next batch reads only once it holds the head lock, which this one keeps until its commit.
+          release();
+        });
       });
     } catch (err) {
       // PostgreSQL answered with an error: nothing was committed. No answer at all: the commit may have happened.

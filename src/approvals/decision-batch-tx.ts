@@ -17,28 +17,35 @@ type Rows = Array<Record<string, unknown>>;
  * (src/db/pipeline.ts): `BEGIN` with the reads and every lock, then the writes with the audit events and
  * `COMMIT`. Between the two the transaction holds its workflows and the tenant's audit head. `db` only
  * builds the SQL.
+ *
+ * The head is locked before the reads (and after the workflows and subjects: the order every transaction
+ * takes them in), so a batch reads what every batch before it committed: the next batch of a tenant may be
+ * sent while this one's commit is in flight (decision-batches.ts) and waits in PostgreSQL, not in Node.
  */
 export function decisionBatchIn(db: Knex, audit: AuditLog, tx: PipelinedTx): DecisionBatchTx {
   let held: { head: LockedHead; refs: Map<string, string> } | null = null;
   return {
     async lockAndRead(clientKey, q) {
       const [createSubjects, refs] = audit.subjectStatements(clientKey, q.people);
+      const read = readAfterLocks(db, clientKey, q.macros, q.idempotencyKeys, q.pageIds);
       const { results, completedAt } = await tx.send([
         lockByMacro(db, clientKey, q.macros),
-        readAfterLocks(db, clientKey, q.macros, q.idempotencyKeys, q.pageIds),
         createSubjects,
         // Flushed, so that the head lock's wait shows apart from the statements before it.
         { ...refs, flush: true },
         audit.headStatement(clientKey),
+        // Read holding the head lock, which every batch of the tenant takes: whatever a batch before this one
+        // committed is seen, also on the unlocked workflows of the pages (the stage gate).
+        read,
       ]);
-      const [workflows, read, , refsOf, locked] = results;
-      audit.headLockWaited(Number(completedAt[4] - completedAt[3]) / 1e9);
-      // The tenant's first event: its head is created (at seq 0), then locked.
-      const head = locked ?? (await tx.send([audit.ensureHeadStatement(clientKey), audit.headStatement(clientKey)])).results[1];
+      const [workflows, , refsOf, locked, readFirst] = results;
+      audit.headLockWaited(Number(completedAt[3] - completedAt[2]) / 1e9);
+      // The tenant's first event: its head is created (at seq 0), locked, and the reads made again under it.
+      const [, head, after] = locked ? [undefined, locked, readFirst] : (await tx.send([audit.ensureHeadStatement(clientKey), audit.headStatement(clientKey), read])).results;
       if (!head) throw new Error(`audit head for ${clientKey} vanished while appending`);
       held = { head, refs: refsOf };
-      const decisions = new Map(workflows.map((w) => [w.id, read.decisions.get(w.id) ?? []]));
-      return { workflows, decisions, requests: read.requests, pageWorkflows: read.pageWorkflows, refs: refsOf } satisfies BatchRead;
+      const decisions = new Map(workflows.map((w) => [w.id, after.decisions.get(w.id) ?? []]));
+      return { workflows, decisions, requests: after.requests, pageWorkflows: after.pageWorkflows, refs: refsOf } satisfies BatchRead;
     },
 
     async writeAndCommit(clientKey, w: BatchWrites) {
@@ -66,8 +73,8 @@ function lockByMacro(db: Knex, clientKey: string, macros: Macro[]): Statement<Wo
 }
 
 /**
- * What a batch reads once its workflows are locked, in one statement (run after the lock, so with a snapshot
- * that holds whatever the transactions it waited for committed): the decisions of the workflows named by
+ * What a batch reads once its workflows and the tenant's head are locked, in one statement (run after the locks, so
+ * with a snapshot that holds whatever the transactions it waited for committed): the decisions of the workflows named by
  * (page, macro), each list oldest first, with the Idempotency-Key rows recorded under `keys`, and every workflow of
  * `pageIds` (unlocked, by page then macro).
  */

@@ -66,6 +66,35 @@ describe('SignedHttp (app-signed calls to Confluence)', () => {
     }
   });
 
+  it('asks a GET again on a new connection when the server closed the kept-alive one as the request went out', async () => {
+    // Each connection serves one request; the next request on it finds the connection closed (a server whose
+    // keep-alive ran out at that moment).
+    const served = new WeakMap<object, number>();
+    let resets = 0;
+    const server = http.createServer((req, res) => {
+      const n = (served.get(req.socket) ?? 0) + 1;
+      served.set(req.socket, n);
+      if (n > 1) {
+        resets++;
+        return req.socket.destroy();
+      }
+      res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"n":1}');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/wiki`;
+      const client = new SignedHttp('app', async () => ({ sharedSecret: SECRET, baseUrl }), 'ua');
+      for (let i = 0; i < 3; i++) expect(await client.call('ck', 'get', '/api/v2/pages/1')).toMatchObject({ status: 200, body: { n: 1 } });
+      expect(resets).toBeGreaterThan(0);
+      // A POST may have reached the server: it is not sent twice.
+      const post = client.call('ck', 'post', '/api/v2/pages', { title: 't' });
+      await expect(post).rejects.toBeInstanceOf(UpstreamError);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+
   it('refuses an unknown installation before sending anything', async () => {
     const c = await confluence(() => ({ status: 200 }));
     try {

@@ -67,9 +67,18 @@ export class SignedHttp implements ConfluenceTransport {
       headers['Content-Type'] = 'application/json';
       headers['Content-Length'] = payload.length;
     }
-    return send(url, method, headers, payload, this.opts.timeoutMs ?? TIMEOUT_MS);
+    const timeoutMs = this.opts.timeoutMs ?? TIMEOUT_MS;
+    return send(url, method, headers, payload, timeoutMs).catch((err: unknown) => {
+      // A kept-alive connection the server closed as this request went out (idle too long on its side): the
+      // request never reached it. A GET is asked once more, on a new connection (Node's http docs, "reusedSocket").
+      if (method === 'get' && err instanceof StaleSocketError) return send(url, method, headers, payload, timeoutMs);
+      throw err;
+    });
   }
 }
+
+/** The request failed on a kept-alive connection before any answer: the server had closed it. */
+class StaleSocketError extends UpstreamError {}
 
 function send(url: URL, method: Method, headers: http.OutgoingHttpHeaders, payload: Buffer | undefined, timeoutMs: number): Promise<HttpResult> {
   const agent = agents[url.protocol as keyof typeof agents];
@@ -91,7 +100,10 @@ function send(url: URL, method: Method, headers: http.OutgoingHttpHeaders, paylo
       });
     });
     req.on('timeout', () => req.destroy(new Error(`no answer in ${timeoutMs / 1000} s`)));
-    req.on('error', (err) => reject(new UpstreamError(`Confluence could not be reached: ${err.message}`)));
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      const stale = req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE');
+      reject(new (stale ? StaleSocketError : UpstreamError)(`Confluence could not be reached: ${err.message}`));
+    });
     req.end(payload);
   });
 }

@@ -145,7 +145,7 @@ describe('a PostgreSQL restart under concurrent decisions on two server processe
     expect(rendered.status).toBe(200);
     const wf = await db!('workflows').where({ client_key: d.clientKey, page_id: page.id, macro_id: macroId }).first();
 
-    const stats = { attempted: 0, acknowledged: 0, retries: 0, unavailable503: 0, networkErrors: 0, replayed: 0, gaveUp: 0, statuses: {} as Record<number, number> };
+    const stats = { attempted: 0, acknowledged: 0, retries: 0, unavailable503: 0, networkErrors: 0, replayed: 0, gaveUp: 0, statuses: {} as Record<number, number>, unexpected: [] as string[] };
     const acknowledged: string[] = [];
     const unacknowledged: string[] = [];
     let stop = false;
@@ -164,7 +164,9 @@ describe('a PostgreSQL restart under concurrent decisions on two server processe
             body,
             signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
           });
-          await res.arrayBuffer();
+          const text = await res.text();
+          // What an unexpected answer said, for the failure message.
+          if (res.status !== 201 && res.status !== 503) stats.unexpected.push(`${res.status} ${text.slice(0, 300)}`);
         } catch {
           stats.networkErrors++;
           await sleep(250);
@@ -263,6 +265,7 @@ describe('a PostgreSQL restart under concurrent decisions on two server processe
     process.stdout.write(`fault test figures: ${JSON.stringify(figures)}\n`);
 
     expect(stats.statuses[500] ?? 0).toBe(0);
+    expect(stats.unexpected).toEqual([]);
     expect(Object.keys(stats.statuses).map(Number).filter((s) => s !== 201 && s !== 503)).toEqual([]);
     expect(stats.unavailable503 + stats.networkErrors).toBeGreaterThan(0);
     expect(stats.acknowledged).toBeGreaterThan(WORKERS);

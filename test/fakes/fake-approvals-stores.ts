@@ -35,6 +35,7 @@ const copy = <T>(x: T): T => structuredClone(x);
  */
 export class FakeApprovalsStores implements ApprovalsStores {
   rows: Rows = { workflows: [], decisions: [], requests: [], nextDecisionId: 1 };
+  private headLock: Promise<void> = Promise.resolve();
   readonly audit = new FakeAudit();
   readonly spacePolicies = new Map<string, SpacePolicy>();
   readonly policies: SpacePolicyProvider = { policyFor: async (_ck, spaceKey) => this.spacePolicies.get(spaceKey) ?? DEFAULT_POLICY };
@@ -53,18 +54,18 @@ export class FakeApprovalsStores implements ApprovalsStores {
     return result;
   }
 
-  /** Like the real one, a batch keeps its writes only when it committed them (`writeAndCommit`). */
+  /**
+   * Like the real one, a batch keeps its writes only when it committed them (`writeAndCommit`), and its
+   * `lockAndRead` waits for the batch before it to end, as the tenant's audit head lock makes it wait.
+   */
   async decisionBatch<T>(work: (tx: DecisionBatchTx) => Promise<T>): Promise<T> {
     this.transactions++;
-    const working = copy(this.rows);
-    const pending: AuditEventInput[] = [];
-    const committed = { yes: false };
-    const result = await work(this.batchOf(working, pending, committed));
-    if (committed.yes) {
-      this.rows = working;
-      this.audit.commit(pending);
+    const held = { release: () => undefined as void };
+    try {
+      return await work(this.batchOf(held));
+    } finally {
+      held.release();
     }
-    return result;
   }
 
   /** Puts a workflow in place as a test's starting point. */
@@ -129,11 +130,17 @@ export class FakeApprovalsStores implements ApprovalsStores {
     };
   }
 
-  /** A batch of decisions on `rows`, its events landing in `pending`; every person's ref is `ref:<accountId>`. */
-  private batchOf(rows: Rows, pending: AuditEventInput[], committed: { yes: boolean }): DecisionBatchTx {
+  /** A batch of decisions on a copy of the rows taken once it holds the lock; every person's ref is `ref:<accountId>`. */
+  private batchOf(held: { release(): void }): DecisionBatchTx {
+    let rows = this.rows;
+    const pending: AuditEventInput[] = [];
     const wfs = (ck: string) => rows.workflows.filter((w) => w.clientKey === ck);
     return {
       lockAndRead: async (ck, q) => {
+        const before = this.headLock;
+        this.headLock = new Promise((resolve) => (held.release = resolve));
+        await before;
+        rows = copy(this.rows);
         const workflows = copy(wfs(ck).filter((w) => q.macros.some((m) => m.pageId === w.pageId && m.macroId === w.macroId)).sort(byMacro));
         const ids = workflows.map((w) => w.id);
         const decisions = new Map(ids.map((id) => [id, copy(rows.decisions.filter((d) => d.workflowId === id).sort(byTime))]));
@@ -160,7 +167,8 @@ export class FakeApprovalsStores implements ApprovalsStores {
           if (c.settled) Object.assign(row, c.settled);
           return copy(row);
         });
-        committed.yes = true;
+        this.rows = rows;
+        this.audit.commit(pending);
         return { decisionIds: inserted.map((d) => d.id), workflows };
       },
     };

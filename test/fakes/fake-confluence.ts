@@ -1,4 +1,4 @@
-import type { ConfluenceClient, ConfluencePage, ConfluencePageHead, ContentRef, ReadAccess } from '../../src/confluence/confluence-client';
+import type { ConfluenceClient, ConfluencePage, ConfluencePageHead, ContentRef, ContentType, ReadAccess } from '../../src/confluence/confluence-client';
 import { NotFoundError } from '../../src/lib/errors';
 
 /**
@@ -21,15 +21,20 @@ export class FakeConfluence implements ConfluenceClient {
     return page;
   }
 
-  async getPage(_ck: string, pageId: string, opts: { version?: number } = {}): Promise<ConfluencePage> {
-    const all = this.versions.get(pageId) ?? [];
+  /** The content type each read asked for, in order. */
+  readonly readsAs: ContentType[] = [];
+
+  /** As Confluence's v2 API: a page's endpoint does not answer for a blog post, nor the other way round. */
+  async getPage(_ck: string, pageId: string, opts: { version?: number; type?: ContentType } = {}): Promise<ConfluencePage> {
+    this.readsAs.push(opts.type ?? 'page');
+    const all = (this.versions.get(pageId) ?? []).filter((v) => v.type === (opts.type ?? 'page'));
     const found = opts.version === undefined ? all[all.length - 1] : all.find((v) => v.version === opts.version);
     if (!found) throw new NotFoundError(`no page ${pageId}`);
     return { ...found };
   }
 
-  async getPageHead(ck: string, pageId: string): Promise<ConfluencePageHead> {
-    const { body: _body, ...head } = await this.getPage(ck, pageId);
+  async getPageHead(ck: string, pageId: string, opts: { type?: ContentType } = {}): Promise<ConfluencePageHead> {
+    const { body: _body, ...head } = await this.getPage(ck, pageId, opts);
     return head;
   }
 
