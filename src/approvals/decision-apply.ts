@@ -95,10 +95,10 @@ export class DecisionApplier {
 }
 
 /**
- * One round trip (DecisionBatchTx.lockAndRead): the batch's workflows locked, what it reads after the locks,
- * one decision id per job, the people's refs and the tenant's audit head, locked last (the order every
- * transaction takes them). The people are each job's decider and whoever a delegate decides for: their subjects
- * in the chain are created before the head lock, also for a decision the batch then refuses.
+ * One round trip (DecisionBatchTx.lockAndRead): the batch's workflows locked, the people's refs, the tenant's
+ * audit head locked (the order every transaction takes them), then what the batch reads. The people are each
+ * job's decider and whoever a delegate decides for: their subjects in the chain are created before the head
+ * lock, also for a decision the batch then refuses.
  */
 async function readLocked(tx: DecisionBatchTx, clientKey: string, jobs: DecisionJob[]): Promise<Batch> {
   const macros = [...new Map(jobs.map((j) => [macroKey(j.pageId, j.macroId), { pageId: j.pageId, macroId: j.macroId }])).values()];

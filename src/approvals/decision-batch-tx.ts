@@ -31,9 +31,9 @@ export function decisionBatchIn(db: Knex, audit: AuditLog, tx: PipelinedTx): Dec
       const { results, completedAt } = await tx.send([
         lockByMacro(db, clientKey, q.macros),
         createSubjects,
-        // Flushed, so that the head lock's wait shows apart from the statements before it.
+        // Flushed on both sides, so that the head lock's wait shows apart from the statements around it.
         { ...refs, flush: true },
-        audit.headStatement(clientKey),
+        { ...audit.headStatement(clientKey), flush: true },
         // Read holding the head lock, which every batch of the tenant takes: whatever a batch before this one
         // committed is seen, also on the unlocked workflows of the pages (the stage gate).
         read,
