@@ -3,8 +3,8 @@ import type { PersonalDataHolder, StoredAccount } from '../db/personal-data';
 import { CoalescedReads } from '../lib/coalesced-reads';
 import { OPEN_STATES } from './approval-rules';
 import type { Decision, Workflow } from './approvals-types';
-import { DecisionChange, DecisionRequest, NewWorkflow, requestKey, WorkflowPatch, WorkflowReads } from './approvals-ports';
-import { decisionOfJson, DecisionRow, toDecision, toWorkflow, workflowOfJson, WorkflowRow } from './workflow-rows';
+import { DecisionRequest, NewWorkflow, WorkflowPatch, WorkflowReads } from './approvals-ports';
+import { DecisionRow, toDecision, toWorkflow, WorkflowRow } from './workflow-rows';
 
 const WORKFLOWS = 'workflows';
 const DECISIONS = 'decisions';

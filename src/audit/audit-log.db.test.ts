@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import { createTestDatabase, TestDatabase } from '../../test/helpers/database';
-import { pipeline } from '../db/pipeline';
+import { pipelinedTransaction, statementOf } from '../db/pipeline';
 import { InputError } from '../lib/errors';
-import { AuditEventError, AuditEventInput, AuditLog, createAuditLog } from './audit-log';
+import { AuditEventError, AuditEventInput, AuditLog, createAuditLog, LockedHead } from './audit-log';
 import { AuditStore } from './audit-store';
 import { macKeys } from './event-mac';
 
@@ -246,11 +246,26 @@ describe('append', () => {
   });
 });
 
-describe('appendAndCommit (the append and the commit in one round trip)', () => {
+describe('appends in a pipelined transaction (the append and the commit in one round trip, as a decision batch sends them)', () => {
+  // A change, the people's subjects and refs, the head (created the first time) and its lock in one round trip;
+  // the events built on that head and sent with COMMIT in the next (src/approvals/decision-batch-tx.ts).
   const inTrx = (ck: string, note: string, events: AuditEventInput[], log = audit, pool = db) =>
-    pool.transaction(async (trx) => {
-      await trx('business_change').insert({ client_key: ck, note });
-      return log.appendAndCommit(trx, ck, events);
+    pipelinedTransaction(pool, async (tx) => {
+      const people = [...new Set(events.map((e) => e.actor.accountId).filter((id): id is string => !!id))];
+      const [subjects, refs] = people.length ? log.subjectStatements(ck, people) : [null, null];
+      const first = await tx.send([
+        statementOf(pool('business_change').insert({ client_key: ck, note }), () => undefined),
+        ...(subjects && refs ? [subjects, refs] : []),
+        { ...log.ensureHeadStatement(ck), flush: true },
+        { ...log.headStatement(ck), flush: true },
+      ]);
+      const n = first.results.length;
+      log.headLockWaited(Number(first.completedAt[n - 1] - first.completedAt[n - 2]) / 1e9);
+      const found = (subjects ? first.results[2] : new Map()) as unknown as Map<string, string>;
+      const append = log.appendStatement(ck, first.results[n - 1] as unknown as LockedHead, found, events);
+      await tx.commit([append.statement]);
+      append.counted();
+      return append.events;
     });
 
   it('commits the change with its events, numbered in order, in one chain with appends made the other way', async () => {
@@ -324,13 +339,13 @@ describe('appendAndCommit (the append and the commit in one round trip)', () => 
     const [first] = await inTrx(ck, 'one', [sample(0)]);
     const store = new AuditStore(db);
     const attempt = (prevSeq: number, prevChain: Buffer | null, change: (r: Record<string, unknown>) => void) =>
-      db.transaction(async (trx) => {
+      pipelinedTransaction(db, async (tx) => {
         const row: Record<string, unknown> = {
           seq: prevSeq + 1, recordedAt: first.at, action: 'x', spaceKey: null, pageId: null, workflowId: null, actorRef: null,
           canonical: first.canonical, leafHash: Buffer.from(first.leafHash, 'hex'), chainHash: Buffer.from(first.chainHash, 'hex'), mac: Buffer.alloc(32),
         };
         change(row);
-        await pipeline(trx, [store.appendEventsStatement(ck, prevSeq, prevChain, [row as never])], { commit: true });
+        await tx.commit([store.appendEventsStatement(ck, prevSeq, prevChain, [row as never])]);
       });
     const head = Buffer.from(first.chainHash, 'hex');
     await expect(attempt(0, null, () => undefined)).rejects.toThrow(/head of .* is not at seq 0/);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
-import { pipeline, Statement } from '../db/pipeline';
+import type { Statement } from '../db/pipeline';
 import { InputError } from '../lib/errors';
 import { VerifyResult, subjectRef, verifyRows } from './audit-format';
 import { AuditEvent, AuditEventError, AuditEventInput, buildEvents, checkedEvent } from './audit-events';
@@ -77,23 +77,6 @@ export class AuditLog {
     await store.insertEventAndAdvance(clientKey, built.row);
     this.countOnCommit(trx, [built.event]);
     return built.event;
-  }
-
-  /**
-   * Appends `events` (in order) to the tenant's chain and commits `trx`, in one round trip once the head is
-   * locked: the head lock is held for one statement and the commit's flush, not for trips back to Node.
-   * Everything that does not need the lock (checks, the people's refs) happens before it is taken. This is
-   * the transaction's last database work: after it `trx` holds nothing (knex's own commit ends it); on any
-   * failure nothing of it is committed.
-   */
-  async appendAndCommit(trx: Knex.Transaction, clientKey: string, events: AuditEventInput[]): Promise<AuditEvent[]> {
-    const people = [...new Set(events.map((e) => checkedEvent(clientKey, e).accountId).filter((id): id is string => id !== null))];
-    const refs = new Map(people.length ? (await this.refs(trx, clientKey, people)).map((ref, i) => [people[i], ref]) : []);
-    const head = await this.lockHead(this.store.on(trx), clientKey);
-    const append = this.appendStatement(clientKey, head, refs, events);
-    await pipeline(trx, [append.statement], { commit: true });
-    this.countOnCommit(trx, append.events);
-    return append.events;
   }
 
   /**

@@ -39,17 +39,17 @@ interface PgResult {
  * Several statements in one network write, then one Sync: PostgreSQL runs them one after the other (each
  * with its own snapshot, as if sent one by one) and node-postgres reads every result in one round trip.
  * An error in one makes PostgreSQL skip the rest up to the Sync (the transaction is then aborted) and fails
- * the whole call. `tail`: statements without parameters or results after them (`COMMIT`, say).
+ * the whole call. `commit`: `COMMIT` follows the statements in the same write.
  */
 class PipelinedQuery extends Query {
   readonly completedAt: bigint[] = [];
 
   constructor(
     private readonly statements: readonly Statement<unknown>[],
-    private readonly tail: readonly string[],
+    private readonly commit: boolean,
     callback: (err: Error | undefined, res: unknown) => void,
   ) {
-    super({ text: statements[0]?.text ?? tail[0], values: [], queryMode: 'extended', callback } as never);
+    super({ text: statements[0].text, values: [], queryMode: 'extended', callback } as never);
   }
 
   // pg's Query.prepare sends one statement's Parse/Bind/Describe/Execute and a Sync; this sends them all.
@@ -61,8 +61,8 @@ class PipelinedQuery extends Query {
       connection.execute({ portal: '', rows: 0 });
       if (s.flush) connection.flush();
     }
-    for (const text of this.tail) {
-      connection.parse({ text, name: '', types: [] });
+    if (this.commit) {
+      connection.parse({ text: 'COMMIT', name: '', types: [] });
       connection.bind({ portal: '', statement: '', values: [] });
       connection.execute({ portal: '', rows: 0 });
     }
@@ -87,32 +87,16 @@ interface PgClient {
   __knex__disposed?: unknown;
 }
 
-/** `statements`, then `tail`, in one round trip on `client`. */
-async function send<const S extends readonly Statement<unknown>[]>(client: PgClient, statements: S, tail: readonly string[]): Promise<Pipelined<S>> {
+/** `statements` (then `COMMIT`) in one round trip on `client`. */
+async function send<const S extends readonly Statement<unknown>[]>(client: PgClient, statements: S, commit: boolean): Promise<Pipelined<S>> {
   let query!: PipelinedQuery;
   const raw = await new Promise<PgResult | PgResult[]>((resolve, reject) => {
-    query = new PipelinedQuery(statements, tail, (err, res) => (err ? reject(err) : resolve(res as PgResult | PgResult[])));
+    query = new PipelinedQuery(statements, commit, (err, res) => (err ? reject(err) : resolve(res as PgResult | PgResult[])));
     client.query(query);
   });
   const all = Array.isArray(raw) ? raw : [raw];
   const results = statements.map((s, i) => s.read(all[i].rows)) as Results<S>;
   return { results, completedAt: query.completedAt.slice(0, statements.length) };
-}
-
-/**
- * Runs `statements` on `trx`'s connection in one round trip and returns what each one's `read` made of its
- * rows. With `commit`, `COMMIT` follows in the same write: whatever the statements locked is released as soon
- * as the commit is flushed, without a trip back to Node; a trailing `BEGIN` then opens an empty transaction for
- * knex, which still sends its own `COMMIT` when the transaction's callback returns (committing nothing: no
- * WAL, no flush), or `ROLLBACK` when it throws. Only for a top-level transaction.
- */
-export async function pipeline<const S extends readonly Statement<unknown>[]>(trx: Knex.Transaction, statements: S, opts: { commit?: boolean } = {}): Promise<Pipelined<S>> {
-  if (!trx.isTransaction || (trx as unknown as { parentTransaction?: unknown }).parentTransaction) {
-    throw new Error('pipeline needs a top-level transaction');
-  }
-  if (!statements.length) throw new Error('pipeline needs at least one statement');
-  // A transaction's client hands out the transaction's own connection.
-  return send((await trx.client.acquireConnection()) as PgClient, statements, opts.commit ? ['COMMIT', 'BEGIN'] : []);
 }
 
 /** A transaction whose every round trip is a pipeline: `BEGIN` goes with the first, `COMMIT` with the last. */
@@ -131,17 +115,17 @@ export interface PipelinedTx {
 export async function pipelinedTransaction<T>(db: Knex, work: (tx: PipelinedTx) => Promise<T>): Promise<T> {
   const client = (await db.client.acquireConnection()) as PgClient;
   const state = { begun: false, ended: false };
-  const sendOn = async <const S extends readonly Statement<unknown>[]>(statements: S, tail: string[]): Promise<Pipelined<S>> => {
+  const sendOn = async <const S extends readonly Statement<unknown>[]>(statements: S, commit: boolean): Promise<Pipelined<S>> => {
     if (state.ended) throw new Error('this transaction has ended');
     if (!statements.length) throw new Error('pipeline needs at least one statement');
     const begin = state.begun ? [] : [BEGIN];
     state.begun = true;
-    if (tail.includes('COMMIT')) state.ended = true;
-    const out = await send(client, [...begin, ...statements] as const, tail);
+    if (commit) state.ended = true;
+    const out = await send(client, [...begin, ...statements] as const, commit);
     return { results: out.results.slice(begin.length) as Results<S>, completedAt: out.completedAt.slice(begin.length) };
   };
   try {
-    const result = await work({ send: (statements) => sendOn(statements, []), commit: (statements) => sendOn(statements, ['COMMIT']) });
+    const result = await work({ send: (statements) => sendOn(statements, false), commit: (statements) => sendOn(statements, true) });
     if (state.begun && !state.ended) await client.query('ROLLBACK');
     return result;
   } catch (err) {

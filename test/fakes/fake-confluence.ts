@@ -24,7 +24,10 @@ export class FakeConfluence implements ConfluenceClient {
   /** The content type each read asked for, in order. */
   readonly readsAs: ContentType[] = [];
 
-  /** As Confluence's v2 API: a page's endpoint does not answer for a blog post, nor the other way round. */
+  /**
+   * A page's endpoint does not answer for a blog post, nor the other way round: as the devhost models v2 (not
+   * confirmed against Confluence; see docs/confluence-api.md — the service ignores a page read made for a blog post).
+   */
   async getPage(_ck: string, pageId: string, opts: { version?: number; type?: ContentType } = {}): Promise<ConfluencePage> {
     this.readsAs.push(opts.type ?? 'page');
     const all = (this.versions.get(pageId) ?? []).filter((v) => v.type === (opts.type ?? 'page'));
