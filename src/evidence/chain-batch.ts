@@ -3,10 +3,14 @@
  * (verify-worker.ts): each line's facts for the sequential checks, and the events.csv bytes the lines derive.
  */
 import { isUtf8 } from 'node:buffer';
-import { COL } from './evidence-csv';
+import { COL as COLUMNS } from './evidence-csv';
 import { csvField } from './csv-records';
 import { canonicalOfLine, recordOfLine } from './chain-lines';
 import { type RowConfig, type RowFacts, rowFacts } from './row-checks';
+import { leafHashHexOfBytes } from './verify-hashes';
+
+/** Module-local copy: through tsx an imported binding is a getter call per use, a few % of the verifier's time. */
+const COL = { ...COLUMNS };
 
 export interface ChainBatchResult {
   /** Facts of the lines before the first that failed a check of its own (all of them when none did). */
@@ -128,23 +132,19 @@ function canonicalStart(bytes: Uint8Array, from: number, end: number): number {
  */
 export function checkChainBatch(bytes: Uint8Array, cfg: RowConfig, csvWidth: number): ChainBatchResult {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const text = textOfBytes(buf);
   const exact = isUtf8(buf);
   const facts: RowFacts[] = [];
   let at = 0;
   const result = (failAt: number, failKind: ChainBatchResult['failKind']): ChainBatchResult => ({ facts, failAt, failKind, csv: new Uint8Array(scratch.subarray(0, at)) });
-  let from = 0;
   let byteFrom = 0;
-  let nl: number;
-  while ((nl = text.indexOf('\n', from)) >= 0) {
-    const line = text.slice(from, nl);
-    from = nl + 1;
-    const byteEnd = buf.indexOf(0x0a, byteFrom);
+  let byteEnd: number;
+  while ((byteEnd = buf.indexOf(0x0a, byteFrom)) >= 0) {
+    const line = buf.toString('utf8', byteFrom, byteEnd);
     const canonicalAt = canonicalStart(buf, byteFrom, byteEnd);
     const doc = parsedCanonical(line);
     const record = recordOfLine(line, doc ?? null);
     if (!record || canonicalAt < 0) return result(facts.length, 'line');
-    const f = rowFacts(record, cfg, doc);
+    const f = rowFacts(record, cfg, doc, exact && doc ? leafHashHexOfBytes(buf, canonicalAt, byteEnd) : undefined);
     if (!f) return result(facts.length, 'row');
     facts.push(f);
     at = writeRecord(record, csvWidth, exact ? buf : null, canonicalAt, byteEnd, at);

@@ -22,10 +22,35 @@ export class Sha256Tap extends Transform {
   }
 }
 
+/** The file each open zip was read from: its large entries are read from it directly (rawData). */
+const zipPaths = new WeakMap<yauzl.ZipFile, string>();
+
 export function openZip(file: string): Promise<yauzl.ZipFile> {
   return new Promise((resolve, reject) =>
-    yauzl.open(file, { lazyEntries: true, autoClose: false }, (err, zf) => (err ? reject(err) : resolve(zf!))),
+    yauzl.open(file, { lazyEntries: true, autoClose: false }, (err, zf) => {
+      if (err) return reject(err);
+      zipPaths.set(zf!, file);
+      resolve(zf!);
+    }),
   );
+}
+
+/** Compressed bytes read per call: 1 MiB, where yauzl's reader reads 16 KiB (a read and an inflate call each). */
+const RAW_READ_BYTES = 1 << 20;
+
+/**
+ * A deflated entry's compressed bytes. yauzl's own raw stream reads 16 KiB at a time, and each piece costs the
+ * main thread a read on the thread pool, an inflate call and a pass through the streams: about a third of its
+ * work in `attest verify` of a pack (bench/README.md "Verify, 2026-12-03"). Read here a MiB at a time from where
+ * yauzl's check of the local header says the data starts (it also holds the data inside the file).
+ */
+async function rawData(zf: yauzl.ZipFile, entry: yauzl.Entry): Promise<Readable> {
+  const file = zipPaths.get(zf);
+  // yauzl refuses an encrypted entry; a zip opened elsewhere has no path here.
+  if (!file || entry.isEncrypted()) return zf.openReadStreamPromise(entry, { decompress: false });
+  const { fileDataStart } = await zf.readLocalFileHeaderPromise(entry, { minimal: true });
+  if (entry.compressedSize === 0) return Readable.from([]);
+  return fs.createReadStream(file, { start: fileDataStart, end: fileDataStart + entry.compressedSize - 1, highWaterMark: RAW_READ_BYTES });
 }
 
 export async function zipEntries(zf: yauzl.ZipFile): Promise<Map<string, yauzl.Entry>> {
@@ -57,7 +82,7 @@ export async function readSmall(zf: yauzl.ZipFile, entry: yauzl.Entry): Promise<
  */
 export async function openLarge(zf: yauzl.ZipFile, entry: yauzl.Entry): Promise<Readable> {
   if (!entry.isCompressed()) return zf.openReadStreamPromise(entry);
-  const raw = await zf.openReadStreamPromise(entry, { decompress: false });
+  const raw = await rawData(zf, entry);
   const inflate = createInflateRaw({ chunkSize: 1 << 18 });
   let bytes = 0;
   const sized = new Transform({

@@ -6,8 +6,11 @@
  * Each returns the reason a row fails, or null.
  */
 import { isHashHex } from '../audit/audit-format';
-import { COL, DERIVED_COLUMNS, derivedCells, EVIDENCE_COLUMNS, REDACTED_KEEP } from './evidence-csv';
+import { COL as COLUMNS, DERIVED_COLUMNS, derivedCells, EVIDENCE_COLUMNS, REDACTED_KEEP } from './evidence-csv';
 import { chainHashHex, isCanonicalForm, leafHashHex, subjectRefHex } from './verify-hashes';
+
+/** Module-local copy: through tsx an imported binding is a getter call per use, a few % of the verifier's time. */
+const COL = { ...COLUMNS };
 
 export type RowFilter = { space: string | null; from: string | null; to: string | null };
 
@@ -79,8 +82,13 @@ export function hiddenRowProblem(record: readonly string[], cfg: RowConfig): str
 
 /** The canonical text: its leaf hash, JSON object, RFC 8785 form, version, seq and tenant. The parsed object, or the reason. */
 export function canonicalProblem(record: readonly string[], seq: number, parsed?: Record<string, unknown>): Record<string, unknown> | string {
+  if (leafHashHex(record[COL.canonical]) !== record[COL.leaf_hash]) return 'leaf hash does not match canonical';
+  return documentProblem(record, seq, parsed);
+}
+
+/** canonicalProblem after its leaf hash. */
+function documentProblem(record: readonly string[], seq: number, parsed?: Record<string, unknown>): Record<string, unknown> | string {
   const canonical = record[COL.canonical];
-  if (leafHashHex(canonical) !== record[COL.leaf_hash]) return 'leaf hash does not match canonical';
   let doc: Record<string, unknown>;
   try {
     doc = parsed ?? JSON.parse(canonical);
@@ -132,18 +140,26 @@ export function erasedRefOf(doc: Record<string, unknown>): string | null {
 
 /**
  * Every check of `record` that needs only the row, in the checker's order: its facts when all pass, null when
- * one fails (the checker then runs the row itself, to name the first problem as it always has).
+ * one fails (the checker then runs the row itself, to name the first problem as it always has). `leafHex`: the
+ * leaf hash of its canonical text when the caller already has it (from the text's bytes, chain-batch.ts).
  */
-export function rowFacts(record: readonly string[], cfg: RowConfig, parsed?: Record<string, unknown>): RowFacts | null {
+export function rowFacts(record: readonly string[], cfg: RowConfig, parsed?: Record<string, unknown>, leafHex?: string): RowFacts | null {
   const seq = seqOf(record);
-  if (shapeProblem(record, cfg.width, seq) !== null || hashFormatProblem(record) !== null || chainProblem(record) !== null) return null;
+  if (shapeProblem(record, cfg.width, seq) !== null) return null;
+  const leaf = record[COL.leaf_hash];
   const prev = record[COL.prev_chain_hash];
   const chain = record[COL.chain_hash];
-  if (record[COL.canonical] === '') {
+  const canonical = record[COL.canonical];
+  // hashFormatProblem's tests where nothing else makes them: a hash equal to one computed here is 64 lower-case
+  // hex already. The leaf hash is settled before chainHashHex reads it as hex.
+  if (!isHashHex(prev)) return null;
+  if (canonical === '' ? !isHashHex(leaf) : (leafHex ?? leafHashHex(canonical)) !== leaf) return null;
+  if (chainHashHex(prev, leaf) !== chain) return null;
+  if (canonical === '') {
     if (hiddenRowProblem(record, cfg) !== null) return null;
     return { seq: seq!, prev, chain, hidden: true, tenant: '', at: null, erasure: false, erasedRef: null, blankRef: null };
   }
-  const doc = canonicalProblem(record, seq!, parsed);
+  const doc = documentProblem(record, seq!, parsed);
   if (typeof doc === 'string') return null;
   if (!parsed && derivedProblem(record, doc, cfg.width) !== null) return null;
   const erasure = doc.action === 'subject.erased';

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import canonicalize from 'canonicalize';
 import { chainHash, leafHash, subjectRef } from '../audit/audit-format';
-import { chainHashHex, isCanonicalForm, leafHashHex, subjectRefHex } from './verify-hashes';
+import { chainHashHex, isCanonicalForm, leafHashHex, leafHashHexOfBytes, subjectRefHex } from './verify-hashes';
 
 describe("the verifier's one-shot hashes and RFC 8785 check", () => {
   it('hash exactly as the audit format does', () => {
@@ -14,6 +14,17 @@ describe("the verifier's one-shot hashes and RFC 8785 check", () => {
         expect(subjectRefHex(prev.subarray(0, 16).toString('hex'), text)).toBe(subjectRef(prev.subarray(0, 16), text));
       }),
       { numRuns: 500 },
+    );
+  });
+
+  it("hash a text's UTF-8 bytes, wherever they sit in a buffer, as they hash the text", () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme' }), fc.string({ unit: 'grapheme' }), fc.string({ unit: 'grapheme', maxLength: 6000 }), (before, after, text) => {
+        const bytes = Buffer.from(`${before}${text}${after}`, 'utf8');
+        const from = Buffer.byteLength(before, 'utf8');
+        expect(leafHashHexOfBytes(bytes, from, from + Buffer.byteLength(text, 'utf8'))).toBe(leafHashHex(text));
+      }),
+      { numRuns: 300 },
     );
   });
 

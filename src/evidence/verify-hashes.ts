@@ -11,6 +11,21 @@ export function leafHashHex(canonical: string): string {
   return hash('sha256', `\0${canonical}`, 'hex');
 }
 
+/** Room for 0x00 ‖ a canonical text's bytes, reused. */
+let leafRoom = Buffer.alloc(1 << 12);
+
+/**
+ * leafHashHex of the text whose UTF-8 is `bytes[from, to)`: hashed from the bytes, without a string. Only for
+ * bytes that are valid UTF-8 (decoding anything else replaces bytes, and the text's hash is of what it decodes to).
+ */
+export function leafHashHexOfBytes(bytes: Uint8Array, from: number, to: number): string {
+  const n = to - from + 1;
+  if (leafRoom.length < n) leafRoom = Buffer.alloc(Math.max(n, leafRoom.length * 2));
+  leafRoom[0] = 0;
+  leafRoom.set(bytes.subarray(from, to), 1);
+  return hash('sha256', leafRoom.subarray(0, n), 'hex');
+}
+
 const node = Buffer.alloc(65);
 node[0] = 0x01;
 
