@@ -65,4 +65,19 @@ describe('CSV rows checked in worker threads', () => {
       expect(await verify(text, 2)).toEqual(alone);
     }
   });
+
+  it('name a canonical text whose number is too large for a double as not in RFC 8785 form (it has none), on both paths', async () => {
+    const salt = Buffer.alloc(16, 7);
+    const prev = genesisHash('t1');
+    const canonical = canonicalText({
+      v: 1, tenant: 't1', seq: 1, at: '2026-01-01T00:00:01.000000Z', action: 'decision.approved', actor: { type: 'user', ref: subjectRef(salt, 'acc-1') },
+      space: 'ENG', page: { id: '1', version: 2, title: 'T', bodyHash: null }, workflow: 'w1', data: { decision: 'approve' },
+    }).replace('{', '{"a":1e999,');
+    const leaf = leafHash(canonical);
+    const row = evidenceRecord({ seq: 1, canonical, leafHash: leaf.toString('hex'), chainHash: chainHash(prev, leaf).toString('hex'), accountId: 'acc-1', saltHex: salt.toString('hex') }, prev.toString('hex'));
+    const text = csvRecord(EVIDENCE_COLUMNS) + csvRecord(row);
+    const alone = await verify(text, 0);
+    expect(alone).toMatchObject({ ok: false, row: 1, seq: 1, reason: 'row 1 (seq 1): canonical is not in RFC 8785 form' });
+    expect(await verify(text, 2)).toEqual(alone);
+  });
 });

@@ -44,4 +44,56 @@ describe("the verifier's one-shot hashes and RFC 8785 check", () => {
       expect(isCanonicalForm(JSON.parse(text), text)).toBe(canonicalize(JSON.parse(text)) === text);
     }
   });
+
+  it('agrees with it on texts written every way JSON allows: escapes, number forms, white space, keys', () => {
+    /** What canonicalize decides; a number read as Infinity has no RFC 8785 form. */
+    const reference = (text: string) => {
+      try {
+        return canonicalize(JSON.parse(text)) === text;
+      } catch {
+        return false;
+      }
+    };
+    // One UTF-16 unit of a string written as JSON.stringify writes it, or as \uXXXX (either case), or a short escape.
+    const unit = fc.integer({ min: 0, max: 0xffff }).chain((code) => {
+      const ch = String.fromCharCode(code);
+      const hex = code.toString(16).padStart(4, '0');
+      const ways = [JSON.stringify(ch).slice(1, -1), `\\u${hex}`, `\\u${hex.toUpperCase()}`];
+      if (code === 0x2f) ways.push('\\/');
+      if (code >= 0x20 && code !== 0x22 && code !== 0x5c) ways.push(ch); // as itself, a lone surrogate too
+      return fc.constantFrom(...ways);
+    });
+    const str = fc.array(fc.oneof(unit, fc.constantFrom('a', 'b', 'é', '😀', '\\n', '\\u001f')), { maxLength: 6 }).map((us) => `"${us.join('')}"`);
+    const num = fc.constantFrom('0', '-0', '7', '-7', '1.0', '1.5', '1e2', '1E2', '100', '1e21', '1e+21', '0.1', '1e-7', '1e-6', '0.000001', '1e999', '-1e999',
+      '123456789012345', '1234567890123456', '12345678901234567890', '5e-324', '9007199254740993');
+    const value = fc.oneof(str, num, fc.constantFrom('true', 'false', 'null', '[]', '{}', '[1,"a"]'));
+    const ws = fc.constantFrom('', '', '', ' ', '\n', '\t');
+    const text = fc.array(fc.tuple(fc.oneof(str, fc.constantFrom('"a"', '"b"', '"10"', '"9"', '"A"', '"é"', '"😀"')), value, ws), { maxLength: 5 }).chain((members) =>
+      fc.boolean().map((nest) => {
+        const obj = `{${members.map(([k, v, w]) => `${k}${w}:${v}`).join(',')}}`;
+        return nest ? `{"z":[${obj},${obj}],"a":${obj}}` : obj;
+      }),
+    );
+    let shownCanonical = 0;
+    fc.assert(
+      fc.property(text, (t) => {
+        let doc: unknown;
+        try {
+          doc = JSON.parse(t);
+        } catch {
+          return; // only texts JSON.parse reads reach the check
+        }
+        const canonical = reference(t);
+        if (canonical) shownCanonical++;
+        expect(isCanonicalForm(doc, t)).toBe(canonical);
+      }),
+      { numRuns: 5000 },
+    );
+    // Both answers come up often enough to mean something.
+    expect(shownCanonical).toBeGreaterThan(500);
+    for (const t of ['{"a":1e999}', '{"a":"\\ud83d"}', '{"a":"\\ud83d\\ude00"}', '{"\\u0061":1}', '{"a":"\\/"}', '{"a":"\\u001F"}', '{"a":"\\u001f"}', '{ "a":1}', '{"b":{"y":1,"x":2},"a":1}',
+      '{"a":"\udc00\udc00"}', '{"a":"\ud800\ud800"}', '{"a":"\ud800"}', '{"a":"x\udc00"}']) {
+      expect(isCanonicalForm(JSON.parse(t), t)).toBe(reference(t));
+    }
+  });
 });

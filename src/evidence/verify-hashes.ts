@@ -5,6 +5,7 @@
  */
 import { hash } from 'node:crypto';
 import canonicalize from 'canonicalize';
+import { canonicalScan } from './canonical-scan';
 
 /** hex SHA-256(0x00 ‖ utf8(canonical)). */
 export function leafHashHex(canonical: string): string {
@@ -70,11 +71,19 @@ function keysSorted(v: unknown): boolean {
 
 /**
  * Whether `text` (which JSON.parse read as `doc`) is the RFC 8785 form of `doc`: `canonicalize(doc) === text`.
- * JCS writes strings and numbers exactly as JSON.stringify does and differs only in key order, so when
- * JSON.stringify gives back `text` with every object's keys already sorted, the two agree; that is three times
- * cheaper. Otherwise (unsorted keys, or integer-like keys, which V8 enumerates first) the full canonicalize decides.
+ * Mostly settled by reading the text once (canonical-scan.ts). Where that cannot tell: JCS writes strings and
+ * numbers exactly as JSON.stringify does and differs only in key order, so when JSON.stringify gives back `text`
+ * with every object's keys already sorted, the two agree; otherwise (unsorted keys, or integer-like keys, which V8
+ * enumerates first) canonicalize decides. A number JSON.parse read as Infinity has no RFC 8785 form (canonicalize
+ * throws on it): not canonical.
  */
 export function isCanonicalForm(doc: unknown, text: string): boolean {
+  const scanned = canonicalScan(text);
+  if (scanned !== undefined) return scanned;
   if (JSON.stringify(doc) === text && keysSorted(doc)) return true;
-  return canonicalize(doc) === text;
+  try {
+    return canonicalize(doc) === text;
+  } catch {
+    return false;
+  }
 }
