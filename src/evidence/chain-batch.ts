@@ -5,7 +5,7 @@
 import { isUtf8 } from 'node:buffer';
 import { COL as COLUMNS } from './evidence-csv';
 import { csvField } from './csv-records';
-import { canonicalOfLine, recordOfLine } from './chain-lines';
+import { canonicalOfLine, recordOfFields } from './chain-lines';
 import { type RowConfig, type RowFacts, rowFacts } from './row-checks';
 import { leafHashHexOfBytes } from './verify-hashes';
 
@@ -46,7 +46,11 @@ export function textOfBytes(bytes: Uint8Array): string {
 /** The canonical text of a line as JSON.parse reads it, when it is an object (else the checker names the problem). */
 export function parsedCanonical(line: string): Record<string, unknown> | undefined {
   const text = canonicalOfLine(line);
-  if (!text) return undefined;
+  return text ? parsedObject(text) : undefined;
+}
+
+/** A canonical text as JSON.parse reads it, when it is an object. */
+function parsedObject(text: string): Record<string, unknown> | undefined {
   try {
     const v: unknown = JSON.parse(text);
     if (v !== null && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
@@ -139,11 +143,14 @@ export function checkChainBatch(bytes: Uint8Array, cfg: RowConfig, csvWidth: num
   let byteFrom = 0;
   let byteEnd: number;
   while ((byteEnd = buf.indexOf(0x0a, byteFrom)) >= 0) {
-    const line = buf.toString('utf8', byteFrom, byteEnd);
     const canonicalAt = canonicalStart(buf, byteFrom, byteEnd);
-    const doc = parsedCanonical(line);
-    const record = recordOfLine(line, doc ?? null);
-    if (!record || canonicalAt < 0) return result(facts.length, 'line');
+    if (canonicalAt < 0) return result(facts.length, 'line');
+    // The canonical text decoded on its own (after a tab, so at no character's middle): a string of its own is read
+    // a third faster than a slice of the line, by the RFC 8785 scan and by JSON.parse.
+    const canonical = buf.toString('utf8', canonicalAt, byteEnd);
+    const doc = canonical ? parsedObject(canonical) : undefined;
+    const record = recordOfFields(buf.toString('utf8', byteFrom, canonicalAt), canonical, doc ?? null);
+    if (!record) return result(facts.length, 'line');
     const f = rowFacts(record, cfg, doc, exact && doc ? leafHashHexOfBytes(buf, canonicalAt, byteEnd) : undefined);
     if (!f) return result(facts.length, 'row');
     facts.push(f);

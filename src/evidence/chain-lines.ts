@@ -84,6 +84,13 @@ export function recordOfLine(line: string, doc: Record<string, unknown> | null):
   return record;
 }
 
+/** recordOfLine of a line given as its first six fields, each with its tab, and its canonical text. */
+export function recordOfFields(fields: string, canonical: string, doc: Record<string, unknown> | null): string[] | null {
+  const record = recordOfLine(fields, doc);
+  if (record) record[COL.canonical] = canonical;
+  return record;
+}
+
 /** The canonical text of a line (its last field), without splitting the rest; null without seven fields. */
 export function canonicalOfLine(line: string): string | null {
   let at = 0;
