@@ -6,6 +6,18 @@
 // before collecting the garbage a long pass promotes; 20 % cost 8 % more CPU for the same peak). A pack of 500,000
 // events peaks at 117 MB with them, 167 MB without. They apply when the command runs as itself (`attest`,
 // `npx attest`); `node bin/attest.js` runs without them.
+const args = process.argv.slice(2);
+// `attest verify FILE` keeps every core busy with threads of its own (the main thread inflating and comparing, worker
+// threads checking rows), and V8's parallel GC helper threads then only contend with them: without them a pack of a
+// million events took ~10 % less CPU and time on 2 cores (bench/README.md "Verify, 2026-12-03"). A running process
+// cannot turn them off, so the verifier runs in a node started with --single-threaded-gc. The other commands (and
+// `verify --db`) keep them: with single-threaded GC a million-event pack export peaked at 122 MB, not 115–120.
+if (args[0] === 'verify' && !args.includes('--db') && !process.execArgv.includes('--single-threaded-gc')) {
+  const run = require('node:child_process').spawnSync(process.execPath, [...process.execArgv, '--single-threaded-gc', __filename, ...args], { stdio: 'inherit' });
+  if (run.error) throw run.error;
+  if (run.signal) process.kill(process.pid, run.signal);
+  process.exit(run.status ?? 1);
+}
 // Runs the TypeScript CLI through tsx, so `npx attest …` works from any directory without a build step.
 require('tsx/cjs/api').register();
-require('../src/cli.ts').run(process.argv.slice(2));
+require('../src/cli.ts').run(args);
