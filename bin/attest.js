@@ -12,12 +12,21 @@ const args = process.argv.slice(2);
 // million events took ~10 % less CPU and time on 2 cores (bench/README.md "Verify, 2026-12-03"). A running process
 // cannot turn them off, so the verifier runs in a node started with --single-threaded-gc. The other commands (and
 // `verify --db`) keep them: with single-threaded GC a million-event pack export peaked at 122 MB, not 115–120.
+// A signal that stops this process is passed on, so that the verifier never runs on alone; it exits as the verifier did.
 if (args[0] === 'verify' && !args.includes('--db') && !process.execArgv.includes('--single-threaded-gc')) {
-  const run = require('node:child_process').spawnSync(process.execPath, [...process.execArgv, '--single-threaded-gc', __filename, ...args], { stdio: 'inherit' });
-  if (run.error) throw run.error;
-  if (run.signal) process.kill(process.pid, run.signal);
-  process.exit(run.status ?? 1);
+  const verifier = require('node:child_process').spawn(process.execPath, [...process.execArgv, '--single-threaded-gc', __filename, ...args], { stdio: 'inherit' });
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  for (const signal of signals) process.on(signal, () => verifier.kill(signal));
+  verifier.on('error', (err) => {
+    throw err;
+  });
+  verifier.on('exit', (code, signal) => {
+    if (!signal) process.exit(code ?? 1);
+    for (const s of signals) process.removeAllListeners(s);
+    process.kill(process.pid, signal);
+  });
+} else {
+  // Runs the TypeScript CLI through tsx, so `npx attest …` works from any directory without a build step.
+  require('tsx/cjs/api').register();
+  require('../src/cli.ts').run(args);
 }
-// Runs the TypeScript CLI through tsx, so `npx attest …` works from any directory without a build step.
-require('tsx/cjs/api').register();
-require('../src/cli.ts').run(args);
