@@ -24,6 +24,7 @@ if (args[0] === 'verify' && !args.includes('--db') && !process.execArgv.includes
     if (!signal) process.exit(code ?? 1);
     for (const s of signals) process.removeAllListeners(s);
     process.kill(process.pid, signal);
+    process.exit(1); // a signal this process ignores (SIGPIPE): never a success
   });
 } else {
   // Runs the TypeScript CLI through tsx, so `npx attest …` works from any directory without a build step.
