@@ -2,6 +2,7 @@ import request from 'supertest';
 import { startSecondInstance } from '../helpers/processes';
 import { macroRequests } from '../helpers/macro-requests';
 import { startTestApp, TestApp } from '../helpers/test-app';
+import { waitFor } from '../helpers/wait-for';
 
 /**
  * The decision path's caches across two instances on one PostgreSQL (#15): this test's app (A, with the
@@ -28,15 +29,8 @@ describe('decision caches across two processes', () => {
     await t?.close();
   });
 
-  /** Polls `probe` until it returns true: at most 5 s and 100 tries. */
-  async function soon(probe: () => Promise<boolean>): Promise<boolean> {
-    const until = Date.now() + 5_000;
-    for (let i = 0; i < 100 && Date.now() < until; i++) {
-      if (await probe()) return true;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    return false;
-  }
+  /** Polls `probe` until it returns true: at most 5 s. */
+  const soon = (probe: () => Promise<boolean>) => waitFor(probe, 5_000);
 
   const workflowPath = (pageKey: keyof typeof d.pages) => `/api/pages/${d.pages[pageKey].id}/workflows/${d.pages[pageKey].macroIds[0]}`;
   const getInB = (token: string, pageKey: keyof typeof d.pages = 'releaseChecklist') =>

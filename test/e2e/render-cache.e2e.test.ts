@@ -6,6 +6,7 @@ import { DEFAULT_POLICY } from '../../src/approvals/space-policy';
 import { ViewCacheStore } from '../../src/view-cache/view-cache-store';
 import { macroRequests } from '../helpers/macro-requests';
 import { startTestApp, TestApp } from '../helpers/test-app';
+import { waitFor } from '../helpers/wait-for';
 
 /**
  * The render cache (#15): a render when nothing changed runs no SQL, and every kind of write that changes what a
@@ -277,13 +278,3 @@ describe('macro render cache', () => {
     });
   });
 });
-
-/** Polls `check` every 50 ms until it holds or `maxMs` passes (bounded in time and count). */
-async function waitFor(check: () => Promise<boolean>, maxMs = 10_000): Promise<boolean> {
-  const until = Date.now() + maxMs;
-  for (let i = 0; i < 1000 && Date.now() < until; i++) {
-    if (await check()) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return check();
-}

@@ -2,6 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { waitFor } from '../helpers/wait-for';
 
 const BIN = path.resolve(__dirname, '../../bin/attest.js');
 
@@ -19,15 +20,6 @@ function processesNaming(file: string): number[] {
   return pids;
 }
 
-async function until(what: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (what()) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return what();
-}
-
 describe('attest verify FILE, which runs the verifier in a node of its own (bin/attest.js)', () => {
   jest.setTimeout(30_000);
 
@@ -39,11 +31,11 @@ describe('attest verify FILE, which runs the verifier in a node of its own (bin/
     const cmd = spawn(process.execPath, [BIN, 'verify', fifo], { stdio: 'ignore', env: { PATH: process.env.PATH ?? '', DEVHOST: 'off' } });
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => cmd.on('exit', (code, sig) => resolve({ code, signal: sig })));
     try {
-      expect(await until(() => processesNaming(fifo).some((pid) => pid !== cmd.pid), 10_000)).toBe(true);
+      expect(await waitFor(() => processesNaming(fifo).some((pid) => pid !== cmd.pid), 10_000)).toBe(true);
       await new Promise((r) => setTimeout(r, 300));
       cmd.kill(signal);
       expect(await exited).toEqual({ code: null, signal });
-      expect(await until(() => processesNaming(fifo).length === 0, 5_000)).toBe(true);
+      expect(await waitFor(() => processesNaming(fifo).length === 0, 5_000)).toBe(true);
     } finally {
       for (const pid of processesNaming(fifo)) process.kill(pid, 'SIGKILL');
       fs.rmSync(dir, { recursive: true, force: true });
