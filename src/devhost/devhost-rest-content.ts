@@ -42,7 +42,8 @@ export function mountContent(router: Router, ctx: RestContext): void {
   /**
    * Content of one type the app may see: current by default, trashed with status=trashed|any, historical
    * with version=N. A page restricted without the app is a 404 as on Confluence; so is another type at that id
-   * (not confirmed against Confluence: Attest ignores a page read made for a blog post, docs/confluence-api.md).
+   * (as users of v2 report it, not Atlassian's reference: docs/confluence-api.md; Attest ignores a page read made
+   * for a blog post).
    */
   function pageFor(id: string, type: DevContentType, statuses: string[], historical: boolean): DevPage {
     const page = store.pageForApp(id);

@@ -25,8 +25,9 @@ export class FakeConfluence implements ConfluenceClient {
   readonly readsAs: ContentType[] = [];
 
   /**
-   * A page's endpoint does not answer for a blog post, nor the other way round: as the devhost models v2 (not
-   * confirmed against Confluence; see docs/confluence-api.md — the service ignores a page read made for a blog post).
+   * A page's endpoint does not answer for a blog post, nor the other way round, as the devhost models v2 (from
+   * users' reports, not Atlassian's reference: docs/confluence-api.md; the service ignores a page read made for a
+   * blog post).
    */
   async getPage(_ck: string, pageId: string, opts: { version?: number; type?: ContentType } = {}): Promise<ConfluencePage> {
     this.readsAs.push(opts.type ?? 'page');
