@@ -37,6 +37,7 @@ through its chain.txt (one line per event), and its events.csv must be byte for 
                      (default: none for a file under 16 MiB or on one core, else one per core but one, at least
                      2 and at most 3); 0 checks everything on the main thread, in less memory (each worker holds
                      its own ~50 MB)
+A CSV may come through a pipe (FILE /dev/stdin, a FIFO); a pack, read from its end, must be a file.
 Prints "ok: ..." (always saying how far signatures reach) and exits 0, or "FAIL: ..." for the first bad row
 and exits 1.`;
 

@@ -15,7 +15,7 @@ import { PACK, PACK_FORMAT, PACK_FORMAT_V1, PACK_FORMAT_V2, PACK_FORMAT_V3, PACK
 import { EvidenceChecker } from './evidence-checker';
 import { checkChainLines, locateCsvMismatch } from './chain-file';
 import { checkpointTimestamp, Manifest, PackCheckpoint, readCheckpoints } from './pack-checkpoints';
-import { entryDigest, isZip, openLarge, openZip, readSmall, Sha256Tap, zipEntries } from './pack-zip';
+import { entryDigest, isZip, openLarge, openPiped, openZip, PIPED_PACK, readSmall, Sha256Tap, zipEntries } from './pack-zip';
 import { RowPool, workersFor } from './row-pool';
 import { checkerFor, checkSince, success } from './verify-outcome';
 import { checkCsv } from './csv-file';
@@ -311,7 +311,22 @@ export async function verifyEvidencePack(file: string, opts: FileVerifyOptions =
 
 /** A zip is read as an evidence pack; anything else as CSV. */
 export async function verifyEvidenceFile(file: string, opts: FileVerifyOptions = {}): Promise<FileVerifyResult> {
+  const stat = await fs.promises.stat(file);
+  if (!stat.isFile()) return verifyPiped(file, opts);
   if (await isZip(file)) return verifyEvidencePack(file, opts);
-  const threads = workersFor((await fs.promises.stat(file)).size, opts.threads);
+  const threads = workersFor(stat.size, opts.threads);
   return verifyEvidenceCsv(fs.createReadStream(file, { highWaterMark: 1 << 16 }), { ...opts, threads });
+}
+
+/**
+ * FILE is a pipe (`curl … | attest verify /dev/stdin`, `<(…)`): a CSV is read front to back as from a file, in
+ * workers as a large one would be (its size is not known); a pack cannot be, its directory being at its end.
+ */
+async function verifyPiped(file: string, opts: FileVerifyOptions): Promise<FileVerifyResult> {
+  const { zip, input } = await openPiped(file);
+  if (zip) {
+    input.destroy();
+    throw new Error(PIPED_PACK);
+  }
+  return verifyEvidenceCsv(input, { ...opts, threads: workersFor(Number.POSITIVE_INFINITY, opts.threads) });
 }

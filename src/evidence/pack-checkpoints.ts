@@ -7,7 +7,7 @@ import { isHashHex } from '../audit/audit-format';
 import { verifyCheckpointStamp } from '../audit/witness/timestamp';
 import { Checkpoint, checkpointMessage, checkpointSignatureValid, keyId } from './evidence-checkpoint';
 import { PACK } from './evidence-pack';
-import { isZip, MAX_SMALL_ENTRY, openZip, readSmall, Sha256Tap, zipEntries } from './pack-zip';
+import { isZip, MAX_SMALL_ENTRY, openPiped, openZip, PIPED_PACK, readSmall, Sha256Tap, zipEntries } from './pack-zip';
 import { CheckpointOutcome, fileProblem, VerifyFailure } from './verify-result';
 
 export interface Manifest {
@@ -148,11 +148,34 @@ export async function checkpointTimestamp(
  * `--since`: its signature must verify with `key` (the pinned key), else with the earlier pack's own key, whose
  * id is returned for the caller to hold against its pin.
  */
+/** A checkpoint.json read from a pipe (read once, front to back); an earlier pack cannot be (see openPiped). */
+async function readPipedCheckpoint(file: string): Promise<Buffer | { problem: string }> {
+  const { zip, input } = await openPiped(file);
+  const parts: Buffer[] = [];
+  let size = 0;
+  try {
+    if (zip) return { problem: `${file}: ${PIPED_PACK} Or give its ${PACK.checkpoint}.` };
+    for await (const c of input) {
+      parts.push(c as Buffer);
+      size += (c as Buffer).length;
+      if (size > MAX_SMALL_ENTRY) return { problem: `${file} is too large for a checkpoint` };
+    }
+  } finally {
+    input.destroy();
+  }
+  return Buffer.concat(parts);
+}
+
 export async function readEarlierCheckpoint(file: string, key: KeyObject | undefined): Promise<{ checkpoint: Checkpoint; keyId: string } | { problem: string }> {
   let text: Buffer;
   let packKey: KeyObject | undefined;
   try {
-    if (await isZip(file)) {
+    const stat = await fs.promises.stat(file);
+    if (!stat.isFile()) {
+      const piped = await readPipedCheckpoint(file);
+      if (typeof piped === 'object' && 'problem' in piped) return piped;
+      text = piped;
+    } else if (await isZip(file)) {
       const zf = await openZip(file);
       try {
         const entries = await zipEntries(zf);
@@ -165,7 +188,6 @@ export async function readEarlierCheckpoint(file: string, key: KeyObject | undef
         zf.close();
       }
     } else {
-      const stat = await fs.promises.stat(file);
       if (stat.size > MAX_SMALL_ENTRY) return { problem: `${file} is too large for a checkpoint` };
       text = await fs.promises.readFile(file);
     }

@@ -1,9 +1,10 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import yazl from 'yazl';
-import { entryDigest, openLarge, openZip, zipEntries } from './pack-zip';
+import { entryDigest, openLarge, openPiped, openZip, zipEntries } from './pack-zip';
 
 /** A zip of `files` written by yazl, as the exporter writes a pack. */
 async function zipOf(file: string, files: Record<string, Buffer>, compress = true): Promise<void> {
@@ -67,5 +68,39 @@ describe("a pack's large entries", () => {
     } finally {
       zf.close();
     }
+  });
+});
+
+describe('openPiped: a file read once, front to back (a pipe)', () => {
+  /** What openPiped makes of `pieces` written into a FIFO one by one, with a pause between them. */
+  async function throughFifo(pieces: string[]): Promise<{ zip: boolean; bytes: string }> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'attest-piped-'));
+    const fifo = path.join(dir, 'in');
+    execFileSync('mkfifo', [fifo]);
+    try {
+      const writer = (async () => {
+        const out = fs.createWriteStream(fifo);
+        for (const p of pieces) {
+          await new Promise<void>((resolve) => out.write(Buffer.from(p, 'latin1'), () => resolve()));
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        await new Promise<void>((resolve) => out.end(resolve));
+      })();
+      const { zip, input } = await openPiped(fifo);
+      const chunks: Buffer[] = [];
+      for await (const c of input) chunks.push(c as Buffer);
+      await writer;
+      return { zip, bytes: Buffer.concat(chunks).toString('latin1') };
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('tells a zip by its first four bytes however they arrive, and gives back every byte', async () => {
+    expect(await throughFifo(['P', 'K', '\x03\x04', 'rest'])).toEqual({ zip: true, bytes: 'PK\x03\x04rest' });
+    expect(await throughFifo(['PK\x05\x06'])).toEqual({ zip: true, bytes: 'PK\x05\x06' });
+    expect(await throughFifo(['se', 'q,recorded_at\r\n', '1,2\r\n'])).toEqual({ zip: false, bytes: 'seq,recorded_at\r\n1,2\r\n' });
+    expect(await throughFifo(['PK'])).toEqual({ zip: false, bytes: 'PK' });
+    expect(await throughFifo([])).toEqual({ zip: false, bytes: '' });
   });
 });

@@ -116,6 +116,11 @@ export function parseJson<T>(name: string, buf: Buffer): T {
 }
 
 /** A zip starts with a local file header ("PK\x03\x04", or an empty archive's end record "PK\x05\x06"). */
+export function startsLikeZip(head: Uint8Array): boolean {
+  return head.length >= 4 && head[0] === 0x50 && head[1] === 0x4b && ((head[2] === 0x03 && head[3] === 0x04) || (head[2] === 0x05 && head[3] === 0x06));
+}
+
+/** Whether the regular file `file` is a zip (read at offset 0: a pipe fails here with ESPIPE, see openPiped). */
 export async function isZip(file: string): Promise<boolean> {
   const fd = await fs.promises.open(file, 'r');
   const magic = Buffer.alloc(4);
@@ -124,6 +129,32 @@ export async function isZip(file: string): Promise<boolean> {
   } finally {
     await fd.close();
   }
-  return magic.equals(Buffer.from([0x50, 0x4b, 0x03, 0x04])) || magic.equals(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+  return startsLikeZip(magic);
 }
 
+/** Why a pack read from a pipe is refused. */
+export const PIPED_PACK = 'a pack (zip) cannot be read from a pipe: its directory is at its end. Save it to a file and verify that file.';
+
+/**
+ * A file that can only be read once, front to back (a pipe, /dev/stdin from one, a shell's `<(…)`): whether its
+ * first bytes are a zip's, and a stream of all its bytes, those first ones included. Nothing is sought.
+ */
+export async function openPiped(file: string): Promise<{ zip: boolean; input: Readable }> {
+  const stream = fs.createReadStream(file, { highWaterMark: 1 << 16 });
+  const it = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const head: Buffer[] = [];
+  let ended = false;
+  while (!ended && Buffer.concat(head).length < 4) {
+    const r = await it.next();
+    if (r.done) ended = true;
+    else head.push(r.value);
+  }
+  const first = Buffer.concat(head);
+  async function* all(): AsyncGenerator<Buffer> {
+    if (first.length) yield first;
+    for (let r = ended ? null : await it.next(); r && !r.done; r = await it.next()) yield r.value;
+  }
+  const input = Readable.from(all(), { objectMode: false });
+  input.once('close', () => stream.destroy());
+  return { zip: startsLikeZip(first), input };
+}

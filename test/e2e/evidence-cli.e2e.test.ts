@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -38,6 +38,15 @@ function attest(...args: string[]): Promise<{ code: number; stdout: string; stde
 function attestWith(changes: Record<string, string | undefined>, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(process.execPath, [ATTEST_BIN, ...args], { env: { ...env(), ...changes }, cwd: dir, timeout: 120_000, maxBuffer: 1 << 26 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
+    });
+  });
+}
+
+/** A shell command line run in the test's directory, with $NODE and $BIN naming node and bin/attest.js (for pipes). */
+function shell(line: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile('sh', ['-c', line], { env: { ...env(), NODE: process.execPath, BIN: ATTEST_BIN }, cwd: dir, timeout: 120_000 }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
     });
   });
@@ -151,6 +160,12 @@ describe('attest export / attest verify FILE', () => {
     // A checkpoint.json kept on its own does as well.
     await unzipTo(path.join(dir, 'old.zip'), path.join(dir, 'old'));
     expect((await attest('verify', 'new.zip', '--since', 'old/checkpoint.json', '--public-key', 'operator-since.pem')).code).toBe(0);
+    // …also from a pipe; the earlier pack itself cannot be read from one (its directory is at its end).
+    expect((await shell('cat old/checkpoint.json | "$NODE" "$BIN" verify new.zip --since /dev/stdin --public-key operator-since.pem')).code).toBe(0);
+    expect(await shell('cat old.zip | "$NODE" "$BIN" verify new.zip --since /dev/stdin --public-key operator-since.pem')).toMatchObject({
+      code: 1,
+      stdout: 'FAIL: --since /dev/stdin: a pack (zip) cannot be read from a pipe: its directory is at its end. Save it to a file and verify that file. Or give its checkpoint.json.\n',
+    });
 
     // A fork: the whole history replaced and signed again with the same key (as a server without witnesses could).
     await tdb.db.transaction(async (trx) => {
@@ -243,6 +258,20 @@ describe('attest export / attest verify FILE', () => {
     expect((await attest('export', '--space', 'ENG')).code).toBe(2);
     expect((await attest('export', '--client-key', ck, '--from', 'last tuesday')).code).toBe(2);
     expect((await attest('verify', 'no-such.csv')).code).toBe(3);
+  });
+
+  it('verifies a CSV read from a pipe (/dev/stdin, a FIFO); a pack from a pipe exits 3 saying to save it to a file', async () => {
+    // A pipe cannot be read at an offset: the check for a zip's first bytes used to fail here with ESPIPE (exit 3).
+    const piped = await shell(`cat site.csv | "$NODE" "$BIN" verify /dev/stdin --genesis ${ck}`);
+    expect(piped).toMatchObject({ code: 0, stdout: expect.stringMatching(/^ok: \/dev\/stdin, 300 rows, seq 1\.\.300, head [0-9a-f]{64}; starts at the genesis hash of tenant /) });
+    expect(await shell('cat gap.csv | "$NODE" "$BIN" verify /dev/stdin')).toMatchObject({ code: 1, stdout: 'FAIL: row 40 (seq 41): expected seq 40, found seq 41: a row is missing\n' });
+    execFileSync('mkfifo', [path.join(dir, 'site.fifo')]);
+    expect(await shell('cat site.csv > site.fifo & "$NODE" "$BIN" verify site.fifo')).toMatchObject({ code: 0, stdout: expect.stringMatching(/^ok: site\.fifo, 300 rows/) });
+    expect(await shell('cat sec.zip | "$NODE" "$BIN" verify /dev/stdin --trust-pack-key')).toMatchObject({
+      code: 3,
+      stdout: '',
+      stderr: 'attest verify: a pack (zip) cannot be read from a pipe: its directory is at its end. Save it to a file and verify that file.\n',
+    });
   });
 });
 
