@@ -42,7 +42,8 @@ export interface WorkflowReads {
   /** The workflows on a page (no lock: to decide whether a page event concerns us at all). */
   workflowsOfPage(clientKey: string, pageId: string): Promise<Workflow[]>;
   decisionsOf(clientKey: string, workflowId: string): Promise<Decision[]>;
-  findDecisionRequest(clientKey: string, workflowId: string, idempotencyKey: string): Promise<DecisionRequest | null>;
+  /** The workflow (null: none) with the decision recorded on it under `idempotencyKey` (null: none), in one read. */
+  findWorkflowAndRequest(clientKey: string, pageId: string, macroId: string, idempotencyKey: string): Promise<{ workflow: Workflow; earlier: DecisionRequest | null } | null>;
   /** Marks the page's workflows unreadable by the app since `since` (kept if marked), or readable (null); rows changed. */
   setAppUnreadable(clientKey: string, pageId: string, since: Date | null): Promise<number>;
   /** Approved workflows whose review interval has passed at `now` (recertification). */

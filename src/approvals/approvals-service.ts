@@ -196,13 +196,14 @@ export class ApprovalsService {
       (head) => ({ ok: true as const, head }),
       (error: unknown) => ({ ok: false as const, error }),
     );
-    let current = await this.deps.stores.workflows.findWorkflow(p.clientKey, pageId, macroId);
-    if (!current) throw new NotFoundError('There is no approval workflow for this macro yet: open the page once to create it.');
+    // With an Idempotency-Key (the macro sends one with every decision), the decision it recorded comes in the same read.
+    const found = idempotencyKey
+      ? await this.deps.stores.workflows.findWorkflowAndRequest(p.clientKey, pageId, macroId, idempotencyKey)
+      : await this.deps.stores.workflows.findWorkflow(p.clientKey, pageId, macroId).then((workflow) => workflow && { workflow, earlier: null });
+    if (!found) throw new NotFoundError('There is no approval workflow for this macro yet: open the page once to create it.');
+    let current = found.workflow;
     const requestHash = decisionRequestHash(input);
-    if (idempotencyKey) {
-      const earlier = await this.deps.stores.workflows.findDecisionRequest(p.clientKey, current.id, idempotencyKey);
-      if (earlier) return { view: await this.replay(p, current, earlier, requestHash, viewedVersion), replayed: true };
-    }
+    if (found.earlier) return { view: await this.replay(p, current, found.earlier, requestHash, viewedVersion), replayed: true };
     // A blog post's workflow asks again, as a blog post.
     const asPage = current.contentType === 'page' ? await headAsPage : null;
     if (asPage && !asPage.ok) throw await this.unreadable(p.clientKey, pageId, asPage.error);

@@ -51,7 +51,7 @@ describe('ApprovalsStore.findWorkflow without a transaction', () => {
     const sql = await statementsDuring(async () => {
       found = await Promise.all(asks.map(([ck, page, macro]) => store.findWorkflow(ck, page, macro)));
     });
-    expect(sql.filter((s) => s.includes('"workflows"'))).toHaveLength(2);
+    expect(sql.filter((s) => /\bworkflows\b/.test(s))).toHaveLength(2);
     asks.forEach(([ck, page], i) => {
       if (page === 'p9' || ck === 'tenant-c') expect(found[i]).toBeNull();
       else expect(found[i]).toMatchObject({ clientKey: ck, pageId: page, title: `${ck} ${page.slice(1)}` });
@@ -78,5 +78,49 @@ describe('ApprovalsStore.findWorkflow without a transaction', () => {
     const after = store.findWorkflow('tenant-a', 'p2', 'm1');
     await inFlight;
     expect((await after)?.title).toBe('renamed');
+  });
+});
+
+describe('ApprovalsStore.findWorkflowAndRequest: a decision\'s workflow with what its Idempotency-Key recorded', () => {
+  it('reads the workflow and the recorded decision in the statement of the reads asked with it, and only that key\'s, on that workflow of that tenant', async () => {
+    const wfA = (await store.findWorkflow('tenant-a', 'p3', 'm1'))!;
+    const wfB = (await store.findWorkflow('tenant-b', 'p3', 'm1'))!;
+    const decided = new Date('2026-12-03T08:00:00.123Z');
+    const record = async (ck: string, wfId: string, key: string, comment: string) => {
+      const [{ id }] = await tdb.db('decisions').insert({ client_key: ck, workflow_id: wfId, approver_id: 'acc-ann', decision: 'approve', comment, page_version: 1, round: 1, via_groups: ['g1'], decided_at: decided }).returning('id');
+      await tdb.db('decision_requests').insert({ client_key: ck, workflow_id: wfId, idempotency_key: key, request_hash: `hash of ${comment}`, decision_id: id });
+      return Number(id);
+    };
+    const idA = await record('tenant-a', wfA.id, 'key-1', 'first');
+    await record('tenant-b', wfB.id, 'key-2', 'other tenant');
+
+    let found: unknown[] = [];
+    const sql = await statementsDuring(async () => {
+      found = await Promise.all([
+        store.findWorkflowAndRequest('tenant-a', 'p3', 'm1', 'key-1'),
+        store.findWorkflowAndRequest('tenant-a', 'p3', 'm1', 'key-2'), // recorded, but by tenant-b
+        store.findWorkflowAndRequest('tenant-a', 'p4', 'm1', 'key-1'), // recorded, but on another workflow
+        store.findWorkflow('tenant-a', 'p3', 'm1'),
+        store.findWorkflowAndRequest('tenant-a', 'p9', 'm1', 'key-1'), // no workflow
+        store.findWorkflowAndRequest('tenant-b', 'p3', 'm1', 'key-2'),
+      ]);
+    });
+    expect(sql.filter((s) => /\bworkflows\b/.test(s))).toHaveLength(2);
+    const [mine, otherTenantsKey, otherWorkflow, plain, none, theirs] = found as Array<Awaited<ReturnType<ApprovalsStore['findWorkflowAndRequest']>>>;
+    expect(mine).toEqual({
+      workflow: wfA,
+      earlier: {
+        idempotencyKey: 'key-1',
+        requestHash: 'hash of first',
+        decision: { id: idA, workflowId: wfA.id, approverId: 'acc-ann', decision: 'approve', comment: 'first', pageVersion: 1, round: 1, viaGroups: ['g1'], decidedAt: decided, delegateId: null, delegationId: null },
+      },
+    });
+    expect(otherTenantsKey).toEqual({ workflow: wfA, earlier: null });
+    expect(otherWorkflow?.earlier).toBeNull();
+    expect(otherWorkflow?.workflow.pageId).toBe('p4');
+    expect(plain).toEqual(wfA);
+    expect(none).toBeNull();
+    expect(theirs?.earlier?.decision.comment).toBe('other tenant');
+    await expect(store.findWorkflowAndRequest('tenant-a', 'p3', 'm1', '')).rejects.toThrow('needs an Idempotency-Key');
   });
 });

@@ -4,7 +4,7 @@ import { CoalescedReads } from '../lib/coalesced-reads';
 import { OPEN_STATES } from './approval-rules';
 import type { Decision, Workflow } from './approvals-types';
 import { DecisionRequest, NewWorkflow, WorkflowPatch, WorkflowReads } from './approvals-ports';
-import { DecisionRow, toDecision, toWorkflow, WorkflowRow } from './workflow-rows';
+import { decisionOfJson, DecisionRow, toDecision, toWorkflow, WorkflowRow } from './workflow-rows';
 
 const WORKFLOWS = 'workflows';
 const DECISIONS = 'decisions';
@@ -36,8 +36,25 @@ const COLUMN: Record<Exclude<keyof WorkflowPatch, 'pagePosition'>, keyof Workflo
 };
 
 /** A workflow by (client_key, page_id, macro_id), and that key as one string that no other key gives. */
-type WorkflowKey = readonly [clientKey: string, pageId: string, macroId: string];
+/** A workflow by its macro, with the Idempotency-Key of a decision request on it ('' for none). */
+type WorkflowKey = readonly [clientKey: string, pageId: string, macroId: string, idempotencyKey: string];
 const keyId = (k: WorkflowKey) => JSON.stringify(k);
+type WorkflowAndRequestRow = WorkflowRow & { asked_key: string; request: (Record<string, unknown> & { request_hash: string }) | null };
+
+/**
+ * The workflows of `keys` in one statement, each with the decision recorded under its key's Idempotency-Key (a
+ * text of constant form whatever the number of keys, so PostgreSQL parses one statement shape).
+ */
+const WORKFLOWS_AND_REQUESTS = `
+  SELECT w.*, k.idempotency_key AS asked_key,
+         CASE WHEN k.idempotency_key <> '' THEN (
+           SELECT row_to_json(x) FROM (
+             SELECT d.*, r.request_hash
+               FROM ${DECISION_REQUESTS} r JOIN ${DECISIONS} d ON d.client_key = r.client_key AND d.id = r.decision_id
+              WHERE r.client_key = w.client_key AND r.workflow_id = w.id AND r.idempotency_key = k.idempotency_key) x)
+         END AS request
+    FROM unnest(?::text[], ?::text[], ?::text[], ?::text[]) AS k(client_key, page_id, macro_id, idempotency_key)
+    JOIN ${WORKFLOWS} w ON w.client_key = k.client_key AND w.page_id = k.page_id AND w.macro_id = k.macro_id`;
 
 /**
  * The workflows, decisions and decision requests in PostgreSQL. Reads without `trx` use the pool; the methods
@@ -45,21 +62,35 @@ const keyId = (k: WorkflowKey) => JSON.stringify(k);
  * never see it.
  */
 export class ApprovalsStore implements WorkflowReads, PersonalDataHolder {
-  /** Workflow rows read without a transaction: concurrent reads (a decision's first) share one statement. */
-  private readonly workflowReads: CoalescedReads<WorkflowKey, WorkflowRow>;
+  /**
+   * Workflow rows read without a transaction, each with a decision request when asked: concurrent reads (a
+   * decision's first, its Idempotency-Key's included) share one statement.
+   */
+  private readonly workflowReads: CoalescedReads<WorkflowKey, WorkflowAndRequestRow>;
 
   constructor(private readonly db: Knex) {
     this.workflowReads = new CoalescedReads(keyId, async (keys) => {
-      const rows = await db<WorkflowRow>(WORKFLOWS).whereIn(['client_key', 'page_id', 'macro_id'], keys.map((k) => [...k]));
-      return new Map(rows.map((r) => [keyId([r.client_key, r.page_id, r.macro_id]), r]));
+      const column = (i: number) => keys.map((k) => k[i]);
+      const { rows } = await db.raw<{ rows: WorkflowAndRequestRow[] }>(WORKFLOWS_AND_REQUESTS, [column(0), column(1), column(2), column(3)] as unknown as Knex.RawBinding[]);
+      return new Map(rows.map((r) => [keyId([r.client_key, r.page_id, r.macro_id, r.asked_key]), r]));
     });
   }
 
   async findWorkflow(clientKey: string, pageId: string, macroId: string, trx?: Knex.Transaction): Promise<Workflow | null> {
     const row = trx
       ? await trx<WorkflowRow>(WORKFLOWS).where({ client_key: clientKey, page_id: pageId, macro_id: macroId }).first()
-      : await this.workflowReads.get([clientKey, pageId, macroId]);
+      : await this.workflowReads.get([clientKey, pageId, macroId, '']);
     return row ? toWorkflow(row) : null;
+  }
+
+  /** The workflow (null: none) with the decision recorded on it under this Idempotency-Key, read as findWorkflow reads. */
+  async findWorkflowAndRequest(clientKey: string, pageId: string, macroId: string, idempotencyKey: string): Promise<{ workflow: Workflow; earlier: DecisionRequest | null } | null> {
+    if (!idempotencyKey) throw new Error('findWorkflowAndRequest needs an Idempotency-Key');
+    const row = await this.workflowReads.get([clientKey, pageId, macroId, idempotencyKey]);
+    if (!row) return null;
+    const { asked_key, request, ...workflow } = row;
+    const earlier = request ? { idempotencyKey: asked_key, requestHash: request.request_hash, decision: decisionOfJson(request) } : null;
+    return { workflow: toWorkflow(workflow as WorkflowRow), earlier };
   }
 
   /** Locks the workflow row until the transaction ends (one decision at a time per workflow). */
@@ -175,19 +206,6 @@ export class ApprovalsStore implements WorkflowReads, PersonalDataHolder {
       .whereIn('w.state', OPEN_STATES)
       .orderBy([{ column: 'd.decided_at' }, { column: 'd.id' }]);
     return (rows as DecisionRow[]).map(toDecision);
-  }
-
-  /** The decision recorded under this Idempotency-Key on this workflow, if any. */
-  async findDecisionRequest(clientKey: string, workflowId: string, idempotencyKey: string): Promise<DecisionRequest | null> {
-    const row = await this.db(DECISION_REQUESTS)
-      .join(DECISIONS, function () {
-        this.on(`${DECISIONS}.client_key`, '=', `${DECISION_REQUESTS}.client_key`).andOn(`${DECISIONS}.id`, '=', `${DECISION_REQUESTS}.decision_id`);
-      })
-      .where({ [`${DECISION_REQUESTS}.client_key`]: clientKey, [`${DECISION_REQUESTS}.workflow_id`]: workflowId, [`${DECISION_REQUESTS}.idempotency_key`]: idempotencyKey })
-      .first(`${DECISIONS}.*`, `${DECISION_REQUESTS}.idempotency_key`, `${DECISION_REQUESTS}.request_hash`);
-    if (!row) return null;
-    const { idempotency_key, request_hash, ...decision } = row as DecisionRow & { idempotency_key: string; request_hash: string };
-    return { idempotencyKey: idempotency_key, requestHash: request_hash, decision: toDecision(decision) };
   }
 
   /** Every decision on a workflow, oldest first. */

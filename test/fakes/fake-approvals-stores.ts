@@ -89,7 +89,10 @@ export class FakeApprovalsStores implements ApprovalsStores {
       findWorkflow: async (ck, pageId, macroId) => copy(wfs(ck).find((w) => w.pageId === pageId && w.macroId === macroId) ?? null),
       workflowsOfPage: async (ck, pageId) => copy(wfs(ck).filter((w) => w.pageId === pageId).sort(byMacro)),
       decisionsOf: async (_ck, id) => copy(rows().decisions.filter((d) => d.workflowId === id).sort(byTime)),
-      findDecisionRequest: async (ck, workflowId, key) => requestOf(rows(), ck, workflowId, key),
+      findWorkflowAndRequest: async (ck, pageId, macroId, key) => {
+        const workflow = wfs(ck).find((w) => w.pageId === pageId && w.macroId === macroId);
+        return workflow ? { workflow: copy(workflow), earlier: requestOf(rows(), ck, workflow.id, key) } : null;
+      },
       setAppUnreadable: async (ck, pageId, since) => {
         const hit = wfs(ck).filter((w) => w.pageId === pageId && (since ? w.appUnreadableSince === null : w.appUnreadableSince !== null));
         for (const w of hit) w.appUnreadableSince = since;
