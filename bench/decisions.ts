@@ -3,7 +3,7 @@
  * REST API, decision, audit append under the tenant's head lock), 32 concurrent clients, against a plain
  * `INSERT …; COMMIT` of a row of the same size on the same PostgreSQL, same run.
  *
- *   npx tsx bench/decisions.ts [total=3000] [clients=32] [--instances=1] [--tenants=1] [--rounds=3] [--in-process]
+ *   npx tsx bench/decisions.ts [total=3000] [clients=32] [--instances=1] [--tenants=1] [--rounds=3] [--in-process] [--without-keys]
  *
  * The app serves from its own process (`src/server.ts`, as production runs it; harness.ts `startExtraInstance`):
  * this process holds the devhost (Confluence, answering the app's REST calls) and the load generator (the
@@ -12,10 +12,13 @@
  * database, clients alternating between them. `--tenants=8`: seven more installations through the devhost's
  * signed install, the clients spread over them (each client keeps one tenant and one instance).
  * `--rounds=N` (default 3): N rounds of (API, plain), each of `total`; the median round by ratio is reported.
+ * Each decision carries an `Idempotency-Key`, as the macro sends one with every decision (public/js/macro.js);
+ * `--without-keys` leaves it out (the bench's requests until 2026-12-03).
  * `--macros-per-page=N` (default 1): how many of the bench's workflows share a Confluence page. A page usually
  * carries one approval macro, or a few stages; a decision reads its page's other workflows (ordered stages), so
  * the bench's 768 workflows on one page (its layout until 2026-12-02) measured that read more than a decision.
  */
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -39,6 +42,7 @@ async function main() {
   const macrosPerPage = option('macros-per-page', 1);
   const inProcess = process.argv.includes('--in-process');
   const roundCount = option('rounds', 3);
+  const withoutKeys = process.argv.includes('--without-keys');
   const env = await startBenchEnv();
   const extra: ExtraInstance[] = [];
   const d = env.attest.devhost!;
@@ -93,7 +97,7 @@ async function main() {
   const post = (c: number, w: { pageId: string; macroId: string; body: string }) =>
     new Promise<void>((resolve, reject) => {
       const req = http.request(`${instanceUrls[instanceOf(c)]}/api/pages/${w.pageId}/workflows/${w.macroId}/decisions`, {
-        method: 'POST', agent, headers: { Authorization: `JWT ${tokenFor(tenantOf(c), w.pageId)}`, 'Content-Type': 'application/json' },
+        method: 'POST', agent, headers: { Authorization: `JWT ${tokenFor(tenantOf(c), w.pageId)}`, 'Content-Type': 'application/json', ...(withoutKeys ? {} : { 'Idempotency-Key': randomUUID() }) },
       }, (res) => {
         res.resume();
         res.on('end', () => {
@@ -120,6 +124,10 @@ async function main() {
   });
 
   await plainRound(warmUp);
+  // Statistics for the tables the warm-up filled, as autovacuum gathers them in production once a tenth of a table
+  // has changed. Without them PostgreSQL planned on tables it took for empty: the check of each decision request's
+  // reference to its decision scanned the whole decisions table, 0.87 ms a decision by the end of a run.
+  await env.db.raw('analyze');
   // Rounds of (API, plain) one after the other: on a shared 2-core machine either can be slowed by a neighbour,
   // so the ratio is taken in each round and the median round is reported.
   const lockBefore = await headLockWait(instanceUrls);
@@ -179,6 +187,7 @@ async function main() {
       appProcess: inProcess ? 'bench' : 'own',
       tenants: tenantCount,
       macrosPerPage,
+      idempotencyKeys: !withoutKeys,
       api: { done: api.done, perSecond: round(api.perSecond), p50Ms: round(api.p50), p99Ms: round(api.p99) },
       plain: { done: base.done, perSecond: round(base.perSecond), p50Ms: round(base.p50), p99Ms: round(base.p99) },
       ratio: Number(ratio.toFixed(3)),
