@@ -1,10 +1,11 @@
 import type { Knex } from 'knex';
 import type { PersonalDataHolder, StoredAccount } from '../db/personal-data';
+import { pipelined } from '../db/pipeline';
 import { CoalescedReads } from '../lib/coalesced-reads';
 import { OPEN_STATES } from './approval-rules';
 import type { Decision, Workflow } from './approvals-types';
 import { DecisionRequest, NewWorkflow, WorkflowPatch, WorkflowReads } from './approvals-ports';
-import { decisionOfJson, DecisionRow, toDecision, toWorkflow, WorkflowRow } from './workflow-rows';
+import { decisionOfJson, DecisionRow, toDecision, toWorkflow, workflowOfJson, WorkflowRow } from './workflow-rows';
 
 const WORKFLOWS = 'workflows';
 const DECISIONS = 'decisions';
@@ -39,21 +40,21 @@ const COLUMN: Record<Exclude<keyof WorkflowPatch, 'pagePosition'>, keyof Workflo
 /** A workflow by its macro, with the Idempotency-Key of a decision request on it ('' for none). */
 type WorkflowKey = readonly [clientKey: string, pageId: string, macroId: string, idempotencyKey: string];
 const keyId = (k: WorkflowKey) => JSON.stringify(k);
-type WorkflowAndRequestRow = WorkflowRow & { asked_key: string; request: (Record<string, unknown> & { request_hash: string }) | null };
+type WorkflowAndRequestRow = { workflow: Record<string, unknown>; asked_key: string; request: (Record<string, unknown> & { request_hash: string }) | null };
 
 /**
- * The workflows of `keys` in one statement, each with the decision recorded under its key's Idempotency-Key (a
- * text of constant form whatever the number of keys, so PostgreSQL parses one statement shape).
+ * The workflows of `keys` in one statement, each with the decision recorded under its key's Idempotency-Key: a
+ * text of constant form whatever the number of keys, and JSON columns, so it is kept prepared (src/db/pipeline.ts).
  */
 const WORKFLOWS_AND_REQUESTS = `
-  SELECT w.*, k.idempotency_key AS asked_key,
+  SELECT to_jsonb(w) AS workflow, k.idempotency_key AS asked_key,
          CASE WHEN k.idempotency_key <> '' THEN (
            SELECT row_to_json(x) FROM (
              SELECT d.*, r.request_hash
                FROM ${DECISION_REQUESTS} r JOIN ${DECISIONS} d ON d.client_key = r.client_key AND d.id = r.decision_id
               WHERE r.client_key = w.client_key AND r.workflow_id = w.id AND r.idempotency_key = k.idempotency_key) x)
          END AS request
-    FROM unnest(?::text[], ?::text[], ?::text[], ?::text[]) AS k(client_key, page_id, macro_id, idempotency_key)
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS k(client_key, page_id, macro_id, idempotency_key)
     JOIN ${WORKFLOWS} w ON w.client_key = k.client_key AND w.page_id = k.page_id AND w.macro_id = k.macro_id`;
 
 /**
@@ -71,16 +72,20 @@ export class ApprovalsStore implements WorkflowReads, PersonalDataHolder {
   constructor(private readonly db: Knex) {
     this.workflowReads = new CoalescedReads(keyId, async (keys) => {
       const column = (i: number) => keys.map((k) => k[i]);
-      const { rows } = await db.raw<{ rows: WorkflowAndRequestRow[] }>(WORKFLOWS_AND_REQUESTS, [column(0), column(1), column(2), column(3)] as unknown as Knex.RawBinding[]);
-      return new Map(rows.map((r) => [keyId([r.client_key, r.page_id, r.macro_id, r.asked_key]), r]));
+      const [found] = await pipelined(db, [
+        { text: WORKFLOWS_AND_REQUESTS, values: [column(0), column(1), column(2), column(3)], read: (rows) => rows as WorkflowAndRequestRow[], prepared: true },
+      ]);
+      return new Map(found.map((r) => [keyId([r.workflow.client_key as string, r.workflow.page_id as string, r.workflow.macro_id as string, r.asked_key]), r]));
     });
   }
 
   async findWorkflow(clientKey: string, pageId: string, macroId: string, trx?: Knex.Transaction): Promise<Workflow | null> {
-    const row = trx
-      ? await trx<WorkflowRow>(WORKFLOWS).where({ client_key: clientKey, page_id: pageId, macro_id: macroId }).first()
-      : await this.workflowReads.get([clientKey, pageId, macroId, '']);
-    return row ? toWorkflow(row) : null;
+    if (trx) {
+      const row = await trx<WorkflowRow>(WORKFLOWS).where({ client_key: clientKey, page_id: pageId, macro_id: macroId }).first();
+      return row ? toWorkflow(row) : null;
+    }
+    const found = await this.workflowReads.get([clientKey, pageId, macroId, '']);
+    return found ? workflowOfJson(found.workflow) : null;
   }
 
   /** The workflow (null: none) with the decision recorded on it under this Idempotency-Key, read as findWorkflow reads. */
@@ -88,9 +93,9 @@ export class ApprovalsStore implements WorkflowReads, PersonalDataHolder {
     if (!idempotencyKey) throw new Error('findWorkflowAndRequest needs an Idempotency-Key');
     const row = await this.workflowReads.get([clientKey, pageId, macroId, idempotencyKey]);
     if (!row) return null;
-    const { asked_key, request, ...workflow } = row;
+    const { asked_key, request, workflow } = row;
     const earlier = request ? { idempotencyKey: asked_key, requestHash: request.request_hash, decision: decisionOfJson(request) } : null;
-    return { workflow: toWorkflow(workflow as WorkflowRow), earlier };
+    return { workflow: workflowOfJson(workflow), earlier };
   }
 
   /** Locks the workflow row until the transaction ends (one decision at a time per workflow). */

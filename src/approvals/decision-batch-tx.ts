@@ -99,7 +99,7 @@ function readAfterLocks(
           FROM ${WORKFLOWS} w WHERE w.client_key = :ck AND w.page_id = any(:pages::text[])) AS page_workflows`,
     { ck: clientKey, keys, macroPages: macros.map((m) => m.pageId), macroIds: macros.map((m) => m.macroId), pages: pageIds },
   );
-  return statementOf(query, (rows) => {
+  const statement = statementOf(query, (rows) => {
     const r = rows[0] as { decisions: Rows; page_workflows: Rows };
     const decisions = new Map<string, Decision[]>();
     const requests = new Map<string, DecisionRequest>();
@@ -112,6 +112,8 @@ function readAfterLocks(
     }
     return { decisions, requests, pageWorkflows: r.page_workflows.map(workflowOfJson) };
   });
+  // Its text is the same for every batch and its columns are JSON: parsed once per connection (src/db/pipeline.ts).
+  return { ...statement, prepared: true };
 }
 
 /**

@@ -99,7 +99,7 @@ export class AuditStore implements PersonalDataHolder {
 
   /** `lockHead` as a statement, for a pipeline (src/db/pipeline.ts). */
   lockHeadStatement(clientKey: string): Statement<LockedHead | null> {
-    return statementOf(this.lockHeadQuery(clientKey), lockedHead);
+    return { ...statementOf(this.lockHeadQuery(clientKey), lockedHead), prepared: true };
   }
 
   private lockHeadQuery(clientKey: string): Knex.Raw {
@@ -142,6 +142,7 @@ export class AuditStore implements PersonalDataHolder {
         events.map((e) => e.leafHash), events.map((e) => e.chainHash), events.map((e) => e.mac),
       ],
       read: () => undefined,
+      prepared: true,
     };
   }
 

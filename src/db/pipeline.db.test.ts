@@ -101,4 +101,45 @@ describe('pipelinedTransaction', () => {
     expect(completedAt).toHaveLength(2);
     expect(Number(completedAt[1] - completedAt[0]) / 1e6).toBeGreaterThan(200);
   });
+
+  describe('prepared statements', () => {
+    const count: Statement<number> = { text: 'select count(*)::int + $1::int as n from pipe_rows where id > $2::int', values: [], read: (rows) => Number(rows[0].n), prepared: true };
+    const counted = (plus: number, above: number): Statement<number> => ({ ...count, values: [plus, above] });
+    /** A pool of one new connection (a session with nothing prepared yet), and what is prepared on it. */
+    async function session<T>(fn: (own: Knex, prepared: () => Promise<string[]>) => Promise<T>): Promise<T> {
+      const own = tdb.pool(1);
+      try {
+        return await fn(own, async () => (await own.raw<{ rows: Array<{ statement: string }> }>('select statement from pg_prepared_statements')).rows.map((r) => r.statement));
+      } finally {
+        await own.destroy();
+      }
+    }
+
+    it('are parsed once per connection, also when one pipeline holds one twice, and bound with each use\'s values', async () => {
+      await db('pipe_rows').insert([{ id: 1 }, { id: 2 }, { id: 3 }]);
+      await session(async (own, prepared) => {
+        // PostgreSQL refuses to parse a name it has: the second pipeline only works if it binds what the first parsed.
+        const first = await pipelinedTransaction(own, async (tx) => (await tx.commit([counted(0, 0), counted(100, 1)])).results);
+        const again = await pipelinedTransaction(own, async (tx) => (await tx.commit([insert(4), counted(10, 2)])).results);
+        expect(first).toEqual([3, 102]);
+        expect(again).toEqual([undefined, 12]);
+        expect(await prepared()).toEqual([count.text]);
+      });
+    });
+
+    it('after an error, are parsed again where PostgreSQL skipped them, and bound where it had parsed them', async () => {
+      await session(async (own, prepared) => {
+        // The failing insert comes first: PostgreSQL skips everything after it, the Parse included.
+        await expect(pipelinedTransaction(own, (tx) => tx.commit([insert(1), insert(1), counted(0, 0)]))).rejects.toThrow(/pipe_rows_pkey/);
+        expect(await prepared()).toEqual([]);
+        expect(await pipelinedTransaction(own, async (tx) => (await tx.commit([counted(0, 0)])).results)).toEqual([0]);
+      });
+      await session(async (own, prepared) => {
+        // Parsed before the failing insert: prepared, and only bound next time.
+        await expect(pipelinedTransaction(own, (tx) => tx.commit([counted(0, 0), insert(2), insert(2)]))).rejects.toThrow(/pipe_rows_pkey/);
+        expect(await prepared()).toEqual([count.text]);
+        expect(await pipelinedTransaction(own, async (tx) => (await tx.commit([insert(6), counted(1, 0)])).results)).toEqual([undefined, 2]);
+      });
+    });
+  });
 });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import { Query } from 'pg';
 import { prepareValue } from 'pg/lib/utils';
@@ -12,6 +13,22 @@ export interface Statement<T> {
   values: readonly unknown[];
   read(rows: Array<Record<string, unknown>>): T;
   flush?: boolean;
+  /**
+   * Kept as a prepared statement on each connection once parsed there, so PostgreSQL parses it once and can keep
+   * its plan (issue 15: planning was a fifth of the decision path's time in PostgreSQL). Only for a text of
+   * constant form whose result columns no schema change can alter (no `*`, no `RETURNING w.*`): PostgreSQL refuses
+   * to run a prepared statement whose result type has changed.
+   */
+  prepared?: boolean;
+}
+
+/** Each prepared text's name: the same on every connection, from the text itself. */
+const preparedNames = new Map<string, string>();
+
+function preparedName(text: string): string {
+  let name = preparedNames.get(text);
+  if (name === undefined) preparedNames.set(text, (name = `attest_${createHash('sha256').update(text).digest('hex').slice(0, 32)}`));
+  return name;
 }
 
 /** A knex query (builder or raw) as a statement: its SQL with `$n` placeholders and its bindings, as knex would send them. */
@@ -23,6 +40,10 @@ export function statementOf<T>(query: Knex.QueryBuilder | Knex.Raw, read: (rows:
 type Results<S extends readonly Statement<unknown>[]> = { -readonly [K in keyof S]: S[K] extends Statement<infer R> ? R : never };
 
 interface PgWire {
+  /** node-postgres's record of the statements prepared on this connection (name → text). */
+  parsedStatements: Record<string, string>;
+  on(event: 'parseComplete', listener: () => void): void;
+  off(event: 'parseComplete', listener: () => void): void;
   parse(msg: { text: string; name: string; types: unknown[] }): void;
   bind(msg: { portal: string; statement: string; values: readonly unknown[]; valueMapper?: (v: unknown) => unknown }): void;
   describe(msg: { type: 'P'; name: string }): void;
@@ -43,6 +64,7 @@ interface PgResult {
  */
 class PipelinedQuery extends Query {
   readonly completedAt: bigint[] = [];
+  private stopWatching: () => void = () => undefined;
 
   constructor(
     private readonly statements: readonly Statement<unknown>[],
@@ -52,11 +74,20 @@ class PipelinedQuery extends Query {
     super({ text: statements[0].text, values: [], queryMode: 'extended', callback } as never);
   }
 
-  // pg's Query.prepare sends one statement's Parse/Bind/Describe/Execute and a Sync; this sends them all.
+  // pg's Query.prepare sends one statement's Parse/Bind/Describe/Execute and a Sync; this sends them all. A
+  // prepared statement already parsed on the connection is only bound; one parsed now is recorded as prepared when
+  // PostgreSQL says it parsed it (ParseComplete, in the order sent), so one after an error is parsed again next time.
   prepare(connection: PgWire): void {
+    const parses: Array<{ name: string; text: string } | null> = [];
+    const parsing = new Set<string>();
     for (const s of this.statements) {
-      connection.parse({ text: s.text, name: '', types: [] });
-      connection.bind({ portal: '', statement: '', values: s.values, valueMapper: prepareValue });
+      const name = s.prepared ? preparedName(s.text) : '';
+      if (!name || (connection.parsedStatements[name] !== s.text && !parsing.has(name))) {
+        connection.parse({ text: s.text, name, types: [] });
+        parses.push(name ? { name, text: s.text } : null);
+        if (name) parsing.add(name);
+      }
+      connection.bind({ portal: '', statement: name, values: s.values, valueMapper: prepareValue });
       connection.describe({ type: 'P', name: '' });
       connection.execute({ portal: '', rows: 0 });
       if (s.flush) connection.flush();
@@ -67,6 +98,24 @@ class PipelinedQuery extends Query {
       connection.execute({ portal: '', rows: 0 });
     }
     connection.sync();
+    if (!parses.some((p) => p)) return;
+    let next = 0;
+    const parsed = () => {
+      const p = parses[next++];
+      if (p) connection.parsedStatements[p.name] = p.text;
+    };
+    connection.on('parseComplete', parsed);
+    this.stopWatching = () => connection.off('parseComplete', parsed);
+  }
+
+  handleReadyForQuery(connection: unknown): void {
+    this.stopWatching();
+    (Query.prototype as unknown as { handleReadyForQuery(c: unknown): void }).handleReadyForQuery.call(this, connection);
+  }
+
+  handleError(err: Error, connection: unknown): void {
+    this.stopWatching();
+    (Query.prototype as unknown as { handleError(e: Error, c: unknown): void }).handleError.call(this, err, connection);
   }
 
   handleCommandComplete(msg: unknown, connection: unknown): void {
@@ -97,6 +146,16 @@ async function send<const S extends readonly Statement<unknown>[]>(client: PgCli
   const all = Array.isArray(raw) ? raw : [raw];
   const results = statements.map((s, i) => s.read(all[i].rows)) as Results<S>;
   return { results, completedAt: query.completedAt.slice(0, statements.length) };
+}
+
+/** `statements` in one round trip on a connection of `db`'s pool, outside any transaction (each in its own). */
+export async function pipelined<const S extends readonly Statement<unknown>[]>(db: Knex, statements: S): Promise<Results<S>> {
+  const client = (await db.client.acquireConnection()) as PgClient;
+  try {
+    return (await send(client, statements, false)).results;
+  } finally {
+    await db.client.releaseConnection(client);
+  }
 }
 
 /** A transaction whose every round trip is a pipeline: `BEGIN` goes with the first, `COMMIT` with the last. */
