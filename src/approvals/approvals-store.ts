@@ -36,8 +36,10 @@ const COLUMN: Record<Exclude<keyof WorkflowPatch, 'pagePosition'>, keyof Workflo
   appUnreadableSince: 'app_unreadable_since',
 };
 
-/** A workflow by (client_key, page_id, macro_id), and that key as one string that no other key gives. */
-/** A workflow by its macro, with the Idempotency-Key of a decision request on it ('' for none). */
+/**
+ * A workflow by (client_key, page_id, macro_id), with the Idempotency-Key of a decision request on it ('' for
+ * none), and that key as one string that no other key gives.
+ */
 type WorkflowKey = readonly [clientKey: string, pageId: string, macroId: string, idempotencyKey: string];
 const keyId = (k: WorkflowKey) => JSON.stringify(k);
 type WorkflowAndRequestRow = { workflow: Record<string, unknown>; asked_key: string; request: (Record<string, unknown> & { request_hash: string }) | null };

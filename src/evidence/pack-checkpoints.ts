@@ -143,11 +143,6 @@ export async function checkpointTimestamp(
   return { status: 'verified', genTime: genTime.toISOString() };
 }
 
-/**
- * The signed checkpoint of an earlier pack (its checkpoint.json) or a checkpoint.json on its own, for
- * `--since`: its signature must verify with `key` (the pinned key), else with the earlier pack's own key, whose
- * id is returned for the caller to hold against its pin.
- */
 /** A checkpoint.json read from a pipe (read once, front to back); an earlier pack cannot be (see openPiped). */
 async function readPipedCheckpoint(file: string): Promise<Buffer | { problem: string }> {
   const { zip, input } = await openPiped(file);
@@ -166,6 +161,11 @@ async function readPipedCheckpoint(file: string): Promise<Buffer | { problem: st
   return Buffer.concat(parts);
 }
 
+/**
+ * The signed checkpoint of an earlier pack (its checkpoint.json) or a checkpoint.json on its own, for
+ * `--since`: its signature must verify with `key` (the pinned key), else with the earlier pack's own key, whose
+ * id is returned for the caller to hold against its pin.
+ */
 export async function readEarlierCheckpoint(file: string, key: KeyObject | undefined): Promise<{ checkpoint: Checkpoint; keyId: string } | { problem: string }> {
   let text: Buffer;
   let packKey: KeyObject | undefined;
@@ -173,7 +173,7 @@ export async function readEarlierCheckpoint(file: string, key: KeyObject | undef
     const stat = await fs.promises.stat(file);
     if (!stat.isFile()) {
       const piped = await readPipedCheckpoint(file);
-      if (typeof piped === 'object' && 'problem' in piped) return piped;
+      if (!Buffer.isBuffer(piped)) return piped;
       text = piped;
     } else if (await isZip(file)) {
       const zf = await openZip(file);
