@@ -28,6 +28,18 @@ export class ApprovalsService {
   private readonly setup: WorkflowSetup;
   private readonly pages: PageChanges;
 
+  /**
+   * Whether each (tenant, content id) a decision read was a page or a blog post: an id is one or the other for good,
+   * so the next decision asks Confluence about it the right way first. Bounded: emptied when full.
+   */
+  private readonly contentTypes = new Map<string, ContentType>();
+
+  private rememberType(key: string, type: ContentType): void {
+    if (this.contentTypes.get(key) === type) return;
+    if (this.contentTypes.size >= 10_000) this.contentTypes.clear();
+    this.contentTypes.set(key, type);
+  }
+
   constructor(private readonly deps: ApprovalsDeps) {
     const applier = new DecisionApplier(deps);
     this.decisions = new Batches((clientKey, jobs, release) => applier.apply(clientKey, jobs, release), deps.decisionBatches ?? { maxBatch: 32, maxConcurrent: 1 });
@@ -191,8 +203,11 @@ export class ApprovalsService {
     }
     // The page may have moved since the workflow last saw it (a lost page_moved webhook): the current space's
     // policy decides, so Confluence is asked where the page is now (its head only, no body on the wire) — at once,
-    // as a page (what nearly every workflow is on), while the workflow is read: one wait instead of two.
-    const headAsPage = this.deps.confluence.getPageHead(p.clientKey, pageId, { type: 'page' }).then(
+    // while the workflow is read: one wait instead of two. As a page (what nearly every workflow is on), unless a
+    // decision here found this id to be a blog post.
+    const typeKey = `${p.clientKey}\n${pageId}`;
+    const guess = this.contentTypes.get(typeKey) ?? 'page';
+    const headEarly = this.deps.confluence.getPageHead(p.clientKey, pageId, { type: guess }).then(
       (head) => ({ ok: true as const, head }),
       (error: unknown) => ({ ok: false as const, error }),
     );
@@ -202,12 +217,13 @@ export class ApprovalsService {
       : await this.deps.stores.workflows.findWorkflow(p.clientKey, pageId, macroId).then((workflow) => workflow && { workflow, earlier: null });
     if (!found) throw new NotFoundError('There is no approval workflow for this macro yet: open the page once to create it.');
     let current = found.workflow;
+    this.rememberType(typeKey, current.contentType);
     const requestHash = decisionRequestHash(input);
     if (found.earlier) return { view: await this.replay(p, current, found.earlier, requestHash, viewedVersion), replayed: true };
-    // A blog post's workflow asks again, as a blog post.
-    const asPage = current.contentType === 'page' ? await headAsPage : null;
-    if (asPage && !asPage.ok) throw await this.unreadable(p.clientKey, pageId, asPage.error);
-    const now = asPage?.ok ? asPage.head : await this.readPage(p.clientKey, pageId, undefined, current.contentType, true);
+    // Guessed wrong (a blog post's first decision here): asked again, as what the workflow is on.
+    const early = current.contentType === guess ? await headEarly : null;
+    if (early && !early.ok) throw await this.unreadable(p.clientKey, pageId, early.error);
+    const now = early?.ok ? early.head : await this.readPage(p.clientKey, pageId, undefined, current.contentType, true);
     if (now.spaceKey && now.spaceKey !== current.spaceKey) {
       current = (await this.pages.followPageSpace(p.clientKey, pageId, now.spaceKey, { type: 'user', accountId: p.accountId }, 'decision')).find((w) => w.id === current!.id) ?? current;
     }

@@ -152,5 +152,15 @@ describe('decide', () => {
     expect(answer.view.workflow.state).toBe('approved');
     // The page endpoint's 404 for a blog post is not taken for a page the app cannot read.
     expect(stores.workflow(post.id).appUnreadableSince).toBeNull();
+
+    // The next decision on that blog post asks as a blog post at once: one call, not two.
+    stores.seed({ pageId: '777', macroId: 'm2', contentType: 'blogpost', rule: 'any', approvers: ['acc-ann'] });
+    confluence.readsAs.length = 0;
+    expect((await service.decide(as('acc-ann'), '777', 'm2', approve())).view.workflow.state).toBe('approved');
+    expect(confluence.readsAs).toEqual(['blogpost']);
+    // What a decision learnt is per tenant: another tenant's content of the same id is asked about as a page first.
+    confluence.readsAs.length = 0;
+    await service.decide({ ...as('acc-ann'), clientKey: 'tenant-b' }, '777', 'm1', approve()).catch(() => undefined);
+    expect(confluence.readsAs[0]).toBe('page');
   });
 });
