@@ -8,7 +8,7 @@
  * The app serves from its own process (`src/server.ts`, as production runs it; harness.ts `startExtraInstance`):
  * this process holds the devhost (Confluence, answering the app's REST calls) and the load generator (the
  * browsers), which in production run elsewhere. `--in-process`: the app in this process too (the layout until
- * 2026-12-02; its knex statements are counted only there). `--instances=2`: two app processes, the same
+ * 2026-12-02; its statements are counted only there). `--instances=2`: two app processes, the same
  * database, clients alternating between them. `--tenants=8`: seven more installations through the devhost's
  * signed install, the clients spread over them (each client keeps one tenant and one instance).
  * `--rounds=N` (default 3): N rounds of (API, plain), each of `total`; the median round by ratio is reported.
@@ -159,8 +159,8 @@ async function main() {
   const otherCpuMsPerDecision = machineCpuMsPerDecision - cpuMsPerDecision;
   const lockAfter = await headLockWait(instanceUrls);
   const lockWaitMs = ((lockAfter.sum - lockBefore.sum) / Math.max(1, lockAfter.count - lockBefore.count)) * 1000;
-  // knex statements of the first instance per decision it served (the append's `audit_append_events` + COMMIT
-  // goes through pg directly and is not among them: +1 per append).
+  // Statements of the first instance per decision it served: knex's, and those src/db/pipeline.ts sends (BEGIN
+  // and COMMIT included), which it announces as knex's 'query' events.
   const sqlPerDecision = inProcess ? median.sql / Math.max(1, median.servedByFirst) : null;
 
   let verifies = true;
@@ -175,7 +175,7 @@ async function main() {
     (appCpuMsPerDecision !== null ? `, of which the app's processes ${appCpuMsPerDecision.toFixed(2)} ms` : '') +
     (extra.length ? ` (app processes: ${(median.appCpuMs / 1000).toFixed(1)} s of CPU)` : ''));
   console.log(`CPU per decision on the whole machine (${os.cpus().length} cores): ${machineCpuMsPerDecision.toFixed(2)} ms, of which outside Node (PostgreSQL, the kernel's share of others) ${otherCpuMsPerDecision.toFixed(2)} ms`);
-  if (sqlPerDecision !== null) console.log(`knex statements per decision in the first instance: ${sqlPerDecision.toFixed(2)} (+ audit_append_events with COMMIT per append)`);
+  if (sqlPerDecision !== null) console.log(`statements per decision in the first instance (knex's and pipelined, BEGIN and COMMIT included): ${sqlPerDecision.toFixed(2)}`);
   if (process.env.BENCH_SQL && inProcess) for (const [text, n] of statements.texts()) console.log(`  ${(n / Math.max(1, servedByFirst.n)).toFixed(2)}  ${text}`);
   console.log(`mean wait for the tenant's head lock per append (attest_audit_head_lock_wait_seconds): ${lockWaitMs.toFixed(1)} ms`);
   console.log(`ratio API / plain: ${ratio.toFixed(3)}  (chains verify: ${verifies})`);

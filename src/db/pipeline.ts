@@ -136,6 +136,15 @@ interface PgClient {
   __knex__disposed?: unknown;
 }
 
+/**
+ * Tells `db`'s 'query' listeners of each statement about to be sent, as knex tells them of its own (benches and
+ * tests count statements there; none of the app's code listens).
+ */
+function announce(db: Knex, statements: readonly Statement<unknown>[], commit: boolean): void {
+  for (const s of statements) db.emit('query', { sql: s.text, bindings: s.values, method: 'pipelined' });
+  if (commit) db.emit('query', { sql: 'COMMIT', bindings: [], method: 'pipelined' });
+}
+
 /** `statements` (then `COMMIT`) in one round trip on `client`. */
 async function send<const S extends readonly Statement<unknown>[]>(client: PgClient, statements: S, commit: boolean): Promise<Pipelined<S>> {
   let query!: PipelinedQuery;
@@ -152,6 +161,7 @@ async function send<const S extends readonly Statement<unknown>[]>(client: PgCli
 export async function pipelined<const S extends readonly Statement<unknown>[]>(db: Knex, statements: S): Promise<Results<S>> {
   const client = (await db.client.acquireConnection()) as PgClient;
   try {
+    announce(db, statements, false);
     return (await send(client, statements, false)).results;
   } finally {
     await db.client.releaseConnection(client);
@@ -180,6 +190,7 @@ export async function pipelinedTransaction<T>(db: Knex, work: (tx: PipelinedTx) 
     const begin = state.begun ? [] : [BEGIN];
     state.begun = true;
     if (commit) state.ended = true;
+    announce(db, [...begin, ...statements], commit);
     const out = await send(client, [...begin, ...statements] as const, commit);
     return { results: out.results.slice(begin.length) as Results<S>, completedAt: out.completedAt.slice(begin.length) };
   };
