@@ -7,7 +7,7 @@ import type { ApprovalsDeps, ApprovalsTx, DecisionRequest } from './approvals-po
 import type { Decision, Workflow } from './approvals-types';
 import type { DecisionInput, MacroParams, WorkflowView } from './approvals-view-types';
 import { ApprovalsViews } from './approvals-view';
-import { Batches } from './decision-batches';
+import { Batches, Settled } from './decision-batches';
 import { DecisionApplier, DecisionJob, DecisionResult } from './decision-apply';
 import { dayOf, isActive } from './delegation';
 import { PageChanges, setPageArchived } from './page-changes';
@@ -197,24 +197,28 @@ export class ApprovalsService {
     viewedVersion: number | null = null,
     idempotencyKey: string | null = null,
   ): Promise<{ view: WorkflowView; replayed: boolean }> {
-    await this.assertCanRead(p, pageId);
+    // Three questions asked at once, one wait instead of three (on a real site the permission answer a user's render
+    // left is often past its 60 s by the time they decide, so that is a call to Confluence too); nothing is
+    // answered, and nothing changed, before the permission is known:
+    // - whether this user can read the page;
+    // - where the page is now, since it may have moved (a lost page_moved webhook) and the current space's policy
+    //   decides: its head only, as a page (what nearly every workflow is on) unless a decision here found this id
+    //   to be a blog post;
+    // - the workflow, with the decision its Idempotency-Key recorded (the macro sends a key with every decision).
+    const canRead = settled(this.assertCanRead(p, pageId));
+    const typeKey = `${p.clientKey}\n${pageId}`;
+    const guess = this.contentTypes.get(typeKey) ?? 'page';
+    const headEarly = settled(this.deps.confluence.getPageHead(p.clientKey, pageId, { type: guess }));
+    const foundEarly = settled(
+      idempotencyKey
+        ? this.deps.stores.workflows.findWorkflowAndRequest(p.clientKey, pageId, macroId, idempotencyKey)
+        : this.deps.stores.workflows.findWorkflow(p.clientKey, pageId, macroId).then((workflow) => workflow && { workflow, earlier: null }),
+    );
+    await valueOf(canRead);
     if (input.decision === 'reject' && !input.comment.trim()) {
       throw new InputError('A rejection needs a comment that says why.');
     }
-    // The page may have moved since the workflow last saw it (a lost page_moved webhook): the current space's
-    // policy decides, so Confluence is asked where the page is now (its head only, no body on the wire) — at once,
-    // while the workflow is read: one wait instead of two. As a page (what nearly every workflow is on), unless a
-    // decision here found this id to be a blog post.
-    const typeKey = `${p.clientKey}\n${pageId}`;
-    const guess = this.contentTypes.get(typeKey) ?? 'page';
-    const headEarly = this.deps.confluence.getPageHead(p.clientKey, pageId, { type: guess }).then(
-      (head) => ({ ok: true as const, head }),
-      (error: unknown) => ({ ok: false as const, error }),
-    );
-    // With an Idempotency-Key (the macro sends one with every decision), the decision it recorded comes in the same read.
-    const found = idempotencyKey
-      ? await this.deps.stores.workflows.findWorkflowAndRequest(p.clientKey, pageId, macroId, idempotencyKey)
-      : await this.deps.stores.workflows.findWorkflow(p.clientKey, pageId, macroId).then((workflow) => workflow && { workflow, earlier: null });
+    const found = await valueOf(foundEarly);
     if (!found) throw new NotFoundError('There is no approval workflow for this macro yet: open the page once to create it.');
     let current = found.workflow;
     this.rememberType(typeKey, current.contentType);
@@ -223,7 +227,7 @@ export class ApprovalsService {
     // Guessed wrong (a blog post's first decision here): asked again, as what the workflow is on.
     const early = current.contentType === guess ? await headEarly : null;
     if (early && !early.ok) throw await this.unreadable(p.clientKey, pageId, early.error);
-    const now = early?.ok ? early.head : await this.readPage(p.clientKey, pageId, undefined, current.contentType, true);
+    const now = early?.ok ? early.value : await this.readPage(p.clientKey, pageId, undefined, current.contentType, true);
     if (now.spaceKey && now.spaceKey !== current.spaceKey) {
       current = (await this.pages.followPageSpace(p.clientKey, pageId, now.spaceKey, { type: 'user', accountId: p.accountId }, 'decision')).find((w) => w.id === current!.id) ?? current;
     }
@@ -301,6 +305,20 @@ export class ApprovalsService {
     }
     return out;
   }
+}
+
+/** A promise's outcome as a value: a promise asked for early never rejects unhandled when nobody awaits it. */
+function settled<T>(promise: Promise<T>): Promise<Settled<T>> {
+  return promise.then(
+    (value) => ({ ok: true as const, value }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
+}
+
+async function valueOf<T>(outcome: Promise<Settled<T>>): Promise<T> {
+  const o = await outcome;
+  if (!o.ok) throw o.error;
+  return o.value;
 }
 
 /** What makes two decision requests the same request: the decision, its comment, the page version (and whom it is for). */

@@ -20,7 +20,7 @@ describe('decide', () => {
     expect(stores.audit.events[2]).toMatchObject({ workflowId: wf.id, data: { round: 1, approvals: 2, rejections: 0 } });
   });
 
-  it('rejects with a comment, and refuses a rejection without one before anything is read', async () => {
+  it('rejects with a comment, and refuses a rejection without one before anything is written', async () => {
     const { service, stores } = approvalsOnFakes();
     const wf = stores.seed({ pageId: PAGE_ID, macroId: 'm1', approvers: ['acc-ann', 'acc-ben'] });
     await expect(service.decide(as('acc-ann'), PAGE_ID, 'm1', reject('  '))).rejects.toBeInstanceOf(InputError);
@@ -135,6 +135,30 @@ describe('decide', () => {
     expect(stores.transactions).toBe(2);
     expect(stores.decisionsOf(wf.id).map((d) => d.approverId)).toEqual(['acc-ann']);
     expect(stores.workflow(wf.id).state).toBe('approved');
+  });
+
+  it('asks whether the user can read the page, where the page is and for the workflow at once; a refusal answers first', async () => {
+    const { service, stores, confluence } = approvalsOnFakes();
+    stores.seed({ pageId: PAGE_ID, macroId: 'm1', approvers: ['acc-ann'] });
+    // The permission's answer is held back (on a real site, a call to Confluence): the page's head is asked meanwhile.
+    let answer!: () => void;
+    const held = new Promise<void>((resolve) => (answer = resolve));
+    const readAccess = confluence.readAccess.bind(confluence);
+    confluence.readAccess = async (...args) => held.then(() => readAccess(...args));
+    confluence.readsAs.length = 0;
+    const decided = service.decide(as('acc-ann'), PAGE_ID, 'm1', approve());
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(confluence.readsAs).toEqual(['page']);
+    expect(stores.transactions).toBe(0);
+    answer();
+    expect((await decided).view.workflow.state).toBe('approved');
+
+    // Someone who cannot read the page is told so, whatever else is wrong (no such workflow, a rejection without a
+    // comment), and nothing is written.
+    confluence.denied.add(`${PAGE_ID}/acc-ben`);
+    await expect(service.decide(as('acc-ben'), PAGE_ID, 'no-such-macro', reject('  '))).rejects.toBeInstanceOf(NotAllowedError);
+    await expect(service.decide(as('acc-ben'), PAGE_ID, 'm1', approve())).rejects.toBeInstanceOf(NotAllowedError);
+    expect(stores.transactions).toBe(1);
   });
 
   it('asks Confluence where the page is while it reads the workflow, as a page; a blog post\'s workflow asks again as one', async () => {
