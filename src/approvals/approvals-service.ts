@@ -104,37 +104,67 @@ export class ApprovalsService {
    * catches up with a page version newer than the bound one (a webhook may have been lost).
    */
   async render(p: Principal, params: MacroParams): Promise<WorkflowView> {
-    await this.assertCanRead(p, params.pageId);
-    return (await this.renderFrom(p, params, await this.renderSnapshot(p.clientKey, params))).view;
+    const { snapshot, page } = await this.readyToRender(p, params);
+    return (await this.renderFrom(p, params, snapshot, page)).view;
+  }
+
+  /**
+   * What a render needs, asked at once (on a real site the viewer's permission is often a call to Confluence, and
+   * the first render after an edit reads the page too): the permission, the render's snapshot, and the page when
+   * the snapshot says the render will read it (no workflow yet, or a version newer than the bound one). Nothing is
+   * answered or written before the permission is known; a refusal is the answer.
+   */
+  private async readyToRender(p: Principal, params: MacroParams): Promise<{ snapshot: RenderSnapshot; page: Promise<Settled<ConfluencePage>> | null }> {
+    const canRead = settled(this.assertCanRead(p, params.pageId));
+    const snapshot = await settled(this.renderSnapshot(p.clientKey, params));
+    const wf = snapshot.ok ? snapshot.value.workflow : undefined;
+    const page =
+      wf === null || (wf && params.pageVersion > wf.boundVersion)
+        ? settled(this.deps.confluence.getPage(p.clientKey, params.pageId, { version: params.pageVersion, type: params.contentType }))
+        : null;
+    await valueOf(canRead);
+    if (!snapshot.ok) throw snapshot.error;
+    return { snapshot: snapshot.value, page };
   }
 
   /**
    * The macro as HTML (`toHtml` of `render`'s view), or the HTML of an earlier render that changed nothing, by
    * the same viewer, on the same day, of the same signed request (`request`: the URL's parameters without its
    * JWT), read from the same cached snapshot — which a write to the tenant's rows would have dropped
-   * (src/view-cache/rendered-views.ts). The viewer's read permission is checked first, every time.
+   * (src/view-cache/rendered-views.ts). The viewer's read permission is checked every time, before anything is answered.
    */
   async renderHtml(p: Principal, params: MacroParams, request: string, toHtml: (view: WorkflowView) => Promise<string>): Promise<string> {
-    await this.assertCanRead(p, params.pageId);
-    const snapshot = await this.renderSnapshot(p.clientKey, params);
+    const { snapshot, page } = await this.readyToRender(p, params);
     const rendered = this.deps.renderedViews;
     const key = `${p.accountId}\n${dayOf(this.deps.clock.now())}\n${request}`;
     const kept = rendered?.get(snapshot, key);
     if (kept !== undefined) return kept;
-    const { view, unchanged } = await this.renderFrom(p, params, snapshot);
+    const { view, unchanged } = await this.renderFrom(p, params, snapshot, page);
     const html = await toHtml(view);
     if (unchanged) rendered?.set(snapshot, key, html);
     return html;
   }
 
   /** The render from its snapshot; `unchanged` when it wrote nothing (the view is the snapshot's alone). */
-  private async renderFrom(p: Principal, params: MacroParams, snapshot: RenderSnapshot): Promise<{ view: WorkflowView; unchanged: boolean }> {
+  private async renderFrom(
+    p: Principal,
+    params: MacroParams,
+    snapshot: RenderSnapshot,
+    asked: Promise<Settled<ConfluencePage>> | null,
+  ): Promise<{ view: WorkflowView; unchanged: boolean }> {
     const policy = snapshot.policy;
     const config = this.setup.configFrom(params, policy);
     const found = snapshot.workflow;
+    // The page at the signed version: as readyToRender asked for it, else read now.
+    const readPage = async () => {
+      const r = asked ? await asked : null;
+      if (!r) return this.readPage(p.clientKey, params.pageId, params.pageVersion, params.contentType);
+      if (r.ok) return r.value;
+      throw await this.unreadable(p.clientKey, params.pageId, r.error);
+    };
     let wf: Workflow;
     if (!found) {
-      const page = await this.readPage(p.clientKey, params.pageId, params.pageVersion, params.contentType);
+      const page = await readPage();
       wf = await this.setup.create(p, params, config, page);
     } else {
       wf = found;
@@ -144,7 +174,7 @@ export class ApprovalsService {
         wf = (await this.pages.followPageSpace(p.clientKey, wf.pageId, params.spaceKey, { type: 'user', accountId: p.accountId }, 'render')).find((w) => w.id === wf.id) ?? wf;
       }
       if (params.pageVersion > wf.boundVersion) {
-        const page = await this.readPage(p.clientKey, params.pageId, params.pageVersion, params.contentType);
+        const page = await readPage();
         const list = await this.pages.applyPageVersion(p.clientKey, params.pageId, page, { type: 'user', accountId: p.accountId }, 'render');
         wf = list.find((w) => w.macroId === params.macroId) ?? wf;
       }

@@ -1,6 +1,6 @@
 import { ConflictError, InputError, NotAllowedError } from '../lib/errors';
 import { DEFAULT_POLICY } from './space-policy';
-import { approvalsOnFakes, approve, as, PAGE_ID, reject } from '../../test/fakes/approvals-fixture';
+import { approvalsOnFakes, approve, as, macro, PAGE_ID, reject } from '../../test/fakes/approvals-fixture';
 
 /** ApprovalsService.decide on in-memory stores: the rules of who may decide, and what a decision records. */
 describe('decide', () => {
@@ -186,5 +186,57 @@ describe('decide', () => {
     confluence.readsAs.length = 0;
     await service.decide({ ...as('acc-ann'), clientKey: 'tenant-b' }, '777', 'm1', approve()).catch(() => undefined);
     expect(confluence.readsAs[0]).toBe('page');
+  });
+});
+
+/** render: what it asks of Confluence and the database, and in which order it may answer. */
+describe('render', () => {
+  /** Holds every permission answer back until `answer()`; what the service asks meanwhile shows in `readsAs`. */
+  function holdPermission(confluence: ReturnType<typeof approvalsOnFakes>['confluence']) {
+    let answer!: () => void;
+    const held = new Promise<void>((resolve) => (answer = resolve));
+    const readAccess = confluence.readAccess.bind(confluence);
+    confluence.readAccess = async (...args) => held.then(() => readAccess(...args));
+    confluence.readsAs.length = 0;
+    return answer;
+  }
+  const turn = () => new Promise((resolve) => setImmediate(resolve));
+
+  it('reads the page while the permission is asked when it will need it (no workflow yet, a newer version), and not otherwise', async () => {
+    const { service, stores, confluence } = approvalsOnFakes();
+    let answer = holdPermission(confluence);
+    const first = service.render(as('acc-ann'), macro('m1'));
+    await turn();
+    expect(confluence.readsAs).toEqual(['page']);
+    expect(stores.audit.actions()).toEqual([]);
+    answer();
+    expect((await first).workflow.boundVersion).toBe(3);
+
+    answer = holdPermission(confluence);
+    const again = service.render(as('acc-ann'), macro('m1'));
+    await turn();
+    answer();
+    await again;
+    expect(confluence.readsAs).toEqual([]);
+
+    confluence.page({ id: PAGE_ID, version: 4, body: '<p>v4</p>' });
+    answer = holdPermission(confluence);
+    const edited = service.render(as('acc-ann'), macro('m1', { pageVersion: 4 }));
+    await turn();
+    expect(confluence.readsAs).toEqual(['page']);
+    answer();
+    expect((await edited).workflow.boundVersion).toBe(4);
+    expect(stores.audit.actions()).toEqual(['workflow.created', 'workflow.rebound']);
+  });
+
+  it('answers a viewer who cannot read the page with the refusal, and writes nothing (the page may have been read meanwhile)', async () => {
+    const { service, stores, confluence } = approvalsOnFakes();
+    confluence.denied.add(`${PAGE_ID}/acc-ben`);
+    await expect(service.render(as('acc-ben'), macro('m1'))).rejects.toBeInstanceOf(NotAllowedError);
+    expect(stores.audit.actions()).toEqual([]);
+    // A page the app cannot read either (its read fails): still the viewer's refusal.
+    confluence.denied.add('999/acc-ben');
+    await expect(service.render(as('acc-ben'), macro('m1', { pageId: '999' }))).rejects.toBeInstanceOf(NotAllowedError);
+    expect(stores.audit.actions()).toEqual([]);
   });
 });
