@@ -119,7 +119,7 @@ export class ApprovalsService {
     const snapshot = await settled(this.renderSnapshot(p.clientKey, params));
     const wf = snapshot.ok ? snapshot.value.workflow : undefined;
     const page =
-      wf === null || (wf && params.pageVersion > wf.boundVersion)
+      wf !== undefined && readsPage(wf, params)
         ? settled(this.deps.confluence.getPage(p.clientKey, params.pageId, { version: params.pageVersion, type: params.contentType }))
         : null;
     await valueOf(canRead);
@@ -156,7 +156,7 @@ export class ApprovalsService {
     const config = this.setup.configFrom(params, policy);
     const found = snapshot.workflow;
     // The page at the signed version: as readyToRender asked for it, else read now.
-    const readPage = async () => {
+    const pageAtVersion = async () => {
       const r = asked ? await asked : null;
       if (!r) return this.readPage(p.clientKey, params.pageId, params.pageVersion, params.contentType);
       if (r.ok) return r.value;
@@ -164,7 +164,7 @@ export class ApprovalsService {
     };
     let wf: Workflow;
     if (!found) {
-      const page = await readPage();
+      const page = await pageAtVersion();
       wf = await this.setup.create(p, params, config, page);
     } else {
       wf = found;
@@ -173,8 +173,8 @@ export class ApprovalsService {
       if (params.spaceKey !== wf.spaceKey) {
         wf = (await this.pages.followPageSpace(p.clientKey, wf.pageId, params.spaceKey, { type: 'user', accountId: p.accountId }, 'render')).find((w) => w.id === wf.id) ?? wf;
       }
-      if (params.pageVersion > wf.boundVersion) {
-        const page = await readPage();
+      if (readsPage(wf, params)) {
+        const page = await pageAtVersion();
         const list = await this.pages.applyPageVersion(p.clientKey, params.pageId, page, { type: 'user', accountId: p.accountId }, 'render');
         wf = list.find((w) => w.macroId === params.macroId) ?? wf;
       }
@@ -335,6 +335,11 @@ export class ApprovalsService {
     }
     return out;
   }
+}
+
+/** Whether a render of `params` reads the page: to create the workflow, or to catch up with a newer version. */
+function readsPage(wf: Workflow | null, params: MacroParams): boolean {
+  return !wf || params.pageVersion > wf.boundVersion;
 }
 
 /** A promise's outcome as a value: a promise asked for early never rejects unhandled when nobody awaits it. */

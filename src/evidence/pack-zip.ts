@@ -143,11 +143,15 @@ export async function openPiped(file: string): Promise<{ zip: boolean; input: Re
   const stream = fs.createReadStream(file, { highWaterMark: 1 << 16 });
   const it = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   const head: Buffer[] = [];
+  let bytes = 0;
   let ended = false;
-  while (!ended && Buffer.concat(head).length < 4) {
+  while (!ended && bytes < 4) {
     const r = await it.next();
     if (r.done) ended = true;
-    else head.push(r.value);
+    else {
+      head.push(r.value);
+      bytes += r.value.length;
+    }
   }
   const first = Buffer.concat(head);
   async function* all(): AsyncGenerator<Buffer> {
