@@ -12,6 +12,7 @@ import { csvRecord, MAX_RECORD_CHARS } from './csv-records';
 import { CHAIN_LINE_FIELDS, recordOfLine } from './chain-lines';
 import { type ChainBatchResult, checkChainBatch, csvOfCheckedRecord, parsedCanonical, textOfBytes } from './chain-batch';
 import { RowPool } from './row-pool';
+import type { RowRun } from './row-runs';
 import { fileProblem, VerifyFailure } from './verify-result';
 
 /** About this many bytes per batch (whole lines): large enough that a worker's round trip is noise. */
@@ -20,8 +21,8 @@ const BATCH_BYTES = 1 << 16;
 const MAX_LINE_BYTES = MAX_RECORD_CHARS * 3;
 
 /** Applies a checked batch in order; at its first failing line the checker names the problem. */
-async function applyBatch(r: ChainBatchResult, bytes: Uint8Array, checker: EvidenceChecker, csv: CsvComparison): Promise<void> {
-  for (const f of r.facts) checker.apply(f);
+async function applyBatch(r: ChainBatchResult & { run?: RowRun }, bytes: Uint8Array, checker: EvidenceChecker, csv: CsvComparison, csvWidth: number): Promise<void> {
+  checker.applyChecked(r, () => checkChainBatch(bytes, checker.config, csvWidth).facts);
   if (r.failAt < 0) {
     await csv.next(r.csv);
     return;
@@ -48,13 +49,13 @@ export async function checkChainLines(chain: Readable, csv: Readable, checker: E
   await cmp.next(Buffer.from(csvRecord(columns), 'utf8'));
   const cfg = checker.config;
   const csvWidth = columns.length;
-  const inFlight: Array<{ bytes: Uint8Array; result: Promise<ChainBatchResult> }> = [];
+  const inFlight: Array<{ bytes: Uint8Array; result: Promise<ChainBatchResult & { run?: RowRun }> }> = [];
   const settle = async () => {
     const { bytes, result } = inFlight.shift()!;
-    await applyBatch(await result, bytes, checker, cmp);
+    await applyBatch(await result, bytes, checker, cmp, csvWidth);
   };
   const submit = async (bytes: Uint8Array) => {
-    if (!pool) return applyBatch(checkChainBatch(bytes, cfg, csvWidth), bytes, checker, cmp);
+    if (!pool) return applyBatch(checkChainBatch(bytes, cfg, csvWidth), bytes, checker, cmp, csvWidth);
     inFlight.push({ bytes, result: pool.run({ kind: 'chain', bytes, cfg, csvWidth }) });
     // A failure surfaces when its batch settles, in order; the others are awaited before the pool closes.
     inFlight[inFlight.length - 1].result.catch(() => undefined);

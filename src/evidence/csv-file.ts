@@ -7,9 +7,11 @@
 import { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { CsvRecordReader, CsvSyntaxError, MAX_RECORD_CHARS } from './csv-records';
-import { type CsvBatchResult, recordsEnd } from './csv-batch';
+import { checkCsvBatch, type CsvBatchResult, recordsEnd } from './csv-batch';
+import { textOfBytes } from './chain-batch';
 import { EvidenceChecker } from './evidence-checker';
 import { RowPool } from './row-pool';
+import type { RowRun } from './row-runs';
 import { fileProblem } from './verify-result';
 
 const BATCH_BYTES = 1 << 16;
@@ -62,7 +64,7 @@ const CRLF = Buffer.from('\r\n');
 async function checkInWorkers(src: Chunks, checker: EvidenceChecker, pool: RowPool): Promise<Rest | null> {
   let pending: Buffer = Buffer.alloc(0);
   let header = true;
-  const inFlight: Array<{ bytes: Uint8Array; result: Promise<CsvBatchResult> }> = [];
+  const inFlight: Array<{ bytes: Uint8Array; result: Promise<CsvBatchResult & { run?: RowRun }> }> = [];
   const fallback = (from: Uint8Array[]): Rest => {
     const prefix = Buffer.concat([...from, ...inFlight.splice(0).map((b) => b.bytes), pending]);
     return { prefix, reader: new CsvRecordReader(header ? undefined : { records: checker.rows + 1 }), header };
@@ -71,7 +73,7 @@ async function checkInWorkers(src: Chunks, checker: EvidenceChecker, pool: RowPo
     const b = inFlight.shift()!;
     const r = await b.result;
     if (!r.ok) return fallback([b.bytes]);
-    for (const f of r.facts) checker.apply(f);
+    checker.applyChecked(r, () => checkCsvBatch(textOfBytes(b.bytes), checker.config).facts);
     return null;
   };
   const submit = (bytes: Uint8Array) => {

@@ -10,6 +10,7 @@ import {
   canonicalProblem, chainProblem, derivedProblem, erasedRefOf, filterProblem, hashFormatProblem, hiddenRowProblem,
   type RowConfig, type RowFacts, type RowFilter, rowFacts, seqOf, shapeProblem, subjectProblem,
 } from './row-checks';
+import type { RowRun } from './row-runs';
 
 export interface CheckerOptions {
   tenant?: string | null;
@@ -81,6 +82,11 @@ export class EvidenceChecker {
     this.watch.set(seq, null);
   }
 
+  /** The seqs watched, for the workers that check the rows (row-runs.ts). */
+  watchedSeqs(): number[] {
+    return [...this.watch.keys()];
+  }
+
   chainHashSeen(seq: number): string | null {
     return this.watch.get(seq) ?? null;
   }
@@ -133,6 +139,60 @@ export class EvidenceChecker {
       if (f.blankRef !== null && !this.blankRefs.has(f.blankRef)) this.blankRefs.set(f.blankRef, f.seq);
     }
     this.done(f.seq, f.prev, f.chain);
+  }
+
+  /**
+   * A worker's answer for a batch: its facts, then its run when it has one. `recheck` checks the batch's rows again
+   * on this thread, for when the run cannot be applied whole: they are then applied one by one.
+   */
+  applyChecked(r: { facts: RowFacts[]; run?: RowRun }, recheck: () => RowFacts[]): void {
+    for (const f of r.facts) this.apply(f);
+    if (!r.run || this.applyRun(r.run)) return;
+    const rows = recheck().slice(r.facts.length, r.facts.length + r.run.n);
+    if (rows.length !== r.run.n) throw new Error('a batch checked again on the main thread gave fewer rows than its worker');
+    for (const f of rows) this.apply(f);
+  }
+
+  /**
+   * The rows of a run (row-runs.ts), which agree among themselves: only what joins them to the rows before is
+   * checked here. False, with nothing changed, when that is not enough to name a problem exactly (a tenant not known
+   * yet, time going back, a full row after a row hidden by time): the caller then applies them one by one.
+   */
+  applyRun(r: RowRun): boolean {
+    if (this.lastSeq === null || r.firstSeq !== this.lastSeq + 1 || r.firstPrev !== this.head) return false;
+    if (r.tenant !== null && r.tenant !== this.tenant) return false;
+    if (r.firstAt !== null && this.prevAt !== null && r.firstAt < this.prevAt) return false;
+    if (this.hiddenSince !== null && r.fullNonErasure) return false;
+    if (this.watch.size > 0 && !this.watchRun(r)) return false;
+    const filter = this.opts.filter;
+    if (r.firstHiddenSeq !== null && filter && filter.space === null && this.hiddenSince === null) this.hiddenSince = r.firstHiddenSeq;
+    this.redactedRows += r.hidden;
+    for (const ref of r.erasedRefs) this.erasedRefs.add(ref);
+    for (let i = 0; i < r.blankRefs.length; i += 2) {
+      const ref = r.blankRefs[i] as string;
+      if (!this.blankRefs.has(ref)) this.blankRefs.set(ref, r.blankRefs[i + 1] as number);
+    }
+    if (r.lastAt !== null) this.prevAt = r.lastAt;
+    this.lastSeq = r.lastSeq;
+    this.head = r.lastChain;
+    this.rows += r.n;
+    return true;
+  }
+
+  /** The chain hash and latest time at each watched seq in the run: false, with nothing set, if the run lacks one. */
+  private watchRun(r: RowRun): boolean {
+    let n = 0;
+    for (let seq = r.firstSeq; seq <= r.lastSeq; seq++) if (this.watch.has(seq)) n++;
+    if (r.watched.length !== n * 3) return false;
+    for (let i = 0; i < r.watched.length; i += 3) {
+      const seq = r.watched[i] as number;
+      if (!this.watch.has(seq) || seq < r.firstSeq || seq > r.lastSeq) return false;
+    }
+    for (let i = 0; i < r.watched.length; i += 3) {
+      this.watch.set(r.watched[i] as number, r.watched[i + 1] as string);
+      this.watchAt.set(r.watched[i] as number, (r.watched[i + 2] as string | null) ?? this.prevAt);
+    }
+    return true;
   }
 
   /** A failure of row `rowNo` (a method, not a closure per row: the verifier's hot path). */

@@ -27,7 +27,7 @@ export { readEarlierCheckpoint } from './pack-checkpoints';
 
 /** A CSV stream's rows, in `threads` workers (none: on the main thread). */
 async function checkCsvWith(input: Readable, checker: EvidenceChecker, threads: number): Promise<void> {
-  const pool = threads > 0 ? new RowPool(threads) : null;
+  const pool = threads > 0 ? new RowPool(threads, checker.watchedSeqs()) : null;
   try {
     await checkCsv(input, checker, pool);
   } finally {
@@ -175,7 +175,7 @@ async function chainRows(p: PackHead, checker: EvidenceChecker, opts: FileVerify
   chain.on('error', (err) => chainTap.destroy(err));
   const csv = await openLarge(zf, eventsEntry);
   const threads = workersFor(chainEntry.uncompressedSize, opts.threads);
-  const pool = threads > 0 ? new RowPool(threads) : null;
+  const pool = threads > 0 ? new RowPool(threads, checker.watchedSeqs()) : null;
   let differs: boolean;
   try {
     differs = await checkChainLines(chain.pipe(chainTap), csv, checker, columns, pool);

@@ -5,6 +5,7 @@ import { chainLine } from './chain-lines';
 import { EvidenceChecker } from './evidence-checker';
 import { EVIDENCE_COLUMNS, evidenceRecord } from './evidence-csv';
 import { RowPool, WORKERS_FROM_BYTES, workersFor } from './row-pool';
+import { asRun } from './row-runs';
 
 /** chain.txt of `n` events of one tenant, as the exporter writes it. */
 function chainText(n: number): string {
@@ -44,16 +45,29 @@ describe('the verifier worker threads', () => {
       results.forEach((r, i) => {
         const local = checkChainBatch(Buffer.from(batches[i]), cfg, width);
         expect(r.failAt).toBe(-1);
-        expect(r.facts).toEqual(local.facts);
+        // The first line's facts, and the others' as one run (row-runs.ts).
+        expect({ facts: r.facts, run: r.run }).toEqual(asRun({ facts: local.facts }, cfg.filter, new Set()));
+        expect(r.run?.n).toBe(local.facts.length - 1);
         expect(Buffer.from(r.csv)).toEqual(Buffer.from(local.csv));
       });
       // Their facts pass the sequential checks in order: one chain from genesis.
       const checker = new EvidenceChecker();
-      for (const r of results) for (const f of r.facts) checker.apply(f);
+      results.forEach((r, i) => checker.applyChecked(r, () => checkChainBatch(Buffer.from(batches[i]), cfg, width).facts));
       expect(checker.start()).toBe('genesis');
       expect(checker.rows).toBe(300);
     } finally {
       process.chdir(cwd);
+      await pool.close();
+    }
+  });
+
+  it('carry the chain hash at each watched seq in a batch\'s run: a checkpoint inside a batch needs no second look', async () => {
+    const pool = new RowPool(1, [150, 9999]);
+    try {
+      const r = await pool.run({ kind: 'chain', bytes: Buffer.from(text), cfg, csvWidth: width });
+      const local = checkChainBatch(Buffer.from(text), cfg, width).facts;
+      expect(r.run?.watched).toEqual([150, local[149].chain, local[149].at]);
+    } finally {
       await pool.close();
     }
   });
@@ -65,7 +79,7 @@ describe('the verifier worker threads', () => {
       const r = await pool.run({ kind: 'chain', bytes: Buffer.from(tampered), cfg, csvWidth: width });
       expect(r.failAt).toBe(149);
       expect(r.failKind).toBe('row');
-      expect(r.facts).toHaveLength(149);
+      expect(r.facts.length + (r.run?.n ?? 0)).toBe(149);
     } finally {
       await pool.close();
     }

@@ -9,6 +9,7 @@ import { Worker } from 'node:worker_threads';
 import type { ChainBatchResult } from './chain-batch';
 import type { CsvBatchResult } from './csv-batch';
 import type { RowConfig } from './row-checks';
+import type { RowRun } from './row-runs';
 
 /**
  * A batch for a worker: chain.txt lines (and the width of the CSV they derive), or CSV records, as the file's
@@ -17,7 +18,8 @@ import type { RowConfig } from './row-checks';
  * bottleneck while the workers waited.
  */
 export type WorkerTask = { kind: 'chain'; bytes: Uint8Array; cfg: RowConfig; csvWidth: number } | { kind: 'csv'; bytes: Uint8Array; cfg: RowConfig };
-type Answer<T extends WorkerTask> = T extends { kind: 'chain' } ? ChainBatchResult : CsvBatchResult;
+/** A batch's facts after its first come back as one run (row-runs.ts) when they make one. */
+type Answer<T extends WorkerTask> = (T extends { kind: 'chain' } ? ChainBatchResult : CsvBatchResult) & { run?: RowRun };
 
 const WORKER = path.join(__dirname, 'verify-worker.ts');
 /** Resolved here: code a worker evaluates resolves modules from the working directory, which may be anywhere. */
@@ -47,9 +49,10 @@ export class RowPool {
   private next = 0;
   private failed: Error | null = null;
 
-  constructor(n: number) {
+  /** `watch`: the seqs the checker watches (EvidenceChecker.watchedSeqs), whose chain hashes a batch's run carries. */
+  constructor(n: number, watch: readonly number[] = []) {
     for (let i = 0; i < n; i++) {
-      const w = new Worker(`require(${JSON.stringify(TSX)}).register(); require(${JSON.stringify(WORKER)});`, { eval: true });
+      const w = new Worker(`require(${JSON.stringify(TSX)}).register(); require(${JSON.stringify(WORKER)});`, { eval: true, workerData: { watch } });
       const queue: Pending[] = [];
       w.on('message', (r: ChainBatchResult | CsvBatchResult) => queue.shift()?.resolve(r));
       w.on('error', (err) => this.fail(err));
