@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { loadCliConfig } from '../config';
 import { systemClock } from '../lib/clock';
-import { parseEvidenceTime } from '../evidence/evidence-schemas';
+import { parseEvidenceTime } from '../evidence/evidence-time';
 import { createOperatorExport } from '../evidence/operator-export';
 import type { EvidenceFormat } from '../evidence/evidence-service';
 import { CliCommand, EXIT, parseCommandArgs, readPublicKey, UsageError, withDatabase } from './command';

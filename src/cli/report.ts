@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { loadCliConfig } from '../config';
 import { SPACE_KEY_PATTERN } from '../confluence/confluence-ids';
-import { parseEvidenceTime } from '../evidence/evidence-schemas';
+import { parseEvidenceTime } from '../evidence/evidence-time';
 import { AuditReadModel } from '../audit/audit-read-model';
 import { systemClock } from '../lib/clock';
 import { ReportService } from '../report/report-service';
