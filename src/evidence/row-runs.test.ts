@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { genesisHash } from '../audit/audit-format';
 import { EvidenceChecker } from './evidence-checker';
 import type { RowFacts, RowFilter } from './row-checks';
 import { asRun, runOf } from './row-runs';
@@ -60,15 +61,18 @@ describe('a batch told as a run (row-runs.ts)', () => {
         fc.constantFrom<string | null>(null, 't1'),
         fc.array(fc.integer({ min: 1, max: 42 }), { maxLength: 3 }),
         fc.boolean(),
-        (changes, cuts, filter, tenant, watched, workersWatch) => {
+        fc.boolean(),
+        (changes, cuts, filter, tenant, watched, workersWatch, atGenesis) => {
           const facts = changes.map((c, i) => {
             const f = row(i + 1, c);
             if (f.seq === -1) f.seq = i + 3;
             return f;
           });
+          // Anchored at tenant t1's genesis hash (checked once a full row names the tenant), or by a hash given as
+          // --prev gives one.
+          if (atGenesis && facts[0].prev === 'h0') facts[0].prev = genesisHash('t1').toString('hex');
           const make = () => {
-            // Anchored by a given hash (as --prev anchors a file that starts after seq 1), or at genesis otherwise.
-            const c = new EvidenceChecker({ filter, tenant, prevChainHash: 'h0' });
+            const c = new EvidenceChecker({ filter, tenant, ...(atGenesis ? {} : { prevChainHash: 'h0' }) });
             for (const s of watched) c.watchSeq(s);
             return c;
           };
