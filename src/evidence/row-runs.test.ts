@@ -82,8 +82,8 @@ describe('a batch told as a run (row-runs.ts)', () => {
           const got = outcome(batched, watched, () => {
             for (let at = 0, b = 0; at < facts.length; at += cuts[b++ % cuts.length]) {
               const batch = facts.slice(at, at + cuts[b % cuts.length]);
-              // As a worker's answer crosses to the main thread: cloned. A worker told of no watched seq (it never is)
-              // must not make the checker miss a checkpoint's hash.
+              // As a worker's answer crosses to the main thread: cloned. A worker not told the watched seqs (RowPool
+              // always tells them) must still not make the checker miss a checkpoint's hash.
               batched.applyChecked(structuredClone(asRun({ facts: batch }, filter, new Set(workersWatch ? watched : []))), () => batch);
             }
           });
