@@ -168,12 +168,9 @@ export class EvidenceChecker {
     if (r.firstHiddenSeq !== null && filter && filter.space === null && this.hiddenSince === null) this.hiddenSince = r.firstHiddenSeq;
     this.redactedRows += r.hidden;
     for (const ref of r.erasedRefs) this.erasedRefs.add(ref);
-    for (let i = 0; i < r.blankRefs.length; i += 2) {
-      const ref = r.blankRefs[i] as string;
-      if (!this.blankRefs.has(ref)) this.blankRefs.set(ref, r.blankRefs[i + 1] as number);
-    }
+    for (const [ref, seq] of r.blankRefs) if (!this.blankRefs.has(ref)) this.blankRefs.set(ref, seq);
     if (r.lastAt !== null) this.prevAt = r.lastAt;
-    this.lastSeq = r.lastSeq;
+    this.lastSeq = r.firstSeq + r.n - 1;
     this.head = r.lastChain;
     this.rows += r.n;
     return true;
@@ -181,16 +178,13 @@ export class EvidenceChecker {
 
   /** The chain hash and latest time at each watched seq in the run: false, with nothing set, if the run lacks one. */
   private watchRun(r: RowRun): boolean {
+    const last = r.firstSeq + r.n - 1;
     let n = 0;
-    for (let seq = r.firstSeq; seq <= r.lastSeq; seq++) if (this.watch.has(seq)) n++;
-    if (r.watched.length !== n * 3) return false;
-    for (let i = 0; i < r.watched.length; i += 3) {
-      const seq = r.watched[i] as number;
-      if (!this.watch.has(seq) || seq < r.firstSeq || seq > r.lastSeq) return false;
-    }
-    for (let i = 0; i < r.watched.length; i += 3) {
-      this.watch.set(r.watched[i] as number, r.watched[i + 1] as string);
-      this.watchAt.set(r.watched[i] as number, (r.watched[i + 2] as string | null) ?? this.prevAt);
+    for (let seq = r.firstSeq; seq <= last; seq++) if (this.watch.has(seq)) n++;
+    if (r.watched.length !== n || r.watched.some(([seq]) => !this.watch.has(seq) || seq < r.firstSeq || seq > last)) return false;
+    for (const [seq, chain, at] of r.watched) {
+      this.watch.set(seq, chain);
+      this.watchAt.set(seq, at ?? this.prevAt);
     }
     return true;
   }

@@ -1,5 +1,5 @@
 import { COL, derivedCells, evidenceRecord, EVIDENCE_COLUMNS, neutralise } from './evidence-csv';
-import { parseEvidenceTime } from './evidence-schemas';
+import { parseEvidenceTime } from './evidence-time';
 
 describe('evidence CSV cells', () => {
   it('quotes cells a spreadsheet would run as a formula, and nothing else', () => {

@@ -2,8 +2,6 @@ import { z } from 'zod';
 import { spaceKeySchema } from '../confluence/confluence-ids';
 import { parseEvidenceTime } from './evidence-time';
 
-export { parseEvidenceTime } from './evidence-time';
-
 /** `label`: the bound as people see it on the Evidence tab; the API parameter follows in parentheses. */
 export const periodBound = (label: string) =>
   z.preprocess(

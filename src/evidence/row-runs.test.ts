@@ -98,7 +98,7 @@ describe('a batch told as a run (row-runs.ts)', () => {
     const facts = [1, 2, 3, 4].map((s) => row(s));
     const r = asRun({ facts }, null, new Set([3]));
     expect(r.facts).toEqual([facts[0]]);
-    expect(r.run).toMatchObject({ n: 3, firstSeq: 2, firstPrev: 'h1', lastSeq: 4, lastChain: 'h4', tenant: 't1', watched: [3, 'h3', row(3).at] });
+    expect(r.run).toMatchObject({ n: 3, firstSeq: 2, firstPrev: 'h1', lastChain: 'h4', tenant: 't1', watched: [[3, 'h3', row(3).at]] });
     expect(runOf([row(1), row(2, { prev: 'forged' })], null, none)).toBeNull();
     expect(runOf([row(1), row(3)], null, none)).toBeNull();
     expect(runOf([row(1), row(2, { tenant: 't2' }), row(3)], null, none)).toBeNull();

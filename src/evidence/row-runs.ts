@@ -11,10 +11,9 @@ import type { RowFacts, RowFilter } from './row-checks';
 export interface RowRun {
   /** Rows in the run: the batch's rows after its first. */
   n: number;
-  /** The first row's seq and prev_chain_hash (the chain hash of the batch's first row). */
+  /** The first row's seq (the last's is firstSeq + n - 1) and prev_chain_hash (the chain hash of the batch's first row). */
   firstSeq: number;
   firstPrev: string;
-  lastSeq: number;
   lastChain: string;
   /** The tenant of its full rows (null: every row is hidden). */
   tenant: string | null;
@@ -27,13 +26,13 @@ export interface RowRun {
   /** It has a full row that is not an erasure (which a row hidden before it by time would make a failure). */
   fullNonErasure: boolean;
   erasedRefs: string[];
-  /** Each ref shown without its person, with the seq that first shows it: [ref, seq, ref, seq, …]. */
-  blankRefs: Array<string | number>;
+  /** Each ref shown without its person, with the seq that first shows it. */
+  blankRefs: Array<[ref: string, seq: number]>;
   /**
-   * At each seq the checker watches (a checkpoint's) in the run: the seq, its chain hash and the latest `at` of the
-   * run's full rows up to it (null: none yet), one after the other.
+   * Each seq the checker watches (a checkpoint's) in the run, with its chain hash and the latest `at` of the run's
+   * full rows up to it (null: none yet).
    */
-  watched: Array<string | number | null>;
+  watched: Array<[seq: number, chain: string, at: string | null]>;
 }
 
 /**
@@ -45,7 +44,7 @@ export function runOf(facts: readonly RowFacts[], filter: RowFilter | null, watc
   if (facts.length < 2) return null;
   const hidesByTime = filter !== null && filter.space === null;
   const run: RowRun = {
-    n: facts.length - 1, firstSeq: facts[1].seq, firstPrev: facts[1].prev, lastSeq: facts[facts.length - 1].seq, lastChain: facts[facts.length - 1].chain,
+    n: facts.length - 1, firstSeq: facts[1].seq, firstPrev: facts[1].prev, lastChain: facts[facts.length - 1].chain,
     tenant: null, firstAt: null, lastAt: null, hidden: 0, firstHiddenSeq: null, fullNonErasure: false,
     erasedRefs: [], blankRefs: [], watched: [],
   };
@@ -63,9 +62,9 @@ export function runOf(facts: readonly RowFacts[], filter: RowFilter | null, watc
       return null;
     } else if (f.blankRef !== null && !blank.has(f.blankRef)) {
       blank.add(f.blankRef);
-      run.blankRefs.push(f.blankRef, f.seq);
+      run.blankRefs.push([f.blankRef, f.seq]);
     }
-    if (watch.has(f.seq)) run.watched.push(f.seq, f.chain, run.lastAt);
+    if (watch.has(f.seq)) run.watched.push([f.seq, f.chain, run.lastAt]);
   }
   return run;
 }
