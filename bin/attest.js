@@ -12,13 +12,9 @@ const args = process.argv.slice(2);
 // million events took ~10 % less CPU and time on 2 cores (bench/README.md "Verify, 2026-12-03"). A running process
 // cannot turn them off, so the verifier runs in a node started with --single-threaded-gc. The other commands (and
 // `verify --db`) keep them: with single-threaded GC a million-event pack export peaked at 122 MB, not 115–120.
-// It also runs with --no-incremental-marking: incremental marking keeps pauses short for a server, but a batch
-// command does not pause anyone, and on the verifier's main thread (a 16 MB heap, gigabytes of inflated bytes passing
-// through) it ran 41 full collections per million events where 7 whole ones do (1.4 s of marking against 0.2 s): a
-// million-event pack 4–7 % faster, a CSV 8–17 %, 10 MB more at the peak (bench/README.md "Verify, 2026-12-03 12:30").
 // A signal that stops this process is passed on, so that the verifier never runs on alone; it exits as the verifier did.
 if (args[0] === 'verify' && !args.includes('--db') && !process.execArgv.includes('--single-threaded-gc')) {
-  const verifier = require('node:child_process').spawn(process.execPath, [...process.execArgv, '--single-threaded-gc', '--no-incremental-marking', __filename, ...args], { stdio: 'inherit' });
+  const verifier = require('node:child_process').spawn(process.execPath, [...process.execArgv, '--single-threaded-gc', __filename, ...args], { stdio: 'inherit' });
   const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'];
   for (const signal of signals) process.on(signal, () => verifier.kill(signal));
   verifier.on('error', (err) => {

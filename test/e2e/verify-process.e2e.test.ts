@@ -23,7 +23,7 @@ function processesNaming(file: string): number[] {
 describe('attest verify FILE, which runs the verifier in a node of its own (bin/attest.js)', () => {
   jest.setTimeout(30_000);
 
-  it.each(['SIGTERM', 'SIGINT'] as const)('starts the verifier with its GC flags, stops it when the command is stopped (%s), and dies of the same signal', async (signal) => {
+  it.each(['SIGTERM', 'SIGINT'] as const)('starts the verifier with its GC flag, stops it when the command is stopped (%s), and dies of the same signal', async (signal) => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'attest-verify-process-'));
     const fifo = path.join(dir, 'export.csv');
     execFileSync('mkfifo', [fifo]);
@@ -32,9 +32,9 @@ describe('attest verify FILE, which runs the verifier in a node of its own (bin/
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => cmd.on('exit', (code, sig) => resolve({ code, signal: sig })));
     try {
       expect(await waitFor(() => processesNaming(fifo).some((pid) => pid !== cmd.pid), 10_000)).toBe(true);
-      // The verifier's node runs with the GC flags bin/attest.js gives it (bench/README.md "Verify").
+      // The verifier's node runs with the GC flag bin/attest.js gives it (bench/README.md "Verify").
       const verifier = processesNaming(fifo).find((pid) => pid !== cmd.pid)!;
-      expect(fs.readFileSync(`/proc/${verifier}/cmdline`, 'utf8').split('\0')).toEqual(expect.arrayContaining(['--single-threaded-gc', '--no-incremental-marking']));
+      expect(fs.readFileSync(`/proc/${verifier}/cmdline`, 'utf8').split('\0')).toContain('--single-threaded-gc');
       await new Promise((r) => setTimeout(r, 300));
       cmd.kill(signal);
       expect(await exited).toEqual({ code: null, signal });
