@@ -121,21 +121,29 @@ export interface EvidenceEvent {
   saltHex: string | null;
 }
 
-/** The CSV record of one event; `prevChainHash` is the chain hash of the row before. */
-export function evidenceRecord(e: EvidenceEvent, prevChainHash: string): string[] {
+/** A canonical text as JSON.parse reads it; undefined when it is not JSON (the verifier names such a row). */
+export function parseCanonical(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The CSV record of one event; `prevChainHash` is the chain hash of the row before; `parsed`: its canonical text
+ * as parseCanonical read it, when the caller has it (the pack's report reads the same object).
+ */
+export function evidenceRecord(e: EvidenceEvent, prevChainHash: string, parsed?: unknown): string[] {
   const row: string[] = new Array(EVIDENCE_COLUMNS.length).fill('');
   row[COL.seq] = String(e.seq);
   row[COL.leaf_hash] = e.leafHash;
   row[COL.prev_chain_hash] = prevChainHash;
   row[COL.chain_hash] = e.chainHash;
   if (e.canonical === null) return row;
-  let doc: CanonicalDoc = {};
-  try {
-    doc = JSON.parse(e.canonical) as CanonicalDoc;
-  } catch {
-    // A damaged canonical is exported as it is stored, for the verifier to name: never hidden.
-  }
-  const cells = derivedCells(doc ?? {});
+  // A damaged canonical is exported as it is stored, for the verifier to name: never hidden.
+  const doc = (parsed !== undefined ? parsed : parseCanonical(e.canonical)) ?? {};
+  const cells = derivedCells(doc as CanonicalDoc);
   for (const c of DERIVED_COLUMNS) row[COL[c]] = cells[c];
   if (cells.actor_ref && e.accountId && e.saltHex) {
     row[COL.actor_account_id] = neutralise(e.accountId);

@@ -1,7 +1,7 @@
 /** The export's rows as CSV records, and the streams that turn them into a file's text and digest. */
 import { createHash, Hash } from 'node:crypto';
 import { Readable, Transform, TransformCallback } from 'node:stream';
-import { COL, EvidenceEvent, evidenceRecord, neutralise } from './evidence-csv';
+import { COL, EvidenceEvent, evidenceRecord, neutralise, parseCanonical } from './evidence-csv';
 import type { AuditReads } from '../audit/audit-read-model';
 import type { EvidenceFilter, ExportOptions, ExportPlan, ExportSummary } from './evidence-types';
 
@@ -85,7 +85,8 @@ const ERASURE = 'subject.erased';
 
 /**
  * The plan's rows as CSV records, counted into `summary`. Each row read is first handed to `observe` as the
- * database gave it (the pack's report is built from the same read), then shown in full or by its hashes only.
+ * database gave it, with its canonical text as parseCanonical read it (the pack's report is built from the same
+ * read and the same object), then shown in full or by its hashes only.
  */
 export function exportRecords(
   store: AuditReads,
@@ -93,15 +94,17 @@ export function exportRecords(
   filter: EvidenceFilter,
   plan: ExportPlan,
   summary: ExportSummary,
-  opts: ExportOptions & { observe?: (e: EvidenceEvent) => void },
+  opts: ExportOptions & { observe?: (e: EvidenceEvent, parsed: unknown) => void },
 ): Readable {
   const every = opts.progressEvery ?? 50_000;
   const space = filter.spaceKey === null ? null : neutralise(filter.spaceKey);
   async function* generate(): AsyncGenerator<string[]> {
     let prev = plan.prevChainHash;
     for await (const e of store.events(clientKey, plan)) {
-      opts.observe?.(e);
-      let record = evidenceRecord(e, prev);
+      // Read once for the record and the report (undefined: no text, or not JSON).
+      const parsed = e.canonical === null ? undefined : parseCanonical(e.canonical);
+      opts.observe?.(e, parsed);
+      let record = evidenceRecord(e, prev, parsed);
       // The canonical text decides what is shown, never a lookup column: a row is in full when it is in the
       // time range and in the space, or when it is an erasure (only a ref; the verifier needs it to accept
       // the blank subjects it explains).

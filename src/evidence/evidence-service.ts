@@ -120,7 +120,7 @@ export class EvidenceService {
         checkpoint: plan?.checkpoint ?? null,
         endedAtCheckpoint: plan?.endedAtCheckpoint ?? null,
       };
-      const records = (observe?: (e: EvidenceEvent) => void) =>
+      const records = (observe?: (e: EvidenceEvent, parsed: unknown) => void) =>
         plan ? exportRecords(store, clientKey, filter, plan, summary, { ...opts, observe }) : Readable.from([]);
       if (format === 'csv') {
         await pipeline(records(), textOf(csvRecord, csvRecord(EVIDENCE_COLUMNS)), out, { signal: opts.signal });

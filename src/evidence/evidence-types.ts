@@ -50,8 +50,11 @@ export interface ExportPlan {
 
 /** The pack's report.html being built (src/report): fed the rows of the pack's own read, rendered at the end. */
 export interface PackReport {
-  /** Every row the export reads for events.csv, before its filter hides any content. */
-  observe(e: EvidenceEvent): void;
+  /**
+   * Every row the export reads for events.csv, before its filter hides any content; `parsed`: its canonical text
+   * as parseCanonical read it, shared with the record (evidence-records.ts).
+   */
+  observe(e: EvidenceEvent, parsed?: unknown): void;
   /** Reads what the export's rows did not cover and renders the HTML. */
   finish(): Promise<string>;
 }

@@ -32,7 +32,7 @@ export interface PackJob {
   plan: ExportPlan | null;
   summary: ExportSummary;
   /** The export's rows (read once, with `observe` handing each to the report). */
-  records: (observe?: (e: Parameters<PackReport['observe']>[0]) => void) => Readable;
+  records: (observe?: PackReport['observe']) => Readable;
   signal?: AbortSignal;
 }
 
@@ -81,7 +81,7 @@ async function writeEntries(deps: PackDeps, job: PackJob, pack: PackZip): Promis
   const reportReq = { clientKey, spaceKey: filter.spaceKey, from: filter.from, to: filter.to, contentToSeq: plan?.contentToSeq ?? 0, publicKey, generatedAt: deps.clock.now() };
   const report = deps.report ? await deps.report(store, reportReq, pass) : null;
   // Level 1: most of a row is hex hashes, which deflate hardly shrinks; higher levels only cost time.
-  const rows = job.records(report ? (e) => report.observe(e) : undefined);
+  const rows = job.records(report ? (e, parsed) => report.observe(e, parsed) : undefined);
   await pack.stream(PACK.events, rows, textOf(csvRecord, csvRecord(EVIDENCE_COLUMNS)), signal, 1);
   if (plan) await writeChain(job, pack);
   const cp = plan?.checkpoint ?? null;

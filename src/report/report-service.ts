@@ -51,7 +51,8 @@ export interface SharedPass {
 /** A report being built: rows go in (`observe`), the HTML comes out (`finish`). */
 export interface ReportRun {
   /** A row of the shared pass, before any filter hides its content; ignored unless the report reads through it. */
-  observe(e: EvidenceEvent): void;
+  /** `parsed`: its canonical text as parseCanonical read it (evidence-records.ts exportRecords). */
+  observe(e: EvidenceEvent, parsed?: unknown): void;
   /** Reads what the shared pass did not cover (all of it without one), then renders. */
   finish(): Promise<string>;
 }
@@ -147,8 +148,8 @@ export async function startReport(source: ReportSource, req: WriteReportRequest,
   const shared = pass !== null && pass.contentToSeq === plan.end && pass.fromSeq <= plan.readTo + 1 ? pass : null;
   if (shared) await readInto(source, req.clientKey, plan, 1, shared.fromSeq - 1);
   return {
-    observe(e) {
-      if (shared && e.seq <= plan.readTo) plan.walk.push(e);
+    observe(e, parsed) {
+      if (shared && e.seq <= plan.readTo) plan.walk.push(e, parsed);
     },
     async finish() {
       await readInto(source, req.clientKey, plan, shared ? shared.toSeq + 1 : 1, plan.readTo);
