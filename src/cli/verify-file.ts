@@ -219,7 +219,7 @@ export async function verifyFile(args: string[], ctx: CliContext): Promise<numbe
   }
   // Incremental marking keeps a server's pauses short; a batch command pauses no one. On the main thread of a pack
   // checked in workers (a 16 MB heap, gigabytes of inflated bytes passing through) it ran 40–70 full collections per
-  // million events where 6–7 whole ones do: ~5 % faster for ~10 MB more (bench/README.md "Verify, 2026-12-03 12:30").
+  // million events where 6–7 whole ones do: ~5 % faster for ~10 MB more (bench/README.md "Verify and export, 2026-12-03 12:00").
   // Not for a CSV or --threads 0, where whole collections then come late: 30–130 MB more at the peak.
   if (await packInWorkers(file, !!values.csv, threadsOption(values.threads))) v8.setFlagsFromString('--no-incremental-marking');
   const result = await verifyEvidenceFile(file, {

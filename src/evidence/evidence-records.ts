@@ -47,7 +47,7 @@ export class Digest extends Transform {
  * Records to UTF-8, in chunks of up to CHUNK_BYTES: `first` (a header), then `line(record)` for each, each line
  * encoded into the chunk as it comes. (Joining a chunk's lines into one string and encoding that took 3–10 times
  * as long: once any line holds a character past U+00FF, the joined string is two bytes a character throughout,
- * and V8 encodes those slowly; bench/README.md "Export, 2026-12-03".) A line is never split between chunks.
+ * and V8 encodes those slowly; bench/README.md "Verify and export, 2026-12-03 12:00".) A line is never split between chunks.
  */
 export function textOf(line: (record: string[]) => string, first: string): Transform {
   let buf = Buffer.allocUnsafe(CHUNK_BYTES);

@@ -50,8 +50,10 @@ export interface SharedPass {
 
 /** A report being built: rows go in (`observe`), the HTML comes out (`finish`). */
 export interface ReportRun {
-  /** A row of the shared pass, before any filter hides its content; ignored unless the report reads through it. */
-  /** `parsed`: its canonical text as parseCanonical read it (evidence-records.ts exportRecords). */
+  /**
+   * A row of the shared pass, before any filter hides its content; ignored unless the report reads through it.
+   * `parsed`: its canonical text as parseCanonical read it (evidence-records.ts exportRecords).
+   */
   observe(e: EvidenceEvent, parsed?: unknown): void;
   /** Reads what the shared pass did not cover (all of it without one), then renders. */
   finish(): Promise<string>;
