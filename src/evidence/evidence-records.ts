@@ -50,31 +50,23 @@ export class Digest extends Transform {
  * and V8 encodes those slowly; bench/README.md "Verify and export, 2026-12-03 12:00".) A line is never split between chunks.
  */
 export function textOf(line: (record: string[]) => string, first: string): Transform {
-  let buf = Buffer.allocUnsafe(CHUNK_BYTES);
-  let at = 0;
-  /** Writes `text`, first handing over the chunk when the text might not fit (UTF-8: at most 3 bytes a UTF-16 unit). */
-  const put = (t: Transform, text: string) => {
-    const most = text.length * 3;
-    if (at + most > buf.length) {
-      if (at > 0) t.push(buf.subarray(0, at));
-      buf = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, most));
-      at = 0;
-    }
-    at += buf.write(text, at, 'utf8');
-  };
-  let started = false;
+  let buf = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, first.length * 3));
+  let at = buf.write(first, 0, 'utf8');
   return new Transform({
     writableObjectMode: true,
     transform(record: string[], _enc, cb) {
-      if (!started) {
-        started = true;
-        put(this, first);
+      // Hands over the chunk first when the line might not fit (UTF-8: at most 3 bytes a UTF-16 unit).
+      const text = line(record);
+      const most = text.length * 3;
+      if (at + most > buf.length) {
+        if (at > 0) this.push(buf.subarray(0, at));
+        buf = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, most));
+        at = 0;
       }
-      put(this, line(record));
+      at += buf.write(text, at, 'utf8');
       cb();
     },
     flush(cb) {
-      if (!started) put(this, first);
       cb(null, at > 0 ? buf.subarray(0, at) : undefined);
     },
   });
