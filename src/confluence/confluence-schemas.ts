@@ -29,6 +29,9 @@ export const contentV2 = z
   })
   .passthrough();
 
+/** v2 `GET /pages?id=…` and `GET /blogposts?id=…` (MultiEntityResult of PageBulk / BlogPostBulk). */
+export const contentListV2 = z.object({ results: z.array(contentV2), _links: links }).passthrough();
+
 /** v2 `GET /spaces/{id}` (and each entry of `GET /spaces?keys=`). */
 export const spaceV2 = z.object({ id, key: z.string().min(1), name: nullableString }).passthrough();
 export const spacesV2 = z.object({ results: z.array(spaceV2), _links: links }).passthrough();

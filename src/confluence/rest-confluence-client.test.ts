@@ -62,6 +62,26 @@ describe('RestConfluenceClient', () => {
     expect(calls).toEqual(['GET /api/v2/pages/7', 'GET /api/v2/spaces/99', 'GET /api/v2/pages/8', 'GET /api/v2/blogposts/8']);
   });
 
+  it('reads the heads asked for while one is in flight in one v2 list call, and a head it leaves out alone', async () => {
+    const calls: string[] = [];
+    const pages: Record<string, number> = { '7': 3, '8': 5, '9': 2 };
+    const client = newClient(
+      fakeTransport((_m, url) => {
+        if (url.startsWith('/api/v2/spaces/')) return space;
+        const list = /^\/api\/v2\/pages\?id=([\d,]+)&limit=(\d+)$/.exec(url);
+        // 9 is restricted from the app: a list leaves it out, a single read is a 404.
+        if (list) return { status: 200, body: { results: list[1].split(',').filter((id) => id !== '9').map((id) => v2Page({ id, version: { number: pages[id] }, body: {} })), _links: {} } };
+        const one = /^\/api\/v2\/pages\/(\d+)$/.exec(url);
+        return one && one[1] !== '9' ? { status: 200, body: v2Page({ id: one[1], version: { number: pages[one[1]] }, body: {} }) } : { status: 404 };
+      }, calls),
+      silentLogger(),
+    );
+    const heads = ['7', '8', '9', '8', '7'].map((id) => client.getPageHead('ck', id, { type: 'page' }).then((h) => `${h.id} v${h.version} ${h.spaceKey}`, (e: Error) => e.constructor.name));
+    expect(await Promise.all(heads)).toEqual(['7 v3 ENG', '8 v5 ENG', 'NotFoundError', '8 v5 ENG', '7 v3 ENG']);
+    // Two reads in flight at most (the first two alone); the rest in one list call; 9, left out of it, alone.
+    expect(calls.filter((c) => !c.includes('/spaces/'))).toEqual(['GET /api/v2/pages/7', 'GET /api/v2/pages/8', 'GET /api/v2/pages?id=9,8,7&limit=3', 'GET /api/v2/pages/9']);
+  });
+
   it('reads blog posts from /blogposts, and finds one by id when the type is not known', async () => {
     const calls: string[] = [];
     const client = newClient(

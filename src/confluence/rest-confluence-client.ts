@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { NotFoundError, UpstreamError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import type { ConfluenceTransport, HttpResult, Method } from './signed-http';
+import { PageHeadReads } from './page-head-reads';
 import type {
   ConfluenceClient,
   ConfluenceGroup,
@@ -17,7 +18,9 @@ import type {
 import {
   appPropertyPutV1,
   appPropertyV1,
+  contentListV2,
   contentV2,
+  ContentV2,
   footerCommentV2,
   groupPickerV1,
   pageWrittenV2,
@@ -43,6 +46,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 export class RestConfluenceClient implements ConfluenceClient {
   private readonly spaceKeys = new Map<string, Promise<string>>();
+  private readonly heads: PageHeadReads;
 
   constructor(
     /** The app's key, as installed (the app properties live under it). */
@@ -50,7 +54,9 @@ export class RestConfluenceClient implements ConfluenceClient {
     private readonly logger: Logger,
     /** App-signed HTTP to the tenant's Confluence (signed-http.ts). */
     private readonly transport: ConfluenceTransport,
-  ) {}
+  ) {
+    this.heads = new PageHeadReads({ one: (ck, id, type) => this.getContent(ck, id, type, undefined, false), many: (ck, ids, type) => this.headsOf(ck, ids, type) }, logger);
+  }
 
   private call(clientKey: string, method: Method, url: string, body?: unknown): Promise<HttpResult> {
     return this.transport.call(clientKey, method, url, body).catch((err: unknown) => {
@@ -108,8 +114,9 @@ export class RestConfluenceClient implements ConfluenceClient {
     }
   }
 
+  /** Heads asked for while others are read go together: page-head-reads.ts. */
   async getPageHead(clientKey: string, pageId: string, opts: { type?: ContentType } = {}): Promise<ConfluencePageHead> {
-    const head = (type: ContentType) => this.getContent(clientKey, pageId, type, undefined, false);
+    const head = (type: ContentType) => this.heads.get(clientKey, pageId, type);
     if (opts.type) return head(opts.type);
     try {
       return await head('page');
@@ -127,7 +134,24 @@ export class RestConfluenceClient implements ConfluenceClient {
     if (version !== undefined) q.set('version', String(version));
     const query = q.toString();
     const raw = await this.request(clientKey, 'get', `/api/v2/${V2_COLLECTION[type]}/${encodeURIComponent(id)}${query ? `?${query}` : ''}`, contentV2);
-    const head: ConfluencePageHead = {
+    const head = await this.headOf(clientKey, raw, type);
+    return withBody ? { ...head, body: raw.body?.storage?.value ?? '' } : head;
+  }
+
+  /**
+   * v2 "Get pages" / "Get blog posts" filtered by `id` (at most 250, comma-separated), one call for them all; no
+   * `status`, so the same current and archived content a single read answers. Only what the app may view comes back.
+   */
+  private async headsOf(clientKey: string, ids: string[], type: ContentType): Promise<Map<string, ConfluencePageHead>> {
+    const res = await this.request(clientKey, 'get', `/api/v2/${V2_COLLECTION[type]}?id=${ids.join(',')}&limit=${ids.length}`, contentListV2);
+    const wanted = new Set(ids);
+    const out = new Map<string, ConfluencePageHead>();
+    for (const raw of res.results) if (wanted.has(raw.id)) out.set(raw.id, await this.headOf(clientKey, raw, type));
+    return out;
+  }
+
+  private async headOf(clientKey: string, raw: ContentV2, type: ContentType): Promise<ConfluencePageHead> {
+    return {
       id: raw.id,
       type,
       title: raw.title ?? '',
@@ -137,7 +161,6 @@ export class RestConfluenceClient implements ConfluenceClient {
       versionAuthorId: raw.version.authorId ?? null,
       versionCreatedAt: raw.version.createdAt ?? null,
     };
-    return withBody ? { ...head, body: raw.body?.storage?.value ?? '' } : head;
   }
 
   /** Space keys never change for an id, so they are remembered for the life of the process. */

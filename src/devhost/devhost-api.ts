@@ -101,6 +101,11 @@ export interface Devhost {
   exportPage(pageId: string, as: string, opts?: SignOptions): Promise<{ text: string[]; macros: Array<{ macroId: string; status: number; html: string }> }>;
   /** Makes Confluence answer 410 Gone on every REST path starting with one of these (as Atlassian removes endpoints). */
   removeEndpoints(prefixes: string[]): void;
+  /**
+   * How long the REST API takes before it looks at a call (0 by default): a real site answers in tens of
+   * milliseconds, so calls the app makes meanwhile overlap, as they do in production.
+   */
+  setRestLatency(ms: number): void;
   /** The stand-in RFC 3161 timestamp authority at /devhost/tsa. */
   tsa: { certificatePem: string };
   comments(pageId: string): DevComment[];

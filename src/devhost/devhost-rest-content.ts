@@ -32,8 +32,11 @@ const updatePageBody = z
   })
   .passthrough();
 
+/** The most ids, and the largest page, v2's list endpoints take (openapi-v2.v3.json: maxItems / maximum 250). */
+const MAX_BULK = 250;
+
 export function mountContent(router: Router, ctx: RestContext): void {
-  const { store, base, logger } = ctx;
+  const { store, base, contextPath, logger } = ctx;
 
   function webui(page: DevPage, v: PageVersion): string {
     return `/spaces/${page.spaceKey}/${page.type === 'blogpost' ? 'blog' : 'pages'}/${page.id}/${encodeURIComponent(v.title.replace(/\s+/g, '+'))}`;
@@ -81,19 +84,49 @@ export function mountContent(router: Router, ctx: RestContext): void {
     };
   }
 
-  const v2Content = (type: DevContentType) => (req: Request, res: Response) => {
+  /** A page as v2Page shapes it; a blog post without the tree position and parent a BlogPost does not have. */
+  function v2Content(req: Request, page: DevPage, v: PageVersion, format: string): Record<string, unknown> {
+    const out = v2Page(req, page, v, format);
+    if (page.type === 'blogpost') for (const k of ['parentId', 'parentType', 'position', 'ownerId', 'lastOwnerId']) delete out[k];
+    return out;
+  }
+
+  const v2Single = (type: DevContentType) => (req: Request, res: Response) => {
     const wanted = str(req.query.version);
     const page = pageFor(req.params.id, type, str(req.query.status || 'current,archived').split(','), !!wanted);
     const v = wanted ? versionOf(page, wanted) : store.current(page);
-    const out = v2Page(req, page, v, str(req.query['body-format']));
-    if (type === 'blogpost') {
-      // BlogPost has no tree position or parent.
-      for (const k of ['parentId', 'parentType', 'position', 'ownerId', 'lastOwnerId']) delete out[k];
-    }
-    res.json(out);
+    res.json(v2Content(req, page, v, str(req.query['body-format'])));
   };
-  router.get('/api/v2/pages/:id', v2Content('page'));
-  router.get('/api/v2/blogposts/:id', v2Content('blogpost'));
+  router.get('/api/v2/pages/:id', v2Single('page'));
+  router.get('/api/v2/blogposts/:id', v2Single('blogpost'));
+
+  /**
+   * v2 "Get pages" / "Get blog posts" filtered by `id` (openapi-v2.v3.json: a comma-separated list of at most 250
+   * ids; `status` current and archived by default; `limit` 25 by default, at most 250; the next page through an
+   * opaque `cursor`, in the `Link` header and `_links.next`). "Only pages that the user has permission to view will
+   * be returned": content the app cannot see, trashed content and ids of another type are left out without a word.
+   */
+  const v2List = (type: DevContentType) => (req: Request, res: Response) => {
+    const raw = req.query.id === undefined ? [] : ([] as unknown[]).concat(req.query.id);
+    const ids = raw.flatMap((x) => (typeof x === 'string' ? x.split(',') : [''])).filter((x) => x !== '');
+    if (ids.length > MAX_BULK || ids.some((x) => !/^\d+$/.test(x))) throw new DevhostError(400, `id must be at most ${MAX_BULK} numeric ids`);
+    const limit = req.query.limit === undefined ? 25 : Number(str(req.query.limit));
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_BULK) throw new DevhostError(400, `limit must be a whole number from 1 to ${MAX_BULK}`);
+    const statuses = str(req.query.status || 'current,archived').split(',');
+    const offset = Number.parseInt(Buffer.from(str(req.query.cursor), 'base64url').toString() || '0', 10) || 0;
+    const visible = (p: DevPage | undefined): p is DevPage => !!p && p.type === type && store.appCanSee(p) && statuses.includes(p.status);
+    const all = (ids.length ? [...new Set(ids)].map((id) => store.page(id)) : store.state.pages).filter(visible);
+    const results = all.slice(offset, offset + limit).map((p) => v2Content(req, p, store.current(p), str(req.query['body-format'])));
+    const links: Record<string, string> = { base: base(req) };
+    if (offset + limit < all.length) {
+      const next = new URLSearchParams({ ...(ids.length ? { id: ids.join(',') } : {}), status: statuses.join(','), limit: String(limit), cursor: Buffer.from(String(offset + limit)).toString('base64url') });
+      links.next = `${contextPath(req)}/api/v2/${type === 'page' ? 'pages' : 'blogposts'}?${next}`;
+      res.set('Link', `<${links.next}>; rel="next", <${links.base}>; rel="base"`);
+    }
+    res.json({ results, _links: links });
+  };
+  router.get('/api/v2/pages', v2List('page'));
+  router.get('/api/v2/blogposts', v2List('blogpost'));
 
   // v2 spec "Create page": spaceId, status, title, body {representation, value}; 200 with the page. The app
   // writes as itself: the WRITE scope "can create or edit content in Confluence, but not delete them"

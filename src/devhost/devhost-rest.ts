@@ -29,6 +29,8 @@ export function createRestRouter(opts: {
   restCalls: RestCallRecord[];
   /** Paths (relative to the tenant base) that answer 410 Gone, as endpoints Atlassian removes do. */
   goneEndpoints?: Set<string>;
+  /** How long a call waits before it is answered (Devhost.setRestLatency). */
+  latency?: { ms: number };
 }): Router {
   const { store, restCalls } = opts;
   const router = Router();
@@ -54,7 +56,8 @@ export function createRestRouter(opts: {
       record.clientKey = tenant.clientKey;
       (req as TenantRequest).devhostTenant = tenant;
       if ([...(opts.goneEndpoints ?? [])].some((prefix) => rel.startsWith(prefix))) return gone(req, res);
-      next();
+      if (opts.latency?.ms) setTimeout(next, opts.latency.ms);
+      else next();
     } catch (err) {
       next(err);
     }

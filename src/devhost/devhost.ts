@@ -30,6 +30,7 @@
  *   trashPage / restorePage / removePage(pageId, {as?, clientKey?}) → WebhookResult | null
  *   webhook(event, pageId, {as?, clientKey?}) → WebhookDelivery (unsent);  sendWebhook(delivery) → WebhookResult (replays allowed)
  *   webhooksSent, restCalls                  records of deliveries and of REST calls received (clientKey null = JWT refused)
+ *   removeEndpoints(prefixes), setRestLatency(ms)  410 Gone on those paths; a REST answer that takes ms (0 by default)
  *   comments(pageId), setRestriction(pageId, accountIds | null, groups?), addToGroup / removeFromGroup(accountId, group)
  *   reportAccounts                           personal-data reporting emulation (see devhost-report-accounts.ts)
  *   store                                    the underlying DevhostStore (escape hatch)
@@ -72,6 +73,7 @@ export function createDevhost(opts: { config: Config; logger: Logger; descriptor
   const tenantBase = `${addonBaseUrl}/devhost/wiki`;
   const store = new DevhostStore(config.dataDir, clock, tenantBase);
   const restCalls: RestCallRecord[] = [];
+  const restLatency = { ms: 0 };
   const goneEndpoints = new Set<string>();
   const tsa = createDevhostTsa({ dir: path.join(config.dataDir, 'devhost', 'tsa'), clock });
   const tenants = createTenantLifecycle({ store, descriptor, addonBaseUrl, logger });
@@ -184,6 +186,9 @@ export function createDevhost(opts: { config: Config; logger: Logger; descriptor
       goneEndpoints.clear();
       for (const p of prefixes) goneEndpoints.add(p);
     },
+    setRestLatency: (ms) => {
+      restLatency.ms = ms;
+    },
     tsa: { certificatePem: tsa.certificatePem },
     comments: (pageId) => store.comments(pageId),
     setRestriction: (pageId, accountIds, groups) => store.setRestriction(pageId, accountIds, groups),
@@ -195,7 +200,7 @@ export function createDevhost(opts: { config: Config; logger: Logger; descriptor
     store,
   };
 
-  const rest = createRestRouter({ store, addonKey: descriptor.key, logger, restCalls, goneEndpoints });
+  const rest = createRestRouter({ store, addonKey: descriptor.key, logger, restCalls, goneEndpoints, latency: restLatency });
   // The primary tenant's base is /devhost/wiki; extra tenants get /devhost/t/<clientKey>/wiki. Mounted before
   // the app's body parsers: the REST API parses its own JSON (errors in Confluence's shape, devhost-rest.ts).
   devhost.restRouter.use(['/wiki', '/t/:tenant/wiki'], express.json({ limit: '1mb' }), rest);

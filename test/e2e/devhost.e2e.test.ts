@@ -192,6 +192,40 @@ describe('pages in a browser', () => {
   });
 });
 
+describe('v2 list of pages by id (GET /api/v2/pages?id=…)', () => {
+  it('answers what the app may see, current and archived by default, in pages of `limit` with a cursor', async () => {
+    const made = [1, 2, 3].map((n) => dh.store.createPage('ENG', `Bulk read ${n}`, '<p>x</p>', dh.users.author.accountId).id);
+    const minutes = dh.pages.boardMinutes.id; // restricted without the app
+    const blog = dh.pages.securityUpdate.id; // a blog post, not a page
+    const trashed = dh.store.createPage('ENG', 'Bulk read trashed', '<p>x</p>', dh.users.author.accountId).id;
+    dh.store.setStatus(trashed, 'trashed');
+    const ids = [...made, minutes, blog, trashed, '999999', made[0]].join(',');
+    const all = await viaAce('get', { url: `/api/v2/pages?id=${ids}&limit=250` });
+    expect(all.status).toBe(200);
+    expect(all.body.results.map((r: { id: string }) => r.id)).toEqual(made);
+    expect(all.body.results[0]).toMatchObject({ id: made[0], status: 'current', title: 'Bulk read 1', spaceId: dh.spaces.ENG.id, version: { number: 1 } });
+    expect(all.body.results[0].body).toEqual({});
+    expect(all.body._links.next).toBeUndefined();
+    expect((await viaAce('get', { url: `/api/v2/pages?id=${trashed}&status=trashed` })).body.results.map((r: { id: string }) => r.id)).toEqual([trashed]);
+    expect((await viaAce('get', { url: `/api/v2/blogposts?id=${blog},${made[0]}` })).body.results.map((r: { id: string }) => r.id)).toEqual([blog]);
+
+    // Two at a time: the next page through the cursor in `_links.next` (site-relative, with /wiki) and the Link header.
+    const first = await viaAce('get', { url: `/api/v2/pages?id=${made.join(',')}&limit=2` });
+    expect(first.body.results).toHaveLength(2);
+    const next = first.body._links.next as string;
+    expect(next).toMatch(/\/wiki\/api\/v2\/pages\?.*cursor=/);
+    const second = await viaAce('get', { url: next.slice(next.indexOf('/api/v2/')) });
+    expect(second.body.results.map((r: { id: string }) => r.id)).toEqual([made[2]]);
+    expect(second.body._links.next).toBeUndefined();
+
+    // The spec's bounds: at most 250 ids and a limit from 1 to 250; ids are numbers.
+    const many = Array.from({ length: 251 }, (_, i) => String(100000 + i)).join(',');
+    expect((await viaAce('get', { url: `/api/v2/pages?id=${many}` })).status).toBe(400);
+    expect((await viaAce('get', { url: `/api/v2/pages?id=${made[0]}&limit=251` })).status).toBe(400);
+    expect((await viaAce('get', { url: '/api/v2/pages?id=abc' })).status).toBe(400);
+  });
+});
+
 describe('REST API verifies the add-on JWT', () => {
   const path = () => `/api/v2/pages/${dh.pages.releaseChecklist.id}?body-format=storage`;
 

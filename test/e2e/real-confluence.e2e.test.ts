@@ -1,7 +1,7 @@
 import request from 'supertest';
-import { contentV2, footerCommentV2, memberOfV1, permissionCheckV1, roleAssignmentsV2, spacePermissionsV2, spacesV2, spaceV2, userSearchV1, userV1, groupPickerV1 } from '../../src/confluence/confluence-schemas';
+import { contentListV2, contentV2, footerCommentV2, memberOfV1, permissionCheckV1, roleAssignmentsV2, spacePermissionsV2, spacesV2, spaceV2, userSearchV1, userV1, groupPickerV1 } from '../../src/confluence/confluence-schemas';
 import { isSpaceAdmin } from '../../src/confluence/confluence-client';
-import { ACCOUNT } from '../../src/devhost/devhost-seed';
+import { ACCOUNT, approvalsMacro } from '../../src/devhost/devhost-seed';
 import { macroRequests } from '../helpers/macro-requests';
 import { startTestApp, TestApp } from '../helpers/test-app';
 
@@ -18,7 +18,10 @@ describe('against a faithful Confluence', () => {
     d = t.devhost!;
   });
   afterAll(() => t?.close());
-  afterEach(() => d.removeEndpoints([]));
+  afterEach(() => {
+    d.removeEndpoints([]);
+    d.setRestLatency(0);
+  });
 
   const macro = () => macroRequests(t);
   const render: ReturnType<typeof macroRequests>['render'] = (...args) => macro().render(...args);
@@ -37,6 +40,34 @@ describe('against a faithful Confluence', () => {
     expect(calls.some((c) => c.path.startsWith('/api/v2/pages/'))).toBe(true);
     expect(calls.filter((c) => c.path.startsWith('/rest/api/content/') && !c.path.endsWith('/permission/check'))).toEqual([]);
     expect(calls.every((c) => c.status !== 410)).toBe(true);
+  });
+
+  it('decisions arriving together on different pages ask Confluence for the pages\' heads in one list call', async () => {
+    const alice = d.users.alice.accountId;
+    const pages = [1, 2, 3, 4, 5, 6].map((n) => {
+      const macroId = `3f1c0d2e-0000-4000-9000-00000000b0${n}0`;
+      const page = d.store.createPage('ENG', `Heads read together ${n}`, `<p>Change ${n}</p>${approvalsMacro(macroId, { approvers: alice, rule: 'all' })}`, d.users.author.accountId);
+      return { id: page.id, macroId };
+    });
+    for (const p of pages) expect((await request(t.baseUrl).get(macro().path(d.macroUrl(alice, p.id, p.macroId)))).status).toBe(200);
+    // Confluence takes a while to answer, as a real site does: the decisions' head reads overlap.
+    d.setRestLatency(30);
+    const before = d.restCalls.length;
+    const answers = await Promise.all(
+      pages.map((p) =>
+        request(t.baseUrl)
+          .post(`/api/pages/${p.id}/workflows/${p.macroId}/decisions`)
+          .set('Authorization', `JWT ${d.contextJwt(alice, { pageId: p.id })}`)
+          .send({ decision: 'approve', comment: 'ok', pageVersion: 1 }),
+      ),
+    );
+    expect(answers.map((r) => [r.status, r.body.state])).toEqual(pages.map(() => [201, 'approved']));
+    const heads = d.restCalls.slice(before).filter((c) => c.path.startsWith('/api/v2/pages'));
+    const lists = heads.filter((c) => c.path.startsWith('/api/v2/pages?id='));
+    // At most two reads in flight: the rest wait and go in one call, ids comma-separated as the spec lists them.
+    expect(lists.length).toBeGreaterThanOrEqual(1);
+    expect(lists.every((c) => c.status === 200 && /^\/api\/v2\/pages\?id=\d+(,\d+)+&limit=\d+$/.test(c.path))).toBe(true);
+    expect(heads.length).toBeLessThan(pages.length);
   });
 
   describe('a blog post', () => {
@@ -178,6 +209,8 @@ describe('against a faithful Confluence', () => {
     const alice = encodeURIComponent(d.users.alice.accountId);
     await ok(contentV2, 'get', `/api/v2/pages/${d.pages.releaseChecklist.id}?body-format=storage&version=2`);
     await ok(contentV2, 'get', `/api/v2/blogposts/${d.pages.securityUpdate.id}?body-format=storage`);
+    await ok(contentListV2, 'get', `/api/v2/pages?id=${d.pages.releaseChecklist.id},${d.pages.onCall.id}&limit=2`);
+    await ok(contentListV2, 'get', `/api/v2/blogposts?id=${d.pages.securityUpdate.id}&limit=1`);
     await ok(spaceV2, 'get', `/api/v2/spaces/${d.spaces.ENG.id}`);
     await ok(spacesV2, 'get', '/api/v2/spaces?keys=ENG');
     await ok(spacePermissionsV2, 'get', `/api/v2/spaces/${d.spaces.ENG.id}/permissions?limit=250`);
