@@ -7,7 +7,7 @@ import type { ApprovalsDeps, ApprovalsTx, DecisionRequest } from './approvals-po
 import type { Decision, Workflow } from './approvals-types';
 import type { DecisionInput, MacroParams, WorkflowView } from './approvals-view-types';
 import { ApprovalsViews } from './approvals-view';
-import { Batches, Settled } from '../lib/batches';
+import { Batches, Settled } from './decision-batches';
 import { DecisionApplier, DecisionJob, DecisionResult } from './decision-apply';
 import { dayOf, isActive } from './delegation';
 import { PageChanges, setPageArchived } from './page-changes';

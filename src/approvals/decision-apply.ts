@@ -6,7 +6,7 @@ import { ApprovalsDeps, DecisionBatchTx, DecisionChange, DecisionRequest, reques
 import type { Decision, Workflow } from './approvals-types';
 import type { Acting, DecisionInput } from './approvals-view-types';
 import { otherVersionRefusal, refusal } from './approvals-view';
-import type { Settled } from '../lib/batches';
+import type { Settled } from './decision-batches';
 import type { SpacePolicy } from './space-policy';
 import { stagePlace } from './stages';
 import { settled, stageEvents, staged, titled, workflowRef } from './workflow-events';

@@ -20,7 +20,7 @@ type Rows = Array<Record<string, unknown>>;
  *
  * The head is locked before the reads (and after the workflows and subjects: the order every transaction
  * takes them in), so a batch reads what every batch before it committed: the next batch of a tenant may be
- * sent while this one's commit is in flight (lib/batches.ts) and waits in PostgreSQL, not in Node.
+ * sent while this one's commit is in flight (decision-batches.ts) and waits in PostgreSQL, not in Node.
  */
 export function decisionBatchIn(db: Knex, audit: AuditLog, tx: PipelinedTx): DecisionBatchTx {
   let held: { head: LockedHead; refs: Map<string, string> } | null = null;

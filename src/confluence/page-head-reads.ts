@@ -1,4 +1,4 @@
-import { Batches, Settled } from '../lib/batches';
+import { CoalescedReads } from '../lib/coalesced-reads';
 import type { Logger } from '../lib/logger';
 import type { ConfluencePageHead, ContentType } from './confluence-client';
 import { CONTENT_ID_PATTERN } from './confluence-ids';
@@ -14,55 +14,71 @@ export interface HeadSource {
   many(clientKey: string, ids: string[], type: ContentType): Promise<Map<string, ConfluencePageHead>>;
 }
 
+interface HeadKey {
+  clientKey: string;
+  id: string;
+  type: ContentType;
+}
+
+type Answer = { ok: true; head: ConfluencePageHead } | { ok: false; error: unknown };
+
+const keyId = (k: HeadKey) => JSON.stringify([k.clientKey, k.type, k.id]);
+
 /**
- * Page heads asked for while others are being read go to Confluence together (group reads, as decisions are
- * group-committed: lib/batches.ts). A lone request is sent at once, as the single-content call it always was;
- * requests arriving while `maxConcurrent` reads of that tenant and type are in flight wait, and the next read
- * takes all of them (up to 250) in one list call. Nothing is answered from a read sent before it was asked for,
- * so a head is never older than the request that wanted it (a decision checks the page's current version and
- * space with it). An id the list leaves out (restricted from the app, trashed, gone, another type) is read alone,
- * so its answer, a 404 included, is the single call's; so is every id of a list call that failed.
+ * Page heads asked for while another read of heads is in flight go to Confluence together (lib/coalesced-reads.ts,
+ * as the decisions' workflow reads do): a lone request is sent at once, as the single-content call it always was;
+ * those arriving meanwhile wait, and the next read takes them all, one list call per tenant and content type (up to
+ * 250 ids). Nothing is answered from a read sent before it was asked for, so a head is never older than the request
+ * that wanted it (a decision checks the page's current version and space with it). An id the list leaves out
+ * (restricted from the app, trashed, gone, another type) is read alone, so its answer, a 404 included, is the
+ * single call's; so is every id of a list call that failed.
  */
 export class PageHeadReads {
-  private readonly batches: Batches<string, ConfluencePageHead>;
+  private readonly reads: CoalescedReads<HeadKey, Answer>;
 
   constructor(
     private readonly source: HeadSource,
     private readonly logger: Logger,
-    opts: { maxConcurrent?: number } = {},
   ) {
-    this.batches = new Batches((key, ids) => this.read(key, ids), { maxBatch: MAX_IDS_PER_READ, maxConcurrent: opts.maxConcurrent ?? 2 });
+    this.reads = new CoalescedReads(keyId, (keys) => this.readMany(keys), MAX_IDS_PER_READ);
   }
 
-  get(clientKey: string, id: string, type: ContentType): Promise<ConfluencePageHead> {
+  async get(clientKey: string, id: string, type: ContentType): Promise<ConfluencePageHead> {
     // Only ids the list call can take are gathered; anything else is read alone (and answered as the single call does).
     if (!CONTENT_ID_PATTERN.test(id)) return this.source.one(clientKey, id, type);
-    return this.batches.submit(JSON.stringify([clientKey, type]), id);
+    const answer = await this.reads.get({ clientKey, id, type });
+    if (!answer) throw new Error(`no answer for the head of ${type} ${id}`);
+    if (!answer.ok) throw answer.error;
+    return answer.head;
   }
 
-  private async read(key: string, ids: string[]): Promise<Array<Settled<ConfluencePageHead>>> {
-    const [clientKey, type] = JSON.parse(key) as [string, ContentType];
-    const unique = [...new Set(ids)];
+  private async readMany(keys: HeadKey[]): Promise<Map<string, Answer>> {
+    const groups = new Map<string, HeadKey[]>();
+    for (const k of keys) {
+      const g = JSON.stringify([k.clientKey, k.type]);
+      groups.set(g, [...(groups.get(g) ?? []), k]);
+    }
+    const out = new Map<string, Answer>();
+    await Promise.all([...groups.values()].map((group) => this.readGroup(group, out)));
+    return out;
+  }
+
+  /** One tenant's heads of one type: one list call (or the single call for one id), then alone what it left out. */
+  private async readGroup(group: HeadKey[], out: Map<string, Answer>): Promise<void> {
+    const { clientKey, type } = group[0];
     let found = new Map<string, ConfluencePageHead>();
-    if (unique.length > 1) {
+    if (group.length > 1) {
       try {
-        found = await this.source.many(clientKey, unique, type);
+        found = await this.source.many(clientKey, group.map((k) => k.id), type);
       } catch (err) {
-        this.logger.warn({ clientKey, ids: unique.length, err: (err as Error).message }, 'reading page heads together failed: reading them one by one');
+        this.logger.warn({ clientKey, ids: group.length, err: (err as Error).message }, 'reading page heads together failed: reading them one by one');
       }
     }
-    const answers = new Map(
-      await Promise.all(
-        unique.map(async (id): Promise<[string, Settled<ConfluencePageHead>]> => {
-          const hit = found.get(id);
-          if (hit) return [id, { ok: true, value: hit }];
-          return this.source.one(clientKey, id, type).then(
-            (value) => [id, { ok: true, value }],
-            (error: unknown) => [id, { ok: false, error }],
-          );
-        }),
-      ),
+    await Promise.all(
+      group.map(async (k) => {
+        const hit = found.get(k.id);
+        out.set(keyId(k), hit ? { ok: true, head: hit } : await this.source.one(clientKey, k.id, type).then((head): Answer => ({ ok: true, head }), (error: unknown): Answer => ({ ok: false, error })));
+      }),
     );
-    return ids.map((id) => answers.get(id)!);
   }
 }

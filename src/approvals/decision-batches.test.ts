@@ -1,4 +1,4 @@
-import { Batches, Settled } from './batches';
+import { Batches, Settled } from './decision-batches';
 
 /** A run whose batches finish only when the test says so. */
 function controlledRun() {
