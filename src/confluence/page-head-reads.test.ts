@@ -32,7 +32,7 @@ const tick = () => new Promise((r) => setImmediate(r));
 describe('PageHeadReads (heads asked for together, read together)', () => {
   it('reads a lone head with the single call, and gathers the heads asked for meanwhile into one list call', async () => {
     const { calls, source } = controlledSource();
-    const reads = new PageHeadReads(source, silentLogger());
+    const reads = new PageHeadReads(source, silentLogger(), 1);
     const first = reads.get('ck', '1', 'page');
     await tick();
     expect(calls.map((c) => [c.kind, c.ids])).toEqual([['one', ['1']]]);
@@ -50,7 +50,7 @@ describe('PageHeadReads (heads asked for together, read together)', () => {
 
   it('never answers a head from a read sent before it was asked for', async () => {
     const { calls, source, versions } = controlledSource();
-    const reads = new PageHeadReads(source, silentLogger());
+    const reads = new PageHeadReads(source, silentLogger(), 1);
     const before = reads.get('ck', '5', 'page');
     await tick();
     // The page is edited while that read is in flight; a decision arriving now must see the new version.
@@ -67,7 +67,7 @@ describe('PageHeadReads (heads asked for together, read together)', () => {
 
   it('reads alone, with the single call’s answer, an id the list left out; and every id when the list call failed', async () => {
     const { calls, source } = controlledSource(new Set(['7']));
-    const reads = new PageHeadReads(source, silentLogger());
+    const reads = new PageHeadReads(source, silentLogger(), 1);
     const lone = reads.get('ck', '1', 'page');
     await tick();
     const gathered = ['6', '7'].map((id) => reads.get('ck', id, 'page').then((h) => h.id, (e: Error) => e));
@@ -102,7 +102,7 @@ describe('PageHeadReads (heads asked for together, read together)', () => {
 
   it('keeps tenants and content types apart, and reads an id the list cannot take alone', async () => {
     const { calls, source } = controlledSource();
-    const reads = new PageHeadReads(source, silentLogger());
+    const reads = new PageHeadReads(source, silentLogger(), 1);
     const first = reads.get('a', '1', 'page');
     await tick();
     const asked = [reads.get('a', '2', 'page'), reads.get('b', '2', 'page'), reads.get('a', '3', 'page'), reads.get('a', '2', 'blogpost'), reads.get('a', 'x/../1', 'page')];
@@ -119,5 +119,18 @@ describe('PageHeadReads (heads asked for together, read together)', () => {
     ]);
     calls.slice(1).forEach((c) => c.finish());
     expect((await Promise.all(asked)).map((h) => h.id)).toEqual(['2', '2', '3', '2', 'x/../1']);
+  });
+
+  it('sends at once while fewer than two reads are out (HEAD_READS_IN_FLIGHT), and gathers beyond them', async () => {
+    const { calls, source } = controlledSource();
+    const reads = new PageHeadReads(source, silentLogger());
+    const asked = ['1', '2', '3', '4'].map((id) => reads.get('ck', id, 'page'));
+    await tick();
+    expect(calls.map((c) => [c.kind, c.ids])).toEqual([['one', ['1']], ['one', ['2']]]);
+    calls[0].finish();
+    await tick();
+    expect(calls.map((c) => [c.kind, c.ids])).toEqual([['one', ['1']], ['one', ['2']], ['many', ['3', '4']]]);
+    calls.slice(1).forEach((c) => c.finish());
+    expect((await Promise.all(asked)).map((h) => h.id)).toEqual(['1', '2', '3', '4']);
   });
 });

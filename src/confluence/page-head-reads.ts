@@ -6,6 +6,12 @@ import { CONTENT_ID_PATTERN } from './confluence-ids';
 /** The most ids one v2 list call takes (openapi-v2.v3.json: `id` maxItems 250, `limit` maximum 250). */
 export const MAX_IDS_PER_READ = 250;
 
+/**
+ * Reads of heads out at once before the next ones wait and gather: two decisions at a time keep the single call's
+ * latency; a burst waits at most one read of Confluence and then goes as one call.
+ */
+export const HEAD_READS_IN_FLIGHT = 2;
+
 /** Reads of one tenant's heads of one content type, one id or many. */
 export interface HeadSource {
   /** One head: the single-content endpoint, with its 404 (NotFoundError) for what the app cannot see. */
@@ -25,10 +31,10 @@ type Answer = { ok: true; head: ConfluencePageHead } | { ok: false; error: unkno
 const keyId = (k: HeadKey) => JSON.stringify([k.clientKey, k.type, k.id]);
 
 /**
- * Page heads asked for while another read of heads is in flight go to Confluence together (lib/coalesced-reads.ts,
- * as the decisions' workflow reads do): a lone request is sent at once, as the single-content call it always was;
- * those arriving meanwhile wait, and the next read takes them all, one list call per tenant and content type (up to
- * 250 ids). Nothing is answered from a read sent before it was asked for, so a head is never older than the request
+ * Page heads asked for while `maxInFlight` reads of heads are out go to Confluence together (lib/coalesced-reads.ts,
+ * as the decisions' workflow reads do): a request that finds fewer out is sent at once, alone as the single-content
+ * call it always was; those arriving meanwhile wait, and the next read takes them all, one list call per tenant and
+ * content type (up to 250 ids). Nothing is answered from a read sent before it was asked for, so a head is never older than the request
  * that wanted it (a decision checks the page's current version and space with it). An id the list leaves out
  * (restricted from the app, trashed, gone, another type) is read alone, so its answer, a 404 included, is the
  * single call's; so is every id of a list call that failed.
@@ -39,8 +45,9 @@ export class PageHeadReads {
   constructor(
     private readonly source: HeadSource,
     private readonly logger: Logger,
+    maxInFlight = HEAD_READS_IN_FLIGHT,
   ) {
-    this.reads = new CoalescedReads(keyId, (keys) => this.readMany(keys), MAX_IDS_PER_READ);
+    this.reads = new CoalescedReads(keyId, (keys) => this.readMany(keys), MAX_IDS_PER_READ, maxInFlight);
   }
 
   async get(clientKey: string, id: string, type: ContentType): Promise<ConfluencePageHead> {

@@ -73,4 +73,38 @@ describe('CoalescedReads', () => {
     calls[2].answer({ k5: '5' });
     await expect(Promise.all(rest)).resolves.toEqual(['1', undefined, undefined, undefined, '5']);
   });
+
+  it('has up to maxInFlight reads out at once; the keys asked beyond them wait and go together', async () => {
+    const calls: Array<{ keys: string[]; answer: () => void }> = [];
+    const reads = new CoalescedReads<string, string>(
+      (k) => k,
+      (keys) => new Promise((resolve) => calls.push({ keys, answer: () => resolve(new Map(keys.map((k) => [k, `row-${k}`]))) })),
+      10,
+      2,
+    );
+    const asked = ['a', 'b', 'c', 'd', 'c'].map((k) => reads.get(k));
+    expect(calls.map((c) => c.keys)).toEqual([['a'], ['b']]);
+    calls[1].answer();
+    await settle();
+    expect(calls.map((c) => c.keys)).toEqual([['a'], ['b'], ['c', 'd']]);
+    calls[0].answer();
+    calls[2].answer();
+    expect(await Promise.all(asked)).toEqual(['row-a', 'row-b', 'row-c', 'row-d', 'row-c']);
+  });
+
+  it('fails the round of a readMany that throws instead of rejecting, and keeps reading', async () => {
+    let throwNext = true;
+    const reads = new CoalescedReads<string, string>(
+      (k) => k,
+      (keys) => {
+        if (throwNext) {
+          throwNext = false;
+          throw new Error('bad statement');
+        }
+        return Promise.resolve(new Map(keys.map((k) => [k, `row-${k}`])));
+      },
+    );
+    await expect(reads.get('a')).rejects.toThrow('bad statement');
+    await expect(reads.get('b')).resolves.toBe('row-b');
+  });
 });

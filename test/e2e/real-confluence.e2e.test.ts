@@ -64,7 +64,7 @@ describe('against a faithful Confluence', () => {
     expect(answers.map((r) => [r.status, r.body.state])).toEqual(pages.map(() => [201, 'approved']));
     const heads = d.restCalls.slice(before).filter((c) => c.path.startsWith('/api/v2/pages'));
     const lists = heads.filter((c) => c.path.startsWith('/api/v2/pages?id='));
-    // One read of heads in flight: the heads asked for meanwhile go in one call, ids comma-separated as the spec lists them.
+    // Two reads of heads out at once: the heads asked for meanwhile go in one call, ids comma-separated as the spec lists them.
     expect(lists.length).toBeGreaterThanOrEqual(1);
     expect(lists.every((c) => c.status === 200 && /^\/api\/v2\/pages\?id=\d+(,\d+)+&limit=\d+$/.test(c.path))).toBe(true);
     expect(heads.length).toBeLessThan(pages.length);
