@@ -34,10 +34,10 @@ const keyId = (k: HeadKey) => JSON.stringify([k.clientKey, k.type, k.id]);
  * Page heads asked for while `maxInFlight` reads of heads are out go to Confluence together (lib/coalesced-reads.ts,
  * as the decisions' workflow reads do): a request that finds fewer out is sent at once, alone as the single-content
  * call it always was; those arriving meanwhile wait, and the next read takes them all, one list call per tenant and
- * content type (up to 250 ids). Nothing is answered from a read sent before it was asked for, so a head is never older than the request
- * that wanted it (a decision checks the page's current version and space with it). An id the list leaves out
- * (restricted from the app, trashed, gone, another type) is read alone, so its answer, a 404 included, is the
- * single call's; so is every id of a list call that failed.
+ * content type (up to 250 ids). Nothing is answered from a read sent before it was asked for, so a head is never
+ * older than the request that wanted it (a decision checks the page's current version and space with it). An id the
+ * list leaves out (restricted from the app, trashed, gone, another type) is read alone, so its answer, a 404
+ * included, is the single call's; so is every id of a list call that failed.
  */
 export class PageHeadReads {
   private readonly reads: CoalescedReads<HeadKey, Answer>;

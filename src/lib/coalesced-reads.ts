@@ -48,20 +48,22 @@ export class CoalescedReads<K, R> {
       }
       for (const [id] of round) this.queue.delete(id);
       this.inFlight++;
+      // The next read goes out before this one's callers go on (as soon as a read is free, nothing waits longer).
+      const next = () => {
+        this.inFlight--;
+        this.pump();
+      };
       // A readMany that throws instead of rejecting fails its round all the same.
-      new Promise<Map<string, R>>((resolve) => resolve(this.readMany(round.map(([, e]) => e.key))))
-        .then(
-          (rows) => {
-            for (const [id, e] of round) for (const w of e.waiters) w.resolve(rows.get(id));
-          },
-          (err: unknown) => {
-            for (const [, e] of round) for (const w of e.waiters) w.reject(err);
-          },
-        )
-        .finally(() => {
-          this.inFlight--;
-          this.pump();
-        });
+      new Promise<Map<string, R>>((resolve) => resolve(this.readMany(round.map(([, e]) => e.key)))).then(
+        (rows) => {
+          next();
+          for (const [id, e] of round) for (const w of e.waiters) w.resolve(rows.get(id));
+        },
+        (err: unknown) => {
+          next();
+          for (const [, e] of round) for (const w of e.waiters) w.reject(err);
+        },
+      );
     }
   }
 }
