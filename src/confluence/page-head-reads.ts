@@ -63,7 +63,9 @@ export class PageHeadReads {
     const groups = new Map<string, HeadKey[]>();
     for (const k of keys) {
       const g = JSON.stringify([k.clientKey, k.type]);
-      groups.set(g, [...(groups.get(g) ?? []), k]);
+      const group = groups.get(g);
+      if (group) group.push(k);
+      else groups.set(g, [k]);
     }
     const out = new Map<string, Answer>();
     await Promise.all([...groups.values()].map((group) => this.readGroup(group, out)));

@@ -101,10 +101,16 @@ export function mountContent(router: Router, ctx: RestContext): void {
   router.get('/api/v2/blogposts/:id', v2Single('blogpost'));
 
   /**
-   * v2 "Get pages" / "Get blog posts" filtered by `id` (openapi-v2.v3.json: a comma-separated list of at most 250
-   * ids; `status` current and archived by default; `limit` 25 by default, at most 250; the next page through an
-   * opaque `cursor`, in the `Link` header and `_links.next`). "Only pages that the user has permission to view will
-   * be returned": content the app cannot see, trashed content and ids of another type are left out without a word.
+   * v2 "Get pages" / "Get blog posts" filtered by `id`, as Atlassian's v2 spec describes it (sources in
+   * docs/confluence-api.md): a comma-separated list of at most 250 ids; `status` current and archived by default;
+   * `limit` 25 by default, at most 250; the next page through an opaque `cursor`, in the `Link` header and
+   * `_links.next`; results are PageBulk / BlogPostBulk, which carry `spaceId` and `version` as the single read does.
+   * "Only pages that the user has permission to view will be returned": content the app cannot see, trashed content
+   * and ids of another type are left out without a word.
+   * Not confirmed, and nothing in Attest relies on it: repeated `id=` parameters (Atlassian's Forge cost guidance
+   * writes the call so, as quoted by a third party); 400 for more than 250 ids or a limit past 250 (the spec lists
+   * 400 for "an invalid request", but Confluence might clamp instead: Attest never asks for more); results in the
+   * order asked and each id once (Attest maps them by id).
    */
   const v2List = (type: DevContentType) => (req: Request, res: Response) => {
     const raw = req.query.id === undefined ? [] : ([] as unknown[]).concat(req.query.id);
