@@ -1,23 +1,48 @@
 /* Small helpers around the host's AP object, shared by the iframes. */
 (function () {
   'use strict';
-  function token() {
+  /* A context token lives minutes (Confluence: 15; `exp` says): one is reused until a minute before it
+     expires, so the app checks its signature once, not on every call. A refused call (401) drops it. */
+  var held = null;
+  function expOf(t) {
+    try {
+      var claims = JSON.parse(atob(String(t).split('.')[1].replace(/-/g, '+').replace(/_/g, '/')));
+      return typeof claims.exp === 'number' ? claims.exp : 0;
+    } catch (e) {
+      return 0;
+    }
+  }
+  function freshToken() {
     return new Promise(function (resolve, reject) {
       if (!window.AP || !AP.context) return reject(new Error('The Confluence host script did not load.'));
       var done = false;
       var p = AP.context.getToken(function (t) { done = true; resolve(t); });
       if (p && typeof p.then === 'function') p.then(function (t) { if (!done) resolve(t); }, reject);
+    }).then(function (t) {
+      held = { token: t, exp: expOf(t) };
+      return t;
     });
   }
+  function token() {
+    if (held && held.exp - Date.now() / 1000 > 60) return Promise.resolve(held.token);
+    return freshToken();
+  }
   /* `headers`: extra request headers (the macro's Idempotency-Key). A failed request's error carries its
-     status and, on 503/429, the seconds the server asked us to wait (Retry-After). */
+     status and, on 503/429, the seconds the server asked us to wait (Retry-After). A 401 to a reused token
+     (a clock apart from Confluence's, a reinstall) is asked once more with a fresh one: nothing was done. */
   function api(method, url, body, headers) {
-    return token().then(function (t) {
+    var reused = !!(held && held.exp - Date.now() / 1000 > 60);
+    function send(t) {
       return fetch(url, {
         method: method,
         headers: Object.assign({ Authorization: 'JWT ' + t, Accept: 'application/json' }, body ? { 'Content-Type': 'application/json' } : {}, headers || {}),
         body: body ? JSON.stringify(body) : undefined,
       });
+    }
+    return token().then(send).then(function (res) {
+      if (res.status !== 401) return res;
+      held = null;
+      return reused ? freshToken().then(send) : res;
     }).then(function (res) {
       var type = res.headers.get('content-type') || '';
       var read = type.indexOf('json') >= 0 ? res.json() : res.text();

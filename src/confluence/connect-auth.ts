@@ -3,6 +3,7 @@ import type { AddOn } from 'atlassian-connect-express';
 import { decodeSymmetric, SymmetricAlgorithm } from 'atlassian-jwt';
 import { AuthenticationError } from '../lib/errors';
 import { isSafeText, unsafeTextPath } from '../lib/safe-text';
+import { VerifiedTokens } from './verified-tokens';
 
 /** Who is calling: the installation (tenant) and the Atlassian account, both from a verified JWT. */
 export interface Principal {
@@ -105,7 +106,10 @@ function malformedTokenReason(token: unknown): string | null {
  * never get that far. A token with such claims was not minted by Confluence: 401, with a plain message.
  */
 export const refuseMalformedJwtClaims: RequestHandler = (req, _res, next) => {
+  const now = Math.floor(Date.now() / 1000);
   for (const token of tokensOf(req)) {
+    // A token verified before passed these checks then: the same text passes them again.
+    if (typeof token === 'string' && contextTokens.known(token, now)) continue;
     const reason = malformedTokenReason(token);
     if (reason) return next(new AuthenticationError(reason));
   }
@@ -183,6 +187,9 @@ export function contextJwt(addon: AddOn): RequestHandler[] {
   ];
 }
 
+/** Context tokens whose signature checked out, for the requests that bring them again (verified-tokens.ts). */
+const contextTokens = new VerifiedTokens<ContextClaims>();
+
 /** Confluence's context tokens live 15 minutes; a longer-lived one was not minted by it. */
 const CONTEXT_JWT_MAX_LIFETIME_S = 15 * 60;
 /** Tolerated difference between Confluence's clock and ours. */
@@ -221,7 +228,9 @@ async function verifyContextJwt(addon: AddOn, req: Request): Promise<{ principal
     throw new AuthenticationError('this API needs a context JWT from AP.context.getToken() in "Authorization: JWT …"');
   }
   const token = header.slice(4).trim();
-  const unverified = unverifiedClaims<ContextClaims>(token);
+  // Wall clock, as ACE and Confluence use: an injected test clock would not match the token's times.
+  const now = Math.floor(Date.now() / 1000);
+  const unverified = contextTokens.unchecked(token, now) ?? unverifiedClaims<ContextClaims>(token);
   const issuer = unverified.iss;
   // ACE's session tokens are issued by the app for a tenant (aud); Confluence's are issued by the tenant.
   if (typeof issuer !== 'string' || !issuer || issuer === addon.key) {
@@ -229,16 +238,16 @@ async function verifyContextJwt(addon: AddOn, req: Request): Promise<{ principal
   }
   const tenant = (await addon.settings.get('clientInfo', issuer)) as { sharedSecret?: string; baseUrl?: string } | null;
   if (!tenant?.sharedSecret) throw new AuthenticationError('the JWT names no installation');
-  const claims = signedClaims<ContextClaims>(token, tenant.sharedSecret);
+  const known = contextTokens.claims(token, tenant.sharedSecret, now);
+  const claims = known ?? signedClaims<ContextClaims>(token, tenant.sharedSecret);
   if (claims.qsh !== 'context-qsh') {
     throw new AuthenticationError('this API takes a context JWT (qsh "context-qsh"), not a token bound to another URL');
   }
-  // Wall clock, as ACE and Confluence use: an injected test clock would not match the token's times.
-  const now = Math.floor(Date.now() / 1000);
   if (typeof claims.exp !== 'number' || typeof claims.iat !== 'number') throw new AuthenticationError('the JWT needs iat and exp');
   if (claims.exp <= now) throw new AuthenticationError('the JWT has expired. Try reloading the page.');
   if (claims.iat > now + CLOCK_SKEW_S) throw new AuthenticationError('the JWT is issued in the future');
   if (claims.exp - claims.iat > CONTEXT_JWT_MAX_LIFETIME_S) throw new AuthenticationError('the JWT lives longer than a context JWT may');
+  if (!known) contextTokens.remember(token, tenant.sharedSecret, claims, claims.exp);
   const fromContext = claims.context?.user?.accountId;
   const accountId = typeof fromContext === 'string' ? fromContext : typeof claims.sub === 'string' ? claims.sub : '';
   return { principal: { clientKey: issuer, accountId, hostBaseUrl: tenant.baseUrl ?? '' }, context: claims.context };

@@ -85,6 +85,28 @@ const WAIT = { timeout: 30_000 };
     await page.close();
   }, 60_000);
 
+  it('the macro reuses its context token between calls, and asks for a fresh one when a call is refused (401)', async () => {
+    const page = await open(`/devhost/wiki/spaces/ENG/pages/${d.pages.onCall.id}?as=${as('alice')}`);
+    const minted: string[] = [];
+    page.on('request', (r) => void (r.url().includes('/devhost/api/context-token') && minted.push(r.url())));
+    await page.frameLocator('iframe').locator('[data-testid=state]').waitFor(WAIT);
+    const macro = page.frames().find((f) => f.url().startsWith(`${t.baseUrl}/macro?`))!;
+    const apiPath = `/api/pages/${d.pages.onCall.id}/workflows/${d.pages.onCall.macroIds[0]}`;
+    const get = () => macro.evaluate((p) => (globalThis as unknown as { Attest: { api(m: string, u: string): Promise<{ state?: unknown }> } }).Attest.api('GET', p).then((v) => typeof v.state), apiPath);
+    expect(await get()).toBe('string');
+    const held = minted.length;
+    expect(held).toBeGreaterThan(0);
+    expect([await get(), await get()]).toEqual(['string', 'string']);
+    expect(minted.length).toBe(held);
+    // Confluence refuses the token it holds (a reinstall, a clock apart): the call is made again with a fresh one.
+    let refused = 0;
+    await page.route(`**${apiPath}`, (route) => (refused++ === 0 ? route.fulfill({ status: 401, contentType: 'application/json', body: '{"error":{"message":"expired"}}' }) : route.continue()));
+    expect(await get()).toBe('string');
+    expect(refused).toBe(2);
+    expect(minted.length).toBe(held + 1);
+    await page.close();
+  }, 60_000);
+
   it('a space admin changes settings through the screen and sees the space dashboard', async () => {
     // a few workflows for the dashboard: the macros render once
     for (const key of ['releaseChecklist', 'adrQueue', 'postmortem'] as const) {

@@ -123,9 +123,18 @@ describe('signed install and JWT verification', () => {
       expect((await fetchWith(url, token)).status).toBe(401);
     });
 
+    /** Past authentication, a decision with no body is refused as bad input (400): nothing is asked of Confluence. */
+    const apiWith = (token: string) => request(app.baseUrl).post('/api/pages/100/workflows/m1/decisions').set('Authorization', `JWT ${token}`).send({});
+
     it('replaces the secret on reinstall: the old one stops working', async () => {
+      // A context token the app has already verified (and keeps, for the requests that bring it again).
+      const context = contextToken({ clientKey: tenant.clientKey, secret: tenant.sharedSecret, accountId: alice });
+      expect((await apiWith(context)).status).toBe(400);
+      expect((await apiWith(context)).status).toBe(400);
       const again = { ...tenant, sharedSecret: 'new-secret-0123456789-abcdefghijklmnop' };
       await signedInstall(again);
+      expect((await apiWith(context)).status).toBe(401);
+      expect((await apiWith(contextToken({ clientKey: tenant.clientKey, secret: again.sharedSecret, accountId: alice }))).status).toBe(400);
       const url = macroUrl('100');
       expect((await fetchWith(url, sign(url))).status).toBe(401);
       expect((await fetchWith(url, sign(url, { secret: again.sharedSecret }))).status).toBe(200);
@@ -134,6 +143,8 @@ describe('signed install and JWT verification', () => {
     });
 
     it('uninstall keeps the data but stops the tenant’s JWTs', async () => {
+      const context = contextToken({ clientKey: other.clientKey, secret: other.sharedSecret, accountId: alice });
+      expect((await apiWith(context)).status).toBe(400);
       const token = signer.installToken({ path: '/uninstalled', addonBaseUrl: app.baseUrl, clientKey: other.clientKey });
       const res = await install({ ...other, eventType: 'uninstalled' }, token, '/uninstalled');
       expect(res.status).toBe(204);
@@ -141,6 +152,7 @@ describe('signed install and JWT verification', () => {
       const url = macroUrl('100');
       const t = pageToken({ url, addonBaseUrl: app.baseUrl, clientKey: other.clientKey, secret: other.sharedSecret, accountId: alice });
       expect((await fetchWith(url, t)).status).toBe(401);
+      expect((await apiWith(context)).status).toBe(401);
     });
 
     it('refuses an unsigned uninstall', async () => {
