@@ -38,6 +38,6 @@ export function approvalsStores(db: Knex, deps: ApprovalsTxDeps): ApprovalsStore
   return {
     workflows: deps.store,
     transaction: withTransactional(db, approvalsTxIn(deps)).transaction,
-    decisionBatch: (work) => pipelinedTransaction(db, (tx) => work(decisionBatchIn(db, deps.audit, tx))),
+    decisionBatch: (work) => pipelinedTransaction(db, (tx) => work(decisionBatchIn(deps.audit, tx))),
   };
 }

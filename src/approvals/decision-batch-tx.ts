@@ -1,6 +1,5 @@
-import type { Knex } from 'knex';
 import type { AuditLog, LockedHead } from '../audit/audit-log';
-import { PipelinedTx, Statement, statementOf } from '../db/pipeline';
+import { PipelinedTx, Statement, valuesList } from '../db/pipeline';
 import { BatchRead, BatchWrites, DecisionBatchTx, DecisionChange, DecisionRequest, requestKey } from './approvals-ports';
 import type { Decision, Workflow } from './approvals-types';
 import { decisionOfJson, toWorkflow, workflowOfJson, WorkflowRow } from './workflow-rows';
@@ -15,21 +14,20 @@ type Rows = Array<Record<string, unknown>>;
 /**
  * A batch of decisions' statements (group commit, decision-apply.ts) in a transaction of two pipelines
  * (src/db/pipeline.ts): `BEGIN` with the reads and every lock, then the writes with the audit events and
- * `COMMIT`. Between the two the transaction holds its workflows and the tenant's audit head. `db` only
- * builds the SQL.
+ * `COMMIT`. Between the two the transaction holds its workflows and the tenant's audit head.
  *
  * The head is locked before the reads (and after the workflows and subjects: the order every transaction
  * takes them in), so a batch reads what every batch before it committed: the next batch of a tenant may be
  * sent while this one's commit is in flight (decision-batches.ts) and waits in PostgreSQL, not in Node.
  */
-export function decisionBatchIn(db: Knex, audit: AuditLog, tx: PipelinedTx): DecisionBatchTx {
+export function decisionBatchIn(audit: AuditLog, tx: PipelinedTx): DecisionBatchTx {
   let held: { head: LockedHead; refs: Map<string, string> } | null = null;
   return {
     async lockAndRead(clientKey, q) {
       const [createSubjects, refs] = audit.subjectStatements(clientKey, q.people);
-      const read = readAfterLocks(db, clientKey, q.macros, q.idempotencyKeys, q.pageIds);
+      const read = readAfterLocks(clientKey, q.macros, q.idempotencyKeys, q.pageIds);
       const { results, completedAt } = await tx.send([
-        lockByMacro(db, clientKey, q.macros),
+        lockByMacro(clientKey, q.macros),
         createSubjects,
         // Flushed on both sides, so that the head lock's wait shows apart from the statements around it.
         { ...refs, flush: true },
@@ -52,7 +50,7 @@ export function decisionBatchIn(db: Knex, audit: AuditLog, tx: PipelinedTx): Dec
       if (!held) throw new Error('a batch writes only after lockAndRead');
       if (!w.decisions.length) throw new Error('a batch writes at least one decision');
       const append = audit.appendStatement(clientKey, held.head, held.refs, w.events);
-      const { results } = await tx.commit([insertDecisions(db, clientKey, w), updateWorkflows(db, clientKey, w.changes), append.statement]);
+      const { results } = await tx.commit([insertDecisions(clientKey, w), updateWorkflows(clientKey, w.changes), append.statement]);
       append.counted();
       return { decisionIds: results[0], workflows: results[1] };
     },
@@ -61,15 +59,17 @@ export function decisionBatchIn(db: Knex, audit: AuditLog, tx: PipelinedTx): Dec
 
 /**
  * Locks the workflows named by (page, macro) until the transaction ends, in (page, macro) order — the order
- * `lockWorkflowsOfPage` takes a page's, so two transactions never wait for each other in a circle.
+ * `lockWorkflowsOfPage` takes a page's, so two transactions never wait for each other in a circle. The statements
+ * of a batch are written with their `$n` parameters here rather than through knex's builder, whose compilation cost
+ * the batch as much as a statement's round trip (issue 15); values are only ever parameters.
  */
-function lockByMacro(db: Knex, clientKey: string, macros: Macro[]): Statement<Workflow[]> {
-  const query = db<WorkflowRow>(WORKFLOWS)
-    .where({ client_key: clientKey })
-    .whereIn(['page_id', 'macro_id'], macros.map((m) => [m.pageId, m.macroId]))
-    .orderBy([{ column: 'page_id' }, { column: 'macro_id' }])
-    .forUpdate();
-  return statementOf(query, (rows) => rows.map((r) => toWorkflow(r as unknown as WorkflowRow)));
+function lockByMacro(clientKey: string, macros: Macro[]): Statement<Workflow[]> {
+  const pairs = valuesList(macros.map((m) => [m.pageId, m.macroId]), 2);
+  return {
+    text: `SELECT * FROM ${WORKFLOWS} WHERE client_key = $1 AND (page_id, macro_id) IN (VALUES ${pairs.sql}) ORDER BY page_id, macro_id FOR UPDATE`,
+    values: [clientKey, ...pairs.values],
+    read: (rows) => rows.map((r) => toWorkflow(r as unknown as WorkflowRow)),
+  };
 }
 
 /**
@@ -79,41 +79,40 @@ function lockByMacro(db: Knex, clientKey: string, macros: Macro[]): Statement<Wo
  * `pageIds` (unlocked, by page then macro).
  */
 function readAfterLocks(
-  db: Knex,
   clientKey: string,
   macros: Macro[],
   keys: string[],
   pageIds: string[],
 ): Statement<{ decisions: Map<string, Decision[]>; requests: Map<string, DecisionRequest>; pageWorkflows: Workflow[] }> {
-  const query = db.raw(
-    `SELECT
+  return {
+    // Its text is the same for every batch and its columns are JSON: parsed once per connection (src/db/pipeline.ts).
+    prepared: true,
+    text: `SELECT
        (SELECT coalesce(json_agg(x ORDER BY x.decided_at, x.id), '[]'::json) FROM (
           SELECT d.*, r.idempotency_key, r.request_hash
             FROM ${DECISIONS} d
             LEFT JOIN ${DECISION_REQUESTS} r
-              ON r.client_key = d.client_key AND r.decision_id = d.id AND r.idempotency_key = any(:keys::text[])
-           WHERE d.client_key = :ck AND d.workflow_id IN (
+              ON r.client_key = d.client_key AND r.decision_id = d.id AND r.idempotency_key = any($2::text[])
+           WHERE d.client_key = $1 AND d.workflow_id IN (
              SELECT w.id FROM ${WORKFLOWS} w
-              WHERE w.client_key = :ck AND (w.page_id, w.macro_id) IN (SELECT * FROM unnest(:macroPages::text[], :macroIds::text[])))) x) AS decisions,
+              WHERE w.client_key = $1 AND (w.page_id, w.macro_id) IN (SELECT * FROM unnest($3::text[], $4::text[])))) x) AS decisions,
        (SELECT coalesce(json_agg(to_jsonb(w) ORDER BY w.page_id, w.macro_id), '[]'::json)
-          FROM ${WORKFLOWS} w WHERE w.client_key = :ck AND w.page_id = any(:pages::text[])) AS page_workflows`,
-    { ck: clientKey, keys, macroPages: macros.map((m) => m.pageId), macroIds: macros.map((m) => m.macroId), pages: pageIds },
-  );
-  const statement = statementOf(query, (rows) => {
-    const r = rows[0] as { decisions: Rows; page_workflows: Rows };
-    const decisions = new Map<string, Decision[]>();
-    const requests = new Map<string, DecisionRequest>();
-    for (const { idempotency_key, request_hash, ...row } of r.decisions) {
-      const decision = decisionOfJson(row);
-      decisions.set(decision.workflowId, [...(decisions.get(decision.workflowId) ?? []), decision]);
-      if (typeof idempotency_key === 'string' && typeof request_hash === 'string') {
-        requests.set(requestKey(decision.workflowId, idempotency_key), { idempotencyKey: idempotency_key, requestHash: request_hash, decision });
+          FROM ${WORKFLOWS} w WHERE w.client_key = $1 AND w.page_id = any($5::text[])) AS page_workflows`,
+    values: [clientKey, keys, macros.map((m) => m.pageId), macros.map((m) => m.macroId), pageIds],
+    read: (rows) => {
+      const r = rows[0] as { decisions: Rows; page_workflows: Rows };
+      const decisions = new Map<string, Decision[]>();
+      const requests = new Map<string, DecisionRequest>();
+      for (const { idempotency_key, request_hash, ...row } of r.decisions) {
+        const decision = decisionOfJson(row);
+        decisions.set(decision.workflowId, [...(decisions.get(decision.workflowId) ?? []), decision]);
+        if (typeof idempotency_key === 'string' && typeof request_hash === 'string') {
+          requests.set(requestKey(decision.workflowId, idempotency_key), { idempotencyKey: idempotency_key, requestHash: request_hash, decision });
+        }
       }
-    }
-    return { decisions, requests, pageWorkflows: r.page_workflows.map(workflowOfJson) };
-  });
-  // Its text is the same for every batch and its columns are JSON: parsed once per connection (src/db/pipeline.ts).
-  return { ...statement, prepared: true };
+      return { decisions, requests, pageWorkflows: r.page_workflows.map(workflowOfJson) };
+    },
+  };
 }
 
 /**
@@ -121,57 +120,48 @@ function readAfterLocks(
  * ids in the order given. A multi-row insert takes the sequence's values row by row, so the k-th smallest id
  * is the k-th row's (what the requests' rows refer to).
  */
-function insertDecisions(db: Knex, clientKey: string, w: Pick<BatchWrites, 'decisions' | 'requests'>): Statement<number[]> {
-  const rows = w.decisions.map((d) => ({
-    client_key: clientKey,
-    workflow_id: d.workflowId,
-    approver_id: d.approverId,
-    decision: d.decision,
-    comment: d.comment,
-    page_version: d.pageVersion,
-    round: d.round,
-    via_groups: d.viaGroups,
-    decided_at: d.decidedAt,
-    delegate_id: d.delegateId,
-    delegation_id: d.delegationId,
-  }));
+function insertDecisions(clientKey: string, w: Pick<BatchWrites, 'decisions' | 'requests'>): Statement<number[]> {
+  const rows = valuesList(
+    w.decisions.map((d) => [d.workflowId, d.approverId, d.decision, d.comment, d.pageVersion, d.round, d.viaGroups, d.decidedAt, d.delegateId, d.delegationId]),
+    2,
+    '$1',
+  );
   const rs = w.requests;
-  const query = db
-    .with('d', db(DECISIONS).insert(rows).returning('id'))
-    .with('o', db.raw('SELECT id, row_number() OVER (ORDER BY id) AS n FROM d'))
-    .with(
-      'r',
-      db.raw(
-        `INSERT INTO ${DECISION_REQUESTS} (client_key, workflow_id, idempotency_key, request_hash, decision_id)
-         SELECT ?, u.workflow_id, u.idempotency_key, u.request_hash, o.id
-           FROM unnest(?::uuid[], ?::text[], ?::text[], ?::int[]) AS u(workflow_id, idempotency_key, request_hash, n) JOIN o ON o.n = u.n
-         RETURNING 1`,
-        [clientKey, rs.map((r) => w.decisions[r.decision].workflowId), rs.map((r) => r.idempotencyKey), rs.map((r) => r.requestHash), rs.map((r) => r.decision + 1)] as unknown as Knex.RawBinding[],
-      ),
-    )
-    .select('id')
-    .from('o')
-    .orderBy('n');
-  return statementOf(query, (rows) => rows.map((r) => Number(r.id)));
+  const n = rows.values.length + 2;
+  return {
+    text: `WITH d AS (
+        INSERT INTO ${DECISIONS} (client_key, workflow_id, approver_id, decision, comment, page_version, round, via_groups, decided_at, delegate_id, delegation_id)
+        VALUES ${rows.sql}
+        RETURNING id),
+      o AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM d),
+      r AS (
+        INSERT INTO ${DECISION_REQUESTS} (client_key, workflow_id, idempotency_key, request_hash, decision_id)
+        SELECT $1, u.workflow_id, u.idempotency_key, u.request_hash, o.id
+          FROM unnest($${n}::uuid[], $${n + 1}::text[], $${n + 2}::text[], $${n + 3}::int[]) AS u(workflow_id, idempotency_key, request_hash, n) JOIN o ON o.n = u.n
+        RETURNING 1)
+      SELECT id FROM o ORDER BY n`,
+    values: [clientKey, ...rows.values, rs.map((r) => w.decisions[r.decision].workflowId), rs.map((r) => r.idempotencyKey), rs.map((r) => r.requestHash), rs.map((r) => r.decision + 1)],
+    read: (rows) => rows.map((r) => Number(r.id)),
+  };
 }
 
 /**
  * What decisions change on their workflows, in one statement: the time of the last decision, and for a
  * settled outcome the state and when the approval was given and lapses. Reads the workflows as updated.
  */
-function updateWorkflows(db: Knex, clientKey: string, changes: DecisionChange[]): Statement<Workflow[]> {
-  const query = db.raw(
-    `UPDATE ${WORKFLOWS} w
+function updateWorkflows(clientKey: string, changes: DecisionChange[]): Statement<Workflow[]> {
+  return {
+    text: `UPDATE ${WORKFLOWS} w
         SET last_decision_at = u.last_decision_at,
             state = CASE WHEN u.settled THEN u.state ELSE w.state END,
             approved_at = CASE WHEN u.settled THEN u.approved_at ELSE w.approved_at END,
             expires_at = CASE WHEN u.settled THEN u.expires_at ELSE w.expires_at END,
             updated_at = now()
-       FROM unnest(?::uuid[], ?::timestamptz[], ?::boolean[], ?::text[], ?::timestamptz[], ?::timestamptz[])
+       FROM unnest($1::uuid[], $2::timestamptz[], $3::boolean[], $4::text[], $5::timestamptz[], $6::timestamptz[])
             AS u(id, last_decision_at, settled, state, approved_at, expires_at)
-      WHERE w.client_key = ? AND w.id = u.id
+      WHERE w.client_key = $7 AND w.id = u.id
       RETURNING w.*`,
-    [
+    values: [
       changes.map((c) => c.id),
       changes.map((c) => c.lastDecisionAt),
       changes.map((c) => c.settled !== null),
@@ -179,7 +169,7 @@ function updateWorkflows(db: Knex, clientKey: string, changes: DecisionChange[])
       changes.map((c) => c.settled?.approvedAt ?? null),
       changes.map((c) => c.settled?.expiresAt ?? null),
       clientKey,
-    ] as unknown as Knex.RawBinding[],
-  );
-  return statementOf(query, (rows) => rows.map((r) => toWorkflow(r as unknown as WorkflowRow)));
+    ],
+    read: (rows) => rows.map((r) => toWorkflow(r as unknown as WorkflowRow)),
+  };
 }

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { PersonalDataHolder, StoredAccount } from '../db/personal-data';
-import { Statement, statementOf } from '../db/pipeline';
+import { Statement, statementOf, valuesList } from '../db/pipeline';
 import { ChainRow, PG_AT_FORMAT } from './audit-format';
 
 const EVENTS = 'audit_events';
@@ -162,9 +162,12 @@ export class AuditStore implements PersonalDataHolder {
     return refsOf(await this.subjectRefsQuery(clientKey, accountIds));
   }
 
-  /** `findSubjectRefs` as a statement (at least one accountId). */
+  /**
+   * `findSubjectRefs` as a statement (at least one accountId). This and `insertSubjectsStatement` go with every
+   * batch of decisions: written with their parameters here, not compiled by knex's builder each time (issue 15).
+   */
   findSubjectRefsStatement(clientKey: string, accountIds: string[]): Statement<Map<string, string>> {
-    return statementOf(this.subjectRefsQuery(clientKey, accountIds), refsOf);
+    return { text: `SELECT account_id, ref FROM ${SUBJECTS} WHERE client_key = $1 AND account_id = any($2::text[])`, values: [clientKey, accountIds], read: refsOf, prepared: true };
   }
 
   private subjectRefsQuery(clientKey: string, accountIds: string[]) {
@@ -179,7 +182,12 @@ export class AuditStore implements PersonalDataHolder {
 
   /** `insertSubjects` as a statement (at least one subject). */
   insertSubjectsStatement(clientKey: string, subjects: NewSubject[]): Statement<void> {
-    return statementOf(this.insertSubjectsQuery(clientKey, subjects), () => undefined);
+    const rows = valuesList(subjects.map((s) => [s.accountId, s.salt, s.ref]), 2, '$1');
+    return {
+      text: `INSERT INTO ${SUBJECTS} (client_key, account_id, salt, ref) VALUES ${rows.sql} ON CONFLICT (client_key, account_id) DO NOTHING`,
+      values: [clientKey, ...rows.values],
+      read: () => undefined,
+    };
   }
 
   private insertSubjectsQuery(clientKey: string, subjects: NewSubject[]) {

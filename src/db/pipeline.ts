@@ -37,6 +37,26 @@ export function statementOf<T>(query: Knex.QueryBuilder | Knex.Raw, read: (rows:
   return { text: sql, values: bindings, read };
 }
 
+/**
+ * A multi-row `VALUES` list of positional parameters for a statement written by hand, numbered from `$first`
+ * (`($2, $3), ($4, $5)`), with the rows' values in that order; `lead` goes first in every row (a parameter the rows
+ * share, say `$1`). Values are only ever parameters, never SQL text.
+ */
+export function valuesList(rows: ReadonlyArray<readonly unknown[]>, first: number, lead = ''): { sql: string; values: unknown[] } {
+  const values: unknown[] = [];
+  const parts: string[] = [];
+  let n = first;
+  for (const row of rows) {
+    const params = lead ? [lead] : [];
+    for (const v of row) {
+      params.push(`$${n++}`);
+      values.push(v);
+    }
+    parts.push(`(${params.join(', ')})`);
+  }
+  return { sql: parts.join(', '), values };
+}
+
 type Results<S extends readonly Statement<unknown>[]> = { -readonly [K in keyof S]: S[K] extends Statement<infer R> ? R : never };
 
 interface PgWire {
