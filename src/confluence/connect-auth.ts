@@ -229,8 +229,7 @@ async function verifyContextJwt(addon: AddOn, req: Request): Promise<{ principal
   }
   const token = header.slice(4).trim();
   // Wall clock, as ACE and Confluence use: an injected test clock would not match the token's times.
-  const now = Math.floor(Date.now() / 1000);
-  const unverified = contextTokens.unchecked(token, now) ?? unverifiedClaims<ContextClaims>(token);
+  const unverified = contextTokens.unchecked(token, Math.floor(Date.now() / 1000)) ?? unverifiedClaims<ContextClaims>(token);
   const issuer = unverified.iss;
   // ACE's session tokens are issued by the app for a tenant (aud); Confluence's are issued by the tenant.
   if (typeof issuer !== 'string' || !issuer || issuer === addon.key) {
@@ -238,6 +237,7 @@ async function verifyContextJwt(addon: AddOn, req: Request): Promise<{ principal
   }
   const tenant = (await addon.settings.get('clientInfo', issuer)) as { sharedSecret?: string; baseUrl?: string } | null;
   if (!tenant?.sharedSecret) throw new AuthenticationError('the JWT names no installation');
+  const now = Math.floor(Date.now() / 1000);
   const known = contextTokens.claims(token, tenant.sharedSecret, now);
   const claims = known ?? signedClaims<ContextClaims>(token, tenant.sharedSecret);
   if (claims.qsh !== 'context-qsh') {
