@@ -72,6 +72,10 @@ export async function startExtraInstance(env: BenchEnv): Promise<ExtraInstance> 
   child.stdout!.on('data', (c: Buffer) => (out = (out + c.toString()).slice(-20_000)));
   child.stderr!.on('data', (c: Buffer) => (out = (out + c.toString()).slice(-20_000)));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  // A bench that fails (a request answered 500, say) exits without `stop`: its instances go with it, not on running.
+  const orphaned = () => child.exitCode === null && child.kill('SIGKILL');
+  process.once('exit', orphaned);
+  void exited.then(() => process.off('exit', orphaned));
   let stopping = false;
   // An instance that dies mid-run says why (its last output), instead of the clients' bare "socket hang up".
   child.once('exit', (code, signal) => {
