@@ -93,12 +93,12 @@ const WAIT = { timeout: 30_000 };
     const macro = page.frames().find((f) => f.url().startsWith(`${t.baseUrl}/macro?`))!;
     const apiPath = `/api/pages/${d.pages.onCall.id}/workflows/${d.pages.onCall.macroIds[0]}`;
     const get = () => macro.evaluate((p) => (globalThis as unknown as { Attest: { api(m: string, u: string): Promise<{ state?: unknown }> } }).Attest.api('GET', p).then((v) => typeof v.state), apiPath);
+    // After a call the macro holds a token (minted then, or before the listener was set): the next calls mint none.
     expect(await get()).toBe('string');
     const held = minted.length;
-    expect(held).toBeGreaterThan(0);
     expect([await get(), await get()]).toEqual(['string', 'string']);
     expect(minted.length).toBe(held);
-    // Confluence refuses the token it holds (a reinstall, a clock apart): the call is made again with a fresh one.
+    // The app refuses the token the macro holds (a reinstall, a clock apart): the call is made again with a fresh one.
     let refused = 0;
     await page.route(`**${apiPath}`, (route) => (refused++ === 0 ? route.fulfill({ status: 401, contentType: 'application/json', body: '{"error":{"message":"expired"}}' }) : route.continue()));
     expect(await get()).toBe('string');
