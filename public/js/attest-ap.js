@@ -23,15 +23,19 @@
       return t;
     });
   }
+  /* The token held, while it has more than a minute left; else null. */
+  function heldToken() {
+    return held && held.exp - Date.now() / 1000 > 60 ? held.token : null;
+  }
   function token() {
-    if (held && held.exp - Date.now() / 1000 > 60) return Promise.resolve(held.token);
-    return freshToken();
+    var t = heldToken();
+    return t ? Promise.resolve(t) : freshToken();
   }
   /* `headers`: extra request headers (the macro's Idempotency-Key). A failed request's error carries its
      status and, on 503/429, the seconds the server asked us to wait (Retry-After). A 401 to a reused token
      (a clock apart from Confluence's, a reinstall) is asked once more with a fresh one: nothing was done. */
   function api(method, url, body, headers) {
-    var reused = !!(held && held.exp - Date.now() / 1000 > 60);
+    var reused = heldToken() !== null;
     function send(t) {
       return fetch(url, {
         method: method,

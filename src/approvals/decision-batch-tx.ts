@@ -105,7 +105,9 @@ function readAfterLocks(
       const requests = new Map<string, DecisionRequest>();
       for (const { idempotency_key, request_hash, ...row } of r.decisions) {
         const decision = decisionOfJson(row);
-        decisions.set(decision.workflowId, [...(decisions.get(decision.workflowId) ?? []), decision]);
+        const list = decisions.get(decision.workflowId);
+        if (list) list.push(decision);
+        else decisions.set(decision.workflowId, [decision]);
         if (typeof idempotency_key === 'string' && typeof request_hash === 'string') {
           requests.set(requestKey(decision.workflowId, idempotency_key), { idempotencyKey: idempotency_key, requestHash: request_hash, decision });
         }
