@@ -33,6 +33,16 @@ export function registerProcessWide(config: Pick<Config, 'connectKeysUrl'>, stor
   hbs.registerHelper('eq', (a: unknown, b: unknown) => a === b);
 }
 
+/**
+ * The app's answers (the iframes' HTML, /api's JSON) hold people's names, comments and decisions: no browser or
+ * proxy cache keeps them (a shared computer's disk, an answer shown again after the user lost access to the page).
+ * A route may say otherwise after this; /public's files are cached as serve-static says.
+ */
+const neverStored: express.RequestHandler = (req, res, next) => {
+  if (!req.path.startsWith('/public/')) res.set('Cache-Control', 'no-store');
+  next();
+};
+
 /** Confluence shows our pages in iframes: frame-ancestors says who may, not X-Frame-Options. */
 function securityHeaders(config: Config): express.RequestHandler {
   const devOrigin = new URL(config.localBaseUrl).origin;
@@ -67,10 +77,14 @@ export function createHttpShell(config: Config, logger: Logger, metrics: Metrics
   app.set('env', config.isProduction ? 'production' : 'development');
   if (config.isProduction) app.set('trust proxy', true);
   app.disable('x-powered-by');
+  // No entity tags: a dynamic answer is never stored (neverStored), so a tag was only a SHA-1 of every body
+  // (~0.5 % of a decision's CPU in the app's profile, issue 15). /public keeps serve-static's own.
+  app.set('etag', false);
   app.use(securityHeaders(config));
   app.use(requestLogger(logger));
   app.use(metrics.httpMiddleware);
   app.use(withoutSessionTokens);
+  app.use(neverStored);
   app.use(express.json({ limit: '256kb' }));
   app.use(express.urlencoded({ extended: false, limit: '64kb' }));
   // Before ACE's routes (it mounts webhooks when configured) and ours: text no store can keep, and JWT claims

@@ -41,6 +41,24 @@ describe('who /api lets in', () => {
     expect(res.headers['x-acpt']).toBeUndefined();
   });
 
+  it('answers that no cache may keep, without entity tags; /public files stay cacheable', async () => {
+    const token = () => `JWT ${d.contextJwt(alice(), { pageId: page().id })}`;
+    const answers = [
+      await request(t.baseUrl).get(workflowPath()).set('Authorization', token()),
+      await decide((r) => r.set('Authorization', token())),
+      await request(t.baseUrl).get(d.macroUrl(alice(), page().id, page().macroIds[0]).slice(t.baseUrl.length)),
+    ];
+    expect(answers.map((r) => r.status)).toEqual([200, 201, 200]);
+    for (const res of answers) {
+      expect(res.headers['cache-control']).toBe('no-store');
+      expect(res.headers.etag).toBeUndefined();
+    }
+    const file = await request(t.baseUrl).get('/public/js/attest-ap.js');
+    expect(file.status).toBe(200);
+    expect(file.headers['cache-control']).not.toContain('no-store');
+    expect(file.headers.etag).toBeDefined();
+  });
+
   it('mints no X-acpt on module pages either', async () => {
     const res = await request(t.baseUrl).get(d.macroUrl(alice(), page().id, page().macroIds[0]).slice(t.baseUrl.length));
     expect(res.status).toBe(200);
