@@ -46,7 +46,10 @@ type WorkflowAndRequestRow = { workflow: Record<string, unknown>; asked_key: str
 
 /**
  * The workflows of `keys` in one statement, each with the decision recorded under its key's Idempotency-Key: a
- * text of constant form whatever the number of keys, and JSON columns, so it is kept prepared (src/db/pipeline.ts).
+ * text of constant form whatever the number of keys, and JSON columns, so it is kept prepared and planned once
+ * (src/db/pipeline.ts). Each key is looked up on its own (`LATERAL … LIMIT 1`: the key is unique), so that the one
+ * plan is the index lookup whatever the size of the table; joined to the keys, a plan made without their number
+ * scanned a tenant's few hundred workflows.
  */
 const WORKFLOWS_AND_REQUESTS = `
   SELECT to_jsonb(w) AS workflow, k.idempotency_key AS asked_key,
@@ -57,7 +60,8 @@ const WORKFLOWS_AND_REQUESTS = `
               WHERE r.client_key = w.client_key AND r.workflow_id = w.id AND r.idempotency_key = k.idempotency_key) x)
          END AS request
     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS k(client_key, page_id, macro_id, idempotency_key)
-    JOIN ${WORKFLOWS} w ON w.client_key = k.client_key AND w.page_id = k.page_id AND w.macro_id = k.macro_id`;
+   CROSS JOIN LATERAL (
+         SELECT * FROM ${WORKFLOWS} f WHERE f.client_key = k.client_key AND f.page_id = k.page_id AND f.macro_id = k.macro_id LIMIT 1) w`;
 
 /**
  * The workflows, decisions and decision requests in PostgreSQL. Reads without `trx` use the pool; the methods
@@ -74,9 +78,11 @@ export class ApprovalsStore implements WorkflowReads, PersonalDataHolder {
   constructor(private readonly db: Knex) {
     this.workflowReads = new CoalescedReads(keyId, async (keys) => {
       const column = (i: number) => keys.map((k) => k[i]);
-      const [found] = await pipelined(db, [
-        { text: WORKFLOWS_AND_REQUESTS, values: [column(0), column(1), column(2), column(3)], read: (rows) => rows as WorkflowAndRequestRow[], prepared: true },
-      ]);
+      const [found] = await pipelined(
+        db,
+        [{ text: WORKFLOWS_AND_REQUESTS, values: [column(0), column(1), column(2), column(3)], read: (rows) => rows as WorkflowAndRequestRow[], prepared: true }],
+        { genericPlans: true },
+      );
       return new Map(found.map((r) => [keyId([r.workflow.client_key as string, r.workflow.page_id as string, r.workflow.macro_id as string, r.asked_key]), r]));
     });
   }

@@ -38,6 +38,7 @@ export function approvalsStores(db: Knex, deps: ApprovalsTxDeps): ApprovalsStore
   return {
     workflows: deps.store,
     transaction: withTransactional(db, approvalsTxIn(deps)).transaction,
-    decisionBatch: (work) => pipelinedTransaction(db, (tx) => work(decisionBatchIn(deps.audit, tx))),
+    // Planned once per connection: each of the batch's statements looks its rows up by key (decision-batch-tx.ts).
+    decisionBatch: (work) => pipelinedTransaction(db, (tx) => work(decisionBatchIn(deps.audit, tx)), { genericPlans: true }),
   };
 }

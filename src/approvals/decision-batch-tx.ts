@@ -85,7 +85,8 @@ function readAfterLocks(
   pageIds: string[],
 ): Statement<{ decisions: Map<string, Decision[]>; requests: Map<string, DecisionRequest>; pageWorkflows: Workflow[] }> {
   return {
-    // Its text is the same for every batch and its columns are JSON: parsed once per connection (src/db/pipeline.ts).
+    // Its text is the same for every batch and its columns are JSON: parsed and planned once per connection
+    // (src/db/pipeline.ts); each (page, macro) is looked up on its own, so that the one plan is the index lookup.
     prepared: true,
     text: `SELECT
        (SELECT coalesce(json_agg(x ORDER BY x.decided_at, x.id), '[]'::json) FROM (
@@ -94,8 +95,9 @@ function readAfterLocks(
             LEFT JOIN ${DECISION_REQUESTS} r
               ON r.client_key = d.client_key AND r.decision_id = d.id AND r.idempotency_key = any($2::text[])
            WHERE d.client_key = $1 AND d.workflow_id IN (
-             SELECT w.id FROM ${WORKFLOWS} w
-              WHERE w.client_key = $1 AND (w.page_id, w.macro_id) IN (SELECT * FROM unnest($3::text[], $4::text[])))) x) AS decisions,
+             SELECT w.id FROM unnest($3::text[], $4::text[]) AS m(page_id, macro_id)
+              CROSS JOIN LATERAL (
+                    SELECT f.id FROM ${WORKFLOWS} f WHERE f.client_key = $1 AND f.page_id = m.page_id AND f.macro_id = m.macro_id LIMIT 1) w)) x) AS decisions,
        (SELECT coalesce(json_agg(to_jsonb(w) ORDER BY w.page_id, w.macro_id), '[]'::json)
           FROM ${WORKFLOWS} w WHERE w.client_key = $1 AND w.page_id = any($5::text[])) AS page_workflows`,
     values: [clientKey, keys, macros.map((m) => m.pageId), macros.map((m) => m.macroId), pageIds],

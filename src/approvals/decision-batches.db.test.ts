@@ -238,3 +238,25 @@ it('takes two round trips per batch: BEGIN with its reads and locks, COMMIT with
     await tdb.drop();
   }
 });
+
+it('plans its prepared statements once per connection, the workflow reads before the batch included', async () => {
+  const tdb = await createTestDatabase();
+  const one = tdb.pool(1); // every statement on one connection: what it prepared, and how it planned them, is visible
+  try {
+    await prepare(tdb.db);
+    const { service } = serviceOn(one, { maxBatch: 32, maxConcurrent: 1 });
+    for (let i = 0; i < 4; i++) {
+      await decide(service, approve('acc-dan', 'm-open', `plan-${i}`));
+      await decide(service, approve('acc-eve', 'm-open'));
+    }
+    const { rows } = await one.raw<{ rows: Array<{ statement: string; generic_plans: string; custom_plans: string }> }>('select statement, generic_plans, custom_plans from pg_prepared_statements');
+    const plans = rows.map((r) => ({ statement: r.statement.replace(/\s+/g, ' ').trim().slice(0, 40), generic: Number(r.generic_plans), custom: Number(r.custom_plans) }));
+    // The workflows read before the batch (with or without a key), and the batch's read under its locks.
+    expect(plans.filter((p) => p.generic >= 8).map((p) => p.statement)).toEqual(expect.arrayContaining(['SELECT to_jsonb(w) AS workflow, k.idempo', 'SELECT (SELECT coalesce(json_agg(x ORDER']));
+    // PostgreSQL's default makes five custom plans of a statement before it considers a generic one.
+    expect(plans.filter((p) => p.custom > 0)).toEqual([]);
+  } finally {
+    await one.destroy();
+    await tdb.drop();
+  }
+});

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { createTestDatabase, TestDatabase } from '../../test/helpers/database';
-import { pipelinedTransaction, Statement, statementOf } from './pipeline';
+import { pipelined, pipelinedTransaction, Statement, statementOf } from './pipeline';
 
 let tdb: TestDatabase;
 let db: Knex;
@@ -139,6 +139,50 @@ describe('pipelinedTransaction', () => {
         await expect(pipelinedTransaction(own, (tx) => tx.commit([counted(0, 0), insert(2), insert(2)]))).rejects.toThrow(/pipe_rows_pkey/);
         expect(await prepared()).toEqual([count.text]);
         expect(await pipelinedTransaction(own, async (tx) => (await tx.commit([insert(6), counted(1, 0)])).results)).toEqual([undefined, 2]);
+      });
+    });
+
+    describe('with genericPlans', () => {
+      // What the decisions' reads look like: rows by keys given as arrays (unnest), whose number a plan made
+      // without the values does not know.
+      const byIds: Statement<number[]> = {
+        text: 'select p.id from unnest($1::int[]) as k(id) join pipe_rows p on p.id = k.id order by p.id',
+        values: [],
+        read: (rows) => rows.map((r) => Number(r.id)),
+        prepared: true,
+      };
+      const lookUp = (ids: number[]): Statement<number[]> => ({ ...byIds, values: [ids] });
+      const setting: Statement<string> = { text: "select current_setting('plan_cache_mode') as mode", values: [], read: (rows) => String(rows[0].mode) };
+      const plans = async (own: Knex) =>
+        (await own.raw<{ rows: Array<{ generic_plans: string; custom_plans: string }> }>('select generic_plans, custom_plans from pg_prepared_statements where statement = ?', [byIds.text])).rows.map((r) => ({
+          generic: Number(r.generic_plans),
+          custom: Number(r.custom_plans),
+        }))[0];
+
+      it('are planned once per connection; by default PostgreSQL plans such a statement again on every call', async () => {
+        // A table with statistics, as autovacuum keeps them: a plan for an unknown number of keys then looks dearer
+        // than one for two, and PostgreSQL's default keeps making custom plans.
+        await db.raw('insert into pipe_rows (id) select generate_series(1, 2000)');
+        await db.raw('analyze pipe_rows');
+        await session(async (own) => {
+          for (let i = 0; i < 8; i++) expect(await pipelined(own, [lookUp([1, 3])])).toEqual([[1, 3]]);
+          expect(await plans(own)).toEqual({ generic: 0, custom: 8 });
+        });
+        await session(async (own) => {
+          for (let i = 0; i < 8; i++) expect(await pipelined(own, [lookUp([1, 3])], { genericPlans: true })).toEqual([[1, 3]]);
+          for (let i = 0; i < 4; i++) expect(await pipelinedTransaction(own, async (tx) => (await tx.commit([lookUp([2])])).results, { genericPlans: true })).toEqual([[2]]);
+          expect(await plans(own)).toEqual({ generic: 12, custom: 0 });
+        });
+      });
+
+      it('hold only for the pipeline\'s own transaction: the pooled connection keeps the default, also after an error', async () => {
+        expect(await pipelined(one, [setting], { genericPlans: true })).toEqual(['force_generic_plan']);
+        expect(await pipelinedTransaction(one, async (tx) => (await tx.commit([setting])).results, { genericPlans: true })).toEqual(['force_generic_plan']);
+        expect(await pipelined(one, [setting])).toEqual(['auto']);
+        await expect(pipelined(one, [insert(1), insert(1)], { genericPlans: true })).rejects.toThrow(/pipe_rows_pkey/);
+        expect(await ids()).toEqual([]);
+        expect(await pipelined(one, [setting, insert(2)])).toEqual(['auto', undefined]);
+        expect(await ids()).toEqual([2]);
       });
     });
   });

@@ -177,8 +177,24 @@ async function send<const S extends readonly Statement<unknown>[]>(client: PgCli
   return { results, completedAt: query.completedAt.slice(0, statements.length) };
 }
 
-/** `statements` in one round trip on a connection of `db`'s pool, outside any transaction (each in its own). */
-export async function pipelined<const S extends readonly Statement<unknown>[]>(db: Knex, statements: S): Promise<Results<S>> {
+/**
+ * How a pipeline's statements are planned. `genericPlans`: each prepared statement is planned once per connection
+ * (`SET LOCAL plan_cache_mode = force_generic_plan`, in a transaction of its own). PostgreSQL's default keeps
+ * planning a statement again on every call as long as its generic plan looks dearer than a custom one, and a plan
+ * without the values takes an array parameter for many rows: the decisions' workflow reads were planned on every
+ * call, which cost more than running them (issue 15, bench/README.md). Only for statements whose plan is good for
+ * any values (the one index lookup per key their text asks for).
+ */
+export interface PipelineOptions {
+  genericPlans?: boolean;
+}
+
+/**
+ * `statements` in one round trip on a connection of `db`'s pool, outside any transaction (each in its own); with
+ * `genericPlans`, together in one transaction, committed in the same round trip.
+ */
+export async function pipelined<const S extends readonly Statement<unknown>[]>(db: Knex, statements: S, opts: PipelineOptions = {}): Promise<Results<S>> {
+  if (opts.genericPlans) return pipelinedTransaction(db, async (tx) => (await tx.commit(statements)).results, opts);
   const client = (await db.client.acquireConnection()) as PgClient;
   try {
     announce(db, statements, false);
@@ -201,13 +217,13 @@ export interface PipelinedTx {
  * throws; a connection whose state is then unknown (the rollback failed, or the commit was sent and not
  * answered) is closed instead of going back to the pool.
  */
-export async function pipelinedTransaction<T>(db: Knex, work: (tx: PipelinedTx) => Promise<T>): Promise<T> {
+export async function pipelinedTransaction<T>(db: Knex, work: (tx: PipelinedTx) => Promise<T>, opts: PipelineOptions = {}): Promise<T> {
   const client = (await db.client.acquireConnection()) as PgClient;
   const state = { begun: false, ended: false };
   const sendOn = async <const S extends readonly Statement<unknown>[]>(statements: S, commit: boolean): Promise<Pipelined<S>> => {
     if (state.ended) throw new Error('this transaction has ended');
     if (!statements.length) throw new Error('pipeline needs at least one statement');
-    const begin = state.begun ? [] : [BEGIN];
+    const begin = state.begun ? [] : opts.genericPlans ? [BEGIN, GENERIC_PLANS] : [BEGIN];
     state.begun = true;
     if (commit) state.ended = true;
     announce(db, [...begin, ...statements], commit);
@@ -230,3 +246,4 @@ export async function pipelinedTransaction<T>(db: Knex, work: (tx: PipelinedTx) 
 }
 
 const BEGIN: Statement<void> = { text: 'BEGIN', values: [], read: () => undefined };
+const GENERIC_PLANS: Statement<void> = { text: 'SET LOCAL plan_cache_mode = force_generic_plan', values: [], read: () => undefined };
