@@ -2,7 +2,7 @@ import type { AuditLog, LockedHead } from '../audit/audit-log';
 import { PipelinedTx, Statement, valuesList } from '../db/pipeline';
 import { BatchRead, BatchWrites, DecisionBatchTx, DecisionChange, DecisionRequest, requestKey } from './approvals-ports';
 import type { Decision, Workflow } from './approvals-types';
-import { decisionOfJson, toWorkflow, workflowOfJson, WorkflowRow } from './workflow-rows';
+import { decisionOfJson, workflowOfJson } from './workflow-rows';
 
 const WORKFLOWS = 'workflows';
 const DECISIONS = 'decisions';
@@ -61,14 +61,17 @@ export function decisionBatchIn(audit: AuditLog, tx: PipelinedTx): DecisionBatch
  * Locks the workflows named by (page, macro) until the transaction ends, in (page, macro) order — the order
  * `lockWorkflowsOfPage` takes a page's, so two transactions never wait for each other in a circle. The statements
  * of a batch are written with their `$n` parameters here rather than through knex's builder, whose compilation cost
- * the batch as much as a statement's round trip (issue 15); values are only ever parameters.
+ * the batch as much as a statement's round trip (issue 15); values are only ever parameters. A text of constant
+ * form with one JSON column: kept prepared, so parsed and planned once per connection.
  */
 function lockByMacro(clientKey: string, macros: Macro[]): Statement<Workflow[]> {
-  const pairs = valuesList(macros.map((m) => [m.pageId, m.macroId]), 2);
   return {
-    text: `SELECT * FROM ${WORKFLOWS} WHERE client_key = $1 AND (page_id, macro_id) IN (VALUES ${pairs.sql}) ORDER BY page_id, macro_id FOR UPDATE`,
-    values: [clientKey, ...pairs.values],
-    read: (rows) => rows.map((r) => toWorkflow(r as unknown as WorkflowRow)),
+    prepared: true,
+    text: `SELECT to_jsonb(w) AS workflow FROM ${WORKFLOWS} w
+            WHERE w.client_key = $1 AND (w.page_id, w.macro_id) IN (SELECT * FROM unnest($2::text[], $3::text[]))
+            ORDER BY w.page_id, w.macro_id FOR UPDATE`,
+    values: [clientKey, macros.map((m) => m.pageId), macros.map((m) => m.macroId)],
+    read: (rows) => rows.map((r) => workflowOfJson(r.workflow as Record<string, unknown>)),
   };
 }
 
@@ -151,10 +154,12 @@ function insertDecisions(clientKey: string, w: Pick<BatchWrites, 'decisions' | '
 
 /**
  * What decisions change on their workflows, in one statement: the time of the last decision, and for a
- * settled outcome the state and when the approval was given and lapses. Reads the workflows as updated.
+ * settled outcome the state and when the approval was given and lapses. Reads the workflows as updated (as JSON,
+ * so that the statement stays prepared).
  */
 function updateWorkflows(clientKey: string, changes: DecisionChange[]): Statement<Workflow[]> {
   return {
+    prepared: true,
     text: `UPDATE ${WORKFLOWS} w
         SET last_decision_at = u.last_decision_at,
             state = CASE WHEN u.settled THEN u.state ELSE w.state END,
@@ -164,7 +169,7 @@ function updateWorkflows(clientKey: string, changes: DecisionChange[]): Statemen
        FROM unnest($1::uuid[], $2::timestamptz[], $3::boolean[], $4::text[], $5::timestamptz[], $6::timestamptz[])
             AS u(id, last_decision_at, settled, state, approved_at, expires_at)
       WHERE w.client_key = $7 AND w.id = u.id
-      RETURNING w.*`,
+      RETURNING to_jsonb(w) AS workflow`,
     values: [
       changes.map((c) => c.id),
       changes.map((c) => c.lastDecisionAt),
@@ -174,6 +179,6 @@ function updateWorkflows(clientKey: string, changes: DecisionChange[]): Statemen
       changes.map((c) => c.settled?.expiresAt ?? null),
       clientKey,
     ],
-    read: (rows) => rows.map((r) => toWorkflow(r as unknown as WorkflowRow)),
+    read: (rows) => rows.map((r) => workflowOfJson(r.workflow as Record<string, unknown>)),
   };
 }
