@@ -68,6 +68,7 @@ export async function startExtraInstance(env: BenchEnv): Promise<ExtraInstance> 
       LOG_LEVEL: process.env.BENCH_LOG ? 'warn' : 'silent',
       ATTEST_METRICS_TOKEN: BENCH_METRICS_TOKEN,
       ...(process.env.ATTEST_DECISION_BATCH ? { ATTEST_DECISION_BATCH: process.env.ATTEST_DECISION_BATCH } : {}),
+      ...(process.env.ATTEST_DECISION_LINGER_MS ? { ATTEST_DECISION_LINGER_MS: process.env.ATTEST_DECISION_LINGER_MS } : {}),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -147,7 +148,7 @@ export async function startBenchEnv(): Promise<BenchEnv> {
   server.keepAliveTimeout = 30_000;
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const config = loadConfig({ NODE_ENV: 'development', DATA_DIR: path.join(dir, 'data'), DATABASE_URL: dbUrl, AC_LOCAL_BASE_URL: baseUrl, LOG_LEVEL: 'silent', ATTEST_METRICS_TOKEN: BENCH_METRICS_TOKEN, ATTEST_DECISION_BATCH: process.env.ATTEST_DECISION_BATCH });
+  const config = loadConfig({ NODE_ENV: 'development', DATA_DIR: path.join(dir, 'data'), DATABASE_URL: dbUrl, AC_LOCAL_BASE_URL: baseUrl, LOG_LEVEL: 'silent', ATTEST_METRICS_TOKEN: BENCH_METRICS_TOKEN, ATTEST_DECISION_BATCH: process.env.ATTEST_DECISION_BATCH, ATTEST_DECISION_LINGER_MS: process.env.ATTEST_DECISION_LINGER_MS });
   process.env.CONNECT_KEYS_CDN_URL = `${baseUrl}/devhost/connect-keys`;
   const attest = await createApp({ config, db, logger: process.env.BENCH_LOG ? createLogger({ level: 'warn' }) : silentLogger() });
   server.on('request', attest.app);

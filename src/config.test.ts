@@ -41,6 +41,8 @@ describe('loadConfig', () => {
     [{ ATTEST_DECISION_BATCH: '0' }, /^ATTEST_DECISION_BATCH: must be the most decisions per transaction/],
     [{ ATTEST_DECISION_BATCH: '32,0' }, /^ATTEST_DECISION_BATCH: /],
     [{ ATTEST_DECISION_BATCH: 'lots' }, /^ATTEST_DECISION_BATCH: /],
+    [{ ATTEST_DECISION_LINGER_MS: '-1' }, /^ATTEST_DECISION_LINGER_MS: must be the longest wait in milliseconds/],
+    [{ ATTEST_DECISION_LINGER_MS: '5ms' }, /^ATTEST_DECISION_LINGER_MS: /],
   ])('names the variable and the problem: %j', (env, message) => {
     expect(() => loadConfig({ DATA_DIR: tmp(), ...env })).toThrow(message);
   });
@@ -89,11 +91,11 @@ describe('loadConfig', () => {
     expect(loadConfig({ DATA_DIR: tmp(), ATTEST_SIGNING_KEY: pem }).signingKey.asymmetricKeyType).toBe('ed25519');
   });
 
-  it('groups a tenant\'s decisions 32 to a transaction, one such transaction at a time, unless told otherwise', () => {
+  it('groups a tenant\'s decisions 32 to a transaction, one such transaction at a time, lingering up to 50 ms, unless told otherwise', () => {
     const dir = tmp();
-    expect(loadConfig({ DATA_DIR: dir }).decisionBatches).toEqual({ maxBatch: 32, maxConcurrent: 1 });
-    expect(loadConfig({ DATA_DIR: dir, ATTEST_DECISION_BATCH: '8,2' }).decisionBatches).toEqual({ maxBatch: 8, maxConcurrent: 2 });
-    // 1 turns group commit off: each decision alone, no limit on how many run at once.
-    expect(loadConfig({ DATA_DIR: dir, ATTEST_DECISION_BATCH: '1' }).decisionBatches).toEqual({ maxBatch: 1, maxConcurrent: Infinity });
+    expect(loadConfig({ DATA_DIR: dir }).decisionBatches).toEqual({ maxBatch: 32, maxConcurrent: 1, maxLingerMs: 50 });
+    expect(loadConfig({ DATA_DIR: dir, ATTEST_DECISION_BATCH: '8,2', ATTEST_DECISION_LINGER_MS: '0' }).decisionBatches).toEqual({ maxBatch: 8, maxConcurrent: 2, maxLingerMs: 0 });
+    // 1 turns group commit off: each decision alone, no limit on how many run at once, none waits for another.
+    expect(loadConfig({ DATA_DIR: dir, ATTEST_DECISION_BATCH: '1', ATTEST_DECISION_LINGER_MS: '20' }).decisionBatches).toEqual({ maxBatch: 1, maxConcurrent: Infinity, maxLingerMs: 0 });
   });
 });

@@ -41,9 +41,10 @@ export interface Config {
   /**
    * Group commit of a tenant's decisions (ATTEST_DECISION_BATCH, `max` or `max,concurrent`, default 32,1):
    * at most `max` decisions per transaction, at most `concurrent` (default 1) such transactions per tenant;
-   * `1` = each decision alone, without a limit.
+   * `1` = each decision alone, without a limit. `maxLingerMs` (ATTEST_DECISION_LINGER_MS, default 50, 0 = never):
+   * the longest a decision reaching an idle tenant waits for the tenant's decisions still being checked.
    */
-  decisionBatches: { maxBatch: number; maxConcurrent: number };
+  decisionBatches: { maxBatch: number; maxConcurrent: number; maxLingerMs: number };
 }
 
 /** The development signing key's file in DATA_DIR (created by the server's first start, never by the CLI). */
@@ -80,6 +81,7 @@ const ENV_KEYS = [
   'ATTEST_METRICS_TOKEN',
   'CONNECT_KEYS_CDN_URL',
   'ATTEST_DECISION_BATCH',
+  'ATTEST_DECISION_LINGER_MS',
 ] as const;
 
 type Env = Record<string, string | undefined>;
@@ -241,15 +243,19 @@ function metricsTokenOf(value: string | undefined): string | undefined {
 }
 
 /** Group commit of a tenant's decisions: `N` or `N,M` (at most N per transaction, M such transactions at once). */
-function decisionBatchesOf(value: string | undefined): Config['decisionBatches'] {
+function decisionBatchesOf(value: string | undefined, lingerRaw: string | undefined): Config['decisionBatches'] {
   const batchRaw = value ?? '32,1';
   const batchMatch = /^(\d{1,3})(?:,(\d{1,2}))?$/.exec(batchRaw);
   if (!batchMatch || Number(batchMatch[1]) < 1 || (batchMatch[2] !== undefined && Number(batchMatch[2]) < 1)) {
     throw new ConfigError('ATTEST_DECISION_BATCH', 'must be the most decisions per transaction, optionally with how many run at once: e.g. 32 or 32,2');
   }
   const maxBatch = Number(batchMatch[1]);
+  if (lingerRaw !== undefined && !/^\d{1,4}$/.test(lingerRaw)) {
+    throw new ConfigError('ATTEST_DECISION_LINGER_MS', `must be the longest wait in milliseconds (0 for none), got "${lingerRaw}"`);
+  }
   // `1` alone turns group commit off: each decision in its own transaction, as many at once as arrive.
-  return { maxBatch, maxConcurrent: batchMatch[2] !== undefined ? Number(batchMatch[2]) : maxBatch === 1 ? Infinity : 1 };
+  const maxLingerMs = maxBatch === 1 ? 0 : lingerRaw === undefined ? 50 : Number(lingerRaw);
+  return { maxBatch, maxConcurrent: batchMatch[2] !== undefined ? Number(batchMatch[2]) : maxBatch === 1 ? Infinity : 1, maxLingerMs };
 }
 
 function loadConfigWith(env: Env, keys: 'create'): Config;
@@ -318,6 +324,6 @@ function loadConfigWith(env: Env, keys: 'create' | 'existing'): Config | CliConf
       : devhost
         ? `${localBaseUrl}/devhost/connect-keys`
         : undefined,
-    decisionBatches: decisionBatchesOf(parsed.ATTEST_DECISION_BATCH),
+    decisionBatches: decisionBatchesOf(parsed.ATTEST_DECISION_BATCH, parsed.ATTEST_DECISION_LINGER_MS),
   };
 }

@@ -16,6 +16,7 @@ import { ApprovalsStore } from './approvals-store';
 import { approvalsStores, approvalsTxIn } from './approvals-tx-store';
 import type { ApprovalsTx } from './approvals-ports';
 import type { DelegationLookup } from './delegation';
+import type { BatchOptions } from './decision-batches';
 import type { SpacePolicyProvider } from './space-policy';
 
 /** Builds the approvals feature (the macro, its API, decisions) for the composition root: service, routes, duties. */
@@ -33,7 +34,7 @@ export function createApprovals(deps: {
   renderedViews?: RenderedViews;
   /** The macro's page JWT is checked against these (a cache invalidated by tenant changes). */
   tenants: TenantLookup;
-  decisionBatches?: { maxBatch: number; maxConcurrent: number };
+  decisionBatches?: BatchOptions;
   clock: Clock;
   logger: Logger;
 }): {

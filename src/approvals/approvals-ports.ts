@@ -7,6 +7,7 @@ import type { Transactional } from '../lib/transactional';
 import type { Decision, Workflow } from './approvals-types';
 import type { Delegation, DelegationLookup } from './delegation';
 import type { SpacePolicyProvider } from './space-policy';
+import type { BatchOptions } from './decision-batches';
 import type { RenderSnapshot } from '../view-cache/view-cache';
 import type { RenderedViews } from '../view-cache/rendered-views';
 
@@ -151,7 +152,8 @@ export interface ApprovalsDeps {
   renderedViews?: Pick<RenderedViews, 'get' | 'set'>;
   /**
    * Group commit of one tenant's decisions (issue 15): how many share a transaction at most, and how many
-   * such transactions of a tenant run at once. `{ maxBatch: 1 }` applies each decision alone.
+   * such transactions of a tenant run at once, and how long a lone decision may wait for others being checked.
+   * `{ maxBatch: 1 }` applies each decision alone.
    */
-  decisionBatches?: { maxBatch: number; maxConcurrent: number };
+  decisionBatches?: BatchOptions;
 }

@@ -7,7 +7,7 @@ import type { ApprovalsDeps, ApprovalsTx, DecisionRequest } from './approvals-po
 import type { Decision, Workflow } from './approvals-types';
 import type { DecisionInput, MacroParams, WorkflowView } from './approvals-view-types';
 import { ApprovalsViews } from './approvals-view';
-import { Batches, Settled } from './decision-batches';
+import { Batches, Settled, Ticket } from './decision-batches';
 import { DecisionApplier, DecisionJob, DecisionResult } from './decision-apply';
 import { dayOf, isActive } from './delegation';
 import { PageChanges, setPageArchived } from './page-changes';
@@ -42,7 +42,7 @@ export class ApprovalsService {
 
   constructor(private readonly deps: ApprovalsDeps) {
     const applier = new DecisionApplier(deps);
-    this.decisions = new Batches((clientKey, jobs, release) => applier.apply(clientKey, jobs, release), deps.decisionBatches ?? { maxBatch: 32, maxConcurrent: 1 });
+    this.decisions = new Batches((clientKey, jobs, release) => applier.apply(clientKey, jobs, release), deps.decisionBatches ?? { maxBatch: 32, maxConcurrent: 1, maxLingerMs: 50 });
     this.views = new ApprovalsViews(deps);
     this.setup = new WorkflowSetup(deps);
     this.pages = new PageChanges(deps);
@@ -227,6 +227,24 @@ export class ApprovalsService {
     viewedVersion: number | null = null,
     idempotencyKey: string | null = null,
   ): Promise<{ view: WorkflowView; replayed: boolean }> {
+    // Announced to the tenant's batches before its checks: a batch about to start alone may wait for it (Batches).
+    const ticket = this.decisions.coming(p.clientKey);
+    try {
+      return await this.checkAndDecide(ticket, p, pageId, macroId, input, viewedVersion, idempotencyKey);
+    } finally {
+      ticket.cancel();
+    }
+  }
+
+  private async checkAndDecide(
+    ticket: Ticket<DecisionJob, DecisionResult>,
+    p: Principal,
+    pageId: string,
+    macroId: string,
+    input: DecisionInput,
+    viewedVersion: number | null,
+    idempotencyKey: string | null,
+  ): Promise<{ view: WorkflowView; replayed: boolean }> {
     // Three questions asked at once, one wait instead of three (on a real site the permission answer a user's render
     // left is often past its 60 s by the time they decide, so that is a call to Confluence too); nothing is
     // answered, and nothing changed, before the permission is known:
@@ -266,7 +284,7 @@ export class ApprovalsService {
     const on = await this.views.actingFor(p, input.onBehalfOf ?? null, policy);
     const viaGroups = await this.views.listedGroupsOf(p.clientKey, on.accountId, current.groups);
 
-    const result = await this.decisions.submit(p.clientKey, { p, pageId, macroId, input, viewedVersion, idempotencyKey, requestHash, on, viaGroups, policy });
+    const result = await ticket.submit({ p, pageId, macroId, input, viewedVersion, idempotencyKey, requestHash, on, viaGroups, policy });
     if (result.kind === 'repeat') return { view: await this.replay(p, result.wf, result.earlier, requestHash, viewedVersion), replayed: true };
     const { wf, decisions, page } = result;
     this.deps.logger.info({ clientKey: p.clientKey, pageId, workflowId: wf.id, decision: input.decision, state: wf.state, delegationId: on.delegation?.id }, 'decision recorded');

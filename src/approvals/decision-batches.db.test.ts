@@ -10,6 +10,7 @@ import { ManualClock } from '../lib/clock';
 import { silentLogger } from '../lib/logger';
 import { ApprovalsService, DecisionInput } from './approvals-service';
 import { ApprovalsStore } from './approvals-store';
+import type { BatchOptions } from './decision-batches';
 import { approvalsStores } from './approvals-tx-store';
 import { DEFAULT_POLICY, SpacePolicyProvider } from './space-policy';
 
@@ -86,7 +87,7 @@ async function prepare(db: Knex): Promise<void> {
 }
 
 /** `onBatch`: told how many workflows each batch locks. */
-function serviceOn(db: Knex, decisionBatches: { maxBatch: number; maxConcurrent: number }, onBatch?: (workflows: number) => void) {
+function serviceOn(db: Knex, decisionBatches: BatchOptions, onBatch?: (workflows: number) => void) {
   const confluence = {
     readAccess: async () => 'granted',
     getPage: async () => PAGE,
@@ -140,12 +141,20 @@ it('leaves every table and the chain exactly as applying the same decisions one 
   const batches: number[] = []; // workflows locked by each batch
   const a = serviceOn(batched.db, { maxBatch: 32, maxConcurrent: 1 }, (n) => batches.push(n));
   const arrivals: Request[] = [];
-  const submit = (a.service as unknown as { decisions: { submit: (...args: unknown[]) => Promise<unknown> } }).decisions;
-  const realSubmit = submit.submit.bind(submit);
-  submit.submit = (key: unknown, job: unknown) => {
-    const j = job as { p: Principal; macroId: string; input: DecisionInput; idempotencyKey: string | null };
-    arrivals.push({ who: j.p.accountId, macroId: j.macroId, input: j.input, key: j.idempotencyKey ?? undefined });
-    return realSubmit(key, job);
+  // The order the batches receive the decisions in (each announced first as coming, then submitted through its ticket).
+  type Tickets = { coming: (key: string) => { submit: (job: unknown) => Promise<unknown>; cancel: () => void } };
+  const batcher = (a.service as unknown as { decisions: Tickets }).decisions;
+  const realComing = batcher.coming.bind(batcher);
+  batcher.coming = (key) => {
+    const ticket = realComing(key);
+    return {
+      cancel: ticket.cancel,
+      submit: (job) => {
+        const j = job as { p: Principal; macroId: string; input: DecisionInput; idempotencyKey: string | null };
+        arrivals.push({ who: j.p.accountId, macroId: j.macroId, input: j.input, key: j.idempotencyKey ?? undefined });
+        return ticket.submit(job);
+      },
+    };
   };
 
   // Hold one workflow so that the first batch waits and the others pile up behind it.
@@ -257,6 +266,35 @@ it('plans its prepared statements once per connection, the workflow reads before
     expect(plans.filter((p) => p.custom > 0)).toEqual([]);
   } finally {
     await one.destroy();
+    await tdb.drop();
+  }
+});
+
+it('announces each decision to the batches from its first check until it is submitted, refused, or replayed', async () => {
+  const tdb = await createTestDatabase();
+  try {
+    await prepare(tdb.db);
+    const { service } = serviceOn(tdb.db, { maxBatch: 32, maxConcurrent: 1, maxLingerMs: 50 });
+    const keys = (service as unknown as { decisions: { keys: Map<string, { coming: number }> } }).decisions.keys;
+    // Confluence answers acc-eve's permission check only when the test says so.
+    let answer!: () => void;
+    const held = new Promise<void>((resolve) => (answer = resolve));
+    const confluence = (service as unknown as { deps: { confluence: { readAccess: (ck: string, page: string, who: string) => Promise<string> } } }).deps.confluence;
+    confluence.readAccess = async (_ck, _page, who) => (who === 'acc-eve' ? held.then(() => 'granted') : 'granted');
+
+    const waiting = decide(service, approve('acc-eve', 'm-open', 'key-eve'));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(keys.get(CK)?.coming).toBe(1);
+    answer();
+    expect((await waiting).replayed).toBe(false);
+    expect(keys.size).toBe(0);
+
+    // The same key again: answered with the recorded decision before the batches; refused before them; recorded.
+    expect((await decide(service, approve('acc-eve', 'm-open', 'key-eve'))).replayed).toBe(true);
+    await expect(decide(service, { ...reject('acc-dan', 'm-open'), input: { decision: 'reject', comment: ' ', pageVersion: 3 } })).rejects.toThrow('needs a comment');
+    await expect(decide(service, approve('acc-dan', 'm-nowhere'))).rejects.toThrow('no approval workflow');
+    expect(keys.size).toBe(0);
+  } finally {
     await tdb.drop();
   }
 });

@@ -115,4 +115,122 @@ describe('Batches (group commit of one key’s jobs)', () => {
     calls[3].finish();
     expect(await Promise.all(answers)).toEqual(['done 1', 'done 2', 'done 3', 'done 4']);
   });
+
+  describe('jobs announced as coming (a lone job lingers for them)', () => {
+    // Fake timers make the clock (performance.now) and the linger's timeout the test's; ticks stay real.
+    beforeEach(() => jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask'] }));
+    afterEach(() => jest.useRealTimers());
+
+    /** Batches whose batches took `ms` lately (one batch run for that long: its moving average is ms / 8). */
+    async function primed(opts: { maxBatch: number; maxLingerMs: number }, ms = 800) {
+      const { calls, run } = controlledRun();
+      const batches = new Batches(run, { maxConcurrent: 1, ...opts });
+      const first = batches.submit('a', 0);
+      await tick();
+      await jest.advanceTimersByTimeAsync(ms);
+      calls[0].finish();
+      await first;
+      await tick();
+      return { calls, batches };
+    }
+    const started = (calls: Array<{ jobs: number[] }>) => calls.slice(1).map((c) => c.jobs);
+
+    it('waits for the announced jobs and runs them in one batch', async () => {
+      const { calls, batches } = await primed({ maxBatch: 10, maxLingerMs: 1000 });
+      const [one, two, three] = [batches.coming('a'), batches.coming('a'), batches.coming('a')];
+      const answers = [one.submit(1)];
+      await jest.advanceTimersByTimeAsync(50);
+      expect(started(calls)).toEqual([]);
+      answers.push(three.submit(3));
+      await tick();
+      expect(started(calls)).toEqual([]);
+      answers.push(two.submit(2));
+      await tick();
+      // The last one came: no waiting for the timeout.
+      expect(started(calls)).toEqual([[1, 3, 2]]);
+      calls[1].finish();
+      expect(await Promise.all(answers)).toEqual(['done 1', 'done 3', 'done 2']);
+    });
+
+    it('waits no longer than recent batches took, nor than maxLingerMs', async () => {
+      const slow = await primed({ maxBatch: 10, maxLingerMs: 1000 }, 800);
+      slow.batches.coming('a');
+      const first = slow.batches.coming('a').submit(1);
+      await jest.advanceTimersByTimeAsync(99);
+      expect(started(slow.calls)).toEqual([]);
+      await jest.advanceTimersByTimeAsync(1);
+      expect(started(slow.calls)).toEqual([[1]]);
+      slow.calls[1].finish();
+      await first;
+
+      const capped = await primed({ maxBatch: 10, maxLingerMs: 20 }, 800);
+      capped.batches.coming('a');
+      capped.batches.coming('a').submit(1);
+      await jest.advanceTimersByTimeAsync(19);
+      expect(started(capped.calls)).toEqual([]);
+      await jest.advanceTimersByTimeAsync(1);
+      expect(started(capped.calls)).toEqual([[1]]);
+    });
+
+    it('starts at once when the coming ones are cancelled, the batch is full, a batch runs, or lingering is off', async () => {
+      const cancelled = await primed({ maxBatch: 10, maxLingerMs: 1000 });
+      const gone = cancelled.batches.coming('a');
+      cancelled.batches.coming('a').submit(1);
+      await tick();
+      expect(started(cancelled.calls)).toEqual([]);
+      gone.cancel();
+      await tick();
+      expect(started(cancelled.calls)).toEqual([[1]]);
+
+      const full = await primed({ maxBatch: 2, maxLingerMs: 1000 });
+      const tickets = [1, 2, 3].map(() => full.batches.coming('a'));
+      tickets[0].submit(1);
+      tickets[1].submit(2);
+      await tick();
+      expect(started(full.calls)).toEqual([[1, 2]]);
+      // A batch runs: the third waits for its release, not for a linger.
+      tickets[2].submit(3);
+      await tick();
+      expect(started(full.calls)).toEqual([[1, 2]]);
+      full.calls[1].finish();
+      await tick();
+      expect(started(full.calls)).toEqual([[1, 2], [3]]);
+
+      const off = await primed({ maxBatch: 10, maxLingerMs: 0 });
+      off.batches.coming('a');
+      off.batches.coming('a').submit(1);
+      await tick();
+      expect(started(off.calls)).toEqual([[1]]);
+    });
+
+    it('never lingers before a batch has run (nothing says how long one takes yet)', async () => {
+      const { calls, run } = controlledRun();
+      const batches = new Batches(run, { maxBatch: 10, maxConcurrent: 1, maxLingerMs: 1000 });
+      batches.coming('a');
+      batches.coming('a').submit(1);
+      await tick();
+      expect(calls.map((c) => c.jobs)).toEqual([[1]]);
+    });
+
+    it('counts a ticket once: cancelling after its submit changes nothing, a second submit is refused', async () => {
+      const { calls, batches } = await primed({ maxBatch: 10, maxLingerMs: 1000 });
+      const one = batches.coming('a');
+      const answer = one.submit(1);
+      one.cancel();
+      await expect(one.submit(9)).rejects.toThrow('already used');
+      await tick();
+      expect(started(calls)).toEqual([[1]]);
+      calls[1].finish();
+      await answer;
+      await tick();
+      // One other is coming: the next lone job waits for it (it would not if the cancel above had counted too).
+      const [two, three] = [batches.coming('a'), batches.coming('a')];
+      two.submit(2);
+      await jest.advanceTimersByTimeAsync(5);
+      expect(started(calls)).toEqual([[1]]);
+      three.submit(3);
+      await tick();
+      expect(started(calls)).toEqual([[1], [2, 3]]);
+    });
+  });
 });

@@ -1,6 +1,23 @@
 /** One job's outcome inside a batch: its own answer or its own error. */
 export type Settled<R> = { ok: true; value: R } | { ok: false; error: unknown };
 
+export interface BatchOptions {
+  maxBatch: number;
+  maxConcurrent: number;
+  /**
+   * The longest a job arriving at an idle key waits for the jobs announced as coming (`coming`), in ms; 0 (the
+   * default) never waits. The wait is also never longer than batches have lately taken.
+   */
+  maxLingerMs?: number;
+}
+
+/** A job announced before it is ready (its checks are still running): submit it, or cancel once it will not come. */
+export interface Ticket<J, R> {
+  submit(job: J): Promise<R>;
+  /** Nothing once the job was submitted; call it in a `finally`. */
+  cancel(): void;
+}
+
 interface Waiting<J, R> {
   job: J;
   resolve(value: R): void;
@@ -10,34 +27,98 @@ interface Waiting<J, R> {
 interface KeyState<J, R> {
   waiting: Array<Waiting<J, R>>;
   running: number;
+  /** Jobs announced and neither submitted nor cancelled. */
+  coming: number;
+  /** Set while the waiting jobs linger for the coming ones. */
+  linger: ReturnType<typeof setTimeout> | null;
 }
 
 /**
  * Group commit: jobs of one key (a tenant) that arrive while earlier batches of that key are running wait,
- * and the next batch takes all of them (up to `maxBatch`) — no timer, so a lone job starts at once and a
- * burst shares one transaction. At most `maxConcurrent` batches of a key run at a time (one can prepare
- * while another holds the tenant's head lock). `run` answers each job of the batch in order; if it throws,
- * every job of that batch gets its error. A run that calls `release` stops counting as running from then on
- * (for decisions: once its commit is sent, the next batch may go and wait for the locks in the database).
+ * and the next batch takes all of them (up to `maxBatch`), so a burst shares one transaction. At most
+ * `maxConcurrent` batches of a key run at a time (one can prepare while another holds the tenant's head lock).
+ * `run` answers each job of the batch in order; if it throws, every job of that batch gets its error. A run that
+ * calls `release` stops counting as running from then on (for decisions: once its commit is sent, the next batch
+ * may go and wait for the locks in the database).
+ *
+ * A job arriving while no batch of its key runs starts at once, unless other jobs of the key were announced
+ * (`coming`) and are still on their way: then it lingers until they have all come, the batch is full, or
+ * `maxLingerMs` has passed — and never longer than recent batches (of any key) took, since a batch started alone
+ * would keep the ones coming waiting about that long anyway (issue 15, bench/README.md: 32 clients' decisions
+ * reached the batches one first and the rest a few milliseconds later, and a third of the batches held one).
  */
 export class Batches<J, R> {
   private readonly keys = new Map<string, KeyState<J, R>>();
+  /** How long batches took lately (ms, a moving average from start to finish): the bound of a linger. */
+  private recentRunMs = 0;
 
   constructor(
     private readonly run: (key: string, jobs: J[], release: () => void) => Promise<Array<Settled<R>>>,
-    private readonly opts: { maxBatch: number; maxConcurrent: number },
+    private readonly opts: BatchOptions,
   ) {
     if (!(opts.maxBatch >= 1 && opts.maxConcurrent >= 1)) throw new Error('batches need maxBatch and maxConcurrent of at least 1');
+    if (!((opts.maxLingerMs ?? 0) >= 0)) throw new Error('batches need a maxLingerMs of 0 or more');
   }
 
   /** Settles once the job's batch has finished (for decisions: after its commit). */
   submit(key: string, job: J): Promise<R> {
-    return new Promise<R>((resolve, reject) => {
-      let state = this.keys.get(key);
-      if (!state) this.keys.set(key, (state = { waiting: [], running: 0 }));
-      state.waiting.push({ job, resolve, reject });
-      this.pump(key, state);
-    });
+    return new Promise<R>((resolve, reject) => this.arrive(key, this.stateOf(key), { job, resolve, reject }));
+  }
+
+  /** Announces a job of `key` that is on its way, so that a batch about to start alone may wait for it. */
+  coming(key: string): Ticket<J, R> {
+    const state = this.stateOf(key);
+    state.coming++;
+    let pending = true;
+    const gone = () => {
+      if (!pending) return false;
+      pending = false;
+      state.coming--;
+      return true;
+    };
+    return {
+      submit: (job) => {
+        if (!gone()) return Promise.reject(new Error('this ticket was already used'));
+        return new Promise<R>((resolve, reject) => this.arrive(key, state, { job, resolve, reject }));
+      },
+      cancel: () => {
+        if (!gone()) return;
+        if (state.linger && !state.coming) this.endLinger(key, state);
+        this.dropIfIdle(key, state);
+      },
+    };
+  }
+
+  private stateOf(key: string): KeyState<J, R> {
+    let state = this.keys.get(key);
+    if (!state) this.keys.set(key, (state = { waiting: [], running: 0, coming: 0, linger: null }));
+    return state;
+  }
+
+  private arrive(key: string, state: KeyState<J, R>, waiting: Waiting<J, R>): void {
+    state.waiting.push(waiting);
+    const full = state.waiting.length >= this.opts.maxBatch;
+    if (state.linger) {
+      if (!state.coming || full) this.endLinger(key, state);
+      return;
+    }
+    const lingerMs = Math.min(this.opts.maxLingerMs ?? 0, this.recentRunMs);
+    if (!state.running && state.coming && !full && lingerMs >= 1) {
+      state.linger = setTimeout(() => this.endLinger(key, state), lingerMs);
+      return;
+    }
+    this.pump(key, state);
+  }
+
+  private endLinger(key: string, state: KeyState<J, R>): void {
+    if (state.linger) clearTimeout(state.linger);
+    state.linger = null;
+    this.pump(key, state);
+  }
+
+  /** A key's state goes once nothing runs, waits or is coming; a batch still finishing keeps its own (see pump). */
+  private dropIfIdle(key: string, state: KeyState<J, R>): void {
+    if (!state.running && !state.waiting.length && !state.coming && this.keys.get(key) === state) this.keys.delete(key);
   }
 
   /**
@@ -55,6 +136,7 @@ export class Batches<J, R> {
         state.running--;
         this.pump(key, state);
       };
+      const started = performance.now();
       this.run(
         key,
         batch.map((w) => w.job),
@@ -65,8 +147,9 @@ export class Batches<J, R> {
           (err) => batch.forEach((w) => w.reject(err)),
         )
         .finally(() => {
+          this.recentRunMs += (performance.now() - started - this.recentRunMs) / 8;
           release();
-          if (!state.running && !state.waiting.length && this.keys.get(key) === state) this.keys.delete(key);
+          this.dropIfIdle(key, state);
         });
     }
   }
