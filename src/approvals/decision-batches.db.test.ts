@@ -289,7 +289,8 @@ it('announces each decision to the batches from its first check until it is subm
     expect((await waiting).replayed).toBe(false);
     expect(keys.size).toBe(0);
 
-    // The same key again: answered with the recorded decision before the batches; refused before them; recorded.
+    // The same key again (answered with the recorded decision before the batches), a rejection without a comment and
+    // an unknown workflow (refused before them): none leaves its ticket behind.
     expect((await decide(service, approve('acc-eve', 'm-open', 'key-eve'))).replayed).toBe(true);
     await expect(decide(service, { ...reject('acc-dan', 'm-open'), input: { decision: 'reject', comment: ' ', pageVersion: 3 } })).rejects.toThrow('needs a comment');
     await expect(decide(service, approve('acc-dan', 'm-nowhere'))).rejects.toThrow('no approval workflow');
