@@ -90,17 +90,20 @@ function readAfterLocks(
   return {
     // Its text is the same for every batch and its columns are JSON: parsed and planned once per connection
     // (src/db/pipeline.ts); each (page, macro) is looked up on its own, so that the one plan is the index lookup.
+    // The decisions are read per workflow found (LATERAL), never the other way round: a plan made while the table
+    // looked empty (a new install, before autovacuum's ANALYZE) otherwise read every decision of the tenant and
+    // looked each one's workflow up among the keys — 5.5 s a call over 40,000 decisions, against 0.28 s this way
+    // (a probe, not committed; 0.03 s either way once analysed, when the plan is made again).
     prepared: true,
     text: `SELECT
        (SELECT coalesce(json_agg(x ORDER BY x.decided_at, x.id), '[]'::json) FROM (
           SELECT d.*, r.idempotency_key, r.request_hash
-            FROM ${DECISIONS} d
+            FROM unnest($3::text[], $4::text[]) AS m(page_id, macro_id)
+           CROSS JOIN LATERAL (
+                 SELECT f.id FROM ${WORKFLOWS} f WHERE f.client_key = $1 AND f.page_id = m.page_id AND f.macro_id = m.macro_id LIMIT 1) w
+           CROSS JOIN LATERAL (SELECT * FROM ${DECISIONS} e WHERE e.client_key = $1 AND e.workflow_id = w.id) d
             LEFT JOIN ${DECISION_REQUESTS} r
-              ON r.client_key = d.client_key AND r.decision_id = d.id AND r.idempotency_key = any($2::text[])
-           WHERE d.client_key = $1 AND d.workflow_id IN (
-             SELECT w.id FROM unnest($3::text[], $4::text[]) AS m(page_id, macro_id)
-              CROSS JOIN LATERAL (
-                    SELECT f.id FROM ${WORKFLOWS} f WHERE f.client_key = $1 AND f.page_id = m.page_id AND f.macro_id = m.macro_id LIMIT 1) w)) x) AS decisions,
+              ON r.client_key = d.client_key AND r.decision_id = d.id AND r.idempotency_key = any($2::text[])) x) AS decisions,
        (SELECT coalesce(json_agg(to_jsonb(w) ORDER BY w.page_id, w.macro_id), '[]'::json)
           FROM ${WORKFLOWS} w WHERE w.client_key = $1 AND w.page_id = any($5::text[])) AS page_workflows`,
     values: [clientKey, keys, macros.map((m) => m.pageId), macros.map((m) => m.macroId), pageIds],
