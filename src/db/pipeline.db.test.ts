@@ -175,6 +175,50 @@ describe('pipelinedTransaction', () => {
         });
       });
 
+      it('are planned again once parsed longer ago than replanAfterMs: a plan made on an empty table ends', async () => {
+        // A table analysed while empty, then filled, and not analysed again (autovacuum's first ANALYZE has not come).
+        await db.raw('create table plan_rows (id int primary key, k int not null) with (autovacuum_enabled = false)');
+        await db.raw('create index plan_rows_k on plan_rows (k)');
+        await db.raw('analyze plan_rows');
+        const byK: Statement<number> = { text: 'select count(*)::int as n from plan_rows where k = $1::int', values: [], read: (rows) => Number(rows[0].n), prepared: true };
+        const ofK = (k: number): Statement<number> => ({ ...byK, values: [k] });
+        const prepared = async (own: Knex) =>
+          (await own.raw<{ rows: Array<{ name: string; at: Date }> }>('select name, prepare_time as at from pg_prepared_statements where statement = ?', [byK.text])).rows;
+        /** The plan the connection holds for the statement (its generic plan, as the pipeline runs it). */
+        const plan = (own: Knex) =>
+          own.transaction(async (trx) => {
+            const [{ name }] = await prepared(trx);
+            await trx.raw('set local plan_cache_mode = force_generic_plan');
+            const rows = (await trx.raw<{ rows: Array<{ 'QUERY PLAN': string }> }>(`explain execute ${name}(1)`)).rows;
+            return rows.map((r) => r['QUERY PLAN']).join('\n');
+          });
+        try {
+          await session(async (own) => {
+            expect(await pipelined(own, [ofK(1)], { genericPlans: true })).toEqual([0]);
+            await db.raw('insert into plan_rows select i, i % 1000 from generate_series(1, 40000) as i');
+            // Within the default minute: the plan made for an empty table, every row read.
+            expect(await pipelined(own, [ofK(1)], { genericPlans: true })).toEqual([40]);
+            expect(await plan(own)).toMatch(/Seq Scan on plan_rows/);
+            const [first] = await prepared(own);
+            expect(await pipelined(own, [ofK(1)], { genericPlans: true, replanAfterMs: 0 })).toEqual([40]);
+            // Closed and parsed again under its name (one statement, made later), and planned for 40,000 rows.
+            const [second, ...more] = await prepared(own);
+            expect(more).toEqual([]);
+            expect(second.name).toBe(first.name);
+            expect(second.at.getTime()).toBeGreaterThan(first.at.getTime());
+            expect(await plan(own)).toMatch(/Index (Only )?Scan|Bitmap Index Scan/);
+            // Kept while younger than replanAfterMs, parsed again once older.
+            expect(await pipelined(own, [ofK(2)], { genericPlans: true, replanAfterMs: 60_000 })).toEqual([40]);
+            expect((await prepared(own))[0].at).toEqual(second.at);
+            await new Promise((resolve) => setTimeout(resolve, 60));
+            expect(await pipelined(own, [ofK(2)], { genericPlans: true, replanAfterMs: 50 })).toEqual([40]);
+            expect((await prepared(own))[0].at.getTime()).toBeGreaterThan(second.at.getTime());
+          });
+        } finally {
+          await db.raw('drop table plan_rows');
+        }
+      });
+
       it('hold only for the pipeline\'s own transaction: the pooled connection keeps the default, also after an error', async () => {
         expect(await pipelined(one, [setting], { genericPlans: true })).toEqual(['force_generic_plan']);
         expect(await pipelinedTransaction(one, async (tx) => (await tx.commit([setting])).results, { genericPlans: true })).toEqual(['force_generic_plan']);

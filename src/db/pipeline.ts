@@ -22,6 +22,22 @@ export interface Statement<T> {
   prepared?: boolean;
 }
 
+/** When each prepared statement was parsed on a connection (performance.now()). */
+const parseTimes = new WeakMap<object, Map<string, number>>();
+
+function parsedAt(connection: object): Map<string, number> {
+  let times = parseTimes.get(connection);
+  if (!times) parseTimes.set(connection, (times = new Map()));
+  return times;
+}
+
+/** `text` is prepared as `name` on the connection, parsed less than `maxAgeMs` ago. */
+function isFresh(connection: PgWire, name: string, text: string, maxAgeMs: number): boolean {
+  if (connection.parsedStatements[name] !== text) return false;
+  const at = parsedAt(connection).get(name);
+  return at !== undefined && performance.now() - at < maxAgeMs;
+}
+
 /** Each prepared text's name: the same on every connection, from the text itself. */
 const preparedNames = new Map<string, string>();
 
@@ -62,6 +78,7 @@ type Results<S extends readonly Statement<unknown>[]> = { -readonly [K in keyof 
 interface PgWire {
   /** node-postgres's record of the statements prepared on this connection (name → text). */
   parsedStatements: Record<string, string>;
+  close(msg: { type: 'S'; name: string }): void;
   on(event: 'parseComplete', listener: () => void): void;
   off(event: 'parseComplete', listener: () => void): void;
   parse(msg: { text: string; name: string; types: unknown[] }): void;
@@ -89,6 +106,7 @@ class PipelinedQuery extends Query {
   constructor(
     private readonly statements: readonly Statement<unknown>[],
     private readonly commit: boolean,
+    private readonly replanAfterMs: number,
     callback: (err: Error | undefined, res: unknown) => void,
   ) {
     super({ text: statements[0].text, values: [], queryMode: 'extended', callback } as never);
@@ -97,15 +115,22 @@ class PipelinedQuery extends Query {
   // pg's Query.prepare sends one statement's Parse/Bind/Describe/Execute and a Sync; this sends them all. A
   // prepared statement already parsed on the connection is only bound; one parsed now is recorded as prepared when
   // PostgreSQL says it parsed it (ParseComplete, in the order sent), so one after an error is parsed again next time.
+  // One parsed longer than `replanAfterMs` ago is closed and parsed again, and so planned again (see `replanAfterMs`).
   prepare(connection: PgWire): void {
     const parses: Array<{ name: string; text: string } | null> = [];
     const parsing = new Set<string>();
     for (const s of this.statements) {
       const name = s.prepared ? preparedName(s.text) : '';
-      if (!name || (connection.parsedStatements[name] !== s.text && !parsing.has(name))) {
+      if (!name || (!isFresh(connection, name, s.text, this.replanAfterMs) && !parsing.has(name))) {
+        if (name) {
+          // PostgreSQL refuses to parse a name it has: one parsed too long ago is closed first. Not an error for a
+          // name it does not have, so sent before every named Parse, and no record beyond pg's is needed.
+          delete connection.parsedStatements[name];
+          connection.close({ type: 'S', name });
+          parsing.add(name);
+        }
         connection.parse({ text: s.text, name, types: [] });
         parses.push(name ? { name, text: s.text } : null);
-        if (name) parsing.add(name);
       }
       connection.bind({ portal: '', statement: name, values: s.values, valueMapper: prepareValue });
       connection.describe({ type: 'P', name: '' });
@@ -122,7 +147,10 @@ class PipelinedQuery extends Query {
     let next = 0;
     const parsed = () => {
       const p = parses[next++];
-      if (p) connection.parsedStatements[p.name] = p.text;
+      if (p) {
+        connection.parsedStatements[p.name] = p.text;
+        parsedAt(connection).set(p.name, performance.now());
+      }
     };
     connection.on('parseComplete', parsed);
     this.stopWatching = () => connection.off('parseComplete', parsed);
@@ -166,10 +194,10 @@ function announce(db: Knex, statements: readonly Statement<unknown>[], commit: b
 }
 
 /** `statements` (then `COMMIT`) in one round trip on `client`. */
-async function send<const S extends readonly Statement<unknown>[]>(client: PgClient, statements: S, commit: boolean): Promise<Pipelined<S>> {
+async function send<const S extends readonly Statement<unknown>[]>(client: PgClient, statements: S, commit: boolean, opts: PipelineOptions): Promise<Pipelined<S>> {
   let query!: PipelinedQuery;
   const raw = await new Promise<PgResult | PgResult[]>((resolve, reject) => {
-    query = new PipelinedQuery(statements, commit, (err, res) => (err ? reject(err) : resolve(res as PgResult | PgResult[])));
+    query = new PipelinedQuery(statements, commit, opts.replanAfterMs ?? REPLAN_AFTER_MS, (err, res) => (err ? reject(err) : resolve(res as PgResult | PgResult[])));
     client.query(query);
   });
   const all = Array.isArray(raw) ? raw : [raw];
@@ -184,10 +212,20 @@ async function send<const S extends readonly Statement<unknown>[]>(client: PgCli
  * without the values takes an array parameter for many rows: the decisions' workflow reads were planned on every
  * call, which cost more than running them (issue 15, bench/README.md). Only for statements whose plan is good for
  * any values (the one index lookup per key their text asks for).
+ *
+ * `replanAfterMs`: a prepared statement is parsed again (and so planned again) on a connection once it was parsed
+ * there that long ago (default `REPLAN_AFTER_MS`). A plan is only remade by PostgreSQL itself when the statistics it
+ * rests on change (`ANALYZE`), and a table that grew from empty keeps the plan made for an empty table until
+ * autovacuum's first `ANALYZE` of it: the decisions' read under the locks took 282 ms instead of 31 (40,000
+ * decisions, docs/scaling.md). Planned again, it is planned for the table's size on disk.
  */
 export interface PipelineOptions {
   genericPlans?: boolean;
+  replanAfterMs?: number;
 }
+
+/** How long a prepared statement's plan is kept on a connection: autovacuum's default `autovacuum_naptime`. */
+export const REPLAN_AFTER_MS = 60_000;
 
 /**
  * `statements` in one round trip on a connection of `db`'s pool, outside any transaction (each in its own); with
@@ -198,7 +236,7 @@ export async function pipelined<const S extends readonly Statement<unknown>[]>(d
   const client = (await db.client.acquireConnection()) as PgClient;
   try {
     announce(db, statements, false);
-    return (await send(client, statements, false)).results;
+    return (await send(client, statements, false, opts)).results;
   } finally {
     await db.client.releaseConnection(client);
   }
@@ -227,7 +265,7 @@ export async function pipelinedTransaction<T>(db: Knex, work: (tx: PipelinedTx) 
     state.begun = true;
     if (commit) state.ended = true;
     announce(db, [...begin, ...statements], commit);
-    const out = await send(client, [...begin, ...statements] as const, commit);
+    const out = await send(client, [...begin, ...statements] as const, commit, opts);
     return { results: out.results.slice(begin.length) as Results<S>, completedAt: out.completedAt.slice(begin.length) };
   };
   try {
