@@ -169,7 +169,7 @@ async function createFeatures(deps: AppDeps, core: Core) {
   const policies = new CachedSpacePolicies(viewCache.cache);
   const mine = createMyApprovals({ db, addon, audit, confluence, policies, clock, logger });
   const approvals = createApprovals({ db, addon, audit, confluence, policies, policiesIn: spaces.policiesIn, clock, delegations: mine.delegations, logger: logger.child({ component: 'approvals' }),
-    renderReads: viewCache.cache, renderedViews: viewCache.rendered, tenants: (clientKey) => viewCache.cache.tenant(clientKey), decisionBatches: config.decisionBatches });
+    renderReads: viewCache.cache, renderedViews: viewCache.rendered, tenants: (clientKey) => viewCache.cache.tenant(clientKey), decisionBatches: { ...config.decisionBatches, onBatch: core.metrics.decisionBatch } });
   const exports = createExports(deps, core, checkpoints, policies);
   const calendar = createCalendar({ addon, db, audit, admins: spaces.admins, hostBaseUrl: clientBaseUrl(core.store), localBaseUrl: config.localBaseUrl, clock, logger });
   const pageEvents = createPageEvents({ db, addon, approvals: approvals.service, approvalsIn: approvals.txIn, confluence, webhookRouter: core.beforeAce, clock, logger });

@@ -152,6 +152,38 @@ describe('Batches (group commit of one key’s jobs)', () => {
       expect(await Promise.all(answers)).toEqual(['done 1', 'done 3', 'done 2']);
     });
 
+    it('tells onBatch each batch\'s size as it starts, and how long its oldest job waited for it', async () => {
+      const told: Array<[number, number]> = [];
+      const { calls, run } = controlledRun();
+      const batches = new Batches(run, { maxBatch: 10, maxConcurrent: 1, maxLingerMs: 1000, onBatch: (size, waitedMs) => told.push([size, waitedMs]) });
+      const first = batches.submit('a', 0);
+      await tick();
+      await jest.advanceTimersByTimeAsync(800);
+      calls[0].finish();
+      await first;
+      await tick();
+      // Lingering for the one coming: 30 ms.
+      const coming = batches.coming('a');
+      const answers = [batches.coming('a').submit(1)];
+      await jest.advanceTimersByTimeAsync(30);
+      answers.push(coming.submit(2));
+      await tick();
+      // Behind the running batch: the oldest waits 40 ms, the newer 15.
+      answers.push(batches.submit('a', 3));
+      await jest.advanceTimersByTimeAsync(25);
+      answers.push(batches.submit('a', 4));
+      await jest.advanceTimersByTimeAsync(15);
+      calls[1].finish();
+      await tick();
+      calls[2].finish();
+      await Promise.all(answers);
+      expect(told).toEqual([
+        [1, 0],
+        [2, 30],
+        [2, 40],
+      ]);
+    });
+
     it('waits no longer than recent batches took, nor than maxLingerMs', async () => {
       const slow = await primed({ maxBatch: 10, maxLingerMs: 1000 }, 800);
       slow.batches.coming('a');

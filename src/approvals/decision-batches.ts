@@ -9,6 +9,8 @@ export interface BatchOptions {
    * default) never waits. The wait is also never longer than batches have lately taken.
    */
   maxLingerMs?: number;
+  /** Told of each batch as it starts: its jobs, and how long the oldest of them waited for it (ms). */
+  onBatch?: (size: number, waitedMs: number) => void;
 }
 
 /** A job announced before it is ready (its checks are still running): submit it, or cancel once it will not come. */
@@ -20,6 +22,8 @@ export interface Ticket<J, R> {
 
 interface Waiting<J, R> {
   job: J;
+  /** When it arrived (performance.now()). */
+  at: number;
   resolve(value: R): void;
   reject(error: unknown): void;
 }
@@ -62,7 +66,7 @@ export class Batches<J, R> {
 
   /** Settles once the job's batch has finished (for decisions: after its commit). */
   submit(key: string, job: J): Promise<R> {
-    return new Promise<R>((resolve, reject) => this.arrive(key, this.stateOf(key), { job, resolve, reject }));
+    return new Promise<R>((resolve, reject) => this.arrive(key, this.stateOf(key), { job, at: performance.now(), resolve, reject }));
   }
 
   /** Announces a job of `key` that is on its way, so that a batch about to start alone may wait for it. */
@@ -79,7 +83,7 @@ export class Batches<J, R> {
     return {
       submit: (job) => {
         if (!gone()) return Promise.reject(new Error('this ticket was already used'));
-        return new Promise<R>((resolve, reject) => this.arrive(key, state, { job, resolve, reject }));
+        return new Promise<R>((resolve, reject) => this.arrive(key, state, { job, at: performance.now(), resolve, reject }));
       },
       cancel: () => {
         if (!gone()) return;
@@ -137,6 +141,7 @@ export class Batches<J, R> {
         this.pump(key, state);
       };
       const started = performance.now();
+      this.opts.onBatch?.(batch.length, started - batch[0].at);
       this.run(
         key,
         batch.map((w) => w.job),

@@ -23,6 +23,8 @@ export interface Metrics {
   appended(action: string): void;
   /** The audit log's `onHeadLockWait`: seconds from asking for a tenant's head lock to holding it. */
   headLockWait(seconds: number): void;
+  /** The decisions' group commit (`BatchOptions.onBatch`): a batch's size, and how long its oldest decision waited (ms). */
+  decisionBatch(size: number, waitedMs: number): void;
 }
 
 const ROUTE_UNMATCHED = 'unmatched';
@@ -56,6 +58,21 @@ export function createMetrics(opts: { db: Knex; token?: string; now?: () => numb
     registers: [registry],
   });
 
+  // Group commit (issue 15): how many decisions share a transaction, and how long one waits in this instance for
+  // its batch to start (behind the tenant's running batch, or lingering for the decisions still being checked).
+  const batchSize = new Histogram({
+    name: 'attest_decision_batch_size',
+    help: 'Decisions applied together in one transaction (group commit) by this instance',
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+    registers: [registry],
+  });
+  const batchWait = new Histogram({
+    name: 'attest_decision_batch_wait_seconds',
+    help: "Time the oldest decision of a batch waited in this instance for the batch to start (behind the tenant's running batch, or for the decisions still being checked)",
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [registry],
+  });
+
   const httpMiddleware = (req: Request, res: Response, next: NextFunction) => {
     const start = process.hrtime.bigint();
     res.on('finish', () => {
@@ -73,6 +90,10 @@ export function createMetrics(opts: { db: Knex; token?: string; now?: () => numb
     router,
     appended: (action) => appends.inc({ action }),
     headLockWait: (seconds) => headLockWait.observe(seconds),
+    decisionBatch: (size, waitedMs) => {
+      batchSize.observe(size);
+      batchWait.observe(waitedMs / 1000);
+    },
   };
 }
 

@@ -47,6 +47,11 @@ describe('/metrics', () => {
     expect(value(text, /^attest_http_request_duration_seconds_count\{method="POST",route="\/api\/pages\/:pageId\/workflows\/:macroId\/decisions",status="201"\}/)).toBe(1);
     expect(text).not.toContain(page.macroIds[0]);
     expect(value(text, /^attest_audit_appends_total\{action="decision\.approved"\}/)).toBe(1);
+    // The decision's batch (group commit): one batch of one decision, which started as soon as it came.
+    expect(value(text, /^attest_decision_batch_size_count /)).toBe(1);
+    expect(value(text, /^attest_decision_batch_size_bucket\{le="1"\}/)).toBe(1);
+    expect(value(text, /^attest_decision_batch_wait_seconds_count /)).toBe(1);
+    expect(value(text, /^attest_decision_batch_wait_seconds_bucket\{le="0.01"\}/)).toBe(1);
     // Nothing signed yet: the oldest unsigned event has an age.
     expect(value(text, /^attest_unsigned_events_oldest_seconds /)).toBeGreaterThan(0);
     expect(text).toMatch(/^attest_webhook_inbox_unprocessed 0$/m);
