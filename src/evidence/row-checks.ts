@@ -114,8 +114,10 @@ export function derivedProblem(record: readonly string[], doc: Record<string, un
 
 /** A row shown in full must be inside the signed filter (erasures excepted: the caller skips them). */
 export function filterProblem(doc: Record<string, unknown>, filter: RowFilter): string | null {
-  const at = typeof doc.at === 'string' ? Date.parse(doc.at) : NaN;
   if (filter.space !== null && doc.space !== filter.space) return `is shown in full but belongs to space ${JSON.stringify(doc.space ?? null)}, outside the signed filter (space ${filter.space})`;
+  // A filter without times (most exports) needs no date read per row (1.9 % of a verifier worker's time).
+  if (filter.from === null && filter.to === null) return null;
+  const at = typeof doc.at === 'string' ? Date.parse(doc.at) : NaN;
   if (filter.from !== null && !(at >= Date.parse(filter.from))) return `is shown in full but was recorded at ${doc.at}, before the signed filter's start ${filter.from}`;
   if (filter.to !== null && !(at < Date.parse(filter.to))) return `is shown in full but was recorded at ${doc.at}, after the signed filter's end ${filter.to}`;
   return null;
