@@ -184,6 +184,17 @@ describe('Batches (group commit of one key’s jobs)', () => {
       ]);
     });
 
+    it('runs its batches when onBatch throws', async () => {
+      const { calls, run } = controlledRun();
+      const batches = new Batches(run, { maxBatch: 10, maxConcurrent: 1, onBatch: () => { throw new Error('a broken metrics hook'); } });
+      const answers = [batches.submit('a', 1), batches.submit('a', 2)];
+      await tick();
+      calls[0].finish();
+      await tick();
+      calls[1].finish();
+      expect(await Promise.all(answers)).toEqual(['done 1', 'done 2']);
+    });
+
     it('waits no longer than recent batches took, nor than maxLingerMs', async () => {
       const slow = await primed({ maxBatch: 10, maxLingerMs: 1000 }, 800);
       slow.batches.coming('a');

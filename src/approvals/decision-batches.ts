@@ -93,6 +93,15 @@ export class Batches<J, R> {
     };
   }
 
+  /** `onBatch`, which never stops a batch: its jobs are already taken from the queue. */
+  private told(size: number, waitedMs: number): void {
+    try {
+      this.opts.onBatch?.(size, waitedMs);
+    } catch {
+      // A metrics hook that throws loses its observation, nothing else.
+    }
+  }
+
   private stateOf(key: string): KeyState<J, R> {
     let state = this.keys.get(key);
     if (!state) this.keys.set(key, (state = { waiting: [], running: 0, coming: 0, linger: null }));
@@ -141,7 +150,7 @@ export class Batches<J, R> {
         this.pump(key, state);
       };
       const started = performance.now();
-      this.opts.onBatch?.(batch.length, started - batch[0].at);
+      this.told(batch.length, started - batch[0].at);
       this.run(
         key,
         batch.map((w) => w.job),
