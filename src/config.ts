@@ -1,6 +1,7 @@
 import { createPrivateKey, generateKeyPairSync, KeyObject, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { DEFAULT_DECISION_BATCHES } from './approvals/decision-batches';
 
 export interface Config {
   port: number;
@@ -244,7 +245,7 @@ function metricsTokenOf(value: string | undefined): string | undefined {
 
 /** Group commit of a tenant's decisions: `N` or `N,M` (at most N per transaction, M such transactions at once). */
 function decisionBatchesOf(value: string | undefined, lingerRaw: string | undefined): Config['decisionBatches'] {
-  const batchRaw = value ?? '32,1';
+  const batchRaw = value ?? `${DEFAULT_DECISION_BATCHES.maxBatch},${DEFAULT_DECISION_BATCHES.maxConcurrent}`;
   const batchMatch = /^(\d{1,3})(?:,(\d{1,2}))?$/.exec(batchRaw);
   if (!batchMatch || Number(batchMatch[1]) < 1 || (batchMatch[2] !== undefined && Number(batchMatch[2]) < 1)) {
     throw new ConfigError('ATTEST_DECISION_BATCH', 'must be the most decisions per transaction, optionally with how many run at once: e.g. 32 or 32,2');
@@ -254,7 +255,7 @@ function decisionBatchesOf(value: string | undefined, lingerRaw: string | undefi
     throw new ConfigError('ATTEST_DECISION_LINGER_MS', `must be the longest wait in milliseconds (0 for none), got "${lingerRaw}"`);
   }
   // `1` alone turns group commit off: each decision in its own transaction, as many at once as arrive.
-  const maxLingerMs = maxBatch === 1 ? 0 : lingerRaw === undefined ? 50 : Number(lingerRaw);
+  const maxLingerMs = maxBatch === 1 ? 0 : lingerRaw === undefined ? DEFAULT_DECISION_BATCHES.maxLingerMs : Number(lingerRaw);
   return { maxBatch, maxConcurrent: batchMatch[2] !== undefined ? Number(batchMatch[2]) : maxBatch === 1 ? Infinity : 1, maxLingerMs };
 }
 

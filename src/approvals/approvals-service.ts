@@ -7,7 +7,7 @@ import type { ApprovalsDeps, ApprovalsTx, DecisionRequest } from './approvals-po
 import type { Decision, Workflow } from './approvals-types';
 import type { DecisionInput, MacroParams, WorkflowView } from './approvals-view-types';
 import { ApprovalsViews } from './approvals-view';
-import { Batches, Settled, Ticket } from './decision-batches';
+import { Batches, DEFAULT_DECISION_BATCHES, Settled, Ticket } from './decision-batches';
 import { DecisionApplier, DecisionJob, DecisionResult } from './decision-apply';
 import { dayOf, isActive } from './delegation';
 import { PageChanges, setPageArchived } from './page-changes';
@@ -42,7 +42,7 @@ export class ApprovalsService {
 
   constructor(private readonly deps: ApprovalsDeps) {
     const applier = new DecisionApplier(deps);
-    this.decisions = new Batches((clientKey, jobs, release) => applier.apply(clientKey, jobs, release), deps.decisionBatches ?? { maxBatch: 32, maxConcurrent: 1, maxLingerMs: 50 });
+    this.decisions = new Batches((clientKey, jobs, release) => applier.apply(clientKey, jobs, release), deps.decisionBatches ?? DEFAULT_DECISION_BATCHES);
     this.views = new ApprovalsViews(deps);
     this.setup = new WorkflowSetup(deps);
     this.pages = new PageChanges(deps);

@@ -13,6 +13,12 @@ export interface BatchOptions {
   onBatch?: (size: number, waitedMs: number) => void;
 }
 
+/**
+ * The decisions' group commit unless configured (ATTEST_DECISION_BATCH, ATTEST_DECISION_LINGER_MS): 32 to a
+ * transaction, one transaction of a tenant at a time, a lone decision lingering up to 50 ms (bench/README.md).
+ */
+export const DEFAULT_DECISION_BATCHES = { maxBatch: 32, maxConcurrent: 1, maxLingerMs: 50 } as const satisfies BatchOptions;
+
 /** A job announced before it is ready (its checks are still running): submit it, or cancel once it will not come. */
 export interface Ticket<J, R> {
   submit(job: J): Promise<R>;
@@ -66,7 +72,7 @@ export class Batches<J, R> {
 
   /** Settles once the job's batch has finished (for decisions: after its commit). */
   submit(key: string, job: J): Promise<R> {
-    return new Promise<R>((resolve, reject) => this.arrive(key, this.stateOf(key), { job, at: performance.now(), resolve, reject }));
+    return this.enqueue(key, this.stateOf(key), job);
   }
 
   /** Announces a job of `key` that is on its way, so that a batch about to start alone may wait for it. */
@@ -83,7 +89,7 @@ export class Batches<J, R> {
     return {
       submit: (job) => {
         if (!gone()) return Promise.reject(new Error('this ticket was already used'));
-        return new Promise<R>((resolve, reject) => this.arrive(key, state, { job, at: performance.now(), resolve, reject }));
+        return this.enqueue(key, state, job);
       },
       cancel: () => {
         if (!gone()) return;
@@ -106,6 +112,10 @@ export class Batches<J, R> {
     let state = this.keys.get(key);
     if (!state) this.keys.set(key, (state = { waiting: [], running: 0, coming: 0, linger: null }));
     return state;
+  }
+
+  private enqueue(key: string, state: KeyState<J, R>, job: J): Promise<R> {
+    return new Promise<R>((resolve, reject) => this.arrive(key, state, { job, at: performance.now(), resolve, reject }));
   }
 
   private arrive(key: string, state: KeyState<J, R>, waiting: Waiting<J, R>): void {
