@@ -1,13 +1,14 @@
 import type { ConfluencePage, ConfluencePageHead, ContentType } from '../confluence/confluence-client';
 import type { Principal } from '../confluence/connect-auth';
 import { sha256Hex } from '../lib/hash';
+import { type Settled, settled, valueOf } from '../lib/settled';
 import { AppCannotReadError, ConflictError, InputError, NotAllowedError, NotFoundError } from '../lib/errors';
 import { evaluate } from './approval-rules';
 import type { ApprovalsDeps, ApprovalsTx, DecisionRequest } from './approvals-ports';
 import type { Decision, Workflow } from './approvals-types';
 import type { DecisionInput, MacroParams, WorkflowView } from './approvals-view-types';
 import { ApprovalsViews } from './approvals-view';
-import { Batches, DEFAULT_DECISION_BATCHES, Settled, Ticket } from './decision-batches';
+import { Batches, DEFAULT_DECISION_BATCHES, Ticket } from './decision-batches';
 import { DecisionApplier, DecisionJob, DecisionResult } from './decision-apply';
 import { dayOf, isActive } from './delegation';
 import { PageChanges, setPageArchived } from './page-changes';
@@ -360,19 +361,6 @@ function readsPage(wf: Workflow | null, params: MacroParams): boolean {
   return !wf || params.pageVersion > wf.boundVersion;
 }
 
-/** A promise's outcome as a value: a promise asked for early never rejects unhandled when nobody awaits it. */
-function settled<T>(promise: Promise<T>): Promise<Settled<T>> {
-  return promise.then(
-    (value) => ({ ok: true as const, value }),
-    (error: unknown) => ({ ok: false as const, error }),
-  );
-}
-
-async function valueOf<T>(outcome: Promise<Settled<T>>): Promise<T> {
-  const o = await outcome;
-  if (!o.ok) throw o.error;
-  return o.value;
-}
 
 /** What makes two decision requests the same request: the decision, its comment, the page version (and whom it is for). */
 function decisionRequestHash(input: DecisionInput): string {

@@ -1,12 +1,12 @@
 import type { AuditEventInput } from '../audit/audit-log';
 import type { Principal } from '../confluence/connect-auth';
 import { ConflictError, NotFoundError } from '../lib/errors';
+import type { Settled } from '../lib/settled';
 import { evaluate } from './approval-rules';
 import { ApprovalsDeps, DecisionBatchTx, DecisionChange, DecisionRequest, requestKey } from './approvals-ports';
 import type { Decision, Workflow } from './approvals-types';
 import type { Acting, DecisionInput } from './approvals-view-types';
 import { otherVersionRefusal, refusal } from './approvals-view';
-import type { Settled } from './decision-batches';
 import type { SpacePolicy } from './space-policy';
 import { stagePlace } from './stages';
 import { settled, stageEvents, staged, titled, workflowRef } from './workflow-events';

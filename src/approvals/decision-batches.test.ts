@@ -1,4 +1,5 @@
-import { Batches, Settled } from './decision-batches';
+import { Batches } from './decision-batches';
+import type { Settled } from '../lib/settled';
 
 /** A run whose batches finish only when the test says so. */
 function controlledRun() {

@@ -1,5 +1,4 @@
-/** One job's outcome inside a batch: its own answer or its own error. */
-export type Settled<R> = { ok: true; value: R } | { ok: false; error: unknown };
+import type { Settled } from '../lib/settled';
 
 export interface BatchOptions {
   maxBatch: number;

@@ -1,5 +1,6 @@
 import { CoalescedReads } from '../lib/coalesced-reads';
 import type { Logger } from '../lib/logger';
+import { type Settled, settled } from '../lib/settled';
 import type { ConfluencePageHead, ContentType } from './confluence-client';
 import { CONTENT_ID_PATTERN } from './confluence-ids';
 
@@ -26,7 +27,7 @@ interface HeadKey {
   type: ContentType;
 }
 
-type Answer = { ok: true; head: ConfluencePageHead } | { ok: false; error: unknown };
+type Answer = Settled<ConfluencePageHead>;
 
 const keyId = (k: HeadKey) => JSON.stringify([k.clientKey, k.type, k.id]);
 
@@ -56,7 +57,7 @@ export class PageHeadReads {
     const answer = await this.reads.get({ clientKey, id, type });
     if (!answer) throw new Error(`no answer for the head of ${type} ${id}`);
     if (!answer.ok) throw answer.error;
-    return answer.head;
+    return answer.value;
   }
 
   private async readMany(keys: HeadKey[]): Promise<Map<string, Answer>> {
@@ -86,7 +87,7 @@ export class PageHeadReads {
     await Promise.all(
       group.map(async (k) => {
         const hit = found.get(k.id);
-        out.set(keyId(k), hit ? { ok: true, head: hit } : await this.source.one(clientKey, k.id, type).then((head): Answer => ({ ok: true, head }), (error: unknown): Answer => ({ ok: false, error })));
+        out.set(keyId(k), hit ? { ok: true, value: hit } : await settled(this.source.one(clientKey, k.id, type)));
       }),
     );
   }

@@ -216,7 +216,7 @@ async function send<const S extends readonly Statement<unknown>[]>(client: PgCli
  * `replanAfterMs`: a prepared statement is parsed again (and so planned again) on a connection once it was parsed
  * there that long ago (default `REPLAN_AFTER_MS`). A plan is only remade by PostgreSQL itself when the statistics it
  * rests on change (`ANALYZE`), and a table that grew from empty keeps the plan made for an empty table until
- * autovacuum's first `ANALYZE` of it: the decisions' read under the locks took 282 ms instead of 31 (40,000
+ * autovacuum's first `ANALYZE` of it: the decisions' read under the locks took 415–440 ms instead of 25–34 (40,000
  * decisions, docs/scaling.md). Planned again, it is planned for the table's size on disk.
  */
 export interface PipelineOptions {
