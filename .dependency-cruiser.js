@@ -52,7 +52,7 @@ module.exports = {
       from: {
         path: [
           '^src/audit/(audit-format|checkpoint-format)\\.ts$',
-          '^src/evidence/(evidence-csv|evidence-verifier|evidence-checker|evidence-checkpoint|row-checks|row-pool|row-runs|verify-worker|verify-hashes|verify-outcome|verify-result|chain-file|chain-batch|chain-lines|csv-file|csv-batch|csv-records|pack-zip|pack-checkpoints)\\.ts$',
+          '^src/evidence/(evidence-csv|evidence-verifier|evidence-checker|evidence-checkpoint|row-checks|row-pool|row-runs|verify-worker|verify-hashes|canonical-scan|verify-outcome|verify-result|chain-file|chain-batch|chain-lines|csv-file|csv-batch|csv-records|pack-zip|pack-checkpoints)\\.ts$',
         ],
       },
       to: { path: ['^node_modules/(knex|pg|express|atlassian-connect-express)/', '^src/(db|confluence|approvals|spaces)/'] },

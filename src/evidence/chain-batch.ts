@@ -6,6 +6,7 @@ import { isUtf8 } from 'node:buffer';
 import { COL as COLUMNS } from './evidence-csv';
 import { csvField } from './csv-records';
 import { canonicalOfLine, recordOfFields } from './chain-lines';
+import { canonicalScanBytes } from './canonical-scan';
 import { type RowConfig, type RowFacts, rowFacts } from './row-checks';
 import { leafHashHexOfBytes } from './verify-hashes';
 
@@ -151,7 +152,9 @@ export function checkChainBatch(bytes: Uint8Array, cfg: RowConfig, csvWidth: num
     const doc = canonical ? parsedObject(canonical) : undefined;
     const record = recordOfFields(buf.toString('utf8', byteFrom, canonicalAt), canonical, doc ?? null);
     if (!record) return result(facts.length, 'line');
-    const f = rowFacts(record, cfg, doc, exact && doc ? leafHashHexOfBytes(buf, canonicalAt, byteEnd) : undefined);
+    // From the bytes, where they are what the text encodes to: no string is read again for the hash or the form.
+    const fromBytes = exact && doc !== undefined;
+    const f = rowFacts(record, cfg, doc, fromBytes ? leafHashHexOfBytes(buf, canonicalAt, byteEnd) : undefined, fromBytes ? canonicalScanBytes(buf, canonicalAt, byteEnd) : undefined);
     if (!f) return result(facts.length, 'row');
     facts.push(f);
     at = writeRecord(record, csvWidth, exact ? buf : null, canonicalAt, byteEnd, at);

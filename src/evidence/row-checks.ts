@@ -87,7 +87,7 @@ export function canonicalProblem(record: readonly string[], seq: number, parsed?
 }
 
 /** canonicalProblem after its leaf hash. */
-function documentProblem(record: readonly string[], seq: number, parsed?: Record<string, unknown>): Record<string, unknown> | string {
+function documentProblem(record: readonly string[], seq: number, parsed?: Record<string, unknown>, scanned?: boolean): Record<string, unknown> | string {
   const canonical = record[COL.canonical];
   let doc: Record<string, unknown>;
   try {
@@ -96,7 +96,7 @@ function documentProblem(record: readonly string[], seq: number, parsed?: Record
     return 'canonical is not valid JSON';
   }
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) return 'canonical is not a JSON object';
-  if (!isCanonicalForm(doc, canonical)) return 'canonical is not in RFC 8785 form';
+  if (!isCanonicalForm(doc, canonical, scanned)) return 'canonical is not in RFC 8785 form';
   if (doc.v !== 1) return `canonical has format version ${JSON.stringify(doc.v)}, expected 1`;
   if (doc.seq !== seq) return `canonical says seq ${JSON.stringify(doc.seq)}`;
   if (typeof doc.tenant !== 'string') return 'canonical has no tenant';
@@ -142,10 +142,11 @@ export function erasedRefOf(doc: Record<string, unknown>): string | null {
 
 /**
  * Every check of `record` that needs only the row, in the checker's order: its facts when all pass, null when
- * one fails (the checker then runs the row itself, to name the first problem as it always has). `leafHex`: the
- * leaf hash of its canonical text when the caller already has it (from the text's bytes, chain-batch.ts).
+ * one fails (the checker then runs the row itself, to name the first problem as it always has). `leafHex` and
+ * `scanned`: the leaf hash of its canonical text and the RFC 8785 scan's answer, when the caller already has them
+ * (from the text's bytes, chain-batch.ts).
  */
-export function rowFacts(record: readonly string[], cfg: RowConfig, parsed?: Record<string, unknown>, leafHex?: string): RowFacts | null {
+export function rowFacts(record: readonly string[], cfg: RowConfig, parsed?: Record<string, unknown>, leafHex?: string, scanned?: boolean): RowFacts | null {
   const seq = seqOf(record);
   if (shapeProblem(record, cfg.width, seq) !== null) return null;
   const leaf = record[COL.leaf_hash];
@@ -161,7 +162,7 @@ export function rowFacts(record: readonly string[], cfg: RowConfig, parsed?: Rec
     if (hiddenRowProblem(record, cfg) !== null) return null;
     return { seq: seq!, prev, chain, hidden: true, tenant: '', at: null, erasure: false, erasedRef: null, blankRef: null };
   }
-  const doc = documentProblem(record, seq!, parsed);
+  const doc = documentProblem(record, seq!, parsed, scanned);
   if (typeof doc === 'string') return null;
   if (!parsed && derivedProblem(record, doc, cfg.width) !== null) return null;
   const erasure = doc.action === 'subject.erased';

@@ -1,7 +1,15 @@
 import fc from 'fast-check';
 import canonicalize from 'canonicalize';
 import { chainHash, leafHash, subjectRef } from '../audit/audit-format';
+import { canonicalScan, canonicalScanBytes } from './canonical-scan';
 import { chainHashHex, isCanonicalForm, leafHashHex, leafHashHexOfBytes, subjectRefHex } from './verify-hashes';
+
+/** The scan of `text`'s UTF-8 where it sits between other bytes in a buffer, as chain-batch.ts reads a line. */
+function scanInBuffer(text: string): boolean | undefined {
+  const bytes = Buffer.from(`7\tab\t${text}\n{"z":`, 'utf8');
+  const from = Buffer.byteLength('7\tab\t');
+  return canonicalScanBytes(bytes, from, from + Buffer.byteLength(text, 'utf8'));
+}
 
 describe("the verifier's one-shot hashes and RFC 8785 check", () => {
   it('hash exactly as the audit format does', () => {
@@ -15,6 +23,13 @@ describe("the verifier's one-shot hashes and RFC 8785 check", () => {
       }),
       { numRuns: 500 },
     );
+  });
+
+  it('give each account its own ref when rows show one salt with different accounts', () => {
+    const salt = Buffer.alloc(16, 7);
+    for (const account of ['acc-1', 'acc-2', 'acc-1', '', 'acc-2']) {
+      expect(subjectRefHex(salt.toString('hex'), account)).toBe(subjectRef(salt, account));
+    }
   });
 
   it("hash a text's UTF-8 bytes, wherever they sit in a buffer, as they hash the text", () => {
@@ -36,6 +51,7 @@ describe("the verifier's one-shot hashes and RFC 8785 check", () => {
       fc.property(fc.oneof(json, reordered, canonical), (text) => {
         const doc = JSON.parse(text);
         expect(isCanonicalForm(doc, text)).toBe(canonicalize(doc) === text);
+        expect(isCanonicalForm(doc, text, scanInBuffer(text))).toBe(canonicalize(doc) === text);
       }),
       { numRuns: 3000 },
     );
@@ -75,6 +91,7 @@ describe("the verifier's one-shot hashes and RFC 8785 check", () => {
       }),
     );
     let shownCanonical = 0;
+    let settledByScan = 0;
     fc.assert(
       fc.property(text, (t) => {
         let doc: unknown;
@@ -86,14 +103,39 @@ describe("the verifier's one-shot hashes and RFC 8785 check", () => {
         const canonical = reference(t);
         if (canonical) shownCanonical++;
         expect(isCanonicalForm(doc, t)).toBe(canonical);
+        // The scan of the bytes alone, where it answers, answers right; where it cannot tell, the comparison does.
+        const scanned = scanInBuffer(t);
+        if (scanned !== undefined) {
+          settledByScan++;
+          expect(scanned).toBe(canonical);
+        }
+        expect(isCanonicalForm(doc, t, scanned)).toBe(canonical);
       }),
       { numRuns: 5000 },
     );
     // Both answers come up often enough to mean something.
     expect(shownCanonical).toBeGreaterThan(500);
+    expect(settledByScan).toBeGreaterThan(2500);
     for (const t of ['{"a":1e999}', '{"a":"\\ud83d"}', '{"a":"\\ud83d\\ude00"}', '{"\\u0061":1}', '{"a":"\\/"}', '{"a":"\\u001F"}', '{"a":"\\u001f"}', '{ "a":1}', '{"b":{"y":1,"x":2},"a":1}',
       '{"a":"\udc00\udc00"}', '{"a":"\ud800\ud800"}', '{"a":"\ud800"}', '{"a":"x\udc00"}']) {
       expect(isCanonicalForm(JSON.parse(t), t)).toBe(reference(t));
+      expect(isCanonicalForm(JSON.parse(t), t, scanInBuffer(t))).toBe(reference(t));
     }
+  });
+
+  it('settles an event text from its bytes, and leaves to the comparison what UTF-8 cannot show', () => {
+    const event = canonicalize({ action: 'decision.approved', at: '2026-01-01T00:00:00.001Z', data: { comment: 'a "b", c\nd ü ✓ 😀', round: 1 }, seq: 12, v: 1 })!;
+    expect(scanInBuffer(event)).toBe(true);
+    expect(canonicalScan(event)).toBe(true);
+    expect(scanInBuffer(event.replace('"round":1', '"round":1.0'))).toBe(false);
+    expect(scanInBuffer(event.replace('{"action"', '{"zz":1,"action"'))).toBe(false);
+    // A lone surrogate is U+FFFD in UTF-8, as is U+FFFD itself: only the parsed object can tell them apart.
+    expect(canonicalScan('{"a":"\ud800"}')).toBeUndefined();
+    expect(scanInBuffer('{"a":"\ufffd"}')).toBeUndefined();
+    expect(isCanonicalForm({ a: '\ufffd' }, '{"a":"\ufffd"}', scanInBuffer('{"a":"\ufffd"}'))).toBe(true);
+    // A key beyond ASCII: UTF-8 orders U+FFxx after U+1F600, UTF-16 code units before it.
+    const keys = '{"\uff01":1,"😀":2}';
+    expect(scanInBuffer(keys)).toBeUndefined();
+    expect(isCanonicalForm(JSON.parse(keys), keys, scanInBuffer(keys))).toBe(canonicalize(JSON.parse(keys)) === keys);
   });
 });

@@ -71,14 +71,14 @@ function keysSorted(v: unknown): boolean {
 
 /**
  * Whether `text` (which JSON.parse read as `doc`) is the RFC 8785 form of `doc`: `canonicalize(doc) === text`.
- * Mostly settled by reading the text once (canonical-scan.ts). Where that cannot tell: JCS writes strings and
+ * Mostly settled by reading the text once (canonical-scan.ts; `scanned`: that scan's answer when the caller read the
+ * text's bytes already, chain-batch.ts). Where that cannot tell: JCS writes strings and
  * numbers exactly as JSON.stringify does and differs only in key order, so when JSON.stringify gives back `text`
  * with every object's keys already sorted, the two agree; otherwise (unsorted keys, or integer-like keys, which V8
  * enumerates first) canonicalize decides. A number JSON.parse read as Infinity has no RFC 8785 form (canonicalize
  * throws on it): not canonical.
  */
-export function isCanonicalForm(doc: unknown, text: string): boolean {
-  const scanned = canonicalScan(text);
+export function isCanonicalForm(doc: unknown, text: string, scanned = canonicalScan(text)): boolean {
   if (scanned !== undefined) return scanned;
   if (JSON.stringify(doc) === text && keysSorted(doc)) return true;
   try {
