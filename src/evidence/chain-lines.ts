@@ -11,7 +11,7 @@
  * it is not in RFC 8785 form) and tabs inside it are escaped too. The account cell is the only other free
  * text: backslash, tab, LF and CR in it are written `\\`, `\t`, `\n`, `\r`.
  */
-import { COL as COLUMNS, DERIVED_COLUMNS, derivedCells, EVIDENCE_COLUMNS } from './evidence-csv';
+import { COL as COLUMNS, EVIDENCE_COLUMNS, writeDerivedCells } from './evidence-csv';
 
 /** Module-local copy: through tsx an imported binding is a getter call per use, a few % of the verifier's time. */
 const COL = { ...COLUMNS };
@@ -77,10 +77,7 @@ export function recordOfLine(line: string, doc: Record<string, unknown> | null):
     at = tab + 1;
   }
   record[COL.canonical] = line.slice(at);
-  if (doc) {
-    const cells = derivedCells(doc);
-    for (const c of DERIVED_COLUMNS) record[COL[c]] = cells[c];
-  }
+  if (doc) writeDerivedCells(doc, record);
   return record;
 }
 

@@ -88,25 +88,33 @@ function stageText(stage: unknown): string {
   return Number.isInteger(position) && Number.isInteger(count) ? `${position as number} of ${count as number}` : '';
 }
 
-/** The derived display cells of one event (neutralised), keyed by column. */
-export function derivedCells(doc: CanonicalDoc): Record<(typeof DERIVED_COLUMNS)[number], string> {
+/**
+ * Writes the derived display cells of one event (neutralised) into `row` at their columns. Each column is named in
+ * the code, not looked up by a name held in a variable: the verifier does this for every row of a pack.
+ */
+export function writeDerivedCells(doc: CanonicalDoc, row: string[]): void {
   const page = doc.page && typeof doc.page === 'object' ? doc.page : null;
   const data = doc.data && typeof doc.data === 'object' ? doc.data : {};
   const actor = doc.actor && typeof doc.actor === 'object' ? doc.actor : null;
-  return {
-    recorded_at: neutralise(text(doc.at)),
-    action: neutralise(text(doc.action)),
-    space_key: neutralise(text(doc.space)),
-    page_id: neutralise(text(page?.id)),
-    page_title: neutralise(text(page?.title)),
-    page_version: neutralise(text(page?.version)),
-    workflow_id: neutralise(text(doc.workflow)),
-    actor_ref: neutralise(text(actor?.ref)),
-    decision: neutralise(typeof data.decision === 'string' ? data.decision : ''),
-    comment: neutralise(typeof data.comment === 'string' ? data.comment : ''),
-    workflow_title: neutralise(doc.workflow != null && typeof data.workflowTitle === 'string' ? data.workflowTitle : ''),
-    stage: neutralise(doc.workflow != null ? stageText(data.stage) : ''),
-  };
+  row[COL.recorded_at] = neutralise(text(doc.at));
+  row[COL.action] = neutralise(text(doc.action));
+  row[COL.space_key] = neutralise(text(doc.space));
+  row[COL.page_id] = neutralise(text(page?.id));
+  row[COL.page_title] = neutralise(text(page?.title));
+  row[COL.page_version] = neutralise(text(page?.version));
+  row[COL.workflow_id] = neutralise(text(doc.workflow));
+  row[COL.actor_ref] = neutralise(text(actor?.ref));
+  row[COL.decision] = neutralise(typeof data.decision === 'string' ? data.decision : '');
+  row[COL.comment] = neutralise(typeof data.comment === 'string' ? data.comment : '');
+  row[COL.workflow_title] = neutralise(doc.workflow != null && typeof data.workflowTitle === 'string' ? data.workflowTitle : '');
+  row[COL.stage] = neutralise(doc.workflow != null ? stageText(data.stage) : '');
+}
+
+/** The derived display cells of one event (neutralised), keyed by column. */
+export function derivedCells(doc: CanonicalDoc): Record<(typeof DERIVED_COLUMNS)[number], string> {
+  const row: string[] = new Array(EVIDENCE_COLUMNS.length).fill('');
+  writeDerivedCells(doc, row);
+  return Object.fromEntries(DERIVED_COLUMNS.map((c) => [c, row[COL[c]]])) as Record<(typeof DERIVED_COLUMNS)[number], string>;
 }
 
 /** One event as the exporter reads it from the chain. */
@@ -143,9 +151,8 @@ export function evidenceRecord(e: EvidenceEvent, prevChainHash: string, parsed?:
   if (e.canonical === null) return row;
   // A damaged canonical is exported as it is stored, for the verifier to name: never hidden.
   const doc = (parsed !== undefined ? parsed : parseCanonical(e.canonical)) ?? {};
-  const cells = derivedCells(doc as CanonicalDoc);
-  for (const c of DERIVED_COLUMNS) row[COL[c]] = cells[c];
-  if (cells.actor_ref && e.accountId && e.saltHex) {
+  writeDerivedCells(doc as CanonicalDoc, row);
+  if (row[COL.actor_ref] && e.accountId && e.saltHex) {
     row[COL.actor_account_id] = neutralise(e.accountId);
     row[COL.actor_salt] = e.saltHex;
   }

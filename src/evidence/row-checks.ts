@@ -6,7 +6,7 @@
  * Each returns the reason a row fails, or null.
  */
 import { isHashHex } from '../audit/audit-format';
-import { COL as COLUMNS, DERIVED_COLUMNS, derivedCells, EVIDENCE_COLUMNS, REDACTED_KEEP } from './evidence-csv';
+import { COL as COLUMNS, DERIVED_COLUMNS, EVIDENCE_COLUMNS, REDACTED_KEEP, writeDerivedCells } from './evidence-csv';
 import { chainHashHex, isCanonicalForm, leafHashHex, subjectRefHex } from './verify-hashes';
 
 /** Module-local copy: through tsx an imported binding is a getter call per use, a few % of the verifier's time. */
@@ -103,11 +103,15 @@ function documentProblem(record: readonly string[], seq: number, parsed?: Record
   return doc;
 }
 
+/** The display columns' places, and a row to derive them into, reused. */
+const DERIVED_INDEXES = DERIVED_COLUMNS.map((c) => COL[c]);
+const derived: string[] = new Array<string>(EVIDENCE_COLUMNS.length).fill('');
+
 /** Every display column the file has against the canonical text (a legacy header lacks the trailing ones). */
 export function derivedProblem(record: readonly string[], doc: Record<string, unknown>, width: number): string | null {
-  const cells = derivedCells(doc);
-  for (const c of DERIVED_COLUMNS) {
-    if (COL[c] < width && record[COL[c]] !== cells[c]) return `${c} column does not match canonical`;
+  writeDerivedCells(doc, derived);
+  for (const i of DERIVED_INDEXES) {
+    if (i < width && record[i] !== derived[i]) return `${EVIDENCE_COLUMNS[i]} column does not match canonical`;
   }
   return null;
 }
