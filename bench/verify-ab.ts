@@ -1,6 +1,6 @@
 /**
  * The verifier's per-row work in this checkout against another (a worktree of an earlier commit), in one process:
- * each version's `checkChainBatch` (a pack's chain.txt) and `checkCsvBatch` (events.csv) run alternately, batch by
+ * each version's `checkChainBatch` (a pack's chain.txt) and its CSV check (events.csv) run alternately, batch by
  * batch, over the same rows of a pack. Whole `attest verify` runs vary ±10 % from one run to the next on a shared
  * 2-core machine, more than most changes to the per-row work; alternating batches in one process cancels that drift.
  *
@@ -62,17 +62,23 @@ async function batchesOf(pack: string, name: string, rows: number, cut: (b: Buff
   return batches;
 }
 
+/** A worker's CSV task: its batch's bytes read by checkCsvBytes, or (before it) decoded whole for checkCsvBatch. */
+type CsvBatchCheck = (batch: Buffer | string, cfg: unknown) => ReturnType<Check>;
+function csvCheck(m: { checkCsvBytes?: CsvBatchCheck; checkCsvBatch: CsvBatchCheck }, cfg: unknown): Check {
+  return m.checkCsvBytes ? (b) => m.checkCsvBytes!(b, cfg) : (b) => m.checkCsvBatch((b as Buffer).toString('utf8'), cfg);
+}
+
 /** One process: both versions loaded in the given order, run alternately; CPU ns of each. */
 async function child(pack: string, rows: number, dirs: string[]): Promise<void> {
   const lineEnd = (b: Buffer) => b.lastIndexOf(0x0a) + 1;
   const chain = await batchesOf(pack, 'chain.txt', rows, lineEnd);
   /* eslint-disable @typescript-eslint/no-require-imports */
   const csvEnd = require(path.join(dirs[0], 'src/evidence/csv-batch')).recordsEnd as (b: Buffer) => number;
-  const csv = (await batchesOf(pack, 'events.csv', rows, csvEnd)).map((b) => b.toString('utf8'));
+  const csv = await batchesOf(pack, 'events.csv', rows, csvEnd);
   const cfg = { width: 19, filter: null, noHidden: false };
   const checks = dirs.map((d) => ({
     chain: ((b: Buffer) => require(path.join(d, 'src/evidence/chain-batch')).checkChainBatch(b, cfg, 19)) as Check,
-    csv: ((t: string) => require(path.join(d, 'src/evidence/csv-batch')).checkCsvBatch(t, cfg)) as Check,
+    csv: csvCheck(require(path.join(d, 'src/evidence/csv-batch')), cfg),
   }));
   /* eslint-enable @typescript-eslint/no-require-imports */
   const out: Record<string, { ns: number[]; rows: number }> = {};

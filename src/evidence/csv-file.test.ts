@@ -1,12 +1,12 @@
 import { Readable } from 'node:stream';
 import { canonicalText, chainHash, genesisHash, leafHash, subjectRef } from '../audit/audit-format';
 import { csvRecord } from './csv-records';
-import { recordsEnd } from './csv-batch';
+import { checkCsvBatch, checkCsvBytes, recordsEnd } from './csv-batch';
 import { EVIDENCE_COLUMNS, evidenceRecord } from './evidence-csv';
 import { verifyEvidenceCsv } from './evidence-verifier';
 
 /** An evidence CSV of `n` events of one tenant, as the exporter writes it. */
-function evidenceCsv(n: number): string {
+function evidenceCsv(n: number, comment = (seq: number) => `line one\r\nline ${seq} ü ${'x'.repeat(400)}`): string {
   const salt = Buffer.alloc(16, 7);
   let prev = genesisHash('t1');
   let out = csvRecord(EVIDENCE_COLUMNS);
@@ -14,7 +14,7 @@ function evidenceCsv(n: number): string {
     const canonical = canonicalText({
       v: 1, tenant: 't1', seq, at: new Date(Date.UTC(2026, 0, 1, 0, 0, seq)).toISOString().replace('Z', '000Z'),
       action: 'decision.approved', actor: { type: 'user', ref: subjectRef(salt, `acc-${seq % 3}`) }, space: 'ENG',
-      page: { id: '1', version: 2, title: 'Policy, "quoted"', bodyHash: null }, workflow: 'w1', data: { comment: `line one\r\nline ${seq} ü ${'x'.repeat(400)}`, decision: 'approve' },
+      page: { id: '1', version: 2, title: 'Policy, "quoted"', bodyHash: null }, workflow: 'w1', data: { comment: comment(seq), decision: 'approve' },
     });
     const leaf = leafHash(canonical);
     const chain = chainHash(prev, leaf);
@@ -38,6 +38,26 @@ describe('CSV rows checked in worker threads', () => {
     expect(recordsEnd(Buffer.from('no end'))).toBe(-1);
     // Bytes, not characters: after the CRLF of the second record, a quoted line break between.
     expect(recordsEnd(Buffer.from('ü,"ä\r\n"\r\nx'))).toBe(11);
+  });
+
+  it("read a batch's bytes in pieces as they read its whole text: ASCII, Latin-1, beyond, line breaks, bad UTF-8", () => {
+    const comments = ['plain', 'ü', '日本 😀', 'line\r\nbreak ✓', 'a\nb', '', '=1+2', 'x"y"'];
+    const text = evidenceCsv(120, (seq) => (seq % 9 === 0 ? comments.join(' ') : comments[seq % comments.length]));
+    const headerEnd = text.indexOf('\r\n') + 2;
+    const records = text.slice(headerEnd);
+    const cfg = { width: EVIDENCE_COLUMNS.length, filter: null, noHidden: false };
+    const whole = checkCsvBatch(records, cfg);
+    expect(whole).toMatchObject({ ok: true });
+    expect(whole.facts).toHaveLength(120);
+    expect(checkCsvBytes(Buffer.from(records, 'utf8'), cfg)).toEqual(whole);
+    // Every line ASCII; and a byte that is not UTF-8 (a lead byte before a line feed), read the same both ways.
+    const ascii = evidenceCsv(30, () => 'plain').slice(headerEnd);
+    expect(checkCsvBytes(Buffer.from(ascii, 'utf8'), cfg)).toEqual(checkCsvBatch(ascii, cfg));
+    const bytes = Buffer.from(records, 'utf8');
+    const bad = Buffer.concat([bytes.subarray(0, bytes.indexOf('break') + 5), Buffer.from([0xe6]), bytes.subarray(bytes.indexOf('break') + 5)]);
+    const badWhole = checkCsvBatch(bad.toString('utf8'), cfg);
+    expect(badWhole.ok).toBe(false);
+    expect(checkCsvBytes(bad, cfg)).toEqual(badWhole);
   });
 
   it('give the same verdict whatever the chunks, cut inside a character or a record, with a byte-order mark', async () => {

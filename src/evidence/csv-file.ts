@@ -7,8 +7,7 @@
 import { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { CsvRecordReader, CsvSyntaxError, MAX_RECORD_CHARS } from './csv-records';
-import { checkCsvBatch, type CsvBatchResult, recordsEnd } from './csv-batch';
-import { textOfBytes } from './chain-batch';
+import { checkCsvBytes, type CsvBatchResult, recordsEnd } from './csv-batch';
 import { EvidenceChecker } from './evidence-checker';
 import { RowPool } from './row-pool';
 import type { RowRun } from './row-runs';
@@ -73,7 +72,7 @@ async function checkInWorkers(src: Chunks, checker: EvidenceChecker, pool: RowPo
     const b = inFlight.shift()!;
     const r = await b.result;
     if (!r.ok) return fallback([b.bytes]);
-    checker.applyChecked(r, () => checkCsvBatch(textOfBytes(b.bytes), checker.config).facts);
+    checker.applyChecked(r, () => checkCsvBytes(b.bytes, checker.config).facts);
     return null;
   };
   const submit = (bytes: Uint8Array) => {
