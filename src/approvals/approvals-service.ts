@@ -361,7 +361,6 @@ function readsPage(wf: Workflow | null, params: MacroParams): boolean {
   return !wf || params.pageVersion > wf.boundVersion;
 }
 
-
 /** What makes two decision requests the same request: the decision, its comment, the page version (and whom it is for). */
 function decisionRequestHash(input: DecisionInput): string {
   // The person decided for is part of the request; without one the hash is what it always was (stored keys keep matching).

@@ -99,7 +99,8 @@ function canonicalNumber(b: Uint8Array, from: number, to: number): boolean {
     for (; k < to; k++) if (b[k] < 0x30 || b[k] > 0x39) break;
     if (k === to) return true;
   }
-  const token = String.fromCharCode(...b.subarray(from, to));
+  // A JSON number is ASCII: its bytes read as Latin-1 are its text, however long it is.
+  const token = Buffer.from(b.buffer, b.byteOffset + from, to - from).toString('latin1');
   return String(Number(token)) === token;
 }
 
