@@ -1,4 +1,4 @@
-import { COL, derivedCells, evidenceRecord, EVIDENCE_COLUMNS, neutralise } from './evidence-csv';
+import { COL, evidenceRecord, EVIDENCE_COLUMNS, neutralise, writeDerivedCells } from './evidence-csv';
 import { parseEvidenceTime } from './evidence-time';
 
 describe('evidence CSV cells', () => {
@@ -8,7 +8,11 @@ describe('evidence CSV cells', () => {
   });
 
   it("shows a stage's place as `P of N` only for an event about a workflow with whole numbers in data.stage", () => {
-    const stage = (s: unknown, workflow: string | null = 'w') => derivedCells({ workflow, data: { stage: s } }).stage;
+    const stage = (s: unknown, workflow: string | null = 'w') => {
+      const row: string[] = new Array<string>(EVIDENCE_COLUMNS.length).fill('');
+      writeDerivedCells({ workflow, data: { stage: s } }, row);
+      return row[COL.stage];
+    };
     expect(stage({ position: 2, count: 2, after: 'Legal sign-off' })).toBe('2 of 2');
     expect(stage({ position: 2, count: 2 }, null)).toBe('');
     for (const bad of [undefined, null, '2 of 2', { position: '2', count: 2 }, { position: 1.5, count: 2 }, { count: 2 }]) expect(stage(bad)).toBe('');

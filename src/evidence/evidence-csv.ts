@@ -110,13 +110,6 @@ export function writeDerivedCells(doc: CanonicalDoc, row: string[]): void {
   row[COL.stage] = neutralise(doc.workflow != null ? stageText(data.stage) : '');
 }
 
-/** The derived display cells of one event (neutralised), keyed by column. */
-export function derivedCells(doc: CanonicalDoc): Record<(typeof DERIVED_COLUMNS)[number], string> {
-  const row: string[] = new Array(EVIDENCE_COLUMNS.length).fill('');
-  writeDerivedCells(doc, row);
-  return Object.fromEntries(DERIVED_COLUMNS.map((c) => [c, row[COL[c]]])) as Record<(typeof DERIVED_COLUMNS)[number], string>;
-}
-
 /** One event as the exporter reads it from the chain. */
 export interface EvidenceEvent {
   seq: number;

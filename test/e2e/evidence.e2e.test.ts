@@ -12,7 +12,7 @@ import yazl from 'yazl';
 import { chainHash, leafHash } from '../../src/audit/audit-format';
 import type { AuditEventInput } from '../../src/audit/audit-log';
 import { checkpointMessage, signManifest } from '../../src/evidence/evidence-checkpoint';
-import { COL, CSV_STRINGIFY_OPTIONS, EVIDENCE_COLUMNS, derivedCells } from '../../src/evidence/evidence-csv';
+import { COL, CSV_STRINGIFY_OPTIONS, EVIDENCE_COLUMNS, writeDerivedCells } from '../../src/evidence/evidence-csv';
 import { chainLine } from '../../src/evidence/chain-lines';
 import { EvidenceLinks } from '../../src/evidence/evidence-links';
 import { createOperatorExport } from '../../src/evidence/evidence-feature';
@@ -284,8 +284,7 @@ describe('evidence export end to end', () => {
       const leaf = leafHash(canonical);
       const prev = rows[k][COL.chain_hash];
       const forged = [...rows[k]];
-      const cells = derivedCells(forgedDoc);
-      for (const [c, v] of Object.entries(cells)) forged[COL[c as keyof typeof COL]] = v;
+      writeDerivedCells(forgedDoc, forged);
       forged[COL.seq] = String(k + 1);
       forged[COL.canonical] = canonical;
       forged[COL.leaf_hash] = leaf.toString('hex');
