@@ -19,9 +19,11 @@ import { openLarge, openZip, zipEntries } from '../src/evidence/pack-zip';
 
 const HERE = path.resolve(__dirname, '..');
 const BATCH_BYTES = 1 << 16;
+/** Columns of the pack's events.csv, read from its header. */
+let width = 19;
 const REPS = 5;
 
-type Check = (batch: Buffer | string) => { facts: unknown[]; failAt: number };
+type Check = (batch: Buffer) => { facts: unknown[]; failAt: number };
 
 function arg(name: string, fallback?: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -45,6 +47,8 @@ async function batchesOf(pack: string, name: string, rows: number, cut: (b: Buff
   for await (const chunk of await openLarge(zf, entry)) {
     rest = Buffer.concat([rest, chunk as Buffer]);
     if (header) {
+      // The header's columns (18 or 19, by the pack's age) are the width both versions check against.
+      width = rest.toString('latin1', 0, rest.indexOf(0x0a)).split(',').length;
       rest = rest.subarray(rest.indexOf(0x0a) + 1);
       header = false;
     }
@@ -63,9 +67,9 @@ async function batchesOf(pack: string, name: string, rows: number, cut: (b: Buff
 }
 
 /** A worker's CSV task: its batch's bytes read by checkCsvBytes, or (before it) decoded whole for checkCsvBatch. */
-type CsvBatchCheck = (batch: Buffer | string, cfg: unknown) => ReturnType<Check>;
-function csvCheck(m: { checkCsvBytes?: CsvBatchCheck; checkCsvBatch: CsvBatchCheck }, cfg: unknown): Check {
-  return m.checkCsvBytes ? (b) => m.checkCsvBytes!(b, cfg) : (b) => m.checkCsvBatch((b as Buffer).toString('utf8'), cfg);
+type CsvBatchCheck<B> = (batch: B, cfg: unknown) => ReturnType<Check>;
+function csvCheck(m: { checkCsvBytes?: CsvBatchCheck<Buffer>; checkCsvBatch: CsvBatchCheck<string> }, cfg: unknown): Check {
+  return m.checkCsvBytes ? (b) => m.checkCsvBytes!(b, cfg) : (b) => m.checkCsvBatch(b.toString('utf8'), cfg);
 }
 
 /** One process: both versions loaded in the given order, run alternately; CPU ns of each. */
@@ -75,11 +79,11 @@ async function child(pack: string, rows: number, dirs: string[]): Promise<void> 
   /* eslint-disable @typescript-eslint/no-require-imports */
   const csvEnd = require(path.join(dirs[0], 'src/evidence/csv-batch')).recordsEnd as (b: Buffer) => number;
   const csv = await batchesOf(pack, 'events.csv', rows, csvEnd);
-  const cfg = { width: 19, filter: null, noHidden: false };
-  const checks = dirs.map((d) => ({
-    chain: ((b: Buffer) => require(path.join(d, 'src/evidence/chain-batch')).checkChainBatch(b, cfg, 19)) as Check,
-    csv: csvCheck(require(path.join(d, 'src/evidence/csv-batch')), cfg),
-  }));
+  const cfg = { width, filter: null, noHidden: false };
+  const checks = dirs.map((d) => {
+    const { checkChainBatch } = require(path.join(d, 'src/evidence/chain-batch'));
+    return { chain: ((b: Buffer) => checkChainBatch(b, cfg, width)) as Check, csv: csvCheck(require(path.join(d, 'src/evidence/csv-batch')), cfg) };
+  });
   /* eslint-enable @typescript-eslint/no-require-imports */
   const out: Record<string, { ns: number[]; rows: number }> = {};
   for (const [kind, batches] of [['chain', chain], ['csv', csv]] as const) {
