@@ -28,6 +28,8 @@ export interface Metrics {
 }
 
 const ROUTE_UNMATCHED = 'unmatched';
+/** The ages `attest_tenants_with_unsigned_events` counts tenants past: checkpoints run every 5 minutes. */
+export const UNSIGNED_AGES_SECONDS = [300, 900, 3600, 86400] as const;
 
 export function createMetrics(opts: { db: Knex; token?: string; now?: () => number }): Metrics {
   const registry = new Registry();
@@ -219,6 +221,27 @@ function registerEvidenceGauges(registry: Registry, db: Knex, now: () => number)
       );
       const t = rows[0]?.t as Date | null | undefined;
       this.set(t ? Math.max(0, (now() - new Date(t).getTime()) / 1000) : 0);
+    },
+  });
+
+  // Each tenant's unsigned backlog, counted rather than named (no tenant appears in a label): how many tenants have
+  // an event no checkpoint covers older than each age. One stalled tenant among many shows here, not only as the max.
+  const lagging = new Gauge({
+    name: 'attest_tenants_with_unsigned_events',
+    help: 'Tenants whose oldest audit event not yet covered by a signed checkpoint is older than older_than_seconds',
+    labelNames: ['older_than_seconds'] as const,
+    registers: [registry],
+    async collect() {
+      const ages = UNSIGNED_AGES_SECONDS.map((s) => new Date(now() - s * 1000));
+      const { rows } = await opts.db.raw(
+        `select ${ages.map((_, i) => `count(*) filter (where e.recorded_at < ?) as a${i}`).join(', ')}
+           from audit_heads h
+           left join lateral (select max(seq) as seq from audit_checkpoints c where c.client_key = h.client_key) cp on true
+           join audit_events e on e.client_key = h.client_key and e.seq = coalesce(cp.seq, 0) + 1
+          where h.seq > coalesce(cp.seq, 0)`,
+        ages,
+      );
+      UNSIGNED_AGES_SECONDS.forEach((s, i) => lagging.set({ older_than_seconds: String(s) }, Number(rows[0]?.[`a${i}`] ?? 0)));
     },
   });
 

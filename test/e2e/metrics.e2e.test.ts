@@ -54,6 +54,9 @@ describe('/metrics', () => {
     expect(value(text, /^attest_decision_batch_wait_seconds_bucket\{le="0.01"\}/)).toBe(1);
     // Nothing signed yet: the oldest unsigned event has an age.
     expect(value(text, /^attest_unsigned_events_oldest_seconds /)).toBeGreaterThan(0);
+    // Counted per tenant by age, never named: this one tenant's event is seconds old.
+    expect(text).toMatch(/^attest_tenants_with_unsigned_events\{older_than_seconds="300"\} 0$/m);
+    expect(text).not.toContain(d.clientKey);
     expect(text).toMatch(/^attest_webhook_inbox_unprocessed 0$/m);
     expect(text).toMatch(/^attest_webhook_inbox_retries\{state="retrying"\} 0$/m);
     expect(text).toMatch(/^attest_verification_failed_tenants 0$/m);

@@ -1,0 +1,36 @@
+import { createTestDatabase, TestDatabase } from '../../test/helpers/database';
+import { createAuditLog } from '../audit/audit-log';
+import { createMetrics } from './metrics';
+
+/** The tenants' unsigned backlog as counts by age (issue 15): no tenant named, each one counted. */
+describe('attest_tenants_with_unsigned_events', () => {
+  let tdb: TestDatabase;
+  beforeAll(async () => {
+    tdb = await createTestDatabase();
+  });
+  afterAll(() => tdb.drop());
+
+  const scrapeAt = async (at: number) => {
+    const text = await createMetrics({ db: tdb.db, now: () => at }).registry.getSingleMetricAsString('attest_tenants_with_unsigned_events');
+    return Object.fromEntries([...text.matchAll(/older_than_seconds="(\d+)"\} (\d+)/g)].map((m) => [m[1], Number(m[2])]));
+  };
+
+  it('counts each tenant whose oldest unsigned event is past each age', async () => {
+    expect(await scrapeAt(Date.now())).toEqual({ 300: 0, 900: 0, 3600: 0, 86400: 0 });
+    const audit = createAuditLog(tdb.db, Buffer.alloc(32, 7));
+    const before = Date.now();
+    for (const ck of ['metrics-a', 'metrics-b', 'metrics-c']) {
+      for (let i = 0; i < 2; i++) {
+        await tdb.db.transaction((trx) => audit.append(trx, ck, { action: 'workflow.archived', actor: { type: 'system' }, data: { previousState: 'pending', cause: `n ${i}` } }));
+      }
+    }
+    const after = Date.now();
+    expect(await scrapeAt(after)).toEqual({ 300: 0, 900: 0, 3600: 0, 86400: 0 });
+    expect(await scrapeAt(before + 1000 * 1000)).toEqual({ 300: 3, 900: 3, 3600: 0, 86400: 0 });
+    expect(await scrapeAt(after + 2 * 86400 * 1000)).toEqual({ 300: 3, 900: 3, 3600: 3, 86400: 3 });
+    // A checkpoint over b's whole chain takes b out; one over c's first event leaves c's second unsigned.
+    const checkpoint = (ck: string, seq: number) => ({ client_key: ck, seq, chain_hash: Buffer.alloc(32), signed_at: new Date(), signature: 'x', key_id: 'k' });
+    await tdb.db('audit_checkpoints').insert([checkpoint('metrics-b', 2), checkpoint('metrics-c', 1)]);
+    expect(await scrapeAt(after + 2 * 86400 * 1000)).toEqual({ 300: 2, 900: 2, 3600: 2, 86400: 2 });
+  });
+});
