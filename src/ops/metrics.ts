@@ -204,6 +204,12 @@ function metricsRouter(registry: Registry, token: string | undefined): Router {
   return router;
 }
 
+/** Each tenant's oldest event that no signed checkpoint covers (`e`), for tenants that have one. */
+const OLDEST_UNSIGNED = `from audit_heads h
+  left join lateral (select max(seq) as seq from audit_checkpoints c where c.client_key = h.client_key) cp on true
+  join audit_events e on e.client_key = h.client_key and e.seq = coalesce(cp.seq, 0) + 1
+  where h.seq > coalesce(cp.seq, 0)`;
+
 /** The oldest event no signed checkpoint covers yet, and tenants whose latest chain check failed. */
 function registerEvidenceGauges(registry: Registry, db: Knex, now: () => number): void {
   const opts = { db };
@@ -213,11 +219,7 @@ function registerEvidenceGauges(registry: Registry, db: Knex, now: () => number)
     registers: [registry],
     async collect() {
       const { rows } = await opts.db.raw(
-        `select min(e.recorded_at) as t
-           from audit_heads h
-           left join lateral (select max(seq) as seq from audit_checkpoints c where c.client_key = h.client_key) cp on true
-           join audit_events e on e.client_key = h.client_key and e.seq = coalesce(cp.seq, 0) + 1
-          where h.seq > coalesce(cp.seq, 0)`,
+        `select min(e.recorded_at) as t ${OLDEST_UNSIGNED}`,
       );
       const t = rows[0]?.t as Date | null | undefined;
       this.set(t ? Math.max(0, (now() - new Date(t).getTime()) / 1000) : 0);
@@ -234,11 +236,7 @@ function registerEvidenceGauges(registry: Registry, db: Knex, now: () => number)
     async collect() {
       const ages = UNSIGNED_AGES_SECONDS.map((s) => new Date(now() - s * 1000));
       const { rows } = await opts.db.raw(
-        `select ${ages.map((_, i) => `count(*) filter (where e.recorded_at < ?) as a${i}`).join(', ')}
-           from audit_heads h
-           left join lateral (select max(seq) as seq from audit_checkpoints c where c.client_key = h.client_key) cp on true
-           join audit_events e on e.client_key = h.client_key and e.seq = coalesce(cp.seq, 0) + 1
-          where h.seq > coalesce(cp.seq, 0)`,
+        `select ${ages.map((_, i) => `count(*) filter (where e.recorded_at < ?) as a${i}`).join(', ')} ${OLDEST_UNSIGNED}`,
         ages,
       );
       UNSIGNED_AGES_SECONDS.forEach((s, i) => lagging.set({ older_than_seconds: String(s) }, Number(rows[0]?.[`a${i}`] ?? 0)));
