@@ -139,7 +139,7 @@ async function main() {
   // so the ratio is taken in each round and the median round is reported.
   const lockBefore = await headLockWait(instanceUrls);
   const statements = statementCounter(env.db);
-  const rounds: Array<{ api: Awaited<ReturnType<typeof load>>; base: Awaited<ReturnType<typeof load>>; benchCpuMs: number; appCpuMs: number; machineMs: number; sql: number; servedByFirst: number }> = [];
+  const rounds: Array<{ api: Awaited<ReturnType<typeof load>>; base: Awaited<ReturnType<typeof load>>; benchCpuMs: number; appCpuMs: number; machineMs: number; plainMachineMs: number; sql: number; servedByFirst: number }> = [];
   const profile = await profileWindow();
   for (let r = 0; r < roundCount; r++) {
     const cpuBefore = process.cpuUsage();
@@ -152,7 +152,9 @@ async function main() {
     const machineMs = machineCpuMs() - machineBefore;
     const cpu = process.cpuUsage(cpuBefore);
     const appCpuMs = extra.reduce((sum, x, i) => sum + (x.cpuSeconds() - extraCpuBefore[i]) * 1000, 0);
-    rounds.push({ api, base: await plainRound(), benchCpuMs: (cpu.user + cpu.system) / 1000, appCpuMs, machineMs, sql, servedByFirst: servedByFirst.n });
+    const plainBefore = machineCpuMs();
+    const base = await plainRound();
+    rounds.push({ api, base, benchCpuMs: (cpu.user + cpu.system) / 1000, appCpuMs, machineMs, plainMachineMs: machineCpuMs() - plainBefore, sql, servedByFirst: servedByFirst.n });
   }
   await profile.stop();
   const ratioOf = (x: (typeof rounds)[number]) => x.api.perSecond / x.base.perSecond;
@@ -164,6 +166,12 @@ async function main() {
   // Every process of the machine (PostgreSQL's among them) over the API part of the median round.
   const machineCpuMsPerDecision = median.machineMs / Math.max(1, api.done);
   const otherCpuMsPerDecision = machineCpuMsPerDecision - cpuMsPerDecision;
+  // The same for the baseline's inserts, and how busy the machine's cores were in each: a baseline that keeps
+  // them all busy is bound by CPU, and the API's ceiling is then the cores over its CPU per decision.
+  const cores = os.cpus().length;
+  const plainMachineCpuMsPerInsert = median.plainMachineMs / Math.max(1, base.done);
+  const busy = (ms: number, seconds: number) => ms / (seconds * 1000 * cores);
+  const machineBusy = { api: busy(median.machineMs, api.seconds), plain: busy(median.plainMachineMs, base.seconds) };
   const lockAfter = await headLockWait(instanceUrls);
   const lockWaitMs = ((lockAfter.sum - lockBefore.sum) / Math.max(1, lockAfter.count - lockBefore.count)) * 1000;
   // Statements of the first instance per decision it served: knex's, and those src/db/pipeline.ts sends (BEGIN
@@ -181,7 +189,8 @@ async function main() {
   console.log(`Node CPU per decision (all instances, the devhost and the load generator): ${cpuMsPerDecision.toFixed(2)} ms` +
     (appCpuMsPerDecision !== null ? `, of which the app's processes ${appCpuMsPerDecision.toFixed(2)} ms` : '') +
     (extra.length ? ` (app processes: ${(median.appCpuMs / 1000).toFixed(1)} s of CPU)` : ''));
-  console.log(`CPU per decision on the whole machine (${os.cpus().length} cores): ${machineCpuMsPerDecision.toFixed(2)} ms, of which outside Node (PostgreSQL, the kernel's share of others) ${otherCpuMsPerDecision.toFixed(2)} ms`);
+  console.log(`CPU per decision on the whole machine (${cores} cores): ${machineCpuMsPerDecision.toFixed(2)} ms, of which outside Node (PostgreSQL, the kernel's share of others) ${otherCpuMsPerDecision.toFixed(2)} ms`);
+  console.log(`CPU per plain insert on the whole machine: ${plainMachineCpuMsPerInsert.toFixed(2)} ms; cores busy: ${(machineBusy.api * 100).toFixed(0)} % in the API round, ${(machineBusy.plain * 100).toFixed(0)} % in the plain one`);
   if (sqlPerDecision !== null) console.log(`statements per decision in the first instance (knex's and pipelined, BEGIN and COMMIT included): ${sqlPerDecision.toFixed(2)}`);
   if (process.env.BENCH_SQL && inProcess) for (const [text, n] of statements.texts()) console.log(`  ${(n / Math.max(1, servedByFirst.n)).toFixed(2)}  ${text}`);
   console.log(`mean wait for the tenant's head lock per append (attest_audit_head_lock_wait_seconds): ${lockWaitMs.toFixed(1)} ms`);
@@ -205,7 +214,9 @@ async function main() {
       cpuMsPerDecision: round(cpuMsPerDecision),
       appCpuMsPerDecision: appCpuMsPerDecision === null ? null : round(appCpuMsPerDecision),
       machineCpuMsPerDecision: round(machineCpuMsPerDecision),
-      cores: os.cpus().length,
+      plainMachineCpuMsPerInsert: Math.round(plainMachineCpuMsPerInsert * 100) / 100,
+      machineBusy: { api: Math.round(machineBusy.api * 100) / 100, plain: Math.round(machineBusy.plain * 100) / 100 },
+      cores,
       sqlPerDecision: sqlPerDecision === null ? null : Math.round(sqlPerDecision * 100) / 100,
       decisionBatch: process.env.ATTEST_DECISION_BATCH ?? 'default',
       decisionLingerMs: process.env.ATTEST_DECISION_LINGER_MS ?? 'default',
