@@ -29,7 +29,7 @@ export interface Metrics {
 
 const ROUTE_UNMATCHED = 'unmatched';
 /** The ages `attest_tenants_with_unsigned_events` counts tenants past: checkpoints run every 5 minutes. */
-export const UNSIGNED_AGES_SECONDS = [300, 900, 3600, 86400] as const;
+const UNSIGNED_AGES_SECONDS = [300, 900, 3600, 86400] as const;
 
 export function createMetrics(opts: { db: Knex; token?: string; now?: () => number }): Metrics {
   const registry = new Registry();
