@@ -33,4 +33,21 @@ describe('attest_tenants_with_unsigned_events', () => {
     await tdb.db('audit_checkpoints').insert([checkpoint('metrics-b', 2), checkpoint('metrics-c', 1)]);
     expect(await scrapeAt(after + 2 * 86400 * 1000)).toEqual({ 300: 2, 900: 2, 3600: 2, 86400: 2 });
   });
+
+  it('scans the tenants\' heads once per scrape for both unsigned-event gauges, and again on the next scrape', async () => {
+    const metrics = createMetrics({ db: tdb.db });
+    const scans: string[] = [];
+    const count = (q: { sql: string }) => q.sql.includes('audit_heads') && scans.push(q.sql);
+    tdb.db.on('query', count);
+    try {
+      const text = await metrics.registry.metrics();
+      expect(text).toMatch(/^attest_unsigned_events_oldest_seconds \d/m);
+      expect(text).toMatch(/^attest_tenants_with_unsigned_events\{older_than_seconds="300"\} \d+$/m);
+      expect(scans).toHaveLength(1);
+      await metrics.registry.metrics();
+      expect(scans).toHaveLength(2);
+    } finally {
+      tdb.db.off('query', count);
+    }
+  });
 });

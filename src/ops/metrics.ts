@@ -204,25 +204,39 @@ function metricsRouter(registry: Registry, token: string | undefined): Router {
   return router;
 }
 
-/** Each tenant's oldest event that no signed checkpoint covers (`e`), for tenants that have one. */
-const OLDEST_UNSIGNED = `from audit_heads h
-  left join lateral (select max(seq) as seq from audit_checkpoints c where c.client_key = h.client_key) cp on true
-  join audit_events e on e.client_key = h.client_key and e.seq = coalesce(cp.seq, 0) + 1
-  where h.seq > coalesce(cp.seq, 0)`;
+/**
+ * Over each tenant's oldest event that no signed checkpoint covers (for tenants that have one): the oldest of them,
+ * and how many tenants' are older than each of UNSIGNED_AGES_SECONDS.
+ */
+function unsignedEventsSql(ages: number): string {
+  const counts = Array.from({ length: ages }, (_, i) => `, count(*) filter (where e.recorded_at < ?) as a${i}`).join('');
+  return `select min(e.recorded_at) as t${counts}
+    from audit_heads h
+    left join lateral (select max(seq) as seq from audit_checkpoints c where c.client_key = h.client_key) cp on true
+    join audit_events e on e.client_key = h.client_key and e.seq = coalesce(cp.seq, 0) + 1
+   where h.seq > coalesce(cp.seq, 0)`;
+}
 
 /** The oldest event no signed checkpoint covers yet, and tenants whose latest chain check failed. */
 function registerEvidenceGauges(registry: Registry, db: Knex, now: () => number): void {
   const opts = { db };
+  // Both gauges below come from one scan of the tenants' heads: a scrape collects every metric at once, so the
+  // second to ask shares the first one's read, and the next scrape reads again.
+  let reading: Promise<{ oldest: Date | null; counts: number[] }> | null = null;
+  const unsigned = () =>
+    (reading ??= (async () => {
+      const ages = UNSIGNED_AGES_SECONDS.map((s) => new Date(now() - s * 1000));
+      const { rows } = await opts.db.raw(unsignedEventsSql(ages.length), ages);
+      return { oldest: (rows[0]?.t as Date | null | undefined) ?? null, counts: ages.map((_, i) => Number(rows[0]?.[`a${i}`] ?? 0)) };
+    })().finally(() => (reading = null)));
+
   new Gauge({
     name: 'attest_unsigned_events_oldest_seconds',
     help: "Age of the oldest audit event that no signed checkpoint covers yet, over all tenants (0 when all are signed): checkpoints run every 5 minutes, so a value past 15 minutes means signing is refused or delayed",
     registers: [registry],
     async collect() {
-      const { rows } = await opts.db.raw(
-        `select min(e.recorded_at) as t ${OLDEST_UNSIGNED}`,
-      );
-      const t = rows[0]?.t as Date | null | undefined;
-      this.set(t ? Math.max(0, (now() - new Date(t).getTime()) / 1000) : 0);
+      const { oldest } = await unsigned();
+      this.set(oldest ? Math.max(0, (now() - new Date(oldest).getTime()) / 1000) : 0);
     },
   });
 
@@ -234,12 +248,8 @@ function registerEvidenceGauges(registry: Registry, db: Knex, now: () => number)
     labelNames: ['older_than_seconds'] as const,
     registers: [registry],
     async collect() {
-      const ages = UNSIGNED_AGES_SECONDS.map((s) => new Date(now() - s * 1000));
-      const { rows } = await opts.db.raw(
-        `select ${ages.map((_, i) => `count(*) filter (where e.recorded_at < ?) as a${i}`).join(', ')} ${OLDEST_UNSIGNED}`,
-        ages,
-      );
-      UNSIGNED_AGES_SECONDS.forEach((s, i) => lagging.set({ older_than_seconds: String(s) }, Number(rows[0]?.[`a${i}`] ?? 0)));
+      const { counts } = await unsigned();
+      UNSIGNED_AGES_SECONDS.forEach((s, i) => lagging.set({ older_than_seconds: String(s) }, counts[i]));
     },
   });
 
