@@ -19,11 +19,10 @@
  * the bench's 768 workflows on one page (its layout until 2026-12-02) measured that read more than a decision.
  */
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import { ApprovalsStore } from '../src/approvals/approvals-store';
-import { BENCH_METRICS_TOKEN, ExtraInstance, load, profileWindow, row, startBenchEnv, startExtraInstance, statementCounter } from './harness';
+import { BENCH_METRICS_TOKEN, ExtraInstance, load, machineCpuMs, profileWindow, row, startBenchEnv, startExtraInstance, statementCounter } from './harness';
 
 function option(name: string, fallback: number): number {
   const arg = process.argv.find((a) => a.startsWith(`--${name}=`));
@@ -229,13 +228,6 @@ async function main() {
 }
 
 const round = (x: number) => Math.round(x * 10) / 10;
-
-/** CPU time every process of the machine has used (ms, from /proc/stat: user, nice, system, irq, softirq, steal). */
-function machineCpuMs(): number {
-  const fields = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-  const [user, nice, system, , , irq, softirq, steal] = fields;
-  return ((user + nice + system + irq + softirq + (steal ?? 0)) * 1000) / 100; // USER_HZ = 100
-}
 
 /** The apps' own head-lock histograms, read from `/metrics` as an operator's Prometheus would, summed over instances. */
 async function headLockWait(baseUrls: string[]): Promise<{ sum: number; count: number }> {

@@ -225,3 +225,10 @@ export async function profileWindow(): Promise<{ stop(): Promise<void> }> {
     },
   };
 }
+
+/** CPU time every process of the machine has used (ms, from /proc/stat: user, nice, system, irq, softirq, steal). */
+export function machineCpuMs(): number {
+  const fields = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, , , irq, softirq, steal] = fields;
+  return ((user + nice + system + irq + softirq + (steal ?? 0)) * 1000) / 100; // USER_HZ = 100
+}

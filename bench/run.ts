@@ -8,6 +8,7 @@ import path from 'node:path';
 const rows = process.env.BENCH_ROWS ?? '1000000';
 const runs: Array<[string, string[]]> = [
   ['decisions.ts', ['3000', '32']],
+  ['appends.ts', ['3000', '32']],
   ['render.ts', ['3000', '16']],
   ['export.ts', [rows]],
   ['verify.ts', [rows]],

@@ -244,7 +244,7 @@ function metricsTokenOf(value: string | undefined): string | undefined {
 }
 
 /** Group commit of a tenant's decisions: `N` or `N,M` (at most N per transaction, M such transactions at once). */
-function decisionBatchesOf(value: string | undefined, lingerRaw: string | undefined): Config['decisionBatches'] {
+export function decisionBatchesOf(value: string | undefined, lingerRaw: string | undefined): Config['decisionBatches'] {
   const batchRaw = value ?? `${DEFAULT_DECISION_BATCHES.maxBatch},${DEFAULT_DECISION_BATCHES.maxConcurrent}`;
   const batchMatch = /^(\d{1,3})(?:,(\d{1,2}))?$/.exec(batchRaw);
   if (!batchMatch || Number(batchMatch[1]) < 1 || (batchMatch[2] !== undefined && Number(batchMatch[2]) < 1)) {
