@@ -10,21 +10,24 @@
  * events hashed, MACed and appended with the commit (src/approvals/decision-apply.ts) — on the server's pool of 10.
  * Confluence's answers (read permission, the page's head) come from memory: in production they are HTTPS calls to
  * Atlassian, the app's CPU and not the database's. Each round runs the decisions with the app's default group
- * commit, the same one at a time (`{ maxBatch: 1 }`, each decision its own transaction, as before issue 15), and the
- * baseline, with 1,000 of each to warm up first; the median round by the grouped ratio is reported, and the chain
- * is verified at the end. bench/decisions.ts measures the same decisions through HTTP.
+ * commit, the same one at a time (`{ maxBatch: 1 }`, each decision its own transaction, as before issue 15), the
+ * chain alone (each caller's one audit event, batched the same way: the tenant's head locked, the events hashed,
+ * MACed and appended with the commit) and the baseline, with 1,000 of each to warm up first; the median round by
+ * the decisions' ratio is reported, and the chain is verified at the end. bench/decisions.ts measures the same
+ * decisions through HTTP.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { ApprovalsService } from '../src/approvals/approvals-service';
 import { ApprovalsStore } from '../src/approvals/approvals-store';
 import { approvalsStores } from '../src/approvals/approvals-tx-store';
-import type { BatchOptions } from '../src/approvals/decision-batches';
+import { Batches, BatchOptions } from '../src/approvals/decision-batches';
 import { DEFAULT_POLICY, SpacePolicyProvider } from '../src/approvals/space-policy';
-import { AuditLog } from '../src/audit/audit-log';
+import { AuditEventInput, AuditLog } from '../src/audit/audit-log';
 import { AuditStore } from '../src/audit/audit-store';
 import { macKeys } from '../src/audit/event-mac';
 import type { ConfluenceClient, ConfluencePage } from '../src/confluence/confluence-client';
+import { pipelinedTransaction } from '../src/db/pipeline';
 import { systemClock } from '../src/lib/clock';
 import { silentLogger } from '../src/lib/logger';
 import { decisionBatchesOf } from '../src/config';
@@ -79,6 +82,29 @@ async function main() {
   const batches = decisionBatchesOf(process.env.ATTEST_DECISION_BATCH, process.env.ATTEST_DECISION_LINGER_MS);
   const modes = { grouped: serviceWith(batches), alone: serviceWith({ maxBatch: 1, maxConcurrent: clients }) };
 
+  // The chain alone (the issue's prototype of group commit): each caller's one audit event, batched as decisions
+  // are, in a transaction that locks the tenant's head and appends the batch's events with the commit.
+  const chainBatches = new Batches<AuditEventInput, number>(
+    (ck, events) =>
+      pipelinedTransaction(db, async (tx) => {
+        const [createSubjects, refs] = audit.subjectStatements(ck, [ALICE]);
+        const sent = await tx.send([createSubjects, { ...refs, flush: true }, { ...audit.headStatement(ck), flush: true }]);
+        const [, refsOf, head] = sent.results;
+        audit.headLockWaited(Number(sent.completedAt[2] - sent.completedAt[1]) / 1e9);
+        if (!head) throw new Error('the tenant has no audit head: the warm-up decides first');
+        await tx.commit([audit.appendStatement(ck, head, refsOf, events).statement]);
+        return events.map((_, i) => ({ ok: true as const, value: head.seq + i + 1 }));
+      }, { genericPlans: true }),
+    batches,
+  );
+  const chainOnly = async (c: number) => {
+    const w = workflows[c][turns[c]++ % slots];
+    await chainBatches.submit(CK, {
+      action: 'decision.approved', actor: { type: 'user', accountId: ALICE }, spaceKey: 'ENG', workflowId: randomUUID(),
+      page: { id: w.pageId, version: 1, title: 'Bench page', bodyHash: null }, data: { decision: 'approve', comment, round: 1, viaGroups: [] },
+    });
+  };
+
   const turns = new Array<number>(clients).fill(0);
   const principal = { clientKey: CK, accountId: ALICE, hostBaseUrl: 'https://example.atlassian.net/wiki' };
   const decide = (service: ApprovalsService) => async (c: number) => {
@@ -106,32 +132,35 @@ async function main() {
   };
   await measured(warmUp, decide(modes.grouped));
   await measured(warmUp, decide(modes.alone));
+  await measured(warmUp, chainOnly);
   await measured(warmUp, plain);
   await db.raw('analyze');
-  const rounds: Array<Record<'grouped' | 'alone' | 'base', Awaited<ReturnType<typeof measured>>>> = [];
+  const rounds: Array<Record<'grouped' | 'alone' | 'chain' | 'base', Awaited<ReturnType<typeof measured>>>> = [];
   for (let r = 0; r < roundCount; r++) {
     const grouped = await measured(total, decide(modes.grouped));
     const alone = await measured(total, decide(modes.alone));
+    const chain = await measured(total, chainOnly);
     const base = await measured(total, plain);
-    rounds.push({ grouped, alone, base });
+    rounds.push({ grouped, alone, chain, base });
   }
   const ratioOf = (x: (typeof rounds)[number]) => x.grouped.perSecond / x.base.perSecond;
   const median = [...rounds].sort((a, b) => ratioOf(a) - ratioOf(b))[Math.floor(rounds.length / 2)];
   const verifies = (await audit.verify(db, CK)).ok;
-  const { grouped, alone, base } = median;
+  const { grouped, alone, chain, base } = median;
 
   console.log(`a decision's database work (no HTTP, Confluence from memory) vs plain INSERT+COMMIT, ${clients} concurrent clients, 1 tenant, pool of 10`);
   for (const [i, x] of rounds.entries()) {
-    console.log(`round ${i + 1}: grouped ${x.grouped.perSecond.toFixed(0)}/s, one at a time ${x.alone.perSecond.toFixed(0)}/s, plain ${x.base.perSecond.toFixed(0)}/s, ratio ${ratioOf(x).toFixed(3)}`);
+    console.log(`round ${i + 1}: grouped ${x.grouped.perSecond.toFixed(0)}/s, one at a time ${x.alone.perSecond.toFixed(0)}/s, chain alone ${x.chain.perSecond.toFixed(0)}/s, plain ${x.base.perSecond.toFixed(0)}/s, ratio ${ratioOf(x).toFixed(3)}`);
   }
   console.log(`the median round (by the grouped ratio) of ${rounds.length}:`);
   console.log(row('decision, group commit (the default)', grouped));
   console.log(row('decision, one transaction each', alone));
+  console.log(row('audit event alone, group commit', chain));
   console.log(row('plain INSERT; COMMIT (same row size)', base));
-  for (const [name, x] of [['grouped', grouped], ['one at a time', alone], ['plain', base]] as const) {
+  for (const [name, x] of [['grouped', grouped], ['one at a time', alone], ['chain alone', chain], ['plain', base]] as const) {
     console.log(`${name}: ${x.machineMsPerOp.toFixed(2)} ms of machine CPU each, cores ${(x.busy * 100).toFixed(0)} % busy` + (x.appends ? `, ${x.appends} appends (head-lock wait ${x.lockWaitMs.toFixed(1)} ms each)` : ''));
   }
-  console.log(`ratio grouped / plain: ${ratioOf(median).toFixed(3)}, one at a time / plain: ${(alone.perSecond / base.perSecond).toFixed(3)}  (chain verifies: ${verifies})`);
+  console.log(`ratio grouped / plain: ${ratioOf(median).toFixed(3)}, one at a time / plain: ${(alone.perSecond / base.perSecond).toFixed(3)}, chain alone / plain: ${(chain.perSecond / base.perSecond).toFixed(3)}  (chain verifies: ${verifies})`);
   const figures = (x: typeof grouped) => ({
     done: x.done, perSecond: round(x.perSecond), p50Ms: round(x.p50), p99Ms: round(x.p99), machineCpuMsPerOp: Math.round(x.machineMsPerOp * 100) / 100, busy: Math.round(x.busy * 100) / 100,
   });
@@ -143,10 +172,12 @@ async function main() {
       decisionBatch: batches,
       grouped: { ...figures(grouped), appends: grouped.appends, headLockWaitMeanMs: round(grouped.lockWaitMs) },
       alone: { ...figures(alone), appends: alone.appends, headLockWaitMeanMs: round(alone.lockWaitMs) },
+      chain: { ...figures(chain), appends: chain.appends },
       plain: figures(base),
       ratio: Number(ratioOf(median).toFixed(3)),
       aloneRatio: Number((alone.perSecond / base.perSecond).toFixed(3)),
-      rounds: rounds.map((x) => ({ grouped: round(x.grouped.perSecond), alone: round(x.alone.perSecond), plain: round(x.base.perSecond), ratio: Number(ratioOf(x).toFixed(3)) })),
+      chainRatio: Number((chain.perSecond / base.perSecond).toFixed(3)),
+      rounds: rounds.map((x) => ({ grouped: round(x.grouped.perSecond), alone: round(x.alone.perSecond), chain: round(x.chain.perSecond), plain: round(x.base.perSecond), ratio: Number(ratioOf(x).toFixed(3)) })),
       cores: os.cpus().length,
       chainVerifies: verifies,
     }),
