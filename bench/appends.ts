@@ -97,8 +97,10 @@ async function main() {
       }, { genericPlans: true }),
     batches,
   );
+  // Its own turns: the decisions' workflows keep getting ~4 decisions each.
+  const chainTurns = new Array<number>(clients).fill(0);
   const chainOnly = async (c: number) => {
-    const w = workflows[c][turns[c]++ % slots];
+    const w = workflows[c][chainTurns[c]++ % slots];
     await chainBatches.submit(CK, {
       action: 'decision.approved', actor: { type: 'user', accountId: ALICE }, spaceKey: 'ENG', workflowId: randomUUID(),
       page: { id: w.pageId, version: 1, title: 'Bench page', bodyHash: null }, data: { decision: 'approve', comment, round: 1, viaGroups: [] },
