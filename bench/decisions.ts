@@ -116,6 +116,19 @@ async function main() {
       req.end(w.body);
     });
 
+  // The floor of any request to the app: `GET /healthz` (a static answer) through the same server, middleware and
+  // keep-alive sockets, from the same clients. A decision through HTTP cannot beat it; against plain inserts it says
+  // how much of the stretch goal's 1.0× HTTP alone takes on this machine.
+  const empty = (c: number) =>
+    new Promise<void>((resolve, reject) => {
+      const req = http.request(`${instanceUrls[instanceOf(c)]}/healthz`, { agent }, (res) => {
+        res.resume();
+        res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`healthz status ${res.statusCode}`))));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+
   // Both paths warmed up before the clock starts (V8 compiles the hot paths of each; the first round ran colder).
   const warmUp = Math.min(total, 1000);
   await load(clients, warmUp, 60_000, (c) => post(c, nextOf(c)));
@@ -130,6 +143,7 @@ async function main() {
   });
 
   await plainRound(warmUp);
+  await load(clients, warmUp, 60_000, empty);
   // Statistics for the tables the warm-up filled, as autovacuum gathers them in production once a tenth of a table
   // has changed. Without them PostgreSQL planned on tables it took for empty: the check of each decision request's
   // reference to its decision scanned the whole decisions table, 0.87 ms a decision by the end of a run.
@@ -138,7 +152,7 @@ async function main() {
   // so the ratio is taken in each round and the median round is reported.
   const lockBefore = await headLockWait(instanceUrls);
   const statements = statementCounter(env.db);
-  const rounds: Array<{ api: Awaited<ReturnType<typeof load>>; base: Awaited<ReturnType<typeof load>>; benchCpuMs: number; appCpuMs: number; machineMs: number; plainMachineMs: number; sql: number; servedByFirst: number }> = [];
+  const rounds: Array<{ api: Awaited<ReturnType<typeof load>>; base: Awaited<ReturnType<typeof load>>; floor: Awaited<ReturnType<typeof load>>; benchCpuMs: number; appCpuMs: number; machineMs: number; plainMachineMs: number; sql: number; servedByFirst: number }> = [];
   const profile = await profileWindow();
   for (let r = 0; r < roundCount; r++) {
     const cpuBefore = process.cpuUsage();
@@ -153,12 +167,14 @@ async function main() {
     const appCpuMs = extra.reduce((sum, x, i) => sum + (x.cpuSeconds() - extraCpuBefore[i]) * 1000, 0);
     const plainBefore = machineCpuMs();
     const base = await plainRound();
-    rounds.push({ api, base, benchCpuMs: (cpu.user + cpu.system) / 1000, appCpuMs, machineMs, plainMachineMs: machineCpuMs() - plainBefore, sql, servedByFirst: servedByFirst.n });
+    const plainMachineMs = machineCpuMs() - plainBefore;
+    const floor = await load(clients, total, 120_000, empty);
+    rounds.push({ api, base, floor, benchCpuMs: (cpu.user + cpu.system) / 1000, appCpuMs, machineMs, plainMachineMs, sql, servedByFirst: servedByFirst.n });
   }
   await profile.stop();
   const ratioOf = (x: (typeof rounds)[number]) => x.api.perSecond / x.base.perSecond;
   const median = [...rounds].sort((a, b) => ratioOf(a) - ratioOf(b))[Math.floor(rounds.length / 2)];
-  const { api, base } = median;
+  const { api, base, floor } = median;
   // The bench's process holds the load generator and the devhost (Confluence's REST answers), with --in-process the first instance too.
   const cpuMsPerDecision = (median.benchCpuMs + median.appCpuMs) / Math.max(1, api.done);
   const appCpuMsPerDecision = inProcess ? null : median.appCpuMs / Math.max(1, api.done);
@@ -180,10 +196,11 @@ async function main() {
   let verifies = true;
   for (const ck of tenants) verifies = (await env.attest.audit.verify(env.db, ck)).ok && verifies;
   console.log(`decisions through the API vs plain INSERT+COMMIT, ${clients} concurrent clients, ${tenantCount} tenant(s), ${instanceCount} instance(s) ${inProcess ? 'in the bench process' : 'in their own processes'}`);
-  for (const [i, x] of rounds.entries()) console.log(`round ${i + 1}: API ${x.api.perSecond.toFixed(0)}/s (p99 ${x.api.p99.toFixed(0)} ms), plain ${x.base.perSecond.toFixed(0)}/s, ratio ${ratioOf(x).toFixed(3)}`);
+  for (const [i, x] of rounds.entries()) console.log(`round ${i + 1}: API ${x.api.perSecond.toFixed(0)}/s (p99 ${x.api.p99.toFixed(0)} ms), plain ${x.base.perSecond.toFixed(0)}/s, ratio ${ratioOf(x).toFixed(3)}; GET /healthz ${x.floor.perSecond.toFixed(0)}/s (${(x.floor.perSecond / x.base.perSecond).toFixed(2)}× plain)`);
   console.log(`the median round (by ratio) of ${rounds.length}:`);
   console.log(row('API decision (JWT, permission, decision, audit)', api));
   console.log(row('plain INSERT; COMMIT (same row size)', base));
+  console.log(row('GET /healthz (the floor of a request)', floor));
   const ratio = ratioOf(median);
   console.log(`Node CPU per decision (all instances, the devhost and the load generator): ${cpuMsPerDecision.toFixed(2)} ms` +
     (appCpuMsPerDecision !== null ? `, of which the app's processes ${appCpuMsPerDecision.toFixed(2)} ms` : '') +
@@ -205,8 +222,9 @@ async function main() {
       idempotencyKeys: !withoutKeys,
       api: { done: api.done, perSecond: round(api.perSecond), p50Ms: round(api.p50), p99Ms: round(api.p99) },
       plain: { done: base.done, perSecond: round(base.perSecond), p50Ms: round(base.p50), p99Ms: round(base.p99) },
+      emptyRequest: { done: floor.done, perSecond: round(floor.perSecond), p99Ms: round(floor.p99), vsPlain: Number((floor.perSecond / base.perSecond).toFixed(3)), apiVsEmpty: Number((api.perSecond / floor.perSecond).toFixed(3)) },
       ratio: Number(ratio.toFixed(3)),
-      rounds: rounds.map((x) => ({ api: round(x.api.perSecond), plain: round(x.base.perSecond), ratio: Number(ratioOf(x).toFixed(3)), p99Ms: round(x.api.p99) })),
+      rounds: rounds.map((x) => ({ api: round(x.api.perSecond), plain: round(x.base.perSecond), ratio: Number(ratioOf(x).toFixed(3)), p99Ms: round(x.api.p99), emptyRequest: round(x.floor.perSecond) })),
       headLockWaitMeanMs: round(lockWaitMs),
       appends: lockAfter.count - lockBefore.count,
       decisionsInAllRounds: rounds.reduce((n, x) => n + x.api.done, 0),
