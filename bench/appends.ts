@@ -18,6 +18,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import os from 'node:os';
+import path from 'node:path';
 import { ApprovalsService } from '../src/approvals/approvals-service';
 import { ApprovalsStore } from '../src/approvals/approvals-store';
 import { approvalsStores } from '../src/approvals/approvals-tx-store';
@@ -32,7 +33,7 @@ import { systemClock } from '../src/lib/clock';
 import { silentLogger } from '../src/lib/logger';
 import { decisionBatchesOf } from '../src/config';
 import { benchDatabase } from './bench-database';
-import { load, machineCpuMs, row } from './harness';
+import { load, machineCpuMs, postgresCpuMs, row } from './harness';
 
 const CK = 'bench-appends';
 const ALICE = 'acc-alice';
@@ -124,13 +125,18 @@ async function main() {
     });
   };
 
+  // PostgreSQL's own share (embedded server only): what one database spends per decision, the ceiling of many tenants.
+  const pgData = path.join(bench.dir, 'pg', 'pg'); // benchDatabase's embedded server in <dir>/pg, its cluster in pg/ (as BenchEnv.pgData)
   const measured = async (count: number, worker: (c: number) => Promise<void>) => {
     const before = machineCpuMs();
+    const pgBefore = postgresCpuMs(pgData);
     const locks = { ...lockWait };
     const r = await load(clients, count, 120_000, worker);
     const machineMs = machineCpuMs() - before;
+    const pgAfter = postgresCpuMs(pgData);
+    const pgMsPerOp = pgBefore === null || pgAfter === null ? null : (pgAfter - pgBefore) / Math.max(1, r.done);
     const appends = lockWait.count - locks.count;
-    return { ...r, machineMsPerOp: machineMs / Math.max(1, r.done), busy: machineMs / (r.seconds * 1000 * os.cpus().length), appends, lockWaitMs: ((lockWait.sum - locks.sum) / Math.max(1, appends)) * 1000 };
+    return { ...r, machineMsPerOp: machineMs / Math.max(1, r.done), pgMsPerOp, busy: machineMs / (r.seconds * 1000 * os.cpus().length), appends, lockWaitMs: ((lockWait.sum - locks.sum) / Math.max(1, appends)) * 1000 };
   };
   await measured(warmUp, decide(modes.grouped));
   await measured(warmUp, decide(modes.alone));
@@ -160,11 +166,12 @@ async function main() {
   console.log(row('audit event alone, group commit', chain));
   console.log(row('plain INSERT; COMMIT (same row size)', base));
   for (const [name, x] of [['grouped', grouped], ['one at a time', alone], ['chain alone', chain], ['plain', base]] as const) {
-    console.log(`${name}: ${x.machineMsPerOp.toFixed(2)} ms of machine CPU each, cores ${(x.busy * 100).toFixed(0)} % busy` + (x.appends ? `, ${x.appends} appends (head-lock wait ${x.lockWaitMs.toFixed(1)} ms each)` : ''));
+    console.log(`${name}: ${x.machineMsPerOp.toFixed(2)} ms of machine CPU each (PostgreSQL ${x.pgMsPerOp === null ? 'not measured' : `${x.pgMsPerOp.toFixed(2)} ms`}), cores ${(x.busy * 100).toFixed(0)} % busy` + (x.appends ? `, ${x.appends} appends (head-lock wait ${x.lockWaitMs.toFixed(1)} ms each)` : ''));
   }
   console.log(`ratio grouped / plain: ${ratioOf(median).toFixed(3)}, one at a time / plain: ${(alone.perSecond / base.perSecond).toFixed(3)}, chain alone / plain: ${(chain.perSecond / base.perSecond).toFixed(3)}  (chain verifies: ${verifies})`);
   const figures = (x: typeof grouped) => ({
-    done: x.done, perSecond: round(x.perSecond), p50Ms: round(x.p50), p99Ms: round(x.p99), machineCpuMsPerOp: Math.round(x.machineMsPerOp * 100) / 100, busy: Math.round(x.busy * 100) / 100,
+    done: x.done, perSecond: round(x.perSecond), p50Ms: round(x.p50), p99Ms: round(x.p99), machineCpuMsPerOp: Math.round(x.machineMsPerOp * 100) / 100,
+    postgresCpuMsPerOp: x.pgMsPerOp === null ? null : Math.round(x.pgMsPerOp * 100) / 100, busy: Math.round(x.busy * 100) / 100,
   });
   console.log(
     JSON.stringify({

@@ -22,7 +22,7 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import os from 'node:os';
 import { ApprovalsStore } from '../src/approvals/approvals-store';
-import { BENCH_METRICS_TOKEN, ExtraInstance, load, machineCpuMs, profileWindow, row, startBenchEnv, startExtraInstance, statementCounter } from './harness';
+import { BENCH_METRICS_TOKEN, ExtraInstance, load, machineCpuMs, postgresCpuMs, profileWindow, row, startBenchEnv, startExtraInstance, statementCounter } from './harness';
 
 function option(name: string, fallback: number): number {
   const arg = process.argv.find((a) => a.startsWith(`--${name}=`));
@@ -152,7 +152,7 @@ async function main() {
   // so the ratio is taken in each round and the median round is reported.
   const lockBefore = await headLockWait(instanceUrls);
   const statements = statementCounter(env.db);
-  const rounds: Array<{ api: Awaited<ReturnType<typeof load>>; base: Awaited<ReturnType<typeof load>>; floor: Awaited<ReturnType<typeof load>>; benchCpuMs: number; appCpuMs: number; machineMs: number; plainMachineMs: number; sql: number; servedByFirst: number }> = [];
+  const rounds: Array<{ api: Awaited<ReturnType<typeof load>>; base: Awaited<ReturnType<typeof load>>; floor: Awaited<ReturnType<typeof load>>; benchCpuMs: number; appCpuMs: number; machineMs: number; plainMachineMs: number; postgresMs: number | null; plainPostgresMs: number | null; sql: number; servedByFirst: number }> = [];
   const profile = await profileWindow();
   for (let r = 0; r < roundCount; r++) {
     const cpuBefore = process.cpuUsage();
@@ -160,16 +160,22 @@ async function main() {
     servedByFirst.n = 0;
     statements.start();
     const machineBefore = machineCpuMs();
+    const pgBefore = postgresCpuMs(env.pgData);
     const api = await load(clients, total, 120_000, (c) => post(c, nextOf(c)));
     const sql = statements.stop();
     const machineMs = machineCpuMs() - machineBefore;
+    const pgAfter = postgresCpuMs(env.pgData);
+    const postgresMs = pgBefore === null || pgAfter === null ? null : pgAfter - pgBefore;
     const cpu = process.cpuUsage(cpuBefore);
     const appCpuMs = extra.reduce((sum, x, i) => sum + (x.cpuSeconds() - extraCpuBefore[i]) * 1000, 0);
     const plainBefore = machineCpuMs();
+    const plainPgBefore = postgresCpuMs(env.pgData);
     const base = await plainRound();
     const plainMachineMs = machineCpuMs() - plainBefore;
+    const plainPgAfter = postgresCpuMs(env.pgData);
+    const plainPostgresMs = plainPgBefore === null || plainPgAfter === null ? null : plainPgAfter - plainPgBefore;
     const floor = await load(clients, total, 120_000, empty);
-    rounds.push({ api, base, floor, benchCpuMs: (cpu.user + cpu.system) / 1000, appCpuMs, machineMs, plainMachineMs, sql, servedByFirst: servedByFirst.n });
+    rounds.push({ api, base, floor, benchCpuMs: (cpu.user + cpu.system) / 1000, appCpuMs, machineMs, plainMachineMs, postgresMs, plainPostgresMs, sql, servedByFirst: servedByFirst.n });
   }
   await profile.stop();
   const ratioOf = (x: (typeof rounds)[number]) => x.api.perSecond / x.base.perSecond;
@@ -206,6 +212,11 @@ async function main() {
     (appCpuMsPerDecision !== null ? `, of which the app's processes ${appCpuMsPerDecision.toFixed(2)} ms` : '') +
     (extra.length ? ` (app processes: ${(median.appCpuMs / 1000).toFixed(1)} s of CPU)` : ''));
   console.log(`CPU per decision on the whole machine (${cores} cores): ${machineCpuMsPerDecision.toFixed(2)} ms, of which outside Node (PostgreSQL, the kernel's share of others) ${otherCpuMsPerDecision.toFixed(2)} ms`);
+  // PostgreSQL's own processes (embedded server only): what one database spends per decision and per plain insert.
+  const perOp = (ms: number | null, done: number) => (ms === null ? null : Math.round((ms / Math.max(1, done)) * 100) / 100);
+  const postgresCpuMsPerDecision = perOp(median.postgresMs, api.done);
+  const postgresCpuMsPerInsert = perOp(median.plainPostgresMs, base.done);
+  if (postgresCpuMsPerDecision !== null) console.log(`PostgreSQL's CPU per decision: ${postgresCpuMsPerDecision.toFixed(2)} ms; per plain insert: ${postgresCpuMsPerInsert?.toFixed(2)} ms`);
   console.log(`CPU per plain insert on the whole machine: ${plainMachineCpuMsPerInsert.toFixed(2)} ms; cores busy: ${(machineBusy.api * 100).toFixed(0)} % in the API round, ${(machineBusy.plain * 100).toFixed(0)} % in the plain one`);
   if (sqlPerDecision !== null) console.log(`statements per decision in the first instance (knex's and pipelined, BEGIN and COMMIT included): ${sqlPerDecision.toFixed(2)}`);
   if (process.env.BENCH_SQL && inProcess) for (const [text, n] of statements.texts()) console.log(`  ${(n / Math.max(1, servedByFirst.n)).toFixed(2)}  ${text}`);
@@ -232,6 +243,8 @@ async function main() {
       appCpuMsPerDecision: appCpuMsPerDecision === null ? null : round(appCpuMsPerDecision),
       machineCpuMsPerDecision: round(machineCpuMsPerDecision),
       plainMachineCpuMsPerInsert: Math.round(plainMachineCpuMsPerInsert * 100) / 100,
+      postgresCpuMsPerDecision,
+      postgresCpuMsPerInsert,
       machineBusy: { api: Math.round(machineBusy.api * 100) / 100, plain: Math.round(machineBusy.plain * 100) / 100 },
       cores,
       sqlPerDecision: sqlPerDecision === null ? null : Math.round(sqlPerDecision * 100) / 100,

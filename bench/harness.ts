@@ -19,6 +19,8 @@ export interface BenchEnv {
   dbUrl: string;
   /** The data directory of the in-process instance (its keys; a second instance must share them). */
   dataDir: string;
+  /** The embedded PostgreSQL's cluster directory (for `postgresCpuMs`; nothing there on DATABASE_URL's server). */
+  pgData: string;
   server: http.Server;
   close(): Promise<void>;
 }
@@ -159,6 +161,7 @@ export async function startBenchEnv(): Promise<BenchEnv> {
     db,
     dbUrl,
     dataDir: path.join(dir, 'data'),
+    pgData: path.join(dir, 'pg', 'pg'),
     server,
     async close() {
       server.closeAllConnections();
@@ -231,4 +234,29 @@ export function machineCpuMs(): number {
   const fields = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
   const [user, nice, system, , , irq, softirq, steal] = fields;
   return ((user + nice + system + irq + softirq + (steal ?? 0)) * 1000) / 100; // USER_HZ = 100
+}
+
+/**
+ * CPU time (ms) the embedded PostgreSQL whose data directory is `pgData` has used so far — its postmaster and every
+ * process it started (backends, WAL writer, checkpointer…), from /proc; null on a server of DATABASE_URL's (no
+ * postmaster.pid here). A backend that has exited takes its time with it: read it while the pool's connections live.
+ */
+export function postgresCpuMs(pgData: string): number | null {
+  const pidFile = path.join(pgData, 'postmaster.pid');
+  if (!fs.existsSync(pidFile)) return null;
+  const postmaster = Number(fs.readFileSync(pidFile, 'utf8').split('\n')[0]);
+  let ticks = 0;
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    // After the parenthesised command name: state, ppid, …, utime (14th field), stime (15th).
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(entry) === postmaster || Number(fields[1]) === postmaster) ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return (ticks * 1000) / CLOCK_TICKS;
 }
