@@ -18,7 +18,6 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import os from 'node:os';
-import path from 'node:path';
 import { ApprovalsService } from '../src/approvals/approvals-service';
 import { ApprovalsStore } from '../src/approvals/approvals-store';
 import { approvalsStores } from '../src/approvals/approvals-tx-store';
@@ -33,7 +32,7 @@ import { systemClock } from '../src/lib/clock';
 import { silentLogger } from '../src/lib/logger';
 import { decisionBatchesOf } from '../src/config';
 import { benchDatabase } from './bench-database';
-import { load, machineCpuMs, postgresCpuMs, row } from './harness';
+import { cpuMeter, intOption, load, plainInserts, row } from './harness';
 
 const CK = 'bench-appends';
 const ALICE = 'acc-alice';
@@ -43,11 +42,9 @@ async function main() {
   const positional = process.argv.slice(2).filter((a) => !a.startsWith('--'));
   const total = Number(positional[0] ?? 3000);
   const clients = Number(positional[1] ?? 32);
-  const roundsArg = process.argv.find((a) => a.startsWith('--rounds='));
-  const roundCount = roundsArg ? Number(roundsArg.slice(9)) : 5;
+  const roundCount = intOption('rounds', 5, 9);
   if (!(Number.isInteger(total) && total >= 100 && total <= 100_000)) throw new Error('total must be a whole number from 100 to 100000');
   if (!(Number.isInteger(clients) && clients >= 1 && clients <= 64)) throw new Error('clients must be a whole number from 1 to 64');
-  if (!(Number.isInteger(roundCount) && roundCount >= 1 && roundCount <= 9)) throw new Error('--rounds must be a whole number from 1 to 9');
   const bench = await benchDatabase('appends', { poolMax: 10 });
   const { db } = bench;
 
@@ -117,24 +114,15 @@ async function main() {
   // The baseline: a row of the size of a decision and its audit event, inserted and committed (bench/decisions.ts).
   await decide(modes.grouped)(0);
   const sample = await db('audit_events').where({ client_key: CK }).orderBy('seq', 'desc').first();
-  const payload = 'x'.repeat(sample.canonical.length + comment.length + 200);
-  await db.raw('create table bench_plain (id bigserial primary key, client_key text, payload text, at timestamptz default now())');
-  const plain = async () => {
-    await db.transaction(async (trx) => {
-      await trx('bench_plain').insert({ client_key: CK, payload });
-    });
-  };
+  const plain = await plainInserts(db, CK, sample.canonical.length + comment.length + 200);
 
   // PostgreSQL's own share (embedded server only): what one database spends per decision, the ceiling of many tenants.
-  const pgData = path.join(bench.dir, 'pg', 'pg'); // benchDatabase's embedded server in <dir>/pg, its cluster in pg/ (as BenchEnv.pgData)
   const measured = async (count: number, worker: (c: number) => Promise<void>) => {
-    const before = machineCpuMs();
-    const pgBefore = postgresCpuMs(pgData);
+    const cpu = cpuMeter(bench.pgData);
     const locks = { ...lockWait };
     const r = await load(clients, count, 120_000, worker);
-    const machineMs = machineCpuMs() - before;
-    const pgAfter = postgresCpuMs(pgData);
-    const pgMsPerOp = pgBefore === null || pgAfter === null ? null : (pgAfter - pgBefore) / Math.max(1, r.done);
+    const { machineMs, postgresMs } = cpu();
+    const pgMsPerOp = postgresMs === null ? null : postgresMs / Math.max(1, r.done);
     const appends = lockWait.count - locks.count;
     return { ...r, machineMsPerOp: machineMs / Math.max(1, r.done), pgMsPerOp, busy: machineMs / (r.seconds * 1000 * os.cpus().length), appends, lockWaitMs: ((lockWait.sum - locks.sum) / Math.max(1, appends)) * 1000 };
   };

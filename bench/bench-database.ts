@@ -10,6 +10,8 @@ export interface BenchDatabase {
   url: string;
   db: Knex;
   dir: string;
+  /** The embedded server's cluster (startEmbeddedPostgres keeps it in `<its dir>/pg`); empty on DATABASE_URL's server. */
+  pgData: string;
   close(): Promise<void>;
 }
 
@@ -38,6 +40,7 @@ export async function benchDatabase(label: string, opts: { poolMax?: number } = 
     url,
     db,
     dir,
+    pgData: path.join(dir, 'pg', 'pg'),
     async close() {
       await db.destroy();
       const a = new Client({ connectionString: adminUrl });

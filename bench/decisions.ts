@@ -22,25 +22,17 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import os from 'node:os';
 import { ApprovalsStore } from '../src/approvals/approvals-store';
-import { BENCH_METRICS_TOKEN, ExtraInstance, load, machineCpuMs, postgresCpuMs, profileWindow, row, startBenchEnv, startExtraInstance, statementCounter } from './harness';
-
-function option(name: string, fallback: number): number {
-  const arg = process.argv.find((a) => a.startsWith(`--${name}=`));
-  const value = arg ? Number(arg.slice(name.length + 3)) : fallback;
-  const max = name === 'macros-per-page' ? 10_000 : name === 'rounds' ? 9 : 64;
-  if (!Number.isInteger(value) || value < 1 || value > max) throw new Error(`--${name} must be a whole number from 1 to ${max}`);
-  return value;
-}
+import { BENCH_METRICS_TOKEN, cpuMeter, ExtraInstance, intOption, load, plainInserts, profileWindow, row, startBenchEnv, startExtraInstance, statementCounter } from './harness';
 
 async function main() {
   const positional = process.argv.slice(2).filter((a) => !a.startsWith('--'));
   const total = Number(positional[0] ?? 3000);
   const clients = Number(positional[1] ?? 32);
-  const instanceCount = option('instances', 1);
-  const tenantCount = option('tenants', 1);
-  const macrosPerPage = option('macros-per-page', 1);
+  const instanceCount = intOption('instances', 1, 64);
+  const tenantCount = intOption('tenants', 1, 64);
+  const macrosPerPage = intOption('macros-per-page', 1, 10_000);
   const inProcess = process.argv.includes('--in-process');
-  const roundCount = option('rounds', 3);
+  const roundCount = intOption('rounds', 3, 9);
   const withoutKeys = process.argv.includes('--without-keys');
   const env = await startBenchEnv();
   const extra: ExtraInstance[] = [];
@@ -134,13 +126,8 @@ async function main() {
   await load(clients, warmUp, 60_000, (c) => post(c, nextOf(c)));
   // Baseline: the same number of rows of the same size (a decision row plus its audit event) inserted and committed.
   const sample = await env.db('audit_events').orderBy('seq', 'desc').first();
-  const payload = 'x'.repeat(sample.canonical.length + comment.length + 200);
-  await env.db.raw('create table bench_plain (id bigserial primary key, client_key text, payload text, at timestamptz default now())');
-  const plainRound = (count = total) => load(clients, count, 120_000, async () => {
-    await env.db.transaction(async (trx) => {
-      await trx('bench_plain').insert({ client_key: d.clientKey, payload });
-    });
-  });
+  const plain = await plainInserts(env.db, d.clientKey, sample.canonical.length + comment.length + 200);
+  const plainRound = (count = total) => load(clients, count, 120_000, plain);
 
   await plainRound(warmUp);
   await load(clients, warmUp, 60_000, empty);
@@ -159,21 +146,15 @@ async function main() {
     const extraCpuBefore = extra.map((x) => x.cpuSeconds());
     servedByFirst.n = 0;
     statements.start();
-    const machineBefore = machineCpuMs();
-    const pgBefore = postgresCpuMs(env.pgData);
+    const apiCpu = cpuMeter(env.pgData);
     const api = await load(clients, total, 120_000, (c) => post(c, nextOf(c)));
     const sql = statements.stop();
-    const machineMs = machineCpuMs() - machineBefore;
-    const pgAfter = postgresCpuMs(env.pgData);
-    const postgresMs = pgBefore === null || pgAfter === null ? null : pgAfter - pgBefore;
+    const { machineMs, postgresMs } = apiCpu();
     const cpu = process.cpuUsage(cpuBefore);
     const appCpuMs = extra.reduce((sum, x, i) => sum + (x.cpuSeconds() - extraCpuBefore[i]) * 1000, 0);
-    const plainBefore = machineCpuMs();
-    const plainPgBefore = postgresCpuMs(env.pgData);
+    const plainCpu = cpuMeter(env.pgData);
     const base = await plainRound();
-    const plainMachineMs = machineCpuMs() - plainBefore;
-    const plainPgAfter = postgresCpuMs(env.pgData);
-    const plainPostgresMs = plainPgBefore === null || plainPgAfter === null ? null : plainPgAfter - plainPgBefore;
+    const { machineMs: plainMachineMs, postgresMs: plainPostgresMs } = plainCpu();
     const floor = await load(clients, total, 120_000, empty);
     rounds.push({ api, base, floor, benchCpuMs: (cpu.user + cpu.system) / 1000, appCpuMs, machineMs, plainMachineMs, postgresMs, plainPostgresMs, sql, servedByFirst: servedByFirst.n });
   }

@@ -99,10 +99,7 @@ export async function startExtraInstance(env: BenchEnv): Promise<ExtraInstance> 
     baseUrl,
     pid: child.pid!,
     cpuSeconds() {
-      // /proc/<pid>/stat: fields 14 and 15 (utime, stime) after the parenthesised command name.
-      const stat = fs.readFileSync(`/proc/${child.pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+      return (procStat(child.pid!)?.ticks ?? 0) / CLOCK_TICKS;
     },
     async stop() {
       stopping = true;
@@ -144,7 +141,7 @@ export function statementCounter(db: Knex): { start(): void; stop(): number; tex
  */
 export async function startBenchEnv(): Promise<BenchEnv> {
   const bench = await benchDatabase('bench-app', { poolMax: 40 });
-  const { db, url: dbUrl, dir } = bench;
+  const { db, url: dbUrl, dir, pgData } = bench;
 
   const server = http.createServer();
   server.keepAliveTimeout = 30_000;
@@ -161,7 +158,7 @@ export async function startBenchEnv(): Promise<BenchEnv> {
     db,
     dbUrl,
     dataDir: path.join(dir, 'data'),
-    pgData: path.join(dir, 'pg', 'pg'),
+    pgData,
     server,
     async close() {
       server.closeAllConnections();
@@ -233,7 +230,20 @@ export async function profileWindow(): Promise<{ stop(): Promise<void> }> {
 export function machineCpuMs(): number {
   const fields = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
   const [user, nice, system, , , irq, softirq, steal] = fields;
-  return ((user + nice + system + irq + softirq + (steal ?? 0)) * 1000) / 100; // USER_HZ = 100
+  return ((user + nice + system + irq + softirq + (steal ?? 0)) * 1000) / CLOCK_TICKS;
+}
+
+/** A process's parent and CPU ticks so far (utime + stime) from /proc/<pid>/stat; null once it is gone. */
+function procStat(pid: number): { ppid: number; ticks: number } | null {
+  let stat: string;
+  try {
+    stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return null;
+  }
+  // After the parenthesised command name: state, ppid, …, utime (14th field), stime (15th).
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) };
 }
 
 /**
@@ -241,22 +251,47 @@ export function machineCpuMs(): number {
  * process it started (backends, WAL writer, checkpointer…), from /proc; null on a server of DATABASE_URL's (no
  * postmaster.pid here). A backend that has exited takes its time with it: read it while the pool's connections live.
  */
-export function postgresCpuMs(pgData: string): number | null {
+function postgresCpuMs(pgData: string): number | null {
   const pidFile = path.join(pgData, 'postmaster.pid');
   if (!fs.existsSync(pidFile)) return null;
   const postmaster = Number(fs.readFileSync(pidFile, 'utf8').split('\n')[0]);
   let ticks = 0;
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue; // gone meanwhile
-    }
-    // After the parenthesised command name: state, ppid, …, utime (14th field), stime (15th).
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(entry) === postmaster || Number(fields[1]) === postmaster) ticks += Number(fields[11]) + Number(fields[12]);
+    const p = procStat(Number(entry));
+    if (p && (Number(entry) === postmaster || p.ppid === postmaster)) ticks += p.ticks;
   }
   return (ticks * 1000) / CLOCK_TICKS;
+}
+
+/** Starts counting the machine's and the embedded PostgreSQL's CPU; the function returned gives the ms each used since. */
+export function cpuMeter(pgData: string): () => { machineMs: number; postgresMs: number | null } {
+  const machine = machineCpuMs();
+  const postgres = postgresCpuMs(pgData);
+  return () => {
+    const postgresNow = postgresCpuMs(pgData);
+    return { machineMs: machineCpuMs() - machine, postgresMs: postgres === null || postgresNow === null ? null : postgresNow - postgres };
+  };
+}
+
+/**
+ * The decision benches' baseline: a table of its own, and a worker that inserts one row of `rowLength` characters
+ * for `clientKey` and commits it (a knex transaction, as the app's plainest write would be).
+ */
+export async function plainInserts(db: Knex, clientKey: string, rowLength: number): Promise<() => Promise<void>> {
+  const payload = 'x'.repeat(rowLength);
+  await db.raw('create table bench_plain (id bigserial primary key, client_key text, payload text, at timestamptz default now())');
+  return async () => {
+    await db.transaction(async (trx) => {
+      await trx('bench_plain').insert({ client_key: clientKey, payload });
+    });
+  };
+}
+
+/** `--name=N` from the command line (or `fallback`): a whole number from 1 to `max`, else an error that says so. */
+export function intOption(name: string, fallback: number, max: number): number {
+  const arg = process.argv.find((a) => a.startsWith(`--${name}=`));
+  const value = arg ? Number(arg.slice(name.length + 3)) : fallback;
+  if (!Number.isInteger(value) || value < 1 || value > max) throw new Error(`--${name} must be a whole number from 1 to ${max}`);
+  return value;
 }
