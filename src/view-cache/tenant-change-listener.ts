@@ -25,6 +25,13 @@ export interface TenantChangeEvents {
  * LISTEN on a dedicated connection (never one of the pool's: LISTEN belongs to a session). When the
  * connection drops the cache is told at once (`reset(false)`: bypass), and the listener reconnects with a
  * bounded backoff; once LISTEN is in place again, `reset(true)` lets the cache fill afresh.
+ *
+ * A connection can also die without a word: a NAT gateway or load balancer that forgets an idle connection, or a
+ * database host gone in a failover, sends no reset, and a socket that only listens never writes, so it would
+ * never learn — while the caches went on serving what no notification invalidates any more (on every instance,
+ * its own decisions included). So the listener sends a heartbeat (`sync`, a round trip through the notification
+ * queue) every `heartbeatMs`; one unanswered within `heartbeatTimeoutMs` counts as a drop, and the silent socket is
+ * destroyed rather than ended (ending waits for a peer that is gone). TCP keepalive is on as well.
  */
 export class TenantChangeListener {
   private client: Client | null = null;
@@ -32,6 +39,7 @@ export class TenantChangeListener {
   private stopped = false;
   private retryTimer: NodeJS.Timeout | null = null;
   private attempt = 0;
+  private heartbeat: NodeJS.Timeout | null = null;
   private readonly syncs = new Map<string, () => void>();
 
   constructor(
@@ -42,6 +50,10 @@ export class TenantChangeListener {
       logger: Logger;
       /** Longest wait between reconnection attempts. */
       maxBackoffMs?: number;
+      /** How often the connection proves it is alive (default 10 s); 0: never. */
+      heartbeatMs?: number;
+      /** How long a heartbeat may go unanswered before the connection counts as lost (default 5 s). */
+      heartbeatTimeoutMs?: number;
     },
   ) {}
 
@@ -61,20 +73,10 @@ export class TenantChangeListener {
     // knex keeps the password non-enumerable: name each field (a spread would drop it).
     const settings: ClientConfig =
       typeof c === 'string' ? { connectionString: c } : { host: c.host, port: c.port, user: c.user, password: c.password, database: c.database, ssl: c.ssl };
-    const client = new Client({ ...settings, application_name: 'attest-tenant-change-listener' });
+    const client = new Client({ ...settings, application_name: 'attest-tenant-change-listener', keepAlive: true, keepAliveInitialDelayMillis: 10_000 });
     this.client = client;
-    const lost = (why: string) => {
-      if (this.client !== client) return;
-      this.client = null;
-      this.setListening(false);
-      client.removeAllListeners('notification');
-      client.end().catch(() => undefined);
-      if (this.stopped) return;
-      this.opts.logger.warn({ why }, 'tenant change listener lost its connection: caches bypassed until it listens again');
-      this.scheduleReconnect();
-    };
-    client.on('error', (err) => lost(err.message));
-    client.on('end', () => lost('connection ended'));
+    client.on('error', (err) => this.lost(client, err.message));
+    client.on('end', () => this.lost(client, 'connection ended'));
     client.on('notification', (msg) => {
       if (msg.channel === TENANT_CHANGE_CHANNEL) this.opts.events.changed(msg.payload ?? '');
       else if (msg.channel === TENANT_CONFIG_CHANNEL) this.opts.events.configChanged(msg.payload ?? '');
@@ -94,9 +96,44 @@ export class TenantChangeListener {
       if (this.client !== client) return;
       this.attempt = 0;
       this.setListening(true);
+      this.startHeartbeat(client);
     } catch (err) {
-      lost((err as Error).message);
+      this.lost(client, (err as Error).message);
     }
+  }
+
+  /** `client` (if still ours) is gone: bypass the caches, close it for good and try again later. */
+  private lost(client: Client, why: string, silent = false): void {
+    if (this.client !== client) return;
+    this.client = null;
+    this.stopHeartbeat();
+    this.setListening(false);
+    client.removeAllListeners('notification');
+    if (silent) client.connection.stream.destroy();
+    client.end().catch(() => undefined);
+    if (this.stopped) return;
+    this.opts.logger.warn({ why }, 'tenant change listener lost its connection: caches bypassed until it listens again');
+    this.scheduleReconnect();
+  }
+
+  private startHeartbeat(client: Client): void {
+    const every = this.opts.heartbeatMs ?? 10_000;
+    if (!(every > 0)) return;
+    const timeout = this.opts.heartbeatTimeoutMs ?? 5_000;
+    let inFlight = false;
+    this.heartbeat = setInterval(() => {
+      if (inFlight) return;
+      inFlight = true;
+      this.sync(timeout)
+        .catch((err: Error) => this.lost(client, `heartbeat: ${err.message}`, true))
+        .finally(() => (inFlight = false));
+    }, every);
+    this.heartbeat.unref();
+  }
+
+  private stopHeartbeat(): void {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = null;
   }
 
   private setListening(listening: boolean): void {
@@ -145,6 +182,7 @@ export class TenantChangeListener {
   /** Ends the connection for good. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopHeartbeat();
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
     const client = this.client;
