@@ -135,7 +135,7 @@ async function createCore(deps: AppDeps): Promise<Core> {
   // The tenant caches (issue 15) exist before ACE: from here on the store hands it the cached clientInfo.
   const viewCache = await createViewCache({ db, store, logger: logger.child({ component: 'view-cache' }), now: () => clock.now().getTime() });
   registerProcessWide(config, store);
-  const metrics = createMetrics({ db, token: config.metricsToken });
+  const metrics = createMetrics({ db, token: config.metricsToken, listener: viewCache.listener });
   // Filled with the devhost's REST API once the devhost exists (createApp), when there is one.
   const devhostRest = express.Router();
   const app = createHttpShell(config, logger, metrics, config.devhost ? { path: '/devhost', router: devhostRest } : undefined);

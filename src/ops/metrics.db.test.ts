@@ -51,3 +51,31 @@ describe('attest_tenants_with_unsigned_events', () => {
     }
   });
 });
+
+/** The tenant change listener's health (the caches of issue 15), as this instance's listener reports it. */
+describe('attest_tenant_cache_listening and attest_tenant_cache_listener_drops_total', () => {
+  let tdb: TestDatabase;
+  beforeAll(async () => {
+    tdb = await createTestDatabase();
+  });
+  afterAll(() => tdb.drop());
+
+  it('read the listener at each scrape: 0 while it does not listen, and its drops so far', async () => {
+    const listener = { isListening: true, drops: 0 };
+    const metrics = createMetrics({ db: tdb.db, listener });
+    const read = async () => {
+      const text = (await metrics.registry.getSingleMetricAsString('attest_tenant_cache_listening')) + '\n' + (await metrics.registry.getSingleMetricAsString('attest_tenant_cache_listener_drops_total'));
+      return [/^attest_tenant_cache_listening (\d+)$/m, /^attest_tenant_cache_listener_drops_total (\d+)$/m].map((re) => Number(text.match(re)?.[1]));
+    };
+    expect(await read()).toEqual([1, 0]);
+    Object.assign(listener, { isListening: false, drops: 1 });
+    expect(await read()).toEqual([0, 1]);
+    Object.assign(listener, { isListening: true, drops: 3 });
+    expect(await read()).toEqual([1, 3]);
+  });
+
+  it('are absent where no listener is given (the CLI, tests)', async () => {
+    const text = await createMetrics({ db: tdb.db }).registry.metrics();
+    expect(text).not.toContain('attest_tenant_cache');
+  });
+});

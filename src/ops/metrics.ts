@@ -31,11 +31,18 @@ const ROUTE_UNMATCHED = 'unmatched';
 /** The ages `attest_tenants_with_unsigned_events` counts tenants past: checkpoints run every 5 minutes. */
 const UNSIGNED_AGES_SECONDS = [300, 900, 3600, 86400] as const;
 
-export function createMetrics(opts: { db: Knex; token?: string; now?: () => number }): Metrics {
+/** The instance's tenant change listener (src/view-cache/tenant-change-listener.ts), as metrics read it. */
+export interface ListenerHealth {
+  readonly isListening: boolean;
+  readonly drops: number;
+}
+
+export function createMetrics(opts: { db: Knex; token?: string; now?: () => number; listener?: ListenerHealth }): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'attest_process_' });
   const now = opts.now ?? Date.now;
   registerDatabaseGauges(registry, opts.db, now);
+  if (opts.listener) registerListenerGauges(registry, opts.listener);
 
   const httpDuration = new Histogram({
     name: 'attest_http_request_duration_seconds',
@@ -137,6 +144,31 @@ function registerDatabaseGauges(registry: Registry, db: Knex, now: () => number)
     },
   });
 
+}
+
+/**
+ * Whether this instance hears the tenants' changes: while it does not, its caches serve nothing and every render and
+ * decision reads the database (correct, slower). A drop now and then is a database restart or failover; a count that
+ * keeps rising is a connection something in between keeps cutting.
+ */
+function registerListenerGauges(registry: Registry, listener: ListenerHealth): void {
+  const listening = new Gauge({
+    name: 'attest_tenant_cache_listening',
+    help: '1 while this instance listens for tenant changes (its caches serve), 0 while they are bypassed',
+    registers: [registry],
+    collect() {
+      listening.set(listener.isListening ? 1 : 0);
+    },
+  });
+  const drops = new Counter({
+    name: 'attest_tenant_cache_listener_drops_total',
+    help: 'Connections of the tenant change listener lost (dropped, refused, or silent past a heartbeat) since the instance started',
+    registers: [registry],
+    collect() {
+      drops.reset();
+      drops.inc(listener.drops);
+    },
+  });
 }
 
 /** The page webhook inbox: its backlog, the age of its oldest delivery, and deliveries that failed. */

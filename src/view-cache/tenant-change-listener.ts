@@ -39,6 +39,7 @@ export class TenantChangeListener {
   private stopped = false;
   private retryTimer: NodeJS.Timeout | null = null;
   private attempt = 0;
+  private dropCount = 0;
   private heartbeat: NodeJS.Timeout | null = null;
   private readonly syncs = new Map<string, () => void>();
 
@@ -59,6 +60,11 @@ export class TenantChangeListener {
 
   get isListening(): boolean {
     return this.listening;
+  }
+
+  /** Connections lost since the start (dropped, failed to open, or silent past a heartbeat). */
+  get drops(): number {
+    return this.dropCount;
   }
 
   /** Resolves once listening (or after the first failure, with reconnection under way). */
@@ -106,6 +112,7 @@ export class TenantChangeListener {
   private lost(client: Client, why: string, silent = false): void {
     if (this.client !== client) return;
     this.client = null;
+    this.dropCount++;
     this.stopHeartbeat();
     this.setListening(false);
     client.removeAllListeners('notification');

@@ -213,6 +213,6 @@ export interface ViewCacheFeature {
   cache: ViewCache;
   /** The HTML of renders that changed nothing, on the cache's snapshots (rendered-views.ts). */
   rendered: RenderedViews;
-  listener: { isListening: boolean; sync(timeoutMs?: number): Promise<void>; backendPid(): Promise<number | null> };
+  listener: { isListening: boolean; drops: number; sync(timeoutMs?: number): Promise<void>; backendPid(): Promise<number | null> };
   stop(): Promise<void>;
 }

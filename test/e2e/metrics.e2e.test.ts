@@ -2,6 +2,7 @@ import request from 'supertest';
 import { startTestApp, TestApp } from '../helpers/test-app';
 import { macroRequests } from '../helpers/macro-requests';
 import { MAX_ATTEMPTS } from '../../src/webhooks/page-events-service';
+import { waitFor } from '../helpers/wait-for';
 
 const TOKEN = 'metrics-token-0123456789';
 
@@ -81,5 +82,21 @@ describe('/metrics', () => {
     } finally {
       await t.db('page_events').where('dedupe_key', 'like', 'metrics-%').delete();
     }
+  });
+
+  it('says whether the instance hears tenant changes (its caches serve), and counts the listener\'s lost connections', async () => {
+    const before = await scrape();
+    expect(value(before.text, /^attest_tenant_cache_listening /)).toBe(1);
+    const drops = value(before.text, /^attest_tenant_cache_listener_drops_total /);
+    expect(drops).toBe(0);
+    const pid = await t.viewCache.listener.backendPid();
+    await t.db.raw('SELECT pg_terminate_backend(?)', [pid]);
+    expect(await waitFor(() => !t.viewCache.listener.isListening, 5_000)).toBe(true);
+    // (The gauge's 0 while deaf is in src/ops/metrics.db.test.ts: here the listener may be back within 100 ms.)
+    expect(value((await scrape()).text, /^attest_tenant_cache_listener_drops_total /)).toBe(1);
+    expect(await waitFor(() => t.viewCache.listener.isListening, 10_000)).toBe(true);
+    const after = await scrape();
+    expect(value(after.text, /^attest_tenant_cache_listening /)).toBe(1);
+    expect(value(after.text, /^attest_tenant_cache_listener_drops_total /)).toBe(1);
   });
 });
