@@ -1,5 +1,6 @@
 import { createTestDatabase, TestDatabase } from '../../test/helpers/database';
 import { tcpProxy, TcpProxy } from '../../test/helpers/tcp-proxy';
+import { KEEPALIVE_TIMER, tcpSockets } from '../../test/helpers/tcp-sockets';
 import { waitFor } from '../../test/helpers/wait-for';
 import { createLogger } from '../lib/logger';
 import { TENANT_CHANGE_CHANNEL, TenantChangeListener } from './tenant-change-listener';
@@ -70,6 +71,8 @@ describe('TenantChangeListener and a connection that dies silently', () => {
     await new Promise((r) => setTimeout(r, 1_000));
     expect(resets).toEqual([true]);
     expect(l.isListening).toBe(true);
+    // TCP keepalive too (the kernel's keepalive timer runs on the listener's socket to the proxy).
+    expect(tcpSockets().filter((s) => s.remotePort === proxy.port).map((s) => s.timer)).toEqual([KEEPALIVE_TIMER]);
     await notify('still');
     expect(await waitFor(() => changed.includes('still'), 5_000)).toBe(true);
   });

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Client, ClientConfig } from 'pg';
+import { KEEPALIVE_IDLE_MS } from '../db/knex';
 import type { Logger } from '../lib/logger';
 
 /** The channel the triggers of migration 20261202000700 notify on; the payload is a client_key ('' = every tenant). */
@@ -79,7 +80,7 @@ export class TenantChangeListener {
     // knex keeps the password non-enumerable: name each field (a spread would drop it).
     const settings: ClientConfig =
       typeof c === 'string' ? { connectionString: c } : { host: c.host, port: c.port, user: c.user, password: c.password, database: c.database, ssl: c.ssl };
-    const client = new Client({ ...settings, application_name: 'attest-tenant-change-listener', keepAlive: true, keepAliveInitialDelayMillis: 10_000 });
+    const client = new Client({ ...settings, application_name: 'attest-tenant-change-listener', keepAlive: true, keepAliveInitialDelayMillis: KEEPALIVE_IDLE_MS });
     this.client = client;
     client.on('error', (err) => this.lost(client, err.message));
     client.on('end', () => this.lost(client, 'connection ended'));
