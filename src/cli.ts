@@ -10,6 +10,7 @@ import { CliCommand, CliContext, EXIT, UsageError } from './cli/command';
  * verify` knex (issue 15: a command's peak memory starts from what it loaded).
  */
 const commands: Record<string, () => CliCommand> = {
+  checkpoints: () => (require('./cli/checkpoints') as typeof import('./cli/checkpoints')).checkpointsCommand,
   keys: () => (require('./cli/keys') as typeof import('./cli/keys')).keysCommand,
   export: () => (require('./cli/export') as typeof import('./cli/export')).exportCommand,
   migrate: () => (require('./cli/migrate') as typeof import('./cli/migrate')).migrateCommand,

@@ -233,3 +233,68 @@ describe('attest migrate', () => {
     expect(await attest('migrate')).toMatchObject({ code: 0, stdout: 'database schema is up to date\n' });
   });
 });
+
+/** The tenants behind the checkpoint metrics, named for the operator (issue 15: the metrics count them, never name them). */
+describe('attest checkpoints', () => {
+  let own: TestDatabase;
+  beforeAll(async () => {
+    own = await createTestDatabase();
+  });
+  afterAll(() => own.drop());
+  const run = (...args: string[]) => attestIn({ DATABASE_URL: own.url, DATA_DIR: dataDir }, 'checkpoints', ...args);
+  const checkpoint = (clientKey: string, seq: number) =>
+    own.db('audit_checkpoints').insert({ client_key: clientKey, seq, chain_hash: Buffer.alloc(32), signed_at: new Date('2026-12-01T10:00:00Z'), signature: 'x', key_id: 'k' });
+  const lines = (stdout: string) => stdout.split('\n').filter(Boolean);
+
+  it('names nothing and exits 0 where every chain is signed, and says the job never ran', async () => {
+    const res = await run();
+    expect(res).toMatchObject({ code: 0, stdout: '' });
+    expect(res.stderr).toContain('0 tenant(s) listed, 0 behind');
+    expect(res.stderr).toContain('the checkpoints job has not run against this database');
+  });
+
+  it('names each tenant with unsigned events, oldest first, and exits 1 once one is behind or its chain check failed', async () => {
+    await appendEvents('cp-partly', 3, own.db);
+    await appendEvents('cp-none', 1, own.db);
+    await appendEvents('cp-signed', 2, own.db);
+    await checkpoint('cp-partly', 1);
+    await checkpoint('cp-signed', 2);
+    await own.db('tenants').insert({ client_key: 'cp-partly', addon_key: 'attest', base_url: 'https://acme.atlassian.net/wiki', shared_secret_enc: Buffer.alloc(40) });
+    await own.db('job_runs').insert({ job: 'checkpoints', tick: new Date(), instance: 'i-1', started_at: new Date('2026-12-04T10:00:00Z'), outcome: 'failed', error: 'witness \x1b[2Jdown' });
+
+    const res = await run();
+    expect(res.code).toBe(0);
+    const [partly, none, ...rest] = lines(res.stdout);
+    expect(rest).toEqual([]);
+    expect(partly).toMatch(/^ok {4} {2}cp-partly {2}https:\/\/acme\.atlassian\.net\/wiki {2}head 3 {2}checkpoint 1 signed 2026-12-01T10:00:00\.000Z {2}2 unsigned since \S+ \(\d+s\)$/);
+    expect(none).toMatch(/^ok {4} {2}cp-none {2}\(no tenant row\) {2}head 1 {2}no checkpoint yet {2}1 unsigned since /);
+    expect(res.stderr).toContain('2 tenant(s) listed, 0 behind (an event unsigned for more than 900 s');
+    // The job's error as text, its escape sequence made visible.
+    expect(res.stderr).toContain('last checkpoints job: failed, started 2026-12-04T10:00:00.000Z: witness \\x1b[2Jdown');
+
+    const json = lines((await run('--json')).stdout).map((l) => JSON.parse(l));
+    expect(json.map((t) => t.clientKey)).toEqual(['cp-partly', 'cp-none']);
+    expect(json[0]).toMatchObject({ site: 'https://acme.atlassian.net/wiki', state: 'installed', headSeq: 3, checkpoint: { seq: 1 }, unsignedEvents: 2, failedCheck: null, behind: false });
+    expect(json[1]).toMatchObject({ site: null, headSeq: 1, checkpoint: null, unsignedEvents: 1, behind: false });
+
+    await new Promise((r) => setTimeout(r, 1_100));
+    const late = await run('--older-than', '1');
+    expect(late.code).toBe(1);
+    expect(lines(late.stdout).map((l) => l.split('  ')[0])).toEqual(['BEHIND', 'BEHIND']);
+
+    // A failed chain check names its tenant even when everything is signed: nothing more is signed until someone looks.
+    await own.db('audit_verification').insert({ client_key: 'cp-signed', status: 'failed', mode: 'full', scope: 'full', first_bad_seq: 2, reason: 'event 2: hash does not match', checked_at: new Date('2026-12-04T11:00:00Z') });
+    const failed = await run();
+    expect(failed.code).toBe(1);
+    expect(lines(failed.stdout)[2]).toBe(
+      'BEHIND  cp-signed  (no tenant row)  head 2  checkpoint 2 signed 2026-12-01T10:00:00.000Z  all signed  CHAIN CHECK FAILED (full, 2026-12-04T11:00:00.000Z) at seq 2: event 2: hash does not match',
+    );
+    expect(failed.stderr).toContain('3 tenant(s) listed, 1 behind');
+  });
+
+  it('refuses an --older-than that is not a positive whole number (exit 2)', async () => {
+    const res = await run('--older-than', '15m');
+    expect(res.code).toBe(2);
+    expect(res.stderr.trim()).toBe('attest checkpoints: --older-than must be a positive whole number, got "15m"');
+  });
+});
