@@ -1,3 +1,4 @@
+import { FAILING_CHECKS_SQL } from '../audit/verification-failures';
 import type { Knex } from '../db/knex';
 import { printable } from '../lib/terminal';
 import { CliCommand, EXIT, parseCommandArgs, positiveInt, withDatabase } from './command';
@@ -62,8 +63,8 @@ export async function tenantCheckpointLags(db: Knex, now: Date, olderThanS: numb
        from audit_heads h
        left join lateral (select c.seq, c.signed_at from audit_checkpoints c where c.client_key = h.client_key order by c.seq desc limit 1) cp on true
        left join audit_events e on h.seq > coalesce(cp.seq, 0) and e.client_key = h.client_key and e.seq = coalesce(cp.seq, 0) + 1
-       left join lateral (select v.scope, v.checked_at, v.first_bad_seq, v.reason from audit_verification v
-                           where v.client_key = h.client_key and v.status = 'failed' order by v.checked_at desc limit 1) f on true
+       left join lateral (select v.scope, v.checked_at, v.first_bad_seq, v.reason from (${FAILING_CHECKS_SQL}) v
+                           where v.client_key = h.client_key order by v.scope = 'full' desc, v.checked_at desc limit 1) f on true
        left join tenants t on t.client_key = h.client_key
       where h.seq > coalesce(cp.seq, 0) or f.scope is not null
       order by e.recorded_at nulls last, h.client_key`,

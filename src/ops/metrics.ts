@@ -3,6 +3,7 @@ import type { NextFunction, Request, Response, Router } from 'express';
 import { Router as createRouter } from 'express';
 import type { Knex } from 'knex';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { FAILING_CHECKS_SQL } from '../audit/verification-failures';
 import { MAX_ATTEMPTS } from '../webhooks/page-events-service';
 
 /**
@@ -287,11 +288,11 @@ function registerEvidenceGauges(registry: Registry, db: Knex, now: () => number)
 
   new Gauge({
     name: 'attest_verification_failed_tenants',
-    help: 'Tenants whose latest chain verification (full or incremental) failed',
+    help: 'Tenants whose chain check failed: a full check, or an incremental one that no later full check passed',
     registers: [registry],
     async collect() {
-      const row = await opts.db('audit_verification').where({ status: 'failed' }).countDistinct<{ n: string }[]>('client_key as n').first();
-      this.set(Number(row?.n ?? 0));
+      const { rows } = await opts.db.raw(`select count(distinct client_key) as n from (${FAILING_CHECKS_SQL}) v`);
+      this.set(Number(rows[0]?.n ?? 0));
     },
   });
 
