@@ -13,13 +13,14 @@ attest_unsigned_events_oldest_seconds, attest_tenants_with_unsigned_events and a
 which count tenants without naming them. One line per tenant that has events no checkpoint covers or whose latest
 chain check failed, oldest unsigned event first: its client key and site, its head seq, its latest checkpoint (seq,
 when signed), how many events are unsigned and since when, and a failed check (scope, first bad seq, reason) —
-nothing more is signed for such a tenant until someone has looked. Reads DATABASE_URL (or the embedded database in
+nothing more is signed for such a tenant until someone has looked. A tenant that is not installed is listed as
+"gone", never behind: its Confluence witnesses every checkpoint, so its last events wait for a reinstall. Reads DATABASE_URL (or the embedded database in
 DATA_DIR); needs no key. The last run of the checkpoints job goes to stderr.
 
   --older-than SECONDS  a tenant is behind when its oldest unsigned event is older (default ${DEFAULT_OLDER_THAN_S})
   --json                one JSON object per tenant and line
 
-Exits 1 when a tenant is behind or its chain check failed, 0 otherwise.`;
+Exits 1 when an installed tenant is behind or a tenant's chain check failed, 0 otherwise.`;
 
 export interface TenantCheckpointLag {
   clientKey: string;
@@ -90,7 +91,8 @@ function lagOf(r: Row, now: Date, olderThanS: number): TenantCheckpointLag {
     oldestUnsignedAt: r.oldest ? r.oldest.toISOString() : null,
     oldestUnsignedSeconds: ageS,
     failedCheck,
-    behind: failedCheck !== null || (ageMs !== null && ageMs > olderThanS * 1000),
+    // Not installed: its Confluence, which witnesses every checkpoint, is out of reach; the tail waits for a reinstall.
+    behind: failedCheck !== null || (r.state === 'installed' && ageMs !== null && ageMs > olderThanS * 1000),
   };
 }
 
@@ -116,7 +118,9 @@ function lineOf(t: TenantCheckpointLag): string {
   const failed = t.failedCheck
     ? `  CHAIN CHECK FAILED (${t.failedCheck.scope}, ${t.failedCheck.checkedAt})${t.failedCheck.firstBadSeq !== null ? ` at seq ${t.failedCheck.firstBadSeq}` : ''}: ${printable(t.failedCheck.reason ?? 'no reason recorded')}`
     : '';
-  return `${t.behind ? 'BEHIND' : 'ok    '}  ${printable(t.clientKey)}  ${site}${t.state === 'uninstalled' ? ' (uninstalled)' : ''}  head ${t.headSeq}  ${cp}  ${unsigned}${failed}`;
+  const mark = t.behind ? 'BEHIND' : t.state === 'installed' ? 'ok    ' : 'gone  ';
+  const gone = t.state !== 'installed' && t.oldestUnsignedAt ? ' (not installed: unsigned until it is reinstalled, its Confluence is the witness)' : '';
+  return `${mark}  ${printable(t.clientKey)}  ${site}${t.state === 'uninstalled' ? ' (uninstalled)' : ''}  head ${t.headSeq}  ${cp}  ${unsigned}${gone}${failed}`;
 }
 
 export const checkpointsCommand: CliCommand = {

@@ -15,10 +15,14 @@ describe('attest_tenants_with_unsigned_events', () => {
     return Object.fromEntries([...text.matchAll(/older_than_seconds="(\d+)"\} (\d+)/g)].map((m) => [m[1], Number(m[2])]));
   };
 
+  const installed = (clientKey: string, state = 'installed') =>
+    tdb.db('tenants').insert({ client_key: clientKey, addon_key: 'attest', base_url: `https://${clientKey}.atlassian.net/wiki`, shared_secret_enc: Buffer.alloc(40), state });
+
   it('counts each tenant whose oldest unsigned event is past each age', async () => {
     expect(await scrapeAt(Date.now())).toEqual({ 300: 0, 900: 0, 3600: 0, 86400: 0 });
     const audit = createAuditLog(tdb.db, Buffer.alloc(32, 7));
     const before = Date.now();
+    for (const ck of ['metrics-a', 'metrics-b', 'metrics-c']) await installed(ck);
     for (const ck of ['metrics-a', 'metrics-b', 'metrics-c']) {
       for (let i = 0; i < 2; i++) {
         await tdb.db.transaction((trx) => audit.append(trx, ck, { action: 'workflow.archived', actor: { type: 'system' }, data: { previousState: 'pending', cause: `n ${i}` } }));
@@ -49,6 +53,19 @@ describe('attest_tenants_with_unsigned_events', () => {
     } finally {
       tdb.db.off('query', count);
     }
+  });
+
+  it('leaves out an uninstalled tenant: its Confluence was the witness, so its last events stay unsigned until a reinstall', async () => {
+    const audit = createAuditLog(tdb.db, Buffer.alloc(32, 7));
+    await installed('metrics-gone', 'uninstalled');
+    await tdb.db.transaction((trx) => audit.append(trx, 'metrics-gone', { action: 'workflow.archived', actor: { type: 'system' }, data: { previousState: 'pending', cause: 'last' } }));
+    const later = Date.now() + 30 * 86400 * 1000;
+    const counted = await scrapeAt(later);
+    // Back to installed: the same tail counts again (the checkpoints job signs it from the next run).
+    await tdb.db('tenants').where({ client_key: 'metrics-gone' }).update({ state: 'installed' });
+    expect(await scrapeAt(later)).toEqual({ 300: counted[300] + 1, 900: counted[900] + 1, 3600: counted[3600] + 1, 86400: counted[86400] + 1 });
+    await tdb.db('tenants').where({ client_key: 'metrics-gone' }).update({ state: 'uninstalled' });
+    expect(await scrapeAt(later)).toEqual(counted);
   });
 });
 

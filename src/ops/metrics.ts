@@ -4,6 +4,7 @@ import { Router as createRouter } from 'express';
 import type { Knex } from 'knex';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { FAILING_CHECKS_SQL } from '../audit/verification-failures';
+import { ListenerHealth, registerListenerGauges } from './listener-metrics';
 import { MAX_ATTEMPTS } from '../webhooks/page-events-service';
 
 /**
@@ -31,12 +32,6 @@ export interface Metrics {
 const ROUTE_UNMATCHED = 'unmatched';
 /** The ages `attest_tenants_with_unsigned_events` counts tenants past: checkpoints run every 5 minutes. */
 const UNSIGNED_AGES_SECONDS = [300, 900, 3600, 86400] as const;
-
-/** The instance's tenant change listener (src/view-cache/tenant-change-listener.ts), as metrics read it. */
-export interface ListenerHealth {
-  readonly isListening: boolean;
-  readonly drops: number;
-}
 
 export function createMetrics(opts: { db: Knex; token?: string; now?: () => number; listener?: ListenerHealth }): Metrics {
   const registry = new Registry();
@@ -147,31 +142,6 @@ function registerDatabaseGauges(registry: Registry, db: Knex, now: () => number)
 
 }
 
-/**
- * Whether this instance hears the tenants' changes: while it does not, its caches serve nothing and every render and
- * decision reads the database (correct, slower). A drop now and then is a database restart or failover; a count that
- * keeps rising is a connection something in between keeps cutting.
- */
-function registerListenerGauges(registry: Registry, listener: ListenerHealth): void {
-  const listening = new Gauge({
-    name: 'attest_tenant_cache_listening',
-    help: '1 while this instance listens for tenant changes (its caches serve), 0 while they are bypassed',
-    registers: [registry],
-    collect() {
-      listening.set(listener.isListening ? 1 : 0);
-    },
-  });
-  const drops = new Counter({
-    name: 'attest_tenant_cache_listener_drops_total',
-    help: 'Connections of the tenant change listener lost (dropped, refused, or silent past a heartbeat) since the instance started',
-    registers: [registry],
-    collect() {
-      drops.reset();
-      drops.inc(listener.drops);
-    },
-  });
-}
-
 /** The page webhook inbox: its backlog, the age of its oldest delivery, and deliveries that failed. */
 function registerInboxGauges(registry: Registry, db: Knex, now: () => number): void {
   const opts = { db };
@@ -238,13 +208,16 @@ function metricsRouter(registry: Registry, token: string | undefined): Router {
 }
 
 /**
- * Over each tenant's oldest event that no signed checkpoint covers (for tenants that have one): the oldest of them,
- * and how many tenants' are older than each of UNSIGNED_AGES_SECONDS.
+ * Over each installed tenant's oldest event that no signed checkpoint covers (for tenants that have one): the oldest
+ * of them, and how many tenants' are older than each of UNSIGNED_AGES_SECONDS. An uninstalled tenant is left out:
+ * its Confluence is the witness every checkpoint needs, so the events after its last checkpoint stay unsigned until
+ * it is reinstalled, and no operator can change that (`attest checkpoints` still lists them).
  */
 function unsignedEventsSql(ages: number): string {
   const counts = Array.from({ length: ages }, (_, i) => `, count(*) filter (where e.recorded_at < ?) as a${i}`).join('');
   return `select min(e.recorded_at) as t${counts}
     from audit_heads h
+    join tenants t on t.client_key = h.client_key and t.state = 'installed'
     left join lateral (select max(seq) as seq from audit_checkpoints c where c.client_key = h.client_key) cp on true
     join audit_events e on e.client_key = h.client_key and e.seq = coalesce(cp.seq, 0) + 1
    where h.seq > coalesce(cp.seq, 0)`;

@@ -267,7 +267,7 @@ describe('attest checkpoints', () => {
     const [partly, none, ...rest] = lines(res.stdout);
     expect(rest).toEqual([]);
     expect(partly).toMatch(/^ok {4} {2}cp-partly {2}https:\/\/acme\.atlassian\.net\/wiki {2}head 3 {2}checkpoint 1 signed 2026-12-01T10:00:00\.000Z {2}2 unsigned since \S+ \(\d+s\)$/);
-    expect(none).toMatch(/^ok {4} {2}cp-none {2}\(no tenant row\) {2}head 1 {2}no checkpoint yet {2}1 unsigned since /);
+    expect(none).toMatch(/^gone {2} {2}cp-none {2}\(no tenant row\) {2}head 1 {2}no checkpoint yet {2}1 unsigned since \S+ \(\d+s\) \(not installed: unsigned until it is reinstalled, its Confluence is the witness\)$/);
     expect(res.stderr).toContain('2 tenant(s) listed, 0 behind (an event unsigned for more than 900 s');
     // The job's error as text, its escape sequence made visible.
     expect(res.stderr).toContain('last checkpoints job: failed, started 2026-12-04T10:00:00.000Z: witness \\x1b[2Jdown');
@@ -280,7 +280,9 @@ describe('attest checkpoints', () => {
     await new Promise((r) => setTimeout(r, 1_100));
     const late = await run('--older-than', '1');
     expect(late.code).toBe(1);
-    expect(lines(late.stdout).map((l) => l.split('  ')[0])).toEqual(['BEHIND', 'BEHIND']);
+    // Behind: the installed tenant; the one without an installation cannot be signed for until it is back.
+    expect(lines(late.stdout).map((l) => l.split('  ')[0])).toEqual(['BEHIND', 'gone']);
+    expect(late.stderr).toContain('2 tenant(s) listed, 1 behind');
 
     // A failed chain check names its tenant even when everything is signed: nothing more is signed until someone looks.
     await own.db('audit_verification').insert({ client_key: 'cp-signed', status: 'failed', mode: 'full', scope: 'full', first_bad_seq: 2, reason: 'event 2: hash does not match', checked_at: new Date('2026-12-04T11:00:00Z') });
