@@ -69,6 +69,32 @@ describe('attest_tenants_with_unsigned_events', () => {
   });
 });
 
+/** The webhook inbox gauges count what the retry job can still handle: deliveries of installed tenants. */
+describe('the webhook inbox gauges', () => {
+  let tdb: TestDatabase;
+  beforeAll(async () => {
+    tdb = await createTestDatabase();
+  });
+  afterAll(() => tdb.drop());
+
+  it('leave out an uninstalled tenant’s deliveries, and count them again once it is installed', async () => {
+    const received = new Date(Date.now() - 3600 * 1000);
+    for (const [ck, state] of [['inbox-here', 'installed'], ['inbox-gone', 'uninstalled']] as const) {
+      await tdb.db('tenants').insert({ client_key: ck, addon_key: 'attest', base_url: `https://${ck}.atlassian.net/wiki`, shared_secret_enc: Buffer.alloc(40), state });
+      await tdb.db('page_events').insert({ client_key: ck, dedupe_key: `${ck}-1`, event: 'page_updated', page_id: '1', event_at: received, payload: {}, received_at: ck === 'inbox-gone' ? new Date(received.getTime() - 86400 * 1000) : received, attempts: 2 });
+    }
+    const read = async () => {
+      const registry = createMetrics({ db: tdb.db }).registry;
+      const text = (await Promise.all(['attest_webhook_inbox_unprocessed', 'attest_webhook_inbox_oldest_unprocessed_seconds', 'attest_webhook_inbox_retries'].map((m) => registry.getSingleMetricAsString(m)))).join('\n');
+      const v = (re: RegExp) => Number(text.match(re)?.[1]);
+      return { unprocessed: v(/^attest_webhook_inbox_unprocessed (\S+)$/m), oldestHours: Math.round(v(/^attest_webhook_inbox_oldest_unprocessed_seconds (\S+)$/m) / 3600), retrying: v(/^attest_webhook_inbox_retries\{state="retrying"\} (\S+)$/m) };
+    };
+    expect(await read()).toEqual({ unprocessed: 1, oldestHours: 1, retrying: 1 });
+    await tdb.db('tenants').where({ client_key: 'inbox-gone' }).update({ state: 'installed' });
+    expect(await read()).toEqual({ unprocessed: 2, oldestHours: 25, retrying: 2 });
+  });
+});
+
 /** The tenant change listener's health (the caches of issue 15), as this instance's listener reports it. */
 describe('attest_tenant_cache_listening and attest_tenant_cache_listener_drops_total', () => {
   let tdb: TestDatabase;

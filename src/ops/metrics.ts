@@ -142,15 +142,20 @@ function registerDatabaseGauges(registry: Registry, db: Knex, now: () => number)
 
 }
 
-/** The page webhook inbox: its backlog, the age of its oldest delivery, and deliveries that failed. */
+/**
+ * The page webhook inbox of installed tenants: its backlog, the age of its oldest delivery, and deliveries that failed.
+ * An uninstalled tenant's deliveries are left out: the retry job runs for installed tenants, and their Confluence no
+ * longer answers the app, so they wait for a reinstall and would hold the gauges up for ever.
+ */
 function registerInboxGauges(registry: Registry, db: Knex, now: () => number): void {
   const opts = { db };
+  const unprocessed = () => opts.db('page_events').whereNull('processed_at').whereIn('client_key', opts.db('tenants').where({ state: 'installed' }).select('client_key'));
   new Gauge({
     name: 'attest_webhook_inbox_unprocessed',
-    help: 'Page webhook deliveries stored but not yet handled',
+    help: 'Page webhook deliveries of installed tenants stored but not yet handled',
     registers: [registry],
     async collect() {
-      const row = await opts.db('page_events').whereNull('processed_at').count<{ n: string }[]>('* as n').first();
+      const row = await unprocessed().count<{ n: string }[]>('* as n').first();
       this.set(Number(row?.n ?? 0));
     },
   });
@@ -160,7 +165,7 @@ function registerInboxGauges(registry: Registry, db: Knex, now: () => number): v
     help: 'Age of the oldest page webhook delivery not yet handled (0 when none)',
     registers: [registry],
     async collect() {
-      const row = await opts.db('page_events').whereNull('processed_at').min<{ t: Date | null }[]>('received_at as t').first();
+      const row = await unprocessed().min<{ t: Date | null }[]>('received_at as t').first();
       this.set(row?.t ? Math.max(0, (now() - new Date(row.t).getTime()) / 1000) : 0);
     },
   });
@@ -171,8 +176,7 @@ function registerInboxGauges(registry: Registry, db: Knex, now: () => number): v
     labelNames: ['state'] as const,
     registers: [registry],
     async collect() {
-      const row = await opts.db('page_events')
-        .whereNull('processed_at')
+      const row = await unprocessed()
         .andWhere('attempts', '>', 0)
         .select(opts.db.raw('count(*) filter (where attempts < ?) as retrying, count(*) filter (where attempts >= ?) as given_up', [MAX_ATTEMPTS, MAX_ATTEMPTS]))
         .first<{ retrying: string; given_up: string } | undefined>();
