@@ -14,8 +14,8 @@ which count tenants without naming them. One line per tenant that has events no 
 chain check failed, oldest unsigned event first: its client key and site, its head seq, its latest checkpoint (seq,
 when signed), how many events are unsigned and since when, and a failed check (scope, first bad seq, reason) —
 nothing more is signed for such a tenant until someone has looked. A tenant that is not installed is listed as
-"gone", never behind: its Confluence witnesses every checkpoint, so its last events wait for a reinstall. Reads DATABASE_URL (or the embedded database in
-DATA_DIR); needs no key. The last run of the checkpoints job goes to stderr.
+"gone", never behind: its Confluence witnesses every checkpoint, so its last events wait for a reinstall. Reads
+DATABASE_URL (or the embedded database in DATA_DIR); needs no key. The last run of the checkpoints job goes to stderr.
 
   --older-than SECONDS  a tenant is behind when its oldest unsigned event is older (default ${DEFAULT_OLDER_THAN_S})
   --json                one JSON object per tenant and line
