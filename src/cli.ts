@@ -69,9 +69,22 @@ export async function main(argv: string[], ctx: CliContext = processContext()): 
       ctx.err(`attest: configuration error: ${err.message}`);
       return EXIT.error;
     }
-    ctx.err(`attest ${name}: ${(err as Error).message ?? String(err)}`);
+    ctx.err(`attest ${name}: ${failureText(err)}`);
     return EXIT.error;
   }
+}
+
+/**
+ * What a command that could not run says, on one line: PostgreSQL's own message of a database error (knex puts the
+ * whole statement before it), and for a missing table — a database nobody migrated — what to do about it.
+ */
+function failureText(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return message;
+  const cut = message.lastIndexOf(' - ');
+  const text = (cut >= 0 ? message.slice(cut + 3) : message).split('\n')[0];
+  return code === '42P01' ? `the database has no Attest tables (${text}): run attest migrate` : `database error ${code}: ${text}`;
 }
 
 /** Process entry (bin/attest.js and `tsx src/cli.ts`). */

@@ -6,7 +6,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { createAuditLog } from '../../src/audit/audit-log';
 import { keyIdOf, signCheckpoint } from '../../src/audit/checkpoint-format';
 import { createKnex, Knex } from '../../src/db/knex';
-import { createTestDatabase, TestDatabase } from '../helpers/database';
+import { adminClient, createTestDatabase, TestDatabase, urlFor } from '../helpers/database';
 import { urlServerProcess } from '../helpers/processes';
 
 /** Any 32 bytes: the tests' ATTEST_SECRET_KEY, from which event MAC keys derive. */
@@ -298,5 +298,23 @@ describe('attest checkpoints', () => {
     const res = await run('--older-than', '15m');
     expect(res.code).toBe(2);
     expect(res.stderr.trim()).toBe('attest checkpoints: --older-than must be a positive whole number, got "15m"');
+  });
+});
+
+describe('a database without Attest’s tables', () => {
+  it('makes a command say, on one line, to run attest migrate, and exit 3', async () => {
+    const name = `attest_bare_${Date.now().toString(36)}`;
+    const admin = await adminClient();
+    try {
+      await admin.query(`create database ${name}`);
+      for (const args of [['checkpoints'], ['verify', '--db', '--client-key', 'someone']]) {
+        const res = await attestIn({ DATABASE_URL: urlFor(name), DATA_DIR: dataDir }, ...args);
+        expect(res.code).toBe(3);
+        expect(res.stderr.trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`^attest ${args[0]}: the database has no Attest tables \\(relation "audit_\\w+" does not exist\\): run attest migrate$`))]);
+      }
+    } finally {
+      await admin.query(`drop database if exists ${name} with (force)`);
+      await admin.end();
+    }
   });
 });
