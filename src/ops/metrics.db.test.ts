@@ -2,14 +2,15 @@ import { createTestDatabase, TestDatabase } from '../../test/helpers/database';
 import { createAuditLog } from '../audit/audit-log';
 import { createMetrics } from './metrics';
 
+/** One database for the file: each test uses its own tenants. */
+let tdb: TestDatabase;
+beforeAll(async () => {
+  tdb = await createTestDatabase();
+});
+afterAll(() => tdb.drop());
+
 /** The tenants' unsigned backlog as counts by age (issue 15): no tenant named, each one counted. */
 describe('attest_tenants_with_unsigned_events', () => {
-  let tdb: TestDatabase;
-  beforeAll(async () => {
-    tdb = await createTestDatabase();
-  });
-  afterAll(() => tdb.drop());
-
   const scrapeAt = async (at: number) => {
     const text = await createMetrics({ db: tdb.db, now: () => at }).registry.getSingleMetricAsString('attest_tenants_with_unsigned_events');
     return Object.fromEntries([...text.matchAll(/older_than_seconds="(\d+)"\} (\d+)/g)].map((m) => [m[1], Number(m[2])]));
@@ -71,12 +72,6 @@ describe('attest_tenants_with_unsigned_events', () => {
 
 /** The webhook inbox gauges count what the retry job can still handle: deliveries of installed tenants. */
 describe('the webhook inbox gauges', () => {
-  let tdb: TestDatabase;
-  beforeAll(async () => {
-    tdb = await createTestDatabase();
-  });
-  afterAll(() => tdb.drop());
-
   it('leave out an uninstalled tenant’s deliveries, and count them again once it is installed', async () => {
     const received = new Date(Date.now() - 3600 * 1000);
     for (const [ck, state] of [['inbox-here', 'installed'], ['inbox-gone', 'uninstalled']] as const) {
@@ -97,12 +92,6 @@ describe('the webhook inbox gauges', () => {
 
 /** The tenant change listener's health (the caches of issue 15), as this instance's listener reports it. */
 describe('attest_tenant_cache_listening and attest_tenant_cache_listener_drops_total', () => {
-  let tdb: TestDatabase;
-  beforeAll(async () => {
-    tdb = await createTestDatabase();
-  });
-  afterAll(() => tdb.drop());
-
   it('read the listener at each scrape: 0 while it does not listen, and its drops so far', async () => {
     const listener = { isListening: true, drops: 0 };
     const metrics = createMetrics({ db: tdb.db, listener });
