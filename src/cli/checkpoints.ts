@@ -1,4 +1,4 @@
-import { FAILING_CHECKS_SQL } from '../audit/verification-failures';
+import { FAILING_CHECKS_SQL, UNSIGNED_TAILS_SQL } from '../audit/evidence-health-sql';
 import type { Knex } from '../db/knex';
 import { printable } from '../lib/terminal';
 import { CliCommand, EXIT, parseCommandArgs, positiveInt, withDatabase } from './command';
@@ -55,20 +55,17 @@ type Row = {
 
 /**
  * Every tenant with events no signed checkpoint covers, or whose latest chain check (of a scope) failed, oldest
- * unsigned event first. The same reading of `audit_heads` and `audit_checkpoints` as the metrics' (src/ops/metrics.ts).
+ * unsigned event first. The same reading of the chains and checkpoints as the metrics' (audit/evidence-health-sql.ts).
  */
 export async function tenantCheckpointLags(db: Knex, now: Date, olderThanS: number): Promise<TenantCheckpointLag[]> {
   const { rows } = await db.raw<{ rows: Row[] }>(
-    `select h.client_key, h.seq as head_seq, cp.seq as cp_seq, cp.signed_at as cp_signed_at, e.recorded_at as oldest,
-            t.base_url, t.state, f.scope as f_scope, f.checked_at as f_checked_at, f.first_bad_seq as f_first_bad_seq, f.reason as f_reason
-       from audit_heads h
-       left join lateral (select c.seq, c.signed_at from audit_checkpoints c where c.client_key = h.client_key order by c.seq desc limit 1) cp on true
-       left join audit_events e on h.seq > coalesce(cp.seq, 0) and e.client_key = h.client_key and e.seq = coalesce(cp.seq, 0) + 1
+    `select u.*, t.base_url, t.state, f.scope as f_scope, f.checked_at as f_checked_at, f.first_bad_seq as f_first_bad_seq, f.reason as f_reason
+       from (${UNSIGNED_TAILS_SQL}) u
        left join lateral (select v.scope, v.checked_at, v.first_bad_seq, v.reason from (${FAILING_CHECKS_SQL}) v
-                           where v.client_key = h.client_key order by v.scope = 'full' desc, v.checked_at desc limit 1) f on true
-       left join tenants t on t.client_key = h.client_key
-      where h.seq > coalesce(cp.seq, 0) or f.scope is not null
-      order by e.recorded_at nulls last, h.client_key`,
+                           where v.client_key = u.client_key order by v.scope = 'full' desc, v.checked_at desc limit 1) f on true
+       left join tenants t on t.client_key = u.client_key
+      where u.oldest is not null or f.scope is not null
+      order by u.oldest nulls last, u.client_key`,
   );
   return rows.map((r) => lagOf(r, now, olderThanS));
 }

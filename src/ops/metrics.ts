@@ -3,7 +3,7 @@ import type { NextFunction, Request, Response, Router } from 'express';
 import { Router as createRouter } from 'express';
 import type { Knex } from 'knex';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { FAILING_CHECKS_SQL } from '../audit/verification-failures';
+import { FAILING_CHECKS_SQL, UNSIGNED_TAILS_SQL } from '../audit/evidence-health-sql';
 import { ListenerHealth, registerListenerGauges } from './listener-metrics';
 import { MAX_ATTEMPTS } from '../webhooks/page-events-service';
 
@@ -218,13 +218,11 @@ function metricsRouter(registry: Registry, token: string | undefined): Router {
  * it is reinstalled, and no operator can change that (`attest checkpoints` still lists them).
  */
 function unsignedEventsSql(ages: number): string {
-  const counts = Array.from({ length: ages }, (_, i) => `, count(*) filter (where e.recorded_at < ?) as a${i}`).join('');
-  return `select min(e.recorded_at) as t${counts}
-    from audit_heads h
-    join tenants t on t.client_key = h.client_key and t.state = 'installed'
-    left join lateral (select max(seq) as seq from audit_checkpoints c where c.client_key = h.client_key) cp on true
-    join audit_events e on e.client_key = h.client_key and e.seq = coalesce(cp.seq, 0) + 1
-   where h.seq > coalesce(cp.seq, 0)`;
+  const counts = Array.from({ length: ages }, (_, i) => `, count(*) filter (where u.oldest < ?) as a${i}`).join('');
+  return `select min(u.oldest) as t${counts}
+    from (${UNSIGNED_TAILS_SQL}) u
+    join tenants t on t.client_key = u.client_key and t.state = 'installed'
+   where u.oldest is not null`;
 }
 
 /** The oldest event no signed checkpoint covers yet, and tenants whose latest chain check failed. */
@@ -242,7 +240,7 @@ function registerEvidenceGauges(registry: Registry, db: Knex, now: () => number)
 
   new Gauge({
     name: 'attest_unsigned_events_oldest_seconds',
-    help: "Age of the oldest audit event that no signed checkpoint covers yet, over all tenants (0 when all are signed): checkpoints run every 5 minutes, so a value past 15 minutes means signing is refused or delayed",
+    help: "Age of the oldest audit event that no signed checkpoint covers yet, over all installed tenants (0 when all are signed): checkpoints run every 5 minutes, so a value past 15 minutes means signing is refused or delayed",
     registers: [registry],
     async collect() {
       const { oldest } = await unsigned();
@@ -254,7 +252,7 @@ function registerEvidenceGauges(registry: Registry, db: Knex, now: () => number)
   // an event no checkpoint covers older than each age. One stalled tenant among many shows here, not only as the max.
   const lagging = new Gauge({
     name: 'attest_tenants_with_unsigned_events',
-    help: 'Tenants whose oldest audit event not yet covered by a signed checkpoint is older than older_than_seconds',
+    help: 'Installed tenants whose oldest audit event not yet covered by a signed checkpoint is older than older_than_seconds',
     labelNames: ['older_than_seconds'] as const,
     registers: [registry],
     async collect() {
