@@ -7,7 +7,11 @@
  * rendered view is served again, the view is built from the cached rows each time), and the bare handler asked
  * with the macro URL's query string (the same parsing, logging and guards of a long signed URL).
  *
- *   npx tsx bench/render.ts [total=3000] [clients=16] [rounds=3]
+ *   npx tsx bench/render.ts [total=30000] [clients=16] [rounds=3]
+ *
+ * `total` is per workload, split over the rounds. Rounds of 1,000 renders (half a second) moved the ratio by ±0.1 from
+ * round to round on a quiet 2-core machine (one garbage collection or scheduling hiccup is a large share of so short
+ * a round); rounds of 10,000 keep it within a few hundredths, so that is the default.
  */
 import http from 'node:http';
 import express from 'express';
@@ -28,7 +32,7 @@ function merge(runs: Run[]): Run {
 }
 
 async function main() {
-  const total = Number(process.argv[2] ?? 3000);
+  const total = Number(process.argv[2] ?? 30000);
   const clients = Number(process.argv[3] ?? 16);
   const rounds = Math.max(1, Number(process.argv[4] ?? 3));
   const env = await startBenchEnv();
@@ -105,11 +109,13 @@ async function main() {
   console.log(row('bare handler, same middleware and HTML size', bare));
   console.log(row('macro render, a new signed URL each (view built)', freshMacro));
   console.log(row('bare handler with the macro URL query string', bareQuery));
+  const inOrder = macroRuns.map((m, i) => ({ macro: Math.round(m.perSecond), bare: Math.round(bareRuns[i].perSecond), ratio: +(m.perSecond / bareRuns[i].perSecond).toFixed(3) }));
+  console.log(`rounds in order (macro/s, bare/s): ${inOrder.map((x) => `${x.macro} / ${x.bare} = ${x.ratio.toFixed(3)}`).join('; ')}`);
   console.log(`ratio macro / bare: ${ratio.toFixed(3)} (median of rounds: ${ratios.map((x) => x.toFixed(3)).join(', ')}); rendered views served again: ${(keptShare * 100).toFixed(1)} % of the repeat renders`);
   console.log(`ratio with the view built every time: ${freshRatio.toFixed(3)}; against the bare handler asked with the same query string: ${sameQueryRatio.toFixed(3)} (view kept), ${freshSameQueryRatio.toFixed(3)} (view built)`);
   console.log(`SQL statements per render: ${sqlPerRender.toFixed(2)} (${queries} in ${macro.done + freshMacro.done} renders)`);
   const figures = (r: Run) => ({ done: r.done, perSecond: Math.round(r.perSecond), p50Ms: +r.p50.toFixed(1), p99Ms: +r.p99.toFixed(1) });
-  console.log(JSON.stringify({ bench: 'render', clients, rounds, bytes: size, macro: figures(macro), bare: figures(bare), ratio: +ratio.toFixed(3), ratios: ratios.map((x) => +x.toFixed(3)),
+  console.log(JSON.stringify({ bench: 'render', clients, rounds, bytes: size, macro: figures(macro), bare: figures(bare), ratio: +ratio.toFixed(3), ratios: ratios.map((x) => +x.toFixed(3)), roundsInOrder: inOrder,
     builtEachTime: { ...figures(freshMacro), ratio: +freshRatio.toFixed(3) }, bareSameQuery: { ...figures(bareQuery), ratio: +sameQueryRatio.toFixed(3), ratioBuilt: +freshSameQueryRatio.toFixed(3) },
     keptViewShare: +keptShare.toFixed(3), sqlPerRender: +sqlPerRender.toFixed(3) }));
   agent.destroy();

@@ -9,7 +9,7 @@ const rows = process.env.BENCH_ROWS ?? '1000000';
 const runs: Array<[string, string[]]> = [
   ['decisions.ts', ['3000', '32']],
   ['appends.ts', ['3000', '32']],
-  ['render.ts', ['3000', '16']],
+  ['render.ts', ['30000', '16']],
   ['export.ts', [rows]],
   ['verify.ts', [rows]],
 ];
