@@ -35,4 +35,18 @@ describe('RenderedViews', () => {
     expect(r.get(snapshot, 'k44')).toBe('v44');
     expect(r.get(snapshot, 'k299')).toBe('v299');
   });
+
+  it('lets go of expired views when it keeps another on the same snapshot (a key of past days is never asked again)', () => {
+    const r = views();
+    const snapshot = {};
+    for (let day = 1; day <= 20; day++) {
+      r.set(snapshot, `alice\n2026-12-${String(day).padStart(2, '0')}\n/macro?a=1`, '<p>A</p>');
+      now += 86_400_000;
+    }
+    r.set(snapshot, 'bob\n2026-12-21\n/macro?a=1', '<p>B</p>');
+    now += RENDERED_VIEW_TTL_MS - 1;
+    r.set(snapshot, 'carol\n2026-12-21\n/macro?a=1', '<p>C</p>');
+    expect(r.keptOn(snapshot)).toBe(2);
+    expect(r.get(snapshot, 'bob\n2026-12-21\n/macro?a=1')).toBe('<p>B</p>');
+  });
 });

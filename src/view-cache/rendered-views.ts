@@ -41,10 +41,21 @@ export class RenderedViews {
   set(snapshot: object, key: string, html: string): void {
     let views = this.bySnapshot.get(snapshot);
     if (!views) this.bySnapshot.set(snapshot, (views = new Map()));
-    // Oldest first out: a Map iterates in insertion order, and a key set again moves to the end.
+    // Oldest first out: a Map iterates in insertion order, and a key set again moves to the end. The expired go
+    // first: a key is asked again only on its own day, so a quiet snapshot (kept for days while nothing is written)
+    // would otherwise hold up to MAX_PER_SNAPSHOT views nobody can be served.
+    const now = this.now();
     views.delete(key);
-    if (views.size >= MAX_PER_SNAPSHOT) views.delete(views.keys().next().value as string);
-    views.set(key, { html, at: this.now() });
+    for (const [k, v] of views) {
+      if (now - v.at < RENDERED_VIEW_TTL_MS && views.size < MAX_PER_SNAPSHOT) break;
+      views.delete(k);
+    }
+    views.set(key, { html, at: now });
     this.counts.kept++;
+  }
+
+  /** How many views are kept on `snapshot` (tests). */
+  keptOn(snapshot: object): number {
+    return this.bySnapshot.get(snapshot)?.size ?? 0;
   }
 }
