@@ -154,8 +154,8 @@ export class ApprovalsService {
     asked: Promise<Settled<ConfluencePage>> | null,
   ): Promise<{ view: WorkflowView; unchanged: boolean }> {
     const policy = snapshot.policy;
-    const config = this.setup.configFrom(params, policy);
     const found = snapshot.workflow;
+    const config = this.setup.configFrom(params, policy, found?.createdAt);
     // The page at the signed version: as readyToRender asked for it, else read now.
     const pageAtVersion = async () => {
       const r = asked ? await asked : null;

@@ -15,12 +15,17 @@ import { settled, stageEvents, titled, workflowRef } from './workflow-events';
 export class WorkflowSetup {
   constructor(private readonly deps: Pick<ApprovalsDeps, 'stores' | 'clock'>) {}
 
-  /** The macro's parameters, each empty one from the space's defaults. */
-  configFrom(params: MacroParams, policy: SpacePolicy): WorkflowConfig {
+  /**
+   * The macro's parameters, each empty one from the space's defaults. `startedAt`: when the workflow started (its
+   * creation), which the default due date counts from — now for a workflow about to be created. Counted from the
+   * day of each render instead, it moved a day further with every day someone viewed the page, and every move was a
+   * `workflow.configured` event. (A workflow created within the clock difference of app and database around
+   * midnight UTC gets its due date moved once by a day, on its next render.)
+   */
+  configFrom(params: MacroParams, policy: SpacePolicy, startedAt: Date = this.deps.clock.now()): WorkflowConfig {
     const d = policy.defaults;
     const rule = params.rule ?? d.rule;
-    const dueDate =
-      params.due ?? (d.dueOffsetDays !== null ? new Date(this.deps.clock.now().getTime() + d.dueOffsetDays * DAY_MS).toISOString().slice(0, 10) : null);
+    const dueDate = params.due ?? (d.dueOffsetDays !== null ? new Date(startedAt.getTime() + d.dueOffsetDays * DAY_MS).toISOString().slice(0, 10) : null);
     if (params.after !== null && params.after === params.title) {
       throw new InputError(`After names this macro's own title (“${params.title}”): a stage waits for another Approvals macro on the page.`);
     }
