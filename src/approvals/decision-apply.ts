@@ -1,6 +1,6 @@
 import type { AuditEventInput } from '../audit/audit-log';
 import type { Principal } from '../confluence/connect-auth';
-import { ConflictError, NotFoundError } from '../lib/errors';
+import { ConflictError, isDatabaseUnavailable, NotFoundError } from '../lib/errors';
 import type { Settled } from '../lib/settled';
 import { evaluate } from './approval-rules';
 import { ApprovalsDeps, DecisionBatchTx, DecisionChange, DecisionRequest, requestKey } from './approvals-ports';
@@ -63,7 +63,9 @@ export class DecisionApplier {
     } catch (err) {
       // Lost with the commit in flight: they may be recorded, so applying them again could record them twice.
       if (err instanceof CommitOutcomeUnknown) return jobs.map(() => ({ ok: false, error: err.cause }));
-      if (jobs.length === 1) return [{ ok: false, error: err }];
+      // No database to try them on: one by one would only be as many more waits for a connection (each up to the
+      // pool's acquire timeout) while the tenant's next batches queue behind them. Each caller gets the 503.
+      if (jobs.length === 1 || isDatabaseUnavailable(err)) return jobs.map(() => ({ ok: false, error: err }));
       this.deps.logger.warn({ clientKey, decisions: jobs.length, err }, 'a batch of decisions failed: applying them one by one');
       const alone: Array<Settled<DecisionResult>> = [];
       for (const job of jobs) alone.push((await this.apply(clientKey, [job]))[0]);
