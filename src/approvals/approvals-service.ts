@@ -6,7 +6,7 @@ import { AppCannotReadError, ConflictError, InputError, NotAllowedError, NotFoun
 import { evaluate } from './approval-rules';
 import type { ApprovalsDeps, ApprovalsTx, DecisionRequest } from './approvals-ports';
 import type { Decision, Workflow } from './approvals-types';
-import type { DecisionInput, MacroParams, WorkflowView } from './approvals-view-types';
+import type { Acting, DecisionInput, MacroParams, WorkflowView } from './approvals-view-types';
 import { ApprovalsViews } from './approvals-view';
 import { Batches, DEFAULT_DECISION_BATCHES, Ticket } from './decision-batches';
 import { DecisionApplier, DecisionJob, DecisionResult } from './decision-apply';
@@ -14,6 +14,7 @@ import { dayOf, isActive } from './delegation';
 import { PageChanges, setPageArchived } from './page-changes';
 import type { RenderSnapshot } from '../view-cache/view-cache';
 import { configChanged, WorkflowSetup } from './workflow-config';
+import type { SpacePolicy } from './space-policy';
 
 export type { ApprovalsDeps, RenderReads } from './approvals-ports';
 export type { BehalfOption, DecisionInput, MacroParams, RefusalKind, WorkflowView } from './approvals-view-types';
@@ -289,8 +290,28 @@ export class ApprovalsService {
     if (result.kind === 'repeat') return { view: await this.replay(p, result.wf, result.earlier, requestHash, viewedVersion), replayed: true };
     const { wf, decisions, page } = result;
     this.deps.logger.info({ clientKey: p.clientKey, pageId, workflowId: wf.id, decision: input.decision, state: wf.state, delegationId: on.delegation?.id }, 'decision recorded');
-    const ownGroups = on.delegation ? await this.views.listedGroupsOf(p.clientKey, p.accountId, wf.groups) : viaGroups;
-    return { view: this.views.viewOf(p, wf, decisions, ownGroups, policy, viewedVersion, page, await this.views.behalfOptions(p, wf, decisions, policy, page)), replayed: false };
+    return { view: await this.recordedView(p, { on, viaGroups, policy, viewedVersion }, result), replayed: false };
+  }
+
+  /**
+   * The answer to a decision just committed. It is recorded, so it is answered as recorded: what the view asks
+   * of Confluence and the database afterwards (the caller's own listed groups when they decided for someone, the
+   * delegations they could decide for next) is left out of the view when that fails, and the failure logged.
+   */
+  private async recordedView(
+    p: Principal,
+    asked: { on: Acting; viaGroups: string[]; policy: SpacePolicy; viewedVersion: number | null },
+    { wf, decisions, page }: { wf: Workflow; decisions: Decision[]; page: Workflow[] },
+  ): Promise<WorkflowView> {
+    const { on, policy, viewedVersion } = asked;
+    const viaGroups = asked.viaGroups.filter((g) => wf.groups.includes(g));
+    try {
+      const ownGroups = on.delegation ? await this.views.listedGroupsOf(p.clientKey, p.accountId, wf.groups) : viaGroups;
+      return this.views.viewOf(p, wf, decisions, ownGroups, policy, viewedVersion, page, await this.views.behalfOptions(p, wf, decisions, policy, page));
+    } catch (err) {
+      this.deps.logger.warn({ clientKey: p.clientKey, pageId: wf.pageId, workflowId: wf.id, err }, 'decision recorded; its answer leaves out what could not be read after the commit');
+      return this.views.viewOf(p, wf, decisions, on.delegation ? [] : viaGroups, policy, viewedVersion, page);
+    }
   }
 
   /**

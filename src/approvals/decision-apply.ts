@@ -127,9 +127,12 @@ function jobRefusal(job: DecisionJob, locked: Workflow, page: Workflow[]): Error
 }
 
 /** One job against the batch as the jobs before it left it: answered, refused, or recorded with its events. */
-function applyOne(batch: Batch, job: DecisionJob, now: Date): void {
-  const locked = batch.workflows.get(macroKey(job.pageId, job.macroId));
+function applyOne(batch: Batch, asked: DecisionJob, now: Date): void {
+  const locked = batch.workflows.get(macroKey(asked.pageId, asked.macroId));
   if (!locked) return void batch.answers.push({ ok: false, error: new NotFoundError('This approval workflow no longer exists.') });
+  // The person's listed groups were asked of Confluence before the lock: only those the workflow still lists count
+  // (a macro edited meanwhile to drop a group takes that group's members off it, as for a decision made after).
+  const job = { ...asked, viaGroups: asked.viaGroups.filter((g) => locked.groups.includes(g)) };
   const earlier = job.idempotencyKey ? batch.requests.get(requestKey(locked.id, job.idempotencyKey)) : undefined;
   if (earlier) return void batch.answers.push({ ok: true, value: { kind: 'repeat', earlier, wf: locked } });
   const refused = jobRefusal(job, locked, batch.pageNow(locked.pageId));
