@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { ClientConfig } from 'pg';
 import type { AceStore, ClientInfo } from '../db/ace-store';
+import { dayOf } from '../approvals/delegation';
 import type { SpacePolicy, SpacePolicyProvider } from '../approvals/space-policy';
 import type { Logger } from '../lib/logger';
 import { RenderedViews } from './rendered-views';
@@ -16,11 +17,14 @@ import { ViewCacheStore } from './view-cache-store';
  */
 export async function createViewCache(deps: { db: Knex; store: AceStore; logger: Logger; now?: () => number }): Promise<ViewCacheFeature> {
   const rows = new ViewCacheStore(deps.db);
+  // Delegations lapsed before today are not loaded: kept across midnight, a list holds a day's more, which every
+  // reader leaves out by the dates as it does any delegation not active today.
+  const today = () => dayOf(new Date(deps.now ? deps.now() : Date.now()));
   const cache = new ViewCache({
     tenant: (clientKey) => deps.store.readClientInfo(clientKey),
-    renderRows: (clientKey, spaceKey, pageId, macroId) => rows.renderRows(clientKey, spaceKey, pageId, macroId),
+    renderRows: (clientKey, spaceKey, pageId, macroId) => rows.renderRows(clientKey, spaceKey, pageId, macroId, today()),
     spaceSettings: (clientKey, spaceKey) => rows.spaceSettings(clientKey, spaceKey),
-    openDelegations: (clientKey) => rows.openDelegations(clientKey),
+    openDelegations: (clientKey) => rows.openDelegations(clientKey, today()),
   });
   // This instance's own installs and uninstalls take effect here at once; the NOTIFY tells the others.
   deps.store.readClientInfoThrough(

@@ -36,7 +36,7 @@ describe('macro render cache', () => {
   };
   const inDatabase = async (pageKey: PageKey, macro = 0) => {
     const w = where(pageKey, macro);
-    const rows = await new ViewCacheStore(t.db).renderRows(d.clientKey, w.spaceKey, w.pageId, w.macroId);
+    const rows = await new ViewCacheStore(t.db).renderRows(d.clientKey, w.spaceKey, w.pageId, w.macroId, new Date().toISOString().slice(0, 10));
     return { policy: rows.spaceSettings ? normaliseSettings(rows.spaceSettings) : DEFAULT_POLICY, workflow: rows.workflow, decisions: rows.decisions, delegations: rows.delegations, pageWorkflows: rows.pageWorkflows };
   };
   const json = (v: unknown) => JSON.parse(JSON.stringify(v));
@@ -166,6 +166,23 @@ describe('macro render cache', () => {
     expect((await request(t.baseUrl).delete('/api/me/delegation').set('Authorization', as)).status).toBe(200);
     await expectCacheMatchesDatabase('releaseChecklist');
     expect((await cached('releaseChecklist')).delegations).toEqual([]);
+  });
+
+  it('keeps no delegation that lapsed before today: they are never active again, and only grow in number', async () => {
+    const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
+    const people = Array.from({ length: 40 }, (_, i) => `acc-lapsed-${i}`);
+    // Forty delegations nobody ended that ran out yesterday or before, one that starts next week.
+    await t.db('delegations').insert([
+      ...people.map((p, i) => ({ client_key: d.clientKey, delegator_id: p, delegate_id: d.users.alice.accountId, starts_on: day(-30 - i), ends_on: day(-1 - i) })),
+      { client_key: d.clientKey, delegator_id: 'acc-away-soon', delegate_id: d.users.alice.accountId, starts_on: day(7), ends_on: day(14) },
+    ]);
+    try {
+      await prime('releaseChecklist');
+      expect((await cached('releaseChecklist')).delegations?.map((g) => g.delegatorId)).toEqual(['acc-away-soon']);
+      expect((await t.viewCache.cache.openDelegations(d.clientKey)).map((g) => g.delegatorId)).toEqual(['acc-away-soon']);
+    } finally {
+      await t.db('delegations').where({ client_key: d.clientKey }).whereIn('delegator_id', [...people, 'acc-away-soon']).delete();
+    }
   });
 
   it('privacy erasure of a closed account', async () => {
