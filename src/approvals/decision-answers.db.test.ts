@@ -95,3 +95,23 @@ it('records a decision through a group the macro still lists, with that group', 
   expect(view.workflow.state).toBe('approved');
   expect(await t.db('decisions').where({ client_key: TENANT }).pluck('via_groups')).toEqual([['auditors']]);
 });
+
+it('keeps no audit subject for a refused decision that shared its batch with a recorded one, as when refused alone', async () => {
+  const s = service(t.db, async () => []);
+  const waiting = () => (s as unknown as { decisions: { keys: Map<string, { waiting: unknown[] }> } }).decisions.keys.get(TENANT)?.waiting.length ?? 0;
+  const subjects = () => t.db('audit_subjects').where({ client_key: TENANT }).orderBy('account_id').pluck('account_id');
+  // A first decision waits on a workflow another transaction holds; the next two queue into one batch behind it.
+  const holder = await t.db.transaction();
+  await holder('workflows').where({ client_key: TENANT, id: OPEN }).forUpdate();
+  const first = approve(s, 'acc-lee', 'm-open');
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const mallory = approve(s, 'acc-mallory', 'm-any').then(() => 'recorded', (err: Error) => err.message);
+  const lee = approve(s, 'acc-lee', 'm-any');
+  for (let i = 0; i < 200 && waiting() < 2; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+  expect(waiting()).toBe(2);
+  await holder.commit();
+  await first;
+  expect((await lee).view.workflow.state).toBe('approved');
+  expect(await mallory).toMatch(/not an approver/);
+  expect(await subjects()).toEqual(['acc-lee']);
+});

@@ -21,7 +21,7 @@ type Rows = Array<Record<string, unknown>>;
  * sent while this one's commit is in flight (decision-batches.ts) and waits in PostgreSQL, not in Node.
  */
 export function decisionBatchIn(audit: AuditLog, tx: PipelinedTx): DecisionBatchTx {
-  let held: { head: LockedHead; refs: Map<string, string> } | null = null;
+  let held: { head: LockedHead; refs: Map<string, string>; created: string[] } | null = null;
   return {
     async lockAndRead(clientKey, q) {
       const [createSubjects, refs] = audit.subjectStatements(clientKey, q.people);
@@ -36,12 +36,12 @@ export function decisionBatchIn(audit: AuditLog, tx: PipelinedTx): DecisionBatch
         // committed is seen, also on the unlocked workflows of the pages (the stage gate).
         read,
       ]);
-      const [workflows, , refsOf, locked, readFirst] = results;
+      const [workflows, created, refsOf, locked, readFirst] = results;
       audit.headLockWaited(Number(completedAt[3] - completedAt[2]) / 1e9);
       // The tenant's first event: its head is created (at seq 0), locked, and the reads made again under it.
       const [, head, after] = locked ? [undefined, locked, readFirst] : (await tx.send([audit.ensureHeadStatement(clientKey), audit.headStatement(clientKey), read])).results;
       if (!head) throw new Error(`audit head for ${clientKey} vanished while appending`);
-      held = { head, refs: refsOf };
+      held = { head, refs: refsOf, created };
       const decisions = new Map(workflows.map((w) => [w.id, after.decisions.get(w.id) ?? []]));
       return { workflows, decisions, requests: after.requests, pageWorkflows: after.pageWorkflows, refs: refsOf } satisfies BatchRead;
     },
@@ -50,7 +50,16 @@ export function decisionBatchIn(audit: AuditLog, tx: PipelinedTx): DecisionBatch
       if (!held) throw new Error('a batch writes only after lockAndRead');
       if (!w.decisions.length) throw new Error('a batch writes at least one decision');
       const append = audit.appendStatement(clientKey, held.head, held.refs, w.events);
-      const { results } = await tx.commit([insertDecisions(clientKey, w), updateWorkflows(clientKey, w.changes), append.statement]);
+      // The subjects were created for every person of the batch before its checks; a refused decision's people
+      // that no recorded one names keep none, as when it is refused alone (its transaction then rolls back).
+      const named = new Set(w.decisions.flatMap((d) => (d.delegateId ? [d.approverId, d.delegateId] : [d.approverId])));
+      const unused = held.created.filter((accountId) => !named.has(accountId));
+      const { results } = await tx.commit([
+        insertDecisions(clientKey, w),
+        updateWorkflows(clientKey, w.changes),
+        ...(unused.length ? [audit.unusedSubjectsStatement(clientKey, unused)] : []),
+        append.statement,
+      ]);
       append.counted();
       return { decisionIds: results[0], workflows: results[1] };
     },

@@ -84,7 +84,7 @@ export class AuditLog {
    * created where missing (each with a fresh salt; in accountId order, as `refs` creates them), then their refs
    * (a second statement, which sees subjects a concurrent transaction created while the first waited).
    */
-  subjectStatements(clientKey: string, accountIds: string[]): [Statement<void>, Statement<Map<string, string>>] {
+  subjectStatements(clientKey: string, accountIds: string[]): [Statement<string[]>, Statement<Map<string, string>>] {
     if (!accountIds.length) throw new InputError('audit: subjectStatements needs accountIds');
     const unique = [...new Set(accountIds)].sort();
     const fresh = unique.map((accountId) => {
@@ -92,6 +92,14 @@ export class AuditLog {
       return { accountId, salt, ref: subjectRef(salt, accountId) };
     });
     return [this.store.insertSubjectsStatement(clientKey, fresh), this.store.findSubjectRefsStatement(clientKey, unique)];
+  }
+
+  /**
+   * For a pipeline in the transaction that created them (the first of `subjectStatements`, which read their
+   * accountIds): removes subjects that none of its events names, so that nobody's accountId is kept for nothing.
+   */
+  unusedSubjectsStatement(clientKey: string, created: string[]): Statement<void> {
+    return this.store.deleteSubjectsStatement(clientKey, created);
   }
 
   /**

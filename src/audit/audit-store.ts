@@ -180,14 +180,19 @@ export class AuditStore implements PersonalDataHolder {
     await this.insertSubjectsQuery(clientKey, subjects);
   }
 
-  /** `insertSubjects` as a statement (at least one subject). */
-  insertSubjectsStatement(clientKey: string, subjects: NewSubject[]): Statement<void> {
+  /** `insertSubjects` as a statement (at least one subject); reads the accountIds it created (not those that were there). */
+  insertSubjectsStatement(clientKey: string, subjects: NewSubject[]): Statement<string[]> {
     const rows = valuesList(subjects.map((s) => [s.accountId, s.salt, s.ref]), 2, '$1');
     return {
-      text: `INSERT INTO ${SUBJECTS} (client_key, account_id, salt, ref) VALUES ${rows.sql} ON CONFLICT (client_key, account_id) DO NOTHING`,
+      text: `INSERT INTO ${SUBJECTS} (client_key, account_id, salt, ref) VALUES ${rows.sql} ON CONFLICT (client_key, account_id) DO NOTHING RETURNING account_id`,
       values: [clientKey, ...rows.values],
-      read: () => undefined,
+      read: (found) => found.map((r) => String(r.account_id)),
     };
+  }
+
+  /** Deletes these people's subjects (at least one accountId): for those a transaction created and then named in no event. */
+  deleteSubjectsStatement(clientKey: string, accountIds: string[]): Statement<void> {
+    return { text: `DELETE FROM ${SUBJECTS} WHERE client_key = $1 AND account_id = any($2::text[])`, values: [clientKey, accountIds], read: () => undefined };
   }
 
   private insertSubjectsQuery(clientKey: string, subjects: NewSubject[]) {
