@@ -49,4 +49,3 @@ describe('DecisionApplier when a batch fails', () => {
     expect(tried.transactions).toBe(1 + jobs.length);
   });
 });
-

@@ -18,10 +18,9 @@ export interface StoredRenderRows {
 export class ViewCacheStore {
   constructor(private readonly db: Knex) {}
 
-  /** The tenant's delegations nobody ended (few: the cache keeps them per tenant). */
   /**
    * The tenant's delegations nobody ended and that have not lapsed before `today` (UTC day, as the readers compare):
-   * a lapsed one is never active again, and a tenant's lapsed ones only grow in number.
+   * few (the cache keeps them per tenant), since a lapsed one is never active again and lapsed ones only grow in number.
    */
   async openDelegations(clientKey: string, today: string): Promise<Delegation[]> {
     const rows = await this.db<DelegationRow>('delegations').where({ client_key: clientKey }).whereNull('ended_at').where('ends_on', '>=', today).orderBy('id');
