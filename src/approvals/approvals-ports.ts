@@ -111,8 +111,12 @@ export interface DecisionBatchTx {
     clientKey: string,
     q: { macros: Array<{ pageId: string; macroId: string }>; idempotencyKeys: string[]; pageIds: string[]; people: string[] },
   ): Promise<BatchRead>;
-  /** Writes the batch and appends its events to the locked head, and commits: the decisions' ids (in order) and the workflows as updated. */
-  writeAndCommit(clientKey: string, w: BatchWrites): Promise<{ decisionIds: number[]; workflows: Workflow[] }>;
+  /**
+   * Writes the batch and appends its events to the locked head, and commits: the decisions' ids (in order) and the
+   * workflows as updated. `sending` is called once the statements are built, just before they (and COMMIT) are sent:
+   * a failure before it committed nothing; one after it, other than PostgreSQL's error, may have committed.
+   */
+  writeAndCommit(clientKey: string, w: BatchWrites, sending?: () => void): Promise<{ decisionIds: number[]; workflows: Workflow[] }>;
 }
 
 /** The stores of one approvals transaction: a change, the space policy it reads and the audit events that record it. */

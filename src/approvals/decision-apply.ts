@@ -209,15 +209,18 @@ function decisionEvents(
   return [...events, ...stageEvents(updated, page, actor)];
 }
 
-/** The batch's writes, its audit events and the commit, in one round trip (DecisionBatchTx.writeAndCommit). */
+/**
+ * The batch's writes, its audit events and the commit, in one round trip (DecisionBatchTx.writeAndCommit);
+ * `commitSent` once they are on their way.
+ */
 async function persist(tx: DecisionBatchTx, clientKey: string, batch: Batch, commitSent: () => void): Promise<Array<Settled<DecisionResult>>> {
-  commitSent();
-  const written = await tx.writeAndCommit(clientKey, {
+  const writes = {
     decisions: batch.recorded.map((r) => r.decision),
     requests: batch.recorded.flatMap((r, decision) => (r.request ? [{ decision, ...r.request }] : [])),
     changes: [...batch.changes.values()],
     events: batch.events,
-  });
+  };
+  const written = await tx.writeAndCommit(clientKey, writes, commitSent);
   batch.recorded.forEach((r, i) => (r.decision.id = written.decisionIds[i]));
   const stored = new Map(written.workflows.map((w) => [w.id, w]));
   const answers = batch.answers;

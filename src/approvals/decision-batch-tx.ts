@@ -46,7 +46,7 @@ export function decisionBatchIn(audit: AuditLog, tx: PipelinedTx): DecisionBatch
       return { workflows, decisions, requests: after.requests, pageWorkflows: after.pageWorkflows, refs: refsOf } satisfies BatchRead;
     },
 
-    async writeAndCommit(clientKey, w: BatchWrites) {
+    async writeAndCommit(clientKey, w: BatchWrites, sending = () => undefined) {
       if (!held) throw new Error('a batch writes only after lockAndRead');
       if (!w.decisions.length) throw new Error('a batch writes at least one decision');
       const append = audit.appendStatement(clientKey, held.head, held.refs, w.events);
@@ -54,12 +54,12 @@ export function decisionBatchIn(audit: AuditLog, tx: PipelinedTx): DecisionBatch
       // that no recorded one names keep none, as when it is refused alone (its transaction then rolls back).
       const named = new Set(w.decisions.flatMap((d) => (d.delegateId ? [d.approverId, d.delegateId] : [d.approverId])));
       const unused = held.created.filter((accountId) => !named.has(accountId));
-      const { results } = await tx.commit([
-        insertDecisions(clientKey, w),
-        updateWorkflows(clientKey, w.changes),
-        ...(unused.length ? [audit.unusedSubjectsStatement(clientKey, unused)] : []),
-        append.statement,
-      ]);
+      const insert = insertDecisions(clientKey, w);
+      const update = updateWorkflows(clientKey, w.changes);
+      const drop = unused.length ? [audit.unusedSubjectsStatement(clientKey, unused)] : [];
+      // Nothing was sent until here: a failure before this line committed nothing (DecisionApplier tries again).
+      sending();
+      const { results } = await tx.commit([insert, update, ...drop, append.statement]);
       append.counted();
       return { decisionIds: results[0], workflows: results[1] };
     },

@@ -154,8 +154,9 @@ export class FakeApprovalsStores implements ApprovalsStores {
         const pageWorkflows = copy(wfs(ck).filter((w) => q.pageIds.includes(w.pageId)).sort(byMacro));
         return { workflows, decisions, requests, pageWorkflows, refs: new Map(q.people.map((id) => [id, `ref:${id}`])) };
       },
-      writeAndCommit: async (ck, w) => {
+      writeAndCommit: async (ck, w, sending) => {
         if (!w.events.length) throw new Error('audit event: nothing to append');
+        sending?.();
         const inserted = w.decisions.map((d) => ({ ...copy(d), id: rows.nextDecisionId++ }));
         rows.decisions.push(...inserted);
         for (const { decision, ...r } of w.requests) {
