@@ -15,7 +15,8 @@ Writes the tenant's evidence export from the database (DATABASE_URL, or the embe
 a CSV of the audit chain, or (zip) an evidence pack with manifest, every signed checkpoint in its range,
 public key and VERIFY.md. It signs no checkpoint: the export ends at the last one the server signed.
 Needs no private key: with ATTEST_SIGNING_KEY set the pack's manifest is signed; without it the manifest
-is unsigned and the pack hides no row (so --space needs the key, or the app's Evidence tab).
+is unsigned and the pack hides no row (so --space needs the key, or the app's Evidence tab), and nothing
+proves it holds every row: attest verify fails it unless given --no-strict.
   --space SPACE   only this space's events in full; other rows keep their seq and hashes only
   --public-key PEM  the operator's public key, put in the pack as public-key.pem (the auditor pins their own)
   --from, --to    events recorded at or after --from and before --to (ISO date or date-time with zone)
@@ -84,6 +85,9 @@ export const exportCommand: CliCommand = {
       }
       const redacted = summary.redactedRows ? ` (${summary.redactedRows} outside the filter)` : '';
       ctx.err(`export: done, ${summary.rows} rows${redacted}, ${range}${cp}${out ? ` -> ${out}` : ''}`);
+      if (format === 'zip' && !signingKey) {
+        ctx.err('export: the manifest is not signed (ATTEST_SIGNING_KEY not set): attest verify fails the pack unless given --no-strict');
+      }
       return EXIT.ok;
     } finally {
       if (tmp && fs.existsSync(tmp)) fs.rmSync(tmp, { force: true });

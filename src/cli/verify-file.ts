@@ -32,7 +32,8 @@ through its chain.txt (one line per event), and its events.csv must be byte for 
                      forked after the earlier export fails
   --strict           fail when a row is after the last signed checkpoint, or a pack's manifest is unsigned
                      (the default for a pack; a CSV carries no signature, so it then always fails)
-  --no-strict        report such rows as unsigned instead of failing
+  --no-strict        report such rows as unsigned instead of failing, and accept an unsigned manifest (a pack
+                     attest export wrote without the signing key), which may then hide no row
   --csv              a v4 pack: parse and check events.csv itself instead of deriving it from chain.txt (slower;
                      chain.txt is then held to its digest only)
   --threads N        worker threads that check the rows (a pack's chain.txt lines, or a CSV's records) each on its
@@ -145,11 +146,14 @@ async function sinceCheckpoint(
 /** A signature checked only with the key the pack brings proves nothing about who signed it: the failure, or null. */
 function pinProblem(result: Extract<FileVerifyResult, { ok: true }>, pinnedId: string | undefined, trustPackKey: boolean): string | null {
   const cp = result.checkpoint;
-  if (cp.status === 'absent' || cp.keySource === 'given') return null;
-  if (pinnedId !== undefined && cp.keyId !== pinnedId) return `FAIL: the pack's checkpoint is signed with key ${cp.keyId}, not the pinned key ${pinnedId}`;
+  // The checkpoint's key, else (a pack without one: no rows) the manifest's: either signature is held to the pin.
+  const [what, signed] =
+    cp.status !== 'absent' ? ['checkpoint', { id: cp.keyId, source: cp.keySource }] : result.manifestKey ? ['manifest', result.manifestKey] : [null, null];
+  if (!what || !signed || signed.source === 'given') return null;
+  if (pinnedId !== undefined && signed.id !== pinnedId) return `FAIL: the pack's ${what} is signed with key ${signed.id}, not the pinned key ${pinnedId}`;
   if (pinnedId === undefined && !trustPackKey) {
     return (
-      `FAIL: the checkpoint verifies only with the key inside the pack (${cp.keyId}); pin the operator's key ` +
+      `FAIL: the ${what} verifies only with the key inside the pack (${signed.id}); pin the operator's key ` +
       'with --public-key FILE or --key-id HEX (attest keys --id), or pass --trust-pack-key to accept it unpinned'
     );
   }

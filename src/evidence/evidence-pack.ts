@@ -82,7 +82,8 @@ ${
     ? `- \`manifest.json\` is signed with the same key, so the filters, row count, seq range and every file's digest
   are the ones Attest wrote, and a row shown by hashes only is one the signed filter hides;`
     : `- \`manifest.json\` is **not** signed (the operator exported without the private key): its filters are the
-  exporter's word, so the pack hides no row;`
+  exporter's word, so the pack hides no row — and nothing proves it holds every row of its export (rows cut
+  from its end would not show), so \`attest verify\` fails it unless you pass \`--no-strict\`;`
 }
 - a person shown only as a ref was erased: the pack holds the \`subject.erased\` event for that ref.
 
@@ -97,9 +98,11 @@ fails even if it is signed.
 
 ## The quick way
 
-    attest verify ${'<this-pack>'}.zip --public-key <key-you-obtained-independently>.pem
+    attest verify ${'<this-pack>'}.zip --public-key <key-you-obtained-independently>.pem${signed ? '' : ' --no-strict'}
 
-(or \`--key-id <its id>\`; without a pinned key the pack fails unless you pass \`--trust-pack-key\`.)
+(or \`--key-id <its id>\`; without a pinned key the pack fails unless you pass \`--trust-pack-key\`.${
+    signed ? '' : ' This pack\'s manifest is not signed: without `--no-strict` it fails for that alone.'
+  })
 
 It recomputes every hash, checks every column against the signed-over canonical text, and checks the
 last row against the signed checkpoint and the manifest against its signature. Exit code 0 means the pack

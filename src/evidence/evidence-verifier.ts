@@ -279,7 +279,8 @@ async function verifyOpenPack(zf: yauzl.ZipFile, opts: FileVerifyOptions): Promi
     filter = { space: str(f.space), from: str(f.from), to: str(f.to) };
   }
   const strict = opts.strict ?? true;
-  const checker = checkerFor(opts, p.manifest.tenant, { filter, noHidden: p.manifestState === 'unsigned' && strict && p.manifest.format !== PACK_FORMAT_V1 });
+  // Whatever the mode: the summary of an unsigned pack says no row is hidden, so none may be.
+  const checker = checkerFor(opts, p.manifest.tenant, { filter, noHidden: p.manifestState === 'unsigned' && p.manifest.format !== PACK_FORMAT_V1 });
   if (checkpoint) checker.watchSeq(checkpoint.seq);
   for (const c of all?.list ?? []) checker.watchSeq(c.seq);
   if (opts.since) checker.watchSeq(opts.since.seq);
@@ -288,7 +289,10 @@ async function verifyOpenPack(zf: yauzl.ZipFile, opts: FileVerifyOptions): Promi
   if (opts.since) checkSince(checker, opts.since);
   const v1Unsigned = p.manifestState === 'unsigned' && p.manifest.format === PACK_FORMAT_V1;
   const outcome: CheckpointOutcome = checkpoint ? await checkpointOutcome(p, checker, checkpoint, all, opts) : { status: 'absent' };
-  return success('zip', checker, outcome, p.manifestState, strict, opts.since, v1Unsigned);
+  const result = success('zip', checker, outcome, p.manifestState, strict, opts.since, v1Unsigned);
+  // Which key the manifest's signature was checked with: the caller holds it to the pin as it does the checkpoint's.
+  if (result.ok && p.manifestState === 'signed') result.manifestKey = { id: keyId(p.key!), source: p.keySource };
+  return result;
 }
 
 /** Verifies an evidence pack (zip): file digests, manifest, every row, and the signed checkpoint. */

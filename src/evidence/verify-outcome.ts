@@ -53,8 +53,20 @@ export function success(
       reason: `seq ${from}..${c.lastSeq} (${unsignedRows} rows) are covered by no signature: ${reach}${kind === 'csv' ? ' (a CSV carries none: verify the evidence pack)' : ''}`,
     };
   }
-  if (strict && v1Unsigned) {
-    return { ok: false, row: null, seq: null, reason: `manifest.json is not signed (pack format ${PACK_FORMAT_V1}): its filters and seq range are unproven (--no-strict accepts it)` };
+  if (strict && manifest === 'unsigned') {
+    // Signed checkpoints prove the rows they cover, not that the pack holds every row it should: only the manifest's
+    // signature does. Without it a pack cut after an earlier checkpoint (or emptied) would pass (helper review, issue 15).
+    return {
+      ok: false,
+      row: null,
+      seq: null,
+      reason:
+        `manifest.json is not signed${v1Unsigned ? ` (pack format ${PACK_FORMAT_V1})` : ''}: nothing proves the pack holds every row of its export — ` +
+        'rows cut from its end, or all of them, would not show (--no-strict accepts it; the pack may then hide no row)',
+    };
+  }
+  if (strict && kind === 'csv' && c.lastSeq === null) {
+    return { ok: false, row: null, seq: null, reason: 'the CSV has no rows, and a CSV carries no signature: nothing proves what it should hold (verify the evidence pack)' };
   }
   // Last: rows cut from the end are named as such, not by the erasure event they took with them.
   try {

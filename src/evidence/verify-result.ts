@@ -61,6 +61,8 @@ export type FileVerifyResult =
       unsignedRows: number;
       /** A pack's manifest: signed and verified, or unsigned (a v1 pack, or the operator's CLI without the signing key). */
       manifest: 'signed' | 'unsigned' | 'none';
+      /** The key a signed manifest was verified with (its id), given by the caller or the pack's own. */
+      manifestKey?: { id: string; source: 'given' | 'pack' };
       /** Subjects shown blank, each explained by its `subject.erased` event in the file. */
       erasedSubjects: number;
       /** `--since`: the earlier checkpoint this file was shown to extend. */

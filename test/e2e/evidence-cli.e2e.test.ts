@@ -129,8 +129,11 @@ describe('attest export / attest verify FILE', () => {
     fs.writeFileSync(path.join(dir, 'operator-pub.pem'), keys.publicKey.export({ type: 'spki', format: 'pem' }));
     const noKey = { ATTEST_SIGNING_KEY: undefined, ATTEST_SECRET_KEY: undefined, NODE_ENV: 'production', AC_LOCAL_BASE_URL: 'https://attest.example.com' };
     const ex = await attestWith(noKey, 'export', '--client-key', ck2, '--public-key', 'operator-pub.pem', '--to', '2026-01-01T00:00:00.005Z', '-o', 'pub.zip');
-    expect(ex).toMatchObject({ code: 0 });
-    const v = await attest('verify', 'pub.zip', '--public-key', 'operator-pub.pem');
+    expect(ex).toMatchObject({ code: 0, stderr: expect.stringContaining('export: the manifest is not signed (ATTEST_SIGNING_KEY not set): attest verify fails the pack unless given --no-strict') });
+    // Nothing proves an unsigned pack holds every row of its export: --strict (the default) fails it.
+    const strict = await attest('verify', 'pub.zip', '--public-key', 'operator-pub.pem');
+    expect(strict).toMatchObject({ code: 1, stdout: expect.stringMatching(/^FAIL: manifest\.json is not signed/) });
+    const v = await attest('verify', 'pub.zip', '--public-key', 'operator-pub.pem', '--no-strict');
     expect(v.code).toBe(0);
     // Rows after --to up to the checkpoint are shown in full, not hidden: nobody signed for what a hidden row is.
     expect(v.stdout).toMatch(/^ok: pub\.zip, 12 rows, seq 1\.\.12, .*; 1 checkpoint in range verified; signatures reach seq 12, the last row; manifest NOT signed \(its filters are the exporter's word; no row is hidden\)\n$/);
