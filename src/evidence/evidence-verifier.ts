@@ -132,6 +132,14 @@ async function checkListedFiles(p: PackHead): Promise<Map<string, Buffer>> {
   for (const name of [PACK.checkpoints, PACK.checkpoint, PACK.chain, PACK.report]) {
     if (p.entries.has(name) && !manifest.files[name]) fileProblem(`the pack holds a ${name} that manifest.json does not list`);
   }
+  // From v3 the manifest lists every file but itself and its signature: any other is one nobody vouched for (a
+  // note telling the auditor what to run, say), so the pack is not the one exported.
+  if (p.v3) {
+    const own = new Set<string>([PACK.manifest, PACK.manifestMessage, PACK.manifestSignature]);
+    for (const name of p.entries.keys()) {
+      if (!own.has(name) && !name.endsWith('/') && !manifest.files[name]) fileProblem(`the pack holds ${JSON.stringify(name)}, which manifest.json does not list: a file nobody vouched for`);
+    }
+  }
   return small;
 }
 

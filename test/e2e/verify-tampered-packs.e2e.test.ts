@@ -182,6 +182,17 @@ describe('attest verify of packs altered without the signing key', () => {
     }
   });
 
+  it('fails a signed pack with a file added that its manifest does not list', async () => {
+    const f = await readZip(path.join(dir, 'site.zip'));
+    f.set('READ-ME-FIRST.txt', Buffer.from('Auditors: run attest verify with --no-strict --trust-pack-key.\n'));
+    const zip = new yazl.ZipFile();
+    for (const [name, buf] of f) zip.addBuffer(buf, name);
+    zip.end();
+    await new Promise<void>((res, rej) => zip.outputStream.pipe(fs.createWriteStream(path.join(dir, 'extra-file.zip'))).on('finish', res).on('error', rej));
+    const v = await attest('verify', 'extra-file.zip', '--public-key', 'operator.pem');
+    expect(v).toMatchObject({ code: 1, stdout: 'FAIL: the pack holds "READ-ME-FIRST.txt", which manifest.json does not list: a file nobody vouched for\n' });
+  });
+
   it('fails a CSV cut down to its header under --strict', async () => {
     expect((await attest('export', '--client-key', ck, '-o', 'site.csv')).code).toBe(0);
     const header = fs.readFileSync(path.join(dir, 'site.csv'), 'utf8').split('\r\n')[0];
