@@ -55,7 +55,7 @@ export function success(
   }
   if (strict && manifest === 'unsigned') {
     // Signed checkpoints prove the rows they cover, not that the pack holds every row it should: only the manifest's
-    // signature does. Without it a pack cut after an earlier checkpoint (or emptied) would pass (helper review, issue 15).
+    // signature does. Without it a pack cut after an earlier checkpoint (or emptied) would pass (a review found both).
     return {
       ok: false,
       row: null,
