@@ -7,8 +7,6 @@ import canonicalize from 'canonicalize';
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import request from 'supertest';
-import yauzl from 'yauzl';
-import yazl from 'yazl';
 import { chainHash, leafHash } from '../../src/audit/audit-format';
 import type { AuditEventInput } from '../../src/audit/audit-log';
 import { checkpointMessage, signManifest } from '../../src/evidence/evidence-checkpoint';
@@ -18,6 +16,7 @@ import { EvidenceLinks } from '../../src/evidence/evidence-links';
 import { createOperatorExport } from '../../src/evidence/evidence-feature';
 import { verifyEvidenceCsv, verifyEvidenceFile, FileVerifyResult } from '../../src/evidence/evidence-verifier';
 import { startTestApp, TestApp } from '../helpers/test-app';
+import { writeZipFile, zipEntries } from '../helpers/zip-files';
 
 /** Evidence exports through the whole stack: devhost JWTs and permissions, Postgres, the offline verifier. */
 describe('evidence export end to end', () => {
@@ -65,30 +64,11 @@ describe('evidence export end to end', () => {
     await t.db('audit_checkpoints').insert({ client_key: ck(), seq, chain_hash: ev.chain_hash, signed_at: c.signedAt, signature, key_id: 'test' }).onConflict(['client_key', 'seq']).ignore();
   }
 
-  async function readZip(buf: Buffer): Promise<Map<string, Buffer>> {
-    const zf = await new Promise<yauzl.ZipFile>((res, rej) => yauzl.fromBuffer(buf, { lazyEntries: true }, (e, z) => (e ? rej(e) : res(z!))));
-    const out = new Map<string, Buffer>();
-    await new Promise<void>((resolve, reject) => {
-      zf.on('entry', async (entry: yauzl.Entry) => {
-        const s = await zf.openReadStreamPromise(entry);
-        const chunks: Buffer[] = [];
-        for await (const c of s) chunks.push(c as Buffer);
-        out.set(entry.fileName, Buffer.concat(chunks));
-        zf.readEntry();
-      });
-      zf.on('end', resolve);
-      zf.on('error', reject);
-      zf.readEntry();
-    });
-    return out;
-  }
+  const readZip = zipEntries;
 
   async function writeZip(files: Map<string, Buffer>, name: string): Promise<string> {
-    const zip = new yazl.ZipFile();
-    for (const [n, b] of files) zip.addBuffer(b, n);
-    zip.end();
     const file = path.join(tmp, name);
-    await new Promise<void>((resolve, reject) => zip.outputStream.pipe(fs.createWriteStream(file)).on('finish', resolve).on('error', reject));
+    await writeZipFile(files, file);
     return file;
   }
 

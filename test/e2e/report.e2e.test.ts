@@ -5,14 +5,13 @@ import path from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { HTMLElement, parse as parseHtml } from 'node-html-parser';
 import request from 'supertest';
-import yauzl from 'yauzl';
-import yazl from 'yazl';
 import { main } from '../../src/cli';
 import { COL } from '../../src/evidence/evidence-csv';
 import { verifyEvidenceFile } from '../../src/evidence/evidence-verifier';
 import { ManualClock } from '../../src/lib/clock';
 import { macroRequests } from '../helpers/macro-requests';
 import { startTestApp, TestApp } from '../helpers/test-app';
+import { writeZipFile, zipEntries } from '../helpers/zip-files';
 
 const DAY = 86_400_000;
 
@@ -364,22 +363,7 @@ describe('SOC 2 report end to end', () => {
     expect((await request(t.baseUrl).post('/api/spaces/ENG/report-links').set('Authorization', as(d.users.nora.accountId, 'ENG')).send({})).status).toBe(403);
   });
 
-  async function readZip(buf: Buffer): Promise<Map<string, Buffer>> {
-    const zf = await new Promise<yauzl.ZipFile>((res, rej) => yauzl.fromBuffer(buf, { lazyEntries: true }, (e, z) => (e ? rej(e) : res(z!))));
-    const out = new Map<string, Buffer>();
-    await new Promise<void>((resolve, reject) => {
-      zf.on('entry', async (entry: yauzl.Entry) => {
-        const chunks: Buffer[] = [];
-        for await (const c of await zf.openReadStreamPromise(entry)) chunks.push(c as Buffer);
-        out.set(entry.fileName, Buffer.concat(chunks));
-        zf.readEntry();
-      });
-      zf.on('end', resolve);
-      zf.on('error', reject);
-      zf.readEntry();
-    });
-    return out;
-  }
+  const readZip = zipEntries;
 
   it('the evidence pack carries report.html under its signed manifest; the verifier catches a changed report', async () => {
     const res = await request(t.baseUrl)
@@ -408,11 +392,8 @@ describe('SOC 2 report end to end', () => {
     fs.writeFileSync(good, res.body);
     const verified = await verifyEvidenceFile(good, { publicKey: createPublicKey(t.config.signingKey) });
     expect(verified.ok ? null : verified.reason).toBeNull();
-    const zip = new yazl.ZipFile();
-    for (const [n, b] of files) zip.addBuffer(n === 'report.html' ? Buffer.from(b.toString('utf8').replace('Verified.', 'Verifiad.')) : b, n);
-    zip.end();
     const bad = path.join(tmp, 'tampered.zip');
-    await new Promise<void>((resolve, reject) => zip.outputStream.pipe(fs.createWriteStream(bad)).on('finish', resolve).on('error', reject));
+    await writeZipFile([...files].map(([n, b]) => [n, n === 'report.html' ? Buffer.from(b.toString('utf8').replace('Verified.', 'Verifiad.')) : b]), bad);
     const r = await verifyEvidenceFile(bad, { publicKey: createPublicKey(t.config.signingKey) });
     expect(r.ok).toBe(false);
     expect(r.ok ? '' : r.reason).toContain('report.html does not match its SHA-256');

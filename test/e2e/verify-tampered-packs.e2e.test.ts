@@ -1,13 +1,11 @@
-import { execFile } from 'node:child_process';
 import { createHash, generateKeyPairSync, KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import yauzl from 'yauzl';
-import yazl from 'yazl';
-import { ATTEST_BIN, checkpointAt, generateChain } from '../../bench/export-fixture';
+import { ATTEST_BIN, checkpointAt, generateChain, measure, operatorEnv } from '../../bench/export-fixture';
 import { manifestMessage, signManifest } from '../../src/evidence/evidence-checkpoint';
 import { createTestDatabase, TestDatabase } from '../helpers/database';
+import { writeZipFile, zipEntries } from '../helpers/zip-files';
 
 /**
  * Packs altered by someone without the operator's signing key (a review's proofs, issue 15): whatever a forger can
@@ -18,46 +16,13 @@ import { createTestDatabase, TestDatabase } from '../helpers/database';
 let tdb: TestDatabase;
 let dir: string;
 const keys = generateKeyPairSync('ed25519');
-const signingPem = keys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 const keyIdOf = (k: KeyObject) => sha(k.export({ type: 'spki', format: 'der' }) as Buffer);
 
-const env = () => ({
-  PATH: process.env.PATH ?? '',
-  HOME: process.env.HOME ?? dir,
-  DATABASE_URL: tdb.url,
-  ATTEST_SECRET_KEY: 'cd'.repeat(32),
-  ATTEST_SIGNING_KEY: signingPem,
-  DATA_DIR: path.join(dir, 'data'),
-  NODE_ENV: 'development',
-  DEVHOST: 'off',
-});
+/** `attest …` as the operator runs it (bin/attest.js, development keys, this test's database). */
+const attest = (...args: string[]) => measure(ATTEST_BIN, args, { env: operatorEnv({ databaseUrl: tdb.url, dir, signingKey: keys.privateKey }), cwd: dir });
 
-function attest(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [ATTEST_BIN, ...args], { env: env(), cwd: dir, timeout: 120_000, maxBuffer: 1 << 26 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
-    });
-  });
-}
-
-async function readZip(file: string): Promise<Map<string, Buffer>> {
-  const out = new Map<string, Buffer>();
-  const zf = await new Promise<yauzl.ZipFile>((res, rej) => yauzl.open(file, { lazyEntries: true }, (e, z) => (e ? rej(e) : res(z!))));
-  await new Promise<void>((resolve, reject) => {
-    zf.on('entry', async (entry: yauzl.Entry) => {
-      const s = await zf.openReadStreamPromise(entry);
-      const parts: Buffer[] = [];
-      for await (const c of s) parts.push(c as Buffer);
-      out.set(entry.fileName, Buffer.concat(parts));
-      zf.readEntry();
-    });
-    zf.on('end', resolve);
-    zf.on('error', reject);
-    zf.readEntry();
-  });
-  return out;
-}
+const readZip = (file: string) => zipEntries(fs.readFileSync(file));
 
 /** Rewrites the pack: `files` as given, manifest.json with `changes` and every kept file's digest; signed with `signer` or not at all. */
 async function writePackFiles(file: string, files: Map<string, Buffer>, changes: Record<string, unknown>, signer: KeyObject | null = null, pub?: KeyObject): Promise<void> {
@@ -71,15 +36,12 @@ async function writePackFiles(file: string, files: Map<string, Buffer>, changes:
   for (const [name, buf] of files) manifest.files[name] = { sha256: sha(buf), bytes: buf.length };
   manifest.manifestSigned = signer !== null;
   const mbytes = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
-  const zip = new yazl.ZipFile();
-  for (const [name, buf] of files) zip.addBuffer(buf, name);
-  zip.addBuffer(mbytes, 'manifest.json');
+  files.set('manifest.json', mbytes);
   if (signer) {
-    zip.addBuffer(Buffer.from(manifestMessage(manifest.tenant, mbytes)), 'manifest.msg');
-    zip.addBuffer(signManifest(signer, manifest.tenant, mbytes), 'manifest.sig');
+    files.set('manifest.msg', Buffer.from(manifestMessage(manifest.tenant, mbytes)));
+    files.set('manifest.sig', signManifest(signer, manifest.tenant, mbytes));
   }
-  zip.end();
-  await new Promise<void>((res, rej) => zip.outputStream.pipe(fs.createWriteStream(file)).on('finish', res).on('error', rej));
+  await writeZipFile(files, file);
 }
 
 const lines = (b: Buffer, sep: string) => b.toString('utf8').split(sep).filter((l, i, a) => !(i === a.length - 1 && l === ''));
@@ -185,10 +147,7 @@ describe('attest verify of packs altered without the signing key', () => {
   it('fails a signed pack with a file added that its manifest does not list', async () => {
     const f = await readZip(path.join(dir, 'site.zip'));
     f.set('READ-ME-FIRST.txt', Buffer.from('Auditors: run attest verify with --no-strict --trust-pack-key.\n'));
-    const zip = new yazl.ZipFile();
-    for (const [name, buf] of f) zip.addBuffer(buf, name);
-    zip.end();
-    await new Promise<void>((res, rej) => zip.outputStream.pipe(fs.createWriteStream(path.join(dir, 'extra-file.zip'))).on('finish', res).on('error', rej));
+    await writeZipFile(f, path.join(dir, 'extra-file.zip'));
     const v = await attest('verify', 'extra-file.zip', '--public-key', 'operator.pem');
     expect(v).toMatchObject({ code: 1, stdout: 'FAIL: the pack holds "READ-ME-FIRST.txt", which manifest.json does not list: a file nobody vouched for\n' });
   });
