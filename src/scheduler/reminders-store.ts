@@ -5,6 +5,8 @@ import type { NewReminder, Reminder, ReminderLog } from './reminder-log';
 export type { Reminder } from './reminder-log';
 
 const REMINDERS = 'reminders';
+/** Reminders claimed per INSERT (7 parameters each, well under PostgreSQL's 65,535). */
+const CLAIM_ROWS = 1_000;
 
 /** The reminder log in PostgreSQL: one statement per step of a run, not one per workflow. */
 export class RemindersStore implements ReminderLog, PersonalDataHolder {
@@ -18,13 +20,20 @@ export class RemindersStore implements ReminderLog, PersonalDataHolder {
     return new Map(rows.map((r) => [r.workflow_id as string, toReminder(r)]));
   }
 
+  /**
+   * One INSERT per CLAIM_ROWS reminders: a statement binds at most 65,535 parameters (7 a reminder), and a tenant with
+   * more reminders due at once than one statement holds would otherwise fail every run and remind nobody.
+   */
   async claimAll(clientKey: string, rs: NewReminder[]): Promise<number[]> {
-    if (!rs.length) return [];
-    const rows = await this.db(REMINDERS)
-      .insert(rs.map((r) => ({ client_key: clientKey, workflow_id: r.workflowId, round: r.round, account_ids: r.accountIds, groups: r.groups, sent_at: r.sentAt, status: 'sending' })))
-      .returning('id');
-    // PostgreSQL returns a multi-row INSERT's rows in the order of its VALUES.
-    return rows.map((row: { id: string | number }) => Number(row.id));
+    const ids: number[] = [];
+    for (let at = 0; at < rs.length; at += CLAIM_ROWS) {
+      const rows = await this.db(REMINDERS)
+        .insert(rs.slice(at, at + CLAIM_ROWS).map((r) => ({ client_key: clientKey, workflow_id: r.workflowId, round: r.round, account_ids: r.accountIds, groups: r.groups, sent_at: r.sentAt, status: 'sending' })))
+        .returning('id');
+      // PostgreSQL returns a multi-row INSERT's rows in the order of its VALUES.
+      ids.push(...rows.map((row: { id: string | number }) => Number(row.id)));
+    }
+    return ids;
   }
 
   async markSentAll(clientKey: string, sent: Array<{ id: number; commentId: string }>): Promise<void> {
@@ -39,7 +48,7 @@ export class RemindersStore implements ReminderLog, PersonalDataHolder {
 
   async releaseAll(clientKey: string, ids: number[]): Promise<void> {
     if (!ids.length) return;
-    await this.db(REMINDERS).where({ client_key: clientKey, status: 'sending' }).whereIn('id', ids).delete();
+    await this.db.raw(`delete from ${REMINDERS} where client_key = ? and status = 'sending' and id = any(?::bigint[])`, [clientKey, ids] as unknown as Knex.RawBinding[]);
   }
 
   /** The people each reminder went to. */
