@@ -8,8 +8,11 @@ export interface PageEventsInbox {
   insert(clientKey: string, e: NewPageEvent, receivedAt: Date): Promise<PageEvent | null>;
   markProcessed(clientKey: string, id: number, outcome: string, at: Date): Promise<void>;
   markFailed(clientKey: string, id: number, error: string): Promise<void>;
-  /** The tenant's unprocessed deliveries received before `before`, in Confluence's order (the retry job). */
-  unprocessed(clientKey: string, before: Date, maxAttempts: number, limit: number): Promise<PageEvent[]>;
+  /**
+   * The tenant's unprocessed deliveries due for another attempt at `now`, in Confluence's order (the retry job): one
+   * that failed `attempts` times is due once it was received `firstAfterMs` × 2^attempts ago, until `maxAttempts`.
+   */
+  unprocessed(clientKey: string, now: Date, retry: { firstAfterMs: number; maxAttempts: number; limit: number }): Promise<PageEvent[]>;
 }
 
 /** The inbox inside a transaction that handles one page's trash/restore/remove. */

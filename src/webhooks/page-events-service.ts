@@ -7,9 +7,13 @@ import { parsePageWebhook } from './page-events-schemas';
 import type { PageEventsStores } from './page-events-ports';
 import { contentTypeOfEvent, isMoveEvent, isUpdateEvent, PageEvent, PageEventName } from './page-events-store';
 
-/** How long a stored delivery may stay unprocessed before the retry job takes it, and how often. */
+/**
+ * How long a stored delivery may stay unprocessed before the retry job takes it; each failed attempt doubles the
+ * age at which it is tried again (1, 2, 4 … minutes after it arrived), so the last of MAX_ATTEMPTS comes ~5.7 days
+ * after it: a Confluence or database outage of hours leaves it to be applied, not given up after ten minutes.
+ */
 export const RETRY_AFTER_MS = 60_000;
-export const MAX_ATTEMPTS = 10;
+export const MAX_ATTEMPTS = 14;
 
 /**
  * Deliveries the inbox could not take are answered 503, but Confluence does not redeliver webhooks (only
@@ -159,14 +163,15 @@ export class PageEventsService {
       return true;
     } catch (err) {
       await this.deps.stores.inbox.markFailed(ev.clientKey, ev.id, (err as Error).message ?? String(err));
-      this.deps.logger.warn({ ...log, err }, 'page event failed; the retry job will try again');
+      if (ev.attempts + 1 >= MAX_ATTEMPTS) this.deps.logger.error({ ...log, err, attempts: ev.attempts + 1 }, 'page event failed for the last time: given up (attest_webhook_inbox_retries{state="given_up"})');
+      else this.deps.logger.warn({ ...log, err }, 'page event failed; the retry job will try again');
       return false;
     }
   }
 
   /** The retry job: handles the tenant's events that are still unprocessed after RETRY_AFTER_MS. */
   async retryUnprocessed(clientKey: string, now: Date): Promise<{ retried: number; failed: number }> {
-    const events = await this.deps.stores.inbox.unprocessed(clientKey, new Date(now.getTime() - RETRY_AFTER_MS), MAX_ATTEMPTS, 500);
+    const events = await this.deps.stores.inbox.unprocessed(clientKey, now, { firstAfterMs: RETRY_AFTER_MS, maxAttempts: MAX_ATTEMPTS, limit: 500 });
     let failed = 0;
     for (const ev of events) if (!(await this.process(ev))) failed++;
     return { retried: events.length, failed };

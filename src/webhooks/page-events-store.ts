@@ -137,15 +137,16 @@ export class PageEventsStore implements PageEventsInbox, PersonalDataHolder {
       .update({ last_error: error.slice(0, 1000), attempts: this.db.raw('attempts + 1') });
   }
 
-  /** The tenant's unprocessed deliveries received before `before`, in Confluence's order (the retry job). */
-  async unprocessed(clientKey: string, before: Date, maxAttempts: number, limit: number): Promise<PageEvent[]> {
+  /** See PageEventsInbox.unprocessed: due deliveries, backing off exponentially by their age and attempts. */
+  async unprocessed(clientKey: string, now: Date, retry: { firstAfterMs: number; maxAttempts: number; limit: number }): Promise<PageEvent[]> {
     const rows = await this.db<PageEventRow>(TABLE)
       .where({ client_key: clientKey })
       .whereNull('processed_at')
-      .andWhere('received_at', '<', before)
-      .andWhere('attempts', '<', maxAttempts)
+      .andWhere('received_at', '<', new Date(now.getTime() - retry.firstAfterMs))
+      .andWhereRaw('received_at <= ?::timestamptz - make_interval(secs => ?::float8 * power(2, least(attempts, 30)))', [now, retry.firstAfterMs / 1000])
+      .andWhere('attempts', '<', retry.maxAttempts)
       .orderBy([{ column: 'event_at' }, { column: 'id' }])
-      .limit(limit);
+      .limit(retry.limit);
     return rows.map(toPageEvent);
   }
 

@@ -23,9 +23,10 @@ export class FakePageEventsStores implements PageEventsStores {
       const row = this.rows.find((r) => r.clientKey === ck && r.id === id && r.processedAt === null);
       if (row) Object.assign(row, { lastError: error, attempts: row.attempts + 1 });
     },
-    unprocessed: async (ck, before, maxAttempts, limit) =>
+    unprocessed: async (ck, now, { firstAfterMs, maxAttempts, limit }) =>
       this.rows
-        .filter((r) => r.clientKey === ck && r.processedAt === null && r.receivedAt < before && r.attempts < maxAttempts)
+        .filter((r) => r.clientKey === ck && r.processedAt === null && r.attempts < maxAttempts)
+        .filter((r) => now.getTime() - r.receivedAt.getTime() > firstAfterMs && now.getTime() - r.receivedAt.getTime() >= firstAfterMs * 2 ** Math.min(r.attempts, 30))
         .sort((a, b) => a.eventAt.getTime() - b.eventAt.getTime() || a.id - b.id)
         .slice(0, limit)
         .map((r) => ({ ...r })),
