@@ -229,19 +229,45 @@ export class PageEventsService {
   }
 
   private async statusChanged(ev: PageEvent): Promise<string> {
-    return this.deps.stores.transaction(async (tx) => {
+    const restore = ev.event.endsWith('_restored');
+    const { outcome, current } = await this.deps.stores.transaction(async (tx) => {
       await tx.inbox.lockPage(ev.clientKey, ev.pageId);
       const newer = await tx.inbox.newerStatusEvent(ev.clientKey, ev.pageId, ev.eventAt);
-      let outcome: string;
+      let said: string;
       if (newer) {
-        outcome = `stale: ${newer.event} at ${newer.eventAt.toISOString()} was later`;
+        said = `stale: ${newer.event} at ${newer.eventAt.toISOString()} was later`;
       } else {
-        const cause = ev.event;
-        const changed = await this.deps.approvals.setPageArchived(tx.approvals, ev.clientKey, ev.pageId, !ev.event.endsWith('_restored'), this.actorOf(ev), cause);
-        outcome = changed.length ? `${ev.event.endsWith('_restored') ? 'restored' : 'archived'} ${changed.length} workflow(s)` : 'no change';
+        const changed = await this.deps.approvals.setPageArchived(tx.approvals, ev.clientKey, ev.pageId, !restore, this.actorOf(ev), ev.event);
+        said = changed.length ? `${restore ? 'restored' : 'archived'} ${changed.length} workflow(s)` : 'no change';
       }
-      await tx.inbox.markProcessed(ev.clientKey, ev.id, outcome, this.deps.clock.now());
-      return outcome;
+      // A restore is processed only once the workflows are at the page's current version (below).
+      if (!restore || newer) await tx.inbox.markProcessed(ev.clientKey, ev.id, said, this.deps.clock.now());
+      return { outcome: said, current: restore && !newer };
     });
+    if (!current) return outcome;
+    const caughtUp = `${outcome}; ${await this.catchUpOnRestore(ev)}`;
+    await this.deps.stores.inbox.markProcessed(ev.clientKey, ev.id, caughtUp, this.deps.clock.now());
+    return caughtUp;
+  }
+
+  /**
+   * An archived workflow takes no new version (its page is trashed), so an edit whose webhook came while the page
+   * was in the trash was passed over: a restored page is read as it is now, and its workflows brought to that
+   * version (an approval of the content before the edit is then outdated, as after any edit). A failure leaves the
+   * restore unprocessed for the retry job, which restores nothing twice and reads the page again.
+   */
+  private async catchUpOnRestore(ev: PageEvent): Promise<string> {
+    const workflows = (await this.deps.approvals.workflowsOfPage(ev.clientKey, ev.pageId)).filter((w) => w.state !== 'archived');
+    if (!workflows.length) return 'no open workflow';
+    try {
+      const page = await this.deps.confluence.getPage(ev.clientKey, ev.pageId, { type: contentTypeOfEvent(ev.event) });
+      if (!workflows.some((w) => w.boundVersion < page.version)) return `at the current version ${page.version}`;
+      const after = await this.deps.approvals.applyPageVersion(ev.clientKey, ev.pageId, page, this.actorOf(ev), 'webhook');
+      return `applied the current version ${page.version}: ${after.map((w) => `${w.macroId}=${w.state}@v${w.boundVersion}`).join(', ')}`;
+    } catch (err) {
+      if (!(err instanceof NotFoundError)) throw err;
+      await this.deps.approvals.markAppAccess(ev.clientKey, ev.pageId, false);
+      return 'its current version cannot be read by the app (removed, or restricted from the app)';
+    }
   }
 }

@@ -50,7 +50,7 @@ describe('page events', () => {
     // The trash that preceded the restore arrives late: the page stays restored.
     await deliver('page_trashed', T0 + 1000);
     expect(stores.workflow(wf.id).state).toBe('approved');
-    expect(inbox.rows.map((r) => r.outcome)).toEqual(['restored 1 workflow(s)', expect.stringMatching(/^stale: page_restored at /)]);
+    expect(inbox.rows.map((r) => r.outcome)).toEqual(['restored 1 workflow(s); at the current version 3', expect.stringMatching(/^stale: page_restored at /)]);
     expect(stores.audit.actions()).toEqual(['workflow.restored']);
   });
 

@@ -152,6 +152,30 @@ describe('page webhooks end to end', () => {
     expect((await t.audit.verify(t.db, d.clientKey)).ok).toBe(true);
   });
 
+  it('an edit whose webhook comes while the page is in the trash is applied when the page is restored', async () => {
+    const id = d.pages.onCall.id;
+    const before = await workflow('onCall');
+    expect(before.state).toBe('approved');
+    tick();
+    // The author changes the content, then trashes the page; Confluence delivers the trash before the edit.
+    const edited = d.store.editPage(id, { body: `${d.page(id).body}<p>Pager rota changed.</p>`, as: d.users.author.accountId });
+    const update = d.webhook('page_updated', id);
+    tick();
+    await d.trashPage(id);
+    await settled();
+    expect((await d.sendWebhook(update)).status).toBe(204);
+    await settled();
+    expect((await workflow('onCall')).state).toBe('archived');
+    tick();
+    await d.restorePage(id);
+    await settled();
+    // Not the approval of the content before the edit: outdated, bound to the version the page is at.
+    expect(await workflow('onCall')).toMatchObject({ state: 'outdated', bound_version: edited.number, round: before.round + 1 });
+    const [restore] = await t.db('page_events').where({ client_key: d.clientKey, page_id: id, event: 'page_restored' }).orderBy('id', 'desc');
+    expect(restore.outcome).toMatch(new RegExp(`^restored 1 workflow\\(s\\); applied the current version ${edited.number}`));
+    expect((await t.audit.verify(t.db, d.clientKey)).ok).toBe(true);
+  });
+
   it('orders trash and restore by the webhook timestamp, not by arrival', async () => {
     await render(d.users.alice.accountId, 'vendorRisk');
     const before = await workflow('vendorRisk');
@@ -167,7 +191,7 @@ describe('page webhooks end to end', () => {
     expect((await workflow('vendorRisk')).state).toBe(before.state);
     expect((await events()).length).toBe(n);
     const rows = await t.db('page_events').where({ client_key: d.clientKey, page_id: d.pages.vendorRisk.id }).orderBy('id');
-    expect(rows.map((r) => r.outcome)).toEqual(['no change', expect.stringMatching(/^stale: page_restored/)]);
+    expect(rows.map((r) => r.outcome)).toEqual([expect.stringMatching(/^no change; /), expect.stringMatching(/^stale: page_restored/)]);
   });
 
   it('removal archives; a malformed payload is refused (400) without being stored', async () => {
