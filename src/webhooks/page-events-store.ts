@@ -150,9 +150,26 @@ export class PageEventsStore implements PageEventsInbox, PersonalDataHolder {
     return rows.map(toPageEvent);
   }
 
-  /** Webhook payloads name the people who edited pages; they are not reported (they are Confluence's own record). */
-  async accountsStored(): Promise<StoredAccount[]> {
-    return [];
+  /**
+   * The people stored webhook payloads name (`userAccountId`, and the content's `…AccountId` fields: creator, last
+   * modifier): stored here, so reported like any other, and a closed account's are replaced by `eraseAccount`. Someone
+   * named nowhere else (an editor who never decided) would otherwise be kept for good (CONNECT.md, reporting).
+   */
+  async accountsStored(clientKey: string): Promise<StoredAccount[]> {
+    const { rows } = await this.db.raw(
+      `select x.value as account_id, max(e.received_at) as at
+         from ${TABLE} e
+        cross join lateral (
+              select key, value from jsonb_each_text(e.payload)
+              union all
+              select key, value from jsonb_each_text(case when jsonb_typeof(e.payload->'page') = 'object' then e.payload->'page' else '{}'::jsonb end)
+              union all
+              select key, value from jsonb_each_text(case when jsonb_typeof(e.payload->'blog') = 'object' then e.payload->'blog' else '{}'::jsonb end)) x
+        where e.client_key = ? and jsonb_typeof(e.payload) = 'object' and x.key ~ 'AccountId$' and x.value <> ''
+        group by x.value`,
+      [clientKey],
+    );
+    return rows.map((r: { account_id: string; at: Date }) => ({ accountId: r.account_id, at: r.at }));
   }
 
   async eraseAccount(clientKey: string, accountId: string, marker: string, trx: Knex.Transaction): Promise<number> {

@@ -256,6 +256,22 @@ describe('scheduled duties end to end', () => {
     for (const c of latest) expect(c.body).not.toContain(bob);
   });
 
+  it('reports and erases a person whom only stored webhook payloads name (an editor who never decided)', async () => {
+    const nora = d.users.nora.accountId;
+    const edit = await d.editPage(d.pages.onCall.id, { title: 'On-call handbook (edited by Nora)', as: nora });
+    expect(edit.webhook?.status).toBe(204);
+    await a.pageEvents.settled();
+    const holding = async () => (await a.db.raw(`select count(*)::int as n from page_events t where strpos(t::text, ?) > 0`, [nora])).rows[0].n;
+    expect(await holding()).toBeGreaterThan(0);
+    d.reportAccounts.close(nora);
+    clock.advance(8 * DAY);
+    const cycle = await a.privacy.runCycle(d.clientKey, clock.now());
+    expect(d.reportAccounts.calls.at(-1)!.accountIds).toContain(nora);
+    expect(cycle).toMatchObject({ status: 'reported' });
+    expect(cycle.erased).toBeGreaterThanOrEqual(1);
+    expect(await holding()).toBe(0);
+  });
+
   it('catches tampering after a checkpoint: verification fails with the first bad seq, and no checkpoint is signed over it', async () => {
     await render(d.users.alice.accountId, 'onCall');
     await decide(d.users.alice.accountId, 'onCall');
