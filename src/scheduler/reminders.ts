@@ -88,13 +88,20 @@ export class ReminderService {
     const ids = await this.deps.store.claimAll(clientKey, due.map((r) => r.claim));
     const sent: Array<{ id: number; commentId: string }> = [];
     const failed: number[] = [];
-    for (const [i, r] of due.entries()) {
-      const commentId = await this.post(clientKey, r);
-      if (commentId === null) failed.push(ids[i]);
-      else sent.push({ id: ids[i], commentId });
+    let posted = 0;
+    try {
+      for (const [i, r] of due.entries()) {
+        const commentId = await this.post(clientKey, r);
+        if (commentId === null) failed.push(ids[i]);
+        else sent.push({ id: ids[i], commentId });
+        posted = i + 1;
+      }
+    } finally {
+      // A run that throws part way (not one that dies) keeps what it posted as sent and gives back the claims it did
+      // not get to, which would otherwise count as sent and skip those reminders for a whole cadence.
+      await this.deps.store.markSentAll(clientKey, sent);
+      await this.deps.store.releaseAll(clientKey, [...failed, ...ids.slice(posted)]);
     }
-    await this.deps.store.markSentAll(clientKey, sent);
-    await this.deps.store.releaseAll(clientKey, failed);
     counts.sent = sent.length;
     counts.failed = failed.length;
     return counts;

@@ -1,5 +1,6 @@
 import { approvalsOnFakes, approve, as, CK, PAGE_ID } from '../../test/fakes/approvals-fixture';
 import { FakeReminderLog } from '../../test/fakes/fake-reminder-log';
+import { NotFoundError } from '../lib/errors';
 import { silentLogger } from '../lib/logger';
 import { ReminderService } from './reminders';
 
@@ -43,6 +44,25 @@ describe('ReminderService.sendDue', () => {
     expect(mentioned(confluence.comments[0].body)).toEqual(['acc-dan']);
     expect(confluence.comments[0].body).toContain('(on behalf of Ben, who is out of office)');
     expect(log.rows[0]).toMatchObject({ accountIds: ['acc-dan'], status: 'sent', commentId: 'comment-1' });
+  });
+
+  it('keeps a run that throws part way from skipping the reminders it did not post for a whole cadence', async () => {
+    const { reminders, stores, service, confluence, log, clock } = remindersOnFakes();
+    for (const m of ['m1', 'm2', 'm3']) stores.seed({ pageId: PAGE_ID, macroId: m, approvers: ['acc-ann'] });
+    const post = confluence.createComment.bind(confluence);
+    let calls = 0;
+    confluence.createComment = async (...args: Parameters<typeof post>) => {
+      if (++calls === 2) throw new NotFoundError('the page is hidden from the app');
+      return post(...args);
+    };
+    // Recording that the app cannot read the page fails too (the database went away): the run throws.
+    service.markAppAccess = async () => {
+      throw new Error('Connection terminated unexpectedly');
+    };
+    await expect(reminders.sendDue(CK, clock.now())).rejects.toThrow('Connection terminated');
+    expect(log.rows.map((r) => r.status)).toEqual(['sent']);
+    confluence.createComment = post;
+    expect(await reminders.sendDue(CK, clock.now())).toEqual({ sent: 2, notDue: 1, failed: 0 });
   });
 
   it('does not remind twice within the space cadence (not twice a day), and again once it has passed', async () => {
