@@ -46,7 +46,6 @@ export interface PoolOptions {
 export const KEEPALIVE_IDLE_MS = 10_000;
 
 type PgConnection = {
-  connection: { stream: { setKeepAlive(enable: boolean, initialDelayMs: number): unknown } };
   query(sql: string, cb: (err: Error | null) => void): void;
   on(event: 'error', fn: (err: Error) => void): void;
   on(event: 'notice', fn: (notice: { severity?: string; code?: string; message?: string }) => void): void;
@@ -60,7 +59,8 @@ export function createKnex(databaseUrl: string, opts: PoolOptions = {}): Knex {
   const logger = base.child({ component: 'db' });
   return knexFactory({
     client: 'pg',
-    connection: databaseUrl,
+    // pg's own keepalive options (its Client sets them on the socket): see KEEPALIVE_IDLE_MS.
+    connection: { connectionString: databaseUrl, keepAlive: true, keepAliveInitialDelayMillis: KEEPALIVE_IDLE_MS },
     log,
     pool: {
       min: 0,
@@ -69,7 +69,6 @@ export function createKnex(databaseUrl: string, opts: PoolOptions = {}): Knex {
         // A connection the server ends (a restart) emits 'error' while idle; knex drops it from the pool.
         // Said once, as JSON, instead of nothing or an unhandled error.
         conn.on('error', (err) => log.warn(`connection lost: ${err.message}`));
-        conn.connection.stream.setKeepAlive(true, KEEPALIVE_IDLE_MS);
         conn.on('notice', (n) => logger.info({ severity: n.severity, code: n.code }, `postgres notice: ${scrubText(String(n.message ?? ''))}`));
         if (idleMs === undefined) return done(null, conn);
         conn.query(`set idle_in_transaction_session_timeout = ${Math.floor(idleMs)}`, (err) => done(err, conn));
@@ -81,7 +80,8 @@ export function createKnex(databaseUrl: string, opts: PoolOptions = {}): Knex {
 
 /** A separate pool on the same database as `db` (work that must not take the connections requests need). */
 export function createSidePool(db: Knex, opts: PoolOptions): Knex {
-  return createKnex(db.client.config.connection as string, opts);
+  const c = db.client.config.connection as string | { connectionString: string };
+  return createKnex(typeof c === 'string' ? c : c.connectionString, opts);
 }
 
 export async function migrateLatest(db: Knex): Promise<string[]> {

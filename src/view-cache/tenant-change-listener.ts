@@ -79,7 +79,9 @@ export class TenantChangeListener {
     const c = this.opts.connection;
     // knex keeps the password non-enumerable: name each field (a spread would drop it).
     const settings: ClientConfig =
-      typeof c === 'string' ? { connectionString: c } : { host: c.host, port: c.port, user: c.user, password: c.password, database: c.database, ssl: c.ssl };
+      typeof c === 'string'
+        ? { connectionString: c }
+        : { connectionString: c.connectionString, host: c.host, port: c.port, user: c.user, password: c.password, database: c.database, ssl: c.ssl };
     const client = new Client({ ...settings, application_name: 'attest-tenant-change-listener', keepAlive: true, keepAliveInitialDelayMillis: KEEPALIVE_IDLE_MS });
     this.client = client;
     client.on('error', (err) => this.lost(client, err.message));
